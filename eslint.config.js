@@ -1,0 +1,78 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+import importX from 'eslint-plugin-import-x';
+
+/**
+ * Layering (see docs/architecture.md):
+ *   cli  ->  backup | restore | demo  ->  cognito | snapshot | storage  ->  core
+ * Engines never import the CLI; storage never imports engines or Cognito; the snapshot format
+ * never imports engines; the gateway never imports engines, snapshot or storage.
+ */
+const zones = [
+  { target: './src/backup', from: ['./src/cli', './src/restore', './src/lambda'] },
+  { target: './src/restore', from: ['./src/cli', './src/backup', './src/lambda'] },
+  {
+    target: './src/storage',
+    from: [
+      './src/cli',
+      './src/backup',
+      './src/restore',
+      './src/cognito',
+      './src/snapshot',
+      './src/lambda',
+    ],
+  },
+  {
+    target: './src/snapshot',
+    from: ['./src/cli', './src/backup', './src/restore', './src/cognito', './src/lambda'],
+  },
+  {
+    target: './src/cognito',
+    from: [
+      './src/cli',
+      './src/backup',
+      './src/restore',
+      './src/snapshot',
+      './src/storage',
+      './src/lambda',
+    ],
+  },
+  {
+    target: './src/core',
+    from: [
+      './src/cli',
+      './src/backup',
+      './src/restore',
+      './src/cognito',
+      './src/snapshot',
+      './src/storage',
+      './src/lambda',
+    ],
+  },
+  { target: './src/lambda', from: ['./src/cli'] },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'cognito-backups/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  prettier,
+);

@@ -1,0 +1,420 @@
+import { setMaxListeners } from 'node:events';
+import type {
+  GroupType,
+  IdentityProviderType,
+  UserPoolClientType,
+  UserPoolType,
+  UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoError, InterruptedError, UsageError, VaultError } from '../core/errors.js';
+import { noProgress, type ProgressListener } from '../core/progress.js';
+import { TOOL_NAME, TOOL_VERSION } from '../core/version.js';
+import { rootAwsName } from '../cognito/errors.js';
+import { type CognitoGateway, resolveRegion } from '../cognito/gateway.js';
+import type { CategoryReport } from '../cognito/rate.js';
+import {
+  type Counts,
+  FILES,
+  type Manifest,
+  MembershipRecord,
+  newSnapshotId,
+  PART_DIRS,
+  partPath,
+  type PoolDocument,
+  REDACTED,
+  type Warning,
+} from '../snapshot/format.js';
+import { SnapshotWriter } from '../snapshot/writer.js';
+import type { Storage } from '../storage/storage.js';
+
+export interface BackupOptions {
+  userPoolId: string;
+  /** Region the caller expects (from --region); must match the pool id's region. */
+  region?: string;
+  /** Keep client secrets and IdP secrets in the snapshot (default: replaced by a marker). */
+  includeSecrets?: boolean;
+  /** ListUsers shards by sub prefix: 1 (one chain), 16 or 256; default by pool size. */
+  shards?: 1 | 16 | 256;
+  /** Parallel ListUsersInGroup chains. */
+  membershipWorkers?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  snapshot: string;
+  userPoolId: string;
+  userPoolName: string;
+  users: number;
+  groups: number;
+  memberships: number;
+  clients: number;
+  identityProviders: number;
+  resourceServers: number;
+  durationMs: number;
+  warnings: Warning[];
+  rates: CategoryReport[];
+  manifest: Manifest;
+}
+
+const SECRET_KEYS = /secret|private_?key|password/i;
+
+/** Replaces secret values of an identity provider's ProviderDetails with the marker. */
+export function redactProviderDetails(
+  details: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (!details) return details;
+  return Object.fromEntries(
+    Object.entries(details).map(([k, v]) => [k, SECRET_KEYS.test(k) ? REDACTED : v]),
+  );
+}
+
+function hexPrefixes(n: 1 | 16 | 256): string[] {
+  if (n === 1) return [''];
+  const hex = '0123456789abcdef'.split('');
+  return n === 16 ? hex : hex.flatMap((a) => hex.map((b) => a + b));
+}
+
+/** A user record as stored: ListUsers' UserType, dates as ISO strings. */
+function userRecord(u: UserType): unknown {
+  return {
+    Username: u.Username,
+    Attributes: u.Attributes ?? [],
+    UserCreateDate: u.UserCreateDate?.toISOString(),
+    UserLastModifiedDate: u.UserLastModifiedDate?.toISOString(),
+    Enabled: u.Enabled,
+    UserStatus: u.UserStatus,
+    MFAOptions: u.MFAOptions ?? [],
+  };
+}
+
+/**
+ * Captures a whole user pool into a new snapshot under `root/<userPoolId>/<snapshotId>/`:
+ * settings, MFA config, domain, app clients, identity providers, resource servers, groups,
+ * every user (sharded ListUsers, streamed) and every membership. Writes the manifest last.
+ */
+export async function backupPool(
+  gw: CognitoGateway,
+  root: Storage,
+  opts: BackupOptions,
+): Promise<BackupResult> {
+  const started = (opts.now ?? (() => new Date()))();
+  const t0 = performance.now();
+  const progress = opts.onProgress ?? noProgress;
+  const poolId = opts.userPoolId;
+  const region = resolveRegion(poolId, opts.region);
+  const warnings: Warning[] = [];
+  const warn = (w: Warning): void => {
+    warnings.push(w);
+    progress({ type: 'warning', code: w.code, message: w.message });
+  };
+
+  // One controller for the whole run: a failure in any shard stops the others.
+  const run = new AbortController();
+  setMaxListeners(0, run.signal);
+  const onOuterAbort = (): void => run.abort(new InterruptedError());
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (opts.signal?.aborted) throw new InterruptedError();
+  gw.setSignal(run.signal);
+
+  try {
+    progress({ type: 'phase', phase: 'pool' });
+    const pool = await describePool(gw, poolId, region);
+    const snapshotId = newSnapshotId(started);
+    const writer = new SnapshotWriter(root.child(`${poolId}/${snapshotId}`), run.signal);
+
+    const poolDoc = await capturePoolDocument(gw, pool, warn);
+    await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
+
+    progress({ type: 'phase', phase: 'clients' });
+    const clients: UserPoolClientType[] = [];
+    for await (const c of gw.listUserPoolClients(poolId)) {
+      const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
+      if (!full) continue;
+      if (full.ClientSecret && !opts.includeSecrets) full.ClientSecret = REDACTED;
+      clients.push(full);
+    }
+    await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
+
+    progress({ type: 'phase', phase: 'identity-providers' });
+    const idps: IdentityProviderType[] = [];
+    for await (const p of gw.listIdentityProviders(poolId)) {
+      const full = await gw.describeIdentityProvider(poolId, p.ProviderName ?? '');
+      if (!full) continue;
+      if (!opts.includeSecrets) full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
+      idps.push(full);
+    }
+    await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length);
+
+    progress({ type: 'phase', phase: 'resource-servers' });
+    const servers = [];
+    for await (const s of gw.listResourceServers(poolId)) servers.push(s);
+    await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
+
+    progress({ type: 'phase', phase: 'groups' });
+    const groups: GroupType[] = [];
+    for await (const g of gw.listGroups(poolId)) groups.push(g);
+    await writer.writeJson(
+      FILES.groups,
+      'groups',
+      groups.map((g) => ({
+        GroupName: g.GroupName,
+        Description: g.Description,
+        Precedence: g.Precedence,
+        RoleArn: g.RoleArn,
+        CreationDate: g.CreationDate?.toISOString(),
+        LastModifiedDate: g.LastModifiedDate?.toISOString(),
+      })),
+      groups.length,
+    );
+
+    progress({ type: 'phase', phase: 'users' });
+    const estimated = pool.EstimatedNumberOfUsers;
+    const requested = opts.shards ?? (estimated !== undefined && estimated > 2_000_000 ? 256 : 16);
+    const shards = requested === 1 ? 1 : await probeSharding(gw, poolId, requested, warn);
+
+    let usersListed = 0;
+    const userShard = async function* (filterPrefix: string): AsyncGenerator<unknown> {
+      const filter = filterPrefix ? `sub ^= "${filterPrefix}"` : undefined;
+      for await (const page of gw.listUsersPages(poolId, filter)) {
+        for (const u of page) yield userRecord(u);
+        usersListed += page.length;
+        progress({
+          type: 'users',
+          done: usersListed,
+          ...(estimated !== undefined ? { total: estimated } : {}),
+        });
+      }
+    };
+
+    let membershipsListed = 0;
+    let groupsDone = 0;
+    let nextGroup = 0;
+    const membershipWorker = async function* (): AsyncGenerator<MembershipRecord> {
+      while (nextGroup < groups.length) {
+        const g = groups[nextGroup++]?.GroupName ?? '';
+        for await (const u of gw.listUsersInGroup(poolId, g)) {
+          membershipsListed++;
+          yield { group: g, username: u.Username ?? '' };
+        }
+        groupsDone++;
+        progress({
+          type: 'memberships',
+          done: membershipsListed,
+          groupsDone,
+          groups: groups.length,
+        });
+      }
+    };
+    const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groups.length));
+
+    const tasks: Promise<unknown>[] = [
+      ...hexPrefixes(shards).map((prefix, i) =>
+        writer.writeJsonLines(partPath(PART_DIRS.users, i), 'users', userShard(prefix)),
+      ),
+      ...(groups.length === 0
+        ? []
+        : Array.from({ length: workers }, (_, i) =>
+            writer.writeJsonLines(
+              partPath(PART_DIRS.memberships, i),
+              'memberships',
+              membershipWorker(),
+            ),
+          )),
+    ];
+    await allOrAbort(tasks, run);
+
+    const counts: Counts = {
+      users: usersListed,
+      groups: groups.length,
+      memberships: membershipsListed,
+      clients: clients.length,
+      identityProviders: idps.length,
+      resourceServers: servers.length,
+    };
+    progress({ type: 'phase', phase: 'manifest' });
+    const manifest = await writer.commit({
+      tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      snapshotId,
+      userPool: {
+        id: poolId,
+        name: pool.Name ?? '',
+        region,
+        ...(pool.Arn ? { arn: pool.Arn } : {}),
+        ...(estimated !== undefined ? { estimatedNumberOfUsers: estimated } : {}),
+      },
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      counts,
+      options: {
+        includeSecrets: Boolean(opts.includeSecrets),
+        sharding: { mode: shards === 1 ? 'single' : 'sub-prefix', shards },
+      },
+      warnings,
+    });
+    return {
+      snapshot: writer.location,
+      userPoolId: poolId,
+      userPoolName: pool.Name ?? '',
+      ...counts,
+      durationMs: Math.round(performance.now() - t0),
+      warnings,
+      rates: gw.rate.report(),
+      manifest,
+    };
+  } catch (e) {
+    if (opts.signal?.aborted) throw new InterruptedError();
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    gw.setSignal(undefined);
+  }
+}
+
+/** Awaits every task; on the first failure aborts the rest and rethrows that failure. */
+async function allOrAbort(tasks: Promise<unknown>[], run: AbortController): Promise<void> {
+  let first: unknown;
+  await Promise.all(
+    tasks.map((t) =>
+      t.catch((e: unknown) => {
+        if (first === undefined) {
+          first = e;
+          run.abort(e);
+        }
+      }),
+    ),
+  );
+  if (first !== undefined) {
+    // An abort caused by the first failure surfaces elsewhere as AbortError/Interrupted: report the cause.
+    throw first;
+  }
+}
+
+export async function describePool(
+  gw: CognitoGateway,
+  poolId: string,
+  region: string,
+): Promise<UserPoolType> {
+  try {
+    const pool = await gw.describeUserPool(poolId);
+    if (!pool)
+      throw new UsageError('POOL_NOT_FOUND', `user pool ${poolId} does not exist in ${region}`, {
+        userPoolId: poolId,
+        region,
+      });
+    return pool;
+  } catch (e) {
+    if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
+      throw new UsageError(
+        'POOL_NOT_FOUND',
+        `user pool ${poolId} does not exist in ${region}`,
+        { userPoolId: poolId, region },
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+/** Probes one shard filter; falls back to a single ListUsers chain when Cognito refuses it. */
+async function probeSharding(
+  gw: CognitoGateway,
+  poolId: string,
+  shards: 16 | 256,
+  warn: (w: Warning) => void,
+): Promise<1 | 16 | 256> {
+  try {
+    const it = gw.listUsersPages(poolId, 'sub ^= "0"');
+    await it.next();
+    await it.return(undefined);
+    return shards;
+  } catch (e) {
+    if (
+      e instanceof CognitoError &&
+      (e.awsCode === 'InvalidParameterException' || e.awsCode === 'ValidationException')
+    ) {
+      warn({
+        code: 'SHARDING_REFUSED',
+        operation: 'ListUsers',
+        message: `Cognito refused the sub prefix filter (${e.awsCode}); listing users in one chain, which is slower`,
+      });
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function bestEffort<T>(
+  operation: string,
+  warn: (w: Warning) => void,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof InterruptedError) throw e;
+    if (e instanceof VaultError && e.exitCode === 5 && e.code === 'NO_CREDENTIALS') throw e;
+    warn({
+      code: 'NOT_CAPTURED',
+      operation,
+      message: `${operation} was refused (${rootAwsName(e)}); that setting is not in the snapshot`,
+    });
+    return undefined;
+  }
+}
+
+async function capturePoolDocument(
+  gw: CognitoGateway,
+  pool: UserPoolType,
+  warn: (w: Warning) => void,
+): Promise<PoolDocument> {
+  const poolId = pool.Id ?? '';
+  const mfa = await gw.getUserPoolMfaConfig(poolId);
+  const { $metadata: _m, ...mfaConfig } = mfa;
+  const doc: PoolDocument = {
+    userPool: { ...(pool as Record<string, unknown>), Id: poolId },
+    mfaConfig,
+  };
+  const quick = { transientAttempts: 2 };
+  const domainName = pool.CustomDomain ?? pool.Domain;
+  if (domainName) {
+    const d = await bestEffort('DescribeUserPoolDomain', warn, () =>
+      gw.describeUserPoolDomain(domainName, quick),
+    );
+    if (d) doc.domain = d as Record<string, unknown>;
+  }
+  if (pool.Arn) {
+    const arn = pool.Arn;
+    const tags = await bestEffort('ListTagsForResource', warn, () =>
+      gw.listTagsForResource(arn, poolId, quick),
+    );
+    if (tags) doc.tags = tags;
+  }
+  const ui = await bestEffort('GetUICustomization', warn, () =>
+    gw.getUICustomization(poolId, quick),
+  );
+  if (ui) doc.uiCustomization = ui as Record<string, unknown>;
+  const logs = await bestEffort('GetLogDeliveryConfiguration', warn, () =>
+    gw.getLogDeliveryConfiguration(poolId, quick),
+  );
+  if (logs) doc.logDeliveryConfiguration = logs as unknown as Record<string, unknown>;
+  const risk = await bestEffort('DescribeRiskConfiguration', warn, () =>
+    gw.describeRiskConfiguration(poolId, quick),
+  );
+  if (risk) doc.riskConfiguration = risk as Record<string, unknown>;
+  return doc;
+}
+
+/** Backs up every pool in the region, one after another (ListUserPools, every page). */
+export async function backupAllPools(
+  gw: CognitoGateway,
+  root: Storage,
+  opts: Omit<BackupOptions, 'userPoolId'>,
+): Promise<BackupResult[]> {
+  const ids: string[] = [];
+  for await (const p of gw.listUserPools()) if (p.Id) ids.push(p.Id);
+  const results: BackupResult[] = [];
+  for (const id of ids) results.push(await backupPool(gw, root, { ...opts, userPoolId: id }));
+  return results;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ExitCode, isVaultError } from '../core/errors.js';
+import { TOOL_VERSION } from '../core/version.js';
+import { registerBackup } from './backup.js';
+import { EXIT_CODES_HELP } from './common.js';
+import { registerList } from './list.js';
+import { registerVerify } from './verify.js';
+
+export function buildProgram(): Command {
+  const program = new Command('cognito-vault')
+    .description('Backup and restore for Amazon Cognito user pools')
+    .version(TOOL_VERSION)
+    .showHelpAfterError()
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride();
+  registerBackup(program);
+  registerVerify(program);
+  registerList(program);
+  for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
+  return program;
+}
+
+async function main(): Promise<void> {
+  // Node 20 is supported until the SDK drops it; the SDK's own notice would clutter every run.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+      return;
+    }
+    if (isVaultError(e)) {
+      process.stderr.write(`cognito-vault: error: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+      return;
+    }
+    throw e;
+  }
+}
+
+await main();

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { ExitCode, SnapshotInvalidError } from '../core/errors.js';
+import { SnapshotReader } from '../snapshot/reader.js';
+import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
+
+export function registerVerify(program: Command): void {
+  const cmd = program
+    .command('verify')
+    .argument('<snapshot>', 'path or s3:// URL of one snapshot, as backup prints it')
+    .description(
+      'check a snapshot: format version, manifest, sha256, size and record count of every file',
+    )
+    .option('--endpoint-url <url>', 'S3 endpoint (for s3:// snapshots on an emulator)')
+    .option('--profile <profile>', 'AWS shared-config profile (for s3:// snapshots)')
+    .option('--region <region>', 'AWS Region of the bucket');
+  addOutputOptions(cmd);
+  cmd.action(async (snapshot: string, flags: CommonFlags) => {
+    await runCommand(
+      flags,
+      async () => {
+        try {
+          const reader = await SnapshotReader.open(makeStorage(snapshot, flags, flags.region));
+          const v = await reader.verify();
+          return {
+            ok: v.ok,
+            problems: v.problems,
+            snapshot: reader.location,
+            files: v.files,
+            records: v.records,
+            bytes: v.bytes,
+            counts: reader.manifest.counts,
+          };
+        } catch (e) {
+          if (e instanceof SnapshotInvalidError)
+            return {
+              ok: false,
+              problems: e.problems.length ? [e.message, ...e.problems] : [e.message],
+              snapshot,
+            };
+          throw e;
+        }
+      },
+      (r, say) => {
+        if (r.ok)
+          say(`ok: ${r.snapshot} (${r.files} files, ${r.records} records, ${r.bytes} bytes)`);
+        else for (const p of r.problems) say(`problem: ${p}`);
+      },
+      (r) => (r.ok ? ExitCode.Ok : ExitCode.SnapshotInvalid),
+    );
+  });
+}

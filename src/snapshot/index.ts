@@ -1,0 +1,5 @@
+export * from './format.js';
+export * from './writer.js';
+export * from './reader.js';
+export * from './catalog.js';
+export { gzipJsonLines, gunzipJsonLines, lines } from './codec.js';

@@ -1,0 +1,87 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Storage } from '../storage/storage.js';
+import { DigestStream, gzipJsonLines } from './codec.js';
+import { FileEntry, type FileKind, Manifest, MANIFEST_FILE } from './format.js';
+
+export type ManifestDraft = Omit<Manifest, 'files' | 'formatVersion'>;
+
+/**
+ * Writes one snapshot into a storage rooted at the snapshot's own directory. Every file is
+ * hashed as it streams; `commit` writes manifest.json last, so a snapshot without a manifest
+ * is, by definition, incomplete.
+ */
+export class SnapshotWriter {
+  private readonly files: FileEntry[] = [];
+  private committed = false;
+
+  constructor(
+    readonly storage: Storage,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  get location(): string {
+    return this.storage.location;
+  }
+
+  private async putDigested(
+    path: string,
+    source: Readable,
+  ): Promise<{ bytes: number; sha256: string }> {
+    const digest = new DigestStream();
+    // pipeline propagates errors from the source (e.g. a failing Cognito paginator) to the sink.
+    const upload = this.storage.put(path, digest, this.signal);
+    await Promise.all([
+      pipeline(source, digest, this.signal ? { signal: this.signal } : {}),
+      upload,
+    ]);
+    return { bytes: digest.bytes, sha256: digest.digest() };
+  }
+
+  async writeJson(
+    path: string,
+    kind: FileKind,
+    value: unknown,
+    records: number,
+  ): Promise<FileEntry> {
+    const body = `${JSON.stringify(value, null, 2)}\n`;
+    const { bytes, sha256 } = await this.putDigested(path, Readable.from([Buffer.from(body)]));
+    return this.add({ path, kind, encoding: 'json', bytes, sha256, records });
+  }
+
+  /** Streams records into a gzip'd JSON Lines file; memory stays flat whatever the count. */
+  async writeJsonLines<T>(
+    path: string,
+    kind: FileKind,
+    records: AsyncIterable<T> | Iterable<T>,
+  ): Promise<FileEntry> {
+    const counter = { records: 0 };
+    const { bytes, sha256 } = await this.putDigested(path, gzipJsonLines(records, counter));
+    return this.add({
+      path,
+      kind,
+      encoding: 'jsonl+gzip',
+      bytes,
+      sha256,
+      records: counter.records,
+    });
+  }
+
+  private add(entry: FileEntry): FileEntry {
+    if (this.committed) throw new Error('snapshot already committed');
+    this.files.push(entry);
+    return entry;
+  }
+
+  /** Writes the manifest. Call only after every file is written. */
+  async commit(draft: ManifestDraft): Promise<Manifest> {
+    const manifest = Manifest.parse({
+      formatVersion: 1,
+      ...draft,
+      files: [...this.files].sort((a, b) => a.path.localeCompare(b.path)),
+    });
+    await this.storage.put(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, this.signal);
+    this.committed = true;
+    return manifest;
+  }
+}

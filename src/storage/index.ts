@@ -1,0 +1,34 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { LocalDirStorage } from './local.js';
+import { parseS3Url, S3Storage } from './s3.js';
+import type { Storage } from './storage.js';
+
+export * from './storage.js';
+export { LocalDirStorage } from './local.js';
+export { MemoryStorage } from './memory.js';
+export { S3Storage, parseS3Url } from './s3.js';
+
+export interface StorageSettings {
+  region?: string;
+  profile?: string;
+  /** S3 endpoint (tests, S3-compatible stores); AWS_ENDPOINT_URL_S3 is honoured by the SDK. */
+  s3EndpointUrl?: string;
+  kmsKeyId?: string;
+}
+
+/** `s3://bucket/prefix` → S3Storage; anything else is a local directory. */
+export function openStorage(location: string, settings: StorageSettings = {}): Storage {
+  const s3 = parseS3Url(location);
+  if (!s3) return new LocalDirStorage(location);
+  const client = new S3Client({
+    region: settings.region,
+    ...(settings.profile ? { profile: settings.profile } : {}),
+    ...(settings.s3EndpointUrl ? { endpoint: settings.s3EndpointUrl, forcePathStyle: true } : {}),
+  });
+  return new S3Storage({
+    client,
+    bucket: s3.bucket,
+    prefix: s3.prefix,
+    ...(settings.kmsKeyId ? { kmsKeyId: settings.kmsKeyId } : {}),
+  });
+}

@@ -1,0 +1,159 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { StorageError } from '../core/errors.js';
+import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
+
+export interface S3StorageOptions {
+  client: S3Client;
+  bucket: string;
+  prefix?: string;
+  /** Server-side encryption with this KMS key (default: the bucket's default encryption). */
+  kmsKeyId?: string;
+}
+
+function s3Error(e: unknown, op: string, location: string): StorageError {
+  const name = (e as { name?: string })?.name ?? 'Error';
+  if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') {
+    return new StorageError(
+      'NOT_FOUND',
+      `${location} does not exist`,
+      { location, op },
+      { cause: e },
+    );
+  }
+  if (name === 'AccessDenied' || name === 'Forbidden' || name === 'AllAccessDisabled') {
+    return new StorageError(
+      'UNWRITABLE',
+      `access denied to ${location} (${name})`,
+      { location, op },
+      { cause: e },
+    );
+  }
+  return new StorageError(
+    'IO_ERROR',
+    `${op} failed for ${location} (${name})`,
+    { location, op },
+    { cause: e },
+  );
+}
+
+/** An S3 bucket and prefix. Uploads stream through @aws-sdk/lib-storage (multipart). */
+export class S3Storage implements Storage {
+  readonly location: string;
+  private readonly prefix: string;
+
+  constructor(private readonly opts: S3StorageOptions) {
+    this.prefix = joinKey(opts.prefix ?? '');
+    this.location = `s3://${opts.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
+  }
+
+  private keyOf(key: string): string {
+    assertSafeKey(key);
+    return joinKey(this.prefix, key);
+  }
+
+  async put(
+    key: string,
+    body: Readable | Uint8Array | string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const Key = this.keyOf(key);
+    const upload = new Upload({
+      client: this.opts.client,
+      params: {
+        Bucket: this.opts.bucket,
+        Key,
+        Body: body,
+        ...(this.opts.kmsKeyId
+          ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.opts.kmsKeyId }
+          : {}),
+      },
+      queueSize: 4,
+      partSize: 8 * 1024 * 1024,
+    });
+    const onAbort = (): void => void upload.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (e) {
+      throw s3Error(e, 'write', `s3://${this.opts.bucket}/${Key}`);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const Key = this.keyOf(key);
+    try {
+      const r = await this.opts.client.send(
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key }),
+      );
+      return r.Body as Readable;
+    } catch (e) {
+      throw s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.opts.client.send(
+        new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.keyOf(key) }),
+      );
+      return true;
+    } catch (e) {
+      const err = s3Error(e, 'stat', key);
+      if (err.code === 'NOT_FOUND') return false;
+      throw err;
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<StorageEntry> {
+    const base = joinKey(this.prefix, prefix);
+    let ContinuationToken: string | undefined;
+    do {
+      let r;
+      try {
+        r = await this.opts.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.opts.bucket,
+            Prefix: base ? `${base}/` : undefined,
+            ContinuationToken,
+          }),
+        );
+      } catch (e) {
+        throw s3Error(e, 'list', `s3://${this.opts.bucket}/${base}`);
+      }
+      for (const o of r.Contents ?? []) {
+        if (!o.Key) continue;
+        yield {
+          key: this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key,
+          bytes: o.Size ?? 0,
+        };
+      }
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.opts.client.send(
+      new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.keyOf(key) }),
+    );
+  }
+
+  child(prefix: string): Storage {
+    return new S3Storage({ ...this.opts, prefix: joinKey(this.prefix, prefix) });
+  }
+}
+
+export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m?.[1]) return undefined;
+  return { bucket: m[1], prefix: joinKey(m[2] ?? '') };
+}

@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+
+export interface StorageEntry {
+  /** Key relative to the storage root, '/'-separated. */
+  key: string;
+  bytes: number;
+}
+
+/**
+ * Where snapshots live. Keys are '/'-separated paths relative to the root. Implementations:
+ * LocalDirStorage (files 0600, directories 0700), S3Storage, MemoryStorage. All pass the same
+ * conformance suite (test/unit/storage.test.ts).
+ */
+export interface Storage {
+  /** Human-readable location of the root (a path or s3:// URL), as printed to users. */
+  readonly location: string;
+  /** Writes `body` to `key`, replacing any object there. Resolves when durable. */
+  put(key: string, body: Readable | Uint8Array | string, signal?: AbortSignal): Promise<void>;
+  /** A stream of the object's bytes; StorageError NOT_FOUND when absent. */
+  get(key: string): Promise<Readable>;
+  exists(key: string): Promise<boolean>;
+  /** Every object under `prefix` (recursive), in no particular order. */
+  list(prefix?: string): AsyncIterable<StorageEntry>;
+  delete(key: string): Promise<void>;
+  /** The same storage rooted at `prefix`. */
+  child(prefix: string): Storage;
+}
+
+export function joinKey(...parts: string[]): string {
+  return parts
+    .flatMap((p) => p.split('/'))
+    .filter((p) => p.length > 0)
+    .join('/');
+}
+
+/** Rejects keys that would escape the root. */
+export function assertSafeKey(key: string): void {
+  if (key.split('/').some((p) => p === '..' || p === '.') || key.startsWith('/')) {
+    throw new RangeError(`unsafe storage key: ${key}`);
+  }
+}
