@@ -5,18 +5,20 @@ import { TOOL_VERSION } from '../core/version.js';
 import { registerBackup } from './backup.js';
 import { EXIT_CODES_HELP } from './common.js';
 import { registerList } from './list.js';
+import { registerPolicy } from './policy.js';
 import { registerVerify } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('cognito-vault')
     .description('Backup and restore for Amazon Cognito user pools')
     .version(TOOL_VERSION)
-    .showHelpAfterError()
+    .showHelpAfterError('(run cognito-vault --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
   registerBackup(program);
   registerVerify(program);
   registerList(program);
+  registerPolicy(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }
