@@ -90,8 +90,9 @@ export class AdaptiveRateLimiter {
     this.stats.throttles++;
     const now = this.now();
     if (now - this.lastDecrease < this.decreaseCooldownMs) return;
-    this.lastDecrease = now;
+    // Credit the recovery earned up to now before halving, then start the cooldown.
     this.recover();
+    this.lastDecrease = now;
     this.rate = Math.max(this.floor, this.rate * this.decreaseFactor);
     // Push the schedule out so the queue drains at the new rate.
     this.nextFree = Math.max(this.nextFree, now + 1000 / this.rate);
@@ -99,9 +100,12 @@ export class AdaptiveRateLimiter {
 
   private recover(): void {
     const now = this.now();
-    const dt = (now - this.lastAdjust) / 1000;
+    // No recovery during the cooldown after a decrease: count only time since it ended, so the
+    // rate does not depend on how often it is looked at.
+    const from = Math.max(this.lastAdjust, this.lastDecrease + this.decreaseCooldownMs);
     this.lastAdjust = now;
-    if (dt > 0 && this.rate < this.ceiling && now - this.lastDecrease >= this.decreaseCooldownMs) {
+    const dt = (now - from) / 1000;
+    if (dt > 0 && this.rate < this.ceiling) {
       this.rate = Math.min(this.ceiling, this.rate + this.ceiling * this.recoveryPerSecond * dt);
     }
   }
