@@ -43,7 +43,15 @@ export function gzipJsonLines<T>(
   records: AsyncIterable<T> | Iterable<T>,
   counter: { records: number },
 ): Readable {
-  return Readable.from(encodeJsonLines(records, counter)).pipe(createGzip({ level: 6 }));
+  const source = Readable.from(encodeJsonLines(records, counter));
+  const gzip = createGzip({ level: 6 });
+  // .pipe() does not forward errors: a failing record source (a Cognito call that fails, or the
+  // run being aborted) must fail the gzip stream, not crash the process as an unhandled 'error'.
+  source.on('error', (e) => gzip.destroy(e));
+  gzip.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  return source.pipe(gzip);
 }
 
 /** Splits a byte stream into lines (UTF-8), without holding more than one chunk. */

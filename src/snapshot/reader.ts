@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { SnapshotInvalidError, StorageError } from '../core/errors.js';
@@ -143,7 +144,9 @@ export class SnapshotReader {
         if (got.bytes !== f.bytes)
           problems.push(`${f.path}: ${got.bytes} bytes, manifest says ${f.bytes}`);
         if (got.sha256 !== f.sha256) problems.push(`${f.path}: sha256 mismatch`);
-        if (f.encoding === 'jsonl+gzip' && got.records !== f.records) {
+        if (got.decodeError !== undefined) {
+          problems.push(`${f.path}: not valid gzip'd JSON Lines (${got.decodeError})`);
+        } else if (f.encoding === 'jsonl+gzip' && got.records !== f.records) {
           problems.push(`${f.path}: ${got.records} records, manifest says ${f.records}`);
         }
       } catch (e) {
@@ -193,27 +196,54 @@ async function firstEntry(storage: Storage): Promise<boolean> {
   return false;
 }
 
+/**
+ * sha256 and size of the stored bytes, plus, for JSON Lines, the record count. The digest is
+ * always computed over every stored byte, so a corrupted part reports a checksum mismatch even
+ * when it no longer decompresses; a decoding failure is reported beside it.
+ */
 async function digestFile(
   stream: Readable,
   encoding: FileEntry['encoding'],
-): Promise<{ bytes: number; sha256: string; records: number }> {
+): Promise<{ bytes: number; sha256: string; records: number; decodeError?: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  let records = 0;
-  if (encoding === 'jsonl+gzip') {
-    const gunzip = createGunzip();
-    stream.on('data', (c: Buffer) => {
-      hash.update(c);
-      bytes += c.length;
-    });
-    stream.on('error', (e) => gunzip.destroy(e));
-    for await (const _ of lines(stream.pipe(gunzip))) records++;
-  } else {
+  if (encoding !== 'jsonl+gzip') {
     for await (const c of stream) {
-      hash.update(c as Buffer);
-      bytes += (c as Buffer).length;
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+      hash.update(b);
+      bytes += b.length;
     }
-    records = 1;
+    return { bytes, sha256: hash.digest('hex'), records: 1 };
   }
-  return { bytes, sha256: hash.digest('hex'), records };
+  let records = 0;
+  let decodeError: string | undefined;
+  const gunzip = createGunzip();
+  const counting = (async () => {
+    try {
+      for await (const _ of lines(gunzip)) records++;
+    } catch (e) {
+      decodeError = (e as Error).message;
+    }
+  })();
+  for await (const c of stream) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+    hash.update(b);
+    bytes += b.length;
+    if (decodeError !== undefined || gunzip.destroyed) continue;
+    if (!gunzip.write(b)) {
+      try {
+        await once(gunzip, 'drain');
+      } catch {
+        // the decoder failed; counting records it, hashing goes on
+      }
+    }
+  }
+  if (!gunzip.destroyed) gunzip.end();
+  await counting;
+  return {
+    bytes,
+    sha256: hash.digest('hex'),
+    records,
+    ...(decodeError !== undefined ? { decodeError } : {}),
+  };
 }

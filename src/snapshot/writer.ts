@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { InterruptedError, VaultError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream, gzipJsonLines } from './codec.js';
 import { FileEntry, type FileKind, Manifest, MANIFEST_FILE } from './format.js';
@@ -31,10 +32,20 @@ export class SnapshotWriter {
     const digest = new DigestStream();
     // pipeline propagates errors from the source (e.g. a failing Cognito paginator) to the sink.
     const upload = this.storage.put(path, digest, this.signal);
-    await Promise.all([
+    const settled = await Promise.allSettled([
       pipeline(source, digest, this.signal ? { signal: this.signal } : {}),
       upload,
     ]);
+    const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (errors.length > 0) {
+      // Both sides fail when either does; report the cause (a Cognito or storage error such as
+      // DISK_FULL), not the other side's premature-close or raw errno echo of it.
+      throw (
+        errors.find((e) => e instanceof VaultError && !(e instanceof InterruptedError)) ??
+        errors.find((e) => e instanceof VaultError) ??
+        errors[0]
+      );
+    }
     return { bytes: digest.bytes, sha256: digest.digest() };
   }
 

@@ -1,9 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError } from '../core/errors.js';
+import { StorageError, VaultError } from '../core/errors.js';
 import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
 
 const DIR_MODE = 0o700;
@@ -70,6 +71,9 @@ export class LocalDirStorage implements Storage {
     signal?: AbortSignal,
   ): Promise<void> {
     const file = this.pathOf(key);
+    // Written under a temporary name, flushed, then renamed: a file is either whole or absent,
+    // never truncated (a full disk or a crash while writing manifest.json leaves no manifest).
+    const temp = `${file}.partial-${randomBytes(4).toString('hex')}`;
     try {
       await mkdir(path.dirname(file), { recursive: true, mode: DIR_MODE });
       const source =
@@ -78,11 +82,15 @@ export class LocalDirStorage implements Storage {
           : body;
       await pipeline(
         source,
-        createWriteStream(file, { mode: FILE_MODE }),
+        createWriteStream(temp, { mode: FILE_MODE, flush: true }),
         signal ? { signal } : {},
       );
+      await rename(temp, file);
     } catch (e) {
+      await rm(temp, { force: true }).catch(() => undefined);
       if ((e as Error)?.name === 'AbortError') throw e;
+      // The body's own failure (a Cognito error, an interruption) is not a storage problem.
+      if (e instanceof VaultError) throw e;
       throw storageErrorFromFs(e, 'write', file);
     }
   }

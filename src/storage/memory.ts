@@ -43,7 +43,8 @@ export class MemoryStorage implements Storage {
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
     const base = joinKey(this.prefix, prefix);
     for (const [k, v] of [...this.objects]) {
-      if (base && !(k === base || k.startsWith(`${base}/`))) continue;
+      // Objects *under* the prefix, as a directory or an S3 listing of `prefix/` would give.
+      if (base && !k.startsWith(`${base}/`)) continue;
       const rel = this.prefix ? k.slice(this.prefix.length + 1) : k;
       yield { key: rel, bytes: v.length };
     }
@@ -54,6 +55,7 @@ export class MemoryStorage implements Storage {
   }
 
   child(prefix: string): Storage {
+    assertSafeKey(prefix);
     return new MemoryStorage(this.objects, joinKey(this.prefix, prefix));
   }
 

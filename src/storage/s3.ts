@@ -7,7 +7,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StorageError } from '../core/errors.js';
+import { StorageError, VaultError } from '../core/errors.js';
 import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
 
 export interface S3StorageOptions {
@@ -83,6 +83,8 @@ export class S3Storage implements Storage {
     try {
       await upload.done();
     } catch (e) {
+      // The body's own failure (a Cognito error, an interruption) is not a storage problem.
+      if (e instanceof VaultError) throw e;
       throw s3Error(e, 'write', `s3://${this.opts.bucket}/${Key}`);
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -148,6 +150,7 @@ export class S3Storage implements Storage {
   }
 
   child(prefix: string): Storage {
+    assertSafeKey(prefix);
     return new S3Storage({ ...this.opts, prefix: joinKey(this.prefix, prefix) });
   }
 }

@@ -1,0 +1,194 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/core/errors.js';
+import type { Storage } from '../../src/storage/storage.js';
+
+/**
+ * The behaviour every Storage implementation must have (src/storage/storage.ts). Run it with a
+ * factory that gives a fresh, empty storage for each test.
+ */
+export interface ConformanceTarget {
+  storage: Storage;
+  cleanup?: () => Promise<void>;
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks);
+}
+
+export async function getText(storage: Storage, key: string): Promise<string> {
+  return (await readAll(await storage.get(key))).toString('utf8');
+}
+
+export async function listAll(storage: Storage, prefix?: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for await (const e of storage.list(prefix)) out.set(e.key, e.bytes);
+  return out;
+}
+
+/** A body that yields some bytes and then fails, like a Cognito paginator that errors. */
+export function failingBody(afterBytes: number, error: Error): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= afterBytes) {
+        this.destroy(error);
+        return;
+      }
+      const n = Math.min(16 * 1024, afterBytes - sent);
+      sent += n;
+      this.push(Buffer.alloc(n, 0x61));
+    },
+  });
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+export function storageConformance(name: string, make: () => Promise<ConformanceTarget>): void {
+  describe(`Storage conformance: ${name}`, () => {
+    let target: ConformanceTarget;
+    let storage: Storage;
+
+    beforeEach(async () => {
+      target = await make();
+      storage = target.storage;
+    });
+    afterEach(async () => {
+      await target.cleanup?.();
+    });
+
+    it('puts strings, byte arrays and streams and gets the same bytes back', async () => {
+      await storage.put('a.txt', 'héllo wörld ✓ 山田\n');
+      await storage.put('dir/b.bin', new Uint8Array([0, 1, 2, 255]));
+      await storage.put('dir/sub/c.txt', Readable.from([Buffer.from('one '), Buffer.from('two')]));
+
+      expect(await getText(storage, 'a.txt')).toBe('héllo wörld ✓ 山田\n');
+      expect([...(await readAll(await storage.get('dir/b.bin')))]).toEqual([0, 1, 2, 255]);
+      expect(await getText(storage, 'dir/sub/c.txt')).toBe('one two');
+    });
+
+    it('streams a large body intact', async () => {
+      const big = randomBytes(3 * 1024 * 1024 + 17);
+      const chunks = Array.from({ length: Math.ceil(big.length / 65536) }, (_, i) =>
+        big.subarray(i * 65536, (i + 1) * 65536),
+      );
+      await storage.put('big/blob', Readable.from(chunks));
+      const back = await readAll(await storage.get('big/blob'));
+      expect(back.length).toBe(big.length);
+      expect(sha(back)).toBe(sha(big));
+      expect((await listAll(storage)).get('big/blob')).toBe(big.length);
+    });
+
+    it('replaces an existing object on put', async () => {
+      await storage.put('k', 'first version, longer');
+      await storage.put('k', 'second');
+      expect(await getText(storage, 'k')).toBe('second');
+      expect((await listAll(storage)).get('k')).toBe(6);
+    });
+
+    it('reports existence of objects only', async () => {
+      await storage.put('x/y.json', '{}');
+      expect(await storage.exists('x/y.json')).toBe(true);
+      expect(await storage.exists('x/nope.json')).toBe(false);
+      expect(await storage.exists('nothing-here')).toBe(false);
+      // A "directory" is not an object.
+      expect(await storage.exists('x')).toBe(false);
+    });
+
+    it('fails get of a missing key with StorageError NOT_FOUND (exit 8)', async () => {
+      const err = await storage.get('missing/key.json').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StorageError);
+      expect((err as StorageError).code).toBe('NOT_FOUND');
+      expect((err as StorageError).exitCode).toBe(8);
+      expect((err as StorageError).message).toMatch(/missing\/key\.json/);
+    });
+
+    it('lists every object recursively with its size, and only those under a prefix', async () => {
+      await storage.put('p/one.txt', '1');
+      await storage.put('p/deep/er/two.txt', '22');
+      await storage.put('pq/three.txt', '333');
+      await storage.put('top.txt', '4444');
+
+      expect(await listAll(storage)).toEqual(
+        new Map([
+          ['p/one.txt', 1],
+          ['p/deep/er/two.txt', 2],
+          ['pq/three.txt', 3],
+          ['top.txt', 4],
+        ]),
+      );
+      // 'p' must not match 'pq/…': prefixes are path segments.
+      expect(await listAll(storage, 'p')).toEqual(
+        new Map([
+          ['p/one.txt', 1],
+          ['p/deep/er/two.txt', 2],
+        ]),
+      );
+      expect(await listAll(storage, 'p/deep')).toEqual(new Map([['p/deep/er/two.txt', 2]]));
+      expect(await listAll(storage, 'absent')).toEqual(new Map());
+      expect(await listAll(storage, 'top.txt')).toEqual(new Map());
+    });
+
+    it('lists nothing in an empty storage', async () => {
+      expect(await listAll(storage)).toEqual(new Map());
+    });
+
+    it('deletes objects; deleting a missing key is not an error', async () => {
+      await storage.put('d/1', 'a');
+      await storage.put('d/2', 'b');
+      await storage.delete('d/1');
+      expect(await storage.exists('d/1')).toBe(false);
+      expect(await storage.exists('d/2')).toBe(true);
+      await expect(storage.delete('d/never-was')).resolves.toBeUndefined();
+      expect([...(await listAll(storage)).keys()]).toEqual(['d/2']);
+    });
+
+    it('child storages are rooted at their prefix and share the objects', async () => {
+      const child = storage.child('pool-1/snap-a');
+      expect(child.location).not.toBe(storage.location);
+      expect(child.location).toContain('pool-1/snap-a');
+      await child.put('manifest.json', '{"ok":true}');
+      await child.put('users/part-00000.jsonl.gz', 'xx');
+
+      expect(await getText(storage, 'pool-1/snap-a/manifest.json')).toBe('{"ok":true}');
+      expect(await child.exists('manifest.json')).toBe(true);
+      expect(await listAll(child)).toEqual(
+        new Map([
+          ['manifest.json', 11],
+          ['users/part-00000.jsonl.gz', 2],
+        ]),
+      );
+      const grandchild = child.child('users');
+      expect(await listAll(grandchild)).toEqual(new Map([['part-00000.jsonl.gz', 2]]));
+      await grandchild.delete('part-00000.jsonl.gz');
+      expect(await storage.exists('pool-1/snap-a/users/part-00000.jsonl.gz')).toBe(false);
+
+      // A sibling sees none of it.
+      expect(await listAll(storage.child('pool-1/snap-b'))).toEqual(new Map());
+      const err = await storage
+        .child('pool-1/snap-b')
+        .get('manifest.json')
+        .catch((e: unknown) => e);
+      expect((err as StorageError).code).toBe('NOT_FOUND');
+    });
+
+    it('a put whose body fails leaves no object behind and rejects', async () => {
+      const boom = new Error('source failed mid-stream');
+      await expect(storage.put('half/written.bin', failingBody(200_000, boom))).rejects.toThrow();
+      expect(await storage.exists('half/written.bin')).toBe(false);
+      expect([...(await listAll(storage)).keys()].filter((k) => k.startsWith('half/'))).toEqual([]);
+    });
+
+    it('refuses keys that would escape the root', async () => {
+      await expect(storage.put('../escape', 'x')).rejects.toThrow(/unsafe storage key/);
+      await expect(storage.put('a/../../escape', 'x')).rejects.toThrow(/unsafe storage key/);
+      expect(() => storage.child('..')).toThrow(/unsafe storage key/);
+    });
+  });
+}
