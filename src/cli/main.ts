@@ -6,6 +6,7 @@ import { registerBackup } from './backup.js';
 import { EXIT_CODES_HELP } from './common.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
+import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
 
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerList(program);
   registerPolicy(program);
+  registerRestore(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }

@@ -1,0 +1,149 @@
+import type { Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { regionOfPoolId } from '../cognito/gateway.js';
+import { SnapshotReader } from '../snapshot/reader.js';
+import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
+import { loadIdpSecrets } from '../restore/idp-secrets.js';
+import type { RestoreOutcome, RestoreTarget } from '../restore/types.js';
+import {
+  addAwsOptions,
+  addOutputOptions,
+  addRateOptions,
+  type CommonFlags,
+  makeGateway,
+  makeStorage,
+  runCommand,
+} from './common.js';
+
+interface RestoreFlags extends CommonFlags {
+  from?: string;
+  createPool?: string;
+  toUserPoolId?: string;
+  dryRun?: boolean;
+  merge?: boolean;
+  subMap?: string;
+  stateDir?: string;
+  legacySubAttribute?: string;
+  idpSecrets?: string;
+  domain?: string;
+}
+
+const RESTORE_HELP = `
+Users come back in FORCE_CHANGE_PASSWORD with no message sent (MessageAction SUPPRESS);
+passwords, TOTP secrets, devices and subs cannot be restored: see docs/restore.md.
+Re-run the same command after a crash or Ctrl-C to resume from the journal in --state-dir.`;
+
+function render(r: RestoreOutcome, say: (line: string) => void): void {
+  if (r.dryRun) {
+    const target =
+      r.userPoolId ?? ('createPool' in r.target ? `new pool "${r.target.createPool}"` : '');
+    say(`dry run: restore ${r.snapshot} into ${target}${r.resumed ? ' (resuming)' : ''}`);
+    for (const p of r.phases) {
+      const parts = [`${p.create} to create`];
+      if (p.existing) parts.push(`${p.existing} existing`);
+      if (p.skipped) parts.push(`${p.skipped} skipped`);
+      say(`  ${p.phase.padEnd(20)} ${parts.join(', ')}${p.detail ? `  (${p.detail})` : ''}`);
+    }
+    for (const w of r.warnings) say(`warning: ${w.message}`);
+    say('nothing was written');
+    return;
+  }
+  const u = r.users;
+  say(
+    `restored into ${r.userPoolId}${r.createdPool ? ' (new pool)' : ''}: users ${u.created} created, ${u.existing} existing, ` +
+      `${u.failed} failed, ${u.externalProvider} federated (not restorable); ${r.groups} groups, ` +
+      `${r.memberships} memberships, ${r.disabled} disabled, ${r.links} identity links, ${r.clients} app clients ` +
+      `in ${(r.durationMs / 1000).toFixed(1)} s`,
+  );
+  say(`sub map:       ${r.subMap}`);
+  say(`client id map: ${r.clientMap}`);
+  say(`report:        ${r.report}`);
+  for (const w of r.warnings) say(`warning: ${w.message}`);
+  if (r.failedUsers.length) {
+    say(
+      `${r.failedUsers.length} user(s) failed (listed in the report); fix the cause and run the same command again`,
+    );
+  }
+}
+
+export function registerRestore(program: Command): void {
+  const cmd = program
+    .command('restore')
+    .description(
+      'restore a snapshot into a new pool (--create-pool) or an existing one (--to-user-pool-id): settings, groups, resource servers, identity providers, app clients, users, memberships; resumable',
+    )
+    .option('--from <snapshot>', 'the snapshot: a directory or s3:// URL, as backup printed it')
+    .option('--create-pool <name>', 'create a new pool with this name from the snapshot settings')
+    .option('--to-user-pool-id <id>', 'restore into this existing (empty, compatible) pool')
+    .option('--dry-run', 'run the preflight and print the plan; write nothing')
+    .option('--merge', 'allow a target that already has users (they count as existing)')
+    .option(
+      '--sub-map <file>',
+      'where the old→new sub map goes (JSON Lines; default in the state dir)',
+    )
+    .option(
+      '--state-dir <dir>',
+      'journal, report and maps (default ./cognito-vault-restore/<snapshotId>--<target>)',
+    )
+    .option('--legacy-sub-attribute <name>', "store each user's old sub in custom:<name>")
+    .option(
+      '--idp-secrets <file>',
+      'identity provider secrets the snapshot lacks: {"<ProviderName>": {"client_secret": "…"}}',
+    )
+    .option('--domain <prefix>', 'create a Cognito domain with this prefix (prefixes are global)');
+  addAwsOptions(cmd);
+  addRateOptions(cmd);
+  addOutputOptions(cmd);
+  cmd.addHelpText('after', RESTORE_HELP);
+  cmd.action(async (flags: RestoreFlags) => {
+    await runCommand(
+      flags,
+      async ({ signal, progress }) => {
+        if (!flags.from) throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT');
+        if (!flags.createPool === !flags.toUserPoolId) {
+          throw new UsageError(
+            'BAD_FLAG',
+            'give exactly one of --create-pool NAME or --to-user-pool-id ID',
+          );
+        }
+        const target: RestoreTarget = flags.toUserPoolId
+          ? { userPoolId: flags.toUserPoolId }
+          : { createPool: flags.createPool ?? '' };
+        const storageRegion = flags.region ?? process.env.AWS_REGION;
+        const reader = await SnapshotReader.open(makeStorage(flags.from, flags, storageRegion));
+        let region: string;
+        if (flags.toUserPoolId) {
+          region = regionOfPoolId(flags.toUserPoolId);
+          if (flags.region && flags.region !== region) {
+            throw new UsageError(
+              'REGION_MISMATCH',
+              `user pool ${flags.toUserPoolId} is in ${region}, not in --region ${flags.region}`,
+            );
+          }
+        } else {
+          region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
+        }
+        const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
+        const gw = makeGateway(flags, region, signal);
+        try {
+          return await restoreSnapshot(gw, reader, {
+            target,
+            dryRun: Boolean(flags.dryRun),
+            merge: Boolean(flags.merge),
+            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+            ...(flags.subMap ? { subMapFile: flags.subMap } : {}),
+            ...(flags.legacySubAttribute ? { legacySubAttribute: flags.legacySubAttribute } : {}),
+            ...(idpSecrets ? { idpSecrets } : {}),
+            ...(flags.domain ? { domain: flags.domain } : {}),
+            signal,
+            onProgress: progress,
+          });
+        } finally {
+          gw.destroy();
+        }
+      },
+      render,
+      restoreExitCode,
+    );
+  });
+}

@@ -1,0 +1,645 @@
+import type {
+  GroupType,
+  IdentityProviderType,
+  ResourceServerType,
+  UserPoolClientType,
+  UserPoolType,
+  UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import { parseIdentities } from './preflight.js';
+import { CREATE_CLIENT_KEYS } from './resources.js';
+
+/**
+ * Compares two user pools through the API: settings, groups, resource servers, identity
+ * providers, app clients (by name), users (attributes, enabled, status, linked identities) and
+ * memberships, and optionally checks an old→new sub map. Used by the restore tests and by the
+ * demo's summary. Users are held in memory (fine for demo and test pools, not for millions).
+ *
+ * Differences never carry attribute values unless `includeValues` is set: messages name the user
+ * and the attribute only, so they can be printed.
+ */
+export type DifferenceKind =
+  | 'pool'
+  | 'user'
+  | 'group'
+  | 'membership'
+  | 'client'
+  | 'identityProvider'
+  | 'resourceServer'
+  | 'subMap';
+
+export interface PoolDifference {
+  kind: DifferenceKind;
+  /** What differs: a username (or email), group name, client name, setting name… */
+  key: string;
+  field?: string;
+  message: string;
+  /** Values from A and B, only with `includeValues`. */
+  a?: unknown;
+  b?: unknown;
+}
+
+export interface SubMapEntry {
+  username?: string;
+  oldSub: string | null;
+  newSub: string | null;
+}
+
+export interface CompareOptions {
+  /** Old→new sub map to check: entries (e.g. the sub map file's lines) or a Map old → new. */
+  subMap?: Iterable<SubMapEntry> | Map<string, string>;
+  /**
+   * How users of A are matched with users of B. `auto` (default): by email (else phone number,
+   * else username) when either pool signs in by email/phone — Cognito generated new usernames
+   * there — and by username otherwise.
+   */
+  matchUsersBy?: 'auto' | 'username' | 'email' | 'phone_number';
+  /**
+   * `ignore` (default): statuses are not compared. `equal`: same UserStatus. `restored`: B's
+   * users are FORCE_CHANGE_PASSWORD, as a restore leaves them.
+   */
+  userStatus?: 'ignore' | 'equal' | 'restored';
+  /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
+  ignoreAttributes?: string[];
+  /** Compare pool settings and the MFA configuration (default true). */
+  poolSettings?: boolean;
+  /** Compare identity provider secrets too (default false: only that the key is there). */
+  compareSecrets?: boolean;
+  includeValues?: boolean;
+  /** Differences kept in the list (all are counted); default 1000. */
+  maxDifferences?: number;
+}
+
+export interface PoolComparison {
+  equal: boolean;
+  differenceCount: number;
+  differences: PoolDifference[];
+  summary: {
+    users: {
+      a: number;
+      b: number;
+      matched: number;
+      onlyInA: number;
+      onlyInB: number;
+      externalProviderInA: number;
+    };
+    groups: { a: number; b: number };
+    memberships: { a: number; b: number };
+    clients: { a: number; b: number };
+    identityProviders: { a: number; b: number };
+    resourceServers: { a: number; b: number };
+    subMap?: { entries: number; checked: number; wrong: number };
+  };
+}
+
+type Loose = Record<string, unknown>;
+
+/** Pool settings compared (DescribeUserPool fields that CreateUserPool sets). */
+const POOL_SETTING_KEYS = [
+  'Policies',
+  'DeletionProtection',
+  'LambdaConfig',
+  'AutoVerifiedAttributes',
+  'AliasAttributes',
+  'UsernameAttributes',
+  'UsernameConfiguration',
+  'MfaConfiguration',
+  'SmsVerificationMessage',
+  'EmailVerificationMessage',
+  'EmailVerificationSubject',
+  'VerificationMessageTemplate',
+  'SmsAuthenticationMessage',
+  'UserAttributeUpdateSettings',
+  'DeviceConfiguration',
+  'EmailConfiguration',
+  'SmsConfiguration',
+  'UserPoolTags',
+  'AdminCreateUserConfig',
+  'UserPoolAddOns',
+  'AccountRecoverySetting',
+  'UserPoolTier',
+] as const;
+
+/** Array-valued fields whose order carries no meaning. */
+const SET_FIELDS = new Set([
+  'AutoVerifiedAttributes',
+  'AliasAttributes',
+  'UsernameAttributes',
+  'ReadAttributes',
+  'WriteAttributes',
+  'ExplicitAuthFlows',
+  'SupportedIdentityProviders',
+  'CallbackURLs',
+  'LogoutURLs',
+  'AllowedOAuthFlows',
+  'AllowedOAuthScopes',
+  'IdpIdentifiers',
+]);
+
+const SECRET_KEY = /secret|private_?key|password/i;
+
+/** JSON with sorted object keys (and sorted set-like arrays), for equality. */
+export function canonical(v: unknown, field?: string): string {
+  if (Array.isArray(v)) {
+    const items = v.map((x) => canonical(x));
+    if (field && SET_FIELDS.has(field)) items.sort();
+    return `[${items.join(',')}]`;
+  }
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Loose)
+      .filter(([, x]) => x !== undefined && x !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x, k)}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function attr(u: UserType, name: string): string | undefined {
+  return u.Attributes?.find((a) => a.Name === name)?.Value;
+}
+
+class Differences {
+  readonly list: PoolDifference[] = [];
+  count = 0;
+  constructor(
+    private readonly max: number,
+    private readonly includeValues: boolean,
+  ) {}
+
+  add(d: Omit<PoolDifference, 'a' | 'b'>, a?: unknown, b?: unknown): void {
+    this.count++;
+    if (this.list.length >= this.max) return;
+    this.list.push(this.includeValues ? { ...d, a, b } : d);
+  }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+interface Side {
+  pool: UserPoolType;
+  mfa: Loose;
+  users: UserType[];
+  groups: GroupType[];
+  members: Map<string, string[]>;
+  clients: UserPoolClientType[];
+  idps: IdentityProviderType[];
+  servers: ResourceServerType[];
+}
+
+async function readSide(gw: CognitoGateway, poolId: string, settings: boolean): Promise<Side> {
+  const pool = (await gw.describeUserPool(poolId)) ?? {};
+  const mfa = settings ? ((await gw.getUserPoolMfaConfig(poolId)) as unknown as Loose) : {};
+  const users = await collect(gw.listUsers(poolId));
+  const groups = await collect(gw.listGroups(poolId));
+  const members = new Map<string, string[]>();
+  for (const g of groups) {
+    const name = g.GroupName ?? '';
+    members.set(
+      name,
+      (await collect(gw.listUsersInGroup(poolId, name))).map((u) => u.Username ?? ''),
+    );
+  }
+  const clients: UserPoolClientType[] = [];
+  for await (const c of gw.listUserPoolClients(poolId)) {
+    const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
+    if (full) clients.push(full);
+  }
+  const idps: IdentityProviderType[] = [];
+  for await (const p of gw.listIdentityProviders(poolId)) {
+    const full = await gw.describeIdentityProvider(poolId, p.ProviderName ?? '');
+    if (full) idps.push(full);
+  }
+  const servers = await collect(gw.listResourceServers(poolId));
+  return { pool, mfa, users, groups, members, clients, idps, servers };
+}
+
+function userKeyFn(
+  mode: NonNullable<CompareOptions['matchUsersBy']>,
+  a: UserPoolType,
+  b: UserPoolType,
+): (u: UserType) => string {
+  const generated = Boolean(a.UsernameAttributes?.length || b.UsernameAttributes?.length);
+  if (mode === 'username' || (mode === 'auto' && !generated)) return (u) => u.Username ?? '';
+  if (mode === 'email') return (u) => attr(u, 'email') ?? `username:${u.Username ?? ''}`;
+  if (mode === 'phone_number')
+    return (u) => attr(u, 'phone_number') ?? `username:${u.Username ?? ''}`;
+  return (u) => attr(u, 'email') ?? attr(u, 'phone_number') ?? `username:${u.Username ?? ''}`;
+}
+
+function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<string>): void {
+  const pa = a.pool as Loose;
+  const pb = b.pool as Loose;
+  for (const k of POOL_SETTING_KEYS) {
+    if (canonical(pa[k], k) !== canonical(pb[k], k)) {
+      d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
+    }
+  }
+  for (const k of [
+    'SoftwareTokenMfaConfiguration',
+    'EmailMfaConfiguration',
+    'SmsMfaConfiguration',
+  ]) {
+    if (canonical(a.mfa[k]) !== canonical(b.mfa[k])) {
+      d.add({ kind: 'pool', key: k, message: `MFA setting ${k} differs` }, a.mfa[k], b.mfa[k]);
+    }
+  }
+  const schema = (p: UserPoolType): Map<string, Loose> =>
+    new Map(
+      (p.SchemaAttributes ?? [])
+        .filter((s) => s.Name && !ignore.has(s.Name))
+        .map((s) => [s.Name ?? '', s as Loose]),
+    );
+  const sa = schema(a.pool);
+  const sb = schema(b.pool);
+  const custom = (n: string): boolean => n.startsWith('custom:') || n.startsWith('dev:');
+  for (const [name, x] of sa) {
+    const y = sb.get(name);
+    if (!y) {
+      if (custom(name) || x.Required)
+        d.add({
+          kind: 'pool',
+          key: name,
+          field: 'Schema',
+          message: `attribute ${name} is only in A's schema`,
+        });
+      continue;
+    }
+    const fields = custom(name)
+      ? [
+          'AttributeDataType',
+          'Mutable',
+          'DeveloperOnlyAttribute',
+          'StringAttributeConstraints',
+          'NumberAttributeConstraints',
+        ]
+      : ['Required', 'Mutable'];
+    for (const f of fields) {
+      if (canonical(x[f]) !== canonical(y[f])) {
+        d.add(
+          { kind: 'pool', key: name, field: f, message: `schema attribute ${name}: ${f} differs` },
+          x[f],
+          y[f],
+        );
+      }
+    }
+  }
+  for (const [name, y] of sb) {
+    if (!sa.has(name) && (custom(name) || y.Required))
+      d.add({
+        kind: 'pool',
+        key: name,
+        field: 'Schema',
+        message: `attribute ${name} is only in B's schema`,
+      });
+  }
+}
+
+function byName<T>(items: T[], name: (t: T) => string | undefined): Map<string, T> {
+  return new Map(items.map((t) => [name(t) ?? '', t]));
+}
+
+function compareNamed<T>(
+  kind: DifferenceKind,
+  label: string,
+  a: T[],
+  b: T[],
+  name: (t: T) => string | undefined,
+  fields: (t: T) => Loose,
+  d: Differences,
+): void {
+  const ma = byName(a, name);
+  const mb = byName(b, name);
+  for (const [n, x] of ma) {
+    const y = mb.get(n);
+    if (!y) {
+      d.add({ kind, key: n, message: `${label} ${n} is only in A` });
+      continue;
+    }
+    const fx = fields(x);
+    const fy = fields(y);
+    for (const k of new Set([...Object.keys(fx), ...Object.keys(fy)])) {
+      if (canonical(fx[k], k) !== canonical(fy[k], k)) {
+        d.add({ kind, key: n, field: k, message: `${label} ${n}: ${k} differs` }, fx[k], fy[k]);
+      }
+    }
+  }
+  for (const n of mb.keys())
+    if (!ma.has(n)) d.add({ kind, key: n, message: `${label} ${n} is only in B` });
+}
+
+function clientFields(c: UserPoolClientType, idpNames: (n: string) => boolean): Loose {
+  const src = c as Loose;
+  const out: Loose = {};
+  for (const k of CREATE_CLIENT_KEYS) if (k !== 'ClientName') out[k] = src[k];
+  if (Array.isArray(out.SupportedIdentityProviders))
+    out.SupportedIdentityProviders = (out.SupportedIdentityProviders as string[]).filter(idpNames);
+  out.HasSecret = Boolean(c.ClientSecret);
+  return out;
+}
+
+function idpFields(p: IdentityProviderType, secrets: boolean): Loose {
+  const details: Loose = {};
+  for (const [k, v] of Object.entries(p.ProviderDetails ?? {})) {
+    if (k === 'ActiveEncryptionCertificate') continue;
+    details[k] = SECRET_KEY.test(k) && !secrets ? '(secret)' : v;
+  }
+  return {
+    ProviderType: p.ProviderType,
+    ProviderDetails: details,
+    AttributeMapping: p.AttributeMapping,
+    IdpIdentifiers: p.IdpIdentifiers,
+  };
+}
+
+export async function comparePools(
+  gwA: CognitoGateway,
+  poolA: string,
+  gwB: CognitoGateway,
+  poolB: string,
+  opts: CompareOptions = {},
+): Promise<PoolComparison> {
+  const settings = opts.poolSettings ?? true;
+  const [a, b] = await Promise.all([
+    readSide(gwA, poolA, settings),
+    readSide(gwB, poolB, settings),
+  ]);
+  const d = new Differences(opts.maxDifferences ?? 1000, Boolean(opts.includeValues));
+  const ignore = new Set([...(opts.ignoreAttributes ?? [])]);
+
+  if (settings) comparePoolSettings(a, b, d, ignore);
+
+  compareNamed(
+    'group',
+    'group',
+    a.groups,
+    b.groups,
+    (g) => g.GroupName,
+    (g) => ({ Description: g.Description, Precedence: g.Precedence, RoleArn: g.RoleArn }),
+    d,
+  );
+  compareNamed(
+    'resourceServer',
+    'resource server',
+    a.servers,
+    b.servers,
+    (s) => s.Identifier,
+    (s) => ({
+      Name: s.Name,
+      Scopes: [...(s.Scopes ?? [])].sort((x, y) =>
+        (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
+      ),
+    }),
+    d,
+  );
+  compareNamed(
+    'identityProvider',
+    'identity provider',
+    a.idps,
+    b.idps,
+    (p) => p.ProviderName,
+    (p) => idpFields(p, Boolean(opts.compareSecrets)),
+    d,
+  );
+  compareNamed(
+    'client',
+    'app client',
+    a.clients,
+    b.clients,
+    (c) => c.ClientName,
+    (c) => clientFields(c, () => true),
+    d,
+  );
+
+  // ---- users ---------------------------------------------------------------------------------
+  const key = userKeyFn(opts.matchUsersBy ?? 'auto', a.pool, b.pool);
+  const keyOfA = new Map<string, string>();
+  const keyOfB = new Map<string, string>();
+  const usersA = new Map<string, UserType>();
+  const usersB = new Map<string, UserType>();
+  let externalA = 0;
+  for (const u of a.users) {
+    if (u.UserStatus === 'EXTERNAL_PROVIDER') {
+      externalA++;
+      continue;
+    }
+    const k = key(u);
+    if (usersA.has(k))
+      d.add({ kind: 'user', key: k, message: `user ${k} matches several users of A` });
+    usersA.set(k, u);
+    keyOfA.set(u.Username ?? '', k);
+  }
+  for (const u of b.users) {
+    const k = key(u);
+    if (usersB.has(k))
+      d.add({ kind: 'user', key: k, message: `user ${k} matches several users of B` });
+    usersB.set(k, u);
+    keyOfB.set(u.Username ?? '', k);
+  }
+  const skipAttrs = new Set(['sub', 'identities', ...ignore]);
+  let matched = 0;
+  for (const [k, ua] of usersA) {
+    const ub = usersB.get(k);
+    if (!ub) {
+      d.add({ kind: 'user', key: k, message: `user ${k} is only in A` });
+      continue;
+    }
+    matched++;
+    const aa = new Map(
+      (ua.Attributes ?? [])
+        .filter((x) => !skipAttrs.has(x.Name ?? ''))
+        .map((x) => [x.Name ?? '', x.Value]),
+    );
+    const ab = new Map(
+      (ub.Attributes ?? [])
+        .filter((x) => !skipAttrs.has(x.Name ?? ''))
+        .map((x) => [x.Name ?? '', x.Value]),
+    );
+    for (const [n, v] of aa) {
+      if (!ab.has(n))
+        d.add(
+          { kind: 'user', key: k, field: n, message: `user ${k}: attribute ${n} is missing in B` },
+          v,
+          undefined,
+        );
+      else if (ab.get(n) !== v)
+        d.add(
+          { kind: 'user', key: k, field: n, message: `user ${k}: attribute ${n} differs` },
+          v,
+          ab.get(n),
+        );
+    }
+    for (const [n, v] of ab) {
+      if (!aa.has(n))
+        d.add(
+          { kind: 'user', key: k, field: n, message: `user ${k}: attribute ${n} is only in B` },
+          undefined,
+          v,
+        );
+    }
+    const ids = (u: UserType): string =>
+      parseIdentities(attr(u, 'identities'))
+        .map((i) => `${i.providerName}:${i.userId}`)
+        .sort()
+        .join(',');
+    if (ids(ua) !== ids(ub))
+      d.add(
+        {
+          kind: 'user',
+          key: k,
+          field: 'identities',
+          message: `user ${k}: linked identities differ`,
+        },
+        ids(ua),
+        ids(ub),
+      );
+    if ((ua.Enabled ?? true) !== (ub.Enabled ?? true))
+      d.add({
+        kind: 'user',
+        key: k,
+        field: 'Enabled',
+        message: `user ${k}: Enabled is ${String(ua.Enabled)} in A, ${String(ub.Enabled)} in B`,
+      });
+    const status = opts.userStatus ?? 'ignore';
+    if (status === 'equal' && ua.UserStatus !== ub.UserStatus)
+      d.add({
+        kind: 'user',
+        key: k,
+        field: 'UserStatus',
+        message: `user ${k}: status ${ua.UserStatus} in A, ${ub.UserStatus} in B`,
+      });
+    if (status === 'restored' && ub.UserStatus !== 'FORCE_CHANGE_PASSWORD')
+      d.add({
+        kind: 'user',
+        key: k,
+        field: 'UserStatus',
+        message: `user ${k}: status ${ub.UserStatus} in B, expected FORCE_CHANGE_PASSWORD`,
+      });
+  }
+  for (const k of usersB.keys())
+    if (!usersA.has(k)) d.add({ kind: 'user', key: k, message: `user ${k} is only in B` });
+
+  // ---- memberships -----------------------------------------------------------------------------
+  let membersA = 0;
+  let membersB = 0;
+  for (const [group, list] of a.members) {
+    const sa = new Set(list.map((u) => keyOfA.get(u)).filter((k): k is string => k !== undefined));
+    membersA += sa.size;
+    const lb = b.members.get(group);
+    if (!lb) continue; // the group itself is reported
+    const sb = new Set(lb.map((u) => keyOfB.get(u) ?? `username:${u}`));
+    for (const k of sa)
+      if (!sb.has(k))
+        d.add({
+          kind: 'membership',
+          key: group,
+          field: k,
+          message: `user ${k} is in group ${group} in A only`,
+        });
+    for (const k of sb)
+      if (!sa.has(k))
+        d.add({
+          kind: 'membership',
+          key: group,
+          field: k,
+          message: `user ${k} is in group ${group} in B only`,
+        });
+  }
+  for (const list of b.members.values()) membersB += list.length;
+
+  // ---- sub map ---------------------------------------------------------------------------------
+  let subSummary: PoolComparison['summary']['subMap'];
+  if (opts.subMap) {
+    const map = new Map<string, string>();
+    let entries = 0;
+    if (opts.subMap instanceof Map) {
+      for (const [o, n] of opts.subMap) map.set(o, n);
+      entries = opts.subMap.size;
+    } else {
+      const seenUsers = new Set<string>();
+      for (const e of opts.subMap) {
+        entries++;
+        if (e.username !== undefined) {
+          if (seenUsers.has(e.username))
+            d.add({
+              kind: 'subMap',
+              key: e.username,
+              message: `sub map lists user ${e.username} more than once`,
+            });
+          seenUsers.add(e.username);
+        }
+        if (!e.oldSub || !e.newSub) {
+          d.add({
+            kind: 'subMap',
+            key: e.username ?? '?',
+            message: `sub map entry for ${e.username ?? '?'} lacks a sub`,
+          });
+          continue;
+        }
+        if (map.has(e.oldSub))
+          d.add({
+            kind: 'subMap',
+            key: e.username ?? e.oldSub,
+            message: `sub map maps one old sub more than once`,
+          });
+        map.set(e.oldSub, e.newSub);
+      }
+    }
+    let checked = 0;
+    let wrong = 0;
+    const oldSubs = new Set<string>();
+    for (const [k, ua] of usersA) {
+      const old = attr(ua, 'sub');
+      if (!old) continue;
+      oldSubs.add(old);
+      const ub = usersB.get(k);
+      if (!ub) continue;
+      checked++;
+      const mapped = map.get(old);
+      if (mapped === undefined) {
+        wrong++;
+        d.add({ kind: 'subMap', key: k, message: `sub map has no entry for user ${k}` });
+      } else if (mapped !== attr(ub, 'sub')) {
+        wrong++;
+        d.add({
+          kind: 'subMap',
+          key: k,
+          message: `sub map sends user ${k}'s old sub to another user's sub`,
+        });
+      }
+    }
+    for (const o of map.keys()) {
+      if (!oldSubs.has(o))
+        d.add({ kind: 'subMap', key: o, message: `sub map has an old sub that no user of A has` });
+    }
+    subSummary = { entries, checked, wrong };
+  }
+
+  return {
+    equal: d.count === 0,
+    differenceCount: d.count,
+    differences: d.list,
+    summary: {
+      users: {
+        a: a.users.length,
+        b: b.users.length,
+        matched,
+        onlyInA: [...usersA.keys()].filter((k) => !usersB.has(k)).length,
+        onlyInB: [...usersB.keys()].filter((k) => !usersA.has(k)).length,
+        externalProviderInA: externalA,
+      },
+      groups: { a: a.groups.length, b: b.groups.length },
+      memberships: { a: membersA, b: membersB },
+      clients: { a: a.clients.length, b: b.clients.length },
+      identityProviders: { a: a.idps.length, b: b.idps.length },
+      resourceServers: { a: a.servers.length, b: b.servers.length },
+      ...(subSummary ? { subMap: subSummary } : {}),
+    },
+  };
+}

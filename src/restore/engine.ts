@@ -1,0 +1,488 @@
+import { setMaxListeners } from 'node:events';
+import path from 'node:path';
+import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
+import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from '../core/errors.js';
+import { noProgress } from '../core/progress.js';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import type { SnapshotReader } from '../snapshot/reader.js';
+import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
+import {
+  CLIENT_MAP_FILE,
+  defaultStateDir,
+  REPORT_FILE,
+  SUB_MAP_FILE,
+  writeClientMap,
+  writeReport,
+  writeSubMap,
+} from './outputs.js';
+import {
+  compatibilityDifferences,
+  describeTargetPool,
+  legacyAttributeName,
+  notRestoredWarnings,
+  planPoolCreation,
+  poolHasUsers,
+  poolsNamed,
+  requiredAttributes,
+} from './pool.js';
+import { buildMembershipIndex, loadSnapshot, scanUsers, type SnapshotData } from './preflight.js';
+import {
+  identityProviderDetails,
+  type PhaseContext,
+  restoreClients,
+  restoreGroups,
+  restoreIdentityProviders,
+  restoreResourceServers,
+} from './resources.js';
+import type {
+  PlanPhase,
+  RestoreOptions,
+  RestoreOutcome,
+  RestorePlan,
+  RestoreResult,
+  RestoreTarget,
+  RestoreWarning,
+} from './types.js';
+import { restoreUsers } from './users.js';
+
+type Loose = Record<string, unknown>;
+
+/** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
+const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const FOLLOW_UP_OPS = new Set([
+  'AdminAddUserToGroup',
+  'AdminDisableUser',
+  'AdminLinkProviderForUser',
+]);
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(hi, n));
+}
+
+/** The process exit code for a finished restore: 6 when any user failed, else 0. */
+export function restoreExitCode(outcome: RestoreOutcome): number {
+  if (outcome.dryRun) return ExitCode.Ok;
+  return outcome.failedUsers.length > 0 ? ExitCode.PartialRestore : ExitCode.Ok;
+}
+
+/**
+ * Restores one snapshot into a new or existing user pool: preflight (nothing is written unless
+ * it passes) → pool → groups → resource servers → identity providers → app clients → users with
+ * their memberships, links and disabled state (pipelined) → sub map, client id map, report.
+ * Every finished unit is journaled in the state directory; running it again with the same
+ * target continues where a crash, SIGKILL or Ctrl-C stopped it and ends with the same result.
+ */
+export async function restoreSnapshot(
+  gw: CognitoGateway,
+  reader: SnapshotReader,
+  options: RestoreOptions,
+): Promise<RestoreOutcome> {
+  const t0 = performance.now();
+  const now = options.now ?? (() => new Date());
+  const progress = options.onProgress ?? noProgress;
+  const target = options.target;
+  const warnings = new Map<string, RestoreWarning>();
+  const warn = (w: RestoreWarning): void => {
+    if (warnings.has(w.message)) return;
+    warnings.set(w.message, w);
+    progress({ type: 'warning', code: w.code, message: w.message });
+  };
+
+  const run = new AbortController();
+  setMaxListeners(0, run.signal);
+  const onOuterAbort = (): void => run.abort(new InterruptedError());
+  if (options.signal?.aborted) throw new InterruptedError();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  gw.setSignal(run.signal);
+
+  try {
+    // ---- preflight: nothing is written before it passes --------------------------------------
+    progress({ type: 'phase', phase: 'preflight', detail: 'verifying the snapshot' });
+    if ('createPool' in target && !target.createPool.trim())
+      throw new UsageError('BAD_FLAG', '--create-pool needs a pool name');
+    const legacy =
+      options.legacySubAttribute !== undefined
+        ? legacyAttributeName(options.legacySubAttribute)
+        : undefined;
+    if (options.domain !== undefined && !DOMAIN_PREFIX.test(options.domain)) {
+      throw new UsageError(
+        'BAD_FLAG',
+        `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${options.domain}"`,
+      );
+    }
+    const data = await loadSnapshot(reader);
+    const snapshotId = reader.manifest.snapshotId;
+    const sourcePoolId = reader.manifest.userPool.id;
+    const source = data.pool.userPool as Loose;
+    const stateDir = path.resolve(options.stateDir ?? defaultStateDir(snapshotId, target));
+    const subMapFile = path.resolve(options.subMapFile ?? path.join(stateDir, SUB_MAP_FILE));
+    const prior = await readJournal(stateDir);
+    if (prior) assertJournalMatches(prior, stateDir, snapshotId, target);
+
+    let targetPool: UserPoolType | undefined;
+    let poolId: string | undefined;
+    if ('userPoolId' in target) {
+      poolId = target.userPoolId;
+      targetPool = await describeTargetPool(gw, poolId);
+    } else if (prior?.poolId) {
+      poolId = prior.poolId;
+      try {
+        targetPool = await describeTargetPool(gw, poolId);
+      } catch (e) {
+        if (e instanceof UsageError && e.code === 'POOL_NOT_FOUND') {
+          throw new UsageError(
+            'POOL_GONE',
+            `the pool an earlier run of this restore created (${poolId}) no longer exists; move ${stateDir} away to start over`,
+            { userPoolId: poolId, stateDir },
+          );
+        }
+        throw e;
+      }
+    } else if (prior?.poolIntent) {
+      poolId = await adoptInterruptedPool(gw, prior, target.createPool);
+      if (poolId) targetPool = await describeTargetPool(gw, poolId);
+    }
+
+    const existingTarget = 'userPoolId' in target;
+    const usernameAttributes = ((existingTarget ? targetPool : undefined)?.UsernameAttributes ??
+      (source.UsernameAttributes as string[] | undefined) ??
+      []) as string[];
+    progress({ type: 'phase', phase: 'preflight', detail: 'reading users and memberships' });
+    const scan = await scanUsers(reader, {
+      required: existingTarget && targetPool ? requiredAttributes(targetPool) : [],
+      usernameAttributes,
+    });
+    if (existingTarget && targetPool) {
+      const diffs = compatibilityDifferences(source, targetPool, scan, legacy);
+      if (
+        !options.merge &&
+        !prior?.preflightPassed &&
+        (await poolHasUsers(gw, target.userPoolId))
+      ) {
+        diffs.push(
+          'the target pool already has users: restore into an empty pool, or pass --merge to add to it (users it has count as existing)',
+        );
+      }
+      if (diffs.length) {
+        throw new TargetIncompatibleError(
+          `${target.userPoolId} cannot take snapshot ${snapshotId}:\n  ${diffs.join('\n  ')}`,
+          diffs,
+          { userPoolId: target.userPoolId, differences: diffs.length },
+        );
+      }
+    }
+    const { index, unknownGroups } = await buildMembershipIndex(reader, data.groups);
+    for (const [g, n] of unknownGroups) {
+      warn({
+        code: 'UNKNOWN_GROUP',
+        message: `${n} membership(s) name group ${g}, which is not in the snapshot's groups; skipped`,
+      });
+    }
+    if (scan.noLogin > 0) {
+      warn({
+        code: 'NO_USERNAME_VALUE',
+        message: `${scan.noLogin} user(s) have no ${usernameAttributes.join(' or ')} to sign in with; they will fail`,
+      });
+    }
+    const creating = 'createPool' in target;
+    const poolPlan =
+      creating && !poolId ? planPoolCreation(data.pool, target.createPool, legacy) : undefined;
+    for (const w of poolPlan?.warnings ?? []) warn(w);
+    for (const w of notRestoredWarnings(data.pool, creating && !options.domain)) warn(w);
+    if (prior) for (const w of prior.warnings.values()) warn(w);
+
+    if (options.dryRun) {
+      return await planOnly(gw, {
+        reader,
+        data,
+        target,
+        poolId,
+        prior,
+        scan,
+        memberships: index.size,
+        stateDir,
+        idpSecrets: options.idpSecrets,
+        warnings: [...warnings.values()],
+      });
+    }
+
+    // ---- the restore ----------------------------------------------------------------------
+    const journal = await RestoreJournal.open(stateDir, {
+      snapshotId,
+      sourcePoolId,
+      target,
+      at: now().toISOString(),
+    });
+    try {
+      const state = journal.state;
+      const resumed = state.runs > 1;
+      if (!state.preflightPassed) journal.append({ t: 'preflight', at: now().toISOString() });
+
+      let createdPool = false;
+      if (creating) {
+        if (!poolId) {
+          progress({ type: 'phase', phase: 'pool', detail: `creating ${target.createPool}` });
+          if (!state.poolIntent) {
+            journal.append({
+              t: 'pool-intent',
+              name: target.createPool,
+              preexisting: await poolsNamed(gw, target.createPool),
+            });
+          }
+          const created = await gw.createUserPool(
+            poolPlan?.input ?? { PoolName: target.createPool },
+          );
+          if (!created?.Id) throw new Error('CreateUserPool returned no pool id');
+          poolId = created.Id;
+        }
+        if (state.poolId !== poolId) journal.append({ t: 'pool', id: poolId });
+        createdPool = true;
+        if (!state.poolSettingsDone) {
+          const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy);
+          if (plan.mfa) await gw.setUserPoolMfaConfig({ UserPoolId: poolId, ...plan.mfa });
+          journal.append({ t: 'pool-settings' });
+        }
+      }
+      if (!poolId) throw new Error('no target pool');
+
+      if (options.domain && state.domain !== options.domain) {
+        const live = targetPool ?? (await describeTargetPool(gw, poolId));
+        if (live.Domain || live.CustomDomain) {
+          warn({
+            code: 'DOMAIN_EXISTS',
+            message: `the target pool already has a domain (${live.CustomDomain ?? live.Domain}); --domain ${options.domain} not created`,
+          });
+        } else {
+          const version = (data.pool.domain as Loose | undefined)?.ManagedLoginVersion;
+          await gw.createUserPoolDomain({
+            UserPoolId: poolId,
+            Domain: options.domain,
+            ...(typeof version === 'number' ? { ManagedLoginVersion: version } : {}),
+          });
+        }
+        journal.append({ t: 'domain', d: options.domain });
+      }
+
+      const ctx: PhaseContext = { gw, poolId, journal, warn, progress, signal: run.signal };
+      await restoreGroups(ctx, data.groups);
+      await restoreResourceServers(ctx, data.resourceServers);
+      const skippedIdps = await restoreIdentityProviders(
+        ctx,
+        data.identityProviders,
+        options.idpSecrets,
+      );
+      const clientMap = await restoreClients(ctx, data.clients, skippedIdps);
+      const clientMapFile = path.join(stateDir, CLIENT_MAP_FILE);
+      writeClientMap(clientMapFile, clientMap);
+
+      const rtt = (options.rttMs ?? 100) / 1000;
+      const users = await restoreUsers(ctx, {
+        reader,
+        index,
+        usernameAttributes,
+        legacySubAttribute: legacy,
+        skippedIdps,
+        createConcurrency:
+          options.createConcurrency ??
+          clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),
+        updateConcurrency:
+          options.updateConcurrency ??
+          clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 4, 32),
+        queueLimit: options.followUpQueueLimit ?? 2000,
+        consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
+        total: scan.total,
+      });
+
+      progress({ type: 'phase', phase: 'outputs' });
+      await writeSubMap(journal, subMapFile);
+      const failedCreates = new Set(
+        users.failedUsers.filter((f) => !FOLLOW_UP_OPS.has(f.operation)).map((f) => f.username),
+      );
+      const reportFile = path.join(stateDir, REPORT_FILE);
+      const result: RestoreResult = {
+        dryRun: false,
+        snapshot: reader.location,
+        snapshotId,
+        sourceUserPoolId: sourcePoolId,
+        userPoolId: poolId,
+        createdPool,
+        resumed,
+        users: {
+          created: state.created,
+          existing: state.existing,
+          failed: failedCreates.size,
+          externalProvider: users.externalProviderUsers.length,
+        },
+        groups: state.groups.size,
+        resourceServers: state.resourceServers.size,
+        identityProviders: [...state.idps.values()].filter((s) => s !== 'k').length,
+        clients: state.clients.size,
+        memberships: state.memberships,
+        disabled: state.disabled,
+        links: state.links,
+        subMap: subMapFile,
+        clientMap: clientMapFile,
+        report: reportFile,
+        stateDir,
+        durationMs: Math.round(performance.now() - t0),
+        failedUsers: users.failedUsers,
+        externalProviderUsers: users.externalProviderUsers,
+        warnings: [...warnings.values()],
+        rates: gw.rate.report(),
+      };
+      writeReport(reportFile, result);
+      journal.append({ t: 'end', at: now().toISOString() });
+      return result;
+    } finally {
+      journal.close();
+    }
+  } catch (e) {
+    if (options.signal?.aborted) throw new InterruptedError();
+    throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    gw.setSignal(undefined);
+  }
+}
+
+/**
+ * A run that died between CreateUserPool and its journal line: the pool it created is the one
+ * named like the target that did not exist before (the intent recorded those that did).
+ */
+async function adoptInterruptedPool(
+  gw: CognitoGateway,
+  prior: JournalState,
+  name: string,
+): Promise<string | undefined> {
+  const before = new Set(prior.poolIntent?.preexisting ?? []);
+  const candidates = (await poolsNamed(gw, name)).filter((id) => !before.has(id));
+  if (candidates.length > 1) {
+    throw new UsageError(
+      'POOL_AMBIGUOUS',
+      `an earlier run was interrupted while creating pool "${name}", and ${candidates.length} new pools have that name (${candidates.join(', ')}); delete the extra ones or restore into one with --to-user-pool-id`,
+      { name },
+    );
+  }
+  return candidates[0];
+}
+
+interface PlanInput {
+  reader: SnapshotReader;
+  data: SnapshotData;
+  target: RestoreTarget;
+  poolId: string | undefined;
+  prior: JournalState | undefined;
+  scan: Awaited<ReturnType<typeof scanUsers>>;
+  memberships: number;
+  stateDir: string;
+  idpSecrets: Record<string, Record<string, string>> | undefined;
+  warnings: RestoreWarning[];
+}
+
+/** --dry-run: what each phase would create, from read-only calls. */
+async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> {
+  const { data, poolId } = p;
+  const liveGroups = new Set<string>();
+  const liveServers = new Set<string>();
+  const liveIdps = new Set<string>();
+  const liveClients = new Set<string>();
+  if (poolId) {
+    for await (const g of gw.listGroups(poolId)) liveGroups.add(g.GroupName ?? '');
+    for await (const s of gw.listResourceServers(poolId)) liveServers.add(s.Identifier ?? '');
+    for await (const i of gw.listIdentityProviders(poolId)) liveIdps.add(i.ProviderName ?? '');
+    for await (const c of gw.listUserPoolClients(poolId)) liveClients.add(c.ClientName ?? '');
+  }
+  const split = (names: string[], live: Set<string>): { create: number; existing: number } => {
+    const existing = names.filter((n) => live.has(n)).length;
+    return { create: names.length - existing, existing };
+  };
+  const phases: PlanPhase[] = [];
+  phases.push(
+    poolId
+      ? { phase: 'pool', create: 0, existing: 1, detail: poolId }
+      : {
+          phase: 'pool',
+          create: 1,
+          detail: `CreateUserPool "${'createPool' in p.target ? p.target.createPool : ''}"`,
+        },
+  );
+  phases.push({
+    phase: 'groups',
+    ...split(
+      data.groups.map((g) => g.GroupName),
+      liveGroups,
+    ),
+  });
+  phases.push({
+    phase: 'resource-servers',
+    ...split(
+      data.resourceServers.map((s) => s.Identifier),
+      liveServers,
+    ),
+  });
+  const skipped: string[] = [];
+  let idpCreate = 0;
+  let idpExisting = 0;
+  for (const idp of data.identityProviders) {
+    if (liveIdps.has(idp.ProviderName)) idpExisting++;
+    else if (identityProviderDetails(idp, p.idpSecrets).missing.length)
+      skipped.push(idp.ProviderName);
+    else idpCreate++;
+  }
+  phases.push({
+    phase: 'identity-providers',
+    create: idpCreate,
+    existing: idpExisting,
+    skipped: skipped.length,
+    ...(skipped.length ? { detail: `skipped for want of secrets: ${skipped.join(', ')}` } : {}),
+  });
+  const secretClients = data.clients.filter((c) => typeof c.ClientSecret === 'string').length;
+  phases.push({
+    phase: 'clients',
+    ...split(
+      data.clients.map((c) => c.ClientName ?? c.ClientId),
+      liveClients,
+    ),
+    detail: `new client ids${secretClients ? `; ${secretClients} with a new generated secret` : ''}`,
+  });
+  const alreadyDone = p.prior?.users.size ?? 0;
+  const native = p.scan.total - p.scan.externalProvider;
+  phases.push({
+    phase: 'users',
+    create: Math.max(0, native - alreadyDone),
+    existing: alreadyDone,
+    skipped: p.scan.externalProvider,
+    detail: 'AdminCreateUser, MessageAction SUPPRESS; users start in FORCE_CHANGE_PASSWORD',
+  });
+  phases.push({ phase: 'memberships', create: p.memberships, detail: 'AdminAddUserToGroup' });
+  phases.push({ phase: 'disable', create: p.scan.disabled, detail: 'AdminDisableUser' });
+  phases.push({ phase: 'links', create: p.scan.links, detail: 'AdminLinkProviderForUser' });
+  for (const idp of skipped) {
+    p.warnings.push({
+      code: 'IDP_SKIPPED',
+      message: `identity provider ${idp} would be skipped: no secret in the snapshot or --idp-secrets`,
+    });
+  }
+  return {
+    dryRun: true,
+    snapshot: p.reader.location,
+    snapshotId: p.reader.manifest.snapshotId,
+    sourceUserPoolId: p.reader.manifest.userPool.id,
+    target: p.target,
+    ...(poolId ? { userPoolId: poolId } : {}),
+    resumed: Boolean(p.prior?.preflightPassed),
+    phases,
+    users: {
+      total: p.scan.total,
+      toCreate: Math.max(0, native - alreadyDone),
+      alreadyDone,
+      externalProvider: p.scan.externalProvider,
+    },
+    memberships: p.memberships,
+    disabled: p.scan.disabled,
+    links: p.scan.links,
+    stateDir: p.stateDir,
+    warnings: p.warnings,
+  };
+}

@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { UsageError } from '../core/errors.js';
+
+/** `{ "<ProviderName>": { "client_secret": "…" } }` — any ProviderDetails keys, as strings. */
+export const IdpSecretsFile = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
+export type IdpSecrets = z.infer<typeof IdpSecretsFile>;
+
+/** Reads and validates an --idp-secrets file (never echoing its contents in errors). */
+export async function loadIdpSecrets(file: string): Promise<IdpSecrets> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(
+      'BAD_INPUT',
+      `cannot read --idp-secrets ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { path: file },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError('BAD_INPUT', `--idp-secrets ${file} is not valid JSON`, { path: file });
+  }
+  const r = IdpSecretsFile.safeParse(raw);
+  if (!r.success) {
+    throw new UsageError(
+      'BAD_INPUT',
+      `--idp-secrets ${file} must be {"<ProviderName>": {"client_secret": "…"}} (at ${r.error.issues[0]?.path.join('.') || 'top level'})`,
+      { path: file },
+    );
+  }
+  return r.data;
+}

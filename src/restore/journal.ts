@@ -1,0 +1,436 @@
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  createReadStream,
+  fdatasyncSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { StorageError, UsageError } from '../core/errors.js';
+import type { RestoreTarget, RestoreWarning } from './types.js';
+
+export const JOURNAL_FILE = 'journal.jsonl';
+const LOCK_FILE = 'lock';
+const JOURNAL_VERSION = 1;
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/**
+ * One line of the journal. Keys are short: a million-user restore writes a few million lines.
+ *
+ * - `begin`: first line; which snapshot goes to which target.
+ * - `preflight`: the preflight passed once (a resumed run skips the "target is empty" check).
+ * - `pool-intent` / `pool`: about to create the pool (with the ids of same-named pools that
+ *   already existed) / the pool exists with this id.
+ * - `pool-settings`, `domain`: MFA configuration / domain done.
+ * - `group`, `rs`, `idp`: one resource done (`s` = c created, e existing, k skipped).
+ * - `clients-before`: the target's client ids before this restore created any.
+ * - `client-intent` / `client`: about to create / created (or kept) the client for an old id.
+ * - `phase`: every resource of that phase is done.
+ * - `ui` / `u`: about to create / a user exists (`n` new username when it differs, `os`/`ns`
+ *   old/new sub, `s` = c created, e existing).
+ * - `l`: one identity link done. `f`: every follow-up of a user done (`m` memberships,
+ *   `d` disabled 0/1).
+ * - `w`: a warning, kept so a resumed run still reports it. `end`: a run finished.
+ */
+export type JournalEntry =
+  | {
+      t: 'begin';
+      v: number;
+      snapshotId: string;
+      sourcePoolId: string;
+      target: RestoreTarget;
+      at: string;
+    }
+  | { t: 'preflight'; at: string }
+  | { t: 'pool-intent'; name: string; preexisting: string[] }
+  | { t: 'pool'; id: string }
+  | { t: 'pool-settings' }
+  | { t: 'domain'; d: string }
+  | { t: 'group'; n: string; s: 'c' | 'e' }
+  | { t: 'rs'; n: string; s: 'c' | 'e' }
+  | { t: 'idp'; n: string; s: 'c' | 'e' | 'k' }
+  | { t: 'clients-before'; ids: string[] }
+  | { t: 'client-intent'; old: string; name: string }
+  | { t: 'client'; old: string; new: string; s: 'c' | 'e' }
+  | { t: 'phase'; p: string }
+  | { t: 'ui'; u: string }
+  | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' }
+  | { t: 'l'; u: string; p: string; v: string }
+  | { t: 'f'; u: string; m: number; d: 0 | 1 }
+  | { t: 'w'; code: string; message: string }
+  | { t: 'end'; at: string };
+
+/** What the journal says is done; rebuilt from the file on every run. */
+export class JournalState {
+  begin: Extract<JournalEntry, { t: 'begin' }> | undefined;
+  preflightPassed = false;
+  poolIntent: { name: string; preexisting: string[] } | undefined;
+  poolId: string | undefined;
+  poolSettingsDone = false;
+  domain: string | undefined;
+  readonly phases = new Set<string>();
+  readonly groups = new Map<string, 'c' | 'e'>();
+  readonly resourceServers = new Map<string, 'c' | 'e'>();
+  readonly idps = new Map<string, 'c' | 'e' | 'k'>();
+  clientsBefore: string[] | undefined;
+  readonly clientIntents = new Map<string, string>();
+  readonly clients = new Map<string, { id: string; s: 'c' | 'e' }>();
+  /** Users that exist in the target: old username → new username ('' when unchanged). */
+  readonly users = new Map<string, string>();
+  /** Users whose AdminCreateUser was sent but whose outcome was never recorded. */
+  readonly userIntents = new Set<string>();
+  readonly followUpsDone = new Set<string>();
+  readonly linksDone = new Set<string>();
+  created = 0;
+  existing = 0;
+  memberships = 0;
+  disabled = 0;
+  links = 0;
+  runs = 0;
+  readonly warnings = new Map<string, RestoreWarning>();
+
+  static linkKey(username: string, provider: string, value: string): string {
+    return `${username}\u0000${provider}\u0000${value}`;
+  }
+
+  apply(e: JournalEntry): void {
+    switch (e.t) {
+      case 'begin':
+        this.begin ??= e;
+        this.runs++;
+        break;
+      case 'preflight':
+        this.preflightPassed = true;
+        break;
+      case 'pool-intent':
+        this.poolIntent ??= { name: e.name, preexisting: e.preexisting };
+        break;
+      case 'pool':
+        this.poolId = e.id;
+        break;
+      case 'pool-settings':
+        this.poolSettingsDone = true;
+        break;
+      case 'domain':
+        this.domain = e.d;
+        break;
+      case 'group':
+        this.groups.set(e.n, e.s);
+        break;
+      case 'rs':
+        this.resourceServers.set(e.n, e.s);
+        break;
+      case 'idp':
+        this.idps.set(e.n, e.s);
+        break;
+      case 'clients-before':
+        this.clientsBefore ??= e.ids;
+        break;
+      case 'client-intent':
+        this.clientIntents.set(e.old, e.name);
+        break;
+      case 'client':
+        this.clients.set(e.old, { id: e.new, s: e.s });
+        this.clientIntents.delete(e.old);
+        break;
+      case 'phase':
+        this.phases.add(e.p);
+        break;
+      case 'ui':
+        if (!this.users.has(e.u)) this.userIntents.add(e.u);
+        break;
+      case 'u':
+        if (!this.users.has(e.u)) {
+          if (e.s === 'c') this.created++;
+          else this.existing++;
+        }
+        this.users.set(e.u, e.n ?? '');
+        this.userIntents.delete(e.u);
+        break;
+      case 'l': {
+        const key = JournalState.linkKey(e.u, e.p, e.v);
+        if (!this.linksDone.has(key)) this.links++;
+        this.linksDone.add(key);
+        break;
+      }
+      case 'f':
+        if (!this.followUpsDone.has(e.u)) {
+          this.memberships += e.m;
+          this.disabled += e.d;
+        }
+        this.followUpsDone.add(e.u);
+        break;
+      case 'w':
+        this.warnings.set(e.message, { code: e.code, message: e.message });
+        break;
+      case 'end':
+        break;
+    }
+  }
+
+  /** The new username of a user that exists in the target (undefined: not done). */
+  newUsername(oldUsername: string): string | undefined {
+    const n = this.users.get(oldUsername);
+    if (n === undefined) return undefined;
+    return n === '' ? oldUsername : n;
+  }
+}
+
+async function readEntries(file: string, state: JournalState): Promise<void> {
+  const rl = createInterface({
+    input: createReadStream(file, { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  });
+  let lineNo = 0;
+  let pendingError: string | undefined;
+  for await (const line of rl) {
+    lineNo++;
+    if (!line) continue;
+    if (pendingError !== undefined) {
+      // A bad line that is not the last one: the journal was edited or corrupted.
+      throw new UsageError(
+        'JOURNAL_CORRUPT',
+        `${file}: line ${lineNo - 1} is not a journal entry (${pendingError}); move the state directory away to start over`,
+        { path: file },
+      );
+    }
+    let e: JournalEntry;
+    try {
+      e = JSON.parse(line) as JournalEntry;
+      if (typeof e !== 'object' || e === null || typeof e.t !== 'string')
+        throw new Error('no entry type');
+    } catch (err) {
+      // A torn last line (the process was killed mid-write) is ignored.
+      pendingError = (err as Error).message;
+      continue;
+    }
+    state.apply(e);
+  }
+}
+
+/** Reads a journal without locking or writing (preflight, --dry-run). */
+export async function readJournal(dir: string): Promise<JournalState | undefined> {
+  const file = path.join(dir, JOURNAL_FILE);
+  try {
+    await stat(file);
+  } catch {
+    return undefined;
+  }
+  const state = new JournalState();
+  await readEntries(file, state);
+  return state;
+}
+
+function describeTarget(t: RestoreTarget): string {
+  return 'userPoolId' in t ? `pool ${t.userPoolId}` : `new pool "${t.createPool}"`;
+}
+
+function sameTarget(a: RestoreTarget, b: RestoreTarget): boolean {
+  if ('userPoolId' in a && 'userPoolId' in b) return a.userPoolId === b.userPoolId;
+  if ('createPool' in a && 'createPool' in b) return a.createPool === b.createPool;
+  return false;
+}
+
+/** Refuses a state directory whose journal belongs to another snapshot or target. */
+export function assertJournalMatches(
+  state: JournalState,
+  dir: string,
+  snapshotId: string,
+  target: RestoreTarget,
+): void {
+  const b = state.begin;
+  if (!b) return;
+  if (b.snapshotId !== snapshotId || !sameTarget(b.target, target)) {
+    throw new UsageError(
+      'STATE_DIR_MISMATCH',
+      `state directory ${dir} belongs to a restore of snapshot ${b.snapshotId} into ${describeTarget(b.target)}, ` +
+        `not of ${snapshotId} into ${describeTarget(target)}; use another --state-dir`,
+      { stateDir: dir },
+    );
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The append-only restore journal: every finished unit of work is one JSON line, written with a
+ * single write(2) as soon as the work is done (so it survives SIGKILL) and fdatasync'ed every
+ * second and on close (so it survives a machine crash, up to the last second). A re-run of the
+ * same command reads it back and skips what is done. A lock file stops two runs sharing it.
+ */
+export class RestoreJournal {
+  private fd: number | undefined;
+  private dirty = false;
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    readonly dir: string,
+    readonly file: string,
+    readonly state: JournalState,
+    fd: number,
+    private readonly lockFile: string,
+  ) {
+    this.fd = fd;
+    this.timer = setInterval(() => this.sync(), 1000);
+    this.timer.unref();
+  }
+
+  static async open(
+    dir: string,
+    begin: { snapshotId: string; sourcePoolId: string; target: RestoreTarget; at: string },
+  ): Promise<RestoreJournal> {
+    try {
+      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    } catch (e) {
+      throw new StorageError(
+        'UNWRITABLE',
+        `cannot create the state directory ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+        { path: dir },
+        { cause: e },
+      );
+    }
+    const lockFile = path.join(dir, LOCK_FILE);
+    RestoreJournal.lock(lockFile, dir);
+    try {
+      const file = path.join(dir, JOURNAL_FILE);
+      const state = (await readJournal(dir)) ?? new JournalState();
+      assertJournalMatches(state, dir, begin.snapshotId, begin.target);
+      const fd = openSync(
+        file,
+        constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT,
+        FILE_MODE,
+      );
+      // A torn last line (killed mid-write) must not swallow the next entry.
+      const size = fstatSync(fd).size;
+      if (size > 0) {
+        const rfd = openSync(file, 'r');
+        const last = Buffer.alloc(1);
+        readSync(rfd, last, 0, 1, size - 1);
+        closeSync(rfd);
+        if (last[0] !== 0x0a) writeSync(fd, '\n');
+      }
+      const journal = new RestoreJournal(dir, file, state, fd, lockFile);
+      journal.append({ t: 'begin', v: JOURNAL_VERSION, ...begin });
+      return journal;
+    } catch (e) {
+      RestoreJournal.unlock(lockFile);
+      throw e;
+    }
+  }
+
+  private static lock(lockFile: string, dir: string): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(lockFile, 'wx', FILE_MODE);
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        let pid = NaN;
+        try {
+          pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
+        } catch {
+          // vanished meanwhile
+        }
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+          throw new UsageError(
+            'STATE_DIR_LOCKED',
+            `another restore (pid ${pid}) is using ${dir}; wait for it or stop it first`,
+            { stateDir: dir, pid },
+          );
+        }
+        // A stale lock: its process is gone (killed). Take it over.
+        try {
+          unlinkSync(lockFile);
+        } catch {
+          // already gone
+        }
+      }
+    }
+    throw new UsageError('STATE_DIR_LOCKED', `cannot lock ${dir}`, { stateDir: dir });
+  }
+
+  private static unlock(lockFile: string): void {
+    try {
+      unlinkSync(lockFile);
+    } catch {
+      // gone
+    }
+  }
+
+  /** Records one finished unit of work (durable against the process dying on return). */
+  append(entry: JournalEntry): void {
+    if (this.fd === undefined) throw new Error('journal is closed');
+    writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    this.dirty = true;
+    this.state.apply(entry);
+  }
+
+  sync(): void {
+    if (this.fd === undefined || !this.dirty) return;
+    this.dirty = false;
+    try {
+      fdatasyncSync(this.fd);
+    } catch {
+      // best effort; the data is in the page cache
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    if (this.fd !== undefined) {
+      this.sync();
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+    RestoreJournal.unlock(this.lockFile);
+  }
+
+  /** Every `u` entry once per user, in journal order (for the sub map). */
+  async *users(): AsyncGenerator<Extract<JournalEntry, { t: 'u' }>> {
+    const seen = new Set<string>();
+    const rl = createInterface({
+      input: createReadStream(this.file, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
+    for await (const line of rl) {
+      if (!line.startsWith('{"t":"u"')) continue;
+      let e: JournalEntry;
+      try {
+        e = JSON.parse(line) as JournalEntry;
+      } catch {
+        continue;
+      }
+      if (e.t !== 'u' || seen.has(e.u)) continue;
+      seen.add(e.u);
+      yield e;
+    }
+  }
+}
+
+/** Writes a small file atomically with mode 0600 (temp file + rename). */
+export function writePrivateFile(file: string, content: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode: FILE_MODE });
+  renameSync(tmp, file);
+  chmodSync(file, FILE_MODE);
+}

@@ -1,0 +1,87 @@
+import { chmodSync, createWriteStream, renameSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import path from 'node:path';
+import { StorageError } from '../core/errors.js';
+import { type RestoreJournal, writePrivateFile } from './journal.js';
+import type { RestoreTarget } from './types.js';
+
+export const REPORT_FILE = 'report.json';
+export const SUB_MAP_FILE = 'sub-map.jsonl';
+export const CLIENT_MAP_FILE = 'client-id-map.json';
+export const DEFAULT_STATE_ROOT = 'cognito-vault-restore';
+
+/** A path component safe on every file system. */
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** ./cognito-vault-restore/<snapshotId>--<target> (target = pool id, or the new pool's name). */
+export function defaultStateDir(snapshotId: string, target: RestoreTarget): string {
+  const t = 'userPoolId' in target ? target.userPoolId : target.createPool;
+  return path.resolve(DEFAULT_STATE_ROOT, `${safe(snapshotId)}--${safe(t)}`);
+}
+
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new StorageError(
+      'UNWRITABLE',
+      `cannot create ${dir}`,
+      { path: dir },
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * The old→new sub map as JSON Lines, one line per user that exists in the target, each user
+ * exactly once (the journal is the source, so resumed runs are covered):
+ * `{"username": old username, "oldSub", "newSub", "newUsername"?}` (newUsername when Cognito
+ * generated one). Written to a temporary file and renamed, mode 0600.
+ */
+export async function writeSubMap(journal: RestoreJournal, file: string): Promise<number> {
+  await ensureDir(path.dirname(file));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const out = createWriteStream(tmp, { mode: 0o600 });
+  let n = 0;
+  try {
+    for await (const e of journal.users()) {
+      const line = JSON.stringify({
+        username: e.u,
+        oldSub: e.os ?? null,
+        newSub: e.ns ?? null,
+        ...(e.n ? { newUsername: e.n } : {}),
+      });
+      n++;
+      if (!out.write(`${line}\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+    renameSync(tmp, file);
+    chmodSync(file, 0o600);
+  } catch (e) {
+    out.destroy();
+    throw new StorageError(
+      'UNWRITABLE',
+      `cannot write the sub map ${file}`,
+      { path: file },
+      {
+        cause: e,
+      },
+    );
+  }
+  return n;
+}
+
+export function writeClientMap(file: string, map: Map<string, string>): void {
+  writePrivateFile(file, `${JSON.stringify(Object.fromEntries(map), null, 2)}\n`);
+}
+
+export function writeReport(file: string, report: unknown): void {
+  writePrivateFile(file, `${JSON.stringify(report, null, 2)}\n`);
+}

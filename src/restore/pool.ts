@@ -1,0 +1,430 @@
+import type {
+  CreateUserPoolCommandInput,
+  SchemaAttributeType,
+  SetUserPoolMfaConfigCommandInput,
+  UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoError, UsageError } from '../core/errors.js';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import type { PoolDocument } from '../snapshot/format.js';
+import type { RestoreWarning } from './types.js';
+
+/**
+ * Every DescribeUserPool field that CreateUserPool accepts under the same name. `Name` becomes
+ * `PoolName` and `SchemaAttributes` becomes `Schema` (handled separately); the rest of
+ * DescribeUserPool is output-only (Id, Arn, Status, dates, EstimatedNumberOfUsers, *Failure,
+ * Domain, CustomDomain).
+ */
+export const CREATE_POOL_KEYS = [
+  'Policies',
+  'DeletionProtection',
+  'LambdaConfig',
+  'AutoVerifiedAttributes',
+  'AliasAttributes',
+  'UsernameAttributes',
+  'SmsVerificationMessage',
+  'EmailVerificationMessage',
+  'EmailVerificationSubject',
+  'VerificationMessageTemplate',
+  'SmsAuthenticationMessage',
+  'MfaConfiguration',
+  'UserAttributeUpdateSettings',
+  'DeviceConfiguration',
+  'EmailConfiguration',
+  'SmsConfiguration',
+  'UserPoolTags',
+  'AdminCreateUserConfig',
+  'UserPoolAddOns',
+  'UsernameConfiguration',
+  'AccountRecoverySetting',
+  'UserPoolTier',
+  'KeyConfiguration',
+  'IssuerConfiguration',
+  'DcrConfiguration',
+  'AcrConfiguration',
+] as const satisfies readonly (keyof CreateUserPoolCommandInput)[];
+
+/** Standard attributes Cognito manages itself: never part of a CreateUserPool schema. */
+const MANAGED_STANDARD = new Set(['sub', 'identities']);
+
+/** Custom attribute name limits: 1–20 characters after the prefix. */
+export function legacyAttributeName(flag: string): string {
+  const bare = flag.startsWith('custom:') ? flag.slice('custom:'.length) : flag;
+  if (!/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,20}$/u.test(bare)) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--legacy-sub-attribute expects a custom attribute name of 1 to 20 characters without spaces, got "${flag}"`,
+    );
+  }
+  return bare;
+}
+
+/** The name a schema attribute takes in CreateUserPool (no `custom:` / `dev:` prefix). */
+export function bareAttributeName(name: string): { name: string; developerOnly: boolean } {
+  let n = name;
+  let developerOnly = false;
+  if (n.startsWith('dev:')) {
+    n = n.slice(4);
+    developerOnly = true;
+  }
+  if (n.startsWith('custom:')) n = n.slice(7);
+  return { name: n, developerOnly };
+}
+
+function isCustom(name: string): boolean {
+  return name.startsWith('custom:') || name.startsWith('dev:');
+}
+
+/** CreateUserPool's Schema from DescribeUserPool's SchemaAttributes. */
+export function schemaForCreate(
+  attrs: SchemaAttributeType[],
+  legacySubAttribute?: string,
+): SchemaAttributeType[] {
+  const out: SchemaAttributeType[] = [];
+  for (const a of attrs) {
+    const name = a.Name ?? '';
+    if (!name || MANAGED_STANDARD.has(name)) continue;
+    const constraints = {
+      ...(a.StringAttributeConstraints
+        ? { StringAttributeConstraints: a.StringAttributeConstraints }
+        : {}),
+      ...(a.NumberAttributeConstraints
+        ? { NumberAttributeConstraints: a.NumberAttributeConstraints }
+        : {}),
+    };
+    if (isCustom(name)) {
+      const bare = bareAttributeName(name);
+      out.push({
+        Name: bare.name,
+        ...(a.AttributeDataType ? { AttributeDataType: a.AttributeDataType } : {}),
+        DeveloperOnlyAttribute: bare.developerOnly || Boolean(a.DeveloperOnlyAttribute),
+        Mutable: a.Mutable ?? true,
+        // "Required custom attributes are not supported currently."
+        Required: false,
+        ...constraints,
+      });
+      continue;
+    }
+    // Standard attributes: only the ones whose settings differ from Cognito's defaults
+    // (required, or immutable). Passing every default back is at best noise, and Cognito
+    // refuses settings it manages (sub, identities).
+    if (a.Required === true || a.Mutable === false) {
+      out.push({
+        Name: name,
+        ...(a.AttributeDataType ? { AttributeDataType: a.AttributeDataType } : {}),
+        DeveloperOnlyAttribute: false,
+        Mutable: a.Mutable ?? true,
+        Required: a.Required ?? false,
+        ...constraints,
+      });
+    }
+  }
+  if (legacySubAttribute && !attrs.some((a) => a.Name === `custom:${legacySubAttribute}`)) {
+    out.push(legacySchemaAttribute(legacySubAttribute));
+  }
+  return out;
+}
+
+export function legacySchemaAttribute(name: string): SchemaAttributeType {
+  return {
+    Name: name,
+    AttributeDataType: 'String',
+    DeveloperOnlyAttribute: false,
+    // Mutable: AdminLinkProviderForUser refuses users with immutable attributes.
+    Mutable: true,
+    Required: false,
+    StringAttributeConstraints: { MinLength: '0', MaxLength: '64' },
+  };
+}
+
+export interface PoolCreatePlan {
+  input: CreateUserPoolCommandInput;
+  /** SetUserPoolMfaConfig to send after CreateUserPool (TOTP, email, or MFA without SMS). */
+  mfa: Omit<SetUserPoolMfaConfigCommandInput, 'UserPoolId'> | undefined;
+  warnings: RestoreWarning[];
+}
+
+type Loose = Record<string, unknown>;
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+/**
+ * The CreateUserPool request that recreates the snapshot's pool, with every setting
+ * CreateUserPool accepts, plus the SetUserPoolMfaConfig request for what CreateUserPool cannot
+ * carry. UpdateUserPool is never used: it resets whatever a request omits.
+ */
+export function planPoolCreation(
+  doc: PoolDocument,
+  poolName: string,
+  legacySubAttribute?: string,
+): PoolCreatePlan {
+  const up = doc.userPool as Loose;
+  const warnings: RestoreWarning[] = [];
+  const input: Loose = { PoolName: poolName };
+  for (const k of CREATE_POOL_KEYS) if (present(up[k])) input[k] = structuredClone(up[k]);
+
+  const schema = schemaForCreate(
+    (up.SchemaAttributes as SchemaAttributeType[] | undefined) ?? [],
+    legacySubAttribute,
+  );
+  if (schema.length) input.Schema = schema;
+
+  const tags = { ...((up.UserPoolTags as Record<string, string>) ?? {}), ...(doc.tags ?? {}) };
+  if (Object.keys(tags).length) input.UserPoolTags = tags;
+  else delete input.UserPoolTags;
+
+  // The deprecated UnusedAccountValidityDays conflicts with TemporaryPasswordValidityDays.
+  const acu = input.AdminCreateUserConfig as Loose | undefined;
+  const pw = (input.Policies as Loose | undefined)?.PasswordPolicy as Loose | undefined;
+  if (acu && present(acu.UnusedAccountValidityDays) && present(pw?.TemporaryPasswordValidityDays))
+    delete acu.UnusedAccountValidityDays;
+
+  // CreateUserPool only configures SMS MFA: ON/OPTIONAL needs an SMS configuration. TOTP and
+  // email MFA (and MFA without SMS) go through SetUserPoolMfaConfig right after.
+  const m = (doc.mfaConfig ?? {}) as Loose;
+  const mode = (m.MfaConfiguration ?? up.MfaConfiguration ?? 'OFF') as string;
+  const canCreateWith = mode === 'OFF' || present(up.SmsConfiguration);
+  input.MfaConfiguration = canCreateWith ? mode : 'OFF';
+  const totp = (m.SoftwareTokenMfaConfiguration as Loose | undefined)?.Enabled === true;
+  const email = present(m.EmailMfaConfiguration);
+  let mfa: PoolCreatePlan['mfa'];
+  if (!canCreateWith || totp || email) {
+    const sms = m.SmsMfaConfiguration as Loose | undefined;
+    const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
+    if (present(webAuthn?.RelyingPartyId)) {
+      warnings.push({
+        code: 'WEBAUTHN_RP_NOT_RESTORED',
+        message: `the pool's WebAuthn relying party (${String(webAuthn?.RelyingPartyId)}) names the old pool's domain; set it again once the new pool has its domain`,
+      });
+    }
+    mfa = {
+      MfaConfiguration: mode as SetUserPoolMfaConfigCommandInput['MfaConfiguration'],
+      ...(sms && present(sms.SmsConfiguration)
+        ? { SmsMfaConfiguration: sms as SetUserPoolMfaConfigCommandInput['SmsMfaConfiguration'] }
+        : {}),
+      ...(present(m.SoftwareTokenMfaConfiguration)
+        ? {
+            SoftwareTokenMfaConfiguration:
+              m.SoftwareTokenMfaConfiguration as SetUserPoolMfaConfigCommandInput['SoftwareTokenMfaConfiguration'],
+          }
+        : {}),
+      ...(email
+        ? {
+            EmailMfaConfiguration:
+              m.EmailMfaConfiguration as SetUserPoolMfaConfigCommandInput['EmailMfaConfiguration'],
+          }
+        : {}),
+      ...(present(webAuthn?.UserVerification)
+        ? {
+            WebAuthnConfiguration: {
+              UserVerification: webAuthn?.UserVerification,
+            } as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
+          }
+        : {}),
+    };
+  }
+
+  if (present(up.LambdaConfig) && Object.keys(up.LambdaConfig as Loose).length > 0) {
+    warnings.push({
+      code: 'LAMBDA_TRIGGERS',
+      message:
+        'the pool has Lambda triggers: the new pool uses the same functions, which need a resource policy allowing the new pool to invoke them (and they run for every restored user)',
+    });
+  }
+  return { input: input as unknown as CreateUserPoolCommandInput, mfa, warnings };
+}
+
+/** Settings captured in the snapshot that a restore does not recreate (named in warnings). */
+export function notRestoredWarnings(doc: PoolDocument, createPool: boolean): RestoreWarning[] {
+  const out: RestoreWarning[] = [];
+  const ui = doc.uiCustomization as Loose | undefined;
+  if (ui && (present(ui.CSS) || present(ui.ImageUrl))) {
+    out.push({
+      code: 'NOT_RESTORED',
+      message:
+        'hosted UI customization (CSS, logo) is not restored; set it with SetUICustomization',
+    });
+  }
+  const risk = doc.riskConfiguration as Loose | undefined;
+  if (
+    risk &&
+    (present(risk.CompromisedCredentialsRiskConfiguration) ||
+      present(risk.AccountTakeoverRiskConfiguration) ||
+      present(risk.RiskExceptionConfiguration))
+  ) {
+    out.push({
+      code: 'NOT_RESTORED',
+      message:
+        'threat protection (risk) configuration is not restored; set it with SetRiskConfiguration',
+    });
+  }
+  const logs = doc.logDeliveryConfiguration as Loose | undefined;
+  if (logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0) {
+    out.push({
+      code: 'NOT_RESTORED',
+      message:
+        'log delivery configuration is not restored; set it with SetLogDeliveryConfiguration',
+    });
+  }
+  const up = doc.userPool as Loose;
+  if (createPool && (present(up.Domain) || present(up.CustomDomain) || present(doc.domain))) {
+    out.push({
+      code: 'DOMAIN_NOT_CREATED',
+      message: `the snapshot's pool had a domain (${String(up.CustomDomain ?? up.Domain ?? (doc.domain as Loose | undefined)?.Domain ?? '')}); domain prefixes are global, so none is created unless you pass --domain PREFIX`,
+    });
+  }
+  return out;
+}
+
+/** DescribeUserPool, with "does not exist" as a usage error naming the pool. */
+export async function describeTargetPool(
+  gw: CognitoGateway,
+  userPoolId: string,
+): Promise<UserPoolType> {
+  try {
+    const pool = await gw.describeUserPool(userPoolId);
+    if (pool) return pool;
+  } catch (e) {
+    if (!(e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException')) throw e;
+  }
+  throw new UsageError('POOL_NOT_FOUND', `user pool ${userPoolId} does not exist`, {
+    userPoolId,
+  });
+}
+
+/** Ids of the pools named `name` (ListUserPools, every page). */
+export async function poolsNamed(gw: CognitoGateway, name: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const p of gw.listUserPools()) if (p.Name === name && p.Id) ids.push(p.Id);
+  return ids;
+}
+
+/** True when the pool has at least one user (one ListUsers page at most). */
+export async function poolHasUsers(gw: CognitoGateway, userPoolId: string): Promise<boolean> {
+  const it = gw.listUsers(userPoolId);
+  try {
+    const first = await it.next();
+    return !first.done;
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+/** What the users in a snapshot carry, gathered in one streaming pass. */
+export interface UserScan {
+  total: number;
+  externalProvider: number;
+  disabled: number;
+  /** Native users with linked identities, and the links they carry. */
+  withLinks: number;
+  links: number;
+  /** Attribute names with the custom:/dev: prefix that at least one user carries. */
+  customAttributes: Set<string>;
+  /** For each attribute the target requires: users (not external) without a value. */
+  missingRequired: Map<string, number>;
+  /** Users with no value usable as username in a UsernameAttributes pool. */
+  noLogin: number;
+}
+
+function sortedList(v: unknown): string {
+  const a = Array.isArray(v) ? (v as string[]).slice().sort() : [];
+  return a.length ? `[${a.join(', ')}]` : 'none';
+}
+
+/** Cognito's API default for pools created without UsernameConfiguration is case sensitive. */
+function caseSensitive(p: Loose): boolean {
+  const c = (p.UsernameConfiguration as Loose | undefined)?.CaseSensitive;
+  return c === undefined || c === null ? true : Boolean(c);
+}
+
+/**
+ * What stops `source` (the snapshot's pool) from being restored into `target`: one line per
+ * difference, each naming both sides.
+ */
+export function compatibilityDifferences(
+  source: Loose,
+  target: UserPoolType,
+  scan: UserScan,
+  legacySubAttribute: string | undefined,
+): string[] {
+  const t = target as Loose;
+  const diffs: string[] = [];
+  const targetSchema = new Map(
+    (target.SchemaAttributes ?? []).map((a) => [a.Name ?? '', a] as const),
+  );
+  const sourceSchema = new Map(
+    ((source.SchemaAttributes as SchemaAttributeType[] | undefined) ?? []).map(
+      (a) => [a.Name ?? '', a] as const,
+    ),
+  );
+  for (const name of [...scan.customAttributes].sort()) {
+    const ta = targetSchema.get(name);
+    if (!ta) {
+      diffs.push(
+        `custom attribute ${name}: the snapshot's users carry it, the target pool's schema does not have it`,
+      );
+      continue;
+    }
+    const sa = sourceSchema.get(name);
+    if (
+      sa?.AttributeDataType &&
+      ta.AttributeDataType &&
+      sa.AttributeDataType !== ta.AttributeDataType
+    ) {
+      diffs.push(
+        `custom attribute ${name}: ${sa.AttributeDataType} in the snapshot, ${ta.AttributeDataType} in the target`,
+      );
+    }
+  }
+  if (sortedList(source.UsernameAttributes) !== sortedList(t.UsernameAttributes)) {
+    diffs.push(
+      `UsernameAttributes: snapshot ${sortedList(source.UsernameAttributes)}, target ${sortedList(t.UsernameAttributes)}`,
+    );
+  }
+  if (sortedList(source.AliasAttributes) !== sortedList(t.AliasAttributes)) {
+    diffs.push(
+      `AliasAttributes: snapshot ${sortedList(source.AliasAttributes)}, target ${sortedList(t.AliasAttributes)}`,
+    );
+  }
+  if (caseSensitive(source) !== caseSensitive(t)) {
+    diffs.push(
+      `UsernameConfiguration.CaseSensitive: snapshot ${String(caseSensitive(source))}, target ${String(caseSensitive(t))}`,
+    );
+  }
+  for (const [attr, n] of scan.missingRequired) {
+    if (n > 0) {
+      diffs.push(
+        `required attribute ${attr}: the target pool requires it, ${n} user(s) in the snapshot have no value`,
+      );
+    }
+  }
+  if (legacySubAttribute) {
+    const name = `custom:${legacySubAttribute}`;
+    const a = targetSchema.get(name);
+    if (!a) {
+      diffs.push(
+        `--legacy-sub-attribute ${legacySubAttribute}: the target pool has no ${name} attribute (add it with AddCustomAttributes, String, at least 36 characters)`,
+      );
+    } else {
+      const max = Number(a.StringAttributeConstraints?.MaxLength ?? '2048');
+      if (a.AttributeDataType && a.AttributeDataType !== 'String')
+        diffs.push(
+          `--legacy-sub-attribute ${legacySubAttribute}: ${name} is ${a.AttributeDataType}, not String`,
+        );
+      else if (max < 36)
+        diffs.push(
+          `--legacy-sub-attribute ${legacySubAttribute}: ${name} holds at most ${max} characters; a sub needs 36`,
+        );
+    }
+  }
+  return diffs;
+}
+
+/** The attributes a pool requires (standard ones marked Required). */
+export function requiredAttributes(pool: UserPoolType): string[] {
+  return (pool.SchemaAttributes ?? [])
+    .filter((a) => a.Required && a.Name && !MANAGED_STANDARD.has(a.Name))
+    .map((a) => a.Name ?? '');
+}

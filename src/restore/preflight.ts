@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { SnapshotInvalidError } from '../core/errors.js';
+import {
+  ClientRecord,
+  GroupRecord,
+  IdentityProviderRecord,
+  MembershipRecord,
+  PoolDocument,
+  ResourceServerRecord,
+  UserRecord,
+} from '../snapshot/format.js';
+import type { SnapshotReader } from '../snapshot/reader.js';
+import { MembershipIndex } from './memberships.js';
+import type { UserScan } from './pool.js';
+
+export interface SnapshotData {
+  pool: PoolDocument;
+  groups: GroupRecord[];
+  clients: ClientRecord[];
+  identityProviders: IdentityProviderRecord[];
+  resourceServers: ResourceServerRecord[];
+}
+
+/**
+ * The snapshot is complete (the reader opened its manifest and checked formatVersion) and every
+ * file's size, sha256 and record count match the manifest. Then the small documents are read.
+ */
+export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData> {
+  const v = await reader.verify();
+  if (!v.ok) {
+    throw new SnapshotInvalidError(
+      `${reader.location} failed verification: ${v.problems[0]}${v.problems.length > 1 ? ` (and ${v.problems.length - 1} more)` : ''}`,
+      v.problems,
+      { problems: v.problems.length },
+    );
+  }
+  const [pool, groups, clients, identityProviders, resourceServers] = await Promise.all([
+    reader.readJson('pool', PoolDocument),
+    reader.readJson('groups', z.array(GroupRecord)),
+    reader.readJson('clients', z.array(ClientRecord)),
+    reader.readJson('identityProviders', z.array(IdentityProviderRecord)),
+    reader.readJson('resourceServers', z.array(ResourceServerRecord)),
+  ]);
+  return { pool, groups, clients, identityProviders, resourceServers };
+}
+
+export interface LinkedIdentity {
+  providerName: string;
+  userId: string;
+  providerType?: string;
+}
+
+/** The `identities` attribute: a JSON array of linked identities (Cognito writes it). */
+export function parseIdentities(value: string | undefined): LinkedIdentity[] {
+  if (!value) return [];
+  try {
+    const raw = JSON.parse(value) as unknown;
+    if (!Array.isArray(raw)) return [];
+    const out: LinkedIdentity[] = [];
+    for (const i of raw as Record<string, unknown>[]) {
+      const providerName = i?.providerName;
+      const userId = i?.userId;
+      if (
+        typeof providerName === 'string' &&
+        typeof userId === 'string' &&
+        providerName &&
+        userId
+      ) {
+        out.push({
+          providerName,
+          userId,
+          ...(typeof i.providerType === 'string' ? { providerType: i.providerType } : {}),
+        });
+      }
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+export function attributeOf(u: UserRecord, name: string): string | undefined {
+  return u.Attributes.find((a) => a.Name === name)?.Value;
+}
+
+export function isExternalProvider(u: UserRecord): boolean {
+  return u.UserStatus === 'EXTERNAL_PROVIDER';
+}
+
+/**
+ * The Username to send to AdminCreateUser. Pools that sign in by email or phone generate the
+ * username themselves and take the email (or phone number) in its place.
+ */
+export function loginOf(u: UserRecord, usernameAttributes: readonly string[]): string | undefined {
+  if (usernameAttributes.length === 0) return u.Username;
+  if (usernameAttributes.includes('email')) {
+    const email = attributeOf(u, 'email');
+    if (email) return email;
+  }
+  if (usernameAttributes.includes('phone_number')) {
+    const phone = attributeOf(u, 'phone_number');
+    if (phone) return phone;
+  }
+  return undefined;
+}
+
+/** One streaming pass over the snapshot's users: counts and what the target must support. */
+export async function scanUsers(
+  reader: SnapshotReader,
+  opts: { required: string[]; usernameAttributes: readonly string[] },
+): Promise<UserScan> {
+  const scan: UserScan = {
+    total: 0,
+    externalProvider: 0,
+    disabled: 0,
+    withLinks: 0,
+    links: 0,
+    customAttributes: new Set(),
+    missingRequired: new Map(opts.required.map((r) => [r, 0])),
+    noLogin: 0,
+  };
+  for await (const u of reader.records('users', UserRecord)) {
+    scan.total++;
+    if (isExternalProvider(u)) {
+      scan.externalProvider++;
+      continue;
+    }
+    if (u.Enabled === false) scan.disabled++;
+    const names = new Set<string>();
+    for (const a of u.Attributes) {
+      if (a.Value === undefined) continue;
+      names.add(a.Name);
+      if (a.Name.startsWith('custom:') || a.Name.startsWith('dev:'))
+        scan.customAttributes.add(a.Name);
+    }
+    for (const r of opts.required) {
+      if (!names.has(r)) scan.missingRequired.set(r, (scan.missingRequired.get(r) ?? 0) + 1);
+    }
+    const links = parseIdentities(attributeOf(u, 'identities'));
+    if (links.length) {
+      scan.withLinks++;
+      scan.links += links.length;
+    }
+    if (loginOf(u, opts.usernameAttributes) === undefined) scan.noLogin++;
+  }
+  return scan;
+}
+
+/** Memberships per user, from the snapshot's membership files (see MembershipIndex). */
+export async function buildMembershipIndex(
+  reader: SnapshotReader,
+  groups: GroupRecord[],
+): Promise<{ index: MembershipIndex; unknownGroups: Map<string, number> }> {
+  const index = new MembershipIndex();
+  const known = new Set<string>();
+  for (const g of groups) {
+    index.intern(g.GroupName);
+    known.add(g.GroupName);
+  }
+  const unknownGroups = new Map<string, number>();
+  for await (const m of reader.records('memberships', MembershipRecord)) {
+    if (!known.has(m.group)) {
+      unknownGroups.set(m.group, (unknownGroups.get(m.group) ?? 0) + 1);
+      continue;
+    }
+    index.add(m.username, m.group);
+  }
+  return { index, unknownGroups };
+}

@@ -1,0 +1,319 @@
+import type {
+  CreateIdentityProviderCommandInput,
+  CreateUserPoolClientCommandInput,
+  GroupType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { forEachConcurrent } from '../core/concurrency.js';
+import { CognitoError } from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import {
+  type ClientRecord,
+  type GroupRecord,
+  type IdentityProviderRecord,
+  REDACTED,
+  type ResourceServerRecord,
+} from '../snapshot/format.js';
+import type { RestoreJournal } from './journal.js';
+import type { RestoreWarning } from './types.js';
+
+export interface PhaseContext {
+  gw: CognitoGateway;
+  poolId: string;
+  journal: RestoreJournal;
+  warn: (w: RestoreWarning) => void;
+  progress: ProgressListener;
+  signal: AbortSignal;
+}
+
+function awsCode(e: unknown): string | undefined {
+  return e instanceof CognitoError ? e.awsCode : undefined;
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+export function groupDiffers(snapshot: GroupRecord, live: GroupType): boolean {
+  return (
+    (snapshot.Description ?? undefined) !== (live.Description ?? undefined) ||
+    (snapshot.Precedence ?? undefined) !== (live.Precedence ?? undefined) ||
+    (snapshot.RoleArn ?? undefined) !== (live.RoleArn ?? undefined)
+  );
+}
+
+/**
+ * CreateGroup for every group of the snapshot the target lacks (description, precedence, role).
+ * A group that exists already (listed, or GroupExistsException) is done. CreateGroup is paced at
+ * Cognito's 5 RPS per pool, so a few workers suffice.
+ */
+export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): Promise<void> {
+  const { gw, poolId, journal } = ctx;
+  if (journal.state.phases.has('groups')) return;
+  ctx.progress({ type: 'phase', phase: 'groups', detail: `${groups.length} groups` });
+  const live = new Map<string, GroupType>();
+  for await (const g of gw.listGroups(poolId)) if (g.GroupName) live.set(g.GroupName, g);
+  let done = 0;
+  await forEachConcurrent(
+    groups,
+    4,
+    async (g) => {
+      if (!journal.state.groups.has(g.GroupName)) {
+        const existing = live.get(g.GroupName);
+        if (existing) {
+          if (groupDiffers(g, existing)) {
+            ctx.warn({
+              code: 'GROUP_DIFFERS',
+              message: `group ${g.GroupName} exists in the target with other settings (description, precedence or role); left unchanged`,
+            });
+          }
+          journal.append({ t: 'group', n: g.GroupName, s: 'e' });
+        } else {
+          try {
+            await gw.createGroup({
+              UserPoolId: poolId,
+              GroupName: g.GroupName,
+              ...(g.Description !== undefined ? { Description: g.Description } : {}),
+              ...(g.Precedence !== undefined ? { Precedence: g.Precedence } : {}),
+              ...(g.RoleArn !== undefined ? { RoleArn: g.RoleArn } : {}),
+            });
+            journal.append({ t: 'group', n: g.GroupName, s: 'c' });
+          } catch (e) {
+            if (awsCode(e) !== 'GroupExistsException') throw e;
+            journal.append({ t: 'group', n: g.GroupName, s: 'e' });
+          }
+        }
+      }
+      ctx.progress({ type: 'restore', phase: 'groups', done: ++done, total: groups.length });
+    },
+    ctx.signal,
+  );
+  journal.append({ t: 'phase', p: 'groups' });
+}
+
+// ---- resource servers ----------------------------------------------------------------------
+
+export async function restoreResourceServers(
+  ctx: PhaseContext,
+  servers: ResourceServerRecord[],
+): Promise<void> {
+  const { gw, poolId, journal } = ctx;
+  if (journal.state.phases.has('resource-servers')) return;
+  ctx.progress({ type: 'phase', phase: 'resource-servers', detail: `${servers.length}` });
+  const live = new Set<string>();
+  for await (const s of gw.listResourceServers(poolId)) if (s.Identifier) live.add(s.Identifier);
+  for (const s of servers) {
+    if (journal.state.resourceServers.has(s.Identifier)) continue;
+    if (live.has(s.Identifier)) {
+      journal.append({ t: 'rs', n: s.Identifier, s: 'e' });
+      continue;
+    }
+    await gw.createResourceServer({
+      UserPoolId: poolId,
+      Identifier: s.Identifier,
+      Name: s.Name,
+      ...(s.Scopes?.length ? { Scopes: s.Scopes } : {}),
+    });
+    journal.append({ t: 'rs', n: s.Identifier, s: 'c' });
+  }
+  journal.append({ t: 'phase', p: 'resource-servers' });
+}
+
+// ---- identity providers --------------------------------------------------------------------
+
+/** Keys DescribeIdentityProvider returns that CreateIdentityProvider does not take. */
+const IDP_OUTPUT_ONLY = new Set(['ActiveEncryptionCertificate']);
+
+/**
+ * ProviderDetails for CreateIdentityProvider: secrets from the snapshot when it has them, else
+ * from the --idp-secrets file; `missing` names the secret keys found in neither.
+ */
+export function identityProviderDetails(
+  idp: IdentityProviderRecord,
+  secrets: Record<string, Record<string, string>> | undefined,
+): { details: Record<string, string>; missing: string[] } {
+  const given = secrets?.[idp.ProviderName] ?? {};
+  const details: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const [k, v] of Object.entries(idp.ProviderDetails ?? {})) {
+    if (IDP_OUTPUT_ONLY.has(k)) continue;
+    if (v === REDACTED) {
+      const s = given[k];
+      if (s !== undefined && s !== '' && s !== REDACTED) details[k] = s;
+      else missing.push(k);
+    } else details[k] = v;
+  }
+  // Secrets the snapshot never had (e.g. Apple's private_key) may be supplied too.
+  for (const [k, v] of Object.entries(given)) if (!(k in details) && v !== REDACTED) details[k] = v;
+  return { details, missing };
+}
+
+/** Creates the snapshot's identity providers; returns the names that were skipped. */
+export async function restoreIdentityProviders(
+  ctx: PhaseContext,
+  idps: IdentityProviderRecord[],
+  secrets: Record<string, Record<string, string>> | undefined,
+): Promise<Set<string>> {
+  const { gw, poolId, journal } = ctx;
+  const skipped = new Set<string>();
+  for (const [name, s] of journal.state.idps) if (s === 'k') skipped.add(name);
+  if (journal.state.phases.has('identity-providers')) return skipped;
+  ctx.progress({ type: 'phase', phase: 'identity-providers', detail: `${idps.length}` });
+  const live = new Set<string>();
+  for await (const p of gw.listIdentityProviders(poolId))
+    if (p.ProviderName) live.add(p.ProviderName);
+  for (const idp of idps) {
+    const name = idp.ProviderName;
+    if (journal.state.idps.has(name)) continue;
+    if (live.has(name)) {
+      journal.append({ t: 'idp', n: name, s: 'e' });
+      continue;
+    }
+    const { details, missing } = identityProviderDetails(idp, secrets);
+    if (missing.length) {
+      const w = {
+        code: 'IDP_SKIPPED',
+        message: `identity provider ${name} skipped: the snapshot has no ${missing.join(', ')} for it (back up with --include-secrets, or pass --idp-secrets FILE with {"${name}": {"${missing[0]}": "…"}})`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+      journal.append({ t: 'idp', n: name, s: 'k' });
+      skipped.add(name);
+      continue;
+    }
+    const input: CreateIdentityProviderCommandInput = {
+      UserPoolId: poolId,
+      ProviderName: name,
+      ProviderType: idp.ProviderType as CreateIdentityProviderCommandInput['ProviderType'],
+      ProviderDetails: details,
+      ...(idp.AttributeMapping ? { AttributeMapping: idp.AttributeMapping } : {}),
+      ...(idp.IdpIdentifiers?.length ? { IdpIdentifiers: idp.IdpIdentifiers } : {}),
+      ...((idp as Record<string, unknown>).AcrMapping
+        ? { AcrMapping: (idp as Record<string, unknown>).AcrMapping as Record<string, string> }
+        : {}),
+    };
+    try {
+      await gw.createIdentityProvider(input);
+      journal.append({ t: 'idp', n: name, s: 'c' });
+    } catch (e) {
+      if (awsCode(e) !== 'DuplicateProviderException') throw e;
+      journal.append({ t: 'idp', n: name, s: 'e' });
+    }
+  }
+  journal.append({ t: 'phase', p: 'identity-providers' });
+  return skipped;
+}
+
+// ---- app clients ---------------------------------------------------------------------------
+
+/** DescribeUserPoolClient fields CreateUserPoolClient takes (ids, secret and dates are new). */
+export const CREATE_CLIENT_KEYS = [
+  'ClientName',
+  'RefreshTokenValidity',
+  'AccessTokenValidity',
+  'IdTokenValidity',
+  'TokenValidityUnits',
+  'ReadAttributes',
+  'WriteAttributes',
+  'ExplicitAuthFlows',
+  'SupportedIdentityProviders',
+  'CallbackURLs',
+  'LogoutURLs',
+  'DefaultRedirectURI',
+  'AllowedOAuthFlows',
+  'AllowedOAuthScopes',
+  'AllowedOAuthFlowsUserPoolClient',
+  'AnalyticsConfiguration',
+  'PreventUserExistenceErrors',
+  'EnableTokenRevocation',
+  'EnablePropagateAdditionalUserContextData',
+  'AuthSessionValidity',
+  'RefreshTokenRotation',
+] as const satisfies readonly (keyof CreateUserPoolClientCommandInput)[];
+
+/** The CreateUserPoolClient request for a described client (new id; a new secret if it had one). */
+export function clientInput(
+  c: ClientRecord,
+  poolId: string,
+  skippedIdps: ReadonlySet<string>,
+): { input: CreateUserPoolClientCommandInput; dropped: string[] } {
+  const src = c as Record<string, unknown>;
+  const input: Record<string, unknown> = { UserPoolId: poolId };
+  for (const k of CREATE_CLIENT_KEYS) {
+    const v = src[k];
+    if (v !== undefined && v !== null) input[k] = structuredClone(v);
+  }
+  input.ClientName ??= c.ClientId;
+  let dropped: string[] = [];
+  const sip = input.SupportedIdentityProviders as string[] | undefined;
+  if (sip) {
+    dropped = sip.filter((p) => skippedIdps.has(p));
+    input.SupportedIdentityProviders = sip.filter((p) => !skippedIdps.has(p));
+  }
+  if (typeof src.ClientSecret === 'string' && src.ClientSecret) input.GenerateSecret = true;
+  return { input: input as unknown as CreateUserPoolClientCommandInput, dropped };
+}
+
+/**
+ * Creates the snapshot's app clients (new client ids) and returns the map old id → new id.
+ * The journal records each creation before and after the call, and the target's client ids
+ * before the first one, so a run killed between CreateUserPoolClient and its journal line adopts
+ * the client it created instead of creating a second one.
+ */
+export async function restoreClients(
+  ctx: PhaseContext,
+  clients: ClientRecord[],
+  skippedIdps: ReadonlySet<string>,
+): Promise<Map<string, string>> {
+  const { gw, poolId, journal } = ctx;
+  const result = (): Map<string, string> =>
+    new Map([...journal.state.clients].map(([old, v]) => [old, v.id]));
+  if (journal.state.phases.has('clients')) return result();
+  ctx.progress({ type: 'phase', phase: 'clients', detail: `${clients.length}` });
+  const live: { id: string; name: string }[] = [];
+  for await (const c of gw.listUserPoolClients(poolId))
+    if (c.ClientId) live.push({ id: c.ClientId, name: c.ClientName ?? '' });
+  if (!journal.state.clientsBefore) {
+    journal.append({ t: 'clients-before', ids: live.map((c) => c.id) });
+  }
+  const before = new Set(journal.state.clientsBefore ?? []);
+  const mapped = (): Set<string> => new Set([...journal.state.clients.values()].map((v) => v.id));
+  for (const c of clients) {
+    if (journal.state.clients.has(c.ClientId)) continue;
+    const name = c.ClientName ?? c.ClientId;
+    if (journal.state.clientIntents.has(c.ClientId)) {
+      const taken = mapped();
+      const ours = live.find((l) => l.name === name && !before.has(l.id) && !taken.has(l.id));
+      if (ours) {
+        journal.append({ t: 'client', old: c.ClientId, new: ours.id, s: 'c' });
+        continue;
+      }
+    }
+    const taken = mapped();
+    const preexisting = live.find((l) => l.name === name && before.has(l.id) && !taken.has(l.id));
+    if (preexisting) {
+      const w = {
+        code: 'CLIENT_EXISTS',
+        message: `app client ${name} already exists in the target (${preexisting.id}); kept as it is and mapped to it`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+      journal.append({ t: 'client', old: c.ClientId, new: preexisting.id, s: 'e' });
+      continue;
+    }
+    const { input, dropped } = clientInput(c, poolId, skippedIdps);
+    if (dropped.length) {
+      const w = {
+        code: 'CLIENT_IDP_DROPPED',
+        message: `app client ${name}: identity provider(s) ${dropped.join(', ')} removed from SupportedIdentityProviders (not restored)`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
+    journal.append({ t: 'client-intent', old: c.ClientId, name });
+    const created = await gw.createUserPoolClient(input);
+    if (!created?.ClientId)
+      throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
+    journal.append({ t: 'client', old: c.ClientId, new: created.ClientId, s: 'c' });
+  }
+  journal.append({ t: 'phase', p: 'clients' });
+  return result();
+}

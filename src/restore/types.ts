@@ -1,0 +1,111 @@
+import type { ProgressListener } from '../core/progress.js';
+import type { CategoryReport } from '../cognito/rate.js';
+
+/** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
+export type RestoreTarget = { userPoolId: string } | { createPool: string };
+
+export interface RestoreOptions {
+  target: RestoreTarget;
+  /** Preflight and plan only: nothing is written (no pool, no journal, no files). */
+  dryRun?: boolean;
+  /** Allow a target that already has users; users that exist count as "existing". */
+  merge?: boolean;
+  /** Journal, report, sub map and client id map (default ./cognito-vault-restore/<snapshot>--<target>). */
+  stateDir?: string;
+  /** Old→new sub map, JSON Lines (default <stateDir>/sub-map.jsonl). */
+  subMapFile?: string;
+  /** Store each user's old sub in custom:<NAME>. */
+  legacySubAttribute?: string;
+  /** Identity provider secrets by provider name, e.g. { Google: { client_secret: '…' } }. */
+  idpSecrets?: Record<string, Record<string, string>>;
+  /** Create a Cognito-hosted domain with this prefix (prefixes are global). */
+  domain?: string;
+  /** Expected round trip per call, for sizing the worker pools (default 100 ms). */
+  rttMs?: number;
+  /** Override the AdminCreateUser worker count (default ≈ 2 × rate × RTT). */
+  createConcurrency?: number;
+  /** Override the UserUpdate worker count (default ≈ 2 × rate × RTT). */
+  updateConcurrency?: number;
+  /** Users whose follow-ups may wait for the UserUpdate workers before creation pauses. */
+  followUpQueueLimit?: number;
+  /** Stop after this many user failures in a row (a systematic cause); default 100. */
+  consecutiveFailureLimit?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  /** Override the clock (tests). */
+  now?: () => Date;
+}
+
+export interface RestoreWarning {
+  code: string;
+  message: string;
+}
+
+export interface FailedUser {
+  username: string;
+  /** Cognito exception name and message, e.g. "InvalidParameterException: …". */
+  error: string;
+  /** The operation that failed (AdminCreateUser, AdminAddUserToGroup, …). */
+  operation: string;
+}
+
+export interface ExternalProviderUser {
+  username: string;
+  oldSub?: string;
+  groups: string[];
+}
+
+export interface RestoreResult {
+  dryRun: false;
+  snapshot: string;
+  snapshotId: string;
+  sourceUserPoolId: string;
+  userPoolId: string;
+  createdPool: boolean;
+  resumed: boolean;
+  users: { created: number; existing: number; failed: number; externalProvider: number };
+  groups: number;
+  resourceServers: number;
+  identityProviders: number;
+  clients: number;
+  memberships: number;
+  disabled: number;
+  links: number;
+  subMap: string;
+  clientMap: string;
+  report: string;
+  stateDir: string;
+  durationMs: number;
+  failedUsers: FailedUser[];
+  externalProviderUsers: ExternalProviderUser[];
+  warnings: RestoreWarning[];
+  rates: CategoryReport[];
+}
+
+export interface PlanPhase {
+  phase: string;
+  create: number;
+  existing?: number;
+  skipped?: number;
+  detail?: string;
+}
+
+export interface RestorePlan {
+  dryRun: true;
+  snapshot: string;
+  snapshotId: string;
+  sourceUserPoolId: string;
+  target: RestoreTarget;
+  /** The pool written to: the target id, the pool a previous run created, or undefined (new). */
+  userPoolId?: string;
+  resumed: boolean;
+  phases: PlanPhase[];
+  users: { total: number; toCreate: number; alreadyDone: number; externalProvider: number };
+  memberships: number;
+  disabled: number;
+  links: number;
+  stateDir: string;
+  warnings: RestoreWarning[];
+}
+
+export type RestoreOutcome = RestoreResult | RestorePlan;

@@ -1,0 +1,285 @@
+import type { AttributeType } from '@aws-sdk/client-cognito-identity-provider';
+import { forEachConcurrent } from '../core/concurrency.js';
+import { CognitoError, PartialRestoreError, VaultError } from '../core/errors.js';
+import { awsMessage, rootAwsName } from '../cognito/errors.js';
+import { UserRecord } from '../snapshot/format.js';
+import type { SnapshotReader } from '../snapshot/reader.js';
+import type { MembershipIndex } from './memberships.js';
+import {
+  attributeOf,
+  isExternalProvider,
+  type LinkedIdentity,
+  loginOf,
+  parseIdentities,
+} from './preflight.js';
+import { WorkQueue } from './queue.js';
+import type { PhaseContext } from './resources.js';
+import { JournalState } from './journal.js';
+import type { ExternalProviderUser, FailedUser } from './types.js';
+
+/** Attributes Cognito owns: never sent to AdminCreateUser. */
+export function isWritableAttribute(name: string): boolean {
+  return name !== 'sub' && name !== 'identities' && !name.startsWith('cognito:');
+}
+
+/**
+ * The UserAttributes for AdminCreateUser: every attribute the user had except the ones Cognito
+ * owns (`sub`, `identities`, `cognito:*`), with `email_verified` / `phone_number_verified` as
+ * they were, plus the old sub in `custom:<legacy>` when asked.
+ */
+export function userAttributesFor(u: UserRecord, legacySubAttribute?: string): AttributeType[] {
+  const legacy = legacySubAttribute ? `custom:${legacySubAttribute}` : undefined;
+  const out: AttributeType[] = [];
+  for (const a of u.Attributes) {
+    if (a.Value === undefined || !isWritableAttribute(a.Name) || a.Name === legacy) continue;
+    out.push({ Name: a.Name, Value: a.Value });
+  }
+  const sub = attributeOf(u, 'sub');
+  if (legacy && sub) out.push({ Name: legacy, Value: sub });
+  return out;
+}
+
+export interface UserPhaseOptions {
+  reader: SnapshotReader;
+  index: MembershipIndex;
+  usernameAttributes: readonly string[];
+  legacySubAttribute: string | undefined;
+  skippedIdps: ReadonlySet<string>;
+  createConcurrency: number;
+  updateConcurrency: number;
+  queueLimit: number;
+  consecutiveFailureLimit: number;
+  total: number;
+}
+
+export interface UserPhaseResult {
+  failedUsers: FailedUser[];
+  externalProviderUsers: ExternalProviderUser[];
+  /** Users processed in this run (created, existing, failed, external, already done). */
+  processed: number;
+}
+
+interface FollowUp {
+  /** Username in the snapshot (journal key). */
+  old: string;
+  /** Username in the target. */
+  user: string;
+  groups: string[];
+  links: LinkedIdentity[];
+  disable: boolean;
+}
+
+/**
+ * Errors that stop the whole run rather than fail one user: interruption, credentials, an
+ * unreachable or persistently throttling endpoint, storage, bugs — and the target pool
+ * vanishing. A re-run resumes from the journal.
+ */
+export function isFatal(e: unknown, operation: string): boolean {
+  if (!(e instanceof VaultError)) return true;
+  if (e instanceof CognitoError) {
+    return e.awsCode === 'ResourceNotFoundException' && operation === 'AdminCreateUser';
+  }
+  return true;
+}
+
+function describeError(e: unknown): string {
+  const name = rootAwsName(e);
+  return `${name}: ${awsMessage(e)}`;
+}
+
+function alreadyLinked(e: unknown): boolean {
+  return (
+    e instanceof CognitoError &&
+    e.awsCode === 'InvalidParameterException' &&
+    /already (been )?linked/i.test(awsMessage(e))
+  );
+}
+
+/**
+ * The users phase, pipelined across quota categories: AdminCreateUser workers (UserCreation)
+ * stream users from the snapshot, and as soon as one user exists its follow-ups — memberships,
+ * identity links, disable (all UserUpdate) — go onto a second worker pool. The two categories
+ * run at the same time, so the slower one sets the duration, not the sum. The follow-up queue is
+ * bounded: when UserUpdate is the bottleneck, creation waits instead of buffering the pool.
+ */
+export async function restoreUsers(
+  ctx: PhaseContext,
+  opts: UserPhaseOptions,
+): Promise<UserPhaseResult> {
+  const { gw, poolId, journal } = ctx;
+  const state = journal.state;
+  const failedUsers: FailedUser[] = [];
+  const externalProviderUsers: ExternalProviderUser[] = [];
+  const skippedLinks = new Map<string, number>();
+  let processed = 0;
+  let consecutiveFailures = 0;
+  let lastFailure = '';
+
+  const progress = (): void =>
+    ctx.progress({ type: 'restore', phase: 'users', done: processed, total: opts.total });
+
+  const fail = (username: string, operation: string, e: unknown): void => {
+    failedUsers.push({ username, operation, error: describeError(e) });
+  };
+
+  const followUps = new WorkQueue<FollowUp>(opts.updateConcurrency, opts.queueLimit, async (f) => {
+    let operation = 'AdminAddUserToGroup';
+    try {
+      for (const g of f.groups) await gw.adminAddUserToGroup(poolId, f.user, g);
+      operation = 'AdminLinkProviderForUser';
+      for (const l of f.links) {
+        try {
+          await gw.adminLinkProviderForUser({
+            UserPoolId: poolId,
+            DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: f.user },
+            SourceUser: {
+              ProviderName: l.providerName,
+              ProviderAttributeName: 'Cognito_Subject',
+              ProviderAttributeValue: l.userId,
+            },
+          });
+        } catch (e) {
+          if (!alreadyLinked(e)) throw e;
+        }
+        journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
+      }
+      operation = 'AdminDisableUser';
+      if (f.disable) await gw.adminDisableUser(poolId, f.user);
+      journal.append({ t: 'f', u: f.old, m: f.groups.length, d: f.disable ? 1 : 0 });
+    } catch (e) {
+      if (isFatal(e, operation)) throw e;
+      fail(f.old, operation, e);
+    }
+  });
+
+  /** Creates one user; returns its username in the target, or undefined when it failed. */
+  const create = async (u: UserRecord): Promise<string | undefined> => {
+    const login = loginOf(u, opts.usernameAttributes);
+    if (login === undefined) {
+      failedUsers.push({
+        username: u.Username,
+        operation: 'AdminCreateUser',
+        error: `NoUsableUsername: the pool signs in with ${opts.usernameAttributes.join(' or ')} and this user has no value for it`,
+      });
+      return undefined;
+    }
+    const interruptedBefore = state.userIntents.has(u.Username);
+    journal.append({ t: 'ui', u: u.Username });
+    const oldSub = attributeOf(u, 'sub');
+    let operation = 'AdminCreateUser';
+    try {
+      let newUsername: string;
+      let newSub: string | undefined;
+      let status: 'c' | 'e' = 'c';
+      try {
+        const created = await gw.adminCreateUser({
+          UserPoolId: poolId,
+          Username: login,
+          UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
+        });
+        newUsername = created?.Username ?? login;
+        newSub = created?.Attributes?.find((a) => a.Name === 'sub')?.Value;
+      } catch (e) {
+        if (!(e instanceof CognitoError && e.awsCode === 'UsernameExistsException')) throw e;
+        // Already there: created by a run that died before journaling it, or (--merge) a
+        // user the target had. Either way it is done, never created twice.
+        operation = 'AdminGetUser';
+        const got = await gw.adminGetUser(poolId, login);
+        newUsername = got.Username ?? login;
+        newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
+        status = interruptedBefore ? 'c' : 'e';
+      }
+      if (newSub === undefined) {
+        operation = 'AdminGetUser';
+        const got = await gw.adminGetUser(poolId, newUsername);
+        newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
+      }
+      journal.append({
+        t: 'u',
+        u: u.Username,
+        ...(newUsername !== u.Username ? { n: newUsername } : {}),
+        ...(oldSub ? { os: oldSub } : {}),
+        ...(newSub ? { ns: newSub } : {}),
+        s: status,
+      });
+      consecutiveFailures = 0;
+      return newUsername;
+    } catch (e) {
+      if (isFatal(e, operation)) throw e;
+      fail(u.Username, operation, e);
+      lastFailure = describeError(e);
+      if (++consecutiveFailures >= opts.consecutiveFailureLimit) {
+        throw new PartialRestoreError(
+          `stopped after ${consecutiveFailures} users failed in a row (last: ${operation} ${lastFailure}); fix the cause and run the same command again to resume`,
+          { consecutiveFailures },
+        );
+      }
+      return undefined;
+    }
+  };
+
+  const perUser = async (u: UserRecord): Promise<void> => {
+    const groups = opts.index.take(u.Username);
+    if (isExternalProvider(u)) {
+      const oldSub = attributeOf(u, 'sub');
+      externalProviderUsers.push({ username: u.Username, ...(oldSub ? { oldSub } : {}), groups });
+      processed++;
+      return;
+    }
+    const links: LinkedIdentity[] = [];
+    for (const l of parseIdentities(attributeOf(u, 'identities'))) {
+      if (opts.skippedIdps.has(l.providerName)) {
+        skippedLinks.set(l.providerName, (skippedLinks.get(l.providerName) ?? 0) + 1);
+      } else if (!state.linksDone.has(JournalState.linkKey(u.Username, l.providerName, l.userId))) {
+        links.push(l);
+      }
+    }
+    let target = state.newUsername(u.Username);
+    if (target === undefined) target = await create(u);
+    if (target !== undefined && !state.followUpsDone.has(u.Username)) {
+      const disable = u.Enabled === false;
+      if (groups.length || links.length || disable) {
+        await followUps.push({ old: u.Username, user: target, groups, links, disable });
+      }
+    }
+    processed++;
+    if (processed % 50 === 0) progress();
+  };
+
+  ctx.progress({ type: 'phase', phase: 'users', detail: `${opts.total} users` });
+  try {
+    await forEachConcurrent(
+      opts.reader.records('users', UserRecord),
+      opts.createConcurrency,
+      perUser,
+      ctx.signal,
+    );
+  } catch (e) {
+    followUps.abort(e);
+    await followUps.drained().catch(() => undefined);
+    throw e;
+  }
+  await followUps.drained();
+  progress();
+
+  for (const [provider, n] of skippedLinks) {
+    ctx.warn({
+      code: 'LINKS_SKIPPED',
+      message: `${n} identity link(s) to ${provider} not restored: that identity provider was skipped`,
+    });
+  }
+  const left = opts.index.remaining();
+  if (left.memberships > 0) {
+    ctx.warn({
+      code: 'MEMBERSHIPS_WITHOUT_USER',
+      message: `${left.memberships} membership(s) name ${left.users} user(s) that are not in the snapshot's users (deleted during the backup?); skipped`,
+    });
+  }
+  if (externalProviderUsers.length) {
+    ctx.warn({
+      code: 'EXTERNAL_PROVIDER_USERS',
+      message: `${externalProviderUsers.length} federated (EXTERNAL_PROVIDER) user(s) cannot be created by API; they come back at their next sign-in through their identity provider (listed in the report)`,
+    });
+  }
+  return { failedUsers, externalProviderUsers, processed };
+}
