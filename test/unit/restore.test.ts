@@ -1,0 +1,713 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  AdminAddUserToGroupCommand,
+  AdminCreateUserCommand,
+  type AdminCreateUserCommandInput,
+  AdminDisableUserCommand,
+  AdminGetUserCommand,
+  type AdminGetUserCommandInput,
+  AdminLinkProviderForUserCommand,
+  CognitoIdentityProviderClient,
+  CreateGroupCommand,
+  CreateIdentityProviderCommand,
+  CreateResourceServerCommand,
+  CreateUserPoolClientCommand,
+  type CreateUserPoolClientCommandInput,
+  CreateUserPoolCommand,
+  DescribeUserPoolCommand,
+  ListGroupsCommand,
+  ListIdentityProvidersCommand,
+  ListResourceServersCommand,
+  ListUserPoolClientsCommand,
+  ListUserPoolsCommand,
+  ListUsersCommand,
+  SetUserPoolMfaConfigCommand,
+  type UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ExitCode, SnapshotInvalidError, TargetIncompatibleError } from '../../src/core/errors.js';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { restoreExitCode, restoreSnapshot } from '../../src/restore/engine.js';
+import { MembershipIndex } from '../../src/restore/memberships.js';
+import { planPoolCreation } from '../../src/restore/pool.js';
+import { WorkQueue } from '../../src/restore/queue.js';
+import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
+import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
+import { SnapshotWriter } from '../../src/snapshot/writer.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { awsError, netError } from '../support/aws-errors.js';
+
+const SOURCE = 'us-east-1_Source';
+const TARGET = 'us-east-1_Target';
+
+interface U {
+  Username: string;
+  Attributes: { Name: string; Value: string }[];
+  Enabled?: boolean;
+  UserStatus?: string;
+}
+
+function user(name: string, extra: Partial<U> = {}, attrs: Record<string, string> = {}): U {
+  return {
+    Username: name,
+    Attributes: [
+      { Name: 'sub', Value: `old-sub-${name}` },
+      { Name: 'email', Value: `${name}@example.com` },
+      { Name: 'email_verified', Value: 'true' },
+      { Name: 'custom:tier', Value: 'gold' },
+      ...Object.entries(attrs).map(([Name, Value]) => ({ Name, Value })),
+    ],
+    Enabled: true,
+    UserStatus: 'CONFIRMED',
+    ...extra,
+  };
+}
+
+const SCHEMA = [
+  { Name: 'sub', AttributeDataType: 'String', Mutable: false, Required: true },
+  { Name: 'email', AttributeDataType: 'String', Mutable: true, Required: false },
+  { Name: 'custom:tier', AttributeDataType: 'String', Mutable: true, Required: false },
+] as const;
+
+function sourcePool(over: Partial<UserPoolType> = {}): Record<string, unknown> {
+  return {
+    Id: SOURCE,
+    Name: 'source',
+    SchemaAttributes: SCHEMA,
+    AliasAttributes: ['email'],
+    UsernameConfiguration: { CaseSensitive: false },
+    MfaConfiguration: 'OFF',
+    ...over,
+  };
+}
+
+interface SnapshotSpec {
+  users: U[];
+  memberships: { group: string; username: string }[];
+  pool?: Record<string, unknown>;
+}
+
+async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
+  const storage = new MemoryStorage();
+  const w = new SnapshotWriter(storage);
+  await w.writeJson(
+    'pool.json',
+    'pool',
+    { userPool: spec.pool ?? sourcePool(), mfaConfig: { MfaConfiguration: 'OFF' } },
+    1,
+  );
+  const groups = [
+    { GroupName: 'everyone', Description: 'all', Precedence: 5 },
+    { GroupName: 'admins', RoleArn: 'arn:aws:iam::123456789012:role/admin' },
+  ];
+  await w.writeJson('groups.json', 'groups', groups, groups.length);
+  const clients = [
+    { ClientId: 'old-web', ClientName: 'web', SupportedIdentityProviders: ['COGNITO', 'Google'] },
+    {
+      ClientId: 'old-machine',
+      ClientName: 'machine',
+      ClientSecret: REDACTED,
+      CreationDate: '2026-01-01T00:00:00.000Z',
+    },
+  ];
+  await w.writeJson('clients.json', 'clients', clients, clients.length);
+  const idps = [
+    {
+      ProviderName: 'Google',
+      ProviderType: 'Google',
+      ProviderDetails: { client_id: 'cid', client_secret: REDACTED, authorize_scopes: 'openid' },
+      AttributeMapping: { email: 'email' },
+    },
+  ];
+  await w.writeJson('identity-providers.json', 'identityProviders', idps, idps.length);
+  await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', spec.users);
+  await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', spec.memberships);
+  await w.commit({
+    tool: { name: 'cognito-vault', version: 'test' },
+    snapshotId: '2026-11-27T17-22-00-123Z',
+    userPool: { id: SOURCE, name: 'source', region: 'us-east-1' },
+    startedAt: '2026-11-27T17:22:00.123Z',
+    finishedAt: '2026-11-27T17:22:01.123Z',
+    counts: {
+      users: spec.users.length,
+      groups: groups.length,
+      memberships: spec.memberships.length,
+      clients: clients.length,
+      identityProviders: idps.length,
+      resourceServers: 0,
+    },
+    options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
+    warnings: [],
+  });
+  return SnapshotReader.open(storage);
+}
+
+let client: CognitoIdentityProviderClient;
+let mock: ReturnType<typeof mockClient>;
+let gw: CognitoGateway;
+let stateDir: string;
+let targetPool: UserPoolType;
+/** Usernames the target already has (AdminCreateUser → UsernameExistsException). */
+let existing: Map<string, string>;
+/** Usernames whose AdminCreateUser fails with InvalidParameterException. */
+let rejected: Set<string>;
+let created: AdminCreateUserCommandInput[];
+
+beforeEach(async () => {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'cv-restore-unit-'));
+  client = new CognitoIdentityProviderClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
+  });
+  mock = mockClient(client);
+  gw = new CognitoGateway(client, {
+    rate: { unlimited: true },
+    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
+  });
+  targetPool = {
+    Id: TARGET,
+    Name: 'target',
+    SchemaAttributes: [...SCHEMA],
+    AliasAttributes: ['email'],
+    UsernameConfiguration: { CaseSensitive: false },
+  };
+  existing = new Map();
+  rejected = new Set();
+  created = [];
+  mock.on(DescribeUserPoolCommand).callsFake(() => ({ UserPool: targetPool }));
+  mock.on(ListUsersCommand).resolves({ Users: [] });
+  mock.on(ListGroupsCommand).resolves({ Groups: [] });
+  mock.on(CreateGroupCommand).resolves({});
+  mock.on(ListResourceServersCommand).resolves({ ResourceServers: [] });
+  mock.on(CreateResourceServerCommand).resolves({});
+  mock.on(ListIdentityProvidersCommand).resolves({ Providers: [] });
+  mock.on(CreateIdentityProviderCommand).resolves({});
+  mock.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [] });
+  mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => ({
+    UserPoolClient: { ClientId: `new-${i.ClientName}`, ClientName: i.ClientName },
+  }));
+  mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+    const name = i.Username ?? '';
+    if (existing.has(name)) throw awsError('UsernameExistsException');
+    if (rejected.has(name)) throw awsError('InvalidParameterException');
+    created.push(i);
+    const generated = (targetPool.UsernameAttributes?.length ?? 0) > 0;
+    return {
+      User: {
+        Username: generated ? `uuid-${name}` : name,
+        Attributes: [{ Name: 'sub', Value: `new-sub-${name}` }],
+      },
+    };
+  });
+  mock.on(AdminGetUserCommand).callsFake((i: AdminGetUserCommandInput) => {
+    const sub = existing.get(i.Username ?? '');
+    if (!sub) throw awsError('UserNotFoundException');
+    return { Username: i.Username, UserAttributes: [{ Name: 'sub', Value: sub }] };
+  });
+  mock.on(AdminAddUserToGroupCommand).resolves({});
+  mock.on(AdminDisableUserCommand).resolves({});
+  mock.on(AdminLinkProviderForUserCommand).resolves({});
+});
+
+afterEach(async () => {
+  mock.restore();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+const STANDARD: SnapshotSpec = {
+  users: [
+    user(
+      'alice',
+      {},
+      {
+        identities: JSON.stringify([
+          { providerName: 'Google', userId: 'g-123', providerType: 'Google' },
+        ]),
+        'cognito:mfa_enabled': 'false',
+      },
+    ),
+    user('bob', { Enabled: false }),
+    user('Google_999', { UserStatus: 'EXTERNAL_PROVIDER' }),
+    user('dave'),
+  ],
+  memberships: [
+    { group: 'everyone', username: 'alice' },
+    { group: 'admins', username: 'alice' },
+    { group: 'everyone', username: 'bob' },
+    { group: 'everyone', username: 'Google_999' },
+    { group: 'everyone', username: 'dave' },
+  ],
+};
+
+function opts(over: Partial<RestoreOptions> = {}): RestoreOptions {
+  return {
+    target: { userPoolId: TARGET },
+    stateDir,
+    idpSecrets: { Google: { client_secret: 'from-file' } },
+    ...over,
+  };
+}
+
+async function restore(spec: SnapshotSpec, over: Partial<RestoreOptions> = {}) {
+  const reader = await makeSnapshot(spec);
+  return (await restoreSnapshot(gw, reader, opts(over))) as RestoreResult;
+}
+
+function subMap(
+  file: string,
+): { username: string; oldSub: string; newSub: string; newUsername?: string }[] {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { username: string; oldSub: string; newSub: string });
+}
+
+describe('restore engine (aws-sdk-client-mock)', () => {
+  it('creates every user with MessageAction SUPPRESS, no delivery medium, and only writable attributes', async () => {
+    const r = await restore(STANDARD);
+    expect(r.users).toEqual({ created: 3, existing: 0, failed: 0, externalProvider: 1 });
+    const calls = mock.commandCalls(AdminCreateUserCommand);
+    expect(calls).toHaveLength(3);
+    for (const c of calls) {
+      const input = c.args[0].input;
+      expect(input.MessageAction).toBe('SUPPRESS');
+      expect(input.DesiredDeliveryMediums).toBeUndefined();
+      expect(input.TemporaryPassword).toBeUndefined();
+      const names = (input.UserAttributes ?? []).map((a) => a.Name);
+      expect(names).not.toContain('sub');
+      expect(names).not.toContain('identities');
+      expect(names.filter((n) => n?.startsWith('cognito:'))).toEqual([]);
+      expect(names).toEqual(expect.arrayContaining(['email', 'email_verified', 'custom:tier']));
+    }
+    const alice = calls.find((c) => c.args[0].input.Username === 'alice')?.args[0].input;
+    expect(alice?.UserAttributes).toContainEqual({ Name: 'email_verified', Value: 'true' });
+    expect(restoreExitCode(r)).toBe(ExitCode.Ok);
+    expect(r.memberships).toBe(4);
+    expect(r.disabled).toBe(1);
+    expect(mock.commandCalls(AdminDisableUserCommand).map((c) => c.args[0].input.Username)).toEqual(
+      ['bob'],
+    );
+  });
+
+  it('links identities of native users with AdminLinkProviderForUser after the IdP exists', async () => {
+    const r = await restore(STANDARD);
+    const links = mock.commandCalls(AdminLinkProviderForUserCommand);
+    expect(links).toHaveLength(1);
+    expect(links[0]?.args[0].input).toEqual({
+      UserPoolId: TARGET,
+      DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: 'alice' },
+      SourceUser: {
+        ProviderName: 'Google',
+        ProviderAttributeName: 'Cognito_Subject',
+        ProviderAttributeValue: 'g-123',
+      },
+    });
+    expect(r.links).toBe(1);
+    // The IdP was created (with the secret from --idp-secrets) before any link.
+    const idp = mock.commandCalls(CreateIdentityProviderCommand)[0]?.args[0].input;
+    expect(idp?.ProviderDetails).toEqual({
+      client_id: 'cid',
+      client_secret: 'from-file',
+      authorize_scopes: 'openid',
+    });
+    const order = mock
+      .calls()
+      .map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
+    expect(order.indexOf('CreateIdentityProviderCommand')).toBeLessThan(
+      order.indexOf('AdminLinkProviderForUserCommand'),
+    );
+  });
+
+  it('lists EXTERNAL_PROVIDER users with their groups and never creates them', async () => {
+    const r = await restore(STANDARD);
+    const usernames = mock
+      .commandCalls(AdminCreateUserCommand)
+      .map((c) => c.args[0].input.Username);
+    expect(usernames).not.toContain('Google_999');
+    expect(r.externalProviderUsers).toEqual([
+      { username: 'Google_999', oldSub: 'old-sub-Google_999', groups: ['everyone'] },
+    ]);
+    expect(
+      mock.commandCalls(AdminAddUserToGroupCommand).map((c) => c.args[0].input.Username),
+    ).not.toContain('Google_999');
+    expect(r.warnings.map((w) => w.code)).toContain('EXTERNAL_PROVIDER_USERS');
+  });
+
+  it('counts UsernameExistsException as existing, with the sub from AdminGetUser, and still applies follow-ups', async () => {
+    existing.set('bob', 'live-sub-bob');
+    const r = await restore(STANDARD);
+    expect(r.users).toEqual({ created: 2, existing: 1, failed: 0, externalProvider: 1 });
+    expect(r.failedUsers).toEqual([]);
+    const bob = subMap(r.subMap).find((e) => e.username === 'bob');
+    expect(bob).toEqual({ username: 'bob', oldSub: 'old-sub-bob', newSub: 'live-sub-bob' });
+    expect(mock.commandCalls(AdminDisableUserCommand).map((c) => c.args[0].input.Username)).toEqual(
+      ['bob'],
+    );
+  });
+
+  it('puts a failing user in failedUsers (exception name and message), finishes the rest, exit code 6', async () => {
+    rejected.add('dave');
+    const r = await restore(STANDARD);
+    expect(r.users).toEqual({ created: 2, existing: 0, failed: 1, externalProvider: 1 });
+    expect(r.failedUsers).toEqual([
+      {
+        username: 'dave',
+        operation: 'AdminCreateUser',
+        error: 'InvalidParameterException: InvalidParameterException: simulated',
+      },
+    ]);
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+    expect(
+      subMap(r.subMap)
+        .map((e) => e.username)
+        .sort(),
+    ).toEqual(['alice', 'bob']);
+    const report = JSON.parse(readFileSync(r.report, 'utf8')) as RestoreResult;
+    expect(report.failedUsers).toHaveLength(1);
+    expect(statSync(r.report).mode & 0o777).toBe(0o600);
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+  });
+
+  it('writes the client id map (new ids, new secret where there was one) and drops skipped IdPs', async () => {
+    const r = await restore(STANDARD, { idpSecrets: undefined });
+    expect(JSON.parse(readFileSync(r.clientMap, 'utf8'))).toEqual({
+      'old-web': 'new-web',
+      'old-machine': 'new-machine',
+    });
+    const inputs = mock.commandCalls(CreateUserPoolClientCommand).map((c) => c.args[0].input);
+    const web = inputs.find((i) => i.ClientName === 'web');
+    const machine = inputs.find((i) => i.ClientName === 'machine');
+    expect(web?.SupportedIdentityProviders).toEqual(['COGNITO']);
+    expect(web?.GenerateSecret).toBeUndefined();
+    expect(machine?.GenerateSecret).toBe(true);
+    expect(machine).not.toHaveProperty('ClientSecret');
+    expect(machine).not.toHaveProperty('CreationDate');
+    expect(mock.commandCalls(CreateIdentityProviderCommand)).toHaveLength(0);
+    expect(mock.commandCalls(AdminLinkProviderForUserCommand)).toHaveLength(0);
+    const codes = r.warnings.map((w) => w.code);
+    expect(codes).toEqual(
+      expect.arrayContaining(['IDP_SKIPPED', 'CLIENT_IDP_DROPPED', 'LINKS_SKIPPED']),
+    );
+    expect(r.warnings.find((w) => w.code === 'IDP_SKIPPED')?.message).toContain('Google');
+  });
+
+  it('passes the email as Username in email-username pools and addresses follow-ups to the new username', async () => {
+    targetPool.UsernameAttributes = ['email'];
+    targetPool.AliasAttributes = undefined;
+    const pool = sourcePool({ UsernameAttributes: ['email'], AliasAttributes: undefined });
+    const r = await restore({
+      pool,
+      users: [user('0b1c-uuid-a', { Enabled: false })],
+      memberships: [{ group: 'admins', username: '0b1c-uuid-a' }],
+    });
+    expect(mock.commandCalls(AdminCreateUserCommand)[0]?.args[0].input.Username).toBe(
+      '0b1c-uuid-a@example.com',
+    );
+    expect(mock.commandCalls(AdminAddUserToGroupCommand)[0]?.args[0].input).toMatchObject({
+      Username: 'uuid-0b1c-uuid-a@example.com',
+      GroupName: 'admins',
+    });
+    expect(mock.commandCalls(AdminDisableUserCommand)[0]?.args[0].input.Username).toBe(
+      'uuid-0b1c-uuid-a@example.com',
+    );
+    expect(subMap(r.subMap)).toEqual([
+      {
+        username: '0b1c-uuid-a',
+        oldSub: 'old-sub-0b1c-uuid-a',
+        newSub: 'new-sub-0b1c-uuid-a@example.com',
+        newUsername: 'uuid-0b1c-uuid-a@example.com',
+      },
+    ]);
+  });
+
+  it('resumes from the journal: users done before are not created again and the sub map has each once', async () => {
+    const spec: SnapshotSpec = {
+      users: Array.from({ length: 12 }, (_, i) => user(`u${i}`)),
+      memberships: Array.from({ length: 12 }, (_, i) => ({ group: 'everyone', username: `u${i}` })),
+    };
+    // First run: the endpoint goes away after five users (a fatal error stops the run).
+    let n = 0;
+    mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+      if (++n > 5) throw netError('ECONNRESET');
+      created.push(i);
+      return {
+        User: {
+          Username: i.Username,
+          Attributes: [{ Name: 'sub', Value: `new-sub-${i.Username}` }],
+        },
+      };
+    });
+    await expect(restore(spec, { createConcurrency: 1 })).rejects.toMatchObject({
+      exitCode: ExitCode.ServiceUnavailable,
+    });
+    expect(created).toHaveLength(5);
+    // Second run: the endpoint is back; the target now has users, and the journal says why.
+    mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+      created.push(i);
+      return {
+        User: {
+          Username: i.Username,
+          Attributes: [{ Name: 'sub', Value: `new-sub-${i.Username}` }],
+        },
+      };
+    });
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'u0' }] });
+    const r = await restore(spec, { createConcurrency: 1 });
+    expect(r.resumed).toBe(true);
+    expect(created.map((c) => c.Username).sort()).toEqual(spec.users.map((u) => u.Username).sort());
+    expect(r.users).toEqual({ created: 12, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.memberships).toBe(12);
+    const map = subMap(r.subMap);
+    expect(map).toHaveLength(12);
+    expect(new Set(map.map((e) => e.username)).size).toBe(12);
+    // Groups were not listed or created again on the second run.
+    expect(mock.commandCalls(CreateGroupCommand)).toHaveLength(2);
+  });
+
+  it('treats a user whose creation was in flight when the run died as created, not existing', async () => {
+    const spec: SnapshotSpec = { users: [user('a'), user('b')], memberships: [] };
+    // Run 1 dies on b's AdminCreateUser after Cognito created it (the journal has only the intent).
+    mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+      if (i.Username === 'b') {
+        existing.set('b', 'new-sub-b');
+        throw netError('ECONNRESET');
+      }
+      return {
+        User: {
+          Username: i.Username,
+          Attributes: [{ Name: 'sub', Value: `new-sub-${i.Username}` }],
+        },
+      };
+    });
+    await expect(restore(spec, { createConcurrency: 1 })).rejects.toBeDefined();
+    mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+      if (existing.has(i.Username ?? '')) throw awsError('UsernameExistsException');
+      return {
+        User: {
+          Username: i.Username,
+          Attributes: [{ Name: 'sub', Value: `new-sub-${i.Username}` }],
+        },
+      };
+    });
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'a' }] });
+    const r = await restore(spec, { createConcurrency: 1 });
+    expect(r.users).toEqual({ created: 2, existing: 0, failed: 0, externalProvider: 0 });
+    expect(subMap(r.subMap).find((e) => e.username === 'b')?.newSub).toBe('new-sub-b');
+  });
+});
+
+describe('restore preflight (aws-sdk-client-mock)', () => {
+  const writes = () =>
+    mock
+      .calls()
+      .map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name)
+      .filter((n) => /^(Create|Admin(?!Get)|Set|Add|Update|Tag)/.test(n));
+
+  it('refuses an incompatible target, one difference per line, and writes nothing', async () => {
+    targetPool = {
+      Id: TARGET,
+      SchemaAttributes: [{ Name: 'email', AttributeDataType: 'String', Required: true }],
+      UsernameAttributes: ['email'],
+      UsernameConfiguration: { CaseSensitive: true },
+    };
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'someone' }] });
+    const spec: SnapshotSpec = {
+      users: [user('a'), user('b', {}, { 'custom:plan': 'x' })],
+      memberships: [],
+    };
+    const err = await restore(spec, { legacySubAttribute: 'legacy_sub' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetIncompatibleError);
+    const diffs = (err as TargetIncompatibleError).differences;
+    expect(diffs).toEqual([
+      "custom attribute custom:plan: the snapshot's users carry it, the target pool's schema does not have it",
+      "custom attribute custom:tier: the snapshot's users carry it, the target pool's schema does not have it",
+      'UsernameAttributes: snapshot none, target [email]',
+      'AliasAttributes: snapshot [email], target none',
+      'UsernameConfiguration.CaseSensitive: snapshot false, target true',
+      expect.stringContaining(
+        '--legacy-sub-attribute legacy_sub: the target pool has no custom:legacy_sub',
+      ),
+      expect.stringContaining('the target pool already has users'),
+    ]);
+    expect((err as TargetIncompatibleError).exitCode).toBe(ExitCode.TargetIncompatible);
+    expect(writes()).toEqual([]);
+    expect(existsSync(path.join(stateDir, 'journal.jsonl'))).toBe(false);
+  });
+
+  it('names required attributes the users lack, and accepts --merge for a non-empty target', async () => {
+    targetPool.SchemaAttributes = [...SCHEMA, { Name: 'phone_number', Required: true }];
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'someone' }] });
+    const err = await restore({ users: [user('a')], memberships: [] }, { merge: true }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as TargetIncompatibleError).differences).toEqual([
+      'required attribute phone_number: the target pool requires it, 1 user(s) in the snapshot have no value',
+    ]);
+    targetPool.SchemaAttributes = [...SCHEMA];
+    const r = await restore({ users: [user('a')], memberships: [] }, { merge: true });
+    expect(r.users.created).toBe(1);
+  });
+
+  it('refuses a snapshot whose files do not match their checksums (exit 3) before any call', async () => {
+    const reader = await makeSnapshot(STANDARD);
+    const storage = reader.storage as MemoryStorage;
+    await storage.put('groups.json', '[]\n');
+    mock.resetHistory();
+    const err = await restoreSnapshot(gw, reader, opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotInvalidError);
+    expect((err as SnapshotInvalidError).exitCode).toBe(ExitCode.SnapshotInvalid);
+    expect(mock.calls()).toHaveLength(0);
+  });
+
+  it('--dry-run plans without writing', async () => {
+    const reader = await makeSnapshot(STANDARD);
+    const plan = await restoreSnapshot(gw, reader, opts({ dryRun: true }));
+    expect(plan.dryRun).toBe(true);
+    if (!plan.dryRun) return;
+    expect(plan.users).toEqual({ total: 4, toCreate: 3, alreadyDone: 0, externalProvider: 1 });
+    expect(plan.phases.find((p) => p.phase === 'groups')).toMatchObject({ create: 2, existing: 0 });
+    expect(plan.memberships).toBe(5);
+    expect(writes()).toEqual([]);
+    expect(existsSync(path.join(stateDir, 'journal.jsonl'))).toBe(false);
+    expect(restoreExitCode(plan)).toBe(0);
+  });
+
+  it('creates a pool once: a re-run after the journal recorded it uses the same pool', async () => {
+    mock.on(ListUserPoolsCommand).resolves({ UserPools: [] });
+    mock.on(CreateUserPoolCommand).resolves({ UserPool: { Id: 'us-east-1_New1', Name: 'fresh' } });
+    mock.on(SetUserPoolMfaConfigCommand).resolves({});
+    targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_New1', Name: 'fresh' };
+    const r1 = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    expect(r1.userPoolId).toBe('us-east-1_New1');
+    expect(r1.createdPool).toBe(true);
+    const r2 = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    expect(r2.userPoolId).toBe('us-east-1_New1');
+    expect(mock.commandCalls(CreateUserPoolCommand)).toHaveLength(1);
+    expect(r2.users).toEqual(r1.users);
+    expect(subMap(r2.subMap)).toEqual(subMap(r1.subMap));
+  });
+
+  it('adopts the pool a run created but did not journal (killed between CreateUserPool and the journal line)', async () => {
+    mock.on(ListUserPoolsCommand).resolves({ UserPools: [{ Id: 'us-east-1_Old', Name: 'fresh' }] });
+    mock.on(CreateUserPoolCommand).rejects(netError('ECONNRESET'));
+    await expect(restore(STANDARD, { target: { createPool: 'fresh' } })).rejects.toBeDefined();
+    // Cognito did create it: now two pools carry the name; the journal knew only the old one.
+    mock.on(ListUserPoolsCommand).resolves({
+      UserPools: [
+        { Id: 'us-east-1_Old', Name: 'fresh' },
+        { Id: 'us-east-1_Made', Name: 'fresh' },
+      ],
+    });
+    targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
+    mock.on(CreateUserPoolCommand).resolves({ UserPool: { Id: 'us-east-1_Second' } });
+    const r = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    expect(r.userPoolId).toBe('us-east-1_Made');
+  });
+});
+
+describe('pool creation request', () => {
+  it('strips custom:/dev: prefixes, never requires custom attributes, keeps non-default standard ones', () => {
+    const plan = planPoolCreation(
+      {
+        userPool: {
+          Id: SOURCE,
+          Name: 'src',
+          Arn: 'arn',
+          EstimatedNumberOfUsers: 3,
+          CreationDate: '2026-01-01',
+          SchemaAttributes: [
+            { Name: 'sub', AttributeDataType: 'String', Mutable: false, Required: true },
+            { Name: 'email', AttributeDataType: 'String', Mutable: true, Required: true },
+            { Name: 'name', AttributeDataType: 'String', Mutable: true, Required: false },
+            { Name: 'custom:tier', AttributeDataType: 'String', Mutable: true, Required: true },
+            { Name: 'dev:custom:internal', AttributeDataType: 'Number', Mutable: true },
+          ],
+          Policies: { PasswordPolicy: { MinimumLength: 12, TemporaryPasswordValidityDays: 3 } },
+          AdminCreateUserConfig: { AllowAdminCreateUserOnly: true, UnusedAccountValidityDays: 3 },
+          UserPoolTags: { a: '1' },
+          MfaConfiguration: 'OPTIONAL',
+          Domain: 'old-prefix',
+        },
+        mfaConfig: {
+          MfaConfiguration: 'OPTIONAL',
+          SoftwareTokenMfaConfiguration: { Enabled: true },
+        },
+        tags: { b: '2' },
+      },
+      'restored',
+      'legacy_sub',
+    );
+    const input = plan.input as unknown as Record<string, unknown>;
+    expect(input.PoolName).toBe('restored');
+    for (const k of [
+      'Id',
+      'Name',
+      'Arn',
+      'EstimatedNumberOfUsers',
+      'CreationDate',
+      'Domain',
+      'SchemaAttributes',
+    ])
+      expect(input).not.toHaveProperty(k);
+    expect(plan.input.Schema?.map((s) => [s.Name, s.Required, s.DeveloperOnlyAttribute])).toEqual([
+      ['email', true, false],
+      ['tier', false, false],
+      ['internal', false, true],
+      ['legacy_sub', false, false],
+    ]);
+    expect(plan.input.UserPoolTags).toEqual({ a: '1', b: '2' });
+    expect(plan.input.AdminCreateUserConfig).toEqual({ AllowAdminCreateUserOnly: true });
+    // OPTIONAL without an SMS configuration: created OFF, then SetUserPoolMfaConfig with TOTP.
+    expect(plan.input.MfaConfiguration).toBe('OFF');
+    expect(plan.mfa).toEqual({
+      MfaConfiguration: 'OPTIONAL',
+      SoftwareTokenMfaConfiguration: { Enabled: true },
+    });
+  });
+});
+
+describe('building blocks', () => {
+  it('MembershipIndex interns groups and takes a user once', () => {
+    const idx = new MembershipIndex();
+    idx.add('a', 'g1');
+    idx.add('a', 'g2');
+    idx.add('a', 'g1');
+    idx.add('b', 'g2');
+    expect(idx.size).toBe(3);
+    expect(idx.take('a')).toEqual(['g1', 'g2']);
+    expect(idx.take('a')).toEqual([]);
+    expect(idx.remaining()).toEqual({ users: 1, memberships: 1, sample: ['b'] });
+  });
+
+  it('WorkQueue applies back-pressure: push waits while the queue is full', async () => {
+    const release: (() => void)[] = [];
+    const handled: number[] = [];
+    const q = new WorkQueue<number>(1, 2, async (n) => {
+      await new Promise<void>((r) => release.push(r));
+      handled.push(n);
+    });
+    await q.push(1); // taken by the worker
+    await q.push(2);
+    await q.push(3); // queue: 2, 3 (full)
+    let fourth = false;
+    const p = q.push(4).then(() => (fourth = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fourth).toBe(false);
+    release.shift()?.();
+    await p;
+    expect(fourth).toBe(true);
+    const done = q.drained();
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1));
+      release.shift()?.();
+    }
+    await done;
+    expect(handled).toEqual([1, 2, 3, 4]);
+  });
+});
