@@ -78,6 +78,12 @@ function networkCode(e: unknown): string | undefined {
   return undefined;
 }
 
+/** A connection that never reached a server (refused, no such host, no route). */
+export function isUnreachable(e: unknown): boolean {
+  const net = networkCode(e);
+  return net !== undefined && UNREACHABLE_CODES.has(net);
+}
+
 export function classifyFailure(e: unknown): FailureKind {
   if (e instanceof VaultError) return 'fatal';
   const err = e as AwsLikeError;

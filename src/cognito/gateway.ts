@@ -56,7 +56,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { sleep } from '../core/concurrency.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
-import { awsErrorName, classifyFailure, toVaultError } from './errors.js';
+import { awsErrorName, classifyFailure, isUnreachable, toVaultError } from './errors.js';
 import { categoryOf, type CognitoOperation } from './quotas.js';
 import { RateController, type RateOptions } from './rate.js';
 
@@ -66,6 +66,8 @@ export interface ClientSettings {
   endpointUrl?: string;
   /** Sockets per host; enough for every shard and worker in flight. */
   maxSockets?: number;
+  /** Static credentials (the demo's emulator); default: the AWS SDK's credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export interface RetryPolicy {
@@ -75,6 +77,12 @@ export interface RetryPolicy {
   throttleAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * Attempts while the endpoint has never answered and the connection is refused or the host
+   * unknown: a wrong --endpoint-url or Region fails in well under a second instead of ~8 s of
+   * backoff. Once any call got a response, such errors get the full transient budget.
+   */
+  unreachableAttempts: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -82,6 +90,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   throttleAttempts: 30,
   baseDelayMs: 100,
   maxDelayMs: 5_000,
+  unreachableAttempts: 3,
 };
 
 export interface CallOptions {
@@ -126,6 +135,7 @@ export function createCognitoClient(settings: ClientSettings): CognitoIdentityPr
     region: settings.region,
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
     // The gateway owns retries so that every throttle feeds the rate controller.
     maxAttempts: 1,
     requestHandler: {
@@ -161,6 +171,8 @@ export class CognitoGateway {
   readonly rate: RateController;
   private readonly retry: RetryPolicy;
   private signal: AbortSignal | undefined;
+  /** Whether any call has had a response from the endpoint (success or service error). */
+  private reached = false;
 
   constructor(
     readonly client: CognitoIdentityProviderClient,
@@ -215,9 +227,15 @@ export class CognitoGateway {
       }
       this.rate.recordCall(category, attempt > 0);
       try {
-        return await send(this.signal);
+        const result = await send(this.signal);
+        this.reached = true;
+        return result;
       } catch (e) {
         if (this.signal?.aborted) throw new InterruptedError();
+        const unreachable = isUnreachable(e);
+        if (!unreachable && (e as { $metadata?: { httpStatusCode?: number } })?.$metadata) {
+          this.reached = true;
+        }
         const kind = classifyFailure(e);
         const context = {
           operation: op,
@@ -231,7 +249,11 @@ export class CognitoGateway {
           continue;
         }
         if (kind === 'transient') {
-          if (++transient >= transientMax) throw toVaultError(e, context);
+          const max =
+            unreachable && !this.reached
+              ? Math.min(transientMax, this.retry.unreachableAttempts)
+              : transientMax;
+          if (++transient >= max) throw toVaultError(e, context);
           await this.backoff(transient);
           continue;
         }

@@ -1,0 +1,433 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  CognitoIdentityProviderClient,
+  DescribeIdentityProviderCommand,
+  DescribeRiskConfigurationCommand,
+  DescribeUserPoolClientCommand,
+  DescribeUserPoolCommand,
+  GetLogDeliveryConfigurationCommand,
+  GetUICustomizationCommand,
+  GetUserPoolMfaConfigCommand,
+  InvalidParameterException,
+  ListGroupsCommand,
+  ListIdentityProvidersCommand,
+  ListResourceServersCommand,
+  ListTagsForResourceCommand,
+  ListUserPoolClientsCommand,
+  ListUsersCommand,
+  ListUsersInGroupCommand,
+  NotAuthorizedException,
+  ResourceNotFoundException,
+  type ListUsersCommandInput,
+  type ListUsersInGroupCommandInput,
+  type UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import { z } from 'zod';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { backupPool, redactProviderDetails } from '../../src/backup/engine.js';
+import {
+  CredentialsError,
+  InterruptedError,
+  StorageError,
+  UsageError,
+  type VaultError,
+} from '../../src/core/errors.js';
+import type { ProgressEvent } from '../../src/core/progress.js';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import {
+  MembershipRecord,
+  REDACTED,
+  SnapshotReader,
+  UserRecord,
+} from '../../src/snapshot/index.js';
+import { LocalDirStorage, storageErrorFromFs } from '../../src/storage/local.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { Storage, StorageEntry } from '../../src/storage/storage.js';
+import { awsError } from '../support/aws-errors.js';
+
+const POOL = 'us-east-1_EngineUnit';
+
+function makeUsers(n: number): UserType[] {
+  return Array.from({ length: n }, (_, i) => ({
+    Username: `user-${i}`,
+    Attributes: [
+      { Name: 'sub', Value: randomUUID() },
+      { Name: 'name', Value: i % 2 ? 'Zoë' : '山田' },
+    ],
+    Enabled: i % 13 !== 5,
+    UserStatus: 'CONFIRMED',
+    UserCreateDate: new Date(1_700_000_000_000 + i),
+    UserLastModifiedDate: new Date(1_700_000_000_000 + i),
+  }));
+}
+
+const subOf = (u: UserType): string => u.Attributes?.find((a) => a.Name === 'sub')?.Value ?? '';
+
+/** Serves ListUsers like Cognito: 60 per page, optional `sub ^= "…"` filter, opaque tokens. */
+function listUsersFake(all: UserType[], opts: { refuseFilter?: boolean } = {}) {
+  return async (input: ListUsersCommandInput) => {
+    if (input.Filter !== undefined) {
+      if (opts.refuseFilter) {
+        throw new InvalidParameterException({
+          message: 'Filter not supported',
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      const m = /^sub \^= "([0-9a-f]*)"$/.exec(input.Filter);
+      if (!m) throw new Error(`unexpected filter ${input.Filter}`);
+    }
+    const prefix = input.Filter ? (/"(.*)"/.exec(input.Filter)?.[1] ?? '') : '';
+    const matching = all.filter((u) => subOf(u).startsWith(prefix));
+    const start = Number(input.PaginationToken ?? 0);
+    const limit = input.Limit ?? 60;
+    const page = matching.slice(start, start + limit);
+    const next = start + limit < matching.length ? String(start + limit) : undefined;
+    return { Users: page, ...(next ? { PaginationToken: next } : {}) };
+  };
+}
+
+let client: CognitoIdentityProviderClient;
+let mock: ReturnType<typeof mockClient>;
+let gw: CognitoGateway;
+let users: UserType[];
+const GROUPS = ['everyone', 'admins'];
+
+beforeEach(() => {
+  client = new CognitoIdentityProviderClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
+  });
+  mock = mockClient(client);
+  gw = new CognitoGateway(client, {
+    rate: { unlimited: true },
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
+  });
+  users = makeUsers(130);
+  mock.on(DescribeUserPoolCommand).resolves({
+    UserPool: {
+      Id: POOL,
+      Name: 'unit',
+      Arn: `arn:aws:cognito-idp:us-east-1:123456789012:userpool/${POOL}`,
+      EstimatedNumberOfUsers: users.length,
+    },
+  });
+  mock.on(GetUserPoolMfaConfigCommand).resolves({ MfaConfiguration: 'OFF' });
+  mock.on(ListTagsForResourceCommand).resolves({ Tags: { app: 'unit' } });
+  mock.on(GetUICustomizationCommand).resolves({ UICustomization: { CSS: '.x{}' } });
+  mock.on(GetLogDeliveryConfigurationCommand).resolves({});
+  mock.on(DescribeRiskConfigurationCommand).resolves({ RiskConfiguration: {} });
+  mock.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [{ ClientId: 'c1' }] });
+  // Fresh objects per call, as the SDK gives.
+  mock.on(DescribeUserPoolClientCommand).callsFake(async () => ({
+    UserPoolClient: { ClientId: 'c1', ClientName: 'm', ClientSecret: 'top-secret' },
+  }));
+  mock.on(ListIdentityProvidersCommand).resolves({ Providers: [{ ProviderName: 'Google' }] });
+  mock.on(DescribeIdentityProviderCommand).callsFake(async () => ({
+    IdentityProvider: {
+      ProviderName: 'Google',
+      ProviderType: 'Google',
+      ProviderDetails: { client_id: 'id', client_secret: 'shh', authorize_scopes: 'openid' },
+    },
+  }));
+  mock.on(ListResourceServersCommand).resolves({ ResourceServers: [] });
+  mock.on(ListGroupsCommand).resolves({ Groups: GROUPS.map((GroupName) => ({ GroupName })) });
+  mock.on(ListUsersInGroupCommand).callsFake(async (input: ListUsersInGroupCommandInput) => ({
+    Users: input.GroupName === 'everyone' ? users.slice(0, 70) : users.slice(0, 2),
+  }));
+  mock.on(ListUsersCommand).callsFake(listUsersFake(users));
+});
+
+afterEach(() => {
+  mock.restore();
+  client.destroy();
+});
+
+async function readUsers(snap: Storage): Promise<UserRecord[]> {
+  const out: UserRecord[] = [];
+  for await (const u of (await SnapshotReader.open(snap)).records('users', UserRecord)) out.push(u);
+  return out;
+}
+
+async function keys(s: Storage): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of s.list()) out.push(e.key);
+  return out.sort();
+}
+
+async function failure(p: Promise<unknown>): Promise<VaultError> {
+  return p.then(
+    () => {
+      throw new Error('expected the backup to fail');
+    },
+    (e: unknown) => e as VaultError,
+  );
+}
+
+const hasManifest = async (s: Storage): Promise<boolean> =>
+  (await keys(s)).some((k) => k.endsWith('/manifest.json') || k === 'manifest.json');
+
+describe('sharded ListUsers', () => {
+  it('falls back to one chain when Cognito refuses the sub filter', async () => {
+    mock.on(ListUsersCommand).callsFake(listUsersFake(users, { refuseFilter: true }));
+    const root = new MemoryStorage();
+    const events: ProgressEvent[] = [];
+    const r = await backupPool(gw, root, {
+      userPoolId: POOL,
+      shards: 16,
+      onProgress: (e) => events.push(e),
+    });
+    expect(r.manifest.options.sharding).toEqual({ mode: 'single', shards: 1 });
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({ code: 'SHARDING_REFUSED', operation: 'ListUsers' }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'warning', code: 'SHARDING_REFUSED' }),
+    );
+    expect(r.users).toBe(130);
+    const snap = root.child(r.snapshot.replace('memory://', ''));
+    const back = await readUsers(snap);
+    expect(back.map((u) => u.Username).sort()).toEqual(users.map((u) => u.Username).sort());
+    expect(r.manifest.files.filter((f) => f.kind === 'users')).toHaveLength(1);
+    expect((await (await SnapshotReader.open(snap)).verify()).ok).toBe(true);
+  });
+
+  for (const shards of [16, 256] as const) {
+    it(`${shards} sub-prefix shards capture every user exactly once`, async () => {
+      users = makeUsers(777);
+      mock.on(ListUsersCommand).callsFake(listUsersFake(users));
+      const root = new MemoryStorage();
+      const r = await backupPool(gw, root, { userPoolId: POOL, shards });
+      expect(r.manifest.options.sharding).toEqual({ mode: 'sub-prefix', shards });
+      expect(r.manifest.files.filter((f) => f.kind === 'users')).toHaveLength(shards);
+      const back = await readUsers(root.child(r.snapshot.replace('memory://', '')));
+      expect(back).toHaveLength(777);
+      expect(new Set(back.map((u) => u.Username)).size).toBe(777);
+      expect(r.users).toBe(777);
+      const filters = new Set(
+        mock.commandCalls(ListUsersCommand).map((c) => c.args[0].input.Filter),
+      );
+      // Every chain is filtered (plus the one-page probe of "0"); none lists the whole pool.
+      expect(filters.has(undefined)).toBe(false);
+      const hex = '0123456789abcdef'.split('');
+      const prefixes = shards === 16 ? hex : hex.flatMap((a) => hex.map((b) => a + b));
+      expect([...filters].sort()).toEqual(
+        [...new Set([...prefixes, '0'].map((p) => `sub ^= "${p}"`))].sort(),
+      );
+    });
+  }
+});
+
+describe('what a backup captures (mocked pool)', () => {
+  it('redacts secrets by default, keeps them with includeSecrets, dates as ISO strings', async () => {
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL });
+    const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+    const clients = (await snap.readJson('clients', z.any())) as {
+      ClientSecret?: string;
+    }[];
+    expect(clients[0]?.ClientSecret).toBe(REDACTED);
+    const idps = (await snap.readJson('identityProviders', z.any())) as {
+      ProviderDetails: Record<string, string>;
+    }[];
+    expect(idps[0]?.ProviderDetails).toEqual({
+      client_id: 'id',
+      client_secret: REDACTED,
+      authorize_scopes: 'openid',
+    });
+    const first = (await readUsers(snap.storage)).find((u) => u.Username === 'user-0');
+    expect(first?.UserCreateDate).toBe(new Date(1_700_000_000_000).toISOString());
+    const members: MembershipRecord[] = [];
+    for await (const m of snap.records('memberships', MembershipRecord)) members.push(m);
+    expect(members).toHaveLength(72);
+    expect(r.manifest.counts).toEqual({
+      users: 130,
+      groups: 2,
+      memberships: 72,
+      clients: 1,
+      identityProviders: 1,
+      resourceServers: 0,
+    });
+
+    const root2 = new MemoryStorage();
+    const r2 = await backupPool(gw, root2, { userPoolId: POOL, includeSecrets: true });
+    const snap2 = await SnapshotReader.open(root2.child(r2.snapshot.replace('memory://', '')));
+    const c2 = (await snap2.readJson('clients', z.any())) as {
+      ClientSecret?: string;
+    }[];
+    expect(c2[0]?.ClientSecret).toBe('top-secret');
+    const i2 = (await snap2.readJson('identityProviders', z.any())) as {
+      ProviderDetails: Record<string, string>;
+    }[];
+    expect(i2[0]?.ProviderDetails.client_secret).toBe('shh');
+    expect(r2.manifest.options.includeSecrets).toBe(true);
+  });
+
+  it('redactProviderDetails replaces every secret-looking key', () => {
+    expect(
+      redactProviderDetails({
+        client_id: 'a',
+        client_secret: 'b',
+        private_key: 'c',
+        privatekey: 'd',
+        team_id: 'e',
+        MetadataURL: 'f',
+      }),
+    ).toEqual({
+      client_id: 'a',
+      client_secret: REDACTED,
+      private_key: REDACTED,
+      privatekey: REDACTED,
+      team_id: 'e',
+      MetadataURL: 'f',
+    });
+  });
+
+  it('an optional setting that is refused becomes a NOT_CAPTURED warning, not a failure', async () => {
+    mock.on(GetUICustomizationCommand).rejects(awsError('AccessDeniedException'));
+    const r = await backupPool(gw, new MemoryStorage(), { userPoolId: POOL });
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({ code: 'NOT_CAPTURED', operation: 'GetUICustomization' }),
+    );
+  });
+});
+
+describe('access denied and other failures: the right error, and no manifest', () => {
+  const denials: [string, () => Error][] = [
+    ['AccessDeniedException', () => awsError('AccessDeniedException')],
+    [
+      'NotAuthorizedException',
+      () => new NotAuthorizedException({ message: 'no', $metadata: { httpStatusCode: 400 } }),
+    ],
+    ['UnrecognizedClientException', () => awsError('UnrecognizedClientException')],
+  ];
+
+  for (const [name, make] of denials) {
+    it(`${name} on DescribeUserPool → CredentialsError, exit 5`, async () => {
+      mock.on(DescribeUserPoolCommand).rejects(make());
+      const root = new MemoryStorage();
+      const e = await failure(backupPool(gw, root, { userPoolId: POOL }));
+      expect(e).toBeInstanceOf(CredentialsError);
+      expect(e).toMatchObject({ code: 'ACCESS_DENIED', exitCode: 5 });
+      expect(e.message).toMatch(/DescribeUserPool/);
+      expect(await keys(root)).toEqual([]);
+    });
+
+    it(`${name} on ListUsers mid-backup → exit 5 and no manifest (local directory)`, async () => {
+      mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+        if (input.PaginationToken) throw make();
+        return listUsersFake(users)(input);
+      });
+      const dir = await mkdtemp(path.join(tmpdir(), 'cv-engine-'));
+      try {
+        const root = new LocalDirStorage(dir);
+        const e = await failure(backupPool(gw, root, { userPoolId: POOL, shards: 1 }));
+        expect(e).toBeInstanceOf(CredentialsError);
+        expect(e).toMatchObject({ code: 'ACCESS_DENIED', exitCode: 5 });
+        expect(e.message).toMatch(/ListUsers/);
+        const written = await keys(root);
+        expect(written.length).toBeGreaterThan(0);
+        expect(written.some((k) => k.endsWith('manifest.json'))).toBe(false);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }, 15_000);
+  }
+
+  it('an unknown pool is UsageError POOL_NOT_FOUND, exit 2', async () => {
+    mock
+      .on(DescribeUserPoolCommand)
+      .rejects(
+        new ResourceNotFoundException({ message: 'nope', $metadata: { httpStatusCode: 400 } }),
+      );
+    const e = await failure(backupPool(gw, new MemoryStorage(), { userPoolId: POOL }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toMatchObject({ code: 'POOL_NOT_FOUND', exitCode: 2 });
+  });
+
+  it('a --region that disagrees with the pool id is refused before any call', async () => {
+    const e = await failure(
+      backupPool(gw, new MemoryStorage(), { userPoolId: POOL, region: 'eu-west-1' }),
+    );
+    expect(e).toMatchObject({ code: 'REGION_MISMATCH', exitCode: 2 });
+    expect(mock.calls()).toHaveLength(0);
+  });
+
+  it('a disk that fills up while writing a users part → StorageError DISK_FULL, exit 8, no manifest', async () => {
+    /** A storage whose writes hit ENOSPC once the shared budget is used up, like a small disk. */
+    class TinyDisk implements Storage {
+      readonly location: string;
+      constructor(
+        readonly inner: MemoryStorage,
+        readonly budget: { used: number; capacity: number },
+      ) {
+        this.location = inner.location;
+      }
+      async put(key: string, body: Readable | Uint8Array | string): Promise<void> {
+        const chunks: Buffer[] = [];
+        try {
+          const source = typeof body === 'string' || body instanceof Uint8Array ? [body] : body;
+          for await (const c of source) {
+            const b = Buffer.from(c as Uint8Array);
+            this.budget.used += b.length;
+            if (this.budget.used > this.budget.capacity) {
+              throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+                code: 'ENOSPC',
+                errno: -28,
+              });
+            }
+            chunks.push(b);
+          }
+        } catch (e) {
+          throw storageErrorFromFs(e, 'write', `${this.location}/${key}`);
+        }
+        await this.inner.put(key, Buffer.concat(chunks));
+      }
+      get(key: string) {
+        return this.inner.get(key);
+      }
+      exists(key: string) {
+        return this.inner.exists(key);
+      }
+      list(prefix?: string): AsyncIterable<StorageEntry> {
+        return this.inner.list(prefix);
+      }
+      delete(key: string) {
+        return this.inner.delete(key);
+      }
+      child(prefix: string): Storage {
+        return new TinyDisk(this.inner.child(prefix) as MemoryStorage, this.budget);
+      }
+    }
+    users = makeUsers(3000);
+    mock.on(ListUsersCommand).callsFake(listUsersFake(users));
+    const mem = new MemoryStorage();
+    const disk = new TinyDisk(mem, { used: 0, capacity: 20_000 });
+    const e = await failure(backupPool(gw, disk, { userPoolId: POOL, shards: 1 }));
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toMatchObject({ code: 'DISK_FULL', exitCode: 8 });
+    expect(e.message).toMatch(/no space left/);
+    expect(await hasManifest(mem)).toBe(false);
+    expect((await keys(mem)).some((k) => k.endsWith('pool.json'))).toBe(true);
+  });
+
+  it('an aborted signal mid-listing → InterruptedError (130), no manifest', async () => {
+    const ac = new AbortController();
+    let pages = 0;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      if (++pages === 3) ac.abort();
+      return listUsersFake(users)(input);
+    });
+    const root = new MemoryStorage();
+    const e = await failure(
+      backupPool(gw, root, { userPoolId: POOL, shards: 1, signal: ac.signal }),
+    );
+    expect(e).toBeInstanceOf(InterruptedError);
+    expect(e.exitCode).toBe(130);
+    expect(await hasManifest(root)).toBe(false);
+  });
+});
