@@ -4,6 +4,7 @@ import { ExitCode, isVaultError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import { registerBackup } from './backup.js';
 import { EXIT_CODES_HELP } from './common.js';
+import { registerDemo } from './demo.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
 import { registerRestore } from './restore.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerList(program);
   registerPolicy(program);
+  registerDemo(program);
   registerRestore(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;

@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { ExitCode, VaultError } from '../core/errors.js';
+
+/** A moto server (the local AWS emulator) on a free loopback port, stopped by PID. */
+export interface Emulator {
+  endpoint: string;
+  port: number;
+  pid: number;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilUp(
+  endpoint: string,
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
+    try {
+      const r = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+      if (r.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`moto_server did not start within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts `moto_server -H 127.0.0.1 -p PORT` (the MOTO_SERVER environment variable names another
+ * program). Fails with a clear message when the program is not installed.
+ */
+export async function startEmulator(
+  opts: { timeoutMs?: number; program?: string } = {},
+): Promise<Emulator> {
+  const program = opts.program ?? process.env.MOTO_SERVER ?? 'moto_server';
+  const port = await freePort();
+  const child = spawn(program, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const spawned = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (e) => resolve(e));
+  });
+  if (spawned) {
+    throw new VaultError(
+      'EMULATOR_MISSING',
+      spawned.code === 'ENOENT'
+        ? `${program} is not installed: the demo needs the moto AWS emulator (pip install "moto[server]")`
+        : `cannot start ${program}: ${spawned.message}`,
+      ExitCode.Unexpected,
+      { program },
+    );
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilUp(endpoint, child, opts.timeoutMs ?? 30_000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new VaultError(
+      'EMULATOR_FAILED',
+      `${(e as Error).message}: ${stderr.trim().split('\n').pop() ?? ''}`,
+      ExitCode.Unexpected,
+      {
+        program,
+      },
+    );
+  }
+  const pid = child.pid ?? 0;
+  return {
+    endpoint,
+    port,
+    pid,
+    async reset() {
+      await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      process.kill(pid, 'SIGTERM');
+      const t = setTimeout(() => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Credentials the emulator accepts; never valid anywhere else. */
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
