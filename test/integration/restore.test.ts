@@ -1,0 +1,414 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  AdminCreateUserCommand,
+  AdminRemoveUserFromGroupCommand,
+  AdminUpdateUserAttributesCommand,
+  CognitoIdentityProviderClient,
+  DescribeIdentityProviderCommand,
+  DescribeUserPoolClientCommand,
+  ListGroupsCommand,
+  ListIdentityProvidersCommand,
+  ListResourceServersCommand,
+  ListUserPoolClientsCommand,
+  ListUsersCommand,
+  ListUsersInGroupCommand,
+  type UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backupPool } from '../../src/backup/engine.js';
+import { TargetIncompatibleError } from '../../src/core/errors.js';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { seedPool } from '../../src/demo/seed.js';
+import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
+import { restoreSnapshot } from '../../src/restore/engine.js';
+import { loadIdpSecrets } from '../../src/restore/idp-secrets.js';
+import { planPoolCreation } from '../../src/restore/pool.js';
+import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
+import { PoolDocument, SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
+import { LocalDirStorage } from '../../src/storage/local.js';
+import { useMotoEnv } from '../support/env.js';
+import { startMoto, type MotoServer } from '../support/moto.js';
+
+const REGION = 'us-east-1';
+const USERS = 600;
+const GROUPS = 70;
+const SMALL_USERS = 150;
+const EMAIL_USERS = 150;
+
+let moto: MotoServer;
+let gw: CognitoGateway;
+let raw: CognitoIdentityProviderClient;
+let work: string;
+let secretsFile: string;
+
+interface Seeded {
+  poolId: string;
+  reader: SnapshotReader;
+}
+/** 600 users, 70 groups: the round trip. */
+let plain: Seeded;
+/** A smaller pool for restoring into existing pools (the same code paths, less moto time). */
+let small: Seeded;
+let emailPool: Seeded;
+const sources = new Map<string, Promise<RawPool>>();
+/** A source pool as the API shows it, read once. */
+const source = (s: Seeded): Promise<RawPool> => {
+  let p = sources.get(s.poolId);
+  if (!p) {
+    p = rawPool(s.poolId);
+    sources.set(s.poolId, p);
+  }
+  return p;
+};
+
+async function seedAndBackup(name: string, opts: Parameters<typeof seedPool>[1]): Promise<Seeded> {
+  const seeded = await seedPool(gw, { ...opts, poolName: name, concurrency: 16 });
+  const root = new LocalDirStorage(path.join(work, 'snapshots'));
+  const backup = await backupPool(gw, root, {
+    userPoolId: seeded.userPoolId,
+    includeSecrets: false,
+  });
+  const reader = await SnapshotReader.open(
+    root.child(`${seeded.userPoolId}/${backup.manifest.snapshotId}`),
+  );
+  return { poolId: seeded.userPoolId, reader };
+}
+
+// ---- the pool as the API shows it: raw SDK calls, our own pagination ---------------------------
+
+type Attrs = Record<string, string>;
+interface RawPool {
+  users: UserType[];
+  groups: Record<string, unknown>;
+  members: Record<string, string[]>;
+  clients: Record<string, Record<string, unknown>>;
+  idps: Record<string, unknown>;
+  servers: Record<string, unknown>;
+}
+
+async function rawPool(poolId: string): Promise<RawPool> {
+  const users: UserType[] = [];
+  let pt: string | undefined;
+  do {
+    const r = await raw.send(
+      new ListUsersCommand({ UserPoolId: poolId, Limit: 60, PaginationToken: pt }),
+    );
+    users.push(...(r.Users ?? []));
+    pt = r.PaginationToken;
+  } while (pt);
+  const groups: Record<string, unknown> = {};
+  const members: Record<string, string[]> = {};
+  let nt: string | undefined;
+  do {
+    const r = await raw.send(
+      new ListGroupsCommand({ UserPoolId: poolId, Limit: 60, NextToken: nt }),
+    );
+    for (const g of r.Groups ?? []) {
+      groups[g.GroupName ?? ''] = {
+        Description: g.Description,
+        Precedence: g.Precedence,
+        RoleArn: g.RoleArn,
+      };
+    }
+    nt = r.NextToken;
+  } while (nt);
+  for (const g of Object.keys(groups)) {
+    const list: string[] = [];
+    let t: string | undefined;
+    do {
+      const r = await raw.send(
+        new ListUsersInGroupCommand({ UserPoolId: poolId, GroupName: g, Limit: 60, NextToken: t }),
+      );
+      list.push(...(r.Users ?? []).map((u) => u.Username ?? ''));
+      t = r.NextToken;
+    } while (t);
+    members[g] = list;
+  }
+  const clients: Record<string, Record<string, unknown>> = {};
+  let ct: string | undefined;
+  do {
+    const r = await raw.send(
+      new ListUserPoolClientsCommand({ UserPoolId: poolId, MaxResults: 60, NextToken: ct }),
+    );
+    for (const c of r.UserPoolClients ?? []) {
+      const d = await raw.send(
+        new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: c.ClientId }),
+      );
+      const {
+        ClientId: _i,
+        ClientSecret,
+        UserPoolId: _p,
+        CreationDate: _c,
+        LastModifiedDate: _l,
+        ...rest
+      } = d.UserPoolClient ?? {};
+      clients[rest.ClientName ?? ''] = { ...rest, hasSecret: Boolean(ClientSecret) };
+    }
+    ct = r.NextToken;
+  } while (ct);
+  const idps: Record<string, unknown> = {};
+  const ip = await raw.send(
+    new ListIdentityProvidersCommand({ UserPoolId: poolId, MaxResults: 60 }),
+  );
+  for (const p of ip.Providers ?? []) {
+    const d = await raw.send(
+      new DescribeIdentityProviderCommand({ UserPoolId: poolId, ProviderName: p.ProviderName }),
+    );
+    const i = d.IdentityProvider ?? {};
+    idps[i.ProviderName ?? ''] = {
+      ProviderType: i.ProviderType,
+      ProviderDetails: i.ProviderDetails,
+      AttributeMapping: i.AttributeMapping,
+    };
+  }
+  const servers: Record<string, unknown> = {};
+  const rs = await raw.send(new ListResourceServersCommand({ UserPoolId: poolId, MaxResults: 50 }));
+  for (const s of rs.ResourceServers ?? [])
+    servers[s.Identifier ?? ''] = { Name: s.Name, Scopes: s.Scopes };
+  return { users, groups, members, clients, idps, servers };
+}
+
+const attrsOf = (u: UserType): Attrs =>
+  Object.fromEntries((u.Attributes ?? []).map((a) => [a.Name ?? '', a.Value ?? '']));
+
+/** Users keyed by username (or email where Cognito generated the usernames). */
+function normalize(p: RawPool, keyBy: 'username' | 'email', ignore: string[] = []) {
+  const keyOf = new Map<string, string>();
+  const users: Record<string, { attributes: Attrs; enabled: boolean | undefined }> = {};
+  for (const u of p.users) {
+    const a = attrsOf(u);
+    const key = keyBy === 'email' ? (a.email ?? '') : (u.Username ?? '');
+    keyOf.set(u.Username ?? '', key);
+    const attributes = { ...a };
+    for (const n of ['sub', ...ignore]) delete attributes[n];
+    users[key] = { attributes, enabled: u.Enabled };
+  }
+  const members = Object.fromEntries(
+    Object.entries(p.members).map(([g, list]) => [
+      g,
+      list.map((u) => keyOf.get(u) ?? `?${u}`).sort(),
+    ]),
+  );
+  return { users, members, groups: p.groups, clients: p.clients, idps: p.idps, servers: p.servers };
+}
+
+function readSubMap(file: string): SubMapEntry[] {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as SubMapEntry);
+}
+
+/** Every user of A maps, by old sub, to the sub of the same user (username/email) in B. */
+function checkSubMap(a: RawPool, b: RawPool, entries: SubMapEntry[], keyBy: 'username' | 'email') {
+  const map = new Map(entries.map((e) => [e.oldSub, e.newSub]));
+  expect(map.size).toBe(entries.length);
+  expect(new Set(entries.map((e) => e.username)).size).toBe(entries.length);
+  const key = (u: UserType) => (keyBy === 'email' ? attrsOf(u).email : u.Username);
+  const inB = new Map(b.users.map((u) => [key(u), attrsOf(u).sub]));
+  for (const u of a.users) {
+    const mapped = map.get(attrsOf(u).sub ?? '');
+    expect(mapped, `sub map entry for ${key(u)}`).toBeDefined();
+    expect(mapped).toBe(inB.get(key(u)));
+  }
+}
+
+async function restore(
+  reader: SnapshotReader,
+  over: Partial<RestoreOptions> & Pick<RestoreOptions, 'target'>,
+) {
+  return (await restoreSnapshot(gw, reader, {
+    stateDir: await mkdtemp(path.join(work, 'state-')),
+    idpSecrets: await loadIdpSecrets(secretsFile),
+    ...over,
+  })) as RestoreResult;
+}
+
+async function emptyPoolLike(seeded: Seeded, name: string): Promise<string> {
+  const doc = await seeded.reader.readJson('pool', PoolDocument);
+  const pool = await gw.createUserPool(planPoolCreation(doc, name).input);
+  return pool?.Id ?? '';
+}
+
+beforeAll(async () => {
+  useMotoEnv();
+  moto = await startMoto();
+  gw = CognitoGateway.create(
+    { region: REGION, endpointUrl: moto.endpoint },
+    { rate: { unlimited: true } },
+  );
+  raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
+  work = await mkdtemp(path.join(tmpdir(), 'cv-restore-it-'));
+  secretsFile = path.join(work, 'idp-secrets.json');
+  writeFileSync(secretsFile, JSON.stringify({ Google: { client_secret: 'demo-google-secret' } }));
+  plain = await seedAndBackup('restore-source', { users: USERS, groups: GROUPS });
+  small = await seedAndBackup('restore-source-small', { users: SMALL_USERS, groups: 8 });
+  emailPool = await seedAndBackup('restore-source-email', {
+    users: EMAIL_USERS,
+    groups: 10,
+    usernameAttributes: ['email'],
+  });
+});
+
+afterAll(async () => {
+  gw?.destroy();
+  raw?.destroy();
+  await moto?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('restore on moto', () => {
+  it('restores into a new pool (--create-pool): equal to the source by API, every sub mapped', async () => {
+    const t0 = performance.now();
+    const r = await restore(plain.reader, { target: { createPool: 'restored-new' } });
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(
+      `restore of ${USERS} users into a new pool: ${seconds.toFixed(1)} s (${(USERS / seconds).toFixed(0)} users/s, unpaced)`,
+    );
+    expect(r.users).toEqual({ created: USERS, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.failedUsers).toEqual([]);
+    expect(r.groups).toBe(GROUPS);
+    expect(r.createdPool).toBe(true);
+    expect(statSync(r.report).mode & 0o777).toBe(0o600);
+    expect(statSync(r.subMap).mode & 0o777).toBe(0o600);
+
+    const a = await source(plain);
+    const b = await rawPool(r.userPoolId);
+    expect(b.users).toHaveLength(USERS);
+    expect(b.users.every((u) => u.UserStatus === 'FORCE_CHANGE_PASSWORD')).toBe(true);
+    expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
+    expect(r.memberships).toBe(Object.values(a.members).reduce((n, l) => n + l.length, 0));
+    expect(r.disabled).toBe(a.users.filter((u) => u.Enabled === false).length);
+    checkSubMap(a, b, readSubMap(r.subMap), 'username');
+
+    const clientMap = JSON.parse(readFileSync(r.clientMap, 'utf8')) as Record<string, string>;
+    expect(Object.keys(clientMap)).toHaveLength(2);
+    for (const [oldId, newId] of Object.entries(clientMap)) expect(newId).not.toBe(oldId);
+
+    const cmp = await comparePools(gw, plain.poolId, gw, r.userPoolId, {
+      subMap: readSubMap(r.subMap),
+      userStatus: 'restored',
+    });
+    expect(cmp.differences).toEqual([]);
+    expect(cmp.summary.users.matched).toBe(USERS);
+  });
+
+  it('restores into an existing compatible empty pool', async () => {
+    const target = await emptyPoolLike(small, 'restored-existing');
+    const r = await restore(small.reader, { target: { userPoolId: target } });
+    expect(r.users).toEqual({ created: SMALL_USERS, existing: 0, failed: 0, externalProvider: 0 });
+    const a = await source(small);
+    const b = await rawPool(target);
+    expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
+    checkSubMap(a, b, readSubMap(r.subMap), 'username');
+    const cmp = await comparePools(gw, small.poolId, gw, target, { subMap: readSubMap(r.subMap) });
+    expect(cmp.equal).toBe(true);
+  });
+
+  it('--merge into a pool that holds some of the users: they count as existing, not failed', async () => {
+    const target = await emptyPoolLike(small, 'restored-merge');
+    const some: UserRecord[] = [];
+    for await (const u of small.reader.records('users', UserRecord))
+      if (some.length < 25) some.push(u);
+    for (const u of some) {
+      await raw.send(
+        new AdminCreateUserCommand({
+          UserPoolId: target,
+          Username: u.Username,
+          MessageAction: 'SUPPRESS',
+          UserAttributes: u.Attributes.filter((x) => x.Name !== 'sub'),
+        }),
+      );
+    }
+    await raw.send(
+      new AdminCreateUserCommand({
+        UserPoolId: target,
+        Username: 'stranger',
+        MessageAction: 'SUPPRESS',
+      }),
+    );
+    // Without --merge the preflight refuses, and writes nothing.
+    const refused = await restore(small.reader, { target: { userPoolId: target } }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(TargetIncompatibleError);
+    expect((refused as TargetIncompatibleError).differences).toEqual([
+      expect.stringContaining('the target pool already has users'),
+    ]);
+    expect((await rawPool(target)).users).toHaveLength(some.length + 1);
+    expect(Object.keys((await rawPool(target)).groups)).toHaveLength(0);
+
+    const r = await restore(small.reader, { target: { userPoolId: target }, merge: true });
+    expect(r.users).toEqual({
+      created: SMALL_USERS - some.length,
+      existing: some.length,
+      failed: 0,
+      externalProvider: 0,
+    });
+    const a = await source(small);
+    const b = await rawPool(target);
+    const nb = normalize(b, 'username');
+    expect(nb.users.stranger).toBeDefined();
+    delete nb.users.stranger;
+    expect(nb).toEqual(normalize(a, 'username'));
+    const map = readSubMap(r.subMap);
+    expect(map).toHaveLength(SMALL_USERS);
+    checkSubMap(a, b, map, 'username');
+
+    // comparePools sees exactly what differs: the stranger, and what we change now.
+    const [group, victim] =
+      Object.entries(a.members)
+        .map(([g, l]) => [g, some.find((u) => l.includes(u.Username))?.Username] as const)
+        .find(([, v]) => v !== undefined) ?? [];
+    if (!group || !victim) throw new Error('no pre-existing user is in a group');
+    await raw.send(
+      new AdminRemoveUserFromGroupCommand({
+        UserPoolId: target,
+        Username: victim,
+        GroupName: group,
+      }),
+    );
+    await raw.send(
+      new AdminUpdateUserAttributesCommand({
+        UserPoolId: target,
+        Username: victim,
+        UserAttributes: [{ Name: 'custom:tier', Value: 'platinum' }],
+      }),
+    );
+    const cmp = await comparePools(gw, small.poolId, gw, target, { subMap: map });
+    expect(cmp.differences.map((d) => d.message).sort()).toEqual(
+      [
+        'user stranger is only in B',
+        `user ${victim} is in group ${group} in A only`,
+        `user ${victim}: attribute custom:tier differs`,
+      ].sort(),
+    );
+    expect(JSON.stringify(cmp.differences)).not.toContain('platinum');
+  });
+
+  it('restores an email-username pool: Cognito makes new usernames, the sub map follows the email', async () => {
+    const r = await restore(emailPool.reader, { target: { createPool: 'restored-email' } });
+    expect(r.users).toEqual({ created: EMAIL_USERS, existing: 0, failed: 0, externalProvider: 0 });
+    const a = await source(emailPool);
+    const b = await rawPool(r.userPoolId);
+    expect(b.users).toHaveLength(EMAIL_USERS);
+    expect(normalize(b, 'email')).toEqual(normalize(a, 'email'));
+    const map = readSubMap(r.subMap);
+    checkSubMap(a, b, map, 'email');
+    // The sub map names both usernames, since they differ.
+    const aNames = new Set(a.users.map((u) => u.Username));
+    const bNames = new Set(b.users.map((u) => u.Username));
+    for (const e of map as (SubMapEntry & { newUsername?: string })[]) {
+      expect(aNames.has(e.username ?? '')).toBe(true);
+      expect(bNames.has(e.newUsername ?? '')).toBe(true);
+    }
+    const cmp = await comparePools(gw, emailPool.poolId, gw, r.userPoolId, {
+      subMap: map,
+      userStatus: 'restored',
+    });
+    expect(cmp.differences).toEqual([]);
+  });
+});
