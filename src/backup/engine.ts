@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type {
   GroupType,
   IdentityProviderType,
+  ResourceServerType,
   UserPoolClientType,
   UserPoolType,
   UserType,
@@ -124,55 +125,12 @@ export async function backupPool(
     const snapshotId = newSnapshotId(started);
     const writer = new SnapshotWriter(root.child(`${poolId}/${snapshotId}`), run.signal);
 
-    const poolDoc = await capturePoolDocument(gw, pool, warn);
-    await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
-
-    progress({ type: 'phase', phase: 'clients' });
-    const clients: UserPoolClientType[] = [];
-    for await (const c of gw.listUserPoolClients(poolId)) {
-      const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
-      if (!full) continue;
-      if (full.ClientSecret && !opts.includeSecrets) full.ClientSecret = REDACTED;
-      clients.push(full);
-    }
-    await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
-
-    progress({ type: 'phase', phase: 'identity-providers' });
-    const idps: IdentityProviderType[] = [];
-    for await (const p of gw.listIdentityProviders(poolId)) {
-      const full = await gw.describeIdentityProvider(poolId, p.ProviderName ?? '');
-      if (!full) continue;
-      if (!opts.includeSecrets) full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
-      idps.push(full);
-    }
-    await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length);
-
-    progress({ type: 'phase', phase: 'resource-servers' });
-    const servers = [];
-    for await (const s of gw.listResourceServers(poolId)) servers.push(s);
-    await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
-
-    progress({ type: 'phase', phase: 'groups' });
-    const groups: GroupType[] = [];
-    for await (const g of gw.listGroups(poolId)) groups.push(g);
-    await writer.writeJson(
-      FILES.groups,
-      'groups',
-      groups.map((g) => ({
-        GroupName: g.GroupName,
-        Description: g.Description,
-        Precedence: g.Precedence,
-        RoleArn: g.RoleArn,
-        CreationDate: g.CreationDate?.toISOString(),
-        LastModifiedDate: g.LastModifiedDate?.toISOString(),
-      })),
-      groups.length,
-    );
-
-    progress({ type: 'phase', phase: 'users' });
+    // Users need nothing but the pool, so they are listed while the settings, groups and
+    // memberships are captured: those use other quota categories (memberships share UserList),
+    // and the UserList quota is busy from the start instead of after a dozen sequential calls.
     const estimated = pool.EstimatedNumberOfUsers;
     const requested = opts.shards ?? (estimated !== undefined && estimated > 2_000_000 ? 256 : 16);
-    const shards = requested === 1 ? 1 : await probeSharding(gw, poolId, requested, warn);
+    let shards: 1 | 16 | 256 = 1;
 
     let usersListed = 0;
     const userShard = async function* (filterPrefix: string): AsyncGenerator<unknown> {
@@ -188,42 +146,100 @@ export async function backupPool(
       }
     };
 
-    let membershipsListed = 0;
-    let groupsDone = 0;
-    let nextGroup = 0;
-    const membershipWorker = async function* (): AsyncGenerator<MembershipRecord> {
-      while (nextGroup < groups.length) {
-        const g = groups[nextGroup++]?.GroupName ?? '';
-        for await (const u of gw.listUsersInGroup(poolId, g)) {
-          membershipsListed++;
-          yield { group: g, username: u.Username ?? '' };
-        }
-        groupsDone++;
-        progress({
-          type: 'memberships',
-          done: membershipsListed,
-          groupsDone,
-          groups: groups.length,
-        });
-      }
+    const captureUsers = async (): Promise<void> => {
+      progress({ type: 'phase', phase: 'users' });
+      shards = requested === 1 ? 1 : await probeSharding(gw, poolId, requested, warn);
+      await allOrAbort(
+        hexPrefixes(shards).map((prefix, i) =>
+          writer.writeJsonLines(partPath(PART_DIRS.users, i), 'users', userShard(prefix)),
+        ),
+        run,
+      );
     };
-    const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groups.length));
 
-    const tasks: Promise<unknown>[] = [
-      ...hexPrefixes(shards).map((prefix, i) =>
-        writer.writeJsonLines(partPath(PART_DIRS.users, i), 'users', userShard(prefix)),
-      ),
-      ...(groups.length === 0
-        ? []
-        : Array.from({ length: workers }, (_, i) =>
+    const clients: UserPoolClientType[] = [];
+    const idps: IdentityProviderType[] = [];
+    const servers: ResourceServerType[] = [];
+    const groups: GroupType[] = [];
+    let membershipsListed = 0;
+
+    const captureSettings = async (): Promise<void> => {
+      const poolDoc = await capturePoolDocument(gw, pool, warn);
+      await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
+
+      progress({ type: 'phase', phase: 'clients' });
+      for await (const c of gw.listUserPoolClients(poolId)) {
+        const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
+        if (!full) continue;
+        if (full.ClientSecret && !opts.includeSecrets) full.ClientSecret = REDACTED;
+        clients.push(full);
+      }
+      await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
+
+      progress({ type: 'phase', phase: 'identity-providers' });
+      for await (const p of gw.listIdentityProviders(poolId)) {
+        const full = await gw.describeIdentityProvider(poolId, p.ProviderName ?? '');
+        if (!full) continue;
+        if (!opts.includeSecrets)
+          full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
+        idps.push(full);
+      }
+      await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length);
+
+      progress({ type: 'phase', phase: 'resource-servers' });
+      for await (const s of gw.listResourceServers(poolId)) servers.push(s);
+      await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
+
+      progress({ type: 'phase', phase: 'groups' });
+      for await (const g of gw.listGroups(poolId)) groups.push(g);
+      await writer.writeJson(
+        FILES.groups,
+        'groups',
+        groups.map((g) => ({
+          GroupName: g.GroupName,
+          Description: g.Description,
+          Precedence: g.Precedence,
+          RoleArn: g.RoleArn,
+          CreationDate: g.CreationDate?.toISOString(),
+          LastModifiedDate: g.LastModifiedDate?.toISOString(),
+        })),
+        groups.length,
+      );
+
+      let groupsDone = 0;
+      let nextGroup = 0;
+      const membershipWorker = async function* (): AsyncGenerator<MembershipRecord> {
+        while (nextGroup < groups.length) {
+          const g = groups[nextGroup++]?.GroupName ?? '';
+          for await (const u of gw.listUsersInGroup(poolId, g)) {
+            membershipsListed++;
+            yield { group: g, username: u.Username ?? '' };
+          }
+          groupsDone++;
+          progress({
+            type: 'memberships',
+            done: membershipsListed,
+            groupsDone,
+            groups: groups.length,
+          });
+        }
+      };
+      const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groups.length));
+      if (groups.length > 0) {
+        await allOrAbort(
+          Array.from({ length: workers }, (_, i) =>
             writer.writeJsonLines(
               partPath(PART_DIRS.memberships, i),
               'memberships',
               membershipWorker(),
             ),
-          )),
-    ];
-    await allOrAbort(tasks, run);
+          ),
+          run,
+        );
+      }
+    };
+
+    await allOrAbort([captureUsers(), captureSettings()], run);
 
     const counts: Counts = {
       users: usersListed,
