@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = path.resolve('dist/cli/main.js');
+
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('cognito-vault demo', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('round-trips a seeded pool through backup and restore and finds both pools identical', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-demo-'));
+    dirs.push(dir);
+    const r = await run(['demo', '--users', '150', '--groups', '65', '--dir', dir, '--json']);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as {
+      comparison: {
+        equal: boolean;
+        summary: { users: { a: number; matched: number }; memberships: { a: number; b: number } };
+      };
+      restore: { users: { created: number; failed: number }; disabled: number };
+      seeded: { users: number; disabled: number; memberships: number };
+      snapshot: string;
+      emulator: string;
+    };
+    expect(result.comparison.equal).toBe(true);
+    expect(result.comparison.summary.users).toMatchObject({ a: 150, matched: 150 });
+    expect(result.comparison.summary.memberships.b).toBe(result.seeded.memberships);
+    expect(result.restore.users).toMatchObject({ created: 150, failed: 0 });
+    expect(result.restore.disabled).toBe(result.seeded.disabled);
+    expect(await readdir(result.snapshot)).toContain('manifest.json');
+    // The emulator was stopped: nothing is left listening on its port.
+    await expect(fetch(`${result.emulator}/moto-api/`)).rejects.toThrow();
+  });
+
+  it('names the missing emulator program in one line when moto_server is not installed', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-demo-'));
+    dirs.push(dir);
+    const r = await run(['demo', '--dir', dir], { MOTO_SERVER: '/nonexistent/moto_server' });
+    expect(r.code).toBe(1);
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('error:'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\/nonexistent\/moto_server is not installed/);
+  });
+});
