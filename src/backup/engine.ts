@@ -288,7 +288,12 @@ export async function backupPool(
   }
 }
 
-/** Awaits every task; on the first failure aborts the rest and rethrows that failure. */
+/**
+ * Awaits every task; on the first failure aborts the rest and rethrows the root cause. Calls
+ * nest (users ‖ settings, each with its own parts), so the first failure *here* may only be the
+ * echo of an abort caused elsewhere (InterruptedError, AbortError): the run's abort reason is
+ * the cause, unless the run was interrupted from outside (Ctrl-C), which the caller reports.
+ */
 async function allOrAbort(tasks: Promise<unknown>[], run: AbortController): Promise<void> {
   let first: unknown;
   await Promise.all(
@@ -302,8 +307,8 @@ async function allOrAbort(tasks: Promise<unknown>[], run: AbortController): Prom
     ),
   );
   if (first !== undefined) {
-    // An abort caused by the first failure surfaces elsewhere as AbortError/Interrupted: report the cause.
-    throw first;
+    const reason: unknown = run.signal.reason;
+    throw reason !== undefined && !(reason instanceof InterruptedError) ? reason : first;
   }
 }
 

@@ -47,8 +47,8 @@ import {
 } from '../../src/snapshot/index.js';
 import { LocalDirStorage, storageErrorFromFs } from '../../src/storage/local.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { Storage, StorageEntry } from '../../src/storage/storage.js';
-import { awsError } from '../support/aws-errors.js';
+import { joinKey, type Storage, type StorageEntry } from '../../src/storage/storage.js';
+import { awsError, htmlServerError } from '../support/aws-errors.js';
 
 const POOL = 'us-east-1_EngineUnit';
 
@@ -413,6 +413,64 @@ describe('access denied and other failures: the right error, and no manifest', (
     expect(e.message).toMatch(/no space left/);
     expect(await hasManifest(mem)).toBe(false);
     expect((await keys(mem)).some((k) => k.endsWith('pool.json'))).toBe(true);
+  });
+
+  it('a storage failure in the users branch is reported as such, not as the abort it causes in the settings branch', async () => {
+    // Settings: a best-effort call is in retry backoff (moto answers 500) when users fail.
+    const slowGw = new CognitoGateway(client, {
+      rate: { unlimited: true },
+      retry: { baseDelayMs: 600, maxDelayMs: 600 },
+    });
+    mock.on(GetUICustomizationCommand).rejects(htmlServerError());
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return listUsersFake(users)(input);
+    });
+    // Users: one part cannot be written; the other parts take a while to wind down, as an S3
+    // multipart upload does when it is aborted.
+    const objects = new Map<string, Buffer>();
+    class Flaky extends MemoryStorage {
+      constructor(readonly at = '') {
+        super(objects, at);
+      }
+      override async put(key: string, body: Readable | Uint8Array | string): Promise<void> {
+        if (key === 'users/part-00000.jsonl.gz') {
+          throw new StorageError('UNWRITABLE', `cannot write ${key} (EACCES)`, { key });
+        }
+        try {
+          await super.put(key, body);
+        } catch (e) {
+          await new Promise((r) => setTimeout(r, 150));
+          throw e;
+        }
+      }
+      override child(prefix: string): Storage {
+        return new Flaky(joinKey(this.at, prefix));
+      }
+    }
+    const e = await failure(backupPool(slowGw, new Flaky(), { userPoolId: POOL, shards: 16 }));
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toMatchObject({ code: 'UNWRITABLE', exitCode: 8 });
+    expect(await hasManifest(new MemoryStorage(objects))).toBe(false);
+  });
+
+  it('a storage failure writing pool.json is reported as such', async () => {
+    const objects = new Map<string, Buffer>();
+    class NoPool extends MemoryStorage {
+      constructor(readonly at = '') {
+        super(objects, at);
+      }
+      override async put(key: string, body: Readable | Uint8Array | string): Promise<void> {
+        if (key === 'pool.json') throw new StorageError('UNWRITABLE', 'cannot write pool.json');
+        return super.put(key, body);
+      }
+      override child(prefix: string): Storage {
+        return new NoPool(joinKey(this.at, prefix));
+      }
+    }
+    const e = await failure(backupPool(gw, new NoPool(), { userPoolId: POOL }));
+    expect(e).toMatchObject({ code: 'UNWRITABLE', exitCode: 8 });
+    expect(await hasManifest(new MemoryStorage(objects))).toBe(false);
   });
 
   it('an aborted signal mid-listing → InterruptedError (130), no manifest', async () => {
