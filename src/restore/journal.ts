@@ -104,7 +104,12 @@ export class JournalState {
     return `${username}\u0000${provider}\u0000${value}`;
   }
 
-  apply(e: JournalEntry): void {
+  /**
+   * Applies one entry. `live` entries (appended by this run) only move the counters for
+   * per-user work: each user is read from the snapshot once per run, so the per-user sets are
+   * only needed for work done by earlier runs — memory stays flat during a fresh run.
+   */
+  apply(e: JournalEntry, live = false): void {
     switch (e.t) {
       case 'begin':
         this.begin ??= e;
@@ -155,13 +160,13 @@ export class JournalState {
           if (e.s === 'c') this.created++;
           else this.existing++;
         }
-        this.users.set(e.u, e.n ?? '');
+        if (!live) this.users.set(e.u, e.n ?? '');
         this.userIntents.delete(e.u);
         break;
       case 'l': {
         const key = JournalState.linkKey(e.u, e.p, e.v);
         if (!this.linksDone.has(key)) this.links++;
-        this.linksDone.add(key);
+        if (!live) this.linksDone.add(key);
         break;
       }
       case 'f':
@@ -169,7 +174,7 @@ export class JournalState {
           this.memberships += e.m;
           this.disabled += e.d;
         }
-        this.followUpsDone.add(e.u);
+        if (!live) this.followUpsDone.add(e.u);
         break;
       case 'w':
         this.warnings.set(e.message, { code: e.code, message: e.message });
@@ -382,7 +387,7 @@ export class RestoreJournal {
     if (this.fd === undefined) throw new Error('journal is closed');
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
     this.dirty = true;
-    this.state.apply(entry);
+    this.state.apply(entry, true);
   }
 
   sync(): void {
