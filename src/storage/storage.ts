@@ -9,7 +9,7 @@ export interface StorageEntry {
 /**
  * Where snapshots live. Keys are '/'-separated paths relative to the root. Implementations:
  * LocalDirStorage (files 0600, directories 0700), S3Storage, MemoryStorage. All pass the same
- * conformance suite (test/unit/storage.test.ts).
+ * conformance suite (test/support/storage-conformance.ts).
  */
 export interface Storage {
   /** Human-readable location of the root (a path or s3:// URL), as printed to users. */
