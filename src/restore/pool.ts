@@ -175,6 +175,19 @@ export function planPoolCreation(
   if (Object.keys(tags).length) input.UserPoolTags = tags;
   else delete input.UserPoolTags;
 
+  // The legacy top-level verification messages duplicate VerificationMessageTemplate, which
+  // supersedes them; pass each message once.
+  const vmt = input.VerificationMessageTemplate as Loose | undefined;
+  if (vmt) {
+    for (const [legacy, current] of [
+      ['EmailVerificationMessage', 'EmailMessage'],
+      ['EmailVerificationSubject', 'EmailSubject'],
+      ['SmsVerificationMessage', 'SmsMessage'],
+    ] as const) {
+      if (present(input[legacy]) && input[legacy] === vmt[current]) delete input[legacy];
+    }
+  }
+
   // The deprecated UnusedAccountValidityDays conflicts with TemporaryPasswordValidityDays.
   const acu = input.AdminCreateUserConfig as Loose | undefined;
   const pw = (input.Policies as Loose | undefined)?.PasswordPolicy as Loose | undefined;

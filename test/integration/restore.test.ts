@@ -390,7 +390,11 @@ describe('restore on moto', () => {
   });
 
   it('restores an email-username pool: Cognito makes new usernames, the sub map follows the email', async () => {
-    const r = await restore(emailPool.reader, { target: { createPool: 'restored-email' } });
+    const r = await restore(emailPool.reader, {
+      target: { createPool: 'restored-email' },
+      domain: 'restored-email-prefix',
+    });
+    expect((await gw.describeUserPool(r.userPoolId))?.Domain).toBe('restored-email-prefix');
     expect(r.users).toEqual({ created: EMAIL_USERS, existing: 0, failed: 0, externalProvider: 0 });
     const a = await source(emailPool);
     const b = await rawPool(r.userPoolId);
