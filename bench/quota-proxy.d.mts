@@ -80,6 +80,16 @@ export interface QuotaProxy {
   resetStats(): void;
   /** Starts a competing client eating `rps` of `category`; returns the function that stops it. */
   compete(category: string, rps: number): () => void;
+  /**
+   * Copies every user of the pool from moto (unthrottled, not counted) and answers that pool's
+   * ListUsers from the copy from then on: moto scans the whole pool on every ListUsers page, so
+   * on large pools it, not the quota, would be the limit. Still behind the bucket, the delay and
+   * the injected faults. Filters: `name = "v"` / `name ^= "v"` on username, status,
+   * cognito:user_status or any attribute (others go to moto). Resolves with the user count.
+   */
+  freezeListUsers(userPoolId: string): Promise<number>;
+  /** Sends the pool's ListUsers to moto again. */
+  unfreezeListUsers(userPoolId: string): void;
   close(): Promise<void>;
 }
 

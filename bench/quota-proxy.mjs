@@ -199,6 +199,115 @@ export async function startQuotaProxy(opts) {
       req.on('error', reject);
     });
 
+  // ---- frozen ListUsers copies ------------------------------------------------------------
+  // moto answers ListUsers by scanning every user of the pool on every page (and every filter),
+  // so on large pools the emulator, not the quota, limits a backup. A frozen pool's ListUsers
+  // is answered from an in-memory copy instead (same users as moto returned them, `sub ^=`
+  // and other simple filters, opaque offset tokens), still behind the bucket, delay and faults.
+  const frozen = new Map(); // userPoolId → { users, byFilter: Map<filter, users[]> }
+
+  const upstreamJson = (op, payload) =>
+    new Promise((resolve, reject) => {
+      const text = JSON.stringify(payload);
+      const up = http.request(
+        {
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: 'POST',
+          path: '/',
+          agent: upstream,
+          headers: {
+            'Content-Type': 'application/x-amz-json-1.1',
+            'Content-Length': Buffer.byteLength(text),
+            'X-Amz-Target': `${TARGET_PREFIX}${op}`,
+            Authorization:
+              'AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/cognito-idp/aws4_request, SignedHeaders=host, Signature=0',
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const out = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 500) >= 300) {
+              reject(new Error(`${op} answered ${res.statusCode}: ${out.slice(0, 200)}`));
+            } else resolve(JSON.parse(out));
+          });
+          res.on('error', reject);
+        },
+      );
+      up.on('error', reject);
+      up.end(text);
+    });
+
+  const FILTER = /^\s*([\w:]+)\s*(=|\^=)\s*"(.*)"\s*$/;
+  const filterValue = (u, name) => {
+    if (name === 'username') return u.Username;
+    if (name === 'status') return u.Enabled === false ? 'Disabled' : 'Enabled';
+    if (name === 'cognito:user_status') return u.UserStatus;
+    return u.Attributes?.find((a) => a.Name === name)?.Value;
+  };
+  /** The frozen users matching `filter`, or undefined when the filter is not understood. */
+  const frozenUsers = (copy, filter) => {
+    const key = filter ?? '';
+    let list = copy.byFilter.get(key);
+    if (list) return list;
+    if (!key) list = copy.users;
+    else {
+      const m = FILTER.exec(key);
+      if (!m) return undefined;
+      const [, name, op, value] = m;
+      list = copy.users.filter((u) => {
+        const v = filterValue(u, name);
+        return typeof v === 'string' && (op === '=' ? v === value : v.startsWith(value));
+      });
+    }
+    copy.byFilter.set(key, list);
+    return list;
+  };
+
+  /** Answers a ListUsers from a frozen copy; false when it must go to moto. */
+  const serveFrozen = async (res, body) => {
+    let input;
+    try {
+      input = JSON.parse(body.toString('utf8'));
+    } catch {
+      return false;
+    }
+    const copy = frozen.get(input?.UserPoolId);
+    if (!copy || input.AttributesToGet) return false;
+    const list = frozenUsers(copy, input.Filter);
+    if (!list) return false;
+    let offset = 0;
+    if (input.PaginationToken) {
+      const m = /^frozen:(\d+)$/.exec(
+        Buffer.from(String(input.PaginationToken), 'base64').toString('utf8'),
+      );
+      if (!m) {
+        await sleep(delayMs / 2);
+        sendAwsError(res, 400, 'InvalidParameterException', 'Invalid pagination token');
+        return true;
+      }
+      offset = Number(m[1]);
+    }
+    const limit = Math.min(60, Math.max(1, input.Limit ?? 60));
+    const page = list.slice(offset, offset + limit);
+    const out = { Users: page };
+    if (offset + limit < list.length) {
+      out.PaginationToken = Buffer.from(`frozen:${offset + limit}`).toString('base64');
+    }
+    await sleep(delayMs / 2);
+    const text = JSON.stringify(out);
+    res.writeHead(200, {
+      'Content-Type': 'application/x-amz-json-1.1',
+      'Content-Length': Buffer.byteLength(text),
+      'x-amzn-RequestId': `quota-proxy-${++requestSeq}`,
+    });
+    res.end(text);
+    return true;
+  };
+
   const statsSnapshot = () => {
     const categories = {};
     for (const [cat, c] of counters) {
@@ -276,6 +385,7 @@ export async function startQuotaProxy(opts) {
           req.socket.destroy();
         });
       }
+      if (op === 'ListUsers' && frozen.size > 0 && (await serveFrozen(res, body))) return;
       await forward(req, res, body, () => sleep(delayMs / 2));
     } catch (e) {
       if (!res.headersSent && !res.destroyed) {
@@ -303,6 +413,29 @@ export async function startQuotaProxy(opts) {
     port: addr.port,
     rates: { ...rates },
     stats: statsSnapshot,
+    /**
+     * Copies every user of the pool from moto (unthrottled, not counted) and answers that pool's
+     * ListUsers from the copy from now on. Resolves with the number of users copied.
+     */
+    async freezeListUsers(userPoolId) {
+      const users = [];
+      let token;
+      do {
+        const page = await upstreamJson('ListUsers', {
+          UserPoolId: userPoolId,
+          Limit: 60,
+          ...(token ? { PaginationToken: token } : {}),
+        });
+        for (const u of page.Users ?? []) users.push(u);
+        token = page.PaginationToken;
+      } while (token);
+      frozen.set(userPoolId, { users, byFilter: new Map() });
+      return users.length;
+    },
+    /** Sends the pool's ListUsers to moto again. */
+    unfreezeListUsers(userPoolId) {
+      frozen.delete(userPoolId);
+    },
     resetStats() {
       counters = new Map();
       passthrough = 0;

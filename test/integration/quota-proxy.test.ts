@@ -1,6 +1,8 @@
 import {
   CognitoIdentityProviderClient,
   DescribeUserPoolCommand,
+  ListUsersCommand,
+  type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
@@ -205,6 +207,46 @@ describe('quota proxy', () => {
     expect(s?.competitorAllowed).toBeGreaterThanOrEqual(8);
     expect(s?.competitorAllowed).toBeLessThanOrEqual(11);
     expect(s?.allowed).toBe(0);
+  });
+  it("answers a frozen pool's ListUsers from its copy, like moto, filters and pages included", async () => {
+    const p = await proxy({ target: moto.endpoint, scale: 100 });
+    expect(await p.freezeListUsers(poolId)).toBe(USERS);
+    const listAll = async (endpoint: string, filter?: string) => {
+      const client = new CognitoIdentityProviderClient({ region: REGION, endpoint });
+      const users: UserType[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      try {
+        do {
+          const r = await client.send(
+            new ListUsersCommand({
+              UserPoolId: poolId,
+              Limit: 60,
+              PaginationToken: token,
+              ...(filter ? { Filter: filter } : {}),
+            }),
+          );
+          users.push(...(r.Users ?? []));
+          token = r.PaginationToken;
+          pages++;
+        } while (token);
+      } finally {
+        client.destroy();
+      }
+      return {
+        users: users.sort((a, b) => (a.Username ?? '').localeCompare(b.Username ?? '')),
+        pages,
+      };
+    };
+    for (const filter of [undefined, 'sub ^= "a"', 'username = "user-000042"']) {
+      const fromMoto = await listAll(moto.endpoint, filter);
+      const fromCopy = await listAll(p.endpoint, filter);
+      expect(fromCopy.users).toEqual(fromMoto.users);
+      expect(fromCopy.pages).toBe(Math.max(1, Math.ceil(fromMoto.users.length / 60)));
+    }
+    const served = p.stats().categories.UserList;
+    expect(served?.allowed).toBeGreaterThan(USERS / 60);
+    p.unfreezeListUsers(poolId);
   });
 });
 

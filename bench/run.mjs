@@ -1,0 +1,292 @@
+// cognito-vault benchmark: moto behind the quota proxy (Cognito's default quotas, 100 ms round
+// trip), each scenario in its own process for a clean peak RSS.
+//
+//   npm run bench          users-only backup of 12,000 users, the same by cognito-backup-restore,
+//                          full backup with groups and memberships, restore of 2,000 users,
+//                          local encode/decode of 100,000 synthetic users
+//   npm run bench:large    users-only backup of 10,000 then 100,000 users (RSS flat?)
+//
+// Options: --only=a,b,c,d,local   --delay=MS (default 100)   --users=N (scenario a, default 12000)
+// BENCH_MEMBERSHIP_WORKERS=2,8,16 repeats scenario b with those membershipWorkers.
+// Results: a Markdown table on stdout and bench/results/<time>.json.
+
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { backupPool } from '../dist/backup/engine.js';
+import { CognitoGateway } from '../dist/cognito/gateway.js';
+import { OPERATION_CATEGORY, QUOTA_CATEGORIES } from '../dist/cognito/quotas.js';
+import { LocalDirStorage } from '../dist/storage/local.js';
+import { startMoto, useMotoEnv } from './moto.mjs';
+import { startQuotaProxy } from './quota-proxy.mjs';
+import { addUsers, createPlainPool, directClient } from './seed-users.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REGION = 'us-east-1';
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : dflt;
+};
+const LARGE = argv.includes('--large');
+const DELAY_MS = Number(opt('delay', '100'));
+const USERS_A = Number(opt('users', '12000'));
+const ONLY = opt('only', LARGE ? 'large' : 'a,d,b,c,local').split(',');
+
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const secs = (ms) => Math.round(ms / 100) / 10;
+
+/** Runs bench/scenario.mjs in a child process; resolves with its RESULT object. */
+function runScenario(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', path.join(HERE, 'scenario.mjs'), JSON.stringify(args)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) return reject(new Error(`scenario ${args.kind} exited ${code} without a result`));
+      resolve(JSON.parse(line.slice(7)));
+    });
+  });
+}
+
+const rows = [];
+const results = { seeding: {}, scenarios: {} };
+
+/** Runs one API scenario through the proxy and records its row. */
+async function measure(proxy, id, label, args) {
+  // Start every scenario with full buckets, as after any idle second.
+  await sleep(1100);
+  proxy.resetStats();
+  log(`scenario ${id}: ${label} …`);
+  const r = await runScenario({ ...args, endpoint: proxy.endpoint });
+  const stats = proxy.stats();
+  results.scenarios[id] = { label, ...r, proxy: stats };
+  if (r.error || r.unavailable) {
+    log(`scenario ${id}: ${r.error ?? r.unavailable}`);
+    rows.push({ id, label, note: r.unavailable ?? 'FAILED (see JSON)' });
+    return r;
+  }
+  const cats = Object.entries(stats.categories)
+    .filter(([, c]) => c.allowed >= 20)
+    .sort((x, y) => y[1].allowed - x[1].allowed);
+  const throttles = Object.values(stats.categories).reduce((n, c) => n + c.throttled, 0);
+  rows.push({
+    id,
+    label,
+    users: r.users,
+    wallS: secs(r.wallMs),
+    usersPerS: Math.round(r.users / (r.wallMs / 1000)),
+    busy: cats.map(
+      ([k, c]) => `${k} ${c.achievedRps}/${c.quotaRps} = ${c.shareOfQuota.toFixed(2)}`,
+    ),
+    throttles,
+    rssMB: r.maxRssMB,
+  });
+  log(`scenario ${id}: ${r.users} users in ${secs(r.wallMs)} s, peak RSS ${r.maxRssMB} MB`);
+  return r;
+}
+
+function table() {
+  const lines = [
+    '| Scenario | Users | Wall time (s) | Users/s | Calls/s ÷ quota (category: achieved/quota) | Throttles | Peak RSS (MB) |',
+    '|---|--:|--:|--:|---|--:|--:|',
+  ];
+  for (const r of rows) {
+    if (r.note) {
+      lines.push(`| ${r.id}. ${r.label} | | | | ${r.note} | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.id}. ${r.label} | ${r.users.toLocaleString('en-US')} | ${r.wallS} | ${r.usersPerS.toLocaleString('en-US')} | ${r.busy.join('<br>') || '—'} | ${r.throttles ?? '—'} | ${r.rssMB} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function seedTimed(name, fn) {
+  const t0 = performance.now();
+  const r = await fn();
+  results.seeding[name] = { seconds: secs(performance.now() - t0) };
+  log(`seeded ${name} in ${results.seeding[name].seconds} s`);
+  return r;
+}
+
+async function main() {
+  useMotoEnv();
+  const t0 = performance.now();
+  const moto = await startMoto();
+  const proxy = await startQuotaProxy({
+    target: moto.endpoint,
+    delayMs: DELAY_MS,
+    quotaCategories: QUOTA_CATEGORIES,
+    operationCategory: OPERATION_CATEGORY,
+  });
+  const client = directClient(moto.endpoint);
+  const direct = CognitoGateway.create(
+    { region: REGION, endpointUrl: moto.endpoint },
+    { rate: { unlimited: true } },
+  );
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'cv-bench-run-'));
+  try {
+    log(`moto ${moto.endpoint}, quota proxy ${proxy.endpoint} (+${DELAY_MS} ms round trip)`);
+
+    if (ONLY.includes('a') || ONLY.includes('d')) {
+      const poolA = await seedTimed(`${USERS_A} users, no groups`, async () => {
+        const id = await createPlainPool(client, 'bench-users-only');
+        await addUsers(client, id, 0, USERS_A, {
+          onProgress: (n) => n % 4000 === 0 && log(`  … ${n} users`),
+        });
+        return id;
+      });
+      await seedTimed(`freeze ListUsers copy of ${USERS_A} users`, () =>
+        proxy.freezeListUsers(poolA),
+      );
+      if (ONLY.includes('a')) {
+        await measure(proxy, 'a', 'users-only backup (cognito-vault)', {
+          kind: 'backup',
+          poolId: poolA,
+        });
+      }
+      if (ONLY.includes('d')) {
+        await measure(proxy, 'd', 'users-only backup (cognito-backup-restore 1.3.2)', {
+          kind: 'cbr-backup',
+          poolId: poolA,
+        });
+      }
+    }
+
+    if (ONLY.includes('b') || ONLY.includes('c')) {
+      const { seedPool } = await import('../dist/demo/seed.js');
+      if (ONLY.includes('b')) {
+        const poolB = await seedTimed('6000 users, 30 groups, memberships', () =>
+          seedPool(direct, {
+            poolName: 'bench-full',
+            users: 6000,
+            groups: 30,
+            memberships: 'varied',
+            statuses: false,
+            concurrency: 12,
+          }),
+        );
+        results.seeding.poolB = poolB;
+        await proxy.freezeListUsers(poolB.userPoolId);
+        await measure(proxy, 'b', 'full backup: groups + memberships', {
+          kind: 'backup',
+          poolId: poolB.userPoolId,
+        });
+        for (const w of (process.env.BENCH_MEMBERSHIP_WORKERS ?? '').split(',').filter(Boolean)) {
+          await measure(proxy, `b${w}`, `full backup, ${w} membership workers`, {
+            kind: 'backup',
+            poolId: poolB.userPoolId,
+            backupOptions: { membershipWorkers: Number(w) },
+          });
+        }
+      }
+      if (ONLY.includes('c')) {
+        const poolC = await seedTimed('2000 users with statuses, 20 groups, memberships', () =>
+          seedPool(direct, {
+            poolName: 'bench-restore-source',
+            users: 2000,
+            groups: 20,
+            memberships: 'varied',
+            statuses: true,
+            concurrency: 12,
+          }),
+        );
+        results.seeding.poolC = poolC;
+        // The snapshot to restore, taken straight from moto (not measured).
+        const snapRoot = path.join(scratch, 'snapshots');
+        const snap = await backupPool(direct, new LocalDirStorage(snapRoot), {
+          userPoolId: poolC.userPoolId,
+        });
+        await measure(proxy, 'c', 'restore: users + memberships + disabled', {
+          kind: 'restore',
+          snapshotDir: path.join(snapRoot, poolC.userPoolId, snap.manifest.snapshotId),
+          stateDir: path.join(scratch, 'restore-state'),
+          poolName: 'bench-restored',
+        });
+      }
+    }
+
+    if (ONLY.includes('large')) {
+      const poolL = await createPlainPool(client, 'bench-large');
+      let have = 0;
+      for (const size of [10_000, 100_000]) {
+        await seedTimed(`large pool to ${size} users`, async () => {
+          await addUsers(client, poolL, have, size, {
+            onProgress: (n) => n % 10000 === 0 && log(`  … ${have + n} users`),
+          });
+        });
+        have = size;
+        await seedTimed(`freeze ListUsers copy of ${size} users`, () =>
+          proxy.freezeListUsers(poolL),
+        );
+        await measure(proxy, `L${size / 1000}k`, `users-only backup, ${size / 1000}k-user pool`, {
+          kind: 'backup',
+          poolId: poolL,
+        });
+      }
+    }
+
+    if (ONLY.includes('local')) {
+      log('scenario local: encode + decode 100,000 synthetic users …');
+      const r = await runScenario({ kind: 'local', users: 100_000 });
+      results.scenarios.local = r;
+      if (r.error) {
+        rows.push({ id: 'local', label: 'local encode + decode', note: 'FAILED (see JSON)' });
+      } else {
+        const rate = (ms) => Math.round(r.users / (ms / 1000)).toLocaleString('en-US');
+        rows.push({
+          id: 'local',
+          label: `local encode + decode (encode ${rate(r.encodeMs)} users/s, decode ${rate(r.decodeMs)} users/s, verify ${rate(r.verifyMs)} users/s)`,
+          users: r.users,
+          wallS: secs(r.wallMs),
+          usersPerS: Math.round(r.users / (r.wallMs / 1000)),
+          busy: ['no API'],
+          throttles: undefined,
+          rssMB: r.maxRssMB,
+        });
+      }
+    }
+  } finally {
+    direct.destroy();
+    client.destroy();
+    await proxy.close();
+    await moto.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+
+  const a = results.scenarios.a;
+  const d = results.scenarios.d;
+  const summary = [];
+  if (a?.wallMs && d?.wallMs) {
+    summary.push(
+      `cognito-vault vs cognito-backup-restore (users-only backup): ${(d.wallMs / a.wallMs).toFixed(2)}× faster (wall time).`,
+    );
+  }
+  results.totalSeconds = secs(performance.now() - t0);
+  results.node = process.version;
+  results.delayMs = DELAY_MS;
+  console.log(table());
+  for (const s of summary) console.log(`\n${s}`);
+  console.log(`\nTotal benchmark time: ${results.totalSeconds} s (seeding included).`);
+  await mkdir(path.join(HERE, 'results'), { recursive: true });
+  const file = path.join(HERE, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results: ${path.relative(process.cwd(), file)}`);
+}
+
+await main();
