@@ -253,4 +253,59 @@ describe('restore resume after SIGKILL', () => {
     });
     expect(cmp.differences).toEqual([]);
   });
+
+  it('Ctrl-C (SIGINT) stops cleanly with exit 130, and the same command resumes', async () => {
+    const stateDir = path.join(work, 'state-int');
+    const journal = path.join(stateDir, 'journal.jsonl');
+    const args = [
+      'restore',
+      '--from',
+      snapshot,
+      '--create-pool',
+      `${POOL_NAME}-int`,
+      '--state-dir',
+      stateDir,
+      '--idp-secrets',
+      secretsFile,
+      '--endpoint-url',
+      moto.endpoint,
+      '--max-rps',
+      'UserCreation=150',
+      '--max-rps',
+      'UserUpdate=100',
+      '--json',
+    ];
+    const at = rand(40, USERS - 150);
+    const env: NodeJS.ProcessEnv = { ...process.env, ...MOTO_ENV };
+    delete env.AWS_PROFILE;
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setInterval(() => {
+      if (journalCounts(journal).u >= at) {
+        clearInterval(timer);
+        child.kill('SIGINT');
+      }
+    }, 5);
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    clearInterval(timer);
+    expect(code, stderr).toBe(130);
+    expect(existsSync(path.join(stateDir, 'lock'))).toBe(false);
+    expect(journalCounts(journal).u).toBeLessThan(USERS);
+
+    const again = await run(args, journal);
+    expect(again.code, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout) as RestoreResult;
+    expect(report.users).toEqual({ created: USERS, existing: 0, failed: 0, externalProvider: 0 });
+    const cmp = await comparePools(gw, sourceId, gw, report.userPoolId, {
+      subMap: readFileSync(report.subMap, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as SubMapEntry),
+    });
+    expect(cmp.differences).toEqual([]);
+  });
 });

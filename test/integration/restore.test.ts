@@ -393,13 +393,20 @@ describe('restore on moto', () => {
     const r = await restore(emailPool.reader, {
       target: { createPool: 'restored-email' },
       domain: 'restored-email-prefix',
+      legacySubAttribute: 'legacy_sub',
     });
-    expect((await gw.describeUserPool(r.userPoolId))?.Domain).toBe('restored-email-prefix');
+    const created = await gw.describeUserPool(r.userPoolId);
+    expect(created?.Domain).toBe('restored-email-prefix');
+    expect(created?.SchemaAttributes?.map((a) => a.Name)).toContain('custom:legacy_sub');
     expect(r.users).toEqual({ created: EMAIL_USERS, existing: 0, failed: 0, externalProvider: 0 });
     const a = await source(emailPool);
     const b = await rawPool(r.userPoolId);
     expect(b.users).toHaveLength(EMAIL_USERS);
-    expect(normalize(b, 'email')).toEqual(normalize(a, 'email'));
+    expect(normalize(b, 'email', ['custom:legacy_sub'])).toEqual(normalize(a, 'email'));
+    // Each user carries its old sub in custom:legacy_sub.
+    const oldSubByEmail = new Map(a.users.map((u) => [attrsOf(u).email, attrsOf(u).sub]));
+    for (const u of b.users)
+      expect(attrsOf(u)['custom:legacy_sub']).toBe(oldSubByEmail.get(attrsOf(u).email));
     const map = readSubMap(r.subMap);
     checkSubMap(a, b, map, 'email');
     // The sub map names both usernames, since they differ.
@@ -412,6 +419,7 @@ describe('restore on moto', () => {
     const cmp = await comparePools(gw, emailPool.poolId, gw, r.userPoolId, {
       subMap: map,
       userStatus: 'restored',
+      ignoreAttributes: ['custom:legacy_sub'],
     });
     expect(cmp.differences).toEqual([]);
   });
