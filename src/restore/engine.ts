@@ -1,10 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
-import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CreateUserPoolCommand,
+  type UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
+import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
   CLIENT_MAP_FILE,
@@ -230,11 +234,24 @@ export async function restoreSnapshot(
               preexisting: await poolsNamed(gw, target.createPool),
             });
           }
-          const created = await gw.createUserPool(
-            poolPlan?.input ?? { PoolName: target.createPool },
+          const input = poolPlan?.input ?? { PoolName: target.createPool };
+          const name = target.createPool;
+          const createdId = await createOnce(
+            () =>
+              gw
+                .call(
+                  'CreateUserPool',
+                  undefined,
+                  (abortSignal) =>
+                    gw.client.send(new CreateUserPoolCommand(input), { abortSignal }),
+                  SINGLE_ATTEMPT,
+                )
+                .then((r) => r.UserPool?.Id),
+            () => adoptInterruptedPool(gw, state, name),
+            { signal: run.signal },
           );
-          if (!created?.Id) throw new Error('CreateUserPool returned no pool id');
-          poolId = created.Id;
+          if (!createdId) throw new Error('CreateUserPool returned no pool id');
+          poolId = createdId;
         }
         if (state.poolId !== poolId) journal.append({ t: 'pool', id: poolId });
         createdPool = true;
@@ -255,11 +272,17 @@ export async function restoreSnapshot(
           });
         } else {
           const version = (data.pool.domain as Loose | undefined)?.ManagedLoginVersion;
-          await gw.createUserPoolDomain({
-            UserPoolId: poolId,
-            Domain: options.domain,
-            ...(typeof version === 'number' ? { ManagedLoginVersion: version } : {}),
-          });
+          const domainPool = poolId;
+          try {
+            await gw.createUserPoolDomain({
+              UserPoolId: domainPool,
+              Domain: options.domain,
+              ...(typeof version === 'number' ? { ManagedLoginVersion: version } : {}),
+            });
+          } catch (e) {
+            // A retry after a lost answer finds the domain taken — by this pool.
+            if ((await describeTargetPool(gw, domainPool)).Domain !== options.domain) throw e;
+          }
         }
         journal.append({ t: 'domain', d: options.domain });
       }

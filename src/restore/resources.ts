@@ -1,7 +1,8 @@
-import type {
-  CreateIdentityProviderCommandInput,
-  CreateUserPoolClientCommandInput,
-  GroupType,
+import {
+  type CreateIdentityProviderCommandInput,
+  CreateUserPoolClientCommand,
+  type CreateUserPoolClientCommandInput,
+  type GroupType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
@@ -14,6 +15,7 @@ import {
   REDACTED,
   type ResourceServerRecord,
 } from '../snapshot/format.js';
+import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
 import type { RestoreJournal } from './journal.js';
 import type { RestoreWarning } from './types.js';
 
@@ -106,12 +108,19 @@ export async function restoreResourceServers(
       journal.append({ t: 'rs', n: s.Identifier, s: 'e' });
       continue;
     }
-    await gw.createResourceServer({
-      UserPoolId: poolId,
-      Identifier: s.Identifier,
-      Name: s.Name,
-      ...(s.Scopes?.length ? { Scopes: s.Scopes } : {}),
-    });
+    try {
+      await gw.createResourceServer({
+        UserPoolId: poolId,
+        Identifier: s.Identifier,
+        Name: s.Name,
+        ...(s.Scopes?.length ? { Scopes: s.Scopes } : {}),
+      });
+    } catch (e) {
+      // A retry after a lost answer finds it there already ("… already exists").
+      let there = false;
+      for await (const x of gw.listResourceServers(poolId)) there ||= x.Identifier === s.Identifier;
+      if (!there) throw e;
+    }
     journal.append({ t: 'rs', n: s.Identifier, s: 'c' });
   }
   journal.append({ t: 'phase', p: 'resource-servers' });
@@ -309,10 +318,36 @@ export async function restoreClients(
       journal.append({ t: 'w', ...w });
     }
     journal.append({ t: 'client-intent', old: c.ClientId, name });
-    const created = await gw.createUserPoolClient(input);
-    if (!created?.ClientId)
-      throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
-    journal.append({ t: 'client', old: c.ClientId, new: created.ClientId, s: 'c' });
+    const seen = new Set(live.map((l) => l.id));
+    const newId = await createOnce(
+      () =>
+        gw
+          .call(
+            'CreateUserPoolClient',
+            poolId,
+            (abortSignal) =>
+              gw.client.send(new CreateUserPoolClientCommand(input), { abortSignal }),
+            SINGLE_ATTEMPT,
+          )
+          .then((r) => r.UserPoolClient?.ClientId),
+      // The answer was lost: a client of that name that was not there before is this one.
+      async () => {
+        const taken = mapped();
+        for await (const l of gw.listUserPoolClients(poolId)) {
+          if (
+            l.ClientId &&
+            l.ClientName === name &&
+            !seen.has(l.ClientId) &&
+            !taken.has(l.ClientId)
+          )
+            return l.ClientId;
+        }
+        return undefined;
+      },
+      { signal: ctx.signal },
+    );
+    if (!newId) throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
+    journal.append({ t: 'client', old: c.ClientId, new: newId, s: 'c' });
   }
   journal.append({ t: 'phase', p: 'clients' });
   return result();

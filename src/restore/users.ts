@@ -187,7 +187,10 @@ export async function restoreUsers(
         const got = await gw.adminGetUser(poolId, login);
         newUsername = got.Username ?? login;
         newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
-        status = interruptedBefore ? 'c' : 'e';
+        // Ours if an earlier run sent this AdminCreateUser, or if an earlier attempt of this
+        // call may have reached Cognito (a reset connection, a lost answer) before the retry.
+        const retried = Number(e.context.attempts ?? 1) > 1;
+        status = interruptedBefore || retried ? 'c' : 'e';
       }
       if (newSub === undefined) {
         operation = 'AdminGetUser';

@@ -595,8 +595,15 @@ describe('restore preflight (aws-sdk-client-mock)', () => {
 
   it('adopts the pool a run created but did not journal (killed between CreateUserPool and the journal line)', async () => {
     mock.on(ListUserPoolsCommand).resolves({ UserPools: [{ Id: 'us-east-1_Old', Name: 'fresh' }] });
-    mock.on(CreateUserPoolCommand).rejects(netError('ECONNRESET'));
-    await expect(restore(STANDARD, { target: { createPool: 'fresh' } })).rejects.toBeDefined();
+    // Ctrl-C while CreateUserPool is on its way: the process stops before the journal line.
+    const ctrlC = new AbortController();
+    mock.on(CreateUserPoolCommand).callsFake(() => {
+      ctrlC.abort();
+      throw netError('ECONNRESET');
+    });
+    await expect(
+      restore(STANDARD, { target: { createPool: 'fresh' }, signal: ctrlC.signal }),
+    ).rejects.toMatchObject({ exitCode: ExitCode.Interrupted });
     // Cognito did create it: now two pools carry the name; the journal knew only the old one.
     mock.on(ListUserPoolsCommand).resolves({
       UserPools: [
@@ -607,6 +614,44 @@ describe('restore preflight (aws-sdk-client-mock)', () => {
     targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
     mock.on(CreateUserPoolCommand).resolves({ UserPool: { Id: 'us-east-1_Second' } });
     const r = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    expect(r.userPoolId).toBe('us-east-1_Made');
+  });
+});
+
+describe('creates that lose their answer (reset connection after Cognito acted)', () => {
+  it('adopts the app client the lost CreateUserPoolClient made instead of making a second', async () => {
+    const made: string[] = [];
+    mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => {
+      made.push(i.ClientName ?? '');
+      if (i.ClientName === 'web' && made.filter((n) => n === 'web').length === 1)
+        throw netError('ECONNRESET', 'socket hang up');
+      return { UserPoolClient: { ClientId: `new-${i.ClientName}` } };
+    });
+    mock.on(ListUserPoolClientsCommand).callsFake(() => ({
+      UserPoolClients: made.map((n) => ({ ClientId: `new-${n}`, ClientName: n })),
+    }));
+    const r = await restore(STANDARD);
+    expect(made).toEqual(['web', 'machine']);
+    expect(JSON.parse(readFileSync(r.clientMap, 'utf8'))).toEqual({
+      'old-web': 'new-web',
+      'old-machine': 'new-machine',
+    });
+  });
+
+  it('adopts the pool the lost CreateUserPool made, and sends it again when nothing was made', async () => {
+    const pools: { Id: string; Name: string }[] = [{ Id: 'us-east-1_Other', Name: 'fresh' }];
+    let calls = 0;
+    mock.on(ListUserPoolsCommand).callsFake(() => ({ UserPools: [...pools] }));
+    mock.on(CreateUserPoolCommand).callsFake(() => {
+      calls++;
+      if (calls === 1) throw awsError('InternalErrorException', 500, 'server'); // nothing made
+      pools.push({ Id: 'us-east-1_Made', Name: 'fresh' });
+      throw netError('ECONNRESET', 'socket hang up'); // made, answer lost
+    });
+    mock.on(SetUserPoolMfaConfigCommand).resolves({});
+    targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
+    const r = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    expect(calls).toBe(2);
     expect(r.userPoolId).toBe('us-east-1_Made');
   });
 });
