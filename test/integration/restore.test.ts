@@ -35,8 +35,8 @@ import { startMoto, type MotoServer } from '../support/moto.js';
 const REGION = 'us-east-1';
 const USERS = 600;
 const GROUPS = 70;
-const SMALL_USERS = 150;
-const EMAIL_USERS = 150;
+const SMALL_USERS = 100;
+const EMAIL_USERS = 100;
 
 let moto: MotoServer;
 let gw: CognitoGateway;
