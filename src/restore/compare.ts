@@ -334,12 +334,10 @@ function compareNamed<T>(
     if (!ma.has(n)) d.add({ kind, key: n, message: `${label} ${n} is only in B` });
 }
 
-function clientFields(c: UserPoolClientType, idpNames: (n: string) => boolean): Loose {
+function clientFields(c: UserPoolClientType): Loose {
   const src = c as Loose;
   const out: Loose = {};
   for (const k of CREATE_CLIENT_KEYS) if (k !== 'ClientName') out[k] = src[k];
-  if (Array.isArray(out.SupportedIdentityProviders))
-    out.SupportedIdentityProviders = (out.SupportedIdentityProviders as string[]).filter(idpNames);
   out.HasSecret = Boolean(c.ClientSecret);
   return out;
 }
@@ -413,7 +411,7 @@ export async function comparePools(
     a.clients,
     b.clients,
     (c) => c.ClientName,
-    (c) => clientFields(c, () => true),
+    (c) => clientFields(c),
     d,
   );
 
