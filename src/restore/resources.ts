@@ -238,7 +238,13 @@ export const CREATE_CLIENT_KEYS = [
   'RefreshTokenRotation',
 ] as const satisfies readonly (keyof CreateUserPoolClientCommandInput)[];
 
-/** The CreateUserPoolClient request for a described client (new id; a new secret if it had one). */
+/** CreateUserPoolClient's ClientSecret: 24 to 64 word characters or `+`. */
+const CUSTOM_SECRET = /^[\w+]{24,64}$/;
+
+/**
+ * The CreateUserPoolClient request for a described client: a new id; the same secret when the
+ * snapshot holds it, else a newly generated one if it had one.
+ */
 export function clientInput(
   c: ClientRecord,
   poolId: string,
@@ -257,7 +263,13 @@ export function clientInput(
     dropped = sip.filter((p) => skippedIdps.has(p));
     input.SupportedIdentityProviders = sip.filter((p) => !skippedIdps.has(p));
   }
-  if (typeof src.ClientSecret === 'string' && src.ClientSecret) input.GenerateSecret = true;
+  // A secret captured with --include-secrets is restored as a custom client secret, so the
+  // applications holding it keep working; a redacted one is generated anew.
+  const secret = src.ClientSecret;
+  if (typeof secret === 'string' && secret) {
+    if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
+    else input.GenerateSecret = true;
+  }
   return { input: input as unknown as CreateUserPoolClientCommandInput, dropped };
 }
 

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { clientInput } from '../../src/restore/resources.js';
+import { REDACTED } from '../../src/snapshot/format.js';
+
+const base = {
+  ClientId: 'oldclientid123',
+  ClientName: 'machine',
+  UserPoolId: 'us-east-1_old',
+  CreationDate: '2026-01-01T00:00:00.000Z',
+  AllowedOAuthFlows: ['client_credentials'],
+};
+
+describe('app client restore input', () => {
+  it('restores a captured secret as the custom client secret, so applications keep working', () => {
+    const secret = 'a'.repeat(20) + 'B0c1D2e3F4g5h6I7j8K9l0m1n2o3p4q5r6s';
+    const { input } = clientInput({ ...base, ClientSecret: secret }, 'us-east-1_new', new Set());
+    expect(input.ClientSecret).toBe(secret);
+    expect(input.GenerateSecret).toBeUndefined();
+    expect(input.UserPoolId).toBe('us-east-1_new');
+    expect(input).not.toHaveProperty('ClientId');
+    expect(input).not.toHaveProperty('CreationDate');
+  });
+
+  it('generates a new secret when the snapshot holds only the redaction marker', () => {
+    const { input } = clientInput({ ...base, ClientSecret: REDACTED }, 'us-east-1_new', new Set());
+    expect(input.GenerateSecret).toBe(true);
+    expect(input.ClientSecret).toBeUndefined();
+  });
+
+  it('generates a new secret when the captured one is not a valid custom secret', () => {
+    const { input } = clientInput({ ...base, ClientSecret: 'short!' }, 'us-east-1_new', new Set());
+    expect(input.GenerateSecret).toBe(true);
+    expect(input.ClientSecret).toBeUndefined();
+  });
+
+  it('creates a public client without any secret', () => {
+    const { input } = clientInput({ ...base }, 'us-east-1_new', new Set());
+    expect(input.GenerateSecret).toBeUndefined();
+    expect(input.ClientSecret).toBeUndefined();
+  });
+});
