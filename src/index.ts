@@ -28,6 +28,7 @@ export {
   type BackupOptions,
   type BackupResult,
 } from './backup/engine.js';
+export * from './restore/index.js';
 export * from './snapshot/index.js';
 export * from './storage/index.js';
 export { iamPolicy, type PolicyOptions } from './policy/iam.js';

@@ -105,6 +105,7 @@ export function registerBackup(program: Command): void {
           for (const w of (r.warnings as { message: string }[]) ?? []) say(`warning: ${w.message}`);
         }
       },
+      { interrupted: 'interrupted; the partial snapshot has no manifest and is marked incomplete' },
     );
   });
 }

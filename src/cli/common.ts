@@ -136,7 +136,12 @@ export async function runCommand<R>(
   flags: CommonFlags,
   body: (ctx: RunContext) => Promise<R>,
   render: (result: R, say: (line: string) => void) => void,
-  exitCodeOf: (result: R) => number = () => ExitCode.Ok,
+  opts: {
+    /** Exit code for a finished run (default 0). */
+    exitCode?: (result: R) => number;
+    /** The line printed on Ctrl-C: what state the interruption leaves behind. */
+    interrupted?: string;
+  } = {},
 ): Promise<void> {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
@@ -163,10 +168,10 @@ export async function runCommand<R>(
     renderer.stop();
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else render(result, say);
-    process.exitCode = exitCodeOf(result);
+    process.exitCode = opts.exitCode?.(result) ?? ExitCode.Ok;
   } catch (e) {
     renderer.stop();
-    const err = toCliError(e, controller.signal.aborted);
+    const err = toCliError(e, controller.signal.aborted, opts.interrupted);
     process.stderr.write(`cognito-vault: error: ${err.message}\n`);
     if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
     if (process.env.COGNITO_VAULT_DEBUG && e instanceof Error)
@@ -178,11 +183,8 @@ export async function runCommand<R>(
   }
 }
 
-function toCliError(e: unknown, aborted: boolean): VaultError {
-  if (aborted)
-    return new InterruptedError(
-      'interrupted; the partial snapshot has no manifest and is marked incomplete',
-    );
+function toCliError(e: unknown, aborted: boolean, interrupted = 'interrupted'): VaultError {
+  if (aborted) return new InterruptedError(interrupted);
   if (isVaultError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
   return new VaultError(

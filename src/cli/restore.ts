@@ -143,7 +143,10 @@ export function registerRestore(program: Command): void {
         }
       },
       render,
-      restoreExitCode,
+      {
+        exitCode: restoreExitCode,
+        interrupted: 'interrupted; run the same command again to continue where it stopped',
+      },
     );
   });
 }

@@ -45,7 +45,7 @@ export function registerVerify(program: Command): void {
           say(`ok: ${r.snapshot} (${r.files} files, ${r.records} records, ${r.bytes} bytes)`);
         else for (const p of r.problems) say(`problem: ${p}`);
       },
-      (r) => (r.ok ? ExitCode.Ok : ExitCode.SnapshotInvalid),
+      { exitCode: (r) => (r.ok ? ExitCode.Ok : ExitCode.SnapshotInvalid) },
     );
   });
 }
