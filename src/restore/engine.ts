@@ -288,24 +288,28 @@ export async function restoreSnapshot(
       }
 
       const ctx: PhaseContext = { gw, poolId, journal, warn, progress, signal: run.signal };
-      await restoreGroups(ctx, data.groups);
-      await restoreResourceServers(ctx, data.resourceServers);
-      const skippedIdps = await restoreIdentityProviders(
-        ctx,
-        data.identityProviders,
-        options.idpSecrets,
-      );
-      const clientMap = await restoreClients(ctx, data.clients, skippedIdps);
       const clientMapFile = path.join(stateDir, CLIENT_MAP_FILE);
-      writeClientMap(clientMapFile, clientMap);
+      // Groups, resource servers, IdPs and clients (UserPoolResource*/Client* quotas, 5 RPS per
+      // pool) are created while users are (UserCreation): follow-ups wait only for them.
+      const resources = (async (): Promise<ReadonlySet<string>> => {
+        await restoreGroups(ctx, data.groups);
+        await restoreResourceServers(ctx, data.resourceServers);
+        const skipped = await restoreIdentityProviders(
+          ctx,
+          data.identityProviders,
+          options.idpSecrets,
+        );
+        writeClientMap(clientMapFile, await restoreClients(ctx, data.clients, skipped));
+        return skipped;
+      })();
 
       const rtt = (options.rttMs ?? 100) / 1000;
-      const users = await restoreUsers(ctx, {
+      const usersPhase = restoreUsers(ctx, {
         reader,
         index,
         usernameAttributes,
         legacySubAttribute: legacy,
-        skippedIdps,
+        resources,
         createConcurrency:
           options.createConcurrency ??
           clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),
@@ -316,6 +320,24 @@ export async function restoreSnapshot(
         consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
         total: scan.total,
       });
+      // Either side failing stops the other; the first failure is the one reported.
+      let first: { error: unknown } | undefined;
+      const stopOnFailure = (e: unknown): void => {
+        if (!first) {
+          first = { error: e };
+          run.abort(e);
+        }
+      };
+      const [, usersSettled] = await Promise.allSettled([
+        resources.catch(stopOnFailure),
+        usersPhase.catch((e: unknown) => {
+          stopOnFailure(e);
+          throw e;
+        }),
+      ]);
+      if (first) throw first.error;
+      if (usersSettled.status !== 'fulfilled') throw usersSettled.reason;
+      const users = usersSettled.value;
 
       progress({ type: 'phase', phase: 'outputs' });
       await writeSubMap(journal, subMapFile);

@@ -44,7 +44,12 @@ export interface UserPhaseOptions {
   index: MembershipIndex;
   usernameAttributes: readonly string[];
   legacySubAttribute: string | undefined;
-  skippedIdps: ReadonlySet<string>;
+  /**
+   * Resolves, with the identity providers that were skipped, once groups, resource servers,
+   * identity providers and app clients exist. User creation (UserCreation quota) runs while
+   * those are created; follow-ups (memberships, links: UserUpdate) wait for it.
+   */
+  resources: Promise<ReadonlySet<string>>;
   createConcurrency: number;
   updateConcurrency: number;
   queueLimit: number;
@@ -123,11 +128,16 @@ export async function restoreUsers(
   };
 
   const followUps = new WorkQueue<FollowUp>(opts.updateConcurrency, opts.queueLimit, async (f) => {
+    const skippedIdps = await opts.resources;
     let operation = 'AdminAddUserToGroup';
     try {
       for (const g of f.groups) await gw.adminAddUserToGroup(poolId, f.user, g);
       operation = 'AdminLinkProviderForUser';
       for (const l of f.links) {
+        if (skippedIdps.has(l.providerName)) {
+          skippedLinks.set(l.providerName, (skippedLinks.get(l.providerName) ?? 0) + 1);
+          continue;
+        }
         try {
           await gw.adminLinkProviderForUser({
             UserPoolId: poolId,
@@ -231,9 +241,7 @@ export async function restoreUsers(
     }
     const links: LinkedIdentity[] = [];
     for (const l of parseIdentities(attributeOf(u, 'identities'))) {
-      if (opts.skippedIdps.has(l.providerName)) {
-        skippedLinks.set(l.providerName, (skippedLinks.get(l.providerName) ?? 0) + 1);
-      } else if (!state.linksDone.has(JournalState.linkKey(u.Username, l.providerName, l.userId))) {
+      if (!state.linksDone.has(JournalState.linkKey(u.Username, l.providerName, l.userId))) {
         links.push(l);
       }
     }
