@@ -47,6 +47,7 @@ import type {
   RestoreTarget,
   RestoreWarning,
 } from './types.js';
+import { Gate } from './gate.js';
 import { restoreUsers } from './users.js';
 
 type Loose = Record<string, unknown>;
@@ -287,12 +288,32 @@ export async function restoreSnapshot(
         journal.append({ t: 'domain', d: options.domain });
       }
 
-      const ctx: PhaseContext = { gw, poolId, journal, warn, progress, signal: run.signal };
+      const groupGate = new Gate();
+      const ctx: PhaseContext = {
+        gw,
+        poolId,
+        journal,
+        warn,
+        progress,
+        signal: run.signal,
+        groupReady: (name) => groupGate.open(name),
+      };
       const clientMapFile = path.join(stateDir, CLIENT_MAP_FILE);
+      // Most-used groups first, so most memberships can start soonest.
+      const groupsByUse = index.countsByGroup();
+      const groupOrder = [...data.groups].sort(
+        (a, b) => (groupsByUse.get(b.GroupName) ?? 0) - (groupsByUse.get(a.GroupName) ?? 0),
+      );
       // Groups, resource servers, IdPs and clients (UserPoolResource*/Client* quotas, 5 RPS per
       // pool) are created while users are (UserCreation): follow-ups wait only for them.
       const resources = (async (): Promise<ReadonlySet<string>> => {
-        await restoreGroups(ctx, data.groups);
+        try {
+          await restoreGroups(ctx, groupOrder);
+          groupGate.openAll();
+        } catch (e) {
+          groupGate.fail(e);
+          throw e;
+        }
         await restoreResourceServers(ctx, data.resourceServers);
         const skipped = await restoreIdentityProviders(
           ctx,
@@ -310,6 +331,7 @@ export async function restoreSnapshot(
         usernameAttributes,
         legacySubAttribute: legacy,
         resources,
+        groups: groupGate,
         createConcurrency:
           options.createConcurrency ??
           clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),

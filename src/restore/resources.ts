@@ -26,6 +26,8 @@ export interface PhaseContext {
   warn: (w: RestoreWarning) => void;
   progress: ProgressListener;
   signal: AbortSignal;
+  /** Called when a group exists in the target (created, found, or done in an earlier run). */
+  groupReady?: (name: string) => void;
 }
 
 function awsCode(e: unknown): string | undefined {
@@ -84,6 +86,7 @@ export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): P
           }
         }
       }
+      ctx.groupReady?.(g.GroupName);
       ctx.progress({ type: 'restore', phase: 'groups', done: ++done, total: groups.length });
     },
     ctx.signal,

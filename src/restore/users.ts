@@ -12,6 +12,7 @@ import {
   loginOf,
   parseIdentities,
 } from './preflight.js';
+import type { Gate } from './gate.js';
 import { WorkQueue } from './queue.js';
 import type { PhaseContext } from './resources.js';
 import { JournalState } from './journal.js';
@@ -50,6 +51,8 @@ export interface UserPhaseOptions {
    * those are created; follow-ups (memberships, links: UserUpdate) wait for it.
    */
   resources: Promise<ReadonlySet<string>>;
+  /** Opens per group as it exists: a membership waits only for its own group. */
+  groups: Gate;
   createConcurrency: number;
   updateConcurrency: number;
   queueLimit: number;
@@ -128,11 +131,18 @@ export async function restoreUsers(
   };
 
   const followUps = new WorkQueue<FollowUp>(opts.updateConcurrency, opts.queueLimit, async (f) => {
-    const skippedIdps = await opts.resources;
-    let operation = 'AdminAddUserToGroup';
+    let operation = 'AdminDisableUser';
     try {
-      for (const g of f.groups) await gw.adminAddUserToGroup(poolId, f.user, g);
+      // Disabling needs nothing else to exist; memberships need their group; links need the
+      // identity providers (the resources phase).
+      if (f.disable) await gw.adminDisableUser(poolId, f.user);
+      operation = 'AdminAddUserToGroup';
+      for (const g of f.groups) {
+        await opts.groups.wait(g);
+        await gw.adminAddUserToGroup(poolId, f.user, g);
+      }
       operation = 'AdminLinkProviderForUser';
+      const skippedIdps = f.links.length ? await opts.resources : new Set<string>();
       for (const l of f.links) {
         if (skippedIdps.has(l.providerName)) {
           skippedLinks.set(l.providerName, (skippedLinks.get(l.providerName) ?? 0) + 1);
@@ -153,8 +163,6 @@ export async function restoreUsers(
         }
         journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
       }
-      operation = 'AdminDisableUser';
-      if (f.disable) await gw.adminDisableUser(poolId, f.user);
       journal.append({ t: 'f', u: f.old, m: f.groups.length, d: f.disable ? 1 : 0 });
     } catch (e) {
       if (isFatal(e, operation)) throw e;
