@@ -127,6 +127,7 @@ async function seedTimed(name, fn) {
 async function main() {
   useMotoEnv();
   const t0 = performance.now();
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const moto = await startMoto();
   const proxy = await startQuotaProxy({
     target: moto.endpoint,
@@ -278,11 +279,18 @@ async function main() {
     );
   }
   results.totalSeconds = secs(performance.now() - t0);
+  results.loadAverage = {
+    atStart: loadAtStart,
+    atEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
   results.node = process.version;
   results.delayMs = DELAY_MS;
   console.log(table());
   for (const s of summary) console.log(`\n${s}`);
   console.log(`\nTotal benchmark time: ${results.totalSeconds} s (seeding included).`);
+  console.log(
+    `Load average (1/5/15 min) at start ${loadAtStart.join(' ')}, at end ${results.loadAverage.atEnd.join(' ')}; ${os.cpus().length} CPUs; node ${process.version}.`,
+  );
   await mkdir(path.join(HERE, 'results'), { recursive: true });
   const file = path.join(HERE, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
