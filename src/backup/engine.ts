@@ -135,7 +135,9 @@ export async function backupPool(
     let usersListed = 0;
     const userShard = async function* (filterPrefix: string): AsyncGenerator<unknown> {
       const filter = filterPrefix ? `sub ^= "${filterPrefix}"` : undefined;
-      for await (const page of gw.listUsersPages(poolId, filter)) {
+      // Shards run in the background: a group's member pages (one sequential chain
+      // each) must not queue behind sixteen shards in the UserList schedule.
+      for await (const page of gw.listUsersPages(poolId, filter, { background: shards > 1 })) {
         for (const u of page) yield userRecord(u);
         usersListed += page.length;
         progress({

@@ -93,9 +93,17 @@ export const DEFAULT_RETRY: RetryPolicy = {
   unreachableAttempts: 3,
 };
 
+/** How far ahead (ms) background calls may queue in their category's schedule. */
+export const BACKGROUND_MAX_AHEAD_MS = 250;
+
 export interface CallOptions {
   /** Override transient attempts (best-effort reads use fewer). */
   transientAttempts?: number;
+  /**
+   * A background call (one of many parallel list shards) yields its category to sequential
+   * chains: it queues at most BACKGROUND_MAX_AHEAD_MS ahead in the schedule.
+   */
+  background?: boolean;
 }
 
 /** Cognito's user pool id: `<region>_<id>`. */
@@ -221,7 +229,13 @@ export class CognitoGateway {
     for (let attempt = 0; ; attempt++) {
       if (this.signal?.aborted) throw new InterruptedError();
       try {
-        await this.rate.acquire(category, op, poolId, this.signal);
+        await this.rate.acquire(
+          category,
+          op,
+          poolId,
+          this.signal,
+          opts.background ? BACKGROUND_MAX_AHEAD_MS : undefined,
+        );
       } catch {
         throw new InterruptedError();
       }
@@ -553,19 +567,27 @@ export class CognitoGateway {
   }
 
   /** Like listUsers, but yields whole pages (for progress accounting). */
-  listUsersPages(userPoolId: string, filter?: string): AsyncGenerator<UserType[]> {
+  listUsersPages(
+    userPoolId: string,
+    filter?: string,
+    opts: CallOptions = {},
+  ): AsyncGenerator<UserType[]> {
     return paginate(
       (PaginationToken) =>
-        this.call('ListUsers', userPoolId, (abortSignal) =>
-          this.client.send(
-            new ListUsersCommand({
-              UserPoolId: userPoolId,
-              Limit: 60,
-              PaginationToken,
-              ...(filter ? { Filter: filter } : {}),
-            }),
-            { abortSignal },
-          ),
+        this.call(
+          'ListUsers',
+          userPoolId,
+          (abortSignal) =>
+            this.client.send(
+              new ListUsersCommand({
+                UserPoolId: userPoolId,
+                Limit: 60,
+                PaginationToken,
+                ...(filter ? { Filter: filter } : {}),
+              }),
+              { abortSignal },
+            ),
+          opts,
         ),
       (p) => [p.Users ?? []],
       (p) => p.PaginationToken,

@@ -80,7 +80,18 @@ export class AdaptiveRateLimiter {
     return wait;
   }
 
-  async acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits for a slot. `maxAheadMs` makes the caller yield: it reserves only while the schedule
+   * reaches at most that far ahead, so many parallel background callers (list shards) cannot
+   * queue far in front of a sequential chain (a group's member pages) that needs each answer
+   * before its next request.
+   */
+  async acquire(signal?: AbortSignal, maxAheadMs = Infinity): Promise<void> {
+    for (;;) {
+      const ahead = this.nextFree - this.now();
+      if (ahead <= maxAheadMs) break;
+      await sleep(ahead - maxAheadMs, signal);
+    }
     const wait = this.reserve();
     if (wait > 0) await sleep(wait, signal);
   }
@@ -191,11 +202,12 @@ export class RateController {
     op: string,
     poolId: string | undefined,
     signal?: AbortSignal,
+    maxAheadMs?: number,
   ): Promise<void> {
     if (this.options.unlimited) return;
     const pool = poolId ? this.poolOpLimiter(category, op, poolId) : undefined;
     if (pool) await pool.acquire(signal);
-    await this.limiter(category).acquire(signal);
+    await this.limiter(category).acquire(signal, maxAheadMs);
   }
 
   recordCall(category: QuotaCategory, retry: boolean): void {

@@ -57,6 +57,31 @@ describe('AdaptiveRateLimiter: pacing', () => {
     await expect(pending).rejects.toThrow('stop');
   });
 
+  it('lets a sequential chain in ahead of background callers, which queue at most maxAheadMs', async () => {
+    vi.useFakeTimers();
+    try {
+      const l = new AdaptiveRateLimiter({ ceiling: 10, now: () => Date.now() }); // 100 ms apart
+      // Sixteen background shards arrive at once; only ~3 may reserve (≤ 250 ms ahead).
+      const order: string[] = [];
+      const shards = Array.from({ length: 16 }, (_, i) =>
+        l.acquire(undefined, 250).then(() => order.push(`shard${i}`)),
+      );
+      await vi.advanceTimersByTimeAsync(0);
+      // A chain's next page asks now: it is served within the horizon, not after 16 shards.
+      const chain = l.acquire().then(() => order.push('chain'));
+      await vi.advanceTimersByTimeAsync(500);
+      expect(order.indexOf('chain')).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf('chain')).toBeLessThanOrEqual(5);
+      await vi.advanceTimersByTimeAsync(2_000);
+      await Promise.all([...shards, chain]);
+      expect(order).toHaveLength(17);
+      // Everyone was still paced at the rate: 17 slots take 1.6 s.
+      expect(l.snapshot().acquired).toBe(17);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('refuses a ceiling that is not positive', () => {
     expect(() => new AdaptiveRateLimiter({ ceiling: 0 })).toThrow(RangeError);
     expect(() => new AdaptiveRateLimiter({ ceiling: Number.NaN })).toThrow(RangeError);
