@@ -133,11 +133,17 @@ export async function backupPool(
     let shards: 1 | 16 | 256 = 1;
 
     let usersListed = 0;
-    const userShard = async function* (filterPrefix: string): AsyncGenerator<unknown> {
+    const userShard = async function* (
+      filterPrefix: string,
+      started?: ProbedShard,
+    ): AsyncGenerator<unknown> {
       const filter = filterPrefix ? `sub ^= "${filterPrefix}"` : undefined;
       // Shards run in the background: a group's member pages (one sequential chain
       // each) must not queue behind sixteen shards in the UserList schedule.
-      for await (const page of gw.listUsersPages(poolId, filter, { background: shards > 1 })) {
+      const pages = started
+        ? continueShard(started)
+        : gw.listUsersPages(poolId, filter, { background: shards > 1 });
+      for await (const page of pages) {
         for (const u of page) yield userRecord(u);
         usersListed += page.length;
         progress({
@@ -150,10 +156,16 @@ export async function backupPool(
 
     const captureUsers = async (): Promise<void> => {
       progress({ type: 'phase', phase: 'users' });
-      shards = requested === 1 ? 1 : await probeSharding(gw, poolId, requested, warn);
+      const probe = requested === 1 ? undefined : await probeSharding(gw, poolId, requested, warn);
+      shards = probe?.shards ?? 1;
       await allOrAbort(
         hexPrefixes(shards).map((prefix, i) =>
-          writer.writeJsonLines(partPath(PART_DIRS.users, i), 'users', userShard(prefix)),
+          writer.writeJsonLines(
+            partPath(PART_DIRS.users, i),
+            'users',
+            // The probe's first page is shard "0"'s first page: not fetched twice.
+            userShard(prefix, prefix === probe?.started?.prefix ? probe.started : undefined),
+          ),
         ),
         run,
       );
@@ -341,17 +353,34 @@ export async function describePool(
 }
 
 /** Probes one shard filter; falls back to a single ListUsers chain when Cognito refuses it. */
+/** A shard whose first page the sharding probe already fetched. */
+interface ProbedShard {
+  prefix: string;
+  page: UserType[];
+  rest: AsyncGenerator<UserType[]>;
+}
+
+async function* continueShard(started: ProbedShard): AsyncGenerator<UserType[]> {
+  yield started.page;
+  yield* started.rest;
+}
+
+/**
+ * Fetches the first page of shard "0" to learn whether Cognito takes the `sub ^=` filter; falls
+ * back to a single ListUsers chain (and says so) when it does not. The page is kept for shard 0.
+ */
 async function probeSharding(
   gw: CognitoGateway,
   poolId: string,
   shards: 16 | 256,
   warn: (w: Warning) => void,
-): Promise<1 | 16 | 256> {
+): Promise<{ shards: 1 | 16 | 256; started?: ProbedShard }> {
+  const prefix = shards === 16 ? '0' : '00';
   try {
-    const it = gw.listUsersPages(poolId, 'sub ^= "0"');
-    await it.next();
-    await it.return(undefined);
-    return shards;
+    const rest = gw.listUsersPages(poolId, `sub ^= "${prefix}"`, { background: true });
+    const first = await rest.next();
+    if (first.done) return { shards };
+    return { shards, started: { prefix, page: first.value, rest } };
   } catch (e) {
     if (
       e instanceof CognitoError &&
@@ -362,7 +391,7 @@ async function probeSharding(
         operation: 'ListUsers',
         message: `Cognito refused the sub prefix filter (${e.awsCode}); listing users in one chain, which is slower`,
       });
-      return 1;
+      return { shards: 1 };
     }
     throw e;
   }
