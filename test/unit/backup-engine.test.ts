@@ -18,6 +18,8 @@ import {
   ListResourceServersCommand,
   ListTagsForResourceCommand,
   ListUserPoolClientsCommand,
+  ListUserPoolsCommand,
+  type ListUserPoolsCommandInput,
   ListUsersCommand,
   ListUsersInGroupCommand,
   NotAuthorizedException,
@@ -29,7 +31,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupPool, redactProviderDetails } from '../../src/backup/engine.js';
+import { backupAllPools, backupPool, redactProviderDetails } from '../../src/backup/engine.js';
 import {
   CredentialsError,
   InterruptedError,
@@ -490,5 +492,35 @@ describe('access denied and other failures: the right error, and no manifest', (
     expect(e).toBeInstanceOf(InterruptedError);
     expect(e.exitCode).toBe(130);
     expect(await hasManifest(root)).toBe(false);
+  });
+});
+
+describe('--all-pools', () => {
+  it('backs up every pool in the Region, following ListUserPools past the first 60', async () => {
+    const ids = Array.from(
+      { length: 130 },
+      (_, i) => `us-east-1_Pool${String(i).padStart(3, '0')}`,
+    );
+    mock.on(ListUserPoolsCommand).callsFake(async (input: ListUserPoolsCommandInput) => {
+      const start = Number(input.NextToken ?? 0);
+      const page = ids.slice(start, start + (input.MaxResults ?? 60));
+      const next = start + page.length < ids.length ? String(start + page.length) : undefined;
+      return {
+        UserPools: page.map((Id) => ({ Id, Name: Id })),
+        ...(next ? { NextToken: next } : {}),
+      };
+    });
+    mock.on(DescribeUserPoolCommand).callsFake(async (input: { UserPoolId: string }) => ({
+      UserPool: { Id: input.UserPoolId, Name: input.UserPoolId, EstimatedNumberOfUsers: 3 },
+    }));
+    users = makeUsers(3);
+    mock.on(ListUsersCommand).callsFake(listUsersFake(users));
+    const root = new MemoryStorage();
+    const results = await backupAllPools(gw, root, { shards: 1 });
+    expect(results.map((r) => r.userPoolId)).toEqual(ids);
+    expect(mock.commandCalls(ListUserPoolsCommand)).toHaveLength(3);
+    const manifests = (await keys(root)).filter((k) => k.endsWith('/manifest.json'));
+    expect(manifests).toHaveLength(130);
+    expect(results.every((r) => r.users === 3)).toBe(true);
   });
 });
