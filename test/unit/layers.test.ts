@@ -1,0 +1,52 @@
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+/** The ESLint layer rule (eslint.config.js) applied to a would-be file at `filePath`. */
+async function layerErrors(filePath: string, code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: process.cwd() });
+  const [result] = await eslint.lintText(code, { filePath });
+  return (result?.messages ?? [])
+    .filter((m) => m.ruleId === 'import-x/no-restricted-paths')
+    .map((m) => m.message);
+}
+
+describe('layering rule', () => {
+  it('stops an engine from importing the CLI', async () => {
+    const errors = await layerErrors(
+      'src/backup/probe.ts',
+      "import { runCommand } from '../cli/common.js';\nexport const x = runCommand;\n",
+    );
+    expect(errors).toHaveLength(1);
+  });
+
+  it('stops storage from importing an engine or the gateway', async () => {
+    const errors = await layerErrors(
+      'src/storage/probe.ts',
+      "import { backupPool } from '../backup/engine.js';\nimport { CognitoGateway } from '../cognito/gateway.js';\nexport const x = [backupPool, CognitoGateway];\n",
+    );
+    expect(errors).toHaveLength(2);
+  });
+
+  it('stops the gateway from importing the snapshot format', async () => {
+    const errors = await layerErrors(
+      'src/cognito/probe.ts',
+      "import { FORMAT_VERSION } from '../snapshot/format.js';\nexport const x = FORMAT_VERSION;\n",
+    );
+    expect(errors).toHaveLength(1);
+  });
+
+  it('lets the CLI import engines and engines import the gateway, format and storage', async () => {
+    expect(
+      await layerErrors(
+        'src/cli/probe.ts',
+        "import { backupPool } from '../backup/engine.js';\nexport const x = backupPool;\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await layerErrors(
+        'src/restore/probe.ts',
+        "import { CognitoGateway } from '../cognito/gateway.js';\nimport { SnapshotReader } from '../snapshot/reader.js';\nimport { MemoryStorage } from '../storage/memory.js';\nexport const x = [CognitoGateway, SnapshotReader, MemoryStorage];\n",
+      ),
+    ).toEqual([]);
+  });
+});
