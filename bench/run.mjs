@@ -22,7 +22,7 @@ import { backupPool } from '../dist/backup/engine.js';
 import { CognitoGateway } from '../dist/cognito/gateway.js';
 import { OPERATION_CATEGORY, QUOTA_CATEGORIES } from '../dist/cognito/quotas.js';
 import { LocalDirStorage } from '../dist/storage/local.js';
-import { startMoto, useMotoEnv } from './moto.mjs';
+import { startEmulator } from '../dist/demo/emulator.js';
 import { startQuotaProxy } from './quota-proxy.mjs';
 import { addUsers, createPlainPool, directClient } from './seed-users.mjs';
 
@@ -124,11 +124,23 @@ async function seedTimed(name, fn) {
   return r;
 }
 
+/** moto's fake credentials for this process and the scenario children it starts. */
+function useMotoEnv() {
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  delete process.env.AWS_PROFILE;
+}
+
 async function main() {
   useMotoEnv();
   const t0 = performance.now();
   const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
-  const moto = await startMoto();
+  const moto = await startEmulator();
   const proxy = await startQuotaProxy({
     target: moto.endpoint,
     delayMs: DELAY_MS,
