@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   AdminCreateUserCommand,
@@ -20,16 +19,16 @@ import { seedPool } from '../../src/demo/seed.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
 import { PoolDocument, SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
-import { useMotoEnv } from '../support/env.js';
-import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
+import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
+import { MOTO_ENV, type MotoServer } from '../support/moto.js';
 
 /**
  * The preflight through the CLI (`node dist/cli/main.js restore`, built by `npm test` before
  * vitest): every refusal has its own message and exit code, and nothing is written.
  */
-const REGION = 'us-east-1';
 const CLI = path.resolve('dist/cli/main.js');
 
+let fixture: MotoFixture | undefined;
 let moto: MotoServer;
 let gw: CognitoGateway;
 let raw: CognitoIdentityProviderClient;
@@ -113,14 +112,8 @@ async function refused(args: string[], target: string, exit: number, lines: stri
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  useMotoEnv();
-  moto = await startMoto();
-  gw = CognitoGateway.create(
-    { region: REGION, endpointUrl: moto.endpoint },
-    { rate: { unlimited: true } },
-  );
-  raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
-  work = await mkdtemp(path.join(tmpdir(), 'cv-restore-preflight-'));
+  fixture = await startMotoFixture('cv-restore-preflight-');
+  ({ moto, gw, raw, work } = fixture);
   const seeded = await seedPool(gw, { users: 40, groups: 4, poolName: 'preflight-source' });
   const root = new LocalDirStorage(path.join(work, 'snapshots'));
   const b = await backupPool(gw, root, { userPoolId: seeded.userPoolId });
@@ -131,10 +124,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  gw?.destroy();
-  raw?.destroy();
-  await moto?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 describe('restore preflight through the CLI', () => {

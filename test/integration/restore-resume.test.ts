@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   CognitoIdentityProviderClient,
@@ -18,8 +16,8 @@ import { seedPool } from '../../src/demo/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
-import { useMotoEnv } from '../support/env.js';
-import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
+import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
+import { MOTO_ENV, type MotoServer } from '../support/moto.js';
 
 /**
  * Resume: the restore runs as a CLI child process (`node dist/cli/main.js`, built by `npm test`
@@ -28,11 +26,11 @@ import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
  * exact: compared by API, nothing failed, nobody created twice, the sub map complete and each
  * user in it once, and only one pool created.
  */
-const REGION = 'us-east-1';
 const CLI = path.resolve('dist/cli/main.js');
 const USERS = 400;
 const POOL_NAME = 'resumed-target';
 
+let fixture: MotoFixture | undefined;
 let moto: MotoServer;
 let gw: CognitoGateway;
 let raw: CognitoIdentityProviderClient;
@@ -132,14 +130,8 @@ const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - l
 
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  useMotoEnv();
-  moto = await startMoto();
-  gw = CognitoGateway.create(
-    { region: REGION, endpointUrl: moto.endpoint },
-    { rate: { unlimited: true } },
-  );
-  raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
-  work = await mkdtemp(path.join(tmpdir(), 'cv-restore-resume-'));
+  fixture = await startMotoFixture('cv-restore-resume-');
+  ({ moto, gw, raw, work } = fixture);
   secretsFile = path.join(work, 'idp-secrets.json');
   writeFileSync(secretsFile, JSON.stringify({ Google: { client_secret: 'demo-google-secret' } }));
   const seeded = await seedPool(gw, {
@@ -155,10 +147,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  gw?.destroy();
-  raw?.destroy();
-  await moto?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 describe('restore resume after SIGKILL', () => {

@@ -1,6 +1,5 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import {
   AdminCreateUserCommand,
@@ -29,16 +28,14 @@ import { planPoolCreation } from '../../src/restore/pool.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { PoolDocument, SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
-import { useMotoEnv } from '../support/env.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
 
-const REGION = 'us-east-1';
 const USERS = 600;
 const GROUPS = 70;
 const SMALL_USERS = 100;
 const EMAIL_USERS = 100;
 
-let moto: MotoServer;
+let fixture: MotoFixture | undefined;
 let gw: CognitoGateway;
 let raw: CognitoIdentityProviderClient;
 let work: string;
@@ -234,14 +231,8 @@ async function emptyPoolLike(seeded: Seeded, name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  useMotoEnv();
-  moto = await startMoto();
-  gw = CognitoGateway.create(
-    { region: REGION, endpointUrl: moto.endpoint },
-    { rate: { unlimited: true } },
-  );
-  raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
-  work = await mkdtemp(path.join(tmpdir(), 'cv-restore-it-'));
+  fixture = await startMotoFixture('cv-restore-it-');
+  ({ gw, raw, work } = fixture);
   secretsFile = path.join(work, 'idp-secrets.json');
   writeFileSync(secretsFile, JSON.stringify({ Google: { client_secret: 'demo-google-secret' } }));
   plain = await seedAndBackup('restore-source', { users: USERS, groups: GROUPS });
@@ -254,10 +245,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  gw?.destroy();
-  raw?.destroy();
-  await moto?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 describe('restore on moto', () => {

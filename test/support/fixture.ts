@@ -1,0 +1,45 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { useMotoEnv } from './env.js';
+import { type MotoServer, startMoto } from './moto.js';
+
+export const REGION = 'us-east-1';
+
+/**
+ * What an integration test file needs on moto: the server, an unpaced gateway (seeding, backup),
+ * an independent raw SDK client (reading pools back without the code under test) and a
+ * temporary work directory. `stop()` undoes all of it.
+ */
+export interface MotoFixture {
+  moto: MotoServer;
+  gw: CognitoGateway;
+  raw: CognitoIdentityProviderClient;
+  work: string;
+  stop(): Promise<void>;
+}
+
+export async function startMotoFixture(tmpPrefix: string): Promise<MotoFixture> {
+  useMotoEnv();
+  const moto = await startMoto();
+  const gw = CognitoGateway.create(
+    { region: REGION, endpointUrl: moto.endpoint },
+    { rate: { unlimited: true } },
+  );
+  const raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
+  const work = await mkdtemp(path.join(tmpdir(), tmpPrefix));
+  return {
+    moto,
+    gw,
+    raw,
+    work,
+    async stop() {
+      gw.destroy();
+      raw.destroy();
+      await moto.stop();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+}
