@@ -547,23 +547,8 @@ export class CognitoGateway {
   // ---- users ---------------------------------------------------------------------------------
 
   /** Every user matching `filter` (all users without one), 60 per page, every page. */
-  listUsers(userPoolId: string, filter?: string): AsyncGenerator<UserType> {
-    return paginate(
-      (PaginationToken) =>
-        this.call('ListUsers', userPoolId, (abortSignal) =>
-          this.client.send(
-            new ListUsersCommand({
-              UserPoolId: userPoolId,
-              Limit: 60,
-              PaginationToken,
-              ...(filter ? { Filter: filter } : {}),
-            }),
-            { abortSignal },
-          ),
-        ),
-      (p) => p.Users,
-      (p) => p.PaginationToken,
-    );
+  async *listUsers(userPoolId: string, filter?: string): AsyncGenerator<UserType> {
+    for await (const page of this.listUsersPages(userPoolId, filter)) yield* page;
   }
 
   /** Like listUsers, but yields whole pages (for progress accounting). */

@@ -7,6 +7,7 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { CREATE_POOL_KEYS } from './pool.js';
 import { parseIdentities } from './preflight.js';
 import { CREATE_CLIENT_KEYS } from './resources.js';
 
@@ -95,31 +96,17 @@ export interface PoolComparison {
 
 type Loose = Record<string, unknown>;
 
-/** Pool settings compared (DescribeUserPool fields that CreateUserPool sets). */
-const POOL_SETTING_KEYS = [
-  'Policies',
-  'DeletionProtection',
-  'LambdaConfig',
-  'AutoVerifiedAttributes',
-  'AliasAttributes',
-  'UsernameAttributes',
-  'UsernameConfiguration',
-  'MfaConfiguration',
-  'SmsVerificationMessage',
-  'EmailVerificationMessage',
-  'EmailVerificationSubject',
-  'VerificationMessageTemplate',
-  'SmsAuthenticationMessage',
-  'UserAttributeUpdateSettings',
-  'DeviceConfiguration',
-  'EmailConfiguration',
-  'SmsConfiguration',
-  'UserPoolTags',
-  'AdminCreateUserConfig',
-  'UserPoolAddOns',
-  'AccountRecoverySetting',
-  'UserPoolTier',
-] as const;
+/**
+ * Pool settings compared: what CreateUserPool sets from the snapshot, less the account-level
+ * and newer settings an emulator may not echo back (keys, issuer, DCR/ACR).
+ */
+const NOT_COMPARED = new Set([
+  'KeyConfiguration',
+  'IssuerConfiguration',
+  'DcrConfiguration',
+  'AcrConfiguration',
+]);
+const POOL_SETTING_KEYS = CREATE_POOL_KEYS.filter((k) => !NOT_COMPARED.has(k));
 
 /** Array-valued fields whose order carries no meaning. */
 const SET_FIELDS = new Set([

@@ -324,7 +324,12 @@ describe('access denied and other failures: the right error, and no manifest', (
 
     it(`${name} on ListUsers mid-backup → exit 5 and no manifest (local directory)`, async () => {
       mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
-        if (input.PaginationToken) throw make();
+        if (input.PaginationToken) {
+          // Users are listed alongside the settings: fail once those files are on disk, so
+          // the test sees a partial snapshot rather than an empty directory.
+          await new Promise((r) => setTimeout(r, 100));
+          throw make();
+        }
         return listUsersFake(users)(input);
       });
       const dir = await mkdtemp(path.join(tmpdir(), 'cv-engine-'));
