@@ -58,9 +58,10 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
     listener: (e) => {
       switch (e.type) {
         case 'phase':
+          // Phases run alongside the bar's counter (settings while users are listed, groups
+          // while users are created): the bar keeps its own label; phases print only when idle.
           phase = e.phase;
-          if (active) bar.update({ phase });
-          else process.stderr.write(`… ${e.phase}\n`);
+          if (!active) process.stderr.write(`… ${e.phase}\n`);
           break;
         case 'users':
           ensure(e.total ?? e.done, 'users');
