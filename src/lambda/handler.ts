@@ -1,0 +1,219 @@
+import { setMaxListeners } from 'node:events';
+import { backupPool, type BackupResult } from '../backup/engine.js';
+import {
+  InterruptedError,
+  isVaultError,
+  UsageError,
+  VaultError,
+  ExitCode,
+} from '../core/errors.js';
+import type { ProgressEvent } from '../core/progress.js';
+import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
+import { openStorage } from '../storage/index.js';
+
+/**
+ * The scheduled backup as an AWS Lambda handler (runtime nodejs22.x), as thin as the CLI:
+ * configuration from the environment → backup engine → a JSON result.
+ *
+ * Environment:
+ *   COGNITO_VAULT_TO               s3://bucket/prefix where snapshots go (required)
+ *   COGNITO_VAULT_USER_POOL_IDS    comma-separated pool ids, or `*` for every pool in the Region
+ *   COGNITO_VAULT_RATE_SHARE       share of each Cognito quota to use (default 0.5: a scheduled
+ *                                  job leaves half to the production traffic it shares it with)
+ *   COGNITO_VAULT_INCLUDE_SECRETS  `true` to keep client/IdP secrets (default false)
+ *   COGNITO_VAULT_KMS_KEY_ID       SSE-KMS key for the snapshot objects (default: bucket default)
+ *   COGNITO_VAULT_ENDPOINT_URL     Cognito and S3 endpoint (emulators and tests only)
+ *   AWS_REGION                     set by Lambda
+ * The event may name pools too: `{ "userPoolIds": ["eu-west-1_AbC"] }` overrides the variable.
+ */
+export interface LambdaConfig {
+  to: string;
+  userPoolIds: string[] | '*';
+  region: string | undefined;
+  rateShare: number;
+  includeSecrets: boolean;
+  kmsKeyId?: string;
+  endpointUrl?: string;
+}
+
+export interface ScheduledBackupEvent {
+  userPoolIds?: string[];
+}
+
+/** The part of the Lambda context the handler uses. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+export interface LambdaBackupResult {
+  snapshots: Pick<
+    BackupResult,
+    | 'snapshot'
+    | 'userPoolId'
+    | 'users'
+    | 'groups'
+    | 'memberships'
+    | 'clients'
+    | 'identityProviders'
+    | 'resourceServers'
+    | 'durationMs'
+    | 'warnings'
+  >[];
+  failures: { userPoolId: string; code: string; message: string; exitCode: number }[];
+}
+
+/** Stop this long before Lambda's own timeout, so the failure is ours and reported. */
+export const TIMEOUT_MARGIN_MS = 10_000;
+
+export function configFromEnv(
+  env: NodeJS.ProcessEnv,
+  event: ScheduledBackupEvent = {},
+): LambdaConfig {
+  const to = env.COGNITO_VAULT_TO?.trim();
+  if (!to?.startsWith('s3://')) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'COGNITO_VAULT_TO must be an s3://bucket/prefix location',
+    );
+  }
+  const listed =
+    event.userPoolIds ??
+    (env.COGNITO_VAULT_USER_POOL_IDS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const userPoolIds = listed.length === 1 && listed[0] === '*' ? '*' : listed;
+  if (userPoolIds !== '*' && userPoolIds.length === 0) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'no pools: set COGNITO_VAULT_USER_POOL_IDS (ids, or * for every pool)',
+    );
+  }
+  if (userPoolIds !== '*') for (const id of userPoolIds) regionOfPoolId(id);
+  const rateShare = env.COGNITO_VAULT_RATE_SHARE ? Number(env.COGNITO_VAULT_RATE_SHARE) : 0.5;
+  if (!(rateShare > 0 && rateShare <= 1)) {
+    throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
+  }
+  return {
+    to,
+    userPoolIds,
+    region: env.AWS_REGION,
+    rateShare,
+    includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
+    ...(env.COGNITO_VAULT_KMS_KEY_ID ? { kmsKeyId: env.COGNITO_VAULT_KMS_KEY_ID } : {}),
+    ...(env.COGNITO_VAULT_ENDPOINT_URL ? { endpointUrl: env.COGNITO_VAULT_ENDPOINT_URL } : {}),
+  };
+}
+
+/** One JSON log line per phase and warning: never attribute values. */
+function log(userPoolId: string, e: ProgressEvent): void {
+  if (e.type === 'phase' || e.type === 'warning') console.log(JSON.stringify({ userPoolId, ...e }));
+}
+
+/**
+ * Backs up every configured pool, one after another, into the S3 location. A pool that fails
+ * does not stop the others; the handler throws at the end if any failed, so Lambda's Errors
+ * metric (and any alarm on it) sees the failure. Near the Lambda timeout the running backup is
+ * aborted: its snapshot stays without a manifest, recognisably incomplete.
+ */
+export async function handler(
+  event: ScheduledBackupEvent = {},
+  context?: LambdaContextLike,
+): Promise<LambdaBackupResult> {
+  const cfg = configFromEnv(process.env, event ?? {});
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const remaining = context?.getRemainingTimeInMillis();
+  const timer =
+    remaining !== undefined
+      ? setTimeout(
+          () => controller.abort(new InterruptedError('stopped before the Lambda timeout')),
+          Math.max(0, remaining - TIMEOUT_MARGIN_MS),
+        )
+      : undefined;
+  const gw = CognitoGateway.create(
+    {
+      ...(cfg.region ? { region: cfg.region } : {}),
+      ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}),
+    },
+    { rate: { rateShare: cfg.rateShare } },
+  );
+  const storage = openStorage(cfg.to, {
+    ...(cfg.region ? { region: cfg.region } : {}),
+    ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
+    ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
+  });
+  const result: LambdaBackupResult = { snapshots: [], failures: [] };
+  try {
+    const ids: string[] = [];
+    if (cfg.userPoolIds === '*') {
+      for await (const p of gw.listUserPools()) if (p.Id) ids.push(p.Id);
+    } else ids.push(...cfg.userPoolIds);
+    for (const userPoolId of ids) {
+      if (controller.signal.aborted) {
+        result.failures.push({
+          userPoolId,
+          code: 'INTERRUPTED',
+          message: 'not started: the Lambda ran out of time',
+          exitCode: ExitCode.Interrupted,
+        });
+        continue;
+      }
+      try {
+        const r = await backupPool(gw, storage, {
+          userPoolId,
+          includeSecrets: cfg.includeSecrets,
+          signal: controller.signal,
+          onProgress: (e) => log(userPoolId, e),
+        });
+        const {
+          snapshot,
+          users,
+          groups,
+          memberships,
+          clients,
+          identityProviders,
+          resourceServers,
+          durationMs,
+          warnings,
+        } = r;
+        result.snapshots.push({
+          snapshot,
+          userPoolId,
+          users,
+          groups,
+          memberships,
+          clients,
+          identityProviders,
+          resourceServers,
+          durationMs,
+          warnings,
+        });
+        console.log(JSON.stringify({ userPoolId, snapshot, users, durationMs, rates: r.rates }));
+      } catch (e) {
+        const err = isVaultError(e)
+          ? e
+          : new VaultError('UNEXPECTED', String(e), ExitCode.Unexpected);
+        result.failures.push({
+          userPoolId,
+          code: err.code,
+          message: err.message,
+          exitCode: err.exitCode,
+        });
+        console.error(JSON.stringify({ userPoolId, error: err.toJSON() }));
+      }
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    gw.destroy();
+  }
+  if (result.failures.length > 0) {
+    throw new VaultError(
+      'LAMBDA_BACKUP_FAILED',
+      `${result.failures.length} of ${result.failures.length + result.snapshots.length} pool backups failed: ${result.failures.map((f) => `${f.userPoolId} (${f.code})`).join(', ')}`,
+      ExitCode.Unexpected,
+      { failed: result.failures.map((f) => f.userPoolId) },
+    );
+  }
+  return result;
+}

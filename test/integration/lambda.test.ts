@@ -1,0 +1,110 @@
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedPool } from '../../src/demo/seed.js';
+import { configFromEnv, handler, TIMEOUT_MARGIN_MS } from '../../src/lambda/handler.js';
+import { SnapshotReader } from '../../src/snapshot/reader.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { listSnapshots } from '../../src/snapshot/catalog.js';
+import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+
+let fixture: MotoFixture;
+let s3: S3Client;
+let poolA: string;
+let poolB: string;
+let saved: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  fixture = await startMotoFixture('cv-lambda-');
+  saved = { ...process.env }; // with moto's credentials
+  s3 = new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  poolA = (await seedPool(fixture.gw, { users: 40, groups: 3, poolName: 'lambda-a' })).userPoolId;
+  poolB = (await seedPool(fixture.gw, { users: 25, groups: 2, poolName: 'lambda-b' })).userPoolId;
+});
+
+afterEach(() => {
+  process.env = { ...saved };
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await fixture?.stop();
+});
+
+function configure(vars: Record<string, string>): void {
+  Object.assign(process.env, {
+    COGNITO_VAULT_ENDPOINT_URL: fixture.moto.endpoint,
+    AWS_REGION: REGION,
+    ...vars,
+  });
+}
+
+const storage = (prefix: string) =>
+  new S3Storage({
+    client: new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true }),
+    bucket: 'vault',
+    prefix,
+  });
+
+describe('scheduled backup Lambda handler', () => {
+  it('backs up the configured pools into S3 as complete, verifiable snapshots', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/nightly',
+      COGNITO_VAULT_USER_POOL_IDS: `${poolA},${poolB}`,
+    });
+    const r = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(r.failures).toEqual([]);
+    expect(r.snapshots.map((s) => [s.userPoolId, s.users])).toEqual([
+      [poolA, 40],
+      [poolB, 25],
+    ]);
+    const listed = await listSnapshots(storage('nightly'));
+    expect(
+      listed
+        .filter((s) => s.complete)
+        .map((s) => s.userPoolId)
+        .sort(),
+    ).toEqual([poolA, poolB].sort());
+    for (const s of listed) {
+      const v = await (await SnapshotReader.open(storage(`nightly/${s.path}`))).verify();
+      expect(v.ok, v.problems.join('; ')).toBe(true);
+    }
+  });
+
+  it('takes the pools from the event when it names them', async () => {
+    configure({ COGNITO_VAULT_TO: 's3://vault/event', COGNITO_VAULT_USER_POOL_IDS: '*' });
+    const r = await handler({ userPoolIds: [poolB] });
+    expect(r.snapshots.map((s) => s.userPoolId)).toEqual([poolB]);
+  });
+
+  it('stops before the Lambda timeout, leaves no manifest and reports the failure', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/slow',
+      COGNITO_VAULT_USER_POOL_IDS: poolA,
+      COGNITO_VAULT_RATE_SHARE: '0.01', // ListUsers at 0.3 requests/s: far slower than the budget
+    });
+    await expect(
+      handler({}, { getRemainingTimeInMillis: () => TIMEOUT_MARGIN_MS + 1_500 }),
+    ).rejects.toThrow(/1 of 1 pool backups failed: .*INTERRUPTED/);
+    const listed = await listSnapshots(storage('slow'));
+    expect(listed.every((s) => !s.complete)).toBe(true);
+  });
+
+  it('refuses a configuration without an S3 location or without pools', () => {
+    expect(() => configFromEnv({ COGNITO_VAULT_USER_POOL_IDS: poolA })).toThrow(/COGNITO_VAULT_TO/);
+    expect(() => configFromEnv({ COGNITO_VAULT_TO: 's3://vault/x' })).toThrow(/no pools/);
+    expect(() =>
+      configFromEnv({
+        COGNITO_VAULT_TO: 's3://vault/x',
+        COGNITO_VAULT_USER_POOL_IDS: 'not a pool id',
+      }),
+    ).toThrow(/malformed user pool id/);
+    expect(
+      configFromEnv({ COGNITO_VAULT_TO: 's3://vault/x', COGNITO_VAULT_USER_POOL_IDS: '*' }),
+    ).toMatchObject({
+      userPoolIds: '*',
+      rateShare: 0.5,
+      includeSecrets: false,
+    });
+  });
+});
