@@ -59,6 +59,9 @@ export interface BackupResult {
   manifest: Manifest;
 }
 
+/** ListUsers chains open at once (see captureUsers). */
+export const MAX_OPEN_SHARDS = 16;
+
 const SECRET_KEYS = /secret|private_?key|password/i;
 
 /** Replaces secret values of an identity provider's ProviderDetails with the marker. */
@@ -158,16 +161,21 @@ export async function backupPool(
       progress({ type: 'phase', phase: 'users' });
       const probe = requested === 1 ? undefined : await probeSharding(gw, poolId, requested, warn);
       shards = probe?.shards ?? 1;
+      // At most MAX_OPEN_SHARDS chains at a time: enough to keep UserList busy at any round
+      // trip, and each chain finishes well inside the 1-hour life of a pagination token even
+      // when a pool is split 256 ways (256 concurrent chains would each crawl for hours).
       await allOrAbort(
-        hexPrefixes(shards).map((prefix, i) =>
-          writer.writeJsonLines(
-            partPath(PART_DIRS.users, i),
-            'users',
-            // The probe's first page is shard "0"'s first page: not fetched twice.
-            userShard(prefix, prefix === probe?.started?.prefix ? probe.started : undefined),
-          ),
+        hexPrefixes(shards).map(
+          (prefix, i) => () =>
+            writer.writeJsonLines(
+              partPath(PART_DIRS.users, i),
+              'users',
+              // The probe's first page is shard "0"'s first page: not fetched twice.
+              userShard(prefix, prefix === probe?.started?.prefix ? probe.started : undefined),
+            ),
         ),
         run,
+        MAX_OPEN_SHARDS,
       );
     };
 
@@ -241,19 +249,21 @@ export async function backupPool(
       const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groups.length));
       if (groups.length > 0) {
         await allOrAbort(
-          Array.from({ length: workers }, (_, i) =>
-            writer.writeJsonLines(
-              partPath(PART_DIRS.memberships, i),
-              'memberships',
-              membershipWorker(),
-            ),
+          Array.from(
+            { length: workers },
+            (_, i) => () =>
+              writer.writeJsonLines(
+                partPath(PART_DIRS.memberships, i),
+                'memberships',
+                membershipWorker(),
+              ),
           ),
           run,
         );
       }
     };
 
-    await allOrAbort([captureUsers(), captureSettings()], run);
+    await allOrAbort([captureUsers, captureSettings], run);
 
     const counts: Counts = {
       users: usersListed,
@@ -308,18 +318,31 @@ export async function backupPool(
  * echo of an abort caused elsewhere (InterruptedError, AbortError): the run's abort reason is
  * the cause, unless the run was interrupted from outside (Ctrl-C), which the caller reports.
  */
-async function allOrAbort(tasks: Promise<unknown>[], run: AbortController): Promise<void> {
+/**
+ * Runs every task, at most `concurrency` at a time; on the first failure aborts the run (so the
+ * running ones stop), starts no more, and rethrows that failure.
+ */
+async function allOrAbort(
+  tasks: (() => Promise<unknown>)[],
+  run: AbortController,
+  concurrency = Infinity,
+): Promise<void> {
   let first: unknown;
-  await Promise.all(
-    tasks.map((t) =>
-      t.catch((e: unknown) => {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (first === undefined && next < tasks.length) {
+      const task = tasks[next++];
+      try {
+        await task?.();
+      } catch (e) {
         if (first === undefined) {
           first = e;
           run.abort(e);
         }
-      }),
-    ),
-  );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
   if (first !== undefined) {
     const reason: unknown = run.signal.reason;
     throw reason !== undefined && !(reason instanceof InterruptedError) ? reason : first;

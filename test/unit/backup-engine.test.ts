@@ -500,6 +500,28 @@ describe('access denied and other failures: the right error, and no manifest', (
   });
 });
 
+describe('pagination token lifetime', () => {
+  it('keeps at most 16 ListUsers chains open when a pool is split 256 ways', async () => {
+    users = makeUsers(2_000);
+    const fake = listUsersFake(users);
+    let inFlight = 0;
+    let peak = 0;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return fake(input);
+    });
+    const r = await backupPool(gw, new MemoryStorage(), { userPoolId: POOL, shards: 256 });
+    expect(r.users).toBe(2_000);
+    expect(r.manifest.files.filter((f) => f.kind === 'users')).toHaveLength(256);
+    // 256 chains at once would each get 1/256 of UserList: a large pool's chains would then
+    // outlive their 1-hour pagination tokens.
+    expect(peak).toBeLessThanOrEqual(16);
+    expect(peak).toBeGreaterThan(1);
+  });
+});
+
 describe('--all-pools', () => {
   it('backs up every pool in the Region, following ListUserPools past the first 60', async () => {
     const ids = Array.from(
