@@ -7,6 +7,7 @@ import { EXIT_CODES_HELP } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
+import { registerPrune } from './prune.js';
 import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerList(program);
   registerPolicy(program);
+  registerPrune(program);
   registerDemo(program);
   registerRestore(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();

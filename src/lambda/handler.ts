@@ -9,6 +9,7 @@ import {
 } from '../core/errors.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
+import { prune, type RetentionPolicy } from '../snapshot/retention.js';
 import { openStorage } from '../storage/index.js';
 
 /**
@@ -22,6 +23,9 @@ import { openStorage } from '../storage/index.js';
  *                                  job leaves half to the production traffic it shares it with)
  *   COGNITO_VAULT_INCLUDE_SECRETS  `true` to keep client/IdP secrets (default false)
  *   COGNITO_VAULT_KMS_KEY_ID       SSE-KMS key for the snapshot objects (default: bucket default)
+ *   COGNITO_VAULT_KEEP_LAST        after the backups, prune each pool to this many snapshots
+ *   COGNITO_VAULT_KEEP_DAILY       … plus one per day for this many days
+ *   COGNITO_VAULT_KEEP_MONTHLY     … plus one per month for this many months
  *   COGNITO_VAULT_ENDPOINT_URL     Cognito and S3 endpoint (emulators and tests only)
  *   AWS_REGION                     set by Lambda
  * The event may name pools too: `{ "userPoolIds": ["eu-west-1_AbC"] }` overrides the variable.
@@ -34,6 +38,7 @@ export interface LambdaConfig {
   includeSecrets: boolean;
   kmsKeyId?: string;
   endpointUrl?: string;
+  retention?: RetentionPolicy;
 }
 
 export interface ScheduledBackupEvent {
@@ -60,6 +65,8 @@ export interface LambdaBackupResult {
     | 'warnings'
   >[];
   failures: { userPoolId: string; code: string; message: string; exitCode: number }[];
+  /** Snapshots deleted by the retention policy. */
+  pruned: { userPoolId: string; snapshotId: string }[];
 }
 
 /** Stop this long before Lambda's own timeout, so the failure is ours and reported. */
@@ -94,7 +101,33 @@ export function configFromEnv(
   if (!(rateShare > 0 && rateShare <= 1)) {
     throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
   }
+  const int = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw new UsageError('LAMBDA_CONFIG', `${name} must be a whole number`);
+    return n;
+  };
+  const keepLast = int('COGNITO_VAULT_KEEP_LAST');
+  const keepDaily = int('COGNITO_VAULT_KEEP_DAILY');
+  const keepMonthly = int('COGNITO_VAULT_KEEP_MONTHLY');
+  if ((keepDaily !== undefined || keepMonthly !== undefined) && keepLast === undefined) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'COGNITO_VAULT_KEEP_DAILY/MONTHLY need COGNITO_VAULT_KEEP_LAST',
+    );
+  }
   return {
+    ...(keepLast !== undefined
+      ? {
+          retention: {
+            keepLast,
+            ...(keepDaily !== undefined ? { keepDaily } : {}),
+            ...(keepMonthly !== undefined ? { keepMonthly } : {}),
+          },
+        }
+      : {}),
     to,
     userPoolIds,
     region: env.AWS_REGION,
@@ -143,7 +176,7 @@ export async function handler(
     ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
     ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
   });
-  const result: LambdaBackupResult = { snapshots: [], failures: [] };
+  const result: LambdaBackupResult = { snapshots: [], failures: [], pruned: [] };
   try {
     const ids: string[] = [];
     if (cfg.userPoolIds === '*') {
@@ -190,6 +223,13 @@ export async function handler(
           warnings,
         });
         console.log(JSON.stringify({ userPoolId, snapshot, users, durationMs, rates: r.rates }));
+        if (cfg.retention) {
+          // Only after a successful backup, and only this pool's snapshots.
+          const pruned = await prune(storage, cfg.retention, { userPoolId });
+          const deleted = pruned.decisions.filter((d) => !d.keep).map((d) => d.snapshotId);
+          result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
+          if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
+        }
       } catch (e) {
         const err = isVaultError(e)
           ? e

@@ -3,3 +3,4 @@ export * from './writer.js';
 export * from './reader.js';
 export * from './catalog.js';
 export { gzipJsonLines, gunzipJsonLines, lines } from './codec.js';
+export * from './retention.js';

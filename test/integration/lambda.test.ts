@@ -77,6 +77,23 @@ describe('scheduled backup Lambda handler', () => {
     expect(r.snapshots.map((s) => s.userPoolId)).toEqual([poolB]);
   });
 
+  it('prunes each pool to the retention policy after a successful backup', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/retained',
+      COGNITO_VAULT_USER_POOL_IDS: poolB,
+      COGNITO_VAULT_KEEP_LAST: '1',
+    });
+    const first = await handler({});
+    expect(first.pruned).toEqual([]);
+    const second = await handler({});
+    expect(second.pruned).toHaveLength(1);
+    const listed = await listSnapshots(storage('retained'));
+    expect(listed.map((s) => s.path)).toEqual([
+      `${poolB}/${second.snapshots[0]?.snapshot.split('/').pop()}`,
+    ]);
+    expect(listed[0]?.complete).toBe(true);
+  });
+
   it('stops before the Lambda timeout, leaves no manifest and reports the failure', async () => {
     configure({
       COGNITO_VAULT_TO: 's3://vault/slow',

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { listSnapshots } from '../../src/snapshot/catalog.js';
+import { newSnapshotId } from '../../src/snapshot/format.js';
+import { planRetention, prune } from '../../src/snapshot/retention.js';
+import { SnapshotWriter } from '../../src/snapshot/writer.js';
+import { LocalDirStorage } from '../../src/storage/local.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { Storage } from '../../src/storage/storage.js';
+
+const POOL = 'us-east-1_Retain';
+const OTHER = 'us-east-1_Other';
+
+/** Writes a real (tiny) snapshot started at `iso`; complete unless `complete` is false. */
+async function snapshot(
+  root: Storage,
+  pool: string,
+  iso: string,
+  complete = true,
+): Promise<string> {
+  const id = newSnapshotId(new Date(iso));
+  const w = new SnapshotWriter(root.child(`${pool}/${id}`));
+  await w.writeJson('groups.json', 'groups', [], 0);
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
+  if (complete) {
+    await w.commit({
+      tool: { name: 'cognito-vault', version: 'test' },
+      snapshotId: id,
+      userPool: { id: pool, name: 'p', region: 'us-east-1' },
+      startedAt: new Date(iso).toISOString(),
+      finishedAt: new Date(iso).toISOString(),
+      counts: {
+        users: 1,
+        groups: 0,
+        memberships: 0,
+        clients: 0,
+        identityProviders: 0,
+        resourceServers: 0,
+      },
+      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
+      warnings: [],
+    });
+  }
+  return `${pool}/${id}`;
+}
+
+describe('retention', () => {
+  it('keeps the newest N complete snapshots of each pool and deletes the rest', async () => {
+    const root = new MemoryStorage();
+    const old = await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+    const mid = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+    const newest = await snapshot(root, POOL, '2026-11-03T00:00:00Z');
+    const other = await snapshot(root, OTHER, '2026-10-01T00:00:00Z');
+    const r = await prune(root, { keepLast: 2 });
+    expect(r.decisions.filter((d) => !d.keep).map((d) => d.path)).toEqual([old]);
+    const left = (await listSnapshots(root)).map((s) => s.path).sort();
+    expect(left).toEqual([mid, newest, other].sort());
+  });
+
+  it('keeps one per day and one per month on top of the newest', async () => {
+    const root = new MemoryStorage();
+    const paths: string[] = [];
+    for (const iso of [
+      '2026-09-15T03:00:00Z', // month 2026-09
+      '2026-10-20T03:00:00Z', // month 2026-10
+      '2026-11-25T03:00:00Z', // day 25
+      '2026-11-26T01:00:00Z', // day 26, older of two
+      '2026-11-26T13:00:00Z', // day 26, newest of the day
+      '2026-11-27T03:00:00Z', // newest
+    ])
+      paths.push(await snapshot(root, POOL, iso));
+    const plan = planRetention(await listSnapshots(root), {
+      keepLast: 1,
+      keepDaily: 3,
+      keepMonthly: 3,
+    });
+    const kept = plan.filter((d) => d.keep).map((d) => d.path);
+    expect(kept.sort()).toEqual([paths[0], paths[1], paths[2], paths[4], paths[5]].sort());
+    expect(plan.find((d) => d.path === paths[3])?.reasons).toEqual(['expired']);
+  });
+
+  it('deletes incomplete snapshots older than the newest complete one, keeps a newer one that may be running', async () => {
+    const root = new MemoryStorage();
+    const abandoned = await snapshot(root, POOL, '2026-11-01T00:00:00Z', false);
+    const complete = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+    const running = await snapshot(root, POOL, '2026-11-03T00:00:00Z', false);
+    const r = await prune(root, { keepLast: 5 });
+    const byPath = new Map(r.decisions.map((d) => [d.path, d]));
+    expect(byPath.get(abandoned)).toMatchObject({ keep: false, reasons: ['abandoned'] });
+    expect(byPath.get(running)).toMatchObject({ keep: true, reasons: ['maybe-running'] });
+    expect(byPath.get(complete)?.keep).toBe(true);
+  });
+
+  it('deletes nothing on a dry run', async () => {
+    const root = new MemoryStorage();
+    await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+    await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+    const r = await prune(root, { keepLast: 1 }, { dryRun: true });
+    expect(r.decisions.filter((d) => !d.keep)).toHaveLength(1);
+    expect(r.deletedObjects).toBe(0);
+    expect((await listSnapshots(root)).filter((s) => s.complete)).toHaveLength(2);
+  });
+
+  it('deletes a snapshot manifest first, so an interrupted prune leaves it incomplete, not broken', async () => {
+    const deletes: string[] = [];
+    class Recording extends MemoryStorage {
+      override child(prefix: string): Storage {
+        const c = super.child(prefix);
+        const del = c.delete.bind(c);
+        c.delete = async (key: string) => {
+          deletes.push(key);
+          await del(key);
+        };
+        return c;
+      }
+    }
+    const root = new Recording();
+    await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+    await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+    deletes.length = 0;
+    await prune(root, { keepLast: 1 });
+    expect(deletes[0]).toBe('manifest.json');
+    expect(deletes).toHaveLength(3);
+  });
+
+  it('never prunes the newest complete snapshot: --keep-last must be at least 1', () => {
+    expect(() => planRetention([], { keepLast: 0 })).toThrow(/--keep-last/);
+  });
+
+  it('removes a pruned snapshot directory from local disk, manifest first', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cv-prune-'));
+    try {
+      const root = new LocalDirStorage(dir);
+      const old = await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+      const newest = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+      const r = await prune(root, { keepLast: 1 });
+      expect(r.deletedObjects).toBe(3); // manifest.json, groups.json, the users part
+      expect(existsSync(path.join(dir, old))).toBe(false);
+      expect(existsSync(path.join(dir, newest, 'manifest.json'))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
