@@ -52,6 +52,8 @@ export interface PolicyOptions {
   s3Location?: string;
   /** KMS key ARN used for the snapshot bucket's SSE-KMS. */
   kmsKeyArn?: string;
+  /** The job also prunes old snapshots (prune command, Lambda retention): s3:DeleteObject. */
+  prune?: boolean;
 }
 
 type Statement = { Sid: string; Effect: 'Allow'; Action: string[]; Resource: string | string[] };
@@ -84,7 +86,12 @@ export function iamPolicy(
       Effect: 'Allow',
       Action:
         kind === 'backup'
-          ? ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload']
+          ? [
+              's3:PutObject',
+              's3:GetObject',
+              's3:AbortMultipartUpload',
+              ...(opts.prune ? ['s3:DeleteObject'] : []),
+            ]
           : ['s3:GetObject'],
       Resource: objects,
     });
