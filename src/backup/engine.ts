@@ -62,6 +62,14 @@ export interface BackupResult {
 /** ListUsers chains open at once (see captureUsers). */
 export const MAX_OPEN_SHARDS = 16;
 
+export type BackupSummary = Omit<BackupResult, 'manifest' | 'userPoolName'>;
+
+/** The result without the manifest: what the CLI's --json and the Lambda report. */
+export function backupSummary(r: BackupResult): BackupSummary {
+  const { manifest: _manifest, userPoolName: _name, ...rest } = r;
+  return rest;
+}
+
 const SECRET_KEYS = /secret|private_?key|password/i;
 
 /** Replaces secret values of an identity provider's ProviderDetails with the marker. */

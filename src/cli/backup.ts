@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { backupAllPools, backupPool, type BackupResult } from '../backup/engine.js';
+import { backupAllPools, backupPool, backupSummary } from '../backup/engine.js';
 import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
 import {
@@ -18,22 +18,6 @@ interface BackupFlags extends CommonFlags {
   to: string;
   includeSecrets?: boolean;
   shards?: string;
-}
-
-function summary(r: BackupResult): Record<string, unknown> {
-  return {
-    snapshot: r.snapshot,
-    userPoolId: r.userPoolId,
-    users: r.users,
-    groups: r.groups,
-    memberships: r.memberships,
-    clients: r.clients,
-    identityProviders: r.identityProviders,
-    resourceServers: r.resourceServers,
-    durationMs: r.durationMs,
-    warnings: r.warnings,
-    rates: r.rates,
-  };
 }
 
 export function registerBackup(program: Command): void {
@@ -84,9 +68,9 @@ export function registerBackup(program: Command): void {
         try {
           if (flags.allPools) {
             const results = await backupAllPools(gw, root, base);
-            return { pools: results.map(summary) };
+            return { pools: results.map(backupSummary) };
           }
-          return summary(
+          return backupSummary(
             await backupPool(gw, root, { ...base, userPoolId: flags.userPoolId ?? '' }),
           );
         } finally {

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { backupPool, type BackupResult } from '../backup/engine.js';
+import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
 import {
   InterruptedError,
   isVaultError,
@@ -51,19 +51,7 @@ export interface LambdaContextLike {
 }
 
 export interface LambdaBackupResult {
-  snapshots: Pick<
-    BackupResult,
-    | 'snapshot'
-    | 'userPoolId'
-    | 'users'
-    | 'groups'
-    | 'memberships'
-    | 'clients'
-    | 'identityProviders'
-    | 'resourceServers'
-    | 'durationMs'
-    | 'warnings'
-  >[];
+  snapshots: BackupSummary[];
   failures: { userPoolId: string; code: string; message: string; exitCode: number }[];
   /** Snapshots deleted by the retention policy. */
   pruned: { userPoolId: string; snapshotId: string }[];
@@ -199,30 +187,9 @@ export async function handler(
           signal: controller.signal,
           onProgress: (e) => log(userPoolId, e),
         });
-        const {
-          snapshot,
-          users,
-          groups,
-          memberships,
-          clients,
-          identityProviders,
-          resourceServers,
-          durationMs,
-          warnings,
-        } = r;
-        result.snapshots.push({
-          snapshot,
-          userPoolId,
-          users,
-          groups,
-          memberships,
-          clients,
-          identityProviders,
-          resourceServers,
-          durationMs,
-          warnings,
-        });
-        console.log(JSON.stringify({ userPoolId, snapshot, users, durationMs, rates: r.rates }));
+        const summary = backupSummary(r);
+        result.snapshots.push(summary);
+        console.log(JSON.stringify(summary));
         if (cfg.retention) {
           // Only after a successful backup, and only this pool's snapshots.
           const pruned = await prune(storage, cfg.retention, { userPoolId });
