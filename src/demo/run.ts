@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { backupPool } from '../backup/engine.js';
+import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
 import { VaultError, ExitCode } from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { CognitoGateway } from '../cognito/gateway.js';
@@ -35,15 +35,7 @@ export interface DemoResult {
   snapshot: string;
   subMap: string;
   clientMap: string;
-  backup: {
-    users: number;
-    groups: number;
-    memberships: number;
-    clients: number;
-    identityProviders: number;
-    resourceServers: number;
-    rates: CategoryReport[];
-  };
+  backup: BackupSummary;
   restore: {
     users: { created: number; existing: number; failed: number; externalProvider: number };
     groups: number;
@@ -155,15 +147,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       snapshot: backup.snapshot,
       subMap: restored.subMap,
       clientMap: restored.clientMap,
-      backup: {
-        users: backup.users,
-        groups: backup.groups,
-        memberships: backup.memberships,
-        clients: backup.clients,
-        identityProviders: backup.identityProviders,
-        resourceServers: backup.resourceServers,
-        rates: backup.rates,
-      },
+      backup: backupSummary(backup),
       restore: {
         users: restored.users,
         groups: restored.groups,

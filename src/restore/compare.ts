@@ -519,22 +519,19 @@ export async function comparePools(
     const lb = b.members.get(group);
     if (!lb) continue; // the group itself is reported
     const sb = new Set(lb.map((u) => keyOfB.get(u) ?? `username:${u}`));
-    for (const k of sa)
-      if (!sb.has(k))
+    const onlyIn = (side: 'A' | 'B', from: Set<string>, other: Set<string>): void => {
+      for (const k of from) {
+        if (other.has(k)) continue;
         d.add({
           kind: 'membership',
           key: group,
           field: k,
-          message: `user ${k} is in group ${group} in A only`,
+          message: `user ${k} is in group ${group} in ${side} only`,
         });
-    for (const k of sb)
-      if (!sa.has(k))
-        d.add({
-          kind: 'membership',
-          key: group,
-          field: k,
-          message: `user ${k} is in group ${group} in B only`,
-        });
+      }
+    };
+    onlyIn('A', sa, sb);
+    onlyIn('B', sb, sa);
   }
   for (const list of b.members.values()) membersB += list.length;
 

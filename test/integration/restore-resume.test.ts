@@ -150,31 +150,35 @@ afterAll(async () => {
   await fixture?.stop();
 });
 
+/** The restore command line both tests run (and run again), paced faster than Cognito. */
+function restoreArgs(poolName: string, stateDir: string, extra: string[] = []): string[] {
+  return [
+    'restore',
+    '--from',
+    snapshot,
+    '--create-pool',
+    poolName,
+    '--state-dir',
+    stateDir,
+    ...extra,
+    '--idp-secrets',
+    secretsFile,
+    '--endpoint-url',
+    moto.endpoint,
+    '--max-rps',
+    'UserCreation=150',
+    '--max-rps',
+    'UserUpdate=100',
+    '--json',
+  ];
+}
+
 describe('restore resume after SIGKILL', () => {
   it('killed mid-users and mid-memberships, the same command finishes with the exact result', async () => {
     const stateDir = path.join(work, 'state');
     const journal = path.join(stateDir, 'journal.jsonl');
     const subMapFile = path.join(work, 'out', 'sub-map.jsonl');
-    const args = [
-      'restore',
-      '--from',
-      snapshot,
-      '--create-pool',
-      POOL_NAME,
-      '--state-dir',
-      stateDir,
-      '--sub-map',
-      subMapFile,
-      '--idp-secrets',
-      secretsFile,
-      '--endpoint-url',
-      moto.endpoint,
-      '--max-rps',
-      'UserCreation=150',
-      '--max-rps',
-      'UserUpdate=100',
-      '--json',
-    ];
+    const args = restoreArgs(POOL_NAME, stateDir, ['--sub-map', subMapFile]);
 
     const killUsers = rand(40, USERS - 150);
     const first = await run(args, journal, (c) => c.u >= killUsers);
@@ -246,24 +250,7 @@ describe('restore resume after SIGKILL', () => {
   it('Ctrl-C (SIGINT) stops cleanly with exit 130, and the same command resumes', async () => {
     const stateDir = path.join(work, 'state-int');
     const journal = path.join(stateDir, 'journal.jsonl');
-    const args = [
-      'restore',
-      '--from',
-      snapshot,
-      '--create-pool',
-      `${POOL_NAME}-int`,
-      '--state-dir',
-      stateDir,
-      '--idp-secrets',
-      secretsFile,
-      '--endpoint-url',
-      moto.endpoint,
-      '--max-rps',
-      'UserCreation=150',
-      '--max-rps',
-      'UserUpdate=100',
-      '--json',
-    ];
+    const args = restoreArgs(`${POOL_NAME}-int`, stateDir);
     const at = rand(40, USERS - 150);
     const env: NodeJS.ProcessEnv = { ...process.env, ...MOTO_ENV };
     delete env.AWS_PROFILE;
