@@ -5,6 +5,7 @@ import { TOOL_VERSION } from '../core/version.js';
 import { registerBackup } from './backup.js';
 import { EXIT_CODES_HELP } from './common.js';
 import { registerDemo } from './demo.js';
+import { registerExportCsv } from './export-csv.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
 import { registerPrune } from './prune.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPrune(program);
   registerDemo(program);
   registerRestore(program);
+  registerExportCsv(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }

@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  FILES,
+  partPath,
+  PART_DIRS,
+  SnapshotWriter,
+  type UserRecord,
+} from '../../src/snapshot/index.js';
+import { decodeImportLine } from '../../src/snapshot/import-csv.js';
+import { LocalDirStorage } from '../../src/storage/local.js';
+
+/** The built CLI's export-csv on a snapshot on local disk (no network). */
+const CLI = path.resolve('dist/cli/main.js');
+const run = promisify(execFile);
+
+let work: string;
+let snapshot: string;
+
+const SECRET_NAME = 'Zoë Secretname';
+
+function user(
+  i: number,
+  over: Partial<UserRecord> = {},
+  attrs: Record<string, string> = {},
+): UserRecord {
+  return {
+    Username: `person-${i}`,
+    Attributes: Object.entries({
+      sub: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      email: `person-${i}@example.com`,
+      email_verified: 'true',
+      name: `${SECRET_NAME}, ${i}`,
+      ...attrs,
+    }).map(([Name, Value]) => ({ Name, Value })),
+    Enabled: true,
+    UserStatus: 'CONFIRMED',
+    ...over,
+  };
+}
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH, HOME: work, AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'cv-export-csv-'));
+  snapshot = path.join(work, 'snap', 'us-east-1_Src', '2026-11-29T00-00-00-000Z');
+  const w = new SnapshotWriter(new LocalDirStorage(snapshot));
+  await w.writeJson(
+    FILES.pool,
+    'pool',
+    {
+      userPool: {
+        Id: 'us-east-1_Src',
+        Name: 'src',
+        AutoVerifiedAttributes: ['email'],
+        SchemaAttributes: [
+          { Name: 'sub', Required: true },
+          { Name: 'name' },
+          { Name: 'email' },
+          { Name: 'email_verified' },
+          { Name: 'custom:tier' },
+        ],
+      },
+      mfaConfig: { MfaConfiguration: 'OFF' },
+    },
+    1,
+  );
+  const users = [
+    ...Array.from({ length: 20 }, (_, i) => user(i)),
+    user(100, { UserStatus: 'EXTERNAL_PROVIDER', Username: 'Google_100' }),
+    user(101, {}, { email_verified: 'false' }),
+    user(102, {}, { 'custom:tier': 'a\\b' }),
+  ];
+  await w.writeJsonLines(partPath(PART_DIRS.users, 0), 'users', users);
+  await w.writeJsonLines(partPath(PART_DIRS.memberships, 0), 'memberships', []);
+  await w.commit({
+    tool: { name: 'cognito-vault', version: 'test' },
+    snapshotId: '2026-11-29T00-00-00-000Z',
+    userPool: { id: 'us-east-1_Src', name: 'src', region: 'us-east-1' },
+    startedAt: '2026-11-29T00:00:00.000Z',
+    finishedAt: '2026-11-29T00:00:01.000Z',
+    counts: {
+      users: users.length,
+      groups: 0,
+      memberships: 0,
+      clients: 0,
+      identityProviders: 0,
+      resourceServers: 0,
+    },
+    options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
+    warnings: [],
+  });
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('cognito-vault export-csv', () => {
+  it('writes 0600 files in a 0700 directory, prints counts by reason and never a username or value', async () => {
+    const to = path.join(work, 'out');
+    const r = await cli(['export-csv', snapshot, '--to', to]);
+    expect(r.code, r.stderr).toBe(0);
+    const printed = r.stdout + r.stderr;
+    expect(printed).toContain('wrote 20 users into 1 import file');
+    expect(printed).toMatch(/external-provider: 1/);
+    expect(printed).toMatch(/no-verified-auto-verified-attribute: 1/);
+    expect(printed).toMatch(/backslash-in-value: 1/);
+    expect(printed).not.toMatch(/person-|Google_100|Secretname|example\.com/);
+
+    expect((await stat(to)).mode & 0o777).toBe(0o700);
+    const names = (await readdir(to)).sort();
+    expect(names).toEqual(['users-00001.csv', 'users-00001.index.jsonl', 'users-ineligible.jsonl']);
+    for (const n of names) expect((await stat(path.join(to, n))).mode & 0o777).toBe(0o600);
+
+    const csv = (await readFile(path.join(to, 'users-00001.csv'), 'utf8')).split('\n');
+    const header = csv[0]!.split(',');
+    expect(header).toEqual([
+      'name',
+      'email',
+      'email_verified',
+      'cognito:mfa_enabled',
+      'cognito:username',
+      'custom:tier',
+    ]);
+    const first = decodeImportLine(csv[1]!);
+    expect(first[header.indexOf('name')]).toBe(`${SECRET_NAME}, 0`);
+    const report = (await readFile(path.join(to, 'users-ineligible.jsonl'), 'utf8'))
+      .trim()
+      .split('\n');
+    expect(report.map((l) => (JSON.parse(l) as { username: string }).username).sort()).toEqual([
+      'Google_100',
+      'person-101',
+      'person-102',
+    ]);
+    for (const l of report) expect(l).not.toContain(SECRET_NAME);
+  });
+
+  it('--json prints the file set; a non-empty --to is refused with exit 2', async () => {
+    const to = path.join(work, 'out-json');
+    const r = await cli(['export-csv', snapshot, '--to', to, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as {
+      eligible: number;
+      files: { rows: number; sha256: string }[];
+      ineligible: { total: number };
+    };
+    expect(j.eligible).toBe(20);
+    expect(j.files[0]?.rows).toBe(20);
+    expect(j.files[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(j.ineligible.total).toBe(3);
+    expect(r.stdout).not.toMatch(/person-|Secretname/);
+    const again = await cli(['export-csv', snapshot, '--to', to]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/not empty/);
+  });
+
+  it('an incomplete snapshot exits 3; a missing --to exits 2', async () => {
+    const broken = path.join(work, 'broken');
+    await mkdir(broken, { recursive: true });
+    await writeFile(path.join(broken, 'pool.json'), '{}');
+    expect((await cli(['export-csv', broken, '--to', path.join(work, 'o3')])).code).toBe(3);
+    expect((await cli(['export-csv', snapshot])).code).toBe(2);
+  });
+});
