@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../core/errors.js';
+import { CognitoError, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
 import { PoolDocument, UserRecord } from '../snapshot/format.js';
 import {
@@ -75,7 +75,17 @@ export function registerExportCsv(program: Command): void {
         if (flags.headerFrom) {
           const gw = makeGateway(flags, region, signal);
           try {
-            header = await gw.getCSVHeader(flags.headerFrom);
+            header = await gw.getCSVHeader(flags.headerFrom).catch((e: unknown) => {
+              if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
+                throw new UsageError(
+                  'POOL_NOT_FOUND',
+                  `user pool ${flags.headerFrom} does not exist in ${region}`,
+                  { userPoolId: flags.headerFrom },
+                  { cause: e },
+                );
+              }
+              throw e;
+            });
             const live = await gw.describeUserPool(flags.headerFrom);
             const mfa = await gw.getUserPoolMfaConfig(flags.headerFrom);
             pool = {

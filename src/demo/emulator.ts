@@ -1,10 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { ExitCode, VaultError } from '../core/errors.js';
+import {
+  type ImportJobDouble,
+  type ImportJobDoubleOptions,
+  startImportJobDouble,
+} from './import-job-double.js';
 
 /** A moto server (the local AWS emulator) on a free loopback port, stopped by PID. */
 export interface Emulator {
+  /** The Cognito endpoint to use: the import-job double when started with `importJobs`, else moto. */
   endpoint: string;
+  /** moto itself (also its S3 and CloudWatch Logs). */
+  motoEndpoint: string;
+  /** The import-job double in front of moto, when asked for. */
+  importJobs?: ImportJobDouble;
   port: number;
   pid: number;
   reset(): Promise<void>;
@@ -48,7 +58,15 @@ async function waitUntilUp(
  * program). Fails with a clear message when the program is not installed.
  */
 export async function startEmulator(
-  opts: { timeoutMs?: number; program?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    program?: string;
+    /**
+     * Put the CSV import-job double (src/demo/import-job-double.ts) in front of moto: `endpoint`
+     * is then the double's, which forwards everything else to moto. Off by default.
+     */
+    importJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;
+  } = {},
 ): Promise<Emulator> {
   const program = opts.program ?? process.env.MOTO_SERVER ?? 'moto_server';
   const port = await freePort();
@@ -89,14 +107,30 @@ export async function startEmulator(
     );
   }
   const pid = child.pid ?? 0;
+  let importJobs: ImportJobDouble | undefined;
+  if (opts.importJobs) {
+    try {
+      importJobs = await startImportJobDouble({
+        logs: { endpoint },
+        ...(typeof opts.importJobs === 'object' ? opts.importJobs : {}),
+        upstream: endpoint,
+      });
+    } catch (e) {
+      child.kill('SIGKILL');
+      throw e;
+    }
+  }
   return {
-    endpoint,
+    endpoint: importJobs?.endpoint ?? endpoint,
+    motoEndpoint: endpoint,
+    ...(importJobs ? { importJobs } : {}),
     port,
     pid,
     async reset() {
       await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     },
     async stop() {
+      await importJobs?.stop();
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       process.kill(pid, 'SIGTERM');

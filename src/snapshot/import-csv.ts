@@ -155,19 +155,9 @@ export function isCognitoOwnedAttribute(name: string): boolean {
  */
 export function deriveCsvHeader(pool: PoolLike): string[] {
   const schema = poolField<SchemaAttribute[]>(pool, 'SchemaAttributes') ?? [];
-  const names = new Set(schema.map((a) => a.Name ?? ''));
-  // Describe always lists the standard attributes; a document without a schema gets all of them.
-  const standard = STANDARD_CSV_COLUMNS.filter(
-    (c) =>
-      names.size === 0 ||
-      names.has(c) ||
-      (c === 'email_verified' && names.has('email')) ||
-      (c === 'phone_number_verified' && names.has('phone_number')),
-  );
-  const custom = schema
-    .map((a) => a.Name ?? '')
-    .filter((n) => n.startsWith('custom:'))
-    .map((n) => n);
+  // Every pool has every standard attribute, whether or not Describe lists it.
+  const standard = [...STANDARD_CSV_COLUMNS];
+  const custom = schema.map((a) => a.Name ?? '').filter((n) => n.startsWith('custom:'));
   return [...standard, MFA_COLUMN, USERNAME_COLUMN, ...custom];
 }
 

@@ -13,6 +13,8 @@ import {
 } from '../../src/snapshot/index.js';
 import { decodeImportLine } from '../../src/snapshot/import-csv.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
+import { startMotoFixture, type MotoFixture } from '../support/fixture.js';
+import { MOTO_ENV } from '../support/moto.js';
 
 /** The built CLI's export-csv on a snapshot on local disk (no network). */
 const CLI = path.resolve('dist/cli/main.js');
@@ -46,7 +48,13 @@ function user(
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await run(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH, HOME: work, AWS_EC2_METADATA_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        ...MOTO_ENV,
+        AWS_CONFIG_FILE: path.join(work, 'none', 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'none', 'credentials'),
+      },
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
@@ -129,14 +137,13 @@ describe('cognito-vault export-csv', () => {
 
     const csv = (await readFile(path.join(to, 'users-00001.csv'), 'utf8')).split('\n');
     const header = csv[0]!.split(',');
-    expect(header).toEqual([
-      'name',
-      'email',
-      'email_verified',
+    expect(header.slice(-4)).toEqual([
+      'updated_at',
       'cognito:mfa_enabled',
       'cognito:username',
       'custom:tier',
     ]);
+    expect(header).not.toContain('sub');
     const first = decodeImportLine(csv[1]!);
     expect(first[header.indexOf('name')]).toBe(`${SECRET_NAME}, 0`);
     const report = (await readFile(path.join(to, 'users-ineligible.jsonl'), 'utf8'))
@@ -175,5 +182,65 @@ describe('cognito-vault export-csv', () => {
     await writeFile(path.join(broken, 'pool.json'), '{}');
     expect((await cli(['export-csv', broken, '--to', path.join(work, 'o3')])).code).toBe(3);
     expect((await cli(['export-csv', snapshot])).code).toBe(2);
+  });
+});
+
+describe('export-csv --header-from (GetCSVHeader through the import-job double)', () => {
+  let fx: MotoFixture;
+  beforeAll(async () => {
+    fx = await startMotoFixture('cv-export-csv-live-', { withImportJobs: true });
+  });
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('takes the live header and rules; a user whose attribute the target lacks is ineligible', async () => {
+    const created = await fx.gw.createUserPool({
+      PoolName: 'target',
+      AutoVerifiedAttributes: ['email'],
+      MfaConfiguration: 'OFF',
+    });
+    const target = created?.Id ?? '';
+    const to = path.join(work, 'out-live');
+    const r = await cli([
+      'export-csv',
+      snapshot,
+      '--to',
+      to,
+      '--header-from',
+      target,
+      '--endpoint-url',
+      fx.moto.endpoint,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as {
+      headerSource: string;
+      header: string[];
+      eligible: number;
+      ineligible: { byReason: Record<string, number> };
+    };
+    expect(j.headerSource).toBe('GetCSVHeader');
+    expect(j.header).toEqual(await fx.gw.getCSVHeader(target));
+    expect(j.header).not.toContain('custom:tier');
+    // custom:tier is empty for most users (skipped), but person-102 has one: no column for it
+    expect(j.eligible).toBe(20);
+    expect(j.ineligible.byReason['column-not-in-header'] ?? 0).toBe(1);
+  });
+
+  it('a pool that does not exist exits 2', async () => {
+    const to = path.join(work, 'out-missing');
+    const r = await cli([
+      'export-csv',
+      snapshot,
+      '--to',
+      to,
+      '--header-from',
+      'us-east-1_doesnotexist',
+      '--endpoint-url',
+      fx.moto.endpoint,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/does not exist/);
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { useMotoEnv } from './env.js';
+import type { ImportJobDouble, ImportJobDoubleOptions } from '../../src/demo/import-job-double.js';
 import { type MotoServer, startMoto } from './moto.js';
 
 export const REGION = 'us-east-1';
@@ -15,23 +16,35 @@ export const REGION = 'us-east-1';
  */
 export interface MotoFixture {
   moto: MotoServer;
+  /** With `withImportJobs`: the import-job double in front of moto (gw talks to it). */
+  importJobs?: ImportJobDouble;
   gw: CognitoGateway;
   raw: CognitoIdentityProviderClient;
   work: string;
   stop(): Promise<void>;
 }
 
-export async function startMotoFixture(tmpPrefix: string): Promise<MotoFixture> {
+export async function startMotoFixture(
+  tmpPrefix: string,
+  opts: {
+    /**
+     * Start the CSV import-job double (src/demo/import-job-double.ts) in front of moto: `gw` and
+     * `moto.endpoint` then go through it; `raw` still reads moto directly.
+     */
+    withImportJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;
+  } = {},
+): Promise<MotoFixture> {
   useMotoEnv();
-  const moto = await startMoto();
+  const moto = await startMoto(opts.withImportJobs ? { importJobs: opts.withImportJobs } : {});
   const gw = CognitoGateway.create(
     { region: REGION, endpointUrl: moto.endpoint },
     { rate: { unlimited: true } },
   );
-  const raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.endpoint });
+  const raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.motoEndpoint });
   const work = await mkdtemp(path.join(tmpdir(), tmpPrefix));
   return {
     moto,
+    ...(moto.importJobs ? { importJobs: moto.importJobs } : {}),
     gw,
     raw,
     work,

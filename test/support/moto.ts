@@ -1,4 +1,5 @@
 import { startEmulator, type Emulator } from '../../src/demo/emulator.js';
+import type { ImportJobDoubleOptions } from '../../src/demo/import-job-double.js';
 
 export { freePort } from '../../src/demo/emulator.js';
 
@@ -6,7 +7,13 @@ export { freePort } from '../../src/demo/emulator.js';
 export type MotoServer = Emulator;
 
 /** Starts `moto_server -H 127.0.0.1 -p PORT` (MOTO_SERVER overrides the program). */
-export function startMoto(opts: { timeoutMs?: number } = {}): Promise<MotoServer> {
+export function startMoto(
+  opts: {
+    timeoutMs?: number;
+    /** Put the CSV import-job double in front of moto (`endpoint` is then the double's). */
+    importJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;
+  } = {},
+): Promise<MotoServer> {
   return startEmulator(opts);
 }
 
