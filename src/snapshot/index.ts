@@ -4,3 +4,4 @@ export * from './reader.js';
 export * from './catalog.js';
 export { gzipJsonLines, gunzipJsonLines, lines } from './codec.js';
 export * from './retention.js';
+export * from './import-csv.js';
