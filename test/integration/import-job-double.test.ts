@@ -491,4 +491,74 @@ describe('import-job double', () => {
     );
     expect(d.UserImportJob?.Status).toBe('Expired');
   });
+
+  it('sign-in-by-email pools: cognito:username is the email, the user is found by it', async () => {
+    const id = await newPool('by-email', { UsernameAttributes: ['email'] });
+    const h = await header(id);
+    const enc = new ImportRowEncoder(h, {
+      userPool: { Id: id, AutoVerifiedAttributes: ['email'], UsernameAttributes: ['email'] },
+    });
+    const r = enc.encode(user('7f3c2a10-uuid', { email: 'mail.user@example.com' }));
+    if (!r.ok) throw new Error(r.reason);
+    const job = await run(id, `${enc.headerLine()}\n${r.line}\n`);
+    expect(job).toMatchObject({ Status: 'Succeeded', ImportedUsers: 1 });
+    const got = await cog.send(
+      new AdminGetUserCommand({ UserPoolId: id, Username: 'mail.user@example.com' }),
+    );
+    expect(got.UserStatus).toBe('RESET_REQUIRED');
+  });
+
+  it('stop while InProgress: Stopping, then Stopped with the remaining lines left alone', async () => {
+    const d = await startImportJobDouble({
+      upstream: moto.endpoint,
+      jobDelayMs: 10,
+      concurrency: 1,
+    });
+    const c = new CognitoIdentityProviderClient({ region: 'us-east-1', endpoint: d.endpoint });
+    try {
+      const id = await newPool('stop-running');
+      const csv = await csvFor(
+        id,
+        Array.from({ length: 300 }, (_, i) => user(`s${i}`)),
+      );
+      const j =
+        (
+          await c.send(
+            new CreateUserImportJobCommand({
+              JobName: 'j',
+              UserPoolId: id,
+              CloudWatchLogsRoleArn: ROLE,
+            }),
+          )
+        ).UserImportJob ?? {};
+      expect((await put(j.PreSignedUrl ?? '', csv)).status).toBe(200);
+      await c.send(new StartUserImportJobCommand({ UserPoolId: id, JobId: j.JobId }));
+      for (let i = 0; i < 2000; i++) {
+        const s = (
+          await c.send(new DescribeUserImportJobCommand({ UserPoolId: id, JobId: j.JobId }))
+        ).UserImportJob;
+        if (s?.Status === 'InProgress' && (s.ImportedUsers ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const stopping = await c.send(
+        new StopUserImportJobCommand({ UserPoolId: id, JobId: j.JobId }),
+      );
+      expect(stopping.UserImportJob?.Status).toBe('Stopping');
+      let end: UserImportJobType = {};
+      for (let i = 0; i < 2000; i++) {
+        end =
+          (await c.send(new DescribeUserImportJobCommand({ UserPoolId: id, JobId: j.JobId })))
+            .UserImportJob ?? {};
+        if (end.Status !== 'Stopping') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(end.Status).toBe('Stopped');
+      expect(end.ImportedUsers).toBeGreaterThan(0);
+      expect(end.ImportedUsers).toBeLessThan(300);
+      expect(end.FailedUsers).toBe(0);
+    } finally {
+      c.destroy();
+      await d.stop();
+    }
+  });
 });
