@@ -243,4 +243,63 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/does not exist/);
   });
+
+  it('round trip: the exported file, run as an import job through the gateway, recreates the users as they were', async () => {
+    const target =
+      (
+        await fx.gw.createUserPool({
+          PoolName: 'roundtrip',
+          AutoVerifiedAttributes: ['email'],
+          Schema: [{ Name: 'tier', AttributeDataType: 'String', Mutable: true }],
+        })
+      )?.Id ?? '';
+    const to = path.join(work, 'out-roundtrip');
+    const r = await cli([
+      'export-csv',
+      snapshot,
+      '--to',
+      to,
+      '--header-from',
+      target,
+      '--endpoint-url',
+      fx.moto.endpoint,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const job = await fx.gw.createUserImportJob({
+      JobName: 'roundtrip',
+      UserPoolId: target,
+      CloudWatchLogsRoleArn: 'arn:aws:iam::123456789012:role/CognitoImportLogs',
+    });
+    const up = await fetch(job?.PreSignedUrl ?? '', {
+      method: 'PUT',
+      body: await readFile(path.join(to, 'users-00001.csv')),
+      headers: { 'x-amz-server-side-encryption': 'aws:kms' },
+    });
+    expect(up.status).toBe(200);
+    await fx.gw.startUserImportJob(target, job?.JobId ?? '');
+    let done = await fx.gw.describeUserImportJob(target, job?.JobId ?? '');
+    for (let i = 0; i < 600 && ['Pending', 'InProgress'].includes(done?.Status ?? ''); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      done = await fx.gw.describeUserImportJob(target, job?.JobId ?? '');
+    }
+    expect(done).toMatchObject({
+      Status: 'Succeeded',
+      ImportedUsers: 20,
+      FailedUsers: 0,
+      SkippedUsers: 0,
+    });
+    const users = [];
+    for await (const u of fx.gw.listUsers(target)) users.push(u);
+    expect(users).toHaveLength(20);
+    for (const u of users) {
+      expect(u.UserStatus).toBe('RESET_REQUIRED');
+      const a = Object.fromEntries((u.Attributes ?? []).map((x) => [x.Name, x.Value]));
+      const i = Number(u.Username?.replace('person-', ''));
+      expect(a).toMatchObject({
+        name: `${SECRET_NAME}, ${i}`,
+        email: `person-${i}@example.com`,
+        email_verified: 'true',
+      });
+    }
+  });
 });
