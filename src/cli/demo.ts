@@ -66,7 +66,7 @@ export function registerDemo(program: Command): void {
           `  backed up  ${r.backup.users} users, ${r.backup.groups} groups, ${r.backup.memberships} memberships, ${r.backup.clients} clients, ${r.backup.identityProviders} IdPs, ${r.backup.resourceServers} resource servers  [${seconds(r.durationMs.backup)}]`,
         );
         say(
-          `  restored   into new pool ${r.restoredUserPoolId}: ${r.restore.users.created} users created, ${r.restore.users.failed} failed, ${r.restore.disabled} disabled again, ${r.restore.memberships} memberships, ${r.restore.clients} clients (new ids), no message sent to anyone  [${seconds(r.durationMs.restore)}]`,
+          `  restored   into new pool ${r.restoredUserPoolId}: ${r.restore.users.created} users created, ${r.restore.users.failed} failed, ${r.restore.disabled} disabled again, ${r.restore.memberships} memberships, ${r.restore.clients} clients (new ids), ${r.restore.signIn.confirmed} CONFIRMED with a random password and ${r.restore.signIn.forceChangePassword} never-confirmed left FORCE_CHANGE_PASSWORD (status checked), no message sent to anyone  [${seconds(r.durationMs.restore)}]`,
         );
         say(
           `  compared   by API: ${r.comparison.equal ? 'IDENTICAL' : `${r.comparison.differenceCount} DIFFERENCES`} — ${c.users.matched}/${c.users.a} users matched attribute by attribute, ${c.memberships.b}/${c.memberships.a} memberships, ${c.groups.b}/${c.groups.a} groups${c.subMap ? `, sub map ${c.subMap.checked - c.subMap.wrong}/${c.subMap.entries} correct` : ''}  [${seconds(r.durationMs.compare)}]`,

@@ -4,7 +4,7 @@ import { regionOfPoolId } from '../cognito/gateway.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
 import { loadIdpSecrets } from '../restore/idp-secrets.js';
-import type { RestoreOutcome, RestoreTarget } from '../restore/types.js';
+import type { RestoreOptions, RestoreOutcome, RestoreTarget } from '../restore/types.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -26,11 +26,14 @@ interface RestoreFlags extends CommonFlags {
   legacySubAttribute?: string;
   idpSecrets?: string;
   domain?: string;
+  passwordState?: string;
 }
 
 const RESTORE_HELP = `
-Users come back in FORCE_CHANGE_PASSWORD with no message sent (MessageAction SUPPRESS);
-passwords, TOTP secrets, devices and subs cannot be restored: see docs/restore.md.
+No message is sent to anyone (MessageAction SUPPRESS). Users who could sign in come back
+CONFIRMED with a random password nobody knows, so "forgot password" works for everyone with a
+verified email or phone (--password-state force-change: FORCE_CHANGE_PASSWORD, as before).
+Passwords, TOTP secrets, devices and subs cannot be restored: see docs/restore.md.
 Re-run the same command after a crash or Ctrl-C to resume from the journal in --state-dir.`;
 
 function render(r: RestoreOutcome, say: (line: string) => void): void {
@@ -54,6 +57,12 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
       `${u.failed} failed, ${u.externalProvider} federated (not restorable); ${r.groups} groups, ` +
       `${r.memberships} memberships, ${r.disabled} disabled, ${r.links} identity links, ${r.clients} app clients ` +
       `in ${(r.durationMs / 1000).toFixed(1)} s`,
+  );
+  const si = r.signIn;
+  say(
+    `sign-in: ${si.confirmed} CONFIRMED ("forgot password" works), ${si.passwordless} passwordless, ` +
+      `${si.forceChangePassword} FORCE_CHANGE_PASSWORD; ${si.needsAdmin} need an administrator` +
+      (si.needsAdmin ? ` (listed in ${si.needsAdminFile})` : ''),
   );
   say(`sub map:       ${r.subMap}`);
   say(`client id map: ${r.clientMap}`);
@@ -90,7 +99,11 @@ export function registerRestore(program: Command): void {
       '--idp-secrets <file>',
       'identity provider secrets the snapshot lacks: {"<ProviderName>": {"client_secret": "…"}}',
     )
-    .option('--domain <prefix>', 'create a Cognito domain with this prefix (prefixes are global)');
+    .option('--domain <prefix>', 'create a Cognito domain with this prefix (prefixes are global)')
+    .option(
+      '--password-state <state>',
+      'how created users land: sign-in-ready (CONFIRMED with a random password nobody knows, or passwordless; default) or force-change (FORCE_CHANGE_PASSWORD)',
+    );
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
@@ -135,6 +148,9 @@ export function registerRestore(program: Command): void {
             ...(flags.legacySubAttribute ? { legacySubAttribute: flags.legacySubAttribute } : {}),
             ...(idpSecrets ? { idpSecrets } : {}),
             ...(flags.domain ? { domain: flags.domain } : {}),
+            ...(flags.passwordState
+              ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
+              : {}),
             signal,
             onProgress: progress,
           });

@@ -7,6 +7,7 @@ import {
   AdminDisableUserCommand,
   AdminGetUserCommand,
   AdminLinkProviderForUserCommand,
+  AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
@@ -593,6 +594,24 @@ export class CognitoGateway {
       this.client.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: username }), {
         abortSignal,
       }),
+    );
+  }
+
+  /**
+   * Sets a user's password (Permanent: CONFIRMED). Sends no message. The password is never part
+   * of an error, a log line or the rate report.
+   */
+  adminSetUserPassword(userPoolId: string, username: string, password: string, permanent: boolean) {
+    return this.call('AdminSetUserPassword', userPoolId, (abortSignal) =>
+      this.client.send(
+        new AdminSetUserPasswordCommand({
+          UserPoolId: userPoolId,
+          Username: username,
+          Password: password,
+          Permanent: permanent,
+        }),
+        { abortSignal },
+      ),
     );
   }
 

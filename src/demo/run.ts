@@ -11,6 +11,7 @@ import {
   restoreSnapshot,
   type SubMapEntry,
 } from '../restore/index.js';
+import type { RestoreResult } from '../restore/types.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { LocalDirStorage } from '../storage/local.js';
 import { EMULATOR_CREDENTIALS, startEmulator } from './emulator.js';
@@ -41,6 +42,7 @@ export interface DemoResult {
     groups: number;
     memberships: number;
     disabled: number;
+    signIn: RestoreResult['signIn'];
     clients: number;
     identityProviders: number;
     resourceServers: number;
@@ -153,6 +155,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         groups: restored.groups,
         memberships: restored.memberships,
         disabled: restored.disabled,
+        signIn: restored.signIn,
         clients: restored.clients,
         identityProviders: restored.identityProviders,
         resourceServers: restored.resourceServers,

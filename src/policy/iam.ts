@@ -39,6 +39,7 @@ export const RESTORE_ACTIONS = [
   'cognito-idp:DescribeUserPoolClient',
   'cognito-idp:CreateUserPoolClient',
   'cognito-idp:AdminCreateUser',
+  'cognito-idp:AdminSetUserPassword',
   'cognito-idp:AdminGetUser',
   'cognito-idp:AdminDisableUser',
   'cognito-idp:AdminAddUserToGroup',

@@ -10,6 +10,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import { CREATE_POOL_KEYS } from './pool.js';
 import { parseIdentities } from './preflight.js';
 import { CREATE_CLIENT_KEYS } from './resources.js';
+import { expectedRestoredStatus, type PasswordState } from './sign-in.js';
 
 /**
  * Compares two user pools through the API: settings, groups, resource servers, identity
@@ -58,9 +59,13 @@ export interface CompareOptions {
   matchUsersBy?: 'auto' | 'username' | 'email' | 'phone_number';
   /**
    * `ignore` (default): statuses are not compared. `equal`: same UserStatus. `restored`: B's
-   * users are FORCE_CHANGE_PASSWORD, as a restore leaves them.
+   * status is what the documented restore mapping makes of A's (expectedRestoredStatus:
+   * CONFIRMED for users who could sign in, FORCE_CHANGE_PASSWORD for UNCONFIRMED ones, or
+   * everyone FORCE_CHANGE_PASSWORD with `passwordState: 'force-change'`).
    */
   userStatus?: 'ignore' | 'equal' | 'restored';
+  /** The restore's --password-state, for `userStatus: 'restored'` (default sign-in-ready). */
+  passwordState?: PasswordState;
   /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
   ignoreAttributes?: string[];
   /** Compare pool settings and the MFA configuration (default true). */
@@ -499,12 +504,14 @@ export async function comparePools(
         field: 'UserStatus',
         message: `user ${k}: status ${ua.UserStatus} in A, ${ub.UserStatus} in B`,
       });
-    if (status === 'restored' && ub.UserStatus !== 'FORCE_CHANGE_PASSWORD')
+    const expected =
+      status === 'restored' ? expectedRestoredStatus(ua.UserStatus, opts.passwordState) : undefined;
+    if (expected !== undefined && ub.UserStatus !== expected)
       d.add({
         kind: 'user',
         key: k,
         field: 'UserStatus',
-        message: `user ${k}: status ${ub.UserStatus} in B, expected FORCE_CHANGE_PASSWORD`,
+        message: `user ${k}: status ${ub.UserStatus} in B, expected ${expected} (${ua.UserStatus} in A)`,
       });
   }
   for (const k of usersB.keys())

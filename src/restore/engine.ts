@@ -13,12 +13,15 @@ import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } 
 import {
   CLIENT_MAP_FILE,
   defaultStateDir,
+  NEEDS_ADMIN_FILE,
   REPORT_FILE,
   SUB_MAP_FILE,
   writeClientMap,
   writeReport,
+  writeNeedsAdmin,
   writeSubMap,
 } from './outputs.js';
+import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
@@ -56,6 +59,7 @@ type Loose = Record<string, unknown>;
 const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const FOLLOW_UP_OPS = new Set([
+  'AdminSetUserPassword',
   'AdminAddUserToGroup',
   'AdminDisableUser',
   'AdminLinkProviderForUser',
@@ -116,6 +120,13 @@ export async function restoreSnapshot(
         `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${options.domain}"`,
       );
     }
+    const passwordState = options.passwordState ?? 'sign-in-ready';
+    if (!PASSWORD_STATES.includes(passwordState)) {
+      throw new UsageError(
+        'BAD_FLAG',
+        `--password-state expects ${PASSWORD_STATES.join(' or ')}, got "${String(passwordState)}"`,
+      );
+    }
     const data = await loadSnapshot(reader);
     const snapshotId = reader.manifest.snapshotId;
     const sourcePoolId = reader.manifest.userPool.id;
@@ -154,9 +165,15 @@ export async function restoreSnapshot(
       (source.UsernameAttributes as string[] | undefined) ??
       []) as string[];
     progress({ type: 'phase', phase: 'preflight', detail: 'reading users and memberships' });
+    // How users will land: from the target's settings, or the snapshot's for a new pool.
+    const signInPreview = signInContext(
+      (existingTarget ? targetPool : undefined) ?? (source as UserPoolType),
+      passwordState,
+    );
     const scan = await scanUsers(reader, {
       required: existingTarget && targetPool ? requiredAttributes(targetPool) : [],
       usernameAttributes,
+      signIn: signInPreview,
     });
     if (existingTarget && targetPool) {
       const diffs = compatibilityDifferences(source, targetPool, scan, legacy);
@@ -208,6 +225,7 @@ export async function restoreSnapshot(
         memberships: index.size,
         stateDir,
         idpSecrets: options.idpSecrets,
+        passwordState,
         warnings: [...warnings.values()],
       });
     }
@@ -324,6 +342,18 @@ export async function restoreSnapshot(
         return skipped;
       })();
 
+      // The password policy, passwordless factors and account recovery of the pool written to.
+      const signIn = signInContext(
+        (existingTarget ? targetPool : undefined) ?? (await describeTargetPool(gw, poolId)),
+        passwordState,
+      );
+      if (passwordState === 'sign-in-ready' && !signIn.recoverByEmail && !signIn.recoverByPhone) {
+        warn({
+          code: 'NO_SELF_SERVICE_RECOVERY',
+          message:
+            'the target pool allows no self-service account recovery (AccountRecoverySetting admin_only): "forgot password" is unavailable, users with a password need an administrator (listed in needs-admin.jsonl)',
+        });
+      }
       const rtt = (options.rttMs ?? 100) / 1000;
       const usersPhase = restoreUsers(ctx, {
         reader,
@@ -332,6 +362,12 @@ export async function restoreSnapshot(
         legacySubAttribute: legacy,
         resources,
         groups: groupGate,
+        signIn,
+        recoveryConcurrency: clamp(
+          Math.ceil(2 * gw.rate.ceilingOf('UserAccountRecovery') * rtt),
+          4,
+          32,
+        ),
         createConcurrency:
           options.createConcurrency ??
           clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),
@@ -363,6 +399,8 @@ export async function restoreSnapshot(
 
       progress({ type: 'phase', phase: 'outputs' });
       await writeSubMap(journal, subMapFile);
+      const needsAdminFile = path.join(stateDir, NEEDS_ADMIN_FILE);
+      await writeNeedsAdmin(journal, needsAdminFile);
       const failedCreates = new Set(
         users.failedUsers.filter((f) => !FOLLOW_UP_OPS.has(f.operation)).map((f) => f.username),
       );
@@ -388,6 +426,14 @@ export async function restoreSnapshot(
         memberships: state.memberships,
         disabled: state.disabled,
         links: state.links,
+        signIn: {
+          passwordState,
+          confirmed: state.signIn.c,
+          passwordless: state.signIn.p,
+          forceChangePassword: state.signIn.f,
+          needsAdmin: state.signIn.needsAdmin,
+          needsAdminFile,
+        },
         subMap: subMapFile,
         clientMap: clientMapFile,
         report: reportFile,
@@ -444,6 +490,7 @@ interface PlanInput {
   memberships: number;
   stateDir: string;
   idpSecrets: Record<string, Record<string, string>> | undefined;
+  passwordState: PasswordState;
   warnings: RestoreWarning[];
 }
 
@@ -520,7 +567,16 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
     create: Math.max(0, native - alreadyDone),
     existing: alreadyDone,
     skipped: p.scan.externalProvider,
-    detail: 'AdminCreateUser, MessageAction SUPPRESS; users start in FORCE_CHANGE_PASSWORD',
+    detail:
+      p.passwordState === 'force-change'
+        ? 'AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (--password-state force-change)'
+        : 'AdminCreateUser, MessageAction SUPPRESS; then AdminSetUserPassword with a random password nobody knows: CONFIRMED, "forgot password" works',
+  });
+  const si = p.scan.signIn;
+  phases.push({
+    phase: 'sign-in',
+    create: si.c,
+    detail: `${si.c} CONFIRMED with a random password (AdminSetUserPassword), ${si.p} passwordless, ${si.f} FORCE_CHANGE_PASSWORD; ${si.needsAdmin} cannot get back in without an administrator (no verified email/phone, or never confirmed)`,
   });
   phases.push({ phase: 'memberships', create: p.memberships, detail: 'AdminAddUserToGroup' });
   phases.push({ phase: 'disable', create: p.scan.disabled, detail: 'AdminDisableUser' });
@@ -545,6 +601,13 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
       toCreate: Math.max(0, native - alreadyDone),
       alreadyDone,
       externalProvider: p.scan.externalProvider,
+    },
+    signIn: {
+      passwordState: p.passwordState,
+      confirmed: si.c,
+      passwordless: si.p,
+      forceChangePassword: si.f,
+      needsAdmin: si.needsAdmin,
     },
     memberships: p.memberships,
     disabled: p.scan.disabled,

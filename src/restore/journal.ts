@@ -39,6 +39,9 @@ const FILE_MODE = 0o600;
  * - `phase`: every resource of that phase is done.
  * - `ui` / `u`: about to create / a user exists (`n` new username when it differs, `os`/`ns`
  *   old/new sub, `s` = c created, e existing).
+ * - `si`: a user's sign-in state is final (`k` = c CONFIRMED with a random password nobody
+ *   knows, p passwordless, f FORCE_CHANGE_PASSWORD; `a` why an administrator must act, with the
+ *   snapshot status `st` and the new username `n`). Never a password.
  * - `l`: one identity link done. `f`: every follow-up of a user done (`m` memberships,
  *   `d` disabled 0/1).
  * - `w`: a warning, kept so a resumed run still reports it. `end`: a run finished.
@@ -66,6 +69,14 @@ export type JournalEntry =
   | { t: 'phase'; p: string }
   | { t: 'ui'; u: string }
   | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' }
+  | {
+      t: 'si';
+      u: string;
+      k: 'c' | 'p' | 'f';
+      a?: 'no-verified-contact' | 'unconfirmed' | 'force-change';
+      st?: string;
+      n?: string;
+    }
   | { t: 'l'; u: string; p: string; v: string }
   | { t: 'f'; u: string; m: number; d: 0 | 1 }
   | { t: 'w'; code: string; message: string }
@@ -91,6 +102,11 @@ export class JournalState {
   /** Users whose AdminCreateUser was sent but whose outcome was never recorded. */
   readonly userIntents = new Set<string>();
   readonly followUpsDone = new Set<string>();
+  /** Users an earlier run found already in the target (--merge): their password is theirs. */
+  readonly existingUsers = new Set<string>();
+  /** Users whose sign-in state (password / passwordless / force-change) is final. */
+  readonly signInDone = new Set<string>();
+  readonly signIn = { c: 0, p: 0, f: 0, needsAdmin: 0 };
   readonly linksDone = new Set<string>();
   created = 0;
   existing = 0;
@@ -160,8 +176,18 @@ export class JournalState {
           if (e.s === 'c') this.created++;
           else this.existing++;
         }
-        if (!live) this.users.set(e.u, e.n ?? '');
+        if (!live) {
+          this.users.set(e.u, e.n ?? '');
+          if (e.s === 'e') this.existingUsers.add(e.u);
+        }
         this.userIntents.delete(e.u);
+        break;
+      case 'si':
+        if (!this.signInDone.has(e.u)) {
+          this.signIn[e.k]++;
+          if (e.a) this.signIn.needsAdmin++;
+        }
+        if (!live) this.signInDone.add(e.u);
         break;
       case 'l': {
         const key = JournalState.linkKey(e.u, e.p, e.v);
@@ -411,23 +437,37 @@ export class RestoreJournal {
   }
 
   /** Every `u` entry once per user, in journal order (for the sub map). */
-  async *users(): AsyncGenerator<Extract<JournalEntry, { t: 'u' }>> {
+  users(): AsyncGenerator<Extract<JournalEntry, { t: 'u' }>> {
+    return this.entriesOf('u');
+  }
+
+  /** Every `si` entry once per user, in journal order (for the needs-admin list). */
+  signIns(): AsyncGenerator<Extract<JournalEntry, { t: 'si' }>> {
+    return this.entriesOf('si');
+  }
+
+  private async *entriesOf<T extends 'u' | 'si'>(
+    type: T,
+  ): AsyncGenerator<Extract<JournalEntry, { t: T }>> {
     const seen = new Set<string>();
+    const prefix = `{"t":"${type}"`;
     const rl = createInterface({
       input: createReadStream(this.file, { encoding: 'utf8' }),
       crlfDelay: Infinity,
     });
     for await (const line of rl) {
-      if (!line.startsWith('{"t":"u"')) continue;
+      if (!line.startsWith(prefix)) continue;
       let e: JournalEntry;
       try {
         e = JSON.parse(line) as JournalEntry;
       } catch {
         continue;
       }
-      if (e.t !== 'u' || seen.has(e.u)) continue;
-      seen.add(e.u);
-      yield e;
+      if (e.t !== type) continue;
+      const u = (e as { u: string }).u;
+      if (seen.has(u)) continue;
+      seen.add(u);
+      yield e as Extract<JournalEntry, { t: T }>;
     }
   }
 }

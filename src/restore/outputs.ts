@@ -9,6 +9,7 @@ import type { RestoreTarget } from './types.js';
 
 export const REPORT_FILE = 'report.json';
 export const SUB_MAP_FILE = 'sub-map.jsonl';
+export const NEEDS_ADMIN_FILE = 'needs-admin.jsonl';
 export const CLIENT_MAP_FILE = 'client-id-map.json';
 export const DEFAULT_STATE_ROOT = 'cognito-vault-restore';
 
@@ -74,6 +75,41 @@ export async function writeSubMap(journal: RestoreJournal, file: string): Promis
         cause: e,
       },
     );
+  }
+  return n;
+}
+
+/**
+ * The users who cannot get back in by themselves, as JSON Lines (mode 0600, each user once, the
+ * journal is the source so resumed runs are covered): `{"username", "newUsername"?, "status"
+ * (in the snapshot), "restoredAs", "reason"}`. Never a password. Returns the number of lines.
+ */
+export async function writeNeedsAdmin(journal: RestoreJournal, file: string): Promise<number> {
+  await ensureDir(path.dirname(file));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const out = createWriteStream(tmp, { mode: 0o600 });
+  const restoredAs = { c: 'CONFIRMED', p: 'CONFIRMED (passwordless)', f: 'FORCE_CHANGE_PASSWORD' };
+  let n = 0;
+  try {
+    for await (const e of journal.signIns()) {
+      if (!e.a) continue;
+      const line = JSON.stringify({
+        username: e.u,
+        ...(e.n ? { newUsername: e.n } : {}),
+        ...(e.st ? { status: e.st } : {}),
+        restoredAs: restoredAs[e.k],
+        reason: e.a,
+      });
+      n++;
+      if (!out.write(`${line}\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+    renameSync(tmp, file);
+    chmodSync(file, 0o600);
+  } catch (e) {
+    out.destroy();
+    throw new StorageError('UNWRITABLE', `cannot write ${file}`, { path: file }, { cause: e });
   }
   return n;
 }

@@ -339,6 +339,8 @@ export interface UserScan {
   missingRequired: Map<string, number>;
   /** Users with no value usable as username in a UsernameAttributes pool. */
   noLogin: number;
+  /** How native users would land (planSignIn), when scanned with a sign-in context. */
+  signIn: { c: number; p: number; f: number; needsAdmin: number };
 }
 
 function sortedList(v: unknown): string {

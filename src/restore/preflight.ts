@@ -12,6 +12,7 @@ import {
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { MembershipIndex } from './memberships.js';
 import type { UserScan } from './pool.js';
+import { planSignIn, type SignInContext } from './sign-in.js';
 
 export interface SnapshotData {
   pool: PoolDocument;
@@ -107,7 +108,7 @@ export function loginOf(u: UserRecord, usernameAttributes: readonly string[]): s
 /** One streaming pass over the snapshot's users: counts and what the target must support. */
 export async function scanUsers(
   reader: SnapshotReader,
-  opts: { required: string[]; usernameAttributes: readonly string[] },
+  opts: { required: string[]; usernameAttributes: readonly string[]; signIn?: SignInContext },
 ): Promise<UserScan> {
   const scan: UserScan = {
     total: 0,
@@ -118,6 +119,7 @@ export async function scanUsers(
     customAttributes: new Set(),
     missingRequired: new Map(opts.required.map((r) => [r, 0])),
     noLogin: 0,
+    signIn: { c: 0, p: 0, f: 0, needsAdmin: 0 },
   };
   for await (const u of reader.records('users', UserRecord)) {
     scan.total++;
@@ -142,6 +144,11 @@ export async function scanUsers(
       scan.links += links.length;
     }
     if (loginOf(u, opts.usernameAttributes) === undefined) scan.noLogin++;
+    if (opts.signIn) {
+      const plan = planSignIn(u, opts.signIn);
+      scan.signIn[plan.kind]++;
+      if (plan.needsAdmin) scan.signIn.needsAdmin++;
+    }
   }
   return scan;
 }

@@ -1,5 +1,6 @@
 import type { ProgressListener } from '../core/progress.js';
 import type { CategoryReport } from '../cognito/rate.js';
+import type { PasswordState } from './sign-in.js';
 
 /** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
 export type RestoreTarget = { userPoolId: string } | { createPool: string };
@@ -18,6 +19,11 @@ export interface RestoreOptions {
   legacySubAttribute?: string;
   /** Identity provider secrets by provider name, e.g. { Google: { client_secret: '…' } }. */
   idpSecrets?: Record<string, Record<string, string>>;
+  /**
+   * How AdminCreateUser'd users land (default `sign-in-ready`: CONFIRMED with a random password
+   * nobody knows, or passwordless; `force-change`: FORCE_CHANGE_PASSWORD as before).
+   */
+  passwordState?: PasswordState;
   /** Create a Cognito-hosted domain with this prefix (prefixes are global). */
   domain?: string;
   /** Expected round trip per call, for sizing the worker pools (default 100 ms). */
@@ -71,6 +77,22 @@ export interface RestoreResult {
   memberships: number;
   disabled: number;
   links: number;
+  /**
+   * How the users created by this restore (all runs) can sign in: counts only; the users who
+   * need an administrator are listed in `needsAdminFile` (0600).
+   */
+  signIn: {
+    passwordState: PasswordState;
+    /** CONFIRMED with a random permanent password nobody knows: "forgot password" works. */
+    confirmed: number;
+    /** Passwordless: signs in with an email/SMS one-time password. */
+    passwordless: number;
+    /** FORCE_CHANGE_PASSWORD: locked out until an administrator acts. */
+    forceChangePassword: number;
+    /** Users who cannot get back in by themselves (no verified email/phone, unconfirmed…). */
+    needsAdmin: number;
+    needsAdminFile: string;
+  };
   subMap: string;
   clientMap: string;
   report: string;
@@ -101,6 +123,14 @@ export interface RestorePlan {
   resumed: boolean;
   phases: PlanPhase[];
   users: { total: number; toCreate: number; alreadyDone: number; externalProvider: number };
+  /** How the snapshot's native users would land (counts over all of them). */
+  signIn: {
+    passwordState: PasswordState;
+    confirmed: number;
+    passwordless: number;
+    forceChangePassword: number;
+    needsAdmin: number;
+  };
   memberships: number;
   disabled: number;
   links: number;

@@ -17,6 +17,7 @@ import { WorkQueue } from './queue.js';
 import type { PhaseContext } from './resources.js';
 import { JournalState } from './journal.js';
 import type { ExternalProviderUser, FailedUser } from './types.js';
+import { planSignIn, randomPassword, type SignInContext, type SignInPlan } from './sign-in.js';
 
 /** Attributes Cognito owns: never sent to AdminCreateUser. */
 export function isWritableAttribute(name: string): boolean {
@@ -53,8 +54,12 @@ export interface UserPhaseOptions {
   resources: Promise<ReadonlySet<string>>;
   /** Opens per group as it exists: a membership waits only for its own group. */
   groups: Gate;
+  /** What the target allows and how users should land (--password-state). */
+  signIn: SignInContext;
   createConcurrency: number;
   updateConcurrency: number;
+  /** AdminSetUserPassword workers (UserAccountRecovery). */
+  recoveryConcurrency: number;
   queueLimit: number;
   consecutiveFailureLimit: number;
   total: number;
@@ -75,6 +80,15 @@ interface FollowUp {
   groups: string[];
   links: LinkedIdentity[];
   disable: boolean;
+}
+
+interface PasswordStep {
+  old: string;
+  user: string;
+  status: string | undefined;
+  plan: SignInPlan;
+  /** The user's follow-ups, queued once the password is set (a disabled user is disabled after). */
+  next: FollowUp | undefined;
 }
 
 /**
@@ -170,8 +184,49 @@ export async function restoreUsers(
     }
   });
 
+  const signInDone = (
+    old: string,
+    user: string,
+    status: string | undefined,
+    plan: SignInPlan,
+  ): void => {
+    journal.append({
+      t: 'si',
+      u: old,
+      k: plan.kind,
+      ...(plan.needsAdmin
+        ? {
+            a: plan.needsAdmin,
+            ...(status ? { st: status } : {}),
+            ...(user !== old ? { n: user } : {}),
+          }
+        : {}),
+    });
+  };
+
+  // AdminSetUserPassword (UserAccountRecovery, its own quota) runs alongside creation
+  // (UserCreation) and the follow-ups (UserUpdate); a user's follow-ups start once its password
+  // is set, so a disabled user is disabled last.
+  const passwords = new WorkQueue<PasswordStep>(
+    opts.recoveryConcurrency,
+    opts.queueLimit,
+    async (p) => {
+      try {
+        await gw.adminSetUserPassword(poolId, p.user, randomPassword(opts.signIn.policy), true);
+        signInDone(p.old, p.user, p.status, p.plan);
+      } catch (e) {
+        if (isFatal(e, 'AdminSetUserPassword')) throw e;
+        fail(p.old, 'AdminSetUserPassword', e);
+      }
+      if (p.next) await followUps.push(p.next);
+    },
+  );
+
   /** Creates one user; returns its username in the target, or undefined when it failed. */
-  const create = async (u: UserRecord): Promise<string | undefined> => {
+  const create = async (
+    u: UserRecord,
+    plan: SignInPlan,
+  ): Promise<{ username: string; created: boolean } | undefined> => {
     const login = loginOf(u, opts.usernameAttributes);
     if (login === undefined) {
       failedUsers.push({
@@ -194,6 +249,9 @@ export async function restoreUsers(
           UserPoolId: poolId,
           Username: login,
           UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
+          ...(plan.temporaryPassword
+            ? { TemporaryPassword: randomPassword(opts.signIn.policy) }
+            : {}),
         });
         newUsername = created?.Username ?? login;
         newSub = created?.Attributes?.find((a) => a.Name === 'sub')?.Value;
@@ -224,7 +282,7 @@ export async function restoreUsers(
         s: status,
       });
       consecutiveFailures = 0;
-      return newUsername;
+      return { username: newUsername, created: status === 'c' };
     } catch (e) {
       if (isFatal(e, operation)) throw e;
       fail(u.Username, operation, e);
@@ -253,13 +311,30 @@ export async function restoreUsers(
         links.push(l);
       }
     }
+    const plan = planSignIn(u, opts.signIn);
     let target = state.newUsername(u.Username);
-    if (target === undefined) target = await create(u);
-    if (target !== undefined && !state.followUpsDone.has(u.Username)) {
+    // A user an earlier run (or this one) found already in the target keeps its password.
+    let ours = target !== undefined && !state.existingUsers.has(u.Username);
+    if (target === undefined) {
+      const made = await create(u, plan);
+      target = made?.username;
+      ours = made?.created ?? false;
+    }
+    if (target !== undefined) {
+      let next: FollowUp | undefined;
       const disable = u.Enabled === false;
-      if (groups.length || links.length || disable) {
-        await followUps.push({ old: u.Username, user: target, groups, links, disable });
+      if (!state.followUpsDone.has(u.Username) && (groups.length || links.length || disable)) {
+        next = { old: u.Username, user: target, groups, links, disable };
       }
+      if (ours && !state.signInDone.has(u.Username)) {
+        if (plan.setPassword) {
+          await passwords.push({ old: u.Username, user: target, status: u.UserStatus, plan, next });
+          next = undefined;
+        } else {
+          signInDone(u.Username, target, u.UserStatus, plan);
+        }
+      }
+      if (next) await followUps.push(next);
     }
     processed++;
     if (processed % 50 === 0) progress();
@@ -273,6 +348,15 @@ export async function restoreUsers(
       perUser,
       ctx.signal,
     );
+  } catch (e) {
+    passwords.abort(e);
+    followUps.abort(e);
+    await passwords.drained().catch(() => undefined);
+    await followUps.drained().catch(() => undefined);
+    throw e;
+  }
+  try {
+    await passwords.drained();
   } catch (e) {
     followUps.abort(e);
     await followUps.drained().catch(() => undefined);

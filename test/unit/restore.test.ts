@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,8 @@ import {
   AdminGetUserCommand,
   type AdminGetUserCommandInput,
   AdminLinkProviderForUserCommand,
+  AdminSetUserPasswordCommand,
+  type AdminSetUserPasswordCommandInput,
   CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
@@ -499,6 +501,243 @@ describe('restore engine (aws-sdk-client-mock)', () => {
     const r = await restore(spec, { createConcurrency: 1 });
     expect(r.users).toEqual({ created: 2, existing: 0, failed: 0, externalProvider: 0 });
     expect(subMap(r.subMap).find((e) => e.username === 'b')?.newSub).toBe('new-sub-b');
+  });
+});
+
+/** Operations a restore may call; anything that can message a user is absent. */
+const ALLOWED_OPERATIONS = new Set([
+  'DescribeUserPoolCommand',
+  'ListUsersCommand',
+  'ListUserPoolsCommand',
+  'CreateUserPoolCommand',
+  'SetUserPoolMfaConfigCommand',
+  'ListGroupsCommand',
+  'CreateGroupCommand',
+  'ListResourceServersCommand',
+  'CreateResourceServerCommand',
+  'ListIdentityProvidersCommand',
+  'CreateIdentityProviderCommand',
+  'ListUserPoolClientsCommand',
+  'CreateUserPoolClientCommand',
+  'AdminCreateUserCommand',
+  'AdminGetUserCommand',
+  'AdminSetUserPasswordCommand',
+  'AdminAddUserToGroupCommand',
+  'AdminDisableUserCommand',
+  'AdminLinkProviderForUserCommand',
+]);
+
+function assertSilent(): void {
+  const names = mock.calls().map((c) => (c.args[0] as object).constructor.name);
+  expect(names.filter((n) => !ALLOWED_OPERATIONS.has(n))).toEqual([]);
+  for (const c of mock.commandCalls(AdminCreateUserCommand)) {
+    expect(c.args[0].input.MessageAction).toBe('SUPPRESS');
+    expect(c.args[0].input.DesiredDeliveryMediums).toBeUndefined();
+  }
+}
+
+function readAll(dir: string): string {
+  return readdirSync(dir)
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .join('\n');
+}
+
+describe('how each user gets back in (admin-create, --password-state)', () => {
+  const MIXED: SnapshotSpec = {
+    users: [
+      user('conf'),
+      user('reset', { UserStatus: 'RESET_REQUIRED' }),
+      user('forced', { UserStatus: 'FORCE_CHANGE_PASSWORD', Enabled: false }),
+      user('unconf', { UserStatus: 'UNCONFIRMED' }),
+      user('nocontact', {
+        Attributes: [
+          { Name: 'sub', Value: 'old-sub-nocontact' },
+          { Name: 'email', Value: 'nocontact@example.com' },
+          { Name: 'email_verified', Value: 'false' },
+        ],
+      }),
+      user('Google_1', { UserStatus: 'EXTERNAL_PROVIDER' }),
+    ],
+    memberships: [{ group: 'everyone', username: 'forced' }],
+  };
+
+  it('sign-in-ready (default): CONFIRMED with a random password nobody knows, never a message', async () => {
+    const events: unknown[] = [];
+    const r = await restore(MIXED, { onProgress: (e) => events.push(e) });
+    const sets = mock.commandCalls(AdminSetUserPasswordCommand).map((c) => c.args[0].input);
+    expect(sets.map((s) => s.Username).sort()).toEqual(['conf', 'forced', 'nocontact', 'reset']);
+    const passwords = sets.map((s) => s.Password ?? '');
+    for (const s of sets) {
+      expect(s.Permanent).toBe(true);
+      expect(s.Password?.length).toBeGreaterThanOrEqual(128);
+    }
+    expect(new Set(passwords).size).toBe(passwords.length);
+    // Never stored, journaled, reported or shown.
+    const written = readAll(stateDir);
+    const shown = JSON.stringify(events) + JSON.stringify(r);
+    for (const p of passwords) {
+      expect(written.includes(p)).toBe(false);
+      expect(shown.includes(p)).toBe(false);
+    }
+    expect(r.signIn).toMatchObject({
+      passwordState: 'sign-in-ready',
+      confirmed: 4,
+      passwordless: 0,
+      forceChangePassword: 1,
+      needsAdmin: 2,
+    });
+    // The users needing an administrator are named only in the 0600 file, not on the console.
+    expect(statSync(r.signIn.needsAdminFile).mode & 0o777).toBe(0o600);
+    const lines = readFileSync(r.signIn.needsAdminFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        {
+          username: 'unconf',
+          status: 'UNCONFIRMED',
+          restoredAs: 'FORCE_CHANGE_PASSWORD',
+          reason: 'unconfirmed',
+        },
+        {
+          username: 'nocontact',
+          status: 'CONFIRMED',
+          restoredAs: 'CONFIRMED',
+          reason: 'no-verified-contact',
+        },
+      ]),
+    );
+    expect(JSON.stringify(events)).not.toContain('nocontact');
+    // The disabled user is disabled after its password is set.
+    const order = mock.calls().map((c) => {
+      const input = c.args[0].input as { Username?: string };
+      return `${(c.args[0] as object).constructor.name}:${input.Username ?? ''}`;
+    });
+    expect(order.indexOf('AdminDisableUserCommand:forced')).toBeGreaterThan(
+      order.indexOf('AdminSetUserPasswordCommand:forced'),
+    );
+    expect(restoreExitCode(r)).toBe(ExitCode.Ok);
+    assertSilent();
+  });
+
+  it('force-change keeps the old behaviour behind the flag: no password set', async () => {
+    const r = await restore(MIXED, { passwordState: 'force-change' });
+    expect(mock.commandCalls(AdminSetUserPasswordCommand)).toHaveLength(0);
+    expect(r.signIn).toMatchObject({ confirmed: 0, forceChangePassword: 5, needsAdmin: 5 });
+    assertSilent();
+  });
+
+  it('refuses an unknown --password-state before writing anything', async () => {
+    await expect(
+      restore(MIXED, { passwordState: 'bogus' as RestoreOptions['passwordState'] }),
+    ).rejects.toMatchObject({ exitCode: ExitCode.Usage });
+    expect(mock.commandCalls(AdminCreateUserCommand)).toHaveLength(0);
+  });
+
+  it('passwordless pools: users with the matching verified attribute get no password', async () => {
+    targetPool.Policies = {
+      SignInPolicy: { AllowedFirstAuthFactors: ['PASSWORD', 'EMAIL_OTP'] },
+    } as UserPoolType['Policies'];
+    const r = await restore(MIXED);
+    const creates = new Map(
+      mock
+        .commandCalls(AdminCreateUserCommand)
+        .map((c) => [c.args[0].input.Username, c.args[0].input]),
+    );
+    expect(creates.get('conf')?.TemporaryPassword).toBeUndefined();
+    // Not passwordless-capable: created with a random temporary password, then a permanent one.
+    expect(creates.get('nocontact')?.TemporaryPassword?.length).toBeGreaterThanOrEqual(128);
+    expect(
+      mock.commandCalls(AdminSetUserPasswordCommand).map((c) => c.args[0].input.Username),
+    ).toEqual(['nocontact']);
+    expect(r.signIn).toMatchObject({ confirmed: 1, passwordless: 3, forceChangePassword: 1 });
+    assertSilent();
+  });
+
+  it('a resume neither repeats nor skips AdminSetUserPassword', async () => {
+    const spec: SnapshotSpec = {
+      users: Array.from({ length: 10 }, (_, i) => user(`u${i}`)),
+      memberships: [],
+    };
+    // Run 1: the endpoint goes away after four passwords (a fatal error stops the run).
+    let n = 0;
+    mock.on(AdminSetUserPasswordCommand).callsFake(() => {
+      if (++n > 4) throw netError('ECONNRESET');
+      return {};
+    });
+    await expect(restore(spec, { createConcurrency: 1 })).rejects.toMatchObject({
+      exitCode: ExitCode.ServiceUnavailable,
+    });
+    const done = new Set(
+      mock
+        .commandCalls(AdminSetUserPasswordCommand)
+        .slice(0, 4)
+        .map((c) => c.args[0].input.Username),
+    );
+    mock.resetHistory();
+    const second: AdminSetUserPasswordCommandInput[] = [];
+    mock.on(AdminSetUserPasswordCommand).callsFake((i: AdminSetUserPasswordCommandInput) => {
+      second.push(i);
+      return {};
+    });
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'u0' }] });
+    const r = await restore(spec, { createConcurrency: 1 });
+    const again = second.map((i) => i.Username);
+    expect(again.filter((u) => done.has(u))).toEqual([]);
+    expect(new Set([...done, ...again]).size).toBe(10);
+    expect(r.signIn.confirmed).toBe(10);
+    expect(r.users.created).toBe(10);
+  });
+
+  it('a failed AdminSetUserPassword is a failed user (exit 6), retried by the next run', async () => {
+    mock.on(AdminSetUserPasswordCommand).callsFake((i: AdminSetUserPasswordCommandInput) => {
+      if (i.Username === 'reset') throw awsError('InvalidPasswordException');
+      return {};
+    });
+    const r = await restore(MIXED);
+    expect(r.failedUsers).toEqual([
+      {
+        username: 'reset',
+        operation: 'AdminSetUserPassword',
+        error: expect.stringContaining('InvalidPasswordException'),
+      },
+    ]);
+    expect(r.users.failed).toBe(0);
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+    mock.resetHistory();
+    mock.on(AdminSetUserPasswordCommand).resolves({});
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'conf' }] });
+    const r2 = await restore(MIXED);
+    expect(
+      mock.commandCalls(AdminSetUserPasswordCommand).map((c) => c.args[0].input.Username),
+    ).toEqual(['reset']);
+    expect(r2.failedUsers).toEqual([]);
+    expect(r2.signIn.confirmed).toBe(4);
+  });
+
+  it('--merge: users the target already had keep their password', async () => {
+    existing.set('conf', 'their-sub');
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'conf' }] });
+    const r = await restore(MIXED, { merge: true });
+    expect(
+      mock.commandCalls(AdminSetUserPasswordCommand).map((c) => c.args[0].input.Username),
+    ).not.toContain('conf');
+    expect(r.users.existing).toBe(1);
+  });
+
+  it('--dry-run predicts the sign-in outcome', async () => {
+    const reader = await makeSnapshot(MIXED);
+    const plan = await restoreSnapshot(gw, reader, opts({ dryRun: true }));
+    if (!plan.dryRun) throw new Error('expected a plan');
+    expect(plan.signIn).toEqual({
+      passwordState: 'sign-in-ready',
+      confirmed: 4,
+      passwordless: 0,
+      forceChangePassword: 1,
+      needsAdmin: 2,
+    });
+    expect(mock.commandCalls(AdminSetUserPasswordCommand)).toHaveLength(0);
   });
 });
 
