@@ -143,14 +143,18 @@ const DIGITS = '0123456789';
 const SYMBOLS = '^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+-';
 const ALL = UPPER + LOWER + DIGITS + SYMBOLS;
 
-/** Length of generated passwords: far beyond guessing, within Cognito's 256-character limit. */
-export const RANDOM_PASSWORD_LENGTH = 128;
+/**
+ * Length of generated passwords: 98 characters of 94 symbols (~640 bits), far beyond guessing.
+ * AdminSetUserPassword's model allows 256, but pools' policies top out at 99 (MinimumLength
+ * 6–99) and emulators (moto) refuse 99 and more; a pool requiring more gets its minimum.
+ */
+export const RANDOM_PASSWORD_LENGTH = 98;
 const MAX_PASSWORD_LENGTH = 256;
 
 /**
  * A password nobody knows, satisfying any Cognito password policy (one character of every class
- * whatever the policy requires, at least the policy's minimum length): 128 characters drawn with
- * crypto.randomInt from 92 symbols (~835 bits). Never stored, journaled, logged or shown.
+ * whatever the policy requires, at least the policy's minimum length): 98 characters drawn with
+ * crypto.randomInt from 94 symbols (~640 bits). Never stored, journaled, logged or shown.
  */
 export function randomPassword(policy?: PasswordPolicyType): string {
   const length = Math.min(

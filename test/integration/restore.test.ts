@@ -250,8 +250,30 @@ afterAll(async () => {
 
 describe('restore on moto', () => {
   it('restores into a new pool (--create-pool): equal to the source by API, every sub mapped', async () => {
+    // Every operation the restore sends, by name: none may message a user.
+    const ops = new Map<string, number>();
+    const suppressed: (string | undefined)[] = [];
+    gw.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const name = String(context.commandName);
+        ops.set(name, (ops.get(name) ?? 0) + 1);
+        if (name === 'AdminCreateUserCommand')
+          suppressed.push((args.input as { MessageAction?: string }).MessageAction);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordOperations' },
+    );
     const t0 = performance.now();
-    const r = await restore(plain.reader, { target: { createPool: 'restored-new' } });
+    const r = await restore(plain.reader, { target: { createPool: 'restored-new' } }).finally(() =>
+      gw.client.middlewareStack.remove('recordOperations'),
+    );
+    for (const name of ops.keys()) {
+      expect(name).not.toMatch(
+        /ResetUserPassword|ResendConfirmationCode|ForgotPassword|SignUp|GetUserAttributeVerificationCode|AdminConfirmSignUp/,
+      );
+    }
+    expect(suppressed.length).toBeGreaterThan(0);
+    expect(suppressed.every((m) => m === 'SUPPRESS')).toBe(true);
     const seconds = (performance.now() - t0) / 1000;
     console.log(
       `restore of ${USERS} users into a new pool: ${seconds.toFixed(1)} s (${(USERS / seconds).toFixed(0)} users/s, unpaced)`,
@@ -266,7 +288,21 @@ describe('restore on moto', () => {
     const a = await source(plain);
     const b = await rawPool(r.userPoolId);
     expect(b.users).toHaveLength(USERS);
-    expect(b.users.every((u) => u.UserStatus === 'FORCE_CHANGE_PASSWORD')).toBe(true);
+    // How each user gets back in: CONFIRMED (random password nobody knows) for everyone the
+    // source let sign in, FORCE_CHANGE_PASSWORD for the never-confirmed.
+    const statusOf = new Map(a.users.map((u) => [u.Username, u.UserStatus]));
+    for (const u of b.users) {
+      expect(u.UserStatus).toBe(
+        statusOf.get(u.Username) === 'UNCONFIRMED' ? 'FORCE_CHANGE_PASSWORD' : 'CONFIRMED',
+      );
+    }
+    expect(b.users.some((u) => statusOf.get(u.Username) === 'CONFIRMED')).toBe(true);
+    expect(b.users.some((u) => statusOf.get(u.Username) === 'UNCONFIRMED')).toBe(true);
+    const unconfirmed = a.users.filter((u) => u.UserStatus === 'UNCONFIRMED').length;
+    expect(r.signIn.confirmed).toBe(USERS - unconfirmed);
+    expect(r.signIn.forceChangePassword).toBe(unconfirmed);
+    expect(ops.get('AdminSetUserPasswordCommand')).toBe(USERS - unconfirmed);
+    expect(statSync(r.signIn.needsAdminFile).mode & 0o777).toBe(0o600);
     expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
     expect(r.memberships).toBe(Object.values(a.members).reduce((n, l) => n + l.length, 0));
     expect(r.disabled).toBe(a.users.filter((u) => u.Enabled === false).length);
