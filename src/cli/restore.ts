@@ -4,7 +4,12 @@ import { regionOfPoolId } from '../cognito/gateway.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
 import { loadIdpSecrets } from '../restore/idp-secrets.js';
-import type { RestoreOptions, RestoreOutcome, RestoreTarget } from '../restore/types.js';
+import type {
+  ResourceFailure,
+  RestoreOptions,
+  RestoreOutcome,
+  RestoreTarget,
+} from '../restore/types.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -36,6 +41,11 @@ verified email or phone (--password-state force-change: FORCE_CHANGE_PASSWORD, a
 Passwords, TOTP secrets, devices and subs cannot be restored: see docs/restore.md.
 Re-run the same command after a crash or Ctrl-C to resume from the journal in --state-dir.`;
 
+/** "identityProvider Apple, client web": kinds and names (configuration, not personal data). */
+function describeFailures(failures: ResourceFailure[]): string {
+  return failures.map((f) => `${f.kind} ${f.name}`).join(', ');
+}
+
 function render(r: RestoreOutcome, say: (line: string) => void): void {
   if (r.dryRun) {
     const target =
@@ -48,6 +58,11 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
       say(`  ${p.phase.padEnd(20)} ${parts.join(', ')}${p.detail ? `  (${p.detail})` : ''}`);
     }
     for (const w of r.warnings) say(`warning: ${w.message}`);
+    if (r.resourceFailures.length) {
+      say(
+        `${r.resourceFailures.length} resource(s) would not be restored (the restore would exit 6): ${describeFailures(r.resourceFailures)}`,
+      );
+    }
     say('nothing was written');
     return;
   }
@@ -68,6 +83,11 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
   say(`client id map: ${r.clientMap}`);
   say(`report:        ${r.report}`);
   for (const w of r.warnings) say(`warning: ${w.message}`);
+  if (r.resourceFailures.length) {
+    say(
+      `${r.resourceFailures.length} resource(s) not restored (listed in the report; dependants adjusted, see the warnings): ${describeFailures(r.resourceFailures)}`,
+    );
+  }
   if (r.failedUsers.length) {
     say(
       `${r.failedUsers.length} user(s) failed (listed in the report); fix the cause and run the same command again`,

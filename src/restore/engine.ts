@@ -34,8 +34,12 @@ import {
 } from './pool.js';
 import { buildMembershipIndex, loadSnapshot, scanUsers, type SnapshotData } from './preflight.js';
 import {
+  clientInput,
   identityProviderDetails,
+  isResourceError,
   type PhaseContext,
+  recordResourceFailure,
+  secretMissing,
   restoreClients,
   restoreGroups,
   restoreIdentityProviders,
@@ -45,6 +49,7 @@ import type {
   PlanPhase,
   RestoreOptions,
   RestoreOutcome,
+  ResourceFailure,
   RestorePlan,
   RestoreResult,
   RestoreTarget,
@@ -69,10 +74,15 @@ function clamp(n: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, n));
 }
 
-/** The process exit code for a finished restore: 6 when any user failed, else 0. */
+/**
+ * The process exit code for a finished restore: 6 when any user or pool resource (identity
+ * provider, app client, group, …) failed, else 0.
+ */
 export function restoreExitCode(outcome: RestoreOutcome): number {
   if (outcome.dryRun) return ExitCode.Ok;
-  return outcome.failedUsers.length > 0 ? ExitCode.PartialRestore : ExitCode.Ok;
+  return outcome.failedUsers.length > 0 || outcome.resourceFailures.length > 0
+    ? ExitCode.PartialRestore
+    : ExitCode.Ok;
 }
 
 /**
@@ -276,13 +286,30 @@ export async function restoreSnapshot(
         createdPool = true;
         if (!state.poolSettingsDone) {
           const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy);
-          if (plan.mfa) await gw.setUserPoolMfaConfig({ UserPoolId: poolId, ...plan.mfa });
+          if (plan.mfa) {
+            try {
+              await gw.setUserPoolMfaConfig({ UserPoolId: poolId, ...plan.mfa });
+            } catch (e) {
+              if (!isResourceError(e)) throw e;
+              recordResourceFailure(
+                { journal, progress },
+                'mfaConfig',
+                target.createPool,
+                'SetUserPoolMfaConfig',
+                e,
+              );
+            }
+          }
           journal.append({ t: 'pool-settings' });
         }
       }
       if (!poolId) throw new Error('no target pool');
 
-      if (options.domain && state.domain !== options.domain) {
+      if (
+        options.domain &&
+        state.domain !== options.domain &&
+        !state.failed('domain', options.domain)
+      ) {
         const live = targetPool ?? (await describeTargetPool(gw, poolId));
         if (live.Domain || live.CustomDomain) {
           warn({
@@ -300,10 +327,20 @@ export async function restoreSnapshot(
             });
           } catch (e) {
             // A retry after a lost answer finds the domain taken — by this pool.
-            if ((await describeTargetPool(gw, domainPool)).Domain !== options.domain) throw e;
+            if ((await describeTargetPool(gw, domainPool)).Domain !== options.domain) {
+              if (!isResourceError(e)) throw e;
+              recordResourceFailure(
+                { journal, progress },
+                'domain',
+                options.domain,
+                'CreateUserPoolDomain',
+                e,
+              );
+            }
           }
         }
-        journal.append({ t: 'domain', d: options.domain });
+        if (!state.failed('domain', options.domain))
+          journal.append({ t: 'domain', d: options.domain });
       }
 
       const groupGate = new Gate();
@@ -440,6 +477,7 @@ export async function restoreSnapshot(
         stateDir,
         durationMs: Math.round(performance.now() - t0),
         failedUsers: users.failedUsers,
+        resourceFailures: [...state.resourceFailures.values()],
         externalProviderUsers: users.externalProviderUsers,
         warnings: [...warnings.values()],
         rates: gw.rate.report(),
@@ -535,23 +573,60 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
       liveServers,
     ),
   });
+  // Resources an earlier run could not restore stay skipped; IdPs without their secrets
+  // (including every Sign in with Apple provider without --idp-secrets) will be.
+  const failures = new Map(p.prior?.resourceFailures ?? []);
+  const failedNames = (kind: ResourceFailure['kind']): Set<string> =>
+    new Set([...failures.values()].filter((f) => f.kind === kind).map((f) => f.name));
   const skipped: string[] = [];
   let idpCreate = 0;
   let idpExisting = 0;
   for (const idp of data.identityProviders) {
-    if (liveIdps.has(idp.ProviderName)) idpExisting++;
-    else if (identityProviderDetails(idp, p.idpSecrets).missing.length)
-      skipped.push(idp.ProviderName);
-    else idpCreate++;
+    const name = idp.ProviderName;
+    if (p.prior?.idps.has(name) && p.prior.idps.get(name) !== 'k') idpExisting++;
+    else if (liveIdps.has(name)) idpExisting++;
+    else if (p.prior?.idps.get(name) === 'k' || failedNames('identityProvider').has(name))
+      skipped.push(name);
+    else {
+      const { missing } = identityProviderDetails(idp, p.idpSecrets);
+      if (missing.length) {
+        skipped.push(name);
+        failures.set(`identityProvider\u0000${name}`, {
+          kind: 'identityProvider',
+          name,
+          operation: 'CreateIdentityProvider',
+          error: secretMissing(idp, missing),
+        });
+      } else idpCreate++;
+    }
   }
   phases.push({
     phase: 'identity-providers',
     create: idpCreate,
     existing: idpExisting,
     skipped: skipped.length,
-    ...(skipped.length ? { detail: `skipped for want of secrets: ${skipped.join(', ')}` } : {}),
+    ...(skipped.length ? { detail: `not restored: ${skipped.join(', ')}` } : {}),
   });
   const secretClients = data.clients.filter((c) => typeof c.ClientSecret === 'string').length;
+  const skippedIdps = new Set(skipped);
+  const skippedServers = failedNames('resourceServer');
+  for (const c of data.clients) {
+    const name = c.ClientName ?? c.ClientId;
+    if (liveClients.has(name) || p.prior?.clients.has(c.ClientId)) continue;
+    const { dropped, droppedScopes } = clientInput(c, poolId ?? '', skippedIdps, skippedServers);
+    if (dropped.length) {
+      p.warnings.push({
+        code: 'CLIENT_IDP_DROPPED',
+        message: `app client ${name} would be created without identity provider(s) ${dropped.join(', ')} (not restored)`,
+      });
+    }
+    if (droppedScopes.length) {
+      p.warnings.push({
+        code: 'CLIENT_SCOPES_DROPPED',
+        message: `app client ${name} would be created without scope(s) ${droppedScopes.join(', ')} (their resource server was not restored)`,
+      });
+    }
+  }
   phases.push({
     phase: 'clients',
     ...split(
@@ -584,7 +659,7 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
   for (const idp of skipped) {
     p.warnings.push({
       code: 'IDP_SKIPPED',
-      message: `identity provider ${idp} would be skipped: no secret in the snapshot or --idp-secrets`,
+      message: `identity provider ${idp} would be skipped: no secret in the snapshot or --idp-secrets, or it failed in an earlier run`,
     });
   }
   return {
@@ -613,6 +688,7 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
     disabled: p.scan.disabled,
     links: p.scan.links,
     stateDir: p.stateDir,
+    resourceFailures: [...failures.values()],
     warnings: p.warnings,
   };
 }

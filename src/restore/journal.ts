@@ -17,7 +17,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { StorageError, UsageError } from '../core/errors.js';
-import type { RestoreTarget, RestoreWarning } from './types.js';
+import type { ResourceFailure, RestoreTarget, RestoreWarning } from './types.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 const LOCK_FILE = 'lock';
@@ -44,6 +44,8 @@ const FILE_MODE = 0o600;
  *   snapshot status `st` and the new username `n`). Never a password.
  * - `l`: one identity link done. `f`: every follow-up of a user done (`m` memberships,
  *   `d` disabled 0/1).
+ * - `rf`: a pool resource that could not be restored (`k` kind, `n` name, `o` operation, `e`
+ *   error); not retried by later runs (its dependants were adjusted), still reported.
  * - `w`: a warning, kept so a resumed run still reports it. `end`: a run finished.
  */
 export type JournalEntry =
@@ -79,6 +81,7 @@ export type JournalEntry =
     }
   | { t: 'l'; u: string; p: string; v: string }
   | { t: 'f'; u: string; m: number; d: 0 | 1 }
+  | { t: 'rf'; k: ResourceFailure['kind']; n: string; o: string; e: string }
   | { t: 'w'; code: string; message: string }
   | { t: 'end'; at: string };
 
@@ -115,6 +118,17 @@ export class JournalState {
   links = 0;
   runs = 0;
   readonly warnings = new Map<string, RestoreWarning>();
+  /** Resources not restored, by `kind\u0000name`. */
+  readonly resourceFailures = new Map<string, ResourceFailure>();
+
+  static resourceKey(kind: ResourceFailure['kind'], name: string): string {
+    return `${kind}\u0000${name}`;
+  }
+
+  /** Whether that resource failed (in this run or an earlier one). */
+  failed(kind: ResourceFailure['kind'], name: string): boolean {
+    return this.resourceFailures.has(JournalState.resourceKey(kind, name));
+  }
 
   static linkKey(username: string, provider: string, value: string): string {
     return `${username}\u0000${provider}\u0000${value}`;
@@ -201,6 +215,14 @@ export class JournalState {
           this.disabled += e.d;
         }
         if (!live) this.followUpsDone.add(e.u);
+        break;
+      case 'rf':
+        this.resourceFailures.set(JournalState.resourceKey(e.k, e.n), {
+          kind: e.k,
+          name: e.n,
+          operation: e.o,
+          error: e.e,
+        });
         break;
       case 'w':
         this.warnings.set(e.message, { code: e.code, message: e.message });

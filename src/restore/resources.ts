@@ -17,7 +17,8 @@ import {
 } from '../snapshot/format.js';
 import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
 import type { RestoreJournal } from './journal.js';
-import type { RestoreWarning } from './types.js';
+import type { ResourceFailure, RestoreWarning } from './types.js';
+import { awsMessage, rootAwsName } from '../cognito/errors.js';
 
 export interface PhaseContext {
   gw: CognitoGateway;
@@ -32,6 +33,36 @@ export interface PhaseContext {
 
 function awsCode(e: unknown): string | undefined {
   return e instanceof CognitoError ? e.awsCode : undefined;
+}
+
+/**
+ * Whether an error fails only the resource at hand (Cognito refused that request) rather than
+ * the restore: interruption, credentials and permissions (exit 5), an unreachable or
+ * persistently throttling endpoint (exit 7), the target pool vanishing, and bugs stop the run.
+ */
+export function isResourceError(e: unknown): e is CognitoError {
+  return e instanceof CognitoError && e.awsCode !== 'ResourceNotFoundException';
+}
+
+/**
+ * Records a resource that could not be restored: journaled (a resumed run reports it again and
+ * does not retry it, since its dependants were already adjusted), shown on the console (kind,
+ * name and Cognito's error: configuration, not personal data).
+ */
+export function recordResourceFailure(
+  ctx: Pick<PhaseContext, 'journal' | 'progress'>,
+  kind: ResourceFailure['kind'],
+  name: string,
+  operation: string,
+  error: unknown,
+): void {
+  const text = typeof error === 'string' ? error : `${rootAwsName(error)}: ${awsMessage(error)}`;
+  ctx.journal.append({ t: 'rf', k: kind, n: name, o: operation, e: text });
+  ctx.progress({
+    type: 'warning',
+    code: 'RESOURCE_FAILED',
+    message: `${kind} ${name} not restored (${operation}: ${text}); the restore goes on without it`,
+  });
 }
 
 // ---- groups --------------------------------------------------------------------------------
@@ -60,7 +91,7 @@ export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): P
     groups,
     4,
     async (g) => {
-      if (!journal.state.groups.has(g.GroupName)) {
+      if (!journal.state.groups.has(g.GroupName) && !journal.state.failed('group', g.GroupName)) {
         const existing = live.get(g.GroupName);
         if (existing) {
           if (groupDiffers(g, existing)) {
@@ -81,8 +112,11 @@ export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): P
             });
             journal.append({ t: 'group', n: g.GroupName, s: 'c' });
           } catch (e) {
-            if (awsCode(e) !== 'GroupExistsException') throw e;
-            journal.append({ t: 'group', n: g.GroupName, s: 'e' });
+            if (awsCode(e) === 'GroupExistsException') {
+              journal.append({ t: 'group', n: g.GroupName, s: 'e' });
+            } else if (isResourceError(e)) {
+              recordResourceFailure(ctx, 'group', g.GroupName, 'CreateGroup', e);
+            } else throw e;
           }
         }
       }
@@ -107,6 +141,7 @@ export async function restoreResourceServers(
   for await (const s of gw.listResourceServers(poolId)) if (s.Identifier) live.add(s.Identifier);
   for (const s of servers) {
     if (journal.state.resourceServers.has(s.Identifier)) continue;
+    if (journal.state.failed('resourceServer', s.Identifier)) continue;
     if (live.has(s.Identifier)) {
       journal.append({ t: 'rs', n: s.Identifier, s: 'e' });
       continue;
@@ -122,7 +157,11 @@ export async function restoreResourceServers(
       // A retry after a lost answer finds it there already ("… already exists").
       let there = false;
       for await (const x of gw.listResourceServers(poolId)) there ||= x.Identifier === s.Identifier;
-      if (!there) throw e;
+      if (!there) {
+        if (!isResourceError(e)) throw e;
+        recordResourceFailure(ctx, 'resourceServer', s.Identifier, 'CreateResourceServer', e);
+        continue;
+      }
     }
     journal.append({ t: 'rs', n: s.Identifier, s: 'c' });
   }
@@ -130,6 +169,9 @@ export async function restoreResourceServers(
 }
 
 // ---- identity providers --------------------------------------------------------------------
+
+/** Secrets CreateIdentityProvider needs that DescribeIdentityProvider never returns, by type. */
+const NEVER_DESCRIBED: Record<string, string[]> = { SignInWithApple: ['private_key'] };
 
 /** Keys DescribeIdentityProvider returns that CreateIdentityProvider does not take. */
 const IDP_OUTPUT_ONLY = new Set(['ActiveEncryptionCertificate']);
@@ -154,11 +196,29 @@ export function identityProviderDetails(
     } else details[k] = v;
   }
   // Secrets the snapshot never had (e.g. Apple's private_key) may be supplied too.
-  for (const [k, v] of Object.entries(given)) if (!(k in details) && v !== REDACTED) details[k] = v;
+  for (const [k, v] of Object.entries(given))
+    if (!(k in details) && v !== REDACTED && v !== '') details[k] = v;
+  // DescribeIdentityProvider never returns Sign in with Apple's private_key: a snapshot of an
+  // Apple provider always lacks it, as if redacted.
+  for (const k of NEVER_DESCRIBED[idp.ProviderType] ?? []) {
+    if (!(k in details) && !missing.includes(k)) missing.push(k);
+  }
   return { details, missing };
 }
 
-/** Creates the snapshot's identity providers; returns the names that were skipped. */
+/** Why an identity provider is not attempted: the text of its resource failure. */
+export function secretMissing(idp: IdentityProviderRecord, missing: string[]): string {
+  return `SecretMissing: the snapshot has no ${missing.join(', ')} for it${
+    idp.ProviderType === 'SignInWithApple' && missing.includes('private_key')
+      ? ' (DescribeIdentityProvider never returns an Apple private_key)'
+      : ''
+  }; pass --idp-secrets FILE with {"${idp.ProviderName}": {"${missing[0] ?? ''}": "…"}}`;
+}
+
+/**
+ * Creates the snapshot's identity providers; returns the names that were skipped or failed (app
+ * clients are created without them, identity links to them are not replayed).
+ */
 export async function restoreIdentityProviders(
   ctx: PhaseContext,
   idps: IdentityProviderRecord[],
@@ -167,6 +227,8 @@ export async function restoreIdentityProviders(
   const { gw, poolId, journal } = ctx;
   const skipped = new Set<string>();
   for (const [name, s] of journal.state.idps) if (s === 'k') skipped.add(name);
+  for (const f of journal.state.resourceFailures.values())
+    if (f.kind === 'identityProvider') skipped.add(f.name);
   if (journal.state.phases.has('identity-providers')) return skipped;
   ctx.progress({ type: 'phase', phase: 'identity-providers', detail: `${idps.length}` });
   const live = new Set<string>();
@@ -174,7 +236,7 @@ export async function restoreIdentityProviders(
     if (p.ProviderName) live.add(p.ProviderName);
   for (const idp of idps) {
     const name = idp.ProviderName;
-    if (journal.state.idps.has(name)) continue;
+    if (journal.state.idps.has(name) || journal.state.failed('identityProvider', name)) continue;
     if (live.has(name)) {
       journal.append({ t: 'idp', n: name, s: 'e' });
       continue;
@@ -187,6 +249,13 @@ export async function restoreIdentityProviders(
       };
       ctx.warn(w);
       journal.append({ t: 'w', ...w });
+      recordResourceFailure(
+        ctx,
+        'identityProvider',
+        name,
+        'CreateIdentityProvider',
+        secretMissing(idp, missing),
+      );
       journal.append({ t: 'idp', n: name, s: 'k' });
       skipped.add(name);
       continue;
@@ -206,8 +275,12 @@ export async function restoreIdentityProviders(
       await gw.createIdentityProvider(input);
       journal.append({ t: 'idp', n: name, s: 'c' });
     } catch (e) {
-      if (awsCode(e) !== 'DuplicateProviderException') throw e;
-      journal.append({ t: 'idp', n: name, s: 'e' });
+      if (awsCode(e) === 'DuplicateProviderException') {
+        journal.append({ t: 'idp', n: name, s: 'e' });
+      } else if (isResourceError(e)) {
+        recordResourceFailure(ctx, 'identityProvider', name, 'CreateIdentityProvider', e);
+        skipped.add(name);
+      } else throw e;
     }
   }
   journal.append({ t: 'phase', p: 'identity-providers' });
@@ -252,7 +325,8 @@ export function clientInput(
   c: ClientRecord,
   poolId: string,
   skippedIdps: ReadonlySet<string>,
-): { input: CreateUserPoolClientCommandInput; dropped: string[] } {
+  skippedServers: ReadonlySet<string> = new Set(),
+): { input: CreateUserPoolClientCommandInput; dropped: string[]; droppedScopes: string[] } {
   const src = c as Record<string, unknown>;
   const input: Record<string, unknown> = { UserPoolId: poolId };
   for (const k of CREATE_CLIENT_KEYS) {
@@ -266,6 +340,18 @@ export function clientInput(
     dropped = sip.filter((p) => skippedIdps.has(p));
     input.SupportedIdentityProviders = sip.filter((p) => !skippedIdps.has(p));
   }
+  // Custom scopes are `<resource server identifier>/<scope>`: those of a resource server that
+  // was not restored do not exist in the target.
+  let droppedScopes: string[] = [];
+  const scopes = input.AllowedOAuthScopes as string[] | undefined;
+  if (scopes && skippedServers.size) {
+    const gone = (scope: string): boolean => {
+      const cut = scope.lastIndexOf('/');
+      return cut > 0 && skippedServers.has(scope.slice(0, cut));
+    };
+    droppedScopes = scopes.filter(gone);
+    input.AllowedOAuthScopes = scopes.filter((x) => !gone(x));
+  }
   // A secret captured with --include-secrets is restored as a custom client secret, so the
   // applications holding it keep working; a redacted one is generated anew.
   const secret = src.ClientSecret;
@@ -273,7 +359,7 @@ export function clientInput(
     if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
     else input.GenerateSecret = true;
   }
-  return { input: input as unknown as CreateUserPoolClientCommandInput, dropped };
+  return { input: input as unknown as CreateUserPoolClientCommandInput, dropped, droppedScopes };
 }
 
 /**
@@ -300,9 +386,15 @@ export async function restoreClients(
   }
   const before = new Set(journal.state.clientsBefore ?? []);
   const mapped = (): Set<string> => new Set([...journal.state.clients.values()].map((v) => v.id));
+  const skippedServers = new Set(
+    [...journal.state.resourceFailures.values()]
+      .filter((f) => f.kind === 'resourceServer')
+      .map((f) => f.name),
+  );
   for (const c of clients) {
     if (journal.state.clients.has(c.ClientId)) continue;
     const name = c.ClientName ?? c.ClientId;
+    if (journal.state.failed('client', name)) continue;
     if (journal.state.clientIntents.has(c.ClientId)) {
       const taken = mapped();
       const ours = live.find((l) => l.name === name && !before.has(l.id) && !taken.has(l.id));
@@ -323,7 +415,15 @@ export async function restoreClients(
       journal.append({ t: 'client', old: c.ClientId, new: preexisting.id, s: 'e' });
       continue;
     }
-    const { input, dropped } = clientInput(c, poolId, skippedIdps);
+    const { input, dropped, droppedScopes } = clientInput(c, poolId, skippedIdps, skippedServers);
+    if (droppedScopes.length) {
+      const w = {
+        code: 'CLIENT_SCOPES_DROPPED',
+        message: `app client ${name}: scope(s) ${droppedScopes.join(', ')} removed from AllowedOAuthScopes (their resource server was not restored)`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
     if (dropped.length) {
       const w = {
         code: 'CLIENT_IDP_DROPPED',
@@ -334,33 +434,40 @@ export async function restoreClients(
     }
     journal.append({ t: 'client-intent', old: c.ClientId, name });
     const seen = new Set(live.map((l) => l.id));
-    const newId = await createOnce(
-      () =>
-        gw
-          .call(
-            'CreateUserPoolClient',
-            poolId,
-            (abortSignal) =>
-              gw.client.send(new CreateUserPoolClientCommand(input), { abortSignal }),
-            SINGLE_ATTEMPT,
-          )
-          .then((r) => r.UserPoolClient?.ClientId),
-      // The answer was lost: a client of that name that was not there before is this one.
-      async () => {
-        const taken = mapped();
-        for await (const l of gw.listUserPoolClients(poolId)) {
-          if (
-            l.ClientId &&
-            l.ClientName === name &&
-            !seen.has(l.ClientId) &&
-            !taken.has(l.ClientId)
-          )
-            return l.ClientId;
-        }
-        return undefined;
-      },
-      { signal: ctx.signal },
-    );
+    let newId: string | undefined;
+    try {
+      newId = await createOnce(
+        () =>
+          gw
+            .call(
+              'CreateUserPoolClient',
+              poolId,
+              (abortSignal) =>
+                gw.client.send(new CreateUserPoolClientCommand(input), { abortSignal }),
+              SINGLE_ATTEMPT,
+            )
+            .then((r) => r.UserPoolClient?.ClientId),
+        // The answer was lost: a client of that name that was not there before is this one.
+        async () => {
+          const taken = mapped();
+          for await (const l of gw.listUserPoolClients(poolId)) {
+            if (
+              l.ClientId &&
+              l.ClientName === name &&
+              !seen.has(l.ClientId) &&
+              !taken.has(l.ClientId)
+            )
+              return l.ClientId;
+          }
+          return undefined;
+        },
+        { signal: ctx.signal },
+      );
+    } catch (e) {
+      if (!isResourceError(e)) throw e;
+      recordResourceFailure(ctx, 'client', name, 'CreateUserPoolClient', e);
+      continue;
+    }
     if (!newId) throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
     journal.append({ t: 'client', old: c.ClientId, new: newId, s: 'c' });
   }

@@ -55,6 +55,19 @@ export interface FailedUser {
   operation: string;
 }
 
+/**
+ * A pool resource that could not be restored (the restore went on without it and exits 6).
+ * Names are configuration, not personal data: printed on the console.
+ */
+export interface ResourceFailure {
+  kind: 'group' | 'resourceServer' | 'identityProvider' | 'client' | 'domain' | 'mfaConfig';
+  name: string;
+  /** The operation that failed (CreateIdentityProvider, …). */
+  operation: string;
+  /** Cognito's exception name and message, or why it was not attempted (SecretMissing: …). */
+  error: string;
+}
+
 export interface ExternalProviderUser {
   username: string;
   oldSub?: string;
@@ -99,6 +112,8 @@ export interface RestoreResult {
   stateDir: string;
   durationMs: number;
   failedUsers: FailedUser[];
+  /** Pool resources not restored (all runs); their dependants were adjusted (see warnings). */
+  resourceFailures: ResourceFailure[];
   externalProviderUsers: ExternalProviderUser[];
   warnings: RestoreWarning[];
   rates: CategoryReport[];
@@ -135,6 +150,8 @@ export interface RestorePlan {
   disabled: number;
   links: number;
   stateDir: string;
+  /** Resources the restore already knows it will skip (secrets missing) — exit 6 when run. */
+  resourceFailures: ResourceFailure[];
   warnings: RestoreWarning[];
 }
 

@@ -133,6 +133,7 @@ export async function restoreUsers(
   const failedUsers: FailedUser[] = [];
   const externalProviderUsers: ExternalProviderUser[] = [];
   const skippedLinks = new Map<string, number>();
+  const skippedMemberships = new Map<string, number>();
   let processed = 0;
   let consecutiveFailures = 0;
   let lastFailure = '';
@@ -151,9 +152,16 @@ export async function restoreUsers(
       // identity providers (the resources phase).
       if (f.disable) await gw.adminDisableUser(poolId, f.user);
       operation = 'AdminAddUserToGroup';
+      let added = 0;
       for (const g of f.groups) {
         await opts.groups.wait(g);
+        if (state.failed('group', g)) {
+          // The group could not be created (a resource failure): its memberships are skipped.
+          skippedMemberships.set(g, (skippedMemberships.get(g) ?? 0) + 1);
+          continue;
+        }
         await gw.adminAddUserToGroup(poolId, f.user, g);
+        added++;
       }
       operation = 'AdminLinkProviderForUser';
       const skippedIdps = f.links.length ? await opts.resources : new Set<string>();
@@ -177,7 +185,7 @@ export async function restoreUsers(
         }
         journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
       }
-      journal.append({ t: 'f', u: f.old, m: f.groups.length, d: f.disable ? 1 : 0 });
+      journal.append({ t: 'f', u: f.old, m: added, d: f.disable ? 1 : 0 });
     } catch (e) {
       if (isFatal(e, operation)) throw e;
       fail(f.old, operation, e);
@@ -365,6 +373,12 @@ export async function restoreUsers(
   await followUps.drained();
   progress();
 
+  for (const [group, n] of skippedMemberships) {
+    ctx.warn({
+      code: 'MEMBERSHIPS_SKIPPED',
+      message: `${n} membership(s) of group ${group} not restored: that group could not be created`,
+    });
+  }
   for (const [provider, n] of skippedLinks) {
     ctx.warn({
       code: 'LINKS_SKIPPED',
