@@ -91,6 +91,10 @@ interface SnapshotSpec {
   users: U[];
   memberships: { group: string; username: string }[];
   pool?: Record<string, unknown>;
+  groups?: Record<string, unknown>[];
+  clients?: Record<string, unknown>[];
+  idps?: Record<string, unknown>[];
+  resourceServers?: Record<string, unknown>[];
 }
 
 async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
@@ -102,12 +106,12 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
     { userPool: spec.pool ?? sourcePool(), mfaConfig: { MfaConfiguration: 'OFF' } },
     1,
   );
-  const groups = [
+  const groups = spec.groups ?? [
     { GroupName: 'everyone', Description: 'all', Precedence: 5 },
     { GroupName: 'admins', RoleArn: 'arn:aws:iam::123456789012:role/admin' },
   ];
   await w.writeJson('groups.json', 'groups', groups, groups.length);
-  const clients = [
+  const clients = spec.clients ?? [
     { ClientId: 'old-web', ClientName: 'web', SupportedIdentityProviders: ['COGNITO', 'Google'] },
     {
       ClientId: 'old-machine',
@@ -117,7 +121,7 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
     },
   ];
   await w.writeJson('clients.json', 'clients', clients, clients.length);
-  const idps = [
+  const idps = spec.idps ?? [
     {
       ProviderName: 'Google',
       ProviderType: 'Google',
@@ -126,7 +130,8 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
     },
   ];
   await w.writeJson('identity-providers.json', 'identityProviders', idps, idps.length);
-  await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
+  const servers = spec.resourceServers ?? [];
+  await w.writeJson('resource-servers.json', 'resourceServers', servers, servers.length);
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', spec.users);
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', spec.memberships);
   await w.commit({
@@ -141,7 +146,7 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
       memberships: spec.memberships.length,
       clients: clients.length,
       identityProviders: idps.length,
-      resourceServers: 0,
+      resourceServers: servers.length,
     },
     options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
     warnings: [],
@@ -738,6 +743,188 @@ describe('how each user gets back in (admin-create, --password-state)', () => {
       needsAdmin: 2,
     });
     expect(mock.commandCalls(AdminSetUserPasswordCommand)).toHaveLength(0);
+  });
+});
+
+describe('one bad resource never sinks a restore', () => {
+  const APPLE = {
+    ProviderName: 'SignInWithApple',
+    ProviderType: 'SignInWithApple',
+    // What DescribeIdentityProvider returns: never the private_key.
+    ProviderDetails: {
+      client_id: 'com.example',
+      team_id: 'TEAM',
+      key_id: 'KEY',
+      authorize_scopes: 'email',
+    },
+  };
+  const BROKEN = {
+    ProviderName: 'Broken',
+    ProviderType: 'OIDC',
+    ProviderDetails: {
+      client_id: 'x',
+      client_secret: 'inline',
+      oidc_issuer: 'https://bad.example',
+    },
+  };
+  const OKTA = {
+    ProviderName: 'Okta',
+    ProviderType: 'OIDC',
+    ProviderDetails: {
+      client_id: 'y',
+      client_secret: 'inline',
+      oidc_issuer: 'https://okta.example',
+    },
+  };
+  const SPEC: SnapshotSpec = {
+    users: [user('alice'), user('bob')],
+    memberships: [
+      { group: 'everyone', username: 'alice' },
+      { group: 'admins', username: 'alice' },
+      { group: 'admins', username: 'bob' },
+    ],
+    idps: [APPLE, BROKEN, OKTA],
+    resourceServers: [
+      {
+        Identifier: 'https://api.example',
+        Name: 'api',
+        Scopes: [{ ScopeName: 'read', ScopeDescription: 'r' }],
+      },
+      {
+        Identifier: 'https://bad.example',
+        Name: 'bad',
+        Scopes: [{ ScopeName: 'write', ScopeDescription: 'w' }],
+      },
+    ],
+    clients: [
+      {
+        ClientId: 'old-web',
+        ClientName: 'web',
+        SupportedIdentityProviders: ['COGNITO', 'SignInWithApple', 'Broken', 'Okta'],
+        AllowedOAuthFlows: ['code'],
+        AllowedOAuthFlowsUserPoolClient: true,
+        AllowedOAuthScopes: ['openid', 'https://api.example/read', 'https://bad.example/write'],
+        CallbackURLs: ['https://app.example/cb'],
+      },
+      { ClientId: 'old-refused', ClientName: 'refused' },
+      { ClientId: 'old-mobile', ClientName: 'mobile' },
+    ],
+  };
+
+  beforeEach(() => {
+    mock.on(CreateIdentityProviderCommand).callsFake((i: { ProviderName?: string }) => {
+      if (i.ProviderName === 'Broken') throw awsError('InvalidParameterException');
+      return {};
+    });
+    mock.on(CreateResourceServerCommand).callsFake((i: { Identifier?: string }) => {
+      if (i.Identifier === 'https://bad.example') throw awsError('InvalidParameterException');
+      return {};
+    });
+    mock.on(CreateGroupCommand).callsFake((i: { GroupName?: string }) => {
+      if (i.GroupName === 'admins') throw awsError('InvalidParameterException');
+      return {};
+    });
+    mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => {
+      if (i.ClientName === 'refused') throw awsError('InvalidOAuthFlowException');
+      return { UserPoolClient: { ClientId: `new-${i.ClientName}`, ClientName: i.ClientName } };
+    });
+  });
+
+  it('an Apple IdP without private_key and a failing IdP: everything else restored, exit 6, both named', async () => {
+    const events: { type: string; message?: string }[] = [];
+    const r = await restore(SPEC, { idpSecrets: undefined, onProgress: (e) => events.push(e) });
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+    const named = r.resourceFailures.map((f) => `${f.kind} ${f.name} ${f.operation}`).sort();
+    expect(named).toEqual([
+      'client refused CreateUserPoolClient',
+      'group admins CreateGroup',
+      'identityProvider Broken CreateIdentityProvider',
+      'identityProvider SignInWithApple CreateIdentityProvider',
+      'resourceServer https://bad.example CreateResourceServer',
+    ]);
+    const apple = r.resourceFailures.find((f) => f.name === 'SignInWithApple');
+    expect(apple?.error).toMatch(/^SecretMissing: .*private_key/);
+    expect(r.resourceFailures.find((f) => f.name === 'Broken')?.error).toMatch(
+      /^InvalidParameterException: /,
+    );
+    // Apple was never sent without its key; the good IdP, server, group, clients and users were.
+    expect(
+      mock.commandCalls(CreateIdentityProviderCommand).map((c) => c.args[0].input.ProviderName),
+    ).toEqual(['Broken', 'Okta']);
+    expect(r.identityProviders).toBe(1);
+    expect(r.resourceServers).toBe(1);
+    expect(r.groups).toBe(1);
+    expect(r.users).toEqual({ created: 2, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.failedUsers).toEqual([]);
+    // Dependants adjusted: the client lost the skipped IdPs and the missing server's scope…
+    const web = mock
+      .commandCalls(CreateUserPoolClientCommand)
+      .map((c) => c.args[0].input)
+      .find((i) => i.ClientName === 'web');
+    expect(web?.SupportedIdentityProviders).toEqual(['COGNITO', 'Okta']);
+    expect(web?.AllowedOAuthScopes).toEqual(['openid', 'https://api.example/read']);
+    expect(JSON.parse(readFileSync(r.clientMap, 'utf8'))).toEqual({
+      'old-web': 'new-web',
+      'old-mobile': 'new-mobile',
+    });
+    // …and the failed group's memberships were skipped, not failed.
+    expect(
+      mock.commandCalls(AdminAddUserToGroupCommand).map((c) => c.args[0].input.GroupName),
+    ).toEqual(['everyone']);
+    expect(r.memberships).toBe(1);
+    const codes = r.warnings.map((w) => w.code);
+    expect(codes).toEqual(
+      expect.arrayContaining([
+        'CLIENT_IDP_DROPPED',
+        'CLIENT_SCOPES_DROPPED',
+        'MEMBERSHIPS_SKIPPED',
+      ]),
+    );
+    // Shown on the console as they happen, and in the 0600 report.
+    const shown = events.filter((e) => e.type === 'warning').map((e) => e.message ?? '');
+    expect(shown.some((m) => m.includes('identityProvider Broken not restored'))).toBe(true);
+    const report = JSON.parse(readFileSync(r.report, 'utf8')) as { resourceFailures: unknown[] };
+    expect(report.resourceFailures).toHaveLength(5);
+  });
+
+  it('a re-run neither retries nor forgets the failed resources (their dependants were adjusted)', async () => {
+    await restore(SPEC, { idpSecrets: undefined });
+    mock.resetHistory();
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'alice' }] });
+    const r = await restore(SPEC, { idpSecrets: undefined });
+    expect(mock.commandCalls(CreateIdentityProviderCommand)).toHaveLength(0);
+    expect(mock.commandCalls(CreateGroupCommand)).toHaveLength(0);
+    expect(r.resourceFailures).toHaveLength(5);
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+  });
+
+  it("takes Apple's private_key from --idp-secrets", async () => {
+    const r = await restore(SPEC, {
+      idpSecrets: { SignInWithApple: { private_key: '-----BEGIN PRIVATE KEY-----x' } },
+    });
+    const apple = mock
+      .commandCalls(CreateIdentityProviderCommand)
+      .find((c) => c.args[0].input.ProviderName === 'SignInWithApple');
+    expect(apple?.args[0].input.ProviderDetails?.private_key).toBe('-----BEGIN PRIVATE KEY-----x');
+    expect(r.resourceFailures.map((f) => f.name)).not.toContain('SignInWithApple');
+  });
+
+  it('credentials, throttling and interruption still stop the run', async () => {
+    mock.on(CreateIdentityProviderCommand).rejects(awsError('AccessDeniedException'));
+    await expect(restore(SPEC, { idpSecrets: undefined })).rejects.toMatchObject({
+      exitCode: ExitCode.Credentials,
+    });
+  });
+
+  it('--dry-run predicts the skips it can know: Apple without its key, and the clients naming it', async () => {
+    const reader = await makeSnapshot(SPEC);
+    const plan = await restoreSnapshot(gw, reader, opts({ dryRun: true, idpSecrets: undefined }));
+    if (!plan.dryRun) throw new Error('expected a plan');
+    expect(plan.resourceFailures.map((f) => `${f.kind} ${f.name}`)).toEqual([
+      'identityProvider SignInWithApple',
+    ]);
+    expect(plan.warnings.find((w) => w.code === 'CLIENT_IDP_DROPPED')?.message).toContain('web');
+    expect(mock.commandCalls(CreateIdentityProviderCommand)).toHaveLength(0);
   });
 });
 
