@@ -23,6 +23,11 @@ describe('least-privilege IAM policies', () => {
     const actions = actionsOf(iamPolicy('restore'));
     expect(actions).toContain('cognito-idp:AdminCreateUser');
     expect(actions).toContain('cognito-idp:AdminAddUserToGroup');
+    // The sign-in step (random permanent password); never a call that messages a user.
+    expect(actions).toContain('cognito-idp:AdminSetUserPassword');
+    expect(
+      actions.some((a) => /ResetUserPassword|ResendConfirmationCode|ForgotPassword|SignUp/.test(a)),
+    ).toBe(false);
     expect(actions.some((a) => /Delete|UpdateUserPool$/.test(a))).toBe(false);
   });
 
