@@ -226,7 +226,24 @@ export async function restoreIdentityProviders(
 ): Promise<Set<string>> {
   const { gw, poolId, journal } = ctx;
   const skipped = new Set<string>();
-  for (const [name, s] of journal.state.idps) if (s === 'k') skipped.add(name);
+  for (const [name, s] of journal.state.idps) {
+    if (s !== 'k') continue;
+    skipped.add(name);
+    // Skipped by a run that predates resource failures: still one, reported (and exit 6).
+    if (!journal.state.failed('identityProvider', name)) {
+      const idp = idps.find((i) => i.ProviderName === name);
+      const missing = idp ? identityProviderDetails(idp, secrets).missing : [];
+      recordResourceFailure(
+        ctx,
+        'identityProvider',
+        name,
+        'CreateIdentityProvider',
+        idp && missing.length
+          ? secretMissing(idp, missing)
+          : 'SecretMissing: skipped by an earlier run',
+      );
+    }
+  }
   for (const f of journal.state.resourceFailures.values())
     if (f.kind === 'identityProvider') skipped.add(f.name);
   if (journal.state.phases.has('identity-providers')) return skipped;

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -895,6 +895,19 @@ describe('one bad resource never sinks a restore', () => {
     expect(mock.commandCalls(CreateIdentityProviderCommand)).toHaveLength(0);
     expect(mock.commandCalls(CreateGroupCommand)).toHaveLength(0);
     expect(r.resourceFailures).toHaveLength(5);
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+  });
+
+  it('an IdP skipped by a run that predates resource failures is still reported (exit 6)', async () => {
+    await restore(STANDARD, { idpSecrets: undefined });
+    const journalFile = path.join(stateDir, 'journal.jsonl');
+    const lines = readFileSync(journalFile, 'utf8').split('\n');
+    writeFileSync(journalFile, lines.filter((l) => !l.startsWith('{"t":"rf"')).join('\n'));
+    mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'alice' }] });
+    const r = await restore(STANDARD, { idpSecrets: undefined });
+    expect(r.resourceFailures.map((f) => `${f.kind} ${f.name}`)).toEqual([
+      'identityProvider Google',
+    ]);
     expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
   });
 
