@@ -136,6 +136,7 @@ export async function restoreUsers(
   const skippedMemberships = new Map<string, number>();
   let processed = 0;
   let consecutiveFailures = 0;
+  let passwordFailures = 0;
   let lastFailure = '';
 
   const progress = (): void =>
@@ -222,9 +223,17 @@ export async function restoreUsers(
       try {
         await gw.adminSetUserPassword(poolId, p.user, randomPassword(opts.signIn.policy), true);
         signInDone(p.old, p.user, p.status, p.plan);
+        passwordFailures = 0;
       } catch (e) {
         if (isFatal(e, 'AdminSetUserPassword')) throw e;
         fail(p.old, 'AdminSetUserPassword', e);
+        // Every user refused in a row: a systematic cause (a policy, a trigger), not users.
+        if (++passwordFailures >= opts.consecutiveFailureLimit) {
+          throw new PartialRestoreError(
+            `stopped after ${passwordFailures} AdminSetUserPassword calls failed in a row (last: ${describeError(e)}); fix the cause and run the same command again to resume`,
+            { consecutiveFailures: passwordFailures },
+          );
+        }
       }
       if (p.next) await followUps.push(p.next);
     },

@@ -721,6 +721,18 @@ describe('how each user gets back in (admin-create, --password-state)', () => {
     expect(r2.signIn.confirmed).toBe(4);
   });
 
+  it('stops early when every AdminSetUserPassword fails (a systematic cause), exit 6', async () => {
+    mock.on(AdminSetUserPasswordCommand).rejects(awsError('InvalidPasswordException'));
+    const spec: SnapshotSpec = {
+      users: Array.from({ length: 30 }, (_, i) => user(`u${i}`)),
+      memberships: [],
+    };
+    await expect(
+      restore(spec, { consecutiveFailureLimit: 5, createConcurrency: 1 }),
+    ).rejects.toMatchObject({ exitCode: ExitCode.PartialRestore });
+    expect(mock.commandCalls(AdminSetUserPasswordCommand).length).toBeLessThan(30);
+  });
+
   it('--merge: users the target already had keep their password', async () => {
     existing.set('conf', 'their-sub');
     mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'conf' }] });
