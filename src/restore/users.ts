@@ -87,7 +87,7 @@ interface PasswordStep {
   user: string;
   status: string | undefined;
   plan: SignInPlan;
-  /** The user's follow-ups, queued once the password is set (a disabled user is disabled after). */
+  /** A disabled user's follow-ups, queued once the password is set (disabled last). */
   next: FollowUp | undefined;
 }
 
@@ -214,8 +214,8 @@ export async function restoreUsers(
   };
 
   // AdminSetUserPassword (UserAccountRecovery, its own quota) runs alongside creation
-  // (UserCreation) and the follow-ups (UserUpdate); a user's follow-ups start once its password
-  // is set, so a disabled user is disabled last.
+  // (UserCreation) and the follow-ups (UserUpdate); a disabled user's follow-ups start once its
+  // password is set, so it is disabled last.
   const passwords = new WorkQueue<PasswordStep>(
     opts.recoveryConcurrency,
     opts.queueLimit,
@@ -345,8 +345,17 @@ export async function restoreUsers(
       }
       if (ours && !state.signInDone.has(u.Username)) {
         if (plan.setPassword) {
-          await passwords.push({ old: u.Username, user: target, status: u.UserStatus, plan, next });
-          next = undefined;
+          // A disabled user's follow-ups (the disable) wait for its password; the others' go
+          // to the UserUpdate workers at once.
+          const after = next?.disable ? next : undefined;
+          await passwords.push({
+            old: u.Username,
+            user: target,
+            status: u.UserStatus,
+            plan,
+            next: after,
+          });
+          if (after) next = undefined;
         } else {
           signInDone(u.Username, target, u.UserStatus, plan);
         }
