@@ -25,6 +25,7 @@ import {
   REDACTED,
   type Warning,
 } from '../snapshot/format.js';
+import { acquireLease, type HeldLease } from '../snapshot/lease.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -129,12 +130,16 @@ export async function backupPool(
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (opts.signal?.aborted) throw new InterruptedError();
   gw.setSignal(run.signal);
+  let lease: HeldLease | undefined;
 
   try {
     progress({ type: 'phase', phase: 'pool' });
     const pool = await describePool(gw, poolId, region);
     const snapshotId = newSnapshotId(started);
     const writer = new SnapshotWriter(root.child(`${poolId}/${snapshotId}`), run.signal);
+    // A lease on the snapshot being written, refreshed while the backup runs: prune leaves a
+    // snapshot with a live lease alone, however long the backup takes.
+    lease = await acquireLease(writer.storage, 'backup');
 
     // Users need nothing but the pool, so they are listed while the settings, groups and
     // memberships are captured: those use other quota categories (memberships share UserList),
@@ -315,6 +320,7 @@ export async function backupPool(
     if (opts.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
+    await lease?.release();
     opts.signal?.removeEventListener('abort', onOuterAbort);
     gw.setSignal(undefined);
   }

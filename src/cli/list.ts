@@ -1,12 +1,22 @@
 import type { Command } from 'commander';
 import { listSnapshots } from '../snapshot/catalog.js';
+import { describeLease } from '../snapshot/lease.js';
 import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
+
+const LABEL = {
+  complete: 'complete      ',
+  incomplete: 'INCOMPLETE    ',
+  unreadable: 'UNREADABLE    ',
+  'unknown-format': 'UNKNOWN-FORMAT',
+} as const;
 
 export function registerList(program: Command): void {
   const cmd = program
     .command('list')
     .argument('[root]', 'backup root: a directory or s3://bucket/prefix', './cognito-backups')
-    .description('list the snapshots under a backup root, complete or not')
+    .description(
+      'list the snapshots under a backup root: complete, incomplete, unreadable or of an unknown format, and why',
+    )
     .option('--endpoint-url <url>', 'S3 endpoint (for s3:// roots on an emulator)')
     .option('--profile <profile>', 'AWS shared-config profile')
     .option('--region <region>', 'AWS Region of the bucket');
@@ -23,21 +33,40 @@ export function registerList(program: Command): void {
             path: `${storage.location}/${s.path}`,
             userPoolId: s.userPoolId,
             snapshotId: s.snapshotId,
+            status: s.status,
             complete: s.complete,
             bytes: s.bytes,
+            ...(s.lastActivity ? { lastActivity: s.lastActivity.toISOString() } : {}),
             ...(s.manifest
               ? { users: s.manifest.counts.users, finishedAt: s.manifest.finishedAt }
               : {}),
+            ...(s.formatVersion !== undefined ? { formatVersion: s.formatVersion } : {}),
             ...(s.problem ? { problem: s.problem } : {}),
+            leases: s.leases.map((l) => ({
+              key: l.key,
+              live: l.live,
+              ...(l.lease
+                ? {
+                    kind: l.lease.kind,
+                    host: l.lease.host,
+                    pid: l.lease.pid,
+                    expiresAt: l.lease.expiresAt,
+                  }
+                : {}),
+              ...(l.problem ? { problem: l.problem } : {}),
+            })),
+            inUse: s.leases
+              .filter((l) => l.live && l.lease?.kind !== 'prune')
+              .map((l) => describeLease(l)),
           })),
         };
       },
       (r, say) => {
         if (r.snapshots.length === 0) say(`no snapshots under ${r.root}`);
         for (const s of r.snapshots) {
-          say(
-            `${s.complete ? 'complete  ' : 'INCOMPLETE'}  ${s.path}  ${s.users !== undefined ? `${s.users} users` : (s.problem ?? '')}`,
-          );
+          const what = s.users !== undefined ? `${s.users} users` : (s.problem ?? '');
+          const use = s.inUse.length ? `  [in use: ${s.inUse.join('; ')}]` : '';
+          say(`${LABEL[s.status]}  ${s.path}  ${what}${use}`);
         }
       },
     );

@@ -1,19 +1,35 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { prune } from '../snapshot/retention.js';
+import { ExitCode } from '../core/errors.js';
+import { regionOfPoolId } from '../cognito/gateway.js';
+import {
+  DEFAULT_INCOMPLETE_GRACE_MS,
+  formatDuration,
+  parseDuration,
+  prune,
+} from '../snapshot/retention.js';
 import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
 
 interface PruneFlags extends CommonFlags {
   keepLast: number;
   keepDaily?: number;
   keepMonthly?: number;
+  incompleteGrace?: number;
   userPoolId?: string;
   dryRun?: boolean;
 }
 
 function count(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
+  const n = Number(v.trim());
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('expected a whole number ≥ 0');
   return n;
+}
+
+function duration(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined)
+    throw new InvalidArgumentError('expected a duration such as 7d, 36h or 90m');
+  return ms;
 }
 
 export function registerPrune(program: Command): void {
@@ -21,7 +37,7 @@ export function registerPrune(program: Command): void {
     .command('prune')
     .argument('[root]', 'backup root: a directory or s3://bucket/prefix', './cognito-backups')
     .description(
-      'delete old snapshots by a retention policy (per pool); the newest complete snapshot is always kept',
+      'delete old snapshots by a retention policy (per pool); the newest complete snapshot is always kept, unreadable ones and ones in use are never deleted',
     )
     .requiredOption(
       '--keep-last <n>',
@@ -34,6 +50,11 @@ export function registerPrune(program: Command): void {
       'also keep the newest snapshot of each of the last N months',
       count,
     )
+    .option(
+      '--incomplete-grace <duration>',
+      `delete an incomplete snapshot only once nothing was written to it for this long (default ${formatDuration(DEFAULT_INCOMPLETE_GRACE_MS)}, at least 1h)`,
+      duration,
+    )
     .option('--user-pool-id <id>', 'only this pool')
     .option('--dry-run', 'print what would be deleted; delete nothing')
     .option('--endpoint-url <url>', 'S3 endpoint (for s3:// roots on an emulator)')
@@ -43,7 +64,8 @@ export function registerPrune(program: Command): void {
   cmd.action(async (root: string, flags: PruneFlags) => {
     await runCommand(
       flags,
-      async () => {
+      async ({ signal }) => {
+        if (flags.userPoolId !== undefined) regionOfPoolId(flags.userPoolId);
         const storage = makeStorage(root, flags, flags.region);
         const r = await prune(
           storage,
@@ -51,27 +73,49 @@ export function registerPrune(program: Command): void {
             keepLast: flags.keepLast,
             ...(flags.keepDaily !== undefined ? { keepDaily: flags.keepDaily } : {}),
             ...(flags.keepMonthly !== undefined ? { keepMonthly: flags.keepMonthly } : {}),
+            ...(flags.incompleteGrace !== undefined
+              ? { incompleteGraceMs: flags.incompleteGrace }
+              : {}),
           },
           {
             dryRun: Boolean(flags.dryRun),
-            ...(flags.userPoolId ? { userPoolId: flags.userPoolId } : {}),
+            signal,
+            ...(flags.userPoolId !== undefined ? { userPoolId: flags.userPoolId } : {}),
           },
         );
+        const failed = new Set(r.errors.map((e) => e.path));
         return {
           root: storage.location,
           dryRun: Boolean(flags.dryRun),
           kept: r.decisions.filter((d) => d.keep),
-          deleted: r.decisions.filter((d) => !d.keep),
+          deleted: r.decisions.filter((d) => !d.keep && !failed.has(d.path)),
+          /** Kept because nobody can tell what they are, or never deletable: reported with why. */
+          unreadable: r.decisions.filter(
+            (d) => d.status === 'unreadable' || d.status === 'unknown-format',
+          ),
+          failed: r.errors,
           deletedObjects: r.deletedObjects,
+          staleLeasesRemoved: r.staleLeasesRemoved,
         };
       },
       (r, say) => {
         for (const d of r.deleted)
           say(`${r.dryRun ? 'would delete' : 'deleted'}  ${d.path}  (${d.reasons.join(', ')})`);
-        for (const d of r.kept) say(`kept          ${d.path}  (${d.reasons.join(', ')})`);
+        for (const d of r.kept)
+          say(`kept          ${d.path}  (${d.reasons.join(', ')}${d.why ? `: ${d.why}` : ''})`);
+        for (const f of r.failed) say(`FAILED        ${f.path}  (${f.message})`);
+        if (r.failed[0])
+          process.stderr.write(
+            `cognito-vault: error: ${r.failed.length} snapshot(s) could not be deleted: ${r.failed[0].message}\n`,
+          );
         say(
-          `${r.deleted.length} snapshot(s) ${r.dryRun ? 'would be deleted' : 'deleted'}, ${r.kept.length} kept under ${r.root}`,
+          `${r.deleted.length} snapshot(s) ${r.dryRun ? 'would be deleted' : 'deleted'}, ${r.kept.length} kept` +
+            `${r.unreadable.length ? ` (${r.unreadable.length} unreadable or of an unknown format: never deleted)` : ''}` +
+            `${r.failed.length ? `, ${r.failed.length} could not be deleted` : ''} under ${r.root}`,
         );
+      },
+      {
+        exitCode: (r) => (r.failed.length ? (r.failed[0]?.exitCode ?? ExitCode.Storage) : 0),
       },
     );
   });

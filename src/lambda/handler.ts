@@ -9,7 +9,12 @@ import {
 } from '../core/errors.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
-import { prune, type RetentionPolicy } from '../snapshot/retention.js';
+import {
+  parseDuration,
+  prune,
+  type RetentionPolicy,
+  validatePolicy,
+} from '../snapshot/retention.js';
 import { openStorage } from '../storage/index.js';
 
 /**
@@ -26,6 +31,7 @@ import { openStorage } from '../storage/index.js';
  *   COGNITO_VAULT_KEEP_LAST        after the backups, prune each pool to this many snapshots
  *   COGNITO_VAULT_KEEP_DAILY       … plus one per day for this many days
  *   COGNITO_VAULT_KEEP_MONTHLY     … plus one per month for this many months
+ *   COGNITO_VAULT_INCOMPLETE_GRACE delete incomplete snapshots idle this long (default 7d)
  *   COGNITO_VAULT_ENDPOINT_URL     Cognito and S3 endpoint (emulators and tests only)
  *   AWS_REGION                     set by Lambda
  * The event may name pools too: `{ "userPoolIds": ["eu-west-1_AbC"] }` overrides the variable.
@@ -50,11 +56,30 @@ export interface LambdaContextLike {
   getRemainingTimeInMillis(): number;
 }
 
+export interface LambdaFailure {
+  userPoolId: string;
+  code: string;
+  message: string;
+  exitCode: number;
+}
+
 export interface LambdaBackupResult {
   snapshots: BackupSummary[];
-  failures: { userPoolId: string; code: string; message: string; exitCode: number }[];
+  /** Backups that failed: the handler throws when there is any. */
+  failures: LambdaFailure[];
   /** Snapshots deleted by the retention policy. */
   pruned: { userPoolId: string; snapshotId: string }[];
+  /**
+   * Snapshots retention did not delete although no keep rule holds them, and why: unreadable
+   * or of an unknown format (never deleted), in use (a live lease), or incomplete and still
+   * inside the grace period.
+   */
+  retained: { userPoolId: string; snapshotId: string; reasons: string[]; why?: string }[];
+  /**
+   * Retention that failed after a successful backup. Reported, logged, and not thrown: a throw
+   * makes Lambda retry the whole invocation, backing every pool up again.
+   */
+  pruneFailures: LambdaFailure[];
 }
 
 /** Stop this long before Lambda's own timeout, so the failure is ours and reported. */
@@ -70,6 +95,12 @@ export function configFromEnv(
       'LAMBDA_CONFIG',
       'COGNITO_VAULT_TO must be an s3://bucket/prefix location',
     );
+  }
+  if (
+    event.userPoolIds !== undefined &&
+    (!Array.isArray(event.userPoolIds) || event.userPoolIds.some((p) => typeof p !== 'string'))
+  ) {
+    throw new UsageError('LAMBDA_CONFIG', "the event's userPoolIds must be an array of pool ids");
   }
   const listed =
     event.userPoolIds ??
@@ -90,32 +121,58 @@ export function configFromEnv(
     throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
   }
   const int = (name: string): number | undefined => {
-    const v = env[name];
+    const v = env[name]?.trim();
     if (v === undefined || v === '') return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0)
-      throw new UsageError('LAMBDA_CONFIG', `${name} must be a whole number`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+      throw new UsageError('LAMBDA_CONFIG', `${name} must be a whole number, got "${v}"`);
     return n;
   };
   const keepLast = int('COGNITO_VAULT_KEEP_LAST');
   const keepDaily = int('COGNITO_VAULT_KEEP_DAILY');
   const keepMonthly = int('COGNITO_VAULT_KEEP_MONTHLY');
-  if ((keepDaily !== undefined || keepMonthly !== undefined) && keepLast === undefined) {
+  const graceText = env.COGNITO_VAULT_INCOMPLETE_GRACE?.trim();
+  const incompleteGraceMs = graceText ? parseDuration(graceText) : undefined;
+  if (graceText && incompleteGraceMs === undefined) {
     throw new UsageError(
       'LAMBDA_CONFIG',
-      'COGNITO_VAULT_KEEP_DAILY/MONTHLY need COGNITO_VAULT_KEEP_LAST',
+      `COGNITO_VAULT_INCOMPLETE_GRACE must be a duration such as 7d or 36h, got "${graceText}"`,
     );
   }
-  return {
-    ...(keepLast !== undefined
+  if (
+    (keepDaily !== undefined || keepMonthly !== undefined || incompleteGraceMs !== undefined) &&
+    keepLast === undefined
+  ) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'COGNITO_VAULT_KEEP_DAILY/MONTHLY and COGNITO_VAULT_INCOMPLETE_GRACE need COGNITO_VAULT_KEEP_LAST',
+    );
+  }
+  const retention: RetentionPolicy | undefined =
+    keepLast !== undefined
       ? {
-          retention: {
-            keepLast,
-            ...(keepDaily !== undefined ? { keepDaily } : {}),
-            ...(keepMonthly !== undefined ? { keepMonthly } : {}),
-          },
+          keepLast,
+          ...(keepDaily !== undefined ? { keepDaily } : {}),
+          ...(keepMonthly !== undefined ? { keepMonthly } : {}),
+          ...(incompleteGraceMs !== undefined ? { incompleteGraceMs } : {}),
         }
-      : {}),
+      : undefined;
+  if (retention) {
+    // The same rules as prune's flags, checked before any backup runs (KEEP_LAST=0 would
+    // otherwise fail every pool after its backup).
+    try {
+      validatePolicy(retention, {
+        keepLast: 'COGNITO_VAULT_KEEP_LAST',
+        keepDaily: 'COGNITO_VAULT_KEEP_DAILY',
+        keepMonthly: 'COGNITO_VAULT_KEEP_MONTHLY',
+        incompleteGrace: 'COGNITO_VAULT_INCOMPLETE_GRACE',
+      });
+    } catch (e) {
+      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
+    }
+  }
+  return {
+    ...(retention ? { retention } : {}),
     to,
     userPoolIds,
     region: env.AWS_REGION,
@@ -126,6 +183,11 @@ export function configFromEnv(
   };
 }
 
+function failure(userPoolId: string, e: unknown): LambdaFailure {
+  const err = isVaultError(e) ? e : new VaultError('UNEXPECTED', String(e), ExitCode.Unexpected);
+  return { userPoolId, code: err.code, message: err.message, exitCode: err.exitCode };
+}
+
 /** One JSON log line per phase and warning: never attribute values. */
 function log(userPoolId: string, e: ProgressEvent): void {
   if (e.type === 'phase' || e.type === 'warning') console.log(JSON.stringify({ userPoolId, ...e }));
@@ -133,8 +195,10 @@ function log(userPoolId: string, e: ProgressEvent): void {
 
 /**
  * Backs up every configured pool, one after another, into the S3 location. A pool that fails
- * does not stop the others; the handler throws at the end if any failed, so Lambda's Errors
- * metric (and any alarm on it) sees the failure. Near the Lambda timeout the running backup is
+ * does not stop the others; the handler throws at the end if any backup failed, so Lambda's
+ * Errors metric (and any alarm on it) sees the failure. Retention failures are reported in
+ * `pruneFailures` and logged, never thrown: a throw makes Lambda retry the invocation, which
+ * would back every pool up again for a problem a backup cannot fix. Near the Lambda timeout the running backup is
  * aborted: its snapshot stays without a manifest, recognisably incomplete.
  */
 export async function handler(
@@ -164,7 +228,13 @@ export async function handler(
     ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
     ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
   });
-  const result: LambdaBackupResult = { snapshots: [], failures: [], pruned: [] };
+  const result: LambdaBackupResult = {
+    snapshots: [],
+    failures: [],
+    pruned: [],
+    retained: [],
+    pruneFailures: [],
+  };
   try {
     const ids: string[] = [];
     if (cfg.userPoolIds === '*') {
@@ -180,6 +250,7 @@ export async function handler(
         });
         continue;
       }
+      let backedUp = false;
       try {
         const r = await backupPool(gw, storage, {
           userPoolId,
@@ -190,24 +261,54 @@ export async function handler(
         const summary = backupSummary(r);
         result.snapshots.push(summary);
         console.log(JSON.stringify(summary));
-        if (cfg.retention) {
-          // Only after a successful backup, and only this pool's snapshots.
-          const pruned = await prune(storage, cfg.retention, { userPoolId });
-          const deleted = pruned.decisions.filter((d) => !d.keep).map((d) => d.snapshotId);
-          result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
-          if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
-        }
+        backedUp = true;
       } catch (e) {
-        const err = isVaultError(e)
-          ? e
-          : new VaultError('UNEXPECTED', String(e), ExitCode.Unexpected);
-        result.failures.push({
+        const f = failure(userPoolId, e);
+        result.failures.push(f);
+        console.error(JSON.stringify({ userPoolId, error: f }));
+      }
+      if (!backedUp || !cfg.retention) continue;
+      // Only after a successful backup, and only this pool's snapshots. A retention failure is
+      // reported on its own: the backup it follows succeeded.
+      try {
+        const pruned = await prune(storage, cfg.retention, {
           userPoolId,
-          code: err.code,
-          message: err.message,
-          exitCode: err.exitCode,
+          signal: controller.signal,
         });
-        console.error(JSON.stringify({ userPoolId, error: err.toJSON() }));
+        const deleted = pruned.decisions
+          .filter((d) => !d.keep && !pruned.errors.some((x) => x.path === d.path))
+          .map((d) => d.snapshotId);
+        result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
+        const held = pruned.decisions.filter(
+          (d) => d.keep && !d.reasons.some((x) => x === 'last' || x === 'daily' || x === 'monthly'),
+        );
+        result.retained.push(
+          ...held.map((d) => ({
+            userPoolId,
+            snapshotId: d.snapshotId,
+            reasons: d.reasons,
+            ...(d.why ? { why: d.why } : {}),
+          })),
+        );
+        for (const x of pruned.errors) {
+          result.pruneFailures.push({
+            userPoolId,
+            code: x.code,
+            message: x.message,
+            exitCode: x.exitCode,
+          });
+        }
+        if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
+        for (const d of held)
+          console.log(
+            JSON.stringify({ userPoolId, retained: d.snapshotId, reasons: d.reasons, why: d.why }),
+          );
+        if (pruned.errors.length)
+          console.error(JSON.stringify({ userPoolId, pruneErrors: pruned.errors }));
+      } catch (e) {
+        const f = failure(userPoolId, e);
+        result.pruneFailures.push(f);
+        console.error(JSON.stringify({ userPoolId, pruneError: f }));
       }
     }
   } finally {

@@ -1,52 +1,145 @@
-import { SnapshotInvalidError } from '../core/errors.js';
-import type { Storage } from '../storage/storage.js';
-import { MANIFEST_FILE, type Manifest } from './format.js';
-import { SnapshotReader } from './reader.js';
+import { SnapshotInvalidError, StorageError } from '../core/errors.js';
+import type { Storage, StorageEntry } from '../storage/storage.js';
+import { FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './format.js';
+import { isLeaseKey, type LeaseInfo, readLeases } from './lease.js';
+import { parseManifest } from './reader.js';
+
+/**
+ * What a snapshot is, as far as its manifest tells:
+ * - `complete`: manifest.json is there, readable and valid (files are checked by `verify`);
+ * - `incomplete`: no manifest.json — the backup was interrupted, died, or is still running;
+ * - `unreadable`: manifest.json is there but could not be read or parsed (a 503, KMS or
+ *   filesystem permission denied, corrupt JSON) — the reason is in `problem`;
+ * - `unknown-format`: manifest.json has a newer `formatVersion` than this version reads.
+ * Only complete snapshots count for retention; unreadable and unknown-format ones are never
+ * deleted ("could not tell" is not "incomplete").
+ */
+export type SnapshotStatus = 'complete' | 'incomplete' | 'unreadable' | 'unknown-format';
 
 export interface SnapshotListing {
   /** Key prefix of the snapshot below the root: <userPoolId>/<snapshotId>. */
   path: string;
   userPoolId: string;
   snapshotId: string;
+  status: SnapshotStatus;
+  /** status === 'complete'. */
   complete: boolean;
+  /** Bytes of the snapshot's objects (leases not counted). */
   bytes: number;
+  objects: number;
+  /** Newest modification time of any of its objects (leases included): its last activity. */
+  lastActivity?: Date;
   manifest?: Manifest;
+  /** Why it is not complete. */
   problem?: string;
+  /** The manifest's formatVersion when it is one this version does not read. */
+  formatVersion?: number;
+  /** Leases found in the snapshot (live and stale). */
+  leases: LeaseInfo[];
 }
 
-/** Every snapshot under a backup root (`<root>/<userPoolId>/<snapshotId>/…`), complete or not. */
-export async function listSnapshots(root: Storage): Promise<SnapshotListing[]> {
-  const found = new Map<string, { bytes: number; hasManifest: boolean }>();
-  for await (const e of root.list()) {
+/** Pool ids (`<region>_<id>`) and snapshot ids (`2026-11-27T17-22-00-123Z`) as backup names them. */
+export const POOL_DIR_PATTERN = /^[a-z]{2}(?:-[a-z]+)+-\d+_[0-9a-zA-Z]+$/;
+export const SNAPSHOT_ID_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/;
+
+async function readText(storage: Storage, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await storage.get(key))
+    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads one snapshot's manifest and says what the snapshot is. Never throws. */
+export async function classifySnapshot(
+  snapshot: Storage,
+  hasManifest: boolean,
+): Promise<Pick<SnapshotListing, 'status' | 'manifest' | 'problem' | 'formatVersion'>> {
+  if (!hasManifest) return { status: 'incomplete', problem: 'no manifest (incomplete)' };
+  let text: string;
+  try {
+    text = await readText(snapshot, MANIFEST_FILE);
+  } catch (e) {
+    // Listed a moment ago and gone now: a prune (manifest first) or a move is under way. That is
+    // "no manifest", which retention only acts on after the grace period.
+    if (e instanceof StorageError && e.code === 'NOT_FOUND')
+      return { status: 'incomplete', problem: 'no manifest (removed while listing)' };
+    return {
+      status: 'unreadable',
+      problem: `manifest.json unreadable: ${(e as Error)?.message ?? String(e)}`,
+    };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { status: 'unreadable', problem: 'manifest.json is not valid JSON' };
+  }
+  const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof version === 'number' && Number.isInteger(version) && version > FORMAT_VERSION) {
+    return {
+      status: 'unknown-format',
+      formatVersion: version,
+      problem: `formatVersion ${version} is newer than this cognito-vault reads (${FORMAT_VERSION}); upgrade to manage it`,
+    };
+  }
+  try {
+    return { status: 'complete', manifest: parseManifest(text, snapshot.location) };
+  } catch (e) {
+    return {
+      status: 'unreadable',
+      problem: e instanceof SnapshotInvalidError ? e.message : String(e),
+    };
+  }
+}
+
+/**
+ * Every snapshot under a backup root (`<root>/<userPoolId>/<snapshotId>/…`), with its status.
+ * Directories not named like a pool and a snapshot are not snapshots and are left out (they are
+ * never pruned). A failure to list the root is a StorageError: nothing is guessed.
+ */
+export async function listSnapshots(
+  root: Storage,
+  opts: { now?: Date; userPoolId?: string } = {},
+): Promise<SnapshotListing[]> {
+  const now = opts.now ?? new Date();
+  const found = new Map<
+    string,
+    { bytes: number; objects: number; newest?: Date; hasManifest: boolean; leases: StorageEntry[] }
+  >();
+  for await (const e of root.list(opts.userPoolId)) {
     const parts = e.key.split('/');
     if (parts.length < 3) continue;
-    const key = `${parts[0]}/${parts[1]}`;
-    const cur = found.get(key) ?? { bytes: 0, hasManifest: false };
-    cur.bytes += e.bytes;
-    if (parts.length === 3 && parts[2] === MANIFEST_FILE) cur.hasManifest = true;
+    const [pool = '', snap = ''] = parts;
+    if (!POOL_DIR_PATTERN.test(pool) || !SNAPSHOT_ID_PATTERN.test(snap)) continue;
+    const key = `${pool}/${snap}`;
+    const cur = found.get(key) ?? { bytes: 0, objects: 0, hasManifest: false, leases: [] };
+    const rel = parts.slice(2).join('/');
+    if (isLeaseKey(rel)) cur.leases.push({ ...e, key: rel });
+    else {
+      cur.bytes += e.bytes;
+      cur.objects++;
+    }
+    if (e.modified && (!cur.newest || e.modified > cur.newest)) cur.newest = e.modified;
+    if (rel === MANIFEST_FILE) cur.hasManifest = true;
     found.set(key, cur);
   }
   const out: SnapshotListing[] = [];
   for (const [path, info] of found) {
     const [userPoolId = '', snapshotId = ''] = path.split('/');
-    const item: SnapshotListing = {
+    const snap = root.child(path);
+    const classified = await classifySnapshot(snap, info.hasManifest);
+    const leases = info.leases.length ? await readLeases(snap, now, info.leases) : [];
+    out.push({
       path,
       userPoolId,
       snapshotId,
-      complete: false,
+      ...classified,
+      complete: classified.status === 'complete',
       bytes: info.bytes,
-    };
-    if (info.hasManifest) {
-      try {
-        item.manifest = (await SnapshotReader.open(root.child(path))).manifest;
-        item.complete = true;
-      } catch (e) {
-        item.problem = e instanceof SnapshotInvalidError ? e.message : String(e);
-      }
-    } else {
-      item.problem = 'no manifest (incomplete)';
-    }
-    out.push(item);
+      objects: info.objects,
+      ...(info.newest ? { lastActivity: info.newest } : {}),
+      leases,
+    });
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }

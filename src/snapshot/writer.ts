@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InterruptedError, VaultError } from '../core/errors.js';
+import { InterruptedError, StorageError, VaultError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream, gzipJsonLines } from './codec.js';
 import { FileEntry, type FileKind, Manifest, MANIFEST_FILE } from './format.js';
@@ -84,13 +84,43 @@ export class SnapshotWriter {
     return entry;
   }
 
-  /** Writes the manifest. Call only after every file is written. */
+  /**
+   * Checks with `stat` that every file the manifest will list is stored with the size written.
+   * A file deleted meanwhile (a prune that took the snapshot for abandoned, a lifecycle rule, an
+   * operator) would otherwise be committed into a "complete" snapshot that fails verify.
+   */
+  async checkFiles(): Promise<void> {
+    const problems: string[] = [];
+    const queue = [...this.files];
+    const worker = async (): Promise<void> => {
+      for (let f = queue.shift(); f; f = queue.shift()) {
+        if (this.signal?.aborted) return;
+        const s = await this.storage.stat(f.path);
+        if (!s) problems.push(`${f.path} is missing`);
+        else if (s.bytes !== f.bytes)
+          problems.push(`${f.path} has ${s.bytes} bytes, ${f.bytes} were written`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+    if (this.signal?.aborted) throw new InterruptedError();
+    if (problems.length > 0) {
+      problems.sort();
+      throw new StorageError(
+        'SNAPSHOT_FILES_MISSING',
+        `not committing ${this.location}: ${problems.length} of its files are not as written (${problems[0]}); the snapshot stays incomplete`,
+        { location: this.location, problems: problems.slice(0, 20) },
+      );
+    }
+  }
+
+  /** Writes the manifest, after checking every file is there. Call after every file is written. */
   async commit(draft: ManifestDraft): Promise<Manifest> {
     const manifest = Manifest.parse({
       formatVersion: 1,
       ...draft,
       files: [...this.files].sort((a, b) => a.path.localeCompare(b.path)),
     });
+    await this.checkFiles();
     await this.storage.put(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`, this.signal);
     this.committed = true;
     return manifest;

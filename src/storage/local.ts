@@ -1,11 +1,17 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, VaultError } from '../core/errors.js';
-import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
+import {
+  assertSafeKey,
+  joinKey,
+  type Storage,
+  type StorageEntry,
+  type StorageStat,
+} from './storage.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -27,11 +33,12 @@ export function storageErrorFromFs(e: unknown, op: string, location: string): St
     code === 'EROFS' ||
     code === 'ENOTDIR' ||
     code === 'EEXIST' ||
-    code === 'EISDIR'
+    code === 'EISDIR' ||
+    code === 'ERR_FS_EISDIR'
   ) {
     return new StorageError(
       'UNWRITABLE',
-      `cannot write ${location} (${code})`,
+      `cannot ${op} ${location} (${code})`,
       { path: location, op, errno: code },
       { cause: e },
     );
@@ -50,6 +57,17 @@ export function storageErrorFromFs(e: unknown, op: string, location: string): St
     { path: location, op, errno: code },
     { cause: e },
   );
+}
+
+/** Passes a stream's bytes through, turning its errors into `map(error)`. */
+export function mapStreamErrors(source: Readable, map: (e: unknown) => Error): Readable {
+  const out = new PassThrough();
+  source.on('error', (e) => out.destroy(map(e)));
+  out.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
 }
 
 /** A directory on local disk. Directories are created 0700 and files 0600. */
@@ -103,40 +121,98 @@ export class LocalDirStorage implements Storage {
     } catch (e) {
       throw storageErrorFromFs(e, 'read', file);
     }
-    return createReadStream(file);
+    // Errors while streaming (the file removed before it is opened, EIO) are storage errors too.
+    return mapStreamErrors(createReadStream(file), (e) => storageErrorFromFs(e, 'read', file));
+  }
+
+  async stat(key: string): Promise<StorageStat | undefined> {
+    const file = this.pathOf(key);
+    try {
+      const s = await stat(file);
+      return s.isFile() ? { bytes: s.size, modified: s.mtime } : undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException)?.code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw storageErrorFromFs(e, 'stat', file);
+    }
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      return (await stat(this.pathOf(key))).isFile();
-    } catch {
-      return false;
-    }
+    return (await this.stat(key)) !== undefined;
   }
 
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
     const start = prefix ? this.pathOf(prefix) : this.location;
     const walk = async function* (dir: string, rel: string): AsyncGenerator<StorageEntry> {
-      let entries;
-      try {
-        entries = await readdir(dir, { withFileTypes: true });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return;
-        throw e;
-      }
-      for (const ent of entries) {
-        const key = joinKey(rel, ent.name);
-        const full = path.join(dir, ent.name);
-        if (ent.isDirectory()) yield* walk(full, key);
-        else if (ent.isFile()) yield { key, bytes: (await stat(full)).size };
+      // A running backup renames `x.partial-…` to `x` while we read: the old name vanishes
+      // between readdir and stat. Such an entry is skipped and the directory read again (the new
+      // name is then listed), a few times at most; a vanished directory is simply empty.
+      const seen = new Set<string>();
+      for (let pass = 0; pass < 5; pass++) {
+        let entries;
+        try {
+          entries = await readdir(dir, { withFileTypes: true });
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'ENOTDIR') return;
+          throw storageErrorFromFs(e, 'list', dir);
+        }
+        let vanished = false;
+        for (const ent of entries) {
+          if (seen.has(ent.name)) continue;
+          const key = joinKey(rel, ent.name);
+          const full = path.join(dir, ent.name);
+          if (ent.isDirectory()) {
+            seen.add(ent.name);
+            yield* walk(full, key);
+            continue;
+          }
+          if (!ent.isFile()) continue;
+          let s;
+          try {
+            s = await stat(full);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT') {
+              vanished = true;
+              continue;
+            }
+            throw storageErrorFromFs(e, 'list', full);
+          }
+          seen.add(ent.name);
+          if (s.isFile()) yield { key, bytes: s.size, modified: s.mtime };
+        }
+        if (!vanished) return;
       }
     };
     yield* walk(start, prefix);
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    const file = this.pathOf(key);
+    try {
+      await rm(file, { force: true });
+    } catch (e) {
+      throw storageErrorFromFs(e, 'delete', file);
+    }
+  }
+
+  /**
+   * Removes empty directories below the root, deepest first, and the root itself when it ends
+   * up empty. Never removes a file: a directory something was written into meanwhile stays.
+   */
+  async removeEmptyDirs(): Promise<void> {
+    const sweep = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const ent of entries) if (ent.isDirectory()) await sweep(path.join(dir, ent.name));
+      await rmdir(dir).catch(() => undefined); // ENOTEMPTY: something is still there
+    };
+    await sweep(this.location);
   }
 
   child(prefix: string): Storage {

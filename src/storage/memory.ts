@@ -1,14 +1,21 @@
 import { Readable } from 'node:stream';
 import { StorageError } from '../core/errors.js';
-import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
+import {
+  assertSafeKey,
+  joinKey,
+  type Storage,
+  type StorageEntry,
+  type StorageStat,
+} from './storage.js';
 
-/** In-memory storage for tests and dry runs. Children share the parent's map. */
+/** In-memory storage for tests and dry runs. Children share the parent's maps. */
 export class MemoryStorage implements Storage {
   readonly location: string;
 
   constructor(
     private readonly objects: Map<string, Buffer> = new Map(),
     private readonly prefix = '',
+    private readonly times: Map<string, Date> = new Map(),
   ) {
     this.location = `memory://${prefix}`;
   }
@@ -20,13 +27,15 @@ export class MemoryStorage implements Storage {
 
   async put(key: string, body: Readable | Uint8Array | string): Promise<void> {
     const k = this.full(key);
-    if (typeof body === 'string' || body instanceof Uint8Array) {
-      this.objects.set(k, Buffer.from(body));
-      return;
+    let buf: Buffer;
+    if (typeof body === 'string' || body instanceof Uint8Array) buf = Buffer.from(body);
+    else {
+      const chunks: Buffer[] = [];
+      for await (const c of body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+      buf = Buffer.concat(chunks);
     }
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-    this.objects.set(k, Buffer.concat(chunks));
+    this.objects.set(k, buf);
+    this.times.set(k, new Date());
   }
 
   async get(key: string): Promise<Readable> {
@@ -40,27 +49,43 @@ export class MemoryStorage implements Storage {
     return this.objects.has(this.full(key));
   }
 
+  async stat(key: string): Promise<StorageStat | undefined> {
+    const k = this.full(key);
+    const buf = this.objects.get(k);
+    if (!buf) return undefined;
+    const modified = this.times.get(k);
+    return { bytes: buf.length, ...(modified ? { modified } : {}) };
+  }
+
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
     const base = joinKey(this.prefix, prefix);
     for (const [k, v] of [...this.objects]) {
       // Objects *under* the prefix, as a directory or an S3 listing of `prefix/` would give.
       if (base && !k.startsWith(`${base}/`)) continue;
       const rel = this.prefix ? k.slice(this.prefix.length + 1) : k;
-      yield { key: rel, bytes: v.length };
+      const modified = this.times.get(k);
+      yield { key: rel, bytes: v.length, ...(modified ? { modified } : {}) };
     }
   }
 
   async delete(key: string): Promise<void> {
-    this.objects.delete(this.full(key));
+    const k = this.full(key);
+    this.objects.delete(k);
+    this.times.delete(k);
   }
 
   child(prefix: string): Storage {
     assertSafeKey(prefix);
-    return new MemoryStorage(this.objects, joinKey(this.prefix, prefix));
+    return new MemoryStorage(this.objects, joinKey(this.prefix, prefix), this.times);
   }
 
   /** Raw bytes, for tests. */
   bytes(key: string): Buffer | undefined {
     return this.objects.get(this.full(key));
+  }
+
+  /** Sets an object's modification time, for tests (an old incomplete snapshot). */
+  touch(key: string, modified: Date): void {
+    this.times.set(this.full(key), modified);
   }
 }

@@ -7,8 +7,15 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StorageError, VaultError } from '../core/errors.js';
-import { assertSafeKey, joinKey, type Storage, type StorageEntry } from './storage.js';
+import { CredentialsError, StorageError, VaultError } from '../core/errors.js';
+import { mapStreamErrors } from './local.js';
+import {
+  assertSafeKey,
+  joinKey,
+  type Storage,
+  type StorageEntry,
+  type StorageStat,
+} from './storage.js';
 
 export interface S3StorageOptions {
   client: S3Client;
@@ -18,8 +25,39 @@ export interface S3StorageOptions {
   kmsKeyId?: string;
 }
 
-function s3Error(e: unknown, op: string, location: string): StorageError {
+const CREDENTIAL_NAMES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+]);
+
+/**
+ * Every S3 failure as the tool's error: missing credentials or rejected keys are exit 5, anything
+ * else about the bucket (missing, access denied, KMS refusals, 503 after the SDK's retries,
+ * network failures) a StorageError, exit 8. Never an unmapped error (exit 1).
+ */
+export function s3Error(e: unknown, op: string, location: string): VaultError {
+  if (e instanceof VaultError) return e;
   const name = (e as { name?: string })?.name ?? 'Error';
+  const message = (e as { message?: string })?.message ?? '';
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new CredentialsError(
+      'NO_CREDENTIALS',
+      `no AWS credentials found for ${location} (set AWS_PROFILE/--profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
+      { location, op },
+      { cause: e },
+    );
+  }
+  if (CREDENTIAL_NAMES.has(name)) {
+    return new CredentialsError(
+      'ACCESS_DENIED',
+      `the AWS credentials were rejected for ${location} (${name})`,
+      { location, op },
+      { cause: e },
+    );
+  }
   if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') {
     return new StorageError(
       'NOT_FOUND',
@@ -97,23 +135,36 @@ export class S3Storage implements Storage {
       const r = await this.opts.client.send(
         new GetObjectCommand({ Bucket: this.opts.bucket, Key }),
       );
-      return r.Body as Readable;
+      // A connection reset half-way through the body is a storage error too.
+      return mapStreamErrors(r.Body as Readable, (e) =>
+        s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`),
+      );
     } catch (e) {
       throw s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`);
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async stat(key: string): Promise<StorageStat | undefined> {
+    const Key = this.keyOf(key);
     try {
-      await this.opts.client.send(
-        new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.keyOf(key) }),
+      const r = await this.opts.client.send(
+        new HeadObjectCommand({ Bucket: this.opts.bucket, Key }),
       );
-      return true;
+      return {
+        bytes: r.ContentLength ?? 0,
+        ...(r.LastModified ? { modified: r.LastModified } : {}),
+      };
     } catch (e) {
-      const err = s3Error(e, 'stat', key);
-      if (err.code === 'NOT_FOUND') return false;
+      const err = s3Error(e, 'stat', `s3://${this.opts.bucket}/${Key}`);
+      // HEAD on a missing key is 404 NotFound; on a missing bucket the listing fails instead.
+      if (err.code === 'NOT_FOUND' && (e as { name?: string })?.name !== 'NoSuchBucket')
+        return undefined;
       throw err;
     }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== undefined;
   }
 
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
@@ -137,6 +188,7 @@ export class S3Storage implements Storage {
         yield {
           key: this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key,
           bytes: o.Size ?? 0,
+          ...(o.LastModified ? { modified: o.LastModified } : {}),
         };
       }
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -144,9 +196,12 @@ export class S3Storage implements Storage {
   }
 
   async delete(key: string): Promise<void> {
-    await this.opts.client.send(
-      new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.keyOf(key) }),
-    );
+    const Key = this.keyOf(key);
+    try {
+      await this.opts.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key }));
+    } catch (e) {
+      throw s3Error(e, 'delete', `s3://${this.opts.bucket}/${Key}`);
+    }
   }
 
   child(prefix: string): Storage {

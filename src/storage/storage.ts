@@ -4,6 +4,17 @@ export interface StorageEntry {
   /** Key relative to the storage root, '/'-separated. */
   key: string;
   bytes: number;
+  /**
+   * When the object was last written (file mtime, S3 LastModified). Retention measures the age
+   * of an incomplete snapshot by its newest object; absent means "unknown", never "old".
+   */
+  modified?: Date;
+}
+
+/** What `stat` knows about one object. */
+export interface StorageStat {
+  bytes: number;
+  modified?: Date;
 }
 
 /**
@@ -18,9 +29,20 @@ export interface Storage {
   put(key: string, body: Readable | Uint8Array | string, signal?: AbortSignal): Promise<void>;
   /** A stream of the object's bytes; StorageError NOT_FOUND when absent. */
   get(key: string): Promise<Readable>;
+  /**
+   * true when an object is at `key`, false when none is. A failure to tell (permission denied,
+   * an I/O or service error) is a StorageError, never `false`.
+   */
   exists(key: string): Promise<boolean>;
-  /** Every object under `prefix` (recursive), in no particular order. */
+  /** Size and modification time of the object at `key`; undefined when there is none. */
+  stat(key: string): Promise<StorageStat | undefined>;
+  /**
+   * Every object under `prefix` (recursive), in no particular order. An object removed or renamed
+   * while the listing runs is either listed or not, never an error; any other failure is a
+   * StorageError.
+   */
   list(prefix?: string): AsyncIterable<StorageEntry>;
+  /** Deletes the object at `key`; a missing key is not an error, any failure is a StorageError. */
   delete(key: string): Promise<void>;
   /** The same storage rooted at `prefix`. */
   child(prefix: string): Storage;

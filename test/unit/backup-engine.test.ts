@@ -403,6 +403,9 @@ describe('access denied and other failures: the right error, and no manifest', (
       exists(key: string) {
         return this.inner.exists(key);
       }
+      stat(key: string) {
+        return this.inner.stat(key);
+      }
       list(prefix?: string): AsyncIterable<StorageEntry> {
         return this.inner.list(prefix);
       }

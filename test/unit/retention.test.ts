@@ -12,6 +12,7 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
 
 const POOL = 'us-east-1_Retain';
+const DAY = 86_400_000;
 const OTHER = 'us-east-1_Other';
 
 /** Writes a real (tiny) snapshot started at `iso`; complete unless `complete` is false. */
@@ -82,16 +83,23 @@ describe('retention', () => {
     expect(plan.find((d) => d.path === paths[3])?.reasons).toEqual(['expired']);
   });
 
-  it('deletes incomplete snapshots older than the newest complete one, keeps a newer one that may be running', async () => {
+  it('keeps an incomplete snapshot inside the grace period, deletes it once idle beyond it', async () => {
     const root = new MemoryStorage();
     const abandoned = await snapshot(root, POOL, '2026-11-01T00:00:00Z', false);
     const complete = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
     const running = await snapshot(root, POOL, '2026-11-03T00:00:00Z', false);
-    const r = await prune(root, { keepLast: 5 });
+    // Objects were written "now"; the abandoned one's last write was 8 days ago.
+    const now = new Date();
+    for await (const e of root.list(abandoned))
+      root.touch(e.key, new Date(now.getTime() - 8 * DAY));
+    const r = await prune(root, { keepLast: 5 }, { now: () => now });
     const byPath = new Map(r.decisions.map((d) => [d.path, d]));
     expect(byPath.get(abandoned)).toMatchObject({ keep: false, reasons: ['abandoned'] });
     expect(byPath.get(running)).toMatchObject({ keep: true, reasons: ['maybe-running'] });
     expect(byPath.get(complete)?.keep).toBe(true);
+    expect((await listSnapshots(root)).map((s) => s.path).sort()).toEqual(
+      [complete, running].sort(),
+    );
   });
 
   it('deletes nothing on a dry run', async () => {
@@ -122,8 +130,11 @@ describe('retention', () => {
     await snapshot(root, POOL, '2026-11-02T00:00:00Z');
     deletes.length = 0;
     await prune(root, { keepLast: 1 });
-    expect(deletes[0]).toBe('manifest.json');
-    expect(deletes).toHaveLength(3);
+    const data = deletes.filter((k) => !k.startsWith('locks/'));
+    expect(data[0]).toBe('manifest.json');
+    expect(data).toHaveLength(3);
+    // The only other delete is prune's own lease, last.
+    expect(deletes.at(-1)).toMatch(/^locks\/prune-[0-9a-f]{16}\.json$/);
   });
 
   it('never prunes the newest complete snapshot: --keep-last must be at least 1', () => {

@@ -190,6 +190,7 @@ describe('SnapshotWriter → SnapshotReader round trip (MemoryStorage)', () => {
         await snap.put(k, b);
         order.push(k);
       },
+      stat: (k: string) => snap.stat(k),
     } as unknown as MemoryStorage;
     const w = new SnapshotWriter(spy);
     await w.writeJson(FILES.pool, 'pool', { userPool: { Id: 'x' } }, 1);
