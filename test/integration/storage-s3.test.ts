@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSnapshots } from '../../src/snapshot/catalog.js';
+import { newSnapshotId } from '../../src/snapshot/format.js';
+import { acquireLease } from '../../src/snapshot/lease.js';
+import { prune } from '../../src/snapshot/retention.js';
+import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { useMotoEnv } from '../support/env.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
@@ -43,5 +48,65 @@ describe('S3Storage specifics', () => {
     const keys: string[] = [];
     for await (const e of s.list()) keys.push(e.key);
     expect(keys).toEqual(['pool/snap/manifest.json']);
+  });
+});
+
+describe('S3Storage errors and retention on S3', () => {
+  it('delete, stat and list on a missing bucket are StorageErrors (exit 8), never unmapped', async () => {
+    const s = new S3Storage({ client, bucket: 'no-such-bucket-for-delete', prefix: 'x' });
+    await expect(s.delete('a.json')).rejects.toMatchObject({ exitCode: 8 });
+    await expect(s.list()[Symbol.asyncIterator]().next()).rejects.toMatchObject({ exitCode: 8 });
+    await expect(s.put('a.json', '{}')).rejects.toMatchObject({ exitCode: 8 });
+  });
+
+  it('prune on S3 keeps leased and fresh incomplete snapshots, deletes the rest with their leases', async () => {
+    const root = new S3Storage({ client, bucket, prefix: `prune/${randomUUID()}` });
+    const pool = 'us-east-1_S3Prune';
+    const write = async (iso: string, complete: boolean): Promise<string> => {
+      const id = newSnapshotId(new Date(iso));
+      const w = new SnapshotWriter(root.child(`${pool}/${id}`));
+      await w.writeJson('groups.json', 'groups', [], 0);
+      await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u' }]);
+      if (complete) {
+        await w.commit({
+          tool: { name: 'cognito-vault', version: 'test' },
+          snapshotId: id,
+          userPool: { id: pool, name: 'p', region: 'us-east-1' },
+          startedAt: new Date(iso).toISOString(),
+          finishedAt: new Date(iso).toISOString(),
+          counts: {
+            users: 1,
+            groups: 0,
+            memberships: 0,
+            clients: 0,
+            identityProviders: 0,
+            resourceServers: 0,
+          },
+          options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
+          warnings: [],
+        });
+      }
+      return `${pool}/${id}`;
+    };
+    const s1 = await write('2026-11-01T00:00:00Z', true);
+    const s2 = await write('2026-11-02T00:00:00Z', true);
+    const s3 = await write('2026-11-03T00:00:00Z', true);
+    // Started long ago by its id, but its objects were written just now: still running.
+    const s4 = await write('2026-10-01T00:00:00Z', false);
+    const lease = await acquireLease(root.child(s1), 'restore');
+    const listed = await listSnapshots(root);
+    expect(listed.find((s) => s.path === s4)?.lastActivity).toBeInstanceOf(Date);
+    const r = await prune(root, { keepLast: 1 });
+    const byPath = new Map(r.decisions.map((d) => [d.path, d]));
+    expect(byPath.get(s1)).toMatchObject({ keep: true, reasons: ['in-use'] });
+    expect(byPath.get(s2)).toMatchObject({ keep: false, reasons: ['expired'] });
+    expect(byPath.get(s3)).toMatchObject({ keep: true, reasons: ['last'] });
+    expect(byPath.get(s4)).toMatchObject({ keep: true, reasons: ['maybe-running'] });
+    const left = new Set<string>();
+    for await (const e of root.list()) left.add(e.key.split('/').slice(0, 2).join('/'));
+    expect([...left].sort()).toEqual([s1, s3, s4].sort());
+    await lease.release();
+    await prune(root, { keepLast: 1 });
+    expect((await listSnapshots(root)).map((s) => s.path).sort()).toEqual([s3, s4].sort());
   });
 });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/errors.js';
-import type { Storage } from '../../src/storage/storage.js';
+import type { Storage, StorageEntry } from '../../src/storage/storage.js';
 
 /**
  * The behaviour every Storage implementation must have (src/storage/storage.ts). Run it with a
@@ -183,6 +183,40 @@ export function storageConformance(name: string, make: () => Promise<Conformance
       await expect(storage.put('half/written.bin', failingBody(200_000, boom))).rejects.toThrow();
       expect(await storage.exists('half/written.bin')).toBe(false);
       expect([...(await listAll(storage)).keys()].filter((k) => k.startsWith('half/'))).toEqual([]);
+    });
+
+    it('stats objects: size and modification time; undefined when absent', async () => {
+      const before = Date.now();
+      await storage.put('s/one.json', '12345');
+      const st = await storage.stat('s/one.json');
+      expect(st?.bytes).toBe(5);
+      expect(st?.modified).toBeInstanceOf(Date);
+      // Generous margins: S3's clock and second-resolution LastModified, a loaded machine.
+      expect(st?.modified?.getTime()).toBeGreaterThan(before - 120_000);
+      expect(st?.modified?.getTime()).toBeLessThan(Date.now() + 120_000);
+      expect(await storage.stat('s/none.json')).toBeUndefined();
+      expect(await storage.stat('s')).toBeUndefined(); // a "directory" is not an object
+      expect(await storage.child('s').stat('one.json')).toMatchObject({ bytes: 5 });
+    });
+
+    it('lists each object with its modification time', async () => {
+      const before = Date.now();
+      await storage.put('m/a', 'a');
+      await storage.put('m/deep/b', 'bb');
+      const seen: StorageEntry[] = [];
+      for await (const e of storage.list('m')) seen.push(e);
+      expect(seen).toHaveLength(2);
+      for (const e of seen) {
+        expect(e.modified).toBeInstanceOf(Date);
+        expect(e.modified?.getTime()).toBeGreaterThan(before - 120_000);
+      }
+    });
+
+    it('deleting under a missing key or prefix is not an error; delete then stat is undefined', async () => {
+      await storage.put('del/x', 'x');
+      await storage.delete('del/x');
+      expect(await storage.stat('del/x')).toBeUndefined();
+      await expect(storage.child('never/here').delete('x')).resolves.toBeUndefined();
     });
 
     it('refuses keys that would escape the root', async () => {

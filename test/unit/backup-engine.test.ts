@@ -51,6 +51,7 @@ import { LocalDirStorage, storageErrorFromFs } from '../../src/storage/local.js'
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { joinKey, type Storage, type StorageEntry } from '../../src/storage/storage.js';
 import { awsError, htmlServerError } from '../support/aws-errors.js';
+import { FaultyStorage } from '../support/faulty-storage.js';
 
 const POOL = 'us-east-1_EngineUnit';
 
@@ -552,5 +553,47 @@ describe('--all-pools', () => {
     const manifests = (await keys(root)).filter((k) => k.endsWith('/manifest.json'));
     expect(manifests).toHaveLength(130);
     expect(results.every((r) => r.users === 3)).toBe(true);
+  });
+});
+
+describe('commit safety and the backup lease', () => {
+  it('holds a lease on the snapshot while it runs and removes it when done', async () => {
+    const mem = new MemoryStorage();
+    const root = new FaultyStorage(mem, () => undefined);
+    const r = await backupPool(gw, root, { userPoolId: POOL, shards: 1 });
+    const puts = root.calls.filter((c) => c.op === 'put').map((c) => c.key);
+    const snapDir = `${POOL}/${r.manifest.snapshotId}`;
+    // The lease is the first object of the snapshot, the manifest the last.
+    expect(puts[0]).toMatch(new RegExp(`^${snapDir}/locks/backup-[0-9a-f]{16}\\.json$`));
+    expect(puts.at(-1)).toBe(`${snapDir}/manifest.json`);
+    const leaseKey = puts[0] ?? '';
+    expect(root.calls.some((c) => c.op === 'delete' && c.key === leaseKey)).toBe(true);
+    expect((await keys(mem)).some((k) => k.includes('/locks/'))).toBe(false);
+  });
+
+  it('a part deleted before commit → StorageError SNAPSHOT_FILES_MISSING (exit 8), no manifest', async () => {
+    const mem = new MemoryStorage();
+    // A prune (or a lifecycle rule) deletes a users part while the backup is finishing.
+    const root = new FaultyStorage(mem, (op, key) => {
+      if (op === 'stat' && key.endsWith('users/part-00000.jsonl.gz')) void mem.delete(key);
+      return undefined;
+    });
+    const e = await failure(backupPool(gw, root, { userPoolId: POOL, shards: 1 }));
+    expect(e).toBeInstanceOf(StorageError);
+    expect(e).toMatchObject({ code: 'SNAPSHOT_FILES_MISSING', exitCode: 8 });
+    expect(e.message).toMatch(/users\/part-00000\.jsonl\.gz is missing/);
+    expect(await hasManifest(mem)).toBe(false);
+  });
+
+  it('a part whose stored size differs from what was written is not committed either', async () => {
+    const mem = new MemoryStorage();
+    const root = new FaultyStorage(mem, (op, key) => {
+      if (op === 'stat' && key.endsWith('groups.json')) void mem.put(key, 'truncated');
+      return undefined;
+    });
+    const e = await failure(backupPool(gw, root, { userPoolId: POOL, shards: 1 }));
+    expect(e).toMatchObject({ code: 'SNAPSHOT_FILES_MISSING', exitCode: 8 });
+    expect(e.message).toMatch(/groups\.json has 9 bytes/);
+    expect(await hasManifest(mem)).toBe(false);
   });
 });

@@ -1,0 +1,208 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { StorageError } from '../../src/core/errors.js';
+
+/**
+ * The Lambda handler's bookkeeping without AWS: the backup engine and retention are replaced by
+ * fakes (no client makes a call: pools are named, the storage is never touched).
+ */
+const fakes = vi.hoisted(() => ({
+  backup: vi.fn(),
+  prune: vi.fn(),
+}));
+vi.mock('../../src/backup/engine.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/backup/engine.js')>()),
+  backupPool: fakes.backup,
+}));
+vi.mock('../../src/snapshot/retention.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/snapshot/retention.js')>()),
+  prune: fakes.prune,
+}));
+
+const { configFromEnv, handler } = await import('../../src/lambda/handler.js');
+
+const A = 'us-east-1_PoolA';
+const B = 'us-east-1_PoolB';
+let saved: NodeJS.ProcessEnv;
+
+function fakeBackup(userPoolId: string) {
+  return {
+    snapshot: `s3://vault/x/${userPoolId}/2026-11-01T00-00-00-000Z`,
+    userPoolId,
+    userPoolName: 'p',
+    users: 1,
+    groups: 0,
+    memberships: 0,
+    clients: 0,
+    identityProviders: 0,
+    resourceServers: 0,
+    durationMs: 1,
+    warnings: [],
+    rates: [],
+    manifest: {},
+  };
+}
+
+beforeEach(() => {
+  saved = { ...process.env };
+  Object.assign(process.env, {
+    COGNITO_VAULT_TO: 's3://vault/x',
+    COGNITO_VAULT_USER_POOL_IDS: `${A},${B}`,
+    COGNITO_VAULT_KEEP_LAST: '2',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'unit',
+    AWS_SECRET_ACCESS_KEY: 'unit',
+    COGNITO_VAULT_ENDPOINT_URL: 'http://127.0.0.1:9',
+  });
+  vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  fakes.backup.mockImplementation(async (_gw: unknown, _s: unknown, o: { userPoolId: string }) =>
+    fakeBackup(o.userPoolId),
+  );
+});
+
+afterEach(() => {
+  process.env = saved;
+  vi.restoreAllMocks();
+  fakes.backup.mockReset();
+  fakes.prune.mockReset();
+});
+
+describe('Lambda retention', () => {
+  it('a prune failure is reported apart from the backups and does not make the handler throw', async () => {
+    fakes.prune.mockImplementation(async (_s: unknown, _p: unknown, o: { userPoolId: string }) => {
+      if (o.userPoolId === A)
+        throw new StorageError('IO_ERROR', 'list failed (ServiceUnavailable)');
+      return {
+        decisions: [
+          {
+            path: `${B}/old`,
+            userPoolId: B,
+            snapshotId: 'old',
+            status: 'complete',
+            complete: true,
+            keep: false,
+            reasons: ['expired'],
+          },
+          {
+            path: `${B}/odd`,
+            userPoolId: B,
+            snapshotId: 'odd',
+            status: 'unreadable',
+            complete: false,
+            keep: true,
+            reasons: ['unreadable'],
+            why: 'manifest.json unreadable: access denied (AccessDenied)',
+          },
+        ],
+        deletedObjects: 3,
+        staleLeasesRemoved: 0,
+        errors: [],
+      };
+    });
+    const r = await handler({});
+    expect(r.failures).toEqual([]);
+    expect(r.snapshots.map((s) => s.userPoolId)).toEqual([A, B]);
+    expect(r.pruneFailures).toEqual([
+      expect.objectContaining({ userPoolId: A, code: 'IO_ERROR', exitCode: 8 }),
+    ]);
+    expect(r.pruned).toEqual([{ userPoolId: B, snapshotId: 'old' }]);
+    expect(r.retained).toEqual([
+      {
+        userPoolId: B,
+        snapshotId: 'odd',
+        reasons: ['unreadable'],
+        why: 'manifest.json unreadable: access denied (AccessDenied)',
+      },
+    ]);
+  });
+
+  it('deletion errors inside prune are prune failures too, not backup failures', async () => {
+    fakes.prune.mockResolvedValue({
+      decisions: [],
+      deletedObjects: 0,
+      staleLeasesRemoved: 0,
+      errors: [{ path: `${A}/x`, code: 'UNWRITABLE', message: 'denied', exitCode: 8 }],
+    });
+    const r = await handler({});
+    expect(r.failures).toEqual([]);
+    expect(r.pruneFailures).toHaveLength(2);
+  });
+
+  it('a backup failure still makes the handler throw, and its pool is not pruned', async () => {
+    fakes.backup.mockImplementation(
+      async (_gw: unknown, _s: unknown, o: { userPoolId: string }) => {
+        if (o.userPoolId === A) throw new StorageError('UNWRITABLE', 'denied');
+        return fakeBackup(o.userPoolId);
+      },
+    );
+    fakes.prune.mockResolvedValue({
+      decisions: [],
+      deletedObjects: 0,
+      staleLeasesRemoved: 0,
+      errors: [],
+    });
+    await expect(handler({})).rejects.toThrow(/1 of 2 pool backups failed: us-east-1_PoolA/);
+    expect(fakes.prune.mock.calls.map((c) => (c[2] as { userPoolId: string }).userPoolId)).toEqual([
+      B,
+    ]);
+  });
+});
+
+describe('Lambda retention configuration', () => {
+  const base = { COGNITO_VAULT_TO: 's3://vault/x', COGNITO_VAULT_USER_POOL_IDS: A };
+  it('refuses KEEP_LAST 0, negative, fractional or non-numeric values before any backup', () => {
+    for (const v of ['0', '-1', '1.5', 'two', '0x10', '1e3', ' ']) {
+      if (v.trim() === '') continue;
+      expect(() => configFromEnv({ ...base, COGNITO_VAULT_KEEP_LAST: v }), v).toThrow(
+        /COGNITO_VAULT_KEEP_LAST/,
+      );
+    }
+    for (const name of ['COGNITO_VAULT_KEEP_DAILY', 'COGNITO_VAULT_KEEP_MONTHLY']) {
+      for (const v of ['-1', '1.5', 'x', '99999999999999999999']) {
+        expect(
+          () => configFromEnv({ ...base, COGNITO_VAULT_KEEP_LAST: '1', [name]: v }),
+          `${name}=${v}`,
+        ).toThrow(new RegExp(name));
+      }
+    }
+  });
+
+  it('the errors are configuration errors (LAMBDA_CONFIG, exit 2)', () => {
+    try {
+      configFromEnv({ ...base, COGNITO_VAULT_KEEP_LAST: '0' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'LAMBDA_CONFIG', exitCode: 2 });
+    }
+  });
+
+  it('takes a grace period for incomplete snapshots, at least an hour', () => {
+    expect(
+      configFromEnv({
+        ...base,
+        COGNITO_VAULT_KEEP_LAST: '3',
+        COGNITO_VAULT_KEEP_DAILY: '0',
+        COGNITO_VAULT_INCOMPLETE_GRACE: '3d',
+      }).retention,
+    ).toEqual({ keepLast: 3, keepDaily: 0, incompleteGraceMs: 3 * 86_400_000 });
+    expect(() =>
+      configFromEnv({
+        ...base,
+        COGNITO_VAULT_KEEP_LAST: '3',
+        COGNITO_VAULT_INCOMPLETE_GRACE: '5m',
+      }),
+    ).toThrow(/COGNITO_VAULT_INCOMPLETE_GRACE must be at least 1h/);
+    expect(() =>
+      configFromEnv({ ...base, COGNITO_VAULT_KEEP_LAST: '3', COGNITO_VAULT_INCOMPLETE_GRACE: '7' }),
+    ).toThrow(/COGNITO_VAULT_INCOMPLETE_GRACE/);
+    expect(() => configFromEnv({ ...base, COGNITO_VAULT_INCOMPLETE_GRACE: '7d' })).toThrow(
+      /need COGNITO_VAULT_KEEP_LAST/,
+    );
+  });
+
+  it('refuses an event whose userPoolIds is not a list of strings', () => {
+    expect(() => configFromEnv(base, { userPoolIds: A as unknown as string[] })).toThrow(
+      /userPoolIds must be an array/,
+    );
+  });
+});
