@@ -96,6 +96,14 @@ export function iamPolicy(
           : ['s3:GetObject'],
       Resource: objects,
     });
+    // Leases (docs/format.md#leases): every job writes and removes its own lock objects, so a
+    // read-only restore still keeps prune off the snapshot it reads.
+    statements.push({
+      Sid: 'SnapshotLeases',
+      Effect: 'Allow',
+      Action: ['s3:PutObject', 's3:DeleteObject'],
+      Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*/locks/*`,
+    });
     statements.push({
       Sid: 'SnapshotBucket',
       Effect: 'Allow',
@@ -107,7 +115,8 @@ export function iamPolicy(
     statements.push({
       Sid: 'SnapshotKey',
       Effect: 'Allow',
-      Action: kind === 'backup' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'],
+      // Restore writes lease objects too, which SSE-KMS encrypts with a new data key.
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
       Resource: opts.kmsKeyArn,
     });
   }

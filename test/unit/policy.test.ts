@@ -38,9 +38,30 @@ describe('least-privilege IAM policies', () => {
     expect(p.Statement.find((s) => s.Sid === 'SnapshotObjects')).toMatchObject({
       Resource: 'arn:aws:s3:::vault/cognito/*',
     });
-    expect(actionsOf(p)).not.toContain('s3:DeleteObject');
+    // Deleting data needs --prune; a job may only remove its own lease objects (locks/).
+    expect(p.Statement.find((s) => s.Sid === 'SnapshotObjects')?.Action).not.toContain(
+      's3:DeleteObject',
+    );
+    expect(p.Statement.find((s) => s.Sid === 'SnapshotLeases')).toMatchObject({
+      Action: ['s3:PutObject', 's3:DeleteObject'],
+      Resource: 'arn:aws:s3:::vault/cognito/*/locks/*',
+    });
     expect(
       actionsOf(iamPolicy('backup', { s3Location: 's3://vault/cognito', prune: true })),
     ).toContain('s3:DeleteObject');
+  });
+
+  it('lets a restore hold a lease on the snapshot it reads, and nothing more in S3', () => {
+    const p = iamPolicy('restore', {
+      s3Location: 's3://vault/cognito',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k',
+    });
+    expect(p.Statement.find((s) => s.Sid === 'SnapshotObjects')?.Action).toEqual(['s3:GetObject']);
+    expect(p.Statement.find((s) => s.Sid === 'SnapshotLeases')?.Resource).toBe(
+      'arn:aws:s3:::vault/cognito/*/locks/*',
+    );
+    expect(p.Statement.find((s) => s.Sid === 'SnapshotKey')?.Action).toContain(
+      'kms:GenerateDataKey',
+    );
   });
 });
