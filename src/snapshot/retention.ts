@@ -3,7 +3,14 @@ import { LocalDirStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
 import { listSnapshots, type SnapshotListing, type SnapshotStatus } from './catalog.js';
 import { MANIFEST_FILE } from './format.js';
-import { acquireLease, describeLease, type LeaseInfo, LEASE_TTL_MS, readLeases } from './lease.js';
+import {
+  acquireLease,
+  describeLease,
+  type LeaseInfo,
+  LEASE_TTL_MS,
+  LOCKS_DIR,
+  readLeases,
+} from './lease.js';
 
 /**
  * How long an incomplete snapshot is left alone after its last activity (its newest object's
@@ -230,14 +237,20 @@ export async function prune(
     try {
       if (!d.keep) {
         result.deletedObjects += await deleteSnapshot(snap, d, now);
+        // Only a deleted snapshot's directories are swept: sweeping a kept one could remove a
+        // directory a running backup has just created and is about to write into.
+        if (d.keep === false && snap instanceof LocalDirStorage) await snap.removeEmptyDirs();
       } else {
+        let removed = 0;
         for (const l of byPath.get(d.path)?.leases ?? []) {
           if (l.live) continue;
           await snap.delete(l.key);
-          result.staleLeasesRemoved++;
+          removed++;
         }
+        result.staleLeasesRemoved += removed;
+        if (removed && snap instanceof LocalDirStorage)
+          await (snap.child(LOCKS_DIR) as LocalDirStorage).removeEmptyDirs();
       }
-      if (snap instanceof LocalDirStorage) await snap.removeEmptyDirs();
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
       const err =

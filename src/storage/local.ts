@@ -87,6 +87,7 @@ export class LocalDirStorage implements Storage {
     key: string,
     body: Readable | Uint8Array | string,
     signal?: AbortSignal,
+    retried = false,
   ): Promise<void> {
     const file = this.pathOf(key);
     // Written under a temporary name, flushed, then renamed: a file is either whole or absent,
@@ -106,6 +107,15 @@ export class LocalDirStorage implements Storage {
       await rename(temp, file);
     } catch (e) {
       await rm(temp, { force: true }).catch(() => undefined);
+      // The directory was removed between mkdir and the write (a prune or a lease release
+      // sweeping empty directories): a body we still have whole is written again, once.
+      if (
+        (e as NodeJS.ErrnoException)?.code === 'ENOENT' &&
+        (typeof body === 'string' || body instanceof Uint8Array) &&
+        !retried
+      ) {
+        return this.put(key, body, signal, true);
+      }
       if ((e as Error)?.name === 'AbortError') throw e;
       // The body's own failure (a Cognito error, an interruption) is not a storage problem.
       if (e instanceof VaultError) throw e;

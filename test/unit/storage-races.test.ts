@@ -8,7 +8,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
  * an unmapped error (exit 1): node:fs/promises' stat is wrapped so a test can act between
  * readdir and stat (a running backup renaming its `.partial-…` file) or make stat fail.
  */
-const hooks: { beforeStat?: (p: string) => Promise<void> } = {};
+const hooks: {
+  beforeStat?: (p: string) => Promise<void>;
+  afterMkdir?: (p: string) => Promise<void>;
+} = {};
 vi.mock('node:fs/promises', async (importOriginal) => {
   const orig = await importOriginal<typeof import('node:fs/promises')>();
   return {
@@ -16,6 +19,11 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     stat: async (p: string) => {
       await hooks.beforeStat?.(String(p));
       return orig.stat(p);
+    },
+    mkdir: async (p: string, o: Parameters<typeof orig.mkdir>[1]) => {
+      const r = await orig.mkdir(p, o);
+      await hooks.afterMkdir?.(String(p));
+      return r;
     },
   };
 });
@@ -28,6 +36,7 @@ const errno = (code: string): NodeJS.ErrnoException =>
 
 afterEach(() => {
   delete hooks.beforeStat;
+  delete hooks.afterMkdir;
 });
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -99,6 +108,20 @@ describe('LocalDirStorage under concurrent writers', () => {
       const s = new LocalDirStorage(dir);
       await s.put('d/inner/file', 'x');
       await expect(s.delete('d/inner')).rejects.toMatchObject({ exitCode: 8 });
+    });
+  });
+
+  it('a lease written while another process sweeps the empty locks/ directory still lands', async () => {
+    await withDir(async (dir) => {
+      const s = new LocalDirStorage(dir);
+      let swept = 0;
+      hooks.afterMkdir = async (p) => {
+        // The directory vanishes between mkdir and the write, once.
+        if (p.endsWith('locks') && swept++ === 0) await rm(p, { recursive: true });
+      };
+      await s.put('snap/locks/restore-1.json', '{}');
+      expect(swept).toBe(2);
+      expect(await s.exists('snap/locks/restore-1.json')).toBe(true);
     });
   });
 });
