@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -388,6 +389,33 @@ describe('leases', () => {
     expect(leases[0]?.live).toBe(false);
     await prune(root, { keepLast: 1 });
     expect(await paths(root)).toHaveLength(1);
+  });
+
+  it('a lease of a running process is live, and stale once that process is killed with -9', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      stdio: 'ignore',
+    });
+    try {
+      const root = new MemoryStorage();
+      const [s1] = await fiveDays(root);
+      const held = await acquireLease(root.child(s1), 'restore');
+      const key = `${s1}/${held.key}`;
+      const record = JSON.parse(root.bytes(key)?.toString() ?? '{}') as LeaseRecord;
+      await held.release();
+      await root.put(key, JSON.stringify({ ...record, pid: child.pid }));
+      expect((await readLeases(root.child(s1), new Date()))[0]?.live).toBe(true);
+      expect(
+        (await prune(root, { keepLast: 1 })).decisions.find((d) => d.path === s1),
+      ).toMatchObject({ keep: true, reasons: ['in-use'] });
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      expect((await readLeases(root.child(s1), new Date()))[0]?.live).toBe(false);
+      await prune(root, { keepLast: 1 });
+      expect(await paths(root)).toHaveLength(1);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('a lease that cannot be read (503) counts as live: could not tell is not delete', async () => {
