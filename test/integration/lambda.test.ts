@@ -94,6 +94,35 @@ describe('scheduled backup Lambda handler', () => {
     expect(listed[0]?.complete).toBe(true);
   });
 
+  it('retention keeps unreadable and unknown-format snapshots and says why in the result', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/kept-odd',
+      COGNITO_VAULT_USER_POOL_IDS: poolB,
+      COGNITO_VAULT_KEEP_LAST: '1',
+    });
+    const root = storage('kept-odd');
+    await root.child(`${poolB}/2026-01-01T00-00-00-000Z`).put('manifest.json', '{ corrupt');
+    await root.child(`${poolB}/2026-01-01T00-00-00-000Z`).put('groups.json', '[]');
+    await root
+      .child(`${poolB}/2026-01-02T00-00-00-000Z`)
+      .put('manifest.json', JSON.stringify({ formatVersion: 3 }));
+    const r = await handler({});
+    expect(r.failures).toEqual([]);
+    expect(r.pruneFailures).toEqual([]);
+    expect(r.pruned).toEqual([]);
+    expect(r.retained.map((x) => [x.snapshotId, x.reasons])).toEqual(
+      expect.arrayContaining([
+        ['2026-01-01T00-00-00-000Z', ['unreadable']],
+        ['2026-01-02T00-00-00-000Z', ['unknown-format']],
+      ]),
+    );
+    expect((await listSnapshots(root)).map((s) => s.status).sort()).toEqual([
+      'complete',
+      'unknown-format',
+      'unreadable',
+    ]);
+  });
+
   it('stops before the Lambda timeout, leaves no manifest and reports the failure', async () => {
     configure({
       COGNITO_VAULT_TO: 's3://vault/slow',
