@@ -110,10 +110,19 @@ export async function readLeases(
   snapshot: Storage,
   now: Date,
   entries?: StorageEntry[],
+  opts: { ownKey?: string } = {},
 ): Promise<LeaseInfo[]> {
   const found: StorageEntry[] = [];
   if (entries) found.push(...entries.filter((e) => isLeaseKey(e.key)));
   else for await (const e of snapshot.list(LOCKS_DIR)) if (isLeaseKey(e.key)) found.push(e);
+  // The storage's own clock, read off a lease we have just written (S3 LastModified is the
+  // server's time): a lease refreshed within the TTL by that clock is live whatever our clock
+  // says, so a machine whose clock runs ahead cannot take live leases for expired ones.
+  const storageNow = found.find((e) => e.key === opts.ownKey)?.modified;
+  const freshByStorage = (e: StorageEntry): boolean =>
+    storageNow !== undefined &&
+    e.modified !== undefined &&
+    storageNow.getTime() - e.modified.getTime() < LEASE_TTL_MS;
   const out: LeaseInfo[] = [];
   for (const e of found) {
     let text: string;
@@ -137,7 +146,9 @@ export async function readLeases(
     }
     const parsed = LeaseRecord.safeParse(raw);
     if (parsed.success) {
-      out.push({ key: e.key, lease: parsed.data, live: leaseIsLive(parsed.data, now) });
+      const live =
+        leaseIsLive(parsed.data, now) || (freshByStorage(e) && !holderIsDead(parsed.data));
+      out.push({ key: e.key, lease: parsed.data, live });
       continue;
     }
     // A damaged lease: nobody can say who holds it, so it counts until it is as old as a lease
@@ -145,7 +156,7 @@ export async function readLeases(
     const age = e.modified ? now.getTime() - e.modified.getTime() : 0;
     out.push({
       key: e.key,
-      live: !e.modified || age < LEASE_TTL_MS,
+      live: !e.modified || age < LEASE_TTL_MS || freshByStorage(e),
       problem: `lease ${e.key} is not a valid lease document`,
     });
   }
@@ -244,7 +255,7 @@ export async function acquireReadLease(
   const held = await acquireLease(snapshot, kind, opts);
   try {
     const now = (opts.now ?? (() => new Date()))();
-    const pruning = (await readLeases(snapshot, now)).filter(
+    const pruning = (await readLeases(snapshot, now, undefined, { ownKey: held.key })).filter(
       (l) => l.key !== held.key && l.live && l.lease?.kind === 'prune',
     );
     if (pruning[0]) {

@@ -274,7 +274,7 @@ async function deleteSnapshot(snap: Storage, d: PruneDecision, now: () => Date):
   const own = await acquireLease(snap, 'prune');
   let deleted = 0;
   try {
-    const leases = await readLeases(snap, now());
+    const leases = await readLeases(snap, now(), undefined, { ownKey: own.key });
     const held = leases.filter(
       (l) => l.key !== own.key && l.live && (l.unreadable || l.lease?.kind !== 'prune'),
     );

@@ -370,6 +370,9 @@ describe('leases', () => {
     };
     await root.child(s1 ?? '').put('locks/restore-00.json', JSON.stringify(stale));
     await root.child(s5 ?? '').put('locks/restore-01.json', JSON.stringify(stale));
+    // Written (last refreshed) when it says: long ago by the storage's clock too.
+    root.touch(`${s1}/locks/restore-00.json`, new Date(stale.refreshedAt));
+    root.touch(`${s5}/locks/restore-01.json`, new Date(stale.refreshedAt));
     const r = await prune(root, { keepLast: 1 });
     expect(r.decisions.find((d) => d.path === s1)).toMatchObject({ keep: false });
     expect(r.staleLeasesRemoved).toBe(1);
@@ -415,6 +418,23 @@ describe('leases', () => {
       expect(await paths(root)).toHaveLength(1);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+
+  it('a prune whose clock runs hours ahead still sees a fresh lease as live (storage clock)', async () => {
+    const root = new MemoryStorage();
+    const [s1] = await fiveDays(root);
+    const held = await acquireLease(root.child(s1), 'restore');
+    try {
+      const ahead = () => new Date(Date.now() + 3 * 3_600_000);
+      const r = await prune(root, { keepLast: 1 }, { now: ahead });
+      expect(r.decisions.find((d) => d.path === s1)).toMatchObject({
+        keep: true,
+        reasons: ['in-use'],
+      });
+      expect(await root.exists(`${s1}/${MANIFEST_FILE}`)).toBe(true);
+    } finally {
+      await held.release();
     }
   });
 
