@@ -8,6 +8,7 @@ import {
   ImportRowEncoder,
   writeImportFiles,
 } from '../snapshot/import-csv.js';
+import { withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
@@ -56,65 +57,80 @@ export function registerExportCsv(program: Command): void {
   cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
     await runCommand(
       flags,
-      async ({ signal }) => {
+      async ({ signal, progress }) => {
         const to = flags.to ?? '';
         const region = flags.headerFrom ? regionOfPoolId(flags.headerFrom) : flags.region;
-        const reader = await SnapshotReader.open(makeStorage(snapshot, flags, flags.region));
-        await reader.assertValid();
-        const sink = makeStorage(to, flags, flags.region);
-        for await (const _ of sink.list()) {
-          throw new UsageError('TARGET_NOT_EMPTY', `--to ${sink.location} is not empty`, {
-            to: sink.location,
-          });
-        }
-        let pool: Pick<PoolDocument, 'userPool' | 'mfaConfig'> = await reader.readJson(
-          'pool',
-          PoolDocument,
-        );
-        let header: string[];
-        if (flags.headerFrom) {
-          const gw = makeGateway(flags, region, signal);
-          try {
-            header = await gw.getCSVHeader(flags.headerFrom).catch((e: unknown) => {
-              if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
-                throw new UsageError(
-                  'POOL_NOT_FOUND',
-                  `user pool ${flags.headerFrom} does not exist in ${region}`,
-                  { userPoolId: flags.headerFrom },
-                  { cause: e },
-                );
+        const source = makeStorage(snapshot, flags, flags.region);
+        await SnapshotReader.open(source);
+        // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.
+        return withReadLease(
+          source,
+          'export',
+          (e) =>
+            progress({
+              type: 'warning',
+              code: 'NO_LEASE',
+              message: `could not write a lease on the snapshot (${e.message}); a concurrent prune is not held off`,
+            }),
+          async () => {
+            const reader = await SnapshotReader.open(source);
+            await reader.assertValid();
+            const sink = makeStorage(to, flags, flags.region);
+            for await (const _ of sink.list()) {
+              throw new UsageError('TARGET_NOT_EMPTY', `--to ${sink.location} is not empty`, {
+                to: sink.location,
+              });
+            }
+            let pool: Pick<PoolDocument, 'userPool' | 'mfaConfig'> = await reader.readJson(
+              'pool',
+              PoolDocument,
+            );
+            let header: string[];
+            if (flags.headerFrom) {
+              const gw = makeGateway(flags, region, signal);
+              try {
+                header = await gw.getCSVHeader(flags.headerFrom).catch((e: unknown) => {
+                  if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
+                    throw new UsageError(
+                      'POOL_NOT_FOUND',
+                      `user pool ${flags.headerFrom} does not exist in ${region}`,
+                      { userPoolId: flags.headerFrom },
+                      { cause: e },
+                    );
+                  }
+                  throw e;
+                });
+                const live = await gw.describeUserPool(flags.headerFrom);
+                const mfa = await gw.getUserPoolMfaConfig(flags.headerFrom);
+                pool = {
+                  userPool: { ...(live as Record<string, unknown>), Id: flags.headerFrom },
+                  mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },
+                };
+              } finally {
+                gw.destroy();
               }
-              throw e;
+            } else {
+              header = deriveCsvHeader(pool);
+            }
+            const encoder = new ImportRowEncoder(header, pool);
+            const set = await writeImportFiles(reader.records('users', UserRecord), encoder, sink, {
+              signal,
             });
-            const live = await gw.describeUserPool(flags.headerFrom);
-            const mfa = await gw.getUserPoolMfaConfig(flags.headerFrom);
-            pool = {
-              userPool: { ...(live as Record<string, unknown>), Id: flags.headerFrom },
-              mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },
+            const at = (key: string): string => `${sink.location}/${key}`;
+            const result: ExportCsvResult = {
+              snapshot: reader.location,
+              to: sink.location,
+              headerSource: flags.headerFrom ? 'GetCSVHeader' : 'derived',
+              header: set.header,
+              files: set.files.map((f) => ({ ...f, path: at(f.name), indexPath: at(f.index) })),
+              eligible: set.eligible,
+              ineligible: set.ineligible,
+              report: at(set.report),
+              poolBlockers: encoder.poolBlockers(),
             };
-          } finally {
-            gw.destroy();
-          }
-        } else {
-          header = deriveCsvHeader(pool);
-        }
-        const encoder = new ImportRowEncoder(header, pool);
-        const set = await writeImportFiles(reader.records('users', UserRecord), encoder, sink, {
-          signal,
-        });
-        const at = (key: string): string => `${sink.location}/${key}`;
-        const result: ExportCsvResult = {
-          snapshot: reader.location,
-          to: sink.location,
-          headerSource: flags.headerFrom ? 'GetCSVHeader' : 'derived',
-          header: set.header,
-          files: set.files.map((f) => ({ ...f, path: at(f.name), indexPath: at(f.index) })),
-          eligible: set.eligible,
-          ineligible: set.ineligible,
-          report: at(set.report),
-          poolBlockers: encoder.poolBlockers(),
-        };
-        return result;
+            return result;
+          },
+        );
       },
       (r, say) => {
         say(

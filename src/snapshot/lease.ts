@@ -298,3 +298,21 @@ export async function tryAcquireReadLease(
     throw e;
   }
 }
+
+/**
+ * Runs `fn` under a read lease on `snapshot` (when the storage lets us write one; otherwise
+ * `onUnwritable` is told and `fn` runs without). The lease is released however `fn` ends.
+ */
+export async function withReadLease<T>(
+  snapshot: Storage,
+  kind: Exclude<LeaseKind, 'backup' | 'prune'>,
+  onUnwritable: (e: VaultError) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const lease = await tryAcquireReadLease(snapshot, kind, onUnwritable);
+  try {
+    return await fn();
+  } finally {
+    await lease?.release();
+  }
+}

@@ -13,6 +13,7 @@ import {
   LEASE_TTL_MS,
   readLeases,
   type LeaseRecord,
+  withReadLease,
 } from '../../src/snapshot/lease.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import {
@@ -476,6 +477,59 @@ describe('leases', () => {
     expect(v.ok).toBe(true);
     await held.release();
     expect(await root.exists(`${s1}/${held.key}`)).toBe(false);
+  });
+
+  it('withReadLease holds a lease while its body runs and drops it however the body ends', async () => {
+    const root = new MemoryStorage();
+    const [s1] = await fiveDays(root);
+    const snap = root.child(s1);
+    const seen = await withReadLease(
+      snap,
+      'export',
+      () => undefined,
+      async () => (await readLeases(snap, new Date())).map((l) => l.lease?.kind),
+    );
+    expect(seen).toEqual(['export']);
+    await expect(
+      withReadLease(
+        snap,
+        'restore',
+        () => undefined,
+        async () => {
+          throw new Error('body failed');
+        },
+      ),
+    ).rejects.toThrow('body failed');
+    expect(await readLeases(snap, new Date())).toEqual([]);
+  });
+
+  it('read-only credentials read without a lease, with a warning; other failures stop', async () => {
+    const mem = new MemoryStorage();
+    const [s1] = await fiveDays(mem);
+    const denied = new FaultyStorage(mem, (op) =>
+      op === 'put' ? new StorageError('UNWRITABLE', 'access denied (AccessDenied)') : undefined,
+    ).child(s1);
+    const warnings: string[] = [];
+    expect(
+      await withReadLease(
+        denied,
+        'verify',
+        (e) => warnings.push(e.message),
+        async () => 7,
+      ),
+    ).toBe(7);
+    expect(warnings).toEqual(['access denied (AccessDenied)']);
+    const broken = new FaultyStorage(mem, (op) =>
+      op === 'put' ? new StorageError('IO_ERROR', 'write failed (ServiceUnavailable)') : undefined,
+    ).child(s1);
+    await expect(
+      withReadLease(
+        broken,
+        'verify',
+        () => undefined,
+        async () => 7,
+      ),
+    ).rejects.toMatchObject({ code: 'IO_ERROR', exitCode: 8 });
   });
 
   it('on local disk a released lease leaves no locks/ directory behind', async () => {
