@@ -8,7 +8,7 @@ import {
   ImportRowEncoder,
   writeImportFiles,
 } from '../snapshot/import-csv.js';
-import { withReadLease } from '../snapshot/lease.js';
+import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
@@ -66,12 +66,7 @@ export function registerExportCsv(program: Command): void {
         return withReadLease(
           source,
           'export',
-          (e) =>
-            progress({
-              type: 'warning',
-              code: 'NO_LEASE',
-              message: `could not write a lease on the snapshot (${e.message}); a concurrent prune is not held off`,
-            }),
+          (e) => progress(noLeaseWarning(e)),
           async () => {
             const reader = await SnapshotReader.open(source);
             await reader.assertValid();

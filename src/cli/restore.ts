@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
+import { type HeldLease, noLeaseWarning, tryAcquireReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
 import { loadIdpSecrets } from '../restore/idp-secrets.js';
@@ -158,7 +159,14 @@ export function registerRestore(program: Command): void {
         }
         const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
         const gw = makeGateway(flags, region, signal);
+        let lease: HeldLease | undefined;
         try {
+          // A lease on the snapshot for the whole run, so prune leaves it alone; then the
+          // manifest again: a prune that finished just before the lease leaves none (exit 3).
+          lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
+            progress(noLeaseWarning(e)),
+          );
+          await SnapshotReader.open(reader.storage);
           return await restoreSnapshot(gw, reader, {
             target,
             dryRun: Boolean(flags.dryRun),
@@ -176,6 +184,7 @@ export function registerRestore(program: Command): void {
           });
         } finally {
           gw.destroy();
+          await lease?.release();
         }
       },
       render,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, SnapshotInvalidError } from '../core/errors.js';
-import { tryAcquireReadLease } from '../snapshot/lease.js';
+import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
 
@@ -20,25 +20,17 @@ export function registerVerify(program: Command): void {
       flags,
       async ({ progress }) => {
         try {
-          const storage = makeStorage(snapshot, flags, flags.region);
-          await SnapshotReader.open(storage);
-          // Held while the files are read, so a concurrent prune does not pull them away (a
-          // verify with read-only credentials goes on without, with a warning).
-          const lease = await tryAcquireReadLease(storage, 'verify', (e) =>
-            progress({
-              type: 'warning',
-              code: 'NO_LEASE',
-              message: `could not write a lease on the snapshot (${e.message}); a concurrent prune is not held off`,
-            }),
+          const opened = await SnapshotReader.open(makeStorage(snapshot, flags, flags.region));
+          // Under a lease, so a concurrent prune does not pull the files away mid-read.
+          const [reader, v] = await withReadLease(
+            opened.storage,
+            'verify',
+            (e) => progress(noLeaseWarning(e)),
+            async () => {
+              const r = await SnapshotReader.open(opened.storage);
+              return [r, await r.verify()] as const;
+            },
           );
-          let reader: SnapshotReader;
-          let v: Awaited<ReturnType<SnapshotReader['verify']>>;
-          try {
-            reader = await SnapshotReader.open(storage);
-            v = await reader.verify();
-          } finally {
-            await lease?.release();
-          }
           return {
             ok: v.ok,
             problems: v.problems,

@@ -272,6 +272,15 @@ export async function acquireReadLease(
   }
 }
 
+/** The warning a reader gives when it goes on without a lease. */
+export function noLeaseWarning(e: VaultError): { type: 'warning'; code: string; message: string } {
+  return {
+    type: 'warning',
+    code: 'NO_LEASE',
+    message: `could not write a lease on the snapshot (${e.message}); a concurrent prune is not held off`,
+  };
+}
+
 /** True for storage errors that mean "this credential or medium cannot write here". */
 export function isUnwritable(e: unknown): boolean {
   return e instanceof VaultError && (e.code === 'UNWRITABLE' || e.exitCode === 5);

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, newSnapshotId } from '../../src/snapshot/format.js';
+import { acquireLease } from '../../src/snapshot/lease.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -143,5 +144,32 @@ describe('cognito-vault prune and list', () => {
     const missing = path.join(dir, 'no', 'such');
     expect((await cli(['verify', missing])).code).toBe(3);
     expect(existsSync(missing)).toBe(false);
+  });
+
+  it('restore refuses a snapshot that a prune is deleting (exit 8) and leaves no lease of its own', async () => {
+    const dir = path.join(work, 'being-pruned');
+    const root = new LocalDirStorage(dir);
+    const s = await snapshot(root, '2026-11-01T00:00:00Z');
+    const pruning = await acquireLease(root.child(s), 'prune');
+    try {
+      const r = await cli([
+        'restore',
+        '--from',
+        path.join(dir, s),
+        '--to-user-pool-id',
+        'us-east-1_Target',
+        '--endpoint-url',
+        'http://127.0.0.1:9',
+        '--state-dir',
+        path.join(work, 'state-being-pruned'),
+      ]);
+      expect(r.code, r.stderr).toBe(8);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^cognito-vault: error: .* is being deleted by a prune/),
+      ]);
+      expect(await readdir(path.join(dir, s, 'locks'))).toEqual([pruning.key.split('/')[1]]);
+    } finally {
+      await pruning.release();
+    }
   });
 });
