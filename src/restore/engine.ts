@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { existsSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   CreateUserPoolCommand,
@@ -48,6 +49,7 @@ import type {
   RestoreWarning,
 } from './types.js';
 import { Gate } from './gate.js';
+import type { StateDirLock } from './lock.js';
 import { restoreUsers } from './users.js';
 
 type Loose = Record<string, unknown>;
@@ -100,6 +102,8 @@ export async function restoreSnapshot(
   if (options.signal?.aborted) throw new InterruptedError();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   gw.setSignal(run.signal);
+  let lock: StateDirLock | undefined;
+  let createdStateDir = false;
 
   try {
     // ---- preflight: nothing is written before it passes --------------------------------------
@@ -122,6 +126,12 @@ export async function restoreSnapshot(
     const source = data.pool.userPool as Loose;
     const stateDir = path.resolve(options.stateDir ?? defaultStateDir(snapshotId, target));
     const subMapFile = path.resolve(options.subMapFile ?? path.join(stateDir, SUB_MAP_FILE));
+    // The lock comes before the journal is read: a journal read before locking may be stale
+    // by the time the lock is held (another run created the pool meanwhile).
+    if (!options.dryRun) {
+      createdStateDir = !existsSync(stateDir);
+      lock = await RestoreJournal.lockDir(stateDir);
+    }
     const prior = await readJournal(stateDir);
     if (prior) assertJournalMatches(prior, stateDir, snapshotId, target);
 
@@ -213,7 +223,10 @@ export async function restoreSnapshot(
     }
 
     // ---- the restore ----------------------------------------------------------------------
-    const journal = await RestoreJournal.open(stateDir, {
+    if (!lock) throw new Error('state directory not locked');
+    const held = lock;
+    lock = undefined; // the journal owns it now
+    const journal = await RestoreJournal.open(held, {
       snapshotId,
       sourcePoolId,
       target,
@@ -408,8 +421,21 @@ export async function restoreSnapshot(
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
+    if (lock) {
+      // Preflight failed: release, and leave no empty state directory behind.
+      lock.release();
+      if (createdStateDir) rmEmptyDir(lock.dir);
+    }
     options.signal?.removeEventListener('abort', onOuterAbort);
     gw.setSignal(undefined);
+  }
+}
+
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or gone
   }
 }
 
