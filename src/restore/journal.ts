@@ -29,7 +29,8 @@ const FILE_MODE = 0o600;
  * - `begin`: first line; which snapshot goes to which target.
  * - `preflight`: the preflight passed once (a resumed run skips the "target is empty" check).
  * - `pool-intent` / `pool`: about to create the pool (with the ids of same-named pools that
- *   already existed) / the pool exists with this id.
+ *   already existed, and the attempt's token, which the pool carries as its
+ *   `cognito-vault:restore-token` tag; one line per attempt) / the pool exists with this id.
  * - `pool-settings`, `domain`: MFA configuration / domain done.
  * - `group`, `rs`, `idp`: one resource done (`s` = c created, e existing, k skipped).
  * - `clients-before`: the target's client ids before this restore created any.
@@ -51,7 +52,7 @@ export type JournalEntry =
       at: string;
     }
   | { t: 'preflight'; at: string }
-  | { t: 'pool-intent'; name: string; preexisting: string[] }
+  | { t: 'pool-intent'; name: string; preexisting: string[]; token?: string }
   | { t: 'pool'; id: string }
   | { t: 'pool-settings' }
   | { t: 'domain'; d: string }
@@ -73,7 +74,8 @@ export type JournalEntry =
 export class JournalState {
   begin: Extract<JournalEntry, { t: 'begin' }> | undefined;
   preflightPassed = false;
-  poolIntent: { name: string; preexisting: string[] } | undefined;
+  /** The pool to create, the same-named pools before it, and every attempt's token (tag). */
+  poolIntent: { name: string; preexisting: string[]; tokens: string[] } | undefined;
   poolId: string | undefined;
   poolSettingsDone = false;
   domain: string | undefined;
@@ -117,7 +119,8 @@ export class JournalState {
         this.preflightPassed = true;
         break;
       case 'pool-intent':
-        this.poolIntent ??= { name: e.name, preexisting: e.preexisting };
+        this.poolIntent ??= { name: e.name, preexisting: e.preexisting, tokens: [] };
+        if (e.token) this.poolIntent.tokens.push(e.token);
         break;
       case 'pool':
         this.poolId = e.id;
