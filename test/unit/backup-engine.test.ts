@@ -174,6 +174,67 @@ const hasManifest = async (s: Storage): Promise<boolean> =>
   (await keys(s)).some((k) => k.endsWith('/manifest.json') || k === 'manifest.json');
 
 describe('sharded ListUsers', () => {
+  /** Cognito's answer to an expired token (aws/aws-sdk-js#3705). */
+  const expired = (token: string) =>
+    new InvalidParameterException({
+      message: `Paging marker ${token} is invalid for request 0f0e`,
+      $metadata: { httpStatusCode: 400 },
+    });
+
+  it('restarts the single fallback chain when its pagination token expires, and says so', async () => {
+    const fake = listUsersFake(users, { refuseFilter: true });
+    let expiredOnce = false;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      // The token of the third page has expired the first time it is used.
+      if (input.PaginationToken === '120' && !expiredOnce) {
+        expiredOnce = true;
+        throw expired(input.PaginationToken);
+      }
+      return fake(input);
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL, shards: 16 });
+    expect(expiredOnce).toBe(true);
+    expect(r.users).toBe(130);
+    expect(r.manifest.counts.users).toBe(130);
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({ code: 'LISTUSERS_CHAIN_RESTARTED', operation: 'ListUsers' }),
+    );
+    const snap = root.child(r.snapshot.replace('memory://', ''));
+    const back = await readUsers(snap);
+    // Every user exactly once: the restarted part was written again, not appended to.
+    expect(back.map((u) => u.Username).sort()).toEqual(users.map((u) => u.Username).sort());
+    expect((await (await SnapshotReader.open(snap)).verify()).ok).toBe(true);
+  });
+
+  it('restarts only the shard whose token expired; gives up (exit 7) if it keeps expiring', async () => {
+    const fake = listUsersFake(users);
+    let expiries = 0;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      if (input.Filter === 'sub ^= "3"' && expiries < 1) {
+        expiries++;
+        throw expired('x');
+      }
+      return fake(input);
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL, shards: 16 });
+    expect(r.users).toBe(130);
+    expect(r.warnings.filter((w) => w.code === 'LISTUSERS_CHAIN_RESTARTED')).toHaveLength(1);
+    const back = await readUsers(root.child(r.snapshot.replace('memory://', '')));
+    expect(back).toHaveLength(130);
+
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      if (input.Filter === 'sub ^= "3"') throw expired('x');
+      return fake(input);
+    });
+    const root2 = new MemoryStorage();
+    const e = await failure(backupPool(gw, root2, { userPoolId: POOL, shards: 16 }));
+    expect(e.code).toBe('PAGINATION_EXPIRED');
+    expect(e.exitCode).toBe(7);
+    expect(await hasManifest(root2)).toBe(false);
+  });
+
   it('falls back to one chain when Cognito refuses the sub filter', async () => {
     mock.on(ListUsersCommand).callsFake(listUsersFake(users, { refuseFilter: true }));
     const root = new MemoryStorage();
