@@ -31,6 +31,7 @@ import {
   REDACTED,
   type Warning,
 } from '../snapshot/format.js';
+import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -246,13 +247,14 @@ export async function backupPool(
 
     const captureSettings = async (): Promise<void> => {
       const poolDoc = await capturePoolDocument(gw, pool, warn);
+      if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
       await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
 
       progress({ type: 'phase', phase: 'clients' });
       for await (const c of gw.listUserPoolClients(poolId)) {
         const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
         if (!full) continue;
-        if (full.ClientSecret && !opts.includeSecrets) full.ClientSecret = REDACTED;
+        if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
         clients.push(full);
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);

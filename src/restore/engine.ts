@@ -266,7 +266,10 @@ export async function restoreSnapshot(
                 .then((r) => r.UserPool?.Id);
             },
             () => adoptInterruptedPool(gw, state, name, warn),
-            { signal: run.signal },
+            {
+              signal: run.signal,
+              ...(options.settleDelaysMs ? { settleDelaysMs: options.settleDelaysMs } : {}),
+            },
           );
           if (!createdId) throw new Error('CreateUserPool returned no pool id');
           poolId = createdId;
@@ -314,6 +317,7 @@ export async function restoreSnapshot(
         progress,
         signal: run.signal,
         groupReady: (name) => groupGate.open(name),
+        ...(options.settleDelaysMs ? { settleDelaysMs: options.settleDelaysMs } : {}),
       };
       const clientMapFile = path.join(stateDir, CLIENT_MAP_FILE);
       // Most-used groups first, so most memberships can start soonest.

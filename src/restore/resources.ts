@@ -28,6 +28,8 @@ export interface PhaseContext {
   signal: AbortSignal;
   /** Called when a group exists in the target (created, found, or done in an earlier run). */
   groupReady?: (name: string) => void;
+  /** Override createOnce's settle delays (tests). */
+  settleDelaysMs?: readonly number[];
 }
 
 function awsCode(e: unknown): string | undefined {
@@ -252,7 +254,7 @@ export function clientInput(
   c: ClientRecord,
   poolId: string,
   skippedIdps: ReadonlySet<string>,
-): { input: CreateUserPoolClientCommandInput; dropped: string[] } {
+): { input: CreateUserPoolClientCommandInput; dropped: string[]; analyticsDropped?: boolean } {
   const src = c as Record<string, unknown>;
   const input: Record<string, unknown> = { UserPoolId: poolId };
   for (const k of CREATE_CLIENT_KEYS) {
@@ -273,7 +275,16 @@ export function clientInput(
     if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
     else input.GenerateSecret = true;
   }
-  return { input: input as unknown as CreateUserPoolClientCommandInput, dropped };
+  // Pinpoint analytics through an IAM role needs the role's ExternalId; a redacted one cannot be
+  // sent, so the client is created without analytics (the caller reports it).
+  const analytics = input.AnalyticsConfiguration as Record<string, unknown> | undefined;
+  const analyticsDropped = analytics?.ExternalId === REDACTED;
+  if (analyticsDropped) delete input.AnalyticsConfiguration;
+  return {
+    input: input as unknown as CreateUserPoolClientCommandInput,
+    dropped,
+    ...(analyticsDropped ? { analyticsDropped } : {}),
+  };
 }
 
 /**
@@ -323,7 +334,15 @@ export async function restoreClients(
       journal.append({ t: 'client', old: c.ClientId, new: preexisting.id, s: 'e' });
       continue;
     }
-    const { input, dropped } = clientInput(c, poolId, skippedIdps);
+    const { input, dropped, analyticsDropped } = clientInput(c, poolId, skippedIdps);
+    if (analyticsDropped) {
+      const w = {
+        code: 'CLIENT_ANALYTICS_REDACTED',
+        message: `app client ${name}: its analytics configuration's ExternalId was redacted in the snapshot (backed up without --include-secrets); created without analytics — configure it again, or restore a snapshot taken with --include-secrets`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
     if (dropped.length) {
       const w = {
         code: 'CLIENT_IDP_DROPPED',
@@ -359,7 +378,7 @@ export async function restoreClients(
         }
         return undefined;
       },
-      { signal: ctx.signal },
+      { signal: ctx.signal, ...(ctx.settleDelaysMs ? { settleDelaysMs: ctx.settleDelaysMs } : {}) },
     );
     if (!newId) throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
     journal.append({ t: 'client', old: c.ClientId, new: newId, s: 'c' });

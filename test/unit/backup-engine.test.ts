@@ -289,6 +289,46 @@ describe('sharded ListUsers', () => {
 });
 
 describe('what a backup captures (mocked pool)', () => {
+  it('redacts the SMS and analytics role ExternalIds by default, keeps them with includeSecrets', async () => {
+    const sms = { SnsCallerArn: 'arn:aws:iam::123456789012:role/sms', ExternalId: 'ext-sms' };
+    mock.on(DescribeUserPoolCommand).callsFake(async () => ({
+      UserPool: { Id: POOL, Name: 'unit', SmsConfiguration: { ...sms } },
+    }));
+    mock.on(GetUserPoolMfaConfigCommand).callsFake(async () => ({
+      MfaConfiguration: 'OPTIONAL',
+      SmsMfaConfiguration: { SmsConfiguration: { ...sms } },
+    }));
+    mock.on(DescribeUserPoolClientCommand).callsFake(async () => ({
+      UserPoolClient: {
+        ClientId: 'c1',
+        AnalyticsConfiguration: { ApplicationId: 'app', RoleArn: 'arn:r', ExternalId: 'ext-an' },
+      },
+    }));
+    for (const includeSecrets of [false, true]) {
+      const root = new MemoryStorage();
+      const r = await backupPool(gw, root, { userPoolId: POOL, includeSecrets });
+      const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+      const pool = (await snap.readJson('pool', z.any())) as {
+        userPool: { SmsConfiguration: { ExternalId: string; SnsCallerArn: string } };
+        mfaConfig: { SmsMfaConfiguration: { SmsConfiguration: { ExternalId: string } } };
+      };
+      const clients = (await snap.readJson('clients', z.any())) as {
+        AnalyticsConfiguration: { ExternalId: string; RoleArn: string };
+      }[];
+      const text = JSON.stringify([pool, clients]);
+      expect(text.includes('ext-sms'), `includeSecrets=${includeSecrets}`).toBe(includeSecrets);
+      expect(text.includes('ext-an')).toBe(includeSecrets);
+      const marker = (v: string) => (includeSecrets ? v : REDACTED);
+      expect(pool.userPool.SmsConfiguration.ExternalId).toBe(marker('ext-sms'));
+      expect(pool.mfaConfig.SmsMfaConfiguration.SmsConfiguration.ExternalId).toBe(
+        marker('ext-sms'),
+      );
+      expect(pool.userPool.SmsConfiguration.SnsCallerArn).toBe(sms.SnsCallerArn);
+      expect(clients[0]?.AnalyticsConfiguration.ExternalId).toBe(marker('ext-an'));
+      expect(clients[0]?.AnalyticsConfiguration.RoleArn).toBe('arn:r');
+    }
+  });
+
   it('redacts secrets by default, keeps them with includeSecrets, dates as ISO strings', async () => {
     const root = new MemoryStorage();
     const r = await backupPool(gw, root, { userPoolId: POOL });
