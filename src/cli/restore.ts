@@ -8,6 +8,7 @@ import type { RestoreOutcome, RestoreTarget } from '../restore/types.js';
 import {
   addAwsOptions,
   addOutputOptions,
+  addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
@@ -94,6 +95,7 @@ export function registerRestore(program: Command): void {
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
   cmd.action(async (flags: RestoreFlags) => {
     await runCommand(
