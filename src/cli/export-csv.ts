@@ -11,6 +11,7 @@ import {
 import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
+  addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
@@ -52,6 +53,7 @@ export function registerExportCsv(program: Command): void {
     .option('--endpoint-url <url>', 'Cognito (and S3) endpoint, e.g. a local emulator');
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.addHelpText('after', EXPORT_CSV_HELP);
   cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
     await runCommand(

@@ -63,6 +63,10 @@ export const COMMAND_OPERATIONS = {
     /** --domain. */
     domain: ['CreateUserPoolDomain'],
   },
+  /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
+  'export-csv': {
+    headerFrom: ['GetCSVHeader', 'DescribeUserPool', 'GetUserPoolMfaConfig'],
+  },
   /** Storage-only commands: no Cognito call. */
   prune: {},
   verify: {},
@@ -103,4 +107,5 @@ export const COMMAND_STORAGE = {
   restore: ['get'],
   prune: ['get', 'list', 'delete'],
   verify: ['get'],
+  'export-csv': ['get', 'list', 'put'],
 } as const satisfies Record<CommandName, readonly StorageOperation[]>;

@@ -213,6 +213,9 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
     }
     statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*', extra));
     statements.push(passRoleStatement(opts, first?.account ?? '*', first?.partition ?? 'aws'));
+  } else {
+    const ops = operationsOf(kind);
+    statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
   }
   const storageOps =
     kind === 'backup' && opts.prune ? storageOpsOf('backup', ['prune']) : storageOpsOf(kind);
@@ -227,16 +230,18 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
 }
 
 /**
- * Policy builders by kind. Extension point: another kind (e.g. `import-role`, the role Cognito
- * assumes for a CSV import job, and the PassRole for it) registers its builder here and becomes
- * a valid `cognito-vault policy <kind>` argument.
+ * Policy builders by kind: one per command of the operation table (a command added there gets a
+ * policy with no change here). Extension point: a kind that is not a command (e.g. `import-role`,
+ * the role Cognito assumes for a CSV import job, and the PassRole to hand it over) adds its
+ * builder to this record and becomes a valid `cognito-vault policy <kind>` argument.
  */
-export const POLICY_BUILDERS: Record<string, (opts: PolicyOptions) => IamPolicy> = {
-  backup: (o) => commandPolicy('backup', o),
-  restore: (o) => commandPolicy('restore', o),
-  prune: (o) => commandPolicy('prune', o),
-  verify: (o) => commandPolicy('verify', o),
-};
+export const POLICY_BUILDERS: Record<string, (opts: PolicyOptions) => IamPolicy> =
+  Object.fromEntries(
+    (Object.keys(COMMAND_OPERATIONS) as CommandName[]).map((c) => [
+      c,
+      (o: PolicyOptions) => commandPolicy(c, o),
+    ]),
+  );
 
 export function policyKinds(): string[] {
   return Object.keys(POLICY_BUILDERS);

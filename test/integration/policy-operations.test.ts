@@ -1,7 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -29,7 +30,11 @@ import {
   UserRecord,
   MembershipRecord,
 } from '../../src/snapshot/index.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalDirStorage } from '../../src/storage/local.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { MOTO_ENV } from '../support/moto.js';
 import type { Storage, StorageEntry } from '../../src/storage/storage.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
 
@@ -163,7 +168,11 @@ async function emptyPoolLike(gw: CognitoGateway, reader: SnapshotReader, name: s
 }
 
 beforeAll(async () => {
-  fixture = await startMotoFixture('cv-policy-ops-');
+  if (!existsSync(path.resolve('dist/cli/main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  }
+  // With the CSV import-job double in front of moto (GetCSVHeader for export-csv).
+  fixture = await startMotoFixture('cv-policy-ops-', { withImportJobs: true });
   ({ work } = fixture);
   endpoint = fixture.moto.endpoint;
   const seeded = await seedPool(fixture.gw, {
@@ -239,6 +248,44 @@ beforeAll(async () => {
     await restoreSnapshot(gw, r, await opts({ target: { userPoolId: empty }, merge: true }));
   });
 
+  // ---- export-csv: a CLI command; recorded on the wire by a proxy (Cognito and S3) ---------
+  const s3 = new S3Client({
+    region: REGION,
+    endpoint: fixture.moto.motoEndpoint,
+    forcePathStyle: true,
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  const s3root = new S3Storage({ client: s3, bucket: 'vault', prefix: 'snapshots' });
+  const onS3 = await backupPool(fixture.gw, s3root, { userPoolId: sourcePoolId });
+  const proxy = await startFaultProxy({ target: fixture.moto.endpoint, dropResponses: {} });
+  try {
+    const r = await runCli([
+      'export-csv',
+      `s3://vault/snapshots/${sourcePoolId}/${onS3.manifest.snapshotId}`,
+      '--to',
+      's3://vault/csv',
+      '--header-from',
+      sourcePoolId,
+      '--endpoint-url',
+      proxy.endpoint,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+  } finally {
+    await proxy.close();
+    s3.destroy();
+  }
+  scenarios.push({
+    command: 'export-csv',
+    features: ['headerFrom'],
+    cognito: new Set([...proxy.calls].filter((c) => !c.startsWith('s3:'))),
+    storage: new Set(
+      [...proxy.calls]
+        .filter((c) => c.startsWith('s3:'))
+        .map((c) => c.slice(3) as StorageOperation),
+    ),
+  });
+
   // ---- verify and prune: storage only ----------------------------------------------------
   await record('verify', [], async (_gw, wrap) => {
     const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
@@ -260,6 +307,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await fixture?.stop();
 });
+
+/** Runs the built CLI (for commands whose body lives in the CLI), through `endpoint`. */
+function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...MOTO_ENV };
+    delete env.AWS_PROFILE;
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 const commands = Object.keys(COMMAND_OPERATIONS) as CommandName[];
 

@@ -17,10 +17,34 @@ export interface FaultProxyOptions {
   onDrop?: (operation: string, responseBody: unknown) => Promise<void>;
 }
 
+/**
+ * The operation a request names: Cognito's from X-Amz-Target; S3's (path-style) as the Storage
+ * operation it serves — put, get, exists, list, delete.
+ */
+export function operationOf(req: http.IncomingMessage): string {
+  const target = req.headers['x-amz-target'];
+  if (target) return String(target).split('.').pop() ?? '';
+  const url = new URL(req.url ?? '/', 'http://x');
+  const objectKey = url.pathname.split('/').filter(Boolean).length > 1;
+  switch (req.method) {
+    case 'PUT':
+    case 'POST':
+      return 's3:put';
+    case 'HEAD':
+      return 's3:exists';
+    case 'DELETE':
+      return 's3:delete';
+    default:
+      return objectKey ? 's3:get' : 's3:list';
+  }
+}
+
 export interface FaultProxy {
   endpoint: string;
   /** Operations whose answers were lost, in order. */
   dropped: string[];
+  /** Every operation forwarded (see operationOf). */
+  calls: Set<string>;
   close(): Promise<void>;
 }
 
@@ -34,6 +58,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const remaining = new Map(Object.entries(opts.dropResponses));
   const hidden = new Map<string, number>();
   const dropped: string[] = [];
+  const calls = new Set<string>();
   const agent = new http.Agent({ keepAlive: true });
 
   const server = http.createServer((req, res) => {
@@ -41,10 +66,8 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const op =
-        String(req.headers['x-amz-target'] ?? '')
-          .split('.')
-          .pop() ?? '';
+      const op = operationOf(req);
+      calls.add(op);
       const headers = { ...req.headers, host: target.host };
       const up = http.request(
         {
@@ -108,6 +131,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   return {
     endpoint: `http://127.0.0.1:${port}`,
     dropped,
+    calls,
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
