@@ -107,6 +107,23 @@ function unlinkQuiet(file: string): void {
   }
 }
 
+/** Temporary lock files of runs killed before publishing them (they hold their LockInfo). */
+function removeDeadTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith('.lock-tmp-')) continue;
+    const file = path.join(dir, n);
+    const info = readInfo(file);
+    // An unreadable one may be a live run's, being written: left alone.
+    if (info && isStale(info)) unlinkQuiet(file);
+  }
+}
+
 export class StateDirLock {
   private released = false;
 
@@ -164,6 +181,7 @@ export class StateDirLock {
       }
       held.add(info.token);
       for (const g of generations(dir)) if (g < gen) unlinkQuiet(lockPath(dir, g));
+      removeDeadTemporaries(dir);
       return new StateDirLock(dir, gen, info);
     }
     throw new UsageError('STATE_DIR_LOCKED', `cannot lock ${dir}: another run keeps taking it`, {

@@ -116,6 +116,18 @@ describe('state directory lock (real processes)', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('lock.'))).toEqual([]);
   });
 
+  it('a temporary lock file left by a run killed before publishing it is cleaned up', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cv-lock-tmp-'));
+    writeFileSync(
+      path.join(dir, '.lock-tmp-dead'),
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), start: '1', token: 'dead', at: '' }),
+    );
+    writeFileSync(path.join(dir, '.lock-tmp-partial'), '{"pid":');
+    const lock = StateDirLock.acquire(dir);
+    lock.release();
+    expect(readdirSync(dir).sort()).toEqual(['.lock-tmp-partial']);
+  });
+
   it('a lock from another host is never taken over', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cv-lock-host-'));
     writeFileSync(
