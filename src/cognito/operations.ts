@@ -74,10 +74,14 @@ export const COMMAND_OPERATIONS = {
 
 export type CommandName = keyof typeof COMMAND_OPERATIONS;
 
-/** Operations IAM cannot scope to a user pool ARN (Resource must be "*"). */
+/**
+ * Operations IAM cannot scope to a user pool ARN (Resource must be "*"): they name no pool
+ * (ListUserPools, CreateUserPool, and DescribeUserPoolDomain, which takes only a domain).
+ */
 export const ACCOUNT_LEVEL: ReadonlySet<CognitoOperation> = new Set<CognitoOperation>([
   'ListUserPools',
   'CreateUserPool',
+  'DescribeUserPoolDomain',
 ]);
 
 /** Every operation of a command (all features), sorted, without duplicates. */

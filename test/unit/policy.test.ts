@@ -83,6 +83,11 @@ describe('least-privilege IAM policies', () => {
     expect(statement(p, 'CognitoUserPool')?.Resource).toEqual([ARN]);
     // No --all with named pools: no account-wide ListUserPools.
     expect(actionsOf(p)).not.toContain('cognito-idp:ListUserPools');
+    // DescribeUserPoolDomain names a domain, not a pool: it cannot be scoped to pool ARNs.
+    expect(statement(p, 'CognitoAccount')).toMatchObject({
+      Action: ['cognito-idp:DescribeUserPoolDomain'],
+      Resource: '*',
+    });
     expect(statement(p, 'SnapshotObjects')).toMatchObject({
       Resource: 'arn:aws:s3:::vault/cognito/*',
     });
