@@ -306,7 +306,20 @@ export class RestoreJournal {
         { cause: e },
       );
     }
-    return StateDirLock.acquire(dir);
+    try {
+      return StateDirLock.acquire(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+        throw new StorageError(
+          'UNWRITABLE',
+          `cannot lock the state directory ${dir} (${code})`,
+          { path: dir },
+          { cause: e },
+        );
+      }
+      throw e;
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
+import { RestoreJournal } from '../../src/restore/journal.js';
 import { StateDirLock } from '../../src/restore/lock.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
@@ -126,6 +127,20 @@ describe('state directory lock (real processes)', () => {
     const lock = StateDirLock.acquire(dir);
     lock.release();
     expect(readdirSync(dir).sort()).toEqual(['.lock-tmp-partial']);
+  });
+
+  it('an unwritable state directory is a storage error (exit 8), not a crash', async () => {
+    if (process.getuid?.() === 0) return; // root writes anywhere
+    const dir = mkdtempSync(path.join(tmpdir(), 'cv-lock-ro-'));
+    chmodSync(dir, 0o500);
+    try {
+      await expect(RestoreJournal.lockDir(dir)).rejects.toMatchObject({
+        code: 'UNWRITABLE',
+        exitCode: 8,
+      });
+    } finally {
+      chmodSync(dir, 0o700);
+    }
   });
 
   it('a lock from another host is never taken over', () => {
