@@ -16,7 +16,7 @@ export const RESTORE_TOKEN_TAG = 'cognito-vault:restore-token';
  * operations are eventually consistent, so a created pool or client may be missing from the
  * list for a moment. Cumulative delays before each look (ms).
  */
-export const SETTLE_DELAYS_MS = [0, 500, 1000, 2000, 4000] as const;
+export const SETTLE_DELAYS_MS = [0, 250, 750, 1500] as const;
 
 export function isAmbiguous(e: unknown): boolean {
   return (
