@@ -7,10 +7,16 @@ import type {
   UserPoolType,
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { CognitoError, InterruptedError, UsageError, VaultError } from '../core/errors.js';
+import {
+  CognitoError,
+  InterruptedError,
+  ServiceUnavailableError,
+  UsageError,
+  VaultError,
+} from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { TOOL_NAME, TOOL_VERSION } from '../core/version.js';
-import { rootAwsName } from '../cognito/errors.js';
+import { isExpiredPaginationToken, rootAwsName } from '../cognito/errors.js';
 import { type CognitoGateway, resolveRegion } from '../cognito/gateway.js';
 import type { CategoryReport } from '../cognito/rate.js';
 import {
@@ -26,6 +32,7 @@ import {
   type Warning,
 } from '../snapshot/format.js';
 import { acquireLease, type HeldLease } from '../snapshot/lease.js';
+import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -62,6 +69,9 @@ export interface BackupResult {
 
 /** ListUsers chains open at once (see captureUsers). */
 export const MAX_OPEN_SHARDS = 16;
+
+/** Times one ListUsers part is listed again after its pagination token expired. */
+export const MAX_CHAIN_RESTARTS = 2;
 
 export type BackupSummary = Omit<BackupResult, 'manifest' | 'userPoolName'>;
 
@@ -151,7 +161,8 @@ export async function backupPool(
     let usersListed = 0;
     const userShard = async function* (
       filterPrefix: string,
-      started?: ProbedShard,
+      started: ProbedShard | undefined,
+      chain: { listed: number },
     ): AsyncGenerator<unknown> {
       const filter = filterPrefix ? `sub ^= "${filterPrefix}"` : undefined;
       // Shards run in the background: a group's member pages (one sequential chain
@@ -162,11 +173,56 @@ export async function backupPool(
       for await (const page of pages) {
         for (const u of page) yield userRecord(u);
         usersListed += page.length;
+        chain.listed += page.length;
         progress({
           type: 'users',
           done: usersListed,
           ...(estimated !== undefined ? { total: estimated } : {}),
         });
+      }
+    };
+
+    /**
+     * One ListUsers chain into one part file. If Cognito refuses the chain's pagination token
+     * (it expires them after one hour: a chain slowed by throttling, or the single chain of a
+     * large pool when sharding is refused), the part is written again from a new chain — one
+     * chain writes one part, so nothing is duplicated and nothing held in memory — and the
+     * manifest says so. After MAX_CHAIN_RESTARTS restarts the backup fails instead.
+     */
+    const writeUserPart = async (
+      prefix: string,
+      index: number,
+      started: ProbedShard | undefined,
+    ): Promise<void> => {
+      for (let restarts = 0; ; restarts++) {
+        const chain = { listed: 0 };
+        const t0 = performance.now();
+        try {
+          await writer.writeJsonLines(
+            partPath(PART_DIRS.users, index),
+            'users',
+            userShard(prefix, restarts === 0 ? started : undefined, chain),
+          );
+          return;
+        } catch (e) {
+          usersListed -= chain.listed;
+          if (!isExpiredPaginationToken(e) || run.signal.aborted) throw e;
+          const minutes = Math.round((performance.now() - t0) / 60_000);
+          const what = prefix ? `the ListUsers chain of shard "${prefix}"` : 'the ListUsers chain';
+          if (restarts >= MAX_CHAIN_RESTARTS) {
+            throw new ServiceUnavailableError(
+              'PAGINATION_EXPIRED',
+              `${what} lost its pagination token ${restarts + 1} times (Cognito expires them after one hour); the backup cannot complete at this rate — raise the UserList rate (--rate-share, --max-rps UserList=N) or use more shards`,
+              { operation: 'ListUsers', restarts },
+              { cause: e },
+            );
+          }
+          warn({
+            code: 'LISTUSERS_CHAIN_RESTARTED',
+            operation: 'ListUsers',
+            message: `${what} lost its pagination token after ${minutes} min (Cognito expires them after one hour); that part was listed again from the start`,
+          });
+        }
       }
     };
 
@@ -180,12 +236,8 @@ export async function backupPool(
       await allOrAbort(
         hexPrefixes(shards).map(
           (prefix, i) => () =>
-            writer.writeJsonLines(
-              partPath(PART_DIRS.users, i),
-              'users',
-              // The probe's first page is shard "0"'s first page: not fetched twice.
-              userShard(prefix, prefix === probe?.started?.prefix ? probe.started : undefined),
-            ),
+            // The probe's first page is shard "0"'s first page: not fetched twice.
+            writeUserPart(prefix, i, prefix === probe?.started?.prefix ? probe.started : undefined),
         ),
         run,
         MAX_OPEN_SHARDS,
@@ -200,13 +252,14 @@ export async function backupPool(
 
     const captureSettings = async (): Promise<void> => {
       const poolDoc = await capturePoolDocument(gw, pool, warn);
+      if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
       await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
 
       progress({ type: 'phase', phase: 'clients' });
       for await (const c of gw.listUserPoolClients(poolId)) {
         const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
         if (!full) continue;
-        if (full.ClientSecret && !opts.includeSecrets) full.ClientSecret = REDACTED;
+        if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
         clients.push(full);
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);

@@ -5,6 +5,7 @@ import { regionOfPoolId } from '../cognito/gateway.js';
 import {
   addAwsOptions,
   addOutputOptions,
+  addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
@@ -40,6 +41,7 @@ export function registerBackup(program: Command): void {
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.action(async (flags: BackupFlags) => {
     await runCommand(
       flags,

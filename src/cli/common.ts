@@ -11,7 +11,7 @@ import type { ProgressListener } from '../core/progress.js';
 import { CognitoGateway } from '../cognito/gateway.js';
 import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
-import { openStorage, type Storage } from '../storage/index.js';
+import { ACCOUNT_ID, openStorage, parseS3Url, type Storage } from '../storage/index.js';
 import { createProgressRenderer } from './progress.js';
 
 export interface CommonFlags {
@@ -22,6 +22,8 @@ export interface CommonFlags {
   quiet?: boolean;
   rateShare?: number;
   maxRps?: string[];
+  expectedBucketOwner?: string;
+  sseKmsKeyId?: string;
 }
 
 export const EXIT_CODES_HELP = `
@@ -44,6 +46,26 @@ export function addAwsOptions(cmd: Command): Command {
     .option(
       '--endpoint-url <url>',
       'Cognito (and S3) endpoint, e.g. a local emulator (also AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, AWS_ENDPOINT_URL_S3)',
+    );
+}
+
+function accountId(v: string): string {
+  if (!ACCOUNT_ID.test(v)) throw new InvalidArgumentError('expected a 12-digit AWS account id');
+  return v;
+}
+
+/** S3 options for every command that reads or writes an s3:// location. */
+export function addStorageOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--expected-bucket-owner <account>',
+        's3:// only: the account that must own the bucket; every S3 request carries it (S3 refuses a bucket owned by anyone else)',
+      ).argParser(accountId),
+    )
+    .option(
+      '--sse-kms-key-id <key>',
+      's3:// only: encrypt the objects written with SSE-KMS under this key (id, ARN or alias)',
     );
 }
 
@@ -113,10 +135,18 @@ export function makeGateway(
 }
 
 export function makeStorage(location: string, flags: CommonFlags, region?: string): Storage {
+  if ((flags.expectedBucketOwner || flags.sseKmsKeyId) && !parseS3Url(location)) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--expected-bucket-owner and --sse-kms-key-id apply to s3:// locations only, not to ${location}`,
+    );
+  }
   return openStorage(location, {
     ...(region ? { region } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.endpointUrl ? { s3EndpointUrl: flags.endpointUrl } : {}),
+    ...(flags.expectedBucketOwner ? { expectedBucketOwner: flags.expectedBucketOwner } : {}),
+    ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
   });
 }
 

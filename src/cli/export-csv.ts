@@ -12,6 +12,7 @@ import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
+  addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
@@ -53,6 +54,7 @@ export function registerExportCsv(program: Command): void {
     .option('--endpoint-url <url>', 'Cognito (and S3) endpoint, e.g. a local emulator');
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.addHelpText('after', EXPORT_CSV_HELP);
   cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
     await runCommand(

@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { listSnapshots } from '../snapshot/catalog.js';
 import { describeLease } from '../snapshot/lease.js';
-import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
+import {
+  addOutputOptions,
+  addStorageOptions,
+  type CommonFlags,
+  makeStorage,
+  runCommand,
+} from './common.js';
 
 const LABEL = {
   complete: 'complete      ',
@@ -21,6 +27,7 @@ export function registerList(program: Command): void {
     .option('--profile <profile>', 'AWS shared-config profile')
     .option('--region <region>', 'AWS Region of the bucket');
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.action(async (root: string, flags: CommonFlags) => {
     await runCommand(
       flags,

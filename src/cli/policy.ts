@@ -1,32 +1,50 @@
 import type { Command } from 'commander';
-import { iamPolicy } from '../policy/iam.js';
+import { isVaultError } from '../core/errors.js';
+import { iamPolicy, policyKinds, type PolicyOptions } from '../policy/iam.js';
+
+interface PolicyFlags {
+  userPoolArn?: string[];
+  createPool?: boolean;
+  s3?: string;
+  kmsKeyArn?: string;
+  prune?: boolean;
+  passRoleArn?: string[];
+}
 
 export function registerPolicy(program: Command): void {
   program
     .command('policy')
-    .description('print the least-privilege IAM policy (JSON) for backup or restore')
-    .argument('<kind>', 'backup or restore')
+    .description(
+      'print the least-privilege IAM policy (JSON) for a command: the Cognito actions it sends, the S3 (and KMS) actions on the snapshot location',
+    )
+    .argument('<kind>', policyKinds().join(', '))
     .option('--user-pool-arn <arn...>', 'limit Cognito actions to these pools')
+    .option(
+      '--create-pool',
+      'restore with --user-pool-arn: also allow --create-pool (in the ARNs’ account and Region; a new pool has no ARN to name)',
+    )
     .option('--s3 <s3://bucket/prefix>', 'add object permissions for snapshots stored there')
-    .option('--kms-key-arn <arn>', 'add permissions for the SSE-KMS key of the snapshot bucket')
-    .option('--prune', 'backup: also allow deleting old snapshots (prune, Lambda retention)')
-    .action(
-      (
-        kind: string,
-        flags: { userPoolArn?: string[]; s3?: string; kmsKeyArn?: string; prune?: boolean },
-      ) => {
-        if (kind !== 'backup' && kind !== 'restore') {
-          program.error(`policy: kind must be "backup" or "restore", got "${kind}"`, {
-            exitCode: 2,
-          });
-        }
-        const policy = iamPolicy(kind as 'backup' | 'restore', {
-          ...(flags.userPoolArn ? { userPoolArns: flags.userPoolArn } : {}),
-          ...(flags.s3 ? { s3Location: flags.s3 } : {}),
-          ...(flags.kmsKeyArn ? { kmsKeyArn: flags.kmsKeyArn } : {}),
-          prune: Boolean(flags.prune),
-        });
+    .option('--kms-key-arn <arn>', 'add permissions for the SSE-KMS key of the snapshot objects')
+    .option('--prune', 'backup: also allow deleting old snapshots (Lambda retention)')
+    .option(
+      '--pass-role-arn <arn...>',
+      'restore: the IAM roles the snapshot names (SMS role, group roles) that iam:PassRole may pass (default: any role of the account)',
+    )
+    .action((kind: string, flags: PolicyFlags) => {
+      const opts: PolicyOptions = {
+        ...(flags.userPoolArn ? { userPoolArns: flags.userPoolArn } : {}),
+        ...(flags.s3 !== undefined ? { s3Location: flags.s3 } : {}),
+        ...(flags.kmsKeyArn ? { kmsKeyArn: flags.kmsKeyArn } : {}),
+        ...(flags.passRoleArn ? { passRoleArns: flags.passRoleArn } : {}),
+        createPool: Boolean(flags.createPool),
+        prune: Boolean(flags.prune),
+      };
+      try {
+        const policy = iamPolicy(kind, opts);
         process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
-      },
-    );
+      } catch (e) {
+        if (isVaultError(e)) program.error(`cognito-vault: error: ${e.message}`, { exitCode: 2 });
+        throw e;
+      }
+    });
 }

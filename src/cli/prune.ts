@@ -7,7 +7,13 @@ import {
   parseDuration,
   prune,
 } from '../snapshot/retention.js';
-import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
+import {
+  addOutputOptions,
+  addStorageOptions,
+  type CommonFlags,
+  makeStorage,
+  runCommand,
+} from './common.js';
 
 interface PruneFlags extends CommonFlags {
   keepLast: number;
@@ -61,6 +67,7 @@ export function registerPrune(program: Command): void {
     .option('--profile <profile>', 'AWS shared-config profile')
     .option('--region <region>', 'AWS Region of the bucket');
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.action(async (root: string, flags: PruneFlags) => {
     await runCommand(
       flags,

@@ -14,6 +14,7 @@ import type {
 import {
   addAwsOptions,
   addOutputOptions,
+  addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
@@ -128,6 +129,7 @@ export function registerRestore(program: Command): void {
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
   cmd.action(async (flags: RestoreFlags) => {
     await runCommand(

@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { ExitCode, SnapshotInvalidError } from '../core/errors.js';
 import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
-import { addOutputOptions, type CommonFlags, makeStorage, runCommand } from './common.js';
+import {
+  addOutputOptions,
+  addStorageOptions,
+  type CommonFlags,
+  makeStorage,
+  runCommand,
+} from './common.js';
 
 export function registerVerify(program: Command): void {
   const cmd = program
@@ -15,6 +21,7 @@ export function registerVerify(program: Command): void {
     .option('--profile <profile>', 'AWS shared-config profile (for s3:// snapshots)')
     .option('--region <region>', 'AWS Region of the bucket');
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   cmd.action(async (snapshot: string, flags: CommonFlags) => {
     await runCommand(
       flags,

@@ -171,3 +171,17 @@ export function rootAwsName(e: unknown): string {
   while (cur instanceof VaultError && cur.cause) cur = cur.cause;
   return awsErrorName(cur);
 }
+
+/**
+ * Cognito refused a ListUsers/List* pagination token because it expired ("Amazon Cognito
+ * expires the pagination token after one hour", ListUsers in the developer guide) or is
+ * otherwise no longer valid. Cognito answers InvalidParameterException with a message like
+ * "Paging marker <token> is invalid for request <id>" (reported in aws/aws-sdk-js#3705);
+ * "pagination token" / "expired" wordings are accepted too.
+ */
+export function isExpiredPaginationToken(e: unknown): boolean {
+  if (rootAwsName(e) !== 'InvalidParameterException') return false;
+  return /paging marker|pagination ?token|next ?token|token.*expired|expired.*token/i.test(
+    awsMessage(e),
+  );
+}

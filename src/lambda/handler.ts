@@ -15,7 +15,7 @@ import {
   type RetentionPolicy,
   validatePolicy,
 } from '../snapshot/retention.js';
-import { openStorage } from '../storage/index.js';
+import { ACCOUNT_ID, openStorage } from '../storage/index.js';
 
 /**
  * The scheduled backup as an AWS Lambda handler (runtime nodejs22.x), as thin as the CLI:
@@ -28,6 +28,8 @@ import { openStorage } from '../storage/index.js';
  *                                  job leaves half to the production traffic it shares it with)
  *   COGNITO_VAULT_INCLUDE_SECRETS  `true` to keep client/IdP secrets (default false)
  *   COGNITO_VAULT_KMS_KEY_ID       SSE-KMS key for the snapshot objects (default: bucket default)
+ *   COGNITO_VAULT_EXPECTED_BUCKET_OWNER  12-digit account that must own the bucket (every S3
+ *                                  request carries ExpectedBucketOwner)
  *   COGNITO_VAULT_KEEP_LAST        after the backups, prune each pool to this many snapshots
  *   COGNITO_VAULT_KEEP_DAILY       … plus one per day for this many days
  *   COGNITO_VAULT_KEEP_MONTHLY     … plus one per month for this many months
@@ -43,6 +45,7 @@ export interface LambdaConfig {
   rateShare: number;
   includeSecrets: boolean;
   kmsKeyId?: string;
+  expectedBucketOwner?: string;
   endpointUrl?: string;
   retention?: RetentionPolicy;
 }
@@ -116,6 +119,13 @@ export function configFromEnv(
     );
   }
   if (userPoolIds !== '*') for (const id of userPoolIds) regionOfPoolId(id);
+  const owner = env.COGNITO_VAULT_EXPECTED_BUCKET_OWNER?.trim();
+  if (owner && !ACCOUNT_ID.test(owner)) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'COGNITO_VAULT_EXPECTED_BUCKET_OWNER must be a 12-digit AWS account id',
+    );
+  }
   const rateShare = env.COGNITO_VAULT_RATE_SHARE ? Number(env.COGNITO_VAULT_RATE_SHARE) : 0.5;
   if (!(rateShare > 0 && rateShare <= 1)) {
     throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
@@ -179,6 +189,7 @@ export function configFromEnv(
     rateShare,
     includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
     ...(env.COGNITO_VAULT_KMS_KEY_ID ? { kmsKeyId: env.COGNITO_VAULT_KMS_KEY_ID } : {}),
+    ...(owner ? { expectedBucketOwner: owner } : {}),
     ...(env.COGNITO_VAULT_ENDPOINT_URL ? { endpointUrl: env.COGNITO_VAULT_ENDPOINT_URL } : {}),
   };
 }
@@ -227,6 +238,7 @@ export async function handler(
     ...(cfg.region ? { region: cfg.region } : {}),
     ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
     ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
+    ...(cfg.expectedBucketOwner ? { expectedBucketOwner: cfg.expectedBucketOwner } : {}),
   });
   const result: LambdaBackupResult = {
     snapshots: [],

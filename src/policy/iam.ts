@@ -1,124 +1,277 @@
-/**
- * Least-privilege IAM policies for the two jobs. Backup only reads Cognito (and writes the
- * snapshot bucket); restore writes a pool and reads the snapshot.
- */
-export const BACKUP_ACTIONS = [
-  'cognito-idp:DescribeUserPool',
-  'cognito-idp:ListUserPools',
-  'cognito-idp:GetUserPoolMfaConfig',
-  'cognito-idp:DescribeUserPoolDomain',
-  'cognito-idp:ListTagsForResource',
-  'cognito-idp:GetUICustomization',
-  'cognito-idp:GetLogDeliveryConfiguration',
-  'cognito-idp:DescribeRiskConfiguration',
-  'cognito-idp:ListUserPoolClients',
-  'cognito-idp:DescribeUserPoolClient',
-  'cognito-idp:ListIdentityProviders',
-  'cognito-idp:DescribeIdentityProvider',
-  'cognito-idp:ListResourceServers',
-  'cognito-idp:ListGroups',
-  'cognito-idp:ListUsers',
-  'cognito-idp:ListUsersInGroup',
-] as const;
+import { UsageError } from '../core/errors.js';
+import {
+  ACCOUNT_LEVEL,
+  type CommandName,
+  COMMAND_OPERATIONS,
+  COMMAND_STORAGE,
+  operationsOf,
+  operationsOfFeatures,
+  type StorageOperation,
+} from '../cognito/operations.js';
 
-export const RESTORE_ACTIONS = [
-  'cognito-idp:DescribeUserPool',
-  'cognito-idp:CreateUserPool',
-  'cognito-idp:SetUserPoolMfaConfig',
-  'cognito-idp:CreateUserPoolDomain',
-  'cognito-idp:TagResource',
-  'cognito-idp:ListUsers',
-  'cognito-idp:ListGroups',
-  'cognito-idp:CreateGroup',
-  'cognito-idp:ListResourceServers',
-  'cognito-idp:CreateResourceServer',
-  'cognito-idp:ListIdentityProviders',
-  'cognito-idp:DescribeIdentityProvider',
-  'cognito-idp:CreateIdentityProvider',
-  'cognito-idp:ListUserPoolClients',
-  'cognito-idp:DescribeUserPoolClient',
-  'cognito-idp:CreateUserPoolClient',
-  'cognito-idp:AdminCreateUser',
-  'cognito-idp:AdminSetUserPassword',
-  'cognito-idp:AdminGetUser',
-  'cognito-idp:AdminDisableUser',
-  'cognito-idp:AdminAddUserToGroup',
-  'cognito-idp:AdminLinkProviderForUser',
-] as const;
+/**
+ * Least-privilege IAM policies, derived from the per-command operation table
+ * (src/cognito/operations.ts) — the same table the recording test checks against the calls each
+ * command really sends. Nothing here lists a Cognito action by hand.
+ */
+export type PolicyKind = CommandName;
 
 export interface PolicyOptions {
   /** Restrict Cognito actions to these pool ARNs (default: every pool in the account). */
   userPoolArns?: string[];
-  /** S3 location of snapshots, s3://bucket/prefix, to add object permissions for. */
+  /**
+   * restore: also allow `--create-pool` although `userPoolArns` is given. A pool that does not
+   * exist yet has no ARN to name, so CreateUserPool/ListUserPools get Resource "*" (they support
+   * no resource-level permission) and the restore's pool actions are allowed on every pool of
+   * the account and Region of `userPoolArns`.
+   */
+  createPool?: boolean;
+  /** S3 location of snapshots, s3://bucket[/prefix], to add object permissions for. */
   s3Location?: string;
-  /** KMS key ARN used for the snapshot bucket's SSE-KMS. */
+  /** KMS key ARN used for the snapshot objects' SSE-KMS. */
   kmsKeyArn?: string;
-  /** The job also prunes old snapshots (prune command, Lambda retention): s3:DeleteObject. */
+  /** backup: the job also prunes old snapshots (Lambda retention): prune's storage actions. */
   prune?: boolean;
+  /** restore: IAM roles the snapshot names (SMS role, group roles); default: the account's. */
+  passRoleArns?: string[];
 }
 
-type Statement = { Sid: string; Effect: 'Allow'; Action: string[]; Resource: string | string[] };
+export interface Statement {
+  Sid: string;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
 
-export function iamPolicy(
-  kind: 'backup' | 'restore',
-  opts: PolicyOptions = {},
-): { Version: string; Statement: Statement[] } {
-  const actions: string[] = [...(kind === 'backup' ? BACKUP_ACTIONS : RESTORE_ACTIONS)];
-  const poolResource = opts.userPoolArns?.length
-    ? opts.userPoolArns
-    : 'arn:aws:cognito-idp:*:*:userpool/*';
-  // ListUserPools and CreateUserPool are not resource-scoped.
-  const unscoped: string[] = actions.filter(
-    (a) => a === 'cognito-idp:ListUserPools' || a === 'cognito-idp:CreateUserPool',
-  );
-  const scoped = actions.filter((a) => !unscoped.includes(a));
-  const statements: Statement[] = [
-    { Sid: 'CognitoUserPool', Effect: 'Allow', Action: scoped, Resource: poolResource },
-  ];
-  if (unscoped.length)
-    statements.push({ Sid: 'CognitoAccount', Effect: 'Allow', Action: unscoped, Resource: '*' });
-  const s3 = opts.s3Location ? /^s3:\/\/([^/]+)\/?(.*)$/.exec(opts.s3Location) : null;
-  if (s3?.[1]) {
-    const bucket = s3[1];
-    const prefix = (s3[2] ?? '').replace(/\/+$/, '');
-    const objects = `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*`;
-    statements.push({
+export interface IamPolicy {
+  Version: '2012-10-17';
+  Statement: Statement[];
+}
+
+const cognito = (op: string): string => `cognito-idp:${op}`;
+
+/** `s3://bucket[/prefix]` → bucket and prefix (no trailing slash); UsageError otherwise. */
+export function parseS3Location(location: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(location);
+  if (!m?.[1]) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--s3 expects s3://bucket[/prefix] (a bucket name in lowercase letters, digits, dots and hyphens), got "${location}"`,
+    );
+  }
+  const prefix = (m[2] ?? '')
+    .split('/')
+    .filter((p) => p.length > 0)
+    .join('/');
+  return { bucket: m[1], prefix };
+}
+
+/** ARN parts of a user pool ARN: arn:aws:cognito-idp:REGION:ACCOUNT:userpool/ID. */
+function parsePoolArn(arn: string): { partition: string; region: string; account: string } {
+  const m = /^arn:(aws[a-z-]*):cognito-idp:([a-z0-9-]+):(\d{12}):userpool\/[\w-]+$/.exec(arn);
+  if (!m?.[1] || !m[2] || !m[3]) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--user-pool-arn expects arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID, got "${arn}"`,
+    );
+  }
+  return { partition: m[1], region: m[2], account: m[3] };
+}
+
+/**
+ * S3 actions per storage operation. HeadObject (exists) is authorised by s3:GetObject; multipart
+ * uploads need s3:AbortMultipartUpload to clean up after a failure.
+ */
+const S3_OBJECT_ACTIONS: Record<StorageOperation, string[]> = {
+  put: ['s3:PutObject', 's3:AbortMultipartUpload'],
+  get: ['s3:GetObject'],
+  exists: ['s3:GetObject'],
+  list: [],
+  delete: ['s3:DeleteObject'],
+  lease: [],
+};
+
+/** KMS actions per storage operation (SSE-KMS). Multipart uploads also need kms:Decrypt. */
+const KMS_ACTIONS: Record<StorageOperation, string[]> = {
+  put: ['kms:GenerateDataKey', 'kms:Decrypt'],
+  get: ['kms:Decrypt'],
+  exists: [],
+  list: [],
+  delete: [],
+  // A lease object is written (SSE-KMS: a new data key) and others' leases are read.
+  lease: ['kms:GenerateDataKey', 'kms:Decrypt'],
+};
+
+function uniq(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+function storageStatements(storageOps: StorageOperation[], opts: PolicyOptions): Statement[] {
+  const out: Statement[] = [];
+  if (opts.s3Location !== undefined) {
+    const { bucket, prefix } = parseS3Location(opts.s3Location);
+    const objects = uniq(storageOps.flatMap((o) => S3_OBJECT_ACTIONS[o])).sort();
+    out.push({
       Sid: 'SnapshotObjects',
       Effect: 'Allow',
-      Action:
-        kind === 'backup'
-          ? [
-              's3:PutObject',
-              's3:GetObject',
-              's3:AbortMultipartUpload',
-              ...(opts.prune ? ['s3:DeleteObject'] : []),
-            ]
-          : ['s3:GetObject'],
-      Resource: objects,
+      Action: objects,
+      Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*`,
     });
-    // Leases (docs/format.md#leases): every job writes and removes its own lock objects, so a
-    // read-only restore still keeps prune off the snapshot it reads.
-    statements.push({
-      Sid: 'SnapshotLeases',
-      Effect: 'Allow',
-      Action: ['s3:PutObject', 's3:DeleteObject'],
-      Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*/locks/*`,
-    });
-    statements.push({
+    if (storageOps.includes('lease')) {
+      // Leases (docs/format.md#leases): every job writes and removes its own lock objects, so a
+      // read-only restore still keeps prune off the snapshot it reads — and nothing else.
+      out.push({
+        Sid: 'SnapshotLeases',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:DeleteObject'],
+        Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*/locks/*`,
+      });
+    }
+    // ListBucket also turns a missing object into 404 (instead of 403) for GetObject/HeadObject.
+    out.push({
       Sid: 'SnapshotBucket',
       Effect: 'Allow',
       Action: ['s3:ListBucket'],
       Resource: `arn:aws:s3:::${bucket}`,
+      ...(prefix ? { Condition: { StringLike: { 's3:prefix': [prefix, `${prefix}/*`] } } } : {}),
     });
   }
   if (opts.kmsKeyArn) {
-    statements.push({
-      Sid: 'SnapshotKey',
+    const kms = uniq(storageOps.flatMap((o) => KMS_ACTIONS[o])).sort();
+    if (kms.length)
+      out.push({ Sid: 'SnapshotKey', Effect: 'Allow', Action: kms, Resource: opts.kmsKeyArn });
+  }
+  return out;
+}
+
+/**
+ * iam:PassRole for the roles a restore hands to Cognito. Per the Service Authorization Reference
+ * ("Actions, resources, and condition keys for Amazon Cognito User Pools",
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncognitouserpools.html),
+ * iam:PassRole is a dependent action of CreateUserPool (SmsConfiguration.SnsCallerArn),
+ * CreateGroup (RoleArn) and CreateUserImportJob (CloudWatchLogsRoleArn). The import job's role
+ * belongs to the `import-role` policy kind (its builder registers itself in POLICY_BUILDERS).
+ * Scoped to the named roles (or the account's roles) and to Cognito as the receiving service.
+ */
+function passRoleStatement(opts: PolicyOptions, account: string, partition: string): Statement {
+  return {
+    Sid: 'PassRolesToCognito',
+    Effect: 'Allow',
+    Action: ['iam:PassRole'],
+    Resource: opts.passRoleArns?.length
+      ? opts.passRoleArns
+      : `arn:${partition}:iam::${account}:role/*`,
+    Condition: { StringEquals: { 'iam:PassedToService': 'cognito-idp.amazonaws.com' } },
+  };
+}
+
+function cognitoStatements(
+  ops: string[],
+  poolResource: string | string[],
+  extraPoolResource?: string,
+): Statement[] {
+  const account = ops.filter((o) => ACCOUNT_LEVEL.has(o as never)).map(cognito);
+  const scoped = ops.filter((o) => !ACCOUNT_LEVEL.has(o as never)).map(cognito);
+  const out: Statement[] = [];
+  if (scoped.length) {
+    out.push({ Sid: 'CognitoUserPool', Effect: 'Allow', Action: scoped, Resource: poolResource });
+  }
+  if (extraPoolResource && scoped.length) {
+    out.push({
+      Sid: 'CognitoCreatedPool',
       Effect: 'Allow',
-      // Restore writes lease objects too, which SSE-KMS encrypts with a new data key.
-      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
-      Resource: opts.kmsKeyArn,
+      Action: scoped,
+      Resource: extraPoolResource,
     });
   }
+  if (account.length) {
+    out.push({ Sid: 'CognitoAccount', Effect: 'Allow', Action: account, Resource: '*' });
+  }
+  return out;
+}
+
+function storageOpsOf(command: CommandName, extra: CommandName[] = []): StorageOperation[] {
+  return uniq([command, ...extra].flatMap((c) => [...COMMAND_STORAGE[c]])) as StorageOperation[];
+}
+
+function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
+  const arns = opts.userPoolArns?.length ? opts.userPoolArns : undefined;
+  const parsed = arns?.map(parsePoolArn);
+  const first = parsed?.[0];
+  const statements: Statement[] = [];
+  if (kind === 'backup') {
+    // With pool ARNs there is no `--all`: ListUserPools is not needed.
+    const ops = arns ? operationsOfFeatures('backup', ['pool']) : operationsOf('backup');
+    statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
+  } else if (kind === 'restore') {
+    const all = Object.keys(COMMAND_OPERATIONS.restore);
+    const creating = !arns || Boolean(opts.createPool);
+    const features = creating ? all : all.filter((f) => f !== 'createPool');
+    const ops = operationsOfFeatures('restore', features);
+    let extra: string | undefined;
+    if (arns && opts.createPool) {
+      const places = uniq(
+        (parsed ?? []).map(
+          (p) => `arn:${p.partition}:cognito-idp:${p.region}:${p.account}:userpool/*`,
+        ),
+      );
+      extra = places.length === 1 ? places[0] : undefined;
+      if (places.length > 1) {
+        throw new UsageError(
+          'BAD_FLAG',
+          '--create-pool with --user-pool-arn: the ARNs must share one account and Region (where the new pool is created)',
+        );
+      }
+    }
+    statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*', extra));
+    statements.push(passRoleStatement(opts, first?.account ?? '*', first?.partition ?? 'aws'));
+  } else {
+    const ops = operationsOf(kind);
+    statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
+  }
+  const storageOps =
+    kind === 'backup' && opts.prune ? storageOpsOf('backup', ['prune']) : storageOpsOf(kind);
+  statements.push(...storageStatements(storageOps, opts));
+  if (!statements.length) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `policy ${kind}: the command only uses storage; pass --s3 s3://bucket[/prefix] (a local directory needs no IAM policy)`,
+    );
+  }
   return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * Policy builders by kind: one per command of the operation table (a command added there gets a
+ * policy with no change here). Extension point: a kind that is not a command (e.g. `import-role`,
+ * the role Cognito assumes for a CSV import job, and the PassRole to hand it over) adds its
+ * builder to this record and becomes a valid `cognito-vault policy <kind>` argument.
+ */
+export const POLICY_BUILDERS: Record<string, (opts: PolicyOptions) => IamPolicy> =
+  Object.fromEntries(
+    (Object.keys(COMMAND_OPERATIONS) as CommandName[]).map((c) => [
+      c,
+      (o: PolicyOptions) => commandPolicy(c, o),
+    ]),
+  );
+
+export function policyKinds(): string[] {
+  return Object.keys(POLICY_BUILDERS);
+}
+
+export function iamPolicy(kind: string, opts: PolicyOptions = {}): IamPolicy {
+  const build = POLICY_BUILDERS[kind];
+  if (!build) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `policy: kind must be one of ${policyKinds().join(', ')}, got "${kind}"`,
+    );
+  }
+  return build(opts);
+}
+
+/** Every action a policy allows (for tests and --json summaries). */
+export function actionsOf(policy: IamPolicy): string[] {
+  return uniq(policy.Statement.flatMap((s) => s.Action));
 }

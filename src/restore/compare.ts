@@ -7,6 +7,7 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { RESTORE_TOKEN_TAG } from './create-once.js';
 import { CREATE_POOL_KEYS } from './pool.js';
 import { parseIdentities } from './preflight.js';
 import { CREATE_CLIENT_KEYS } from './resources.js';
@@ -225,9 +226,19 @@ function userKeyFn(
   return (u) => attr(u, 'email') ?? attr(u, 'phone_number') ?? `username:${u.Username ?? ''}`;
 }
 
+/** The pool without the tag a restore marks its pools with (not a setting of the source). */
+function withoutRestoreToken(pool: Loose): Loose {
+  const tags = pool.UserPoolTags as Record<string, string> | undefined;
+  if (!tags) return pool;
+  // No tags and an empty tag map are the same.
+  const { [RESTORE_TOKEN_TAG]: _token, ...rest } = tags;
+  const { UserPoolTags: _tags, ...others } = pool;
+  return Object.keys(rest).length ? { ...others, UserPoolTags: rest } : others;
+}
+
 function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<string>): void {
-  const pa = a.pool as Loose;
-  const pb = b.pool as Loose;
+  const pa = withoutRestoreToken(a.pool as Loose);
+  const pb = withoutRestoreToken(b.pool as Loose);
   for (const k of POOL_SETTING_KEYS) {
     if (canonical(pa[k], k) !== canonical(pb[k], k)) {
       d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { existsSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   CreateUserPoolCommand,
@@ -8,7 +10,7 @@ import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from 
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
-import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
+import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
   CLIENT_MAP_FILE,
@@ -56,6 +58,7 @@ import type {
   RestoreWarning,
 } from './types.js';
 import { Gate } from './gate.js';
+import type { StateDirLock } from './lock.js';
 import { restoreUsers } from './users.js';
 
 type Loose = Record<string, unknown>;
@@ -114,6 +117,8 @@ export async function restoreSnapshot(
   if (options.signal?.aborted) throw new InterruptedError();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   gw.setSignal(run.signal);
+  let lock: StateDirLock | undefined;
+  let createdStateDir = false;
 
   try {
     // ---- preflight: nothing is written before it passes --------------------------------------
@@ -143,6 +148,12 @@ export async function restoreSnapshot(
     const source = data.pool.userPool as Loose;
     const stateDir = path.resolve(options.stateDir ?? defaultStateDir(snapshotId, target));
     const subMapFile = path.resolve(options.subMapFile ?? path.join(stateDir, SUB_MAP_FILE));
+    // The lock comes before the journal is read: a journal read before locking may be stale
+    // by the time the lock is held (another run created the pool meanwhile).
+    if (!options.dryRun) {
+      createdStateDir = !existsSync(stateDir);
+      lock = await RestoreJournal.lockDir(stateDir);
+    }
     const prior = await readJournal(stateDir);
     if (prior) assertJournalMatches(prior, stateDir, snapshotId, target);
 
@@ -166,7 +177,7 @@ export async function restoreSnapshot(
         throw e;
       }
     } else if (prior?.poolIntent) {
-      poolId = await adoptInterruptedPool(gw, prior, target.createPool);
+      poolId = await adoptInterruptedPool(gw, prior, target.createPool, warn);
       if (poolId) targetPool = await describeTargetPool(gw, poolId);
     }
 
@@ -241,7 +252,10 @@ export async function restoreSnapshot(
     }
 
     // ---- the restore ----------------------------------------------------------------------
-    const journal = await RestoreJournal.open(stateDir, {
+    if (!lock) throw new Error('state directory not locked');
+    const held = lock;
+    lock = undefined; // the journal owns it now
+    const journal = await RestoreJournal.open(held, {
       snapshotId,
       sourcePoolId,
       target,
@@ -256,18 +270,20 @@ export async function restoreSnapshot(
       if (creating) {
         if (!poolId) {
           progress({ type: 'phase', phase: 'pool', detail: `creating ${target.createPool}` });
-          if (!state.poolIntent) {
-            journal.append({
-              t: 'pool-intent',
-              name: target.createPool,
-              preexisting: await poolsNamed(gw, target.createPool),
-            });
-          }
-          const input = poolPlan?.input ?? { PoolName: target.createPool };
           const name = target.createPool;
+          const preexisting = state.poolIntent?.preexisting ?? (await poolsNamed(gw, name));
+          const baseInput = poolPlan?.input ?? { PoolName: name };
           const createdId = await createOnce(
-            () =>
-              gw
+            () => {
+              // A fresh token per attempt, journaled before the call and carried as a tag: the
+              // pool an attempt created is found by it, whatever else is named alike.
+              const token = randomUUID();
+              journal.append({ t: 'pool-intent', name, preexisting, token });
+              const input = {
+                ...baseInput,
+                UserPoolTags: { ...baseInput.UserPoolTags, [RESTORE_TOKEN_TAG]: token },
+              };
+              return gw
                 .call(
                   'CreateUserPool',
                   undefined,
@@ -275,9 +291,13 @@ export async function restoreSnapshot(
                     gw.client.send(new CreateUserPoolCommand(input), { abortSignal }),
                   SINGLE_ATTEMPT,
                 )
-                .then((r) => r.UserPool?.Id),
-            () => adoptInterruptedPool(gw, state, name),
-            { signal: run.signal },
+                .then((r) => r.UserPool?.Id);
+            },
+            () => adoptInterruptedPool(gw, state, name, warn),
+            {
+              signal: run.signal,
+              ...(options.settleDelaysMs ? { settleDelaysMs: options.settleDelaysMs } : {}),
+            },
           );
           if (!createdId) throw new Error('CreateUserPool returned no pool id');
           poolId = createdId;
@@ -352,6 +372,7 @@ export async function restoreSnapshot(
         progress,
         signal: run.signal,
         groupReady: (name) => groupGate.open(name),
+        ...(options.settleDelaysMs ? { settleDelaysMs: options.settleDelaysMs } : {}),
       };
       const clientMapFile = path.join(stateDir, CLIENT_MAP_FILE);
       // Most-used groups first, so most memberships can start soonest.
@@ -492,30 +513,71 @@ export async function restoreSnapshot(
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
+    if (lock) {
+      // Preflight failed: release, and leave no empty state directory behind.
+      lock.release();
+      if (createdStateDir) rmEmptyDir(lock.dir);
+    }
     options.signal?.removeEventListener('abort', onOuterAbort);
     gw.setSignal(undefined);
   }
 }
 
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or gone
+  }
+}
+
 /**
- * A run that died between CreateUserPool and its journal line: the pool it created is the one
- * named like the target that did not exist before (the intent recorded those that did).
+ * The pool an earlier attempt created whose answer was lost (a reset connection, a 5xx, or the
+ * run died before journaling it). Attempts journal a random token before the call and tag the
+ * pool with it, so the pool is recognised by its tag among the pools named like the target that
+ * did not exist before (another run or person may have created one alike meanwhile). If lost
+ * answers made more than one, the first attempt's pool is used and the others are reported.
+ * Journals written before tokens existed fall back to "the one new pool of that name".
  */
 async function adoptInterruptedPool(
   gw: CognitoGateway,
   prior: JournalState,
   name: string,
+  warn: (w: RestoreWarning) => void,
 ): Promise<string | undefined> {
   const before = new Set(prior.poolIntent?.preexisting ?? []);
   const candidates = (await poolsNamed(gw, name)).filter((id) => !before.has(id));
-  if (candidates.length > 1) {
-    throw new UsageError(
-      'POOL_AMBIGUOUS',
-      `an earlier run was interrupted while creating pool "${name}", and ${candidates.length} new pools have that name (${candidates.join(', ')}); delete the extra ones or restore into one with --to-user-pool-id`,
-      { name },
-    );
+  const tokens = prior.poolIntent?.tokens ?? [];
+  if (tokens.length === 0) {
+    if (candidates.length > 1) {
+      throw new UsageError(
+        'POOL_AMBIGUOUS',
+        `an earlier run was interrupted while creating pool "${name}", and ${candidates.length} new pools have that name (${candidates.join(', ')}); delete the extra ones or restore into one with --to-user-pool-id`,
+        { name },
+      );
+    }
+    return candidates[0];
   }
-  return candidates[0];
+  const ours: { id: string; order: number }[] = [];
+  for (const id of candidates) {
+    let pool: UserPoolType;
+    try {
+      pool = await describeTargetPool(gw, id);
+    } catch (e) {
+      if (e instanceof UsageError && e.code === 'POOL_NOT_FOUND') continue;
+      throw e;
+    }
+    const order = tokens.indexOf(pool.UserPoolTags?.[RESTORE_TOKEN_TAG] ?? '');
+    if (order >= 0) ours.push({ id, order });
+  }
+  ours.sort((a, b) => a.order - b.order);
+  for (const extra of ours.slice(1)) {
+    warn({
+      code: 'POOL_DUPLICATE',
+      message: `a retried CreateUserPool after a lost answer also created pool ${extra.id} ("${name}"); it is not used — delete it`,
+    });
+  }
+  return ours[0]?.id;
 }
 
 interface PlanInput {

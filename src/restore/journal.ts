@@ -6,10 +6,8 @@ import {
   fdatasyncSync,
   fstatSync,
   openSync,
-  readFileSync,
   readSync,
   renameSync,
-  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -17,10 +15,10 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { StorageError, UsageError } from '../core/errors.js';
+import { StateDirLock } from './lock.js';
 import type { ResourceFailure, RestoreTarget, RestoreWarning } from './types.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
-const LOCK_FILE = 'lock';
 const JOURNAL_VERSION = 1;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
@@ -31,7 +29,8 @@ const FILE_MODE = 0o600;
  * - `begin`: first line; which snapshot goes to which target.
  * - `preflight`: the preflight passed once (a resumed run skips the "target is empty" check).
  * - `pool-intent` / `pool`: about to create the pool (with the ids of same-named pools that
- *   already existed) / the pool exists with this id.
+ *   already existed, and the attempt's token, which the pool carries as its
+ *   `cognito-vault:restore-token` tag; one line per attempt) / the pool exists with this id.
  * - `pool-settings`, `domain`: MFA configuration / domain done.
  * - `group`, `rs`, `idp`: one resource done (`s` = c created, e existing, k skipped).
  * - `clients-before`: the target's client ids before this restore created any.
@@ -58,7 +57,7 @@ export type JournalEntry =
       at: string;
     }
   | { t: 'preflight'; at: string }
-  | { t: 'pool-intent'; name: string; preexisting: string[] }
+  | { t: 'pool-intent'; name: string; preexisting: string[]; token?: string }
   | { t: 'pool'; id: string }
   | { t: 'pool-settings' }
   | { t: 'domain'; d: string }
@@ -89,7 +88,8 @@ export type JournalEntry =
 export class JournalState {
   begin: Extract<JournalEntry, { t: 'begin' }> | undefined;
   preflightPassed = false;
-  poolIntent: { name: string; preexisting: string[] } | undefined;
+  /** The pool to create, the same-named pools before it, and every attempt's token (tag). */
+  poolIntent: { name: string; preexisting: string[]; tokens: string[] } | undefined;
   poolId: string | undefined;
   poolSettingsDone = false;
   domain: string | undefined;
@@ -149,7 +149,8 @@ export class JournalState {
         this.preflightPassed = true;
         break;
       case 'pool-intent':
-        this.poolIntent ??= { name: e.name, preexisting: e.preexisting };
+        this.poolIntent ??= { name: e.name, preexisting: e.preexisting, tokens: [] };
+        if (e.token) this.poolIntent.tokens.push(e.token);
         break;
       case 'pool':
         this.poolId = e.id;
@@ -314,20 +315,12 @@ export function assertJournalMatches(
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The append-only restore journal: every finished unit of work is one JSON line, written with a
  * single write(2) as soon as the work is done (so it survives SIGKILL) and fdatasync'ed every
  * second and on close (so it survives a machine crash, up to the last second). A re-run of the
- * same command reads it back and skips what is done. A lock file stops two runs sharing it.
+ * same command reads it back and skips what is done. The state directory's lock (lock.ts) stops
+ * two runs sharing it.
  */
 export class RestoreJournal {
   private fd: number | undefined;
@@ -339,17 +332,18 @@ export class RestoreJournal {
     readonly file: string,
     readonly state: JournalState,
     fd: number,
-    private readonly lockFile: string,
+    private readonly lock: StateDirLock,
   ) {
     this.fd = fd;
     this.timer = setInterval(() => this.sync(), 1000);
     this.timer.unref();
   }
 
-  static async open(
-    dir: string,
-    begin: { snapshotId: string; sourcePoolId: string; target: RestoreTarget; at: string },
-  ): Promise<RestoreJournal> {
+  /**
+   * Creates the state directory (0700) if needed and takes its lock. Read the journal only
+   * after this: a journal read before the lock may be stale by the time the lock is held.
+   */
+  static async lockDir(dir: string): Promise<StateDirLock> {
     try {
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
     } catch (e) {
@@ -360,9 +354,35 @@ export class RestoreJournal {
         { cause: e },
       );
     }
-    const lockFile = path.join(dir, LOCK_FILE);
-    RestoreJournal.lock(lockFile, dir);
     try {
+      return StateDirLock.acquire(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+        throw new StorageError(
+          'UNWRITABLE',
+          `cannot lock the state directory ${dir} (${code})`,
+          { path: dir },
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Opens the journal of a locked state directory for appending (reading it under the lock).
+   * The journal owns the lock from here: close() releases it; on failure it is released too.
+   */
+  static async open(
+    lock: StateDirLock,
+    begin: { snapshotId: string; sourcePoolId: string; target: RestoreTarget; at: string },
+  ): Promise<RestoreJournal> {
+    const dir = lock.dir;
+    try {
+      if (!lock.stillHeld()) {
+        throw new UsageError('STATE_DIR_LOCKED', `lost the lock on ${dir}`, { stateDir: dir });
+      }
       const file = path.join(dir, JOURNAL_FILE);
       const state = (await readJournal(dir)) ?? new JournalState();
       assertJournalMatches(state, dir, begin.snapshotId, begin.target);
@@ -380,53 +400,12 @@ export class RestoreJournal {
         closeSync(rfd);
         if (last[0] !== 0x0a) writeSync(fd, '\n');
       }
-      const journal = new RestoreJournal(dir, file, state, fd, lockFile);
+      const journal = new RestoreJournal(dir, file, state, fd, lock);
       journal.append({ t: 'begin', v: JOURNAL_VERSION, ...begin });
       return journal;
     } catch (e) {
-      RestoreJournal.unlock(lockFile);
+      lock.release();
       throw e;
-    }
-  }
-
-  private static lock(lockFile: string, dir: string): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(lockFile, 'wx', FILE_MODE);
-        writeSync(fd, `${process.pid}\n`);
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        let pid = NaN;
-        try {
-          pid = Number.parseInt(readFileSync(lockFile, 'utf8'), 10);
-        } catch {
-          // vanished meanwhile
-        }
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-          throw new UsageError(
-            'STATE_DIR_LOCKED',
-            `another restore (pid ${pid}) is using ${dir}; wait for it or stop it first`,
-            { stateDir: dir, pid },
-          );
-        }
-        // A stale lock: its process is gone (killed). Take it over.
-        try {
-          unlinkSync(lockFile);
-        } catch {
-          // already gone
-        }
-      }
-    }
-    throw new UsageError('STATE_DIR_LOCKED', `cannot lock ${dir}`, { stateDir: dir });
-  }
-
-  private static unlock(lockFile: string): void {
-    try {
-      unlinkSync(lockFile);
-    } catch {
-      // gone
     }
   }
 
@@ -455,7 +434,7 @@ export class RestoreJournal {
       closeSync(this.fd);
       this.fd = undefined;
     }
-    RestoreJournal.unlock(this.lockFile);
+    this.lock.release();
   }
 
   /** Every `u` entry once per user, in journal order (for the sub map). */

@@ -7,6 +7,7 @@ import type {
 import { CognitoError, UsageError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { PoolDocument } from '../snapshot/format.js';
+import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import type { RestoreWarning } from './types.js';
 
 /**
@@ -212,10 +213,14 @@ export function planPoolCreation(
         message: `the pool's WebAuthn relying party (${String(webAuthn?.RelyingPartyId)}) names the old pool's domain; set it again once the new pool has its domain`,
       });
     }
+    const smsCopy = sms ? structuredClone(sms) : undefined;
+    if (smsCopy) dropRedacted(smsCopy, [['SmsConfiguration', 'ExternalId']]);
     mfa = {
       MfaConfiguration: mode as SetUserPoolMfaConfigCommandInput['MfaConfiguration'],
-      ...(sms && present(sms.SmsConfiguration)
-        ? { SmsMfaConfiguration: sms as SetUserPoolMfaConfigCommandInput['SmsMfaConfiguration'] }
+      ...(smsCopy && present(smsCopy.SmsConfiguration)
+        ? {
+            SmsMfaConfiguration: smsCopy as SetUserPoolMfaConfigCommandInput['SmsMfaConfiguration'],
+          }
         : {}),
       ...(present(m.SoftwareTokenMfaConfiguration)
         ? {
@@ -237,6 +242,19 @@ export function planPoolCreation(
           }
         : {}),
     };
+  }
+
+  // A redacted ExternalId (backup without --include-secrets) cannot be sent: the pool is created
+  // without it, and the report says what to do.
+  const smsRedacted =
+    dropRedacted(input, [['SmsConfiguration', 'ExternalId']]).length > 0 ||
+    redactedPaths(doc, SECRET_PATHS.pool).length > 0;
+  if (smsRedacted) {
+    warnings.push({
+      code: 'SMS_EXTERNAL_ID_REDACTED',
+      message:
+        "the SMS role's ExternalId was redacted in the snapshot (backed up without --include-secrets); the pool is created without it: if the role's trust policy requires sts:ExternalId, SMS fails until you set SmsConfiguration.ExternalId (UpdateUserPool), or restore a snapshot taken with --include-secrets",
+    });
   }
 
   if (present(up.LambdaConfig) && Object.keys(up.LambdaConfig as Loose).length > 0) {

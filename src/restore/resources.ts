@@ -29,6 +29,8 @@ export interface PhaseContext {
   signal: AbortSignal;
   /** Called when a group exists in the target (created, found, or done in an earlier run). */
   groupReady?: (name: string) => void;
+  /** Override createOnce's settle delays (tests). */
+  settleDelaysMs?: readonly number[];
 }
 
 function awsCode(e: unknown): string | undefined {
@@ -343,7 +345,12 @@ export function clientInput(
   poolId: string,
   skippedIdps: ReadonlySet<string>,
   skippedServers: ReadonlySet<string> = new Set(),
-): { input: CreateUserPoolClientCommandInput; dropped: string[]; droppedScopes: string[] } {
+): {
+  input: CreateUserPoolClientCommandInput;
+  dropped: string[];
+  droppedScopes: string[];
+  analyticsDropped?: boolean;
+} {
   const src = c as Record<string, unknown>;
   const input: Record<string, unknown> = { UserPoolId: poolId };
   for (const k of CREATE_CLIENT_KEYS) {
@@ -376,7 +383,17 @@ export function clientInput(
     if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
     else input.GenerateSecret = true;
   }
-  return { input: input as unknown as CreateUserPoolClientCommandInput, dropped, droppedScopes };
+  // Pinpoint analytics through an IAM role needs the role's ExternalId; a redacted one cannot be
+  // sent, so the client is created without analytics (the caller reports it).
+  const analytics = input.AnalyticsConfiguration as Record<string, unknown> | undefined;
+  const analyticsDropped = analytics?.ExternalId === REDACTED;
+  if (analyticsDropped) delete input.AnalyticsConfiguration;
+  return {
+    input: input as unknown as CreateUserPoolClientCommandInput,
+    dropped,
+    droppedScopes,
+    ...(analyticsDropped ? { analyticsDropped } : {}),
+  };
 }
 
 /**
@@ -432,11 +449,24 @@ export async function restoreClients(
       journal.append({ t: 'client', old: c.ClientId, new: preexisting.id, s: 'e' });
       continue;
     }
-    const { input, dropped, droppedScopes } = clientInput(c, poolId, skippedIdps, skippedServers);
+    const { input, dropped, droppedScopes, analyticsDropped } = clientInput(
+      c,
+      poolId,
+      skippedIdps,
+      skippedServers,
+    );
     if (droppedScopes.length) {
       const w = {
         code: 'CLIENT_SCOPES_DROPPED',
         message: `app client ${name}: scope(s) ${droppedScopes.join(', ')} removed from AllowedOAuthScopes (their resource server was not restored)`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
+    if (analyticsDropped) {
+      const w = {
+        code: 'CLIENT_ANALYTICS_REDACTED',
+        message: `app client ${name}: its analytics configuration's ExternalId was redacted in the snapshot (backed up without --include-secrets); created without analytics — configure it again, or restore a snapshot taken with --include-secrets`,
       };
       ctx.warn(w);
       journal.append({ t: 'w', ...w });
@@ -478,7 +508,10 @@ export async function restoreClients(
           }
           return undefined;
         },
-        { signal: ctx.signal },
+        {
+          signal: ctx.signal,
+          ...(ctx.settleDelaysMs ? { settleDelaysMs: ctx.settleDelaysMs } : {}),
+        },
       );
     } catch (e) {
       if (!isResourceError(e)) throw e;

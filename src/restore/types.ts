@@ -40,6 +40,8 @@ export interface RestoreOptions {
   onProgress?: ProgressListener;
   /** Override the clock (tests). */
   now?: () => Date;
+  /** Delays (ms) before each look for what an ambiguous create made (tests; see create-once). */
+  settleDelaysMs?: readonly number[];
 }
 
 export interface RestoreWarning {

@@ -5,3 +5,4 @@ export * from './catalog.js';
 export { gzipJsonLines, gunzipJsonLines, lines } from './codec.js';
 export * from './retention.js';
 export * from './import-csv.js';
+export * from './redaction.js';

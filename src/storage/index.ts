@@ -6,14 +6,17 @@ import type { Storage } from './storage.js';
 export * from './storage.js';
 export { LocalDirStorage } from './local.js';
 export { MemoryStorage } from './memory.js';
-export { S3Storage, parseS3Url } from './s3.js';
+export { ACCOUNT_ID, S3Storage, parseS3Url } from './s3.js';
 
 export interface StorageSettings {
   region?: string;
   profile?: string;
   /** S3 endpoint (tests, S3-compatible stores); AWS_ENDPOINT_URL_S3 is honoured by the SDK. */
   s3EndpointUrl?: string;
+  /** SSE-KMS key id or ARN for every object written (PutObject and multipart uploads). */
   kmsKeyId?: string;
+  /** 12-digit account id that must own the bucket (ExpectedBucketOwner on every request). */
+  expectedBucketOwner?: string;
 }
 
 /** `s3://bucket/prefix` → S3Storage; anything else is a local directory. */
@@ -30,5 +33,6 @@ export function openStorage(location: string, settings: StorageSettings = {}): S
     bucket: s3.bucket,
     prefix: s3.prefix,
     ...(settings.kmsKeyId ? { kmsKeyId: settings.kmsKeyId } : {}),
+    ...(settings.expectedBucketOwner ? { expectedBucketOwner: settings.expectedBucketOwner } : {}),
   });
 }

@@ -23,6 +23,32 @@ export interface S3StorageOptions {
   prefix?: string;
   /** Server-side encryption with this KMS key (default: the bucket's default encryption). */
   kmsKeyId?: string;
+  /**
+   * The account that must own the bucket: every request carries ExpectedBucketOwner, so S3
+   * refuses (403) instead of reading from or writing snapshots to a bucket someone else owns.
+   */
+  expectedBucketOwner?: string;
+}
+
+/** A 12-digit AWS account id. */
+export const ACCOUNT_ID = /^\d{12}$/;
+
+const OWNER_MIDDLEWARE = 'cognitoVaultExpectedBucketOwner';
+
+/**
+ * Adds ExpectedBucketOwner to every command the client sends — also the ones @aws-sdk/lib-storage
+ * builds itself (UploadPart, CompleteMultipartUpload, AbortMultipartUpload), which would
+ * otherwise go without it. Every S3 object and bucket operation accepts the parameter.
+ */
+export function enforceBucketOwner(client: S3Client, owner: string): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { ExpectedBucketOwner?: string };
+      input.ExpectedBucketOwner ??= owner;
+      return next(args);
+    },
+    { step: 'initialize', name: OWNER_MIDDLEWARE, override: true },
+  );
 }
 
 const CREDENTIAL_NAMES = new Set([
@@ -88,8 +114,16 @@ export class S3Storage implements Storage {
   private readonly prefix: string;
 
   constructor(private readonly opts: S3StorageOptions) {
+    if (opts.expectedBucketOwner) enforceBucketOwner(opts.client, opts.expectedBucketOwner);
     this.prefix = joinKey(opts.prefix ?? '');
     this.location = `s3://${opts.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
+  }
+
+  /** ExpectedBucketOwner for a command's input (the middleware adds it too; explicit is clearer). */
+  private get owner(): { ExpectedBucketOwner?: string } {
+    return this.opts.expectedBucketOwner
+      ? { ExpectedBucketOwner: this.opts.expectedBucketOwner }
+      : {};
   }
 
   private keyOf(key: string): string {
@@ -109,6 +143,7 @@ export class S3Storage implements Storage {
         Bucket: this.opts.bucket,
         Key,
         Body: body,
+        ...this.owner,
         ...(this.opts.kmsKeyId
           ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.opts.kmsKeyId }
           : {}),
@@ -133,7 +168,7 @@ export class S3Storage implements Storage {
     const Key = this.keyOf(key);
     try {
       const r = await this.opts.client.send(
-        new GetObjectCommand({ Bucket: this.opts.bucket, Key }),
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key, ...this.owner }),
       );
       // A connection reset half-way through the body is a storage error too.
       return mapStreamErrors(r.Body as Readable, (e) =>
@@ -148,7 +183,7 @@ export class S3Storage implements Storage {
     const Key = this.keyOf(key);
     try {
       const r = await this.opts.client.send(
-        new HeadObjectCommand({ Bucket: this.opts.bucket, Key }),
+        new HeadObjectCommand({ Bucket: this.opts.bucket, Key, ...this.owner }),
       );
       return {
         bytes: r.ContentLength ?? 0,
@@ -178,6 +213,7 @@ export class S3Storage implements Storage {
             Bucket: this.opts.bucket,
             Prefix: base ? `${base}/` : undefined,
             ContinuationToken,
+            ...this.owner,
           }),
         );
       } catch (e) {
@@ -198,7 +234,9 @@ export class S3Storage implements Storage {
   async delete(key: string): Promise<void> {
     const Key = this.keyOf(key);
     try {
-      await this.opts.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key }));
+      await this.opts.client.send(
+        new DeleteObjectCommand({ Bucket: this.opts.bucket, Key, ...this.owner }),
+      );
     } catch (e) {
       throw s3Error(e, 'delete', `s3://${this.opts.bucket}/${Key}`);
     }

@@ -1,4 +1,4 @@
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedPool } from '../../src/demo/seed.js';
 import { configFromEnv, handler, TIMEOUT_MARGIN_MS } from '../../src/lambda/handler.js';
@@ -134,6 +134,35 @@ describe('scheduled backup Lambda handler', () => {
     ).rejects.toThrow(/1 of 1 pool backups failed: .*INTERRUPTED/);
     const listed = await listSnapshots(storage('slow'));
     expect(listed.every((s) => !s.complete)).toBe(true);
+  });
+
+  it('writes SSE-KMS objects and passes the expected bucket owner from the environment', async () => {
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-00000000000b';
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/owned',
+      COGNITO_VAULT_USER_POOL_IDS: poolB,
+      COGNITO_VAULT_KMS_KEY_ID: key,
+      COGNITO_VAULT_EXPECTED_BUCKET_OWNER: '123456789012', // moto's account
+    });
+    expect(configFromEnv(process.env)).toMatchObject({
+      kmsKeyId: key,
+      expectedBucketOwner: '123456789012',
+    });
+    const r = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(r.failures).toEqual([]);
+    const [snap] = await listSnapshots(storage('owned'));
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: 'vault', Key: `owned/${snap?.path}/manifest.json` }),
+    );
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toBe(key);
+    expect(() =>
+      configFromEnv({
+        COGNITO_VAULT_TO: 's3://vault/x',
+        COGNITO_VAULT_USER_POOL_IDS: '*',
+        COGNITO_VAULT_EXPECTED_BUCKET_OWNER: '12345',
+      }),
+    ).toThrow(/12-digit/);
   });
 
   it('refuses a configuration without an S3 location or without pools', () => {

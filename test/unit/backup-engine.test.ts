@@ -175,6 +175,67 @@ const hasManifest = async (s: Storage): Promise<boolean> =>
   (await keys(s)).some((k) => k.endsWith('/manifest.json') || k === 'manifest.json');
 
 describe('sharded ListUsers', () => {
+  /** Cognito's answer to an expired token (aws/aws-sdk-js#3705). */
+  const expired = (token: string) =>
+    new InvalidParameterException({
+      message: `Paging marker ${token} is invalid for request 0f0e`,
+      $metadata: { httpStatusCode: 400 },
+    });
+
+  it('restarts the single fallback chain when its pagination token expires, and says so', async () => {
+    const fake = listUsersFake(users, { refuseFilter: true });
+    let expiredOnce = false;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      // The token of the third page has expired the first time it is used.
+      if (input.PaginationToken === '120' && !expiredOnce) {
+        expiredOnce = true;
+        throw expired(input.PaginationToken);
+      }
+      return fake(input);
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL, shards: 16 });
+    expect(expiredOnce).toBe(true);
+    expect(r.users).toBe(130);
+    expect(r.manifest.counts.users).toBe(130);
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({ code: 'LISTUSERS_CHAIN_RESTARTED', operation: 'ListUsers' }),
+    );
+    const snap = root.child(r.snapshot.replace('memory://', ''));
+    const back = await readUsers(snap);
+    // Every user exactly once: the restarted part was written again, not appended to.
+    expect(back.map((u) => u.Username).sort()).toEqual(users.map((u) => u.Username).sort());
+    expect((await (await SnapshotReader.open(snap)).verify()).ok).toBe(true);
+  });
+
+  it('restarts only the shard whose token expired; gives up (exit 7) if it keeps expiring', async () => {
+    const fake = listUsersFake(users);
+    let expiries = 0;
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      if (input.Filter === 'sub ^= "3"' && expiries < 1) {
+        expiries++;
+        throw expired('x');
+      }
+      return fake(input);
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL, shards: 16 });
+    expect(r.users).toBe(130);
+    expect(r.warnings.filter((w) => w.code === 'LISTUSERS_CHAIN_RESTARTED')).toHaveLength(1);
+    const back = await readUsers(root.child(r.snapshot.replace('memory://', '')));
+    expect(back).toHaveLength(130);
+
+    mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
+      if (input.Filter === 'sub ^= "3"') throw expired('x');
+      return fake(input);
+    });
+    const root2 = new MemoryStorage();
+    const e = await failure(backupPool(gw, root2, { userPoolId: POOL, shards: 16 }));
+    expect(e.code).toBe('PAGINATION_EXPIRED');
+    expect(e.exitCode).toBe(7);
+    expect(await hasManifest(root2)).toBe(false);
+  });
+
   it('falls back to one chain when Cognito refuses the sub filter', async () => {
     mock.on(ListUsersCommand).callsFake(listUsersFake(users, { refuseFilter: true }));
     const root = new MemoryStorage();
@@ -229,6 +290,46 @@ describe('sharded ListUsers', () => {
 });
 
 describe('what a backup captures (mocked pool)', () => {
+  it('redacts the SMS and analytics role ExternalIds by default, keeps them with includeSecrets', async () => {
+    const sms = { SnsCallerArn: 'arn:aws:iam::123456789012:role/sms', ExternalId: 'ext-sms' };
+    mock.on(DescribeUserPoolCommand).callsFake(async () => ({
+      UserPool: { Id: POOL, Name: 'unit', SmsConfiguration: { ...sms } },
+    }));
+    mock.on(GetUserPoolMfaConfigCommand).callsFake(async () => ({
+      MfaConfiguration: 'OPTIONAL',
+      SmsMfaConfiguration: { SmsConfiguration: { ...sms } },
+    }));
+    mock.on(DescribeUserPoolClientCommand).callsFake(async () => ({
+      UserPoolClient: {
+        ClientId: 'c1',
+        AnalyticsConfiguration: { ApplicationId: 'app', RoleArn: 'arn:r', ExternalId: 'ext-an' },
+      },
+    }));
+    for (const includeSecrets of [false, true]) {
+      const root = new MemoryStorage();
+      const r = await backupPool(gw, root, { userPoolId: POOL, includeSecrets });
+      const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+      const pool = (await snap.readJson('pool', z.any())) as {
+        userPool: { SmsConfiguration: { ExternalId: string; SnsCallerArn: string } };
+        mfaConfig: { SmsMfaConfiguration: { SmsConfiguration: { ExternalId: string } } };
+      };
+      const clients = (await snap.readJson('clients', z.any())) as {
+        AnalyticsConfiguration: { ExternalId: string; RoleArn: string };
+      }[];
+      const text = JSON.stringify([pool, clients]);
+      expect(text.includes('ext-sms'), `includeSecrets=${includeSecrets}`).toBe(includeSecrets);
+      expect(text.includes('ext-an')).toBe(includeSecrets);
+      const marker = (v: string) => (includeSecrets ? v : REDACTED);
+      expect(pool.userPool.SmsConfiguration.ExternalId).toBe(marker('ext-sms'));
+      expect(pool.mfaConfig.SmsMfaConfiguration.SmsConfiguration.ExternalId).toBe(
+        marker('ext-sms'),
+      );
+      expect(pool.userPool.SmsConfiguration.SnsCallerArn).toBe(sms.SnsCallerArn);
+      expect(clients[0]?.AnalyticsConfiguration.ExternalId).toBe(marker('ext-an'));
+      expect(clients[0]?.AnalyticsConfiguration.RoleArn).toBe('arn:r');
+    }
+  });
+
   it('redacts secrets by default, keeps them with includeSecrets, dates as ISO strings', async () => {
     const root = new MemoryStorage();
     const r = await backupPool(gw, root, { userPoolId: POOL });

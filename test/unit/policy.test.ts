@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BACKUP_ACTIONS, iamPolicy } from '../../src/policy/iam.js';
+import { UsageError } from '../../src/core/errors.js';
+import { operationsOf } from '../../src/cognito/operations.js';
 import { OPERATION_CATEGORY } from '../../src/cognito/quotas.js';
+import { actionsOf, iamPolicy, parseS3Location, policyKinds } from '../../src/policy/iam.js';
 
-const actionsOf = (p: ReturnType<typeof iamPolicy>): string[] =>
-  p.Statement.flatMap((s) => s.Action);
+const ARN = 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC';
+const statement = (p: ReturnType<typeof iamPolicy>, sid: string) =>
+  p.Statement.find((s) => s.Sid === sid);
 
 describe('least-privilege IAM policies', () => {
   it('lets a backup read Cognito and nothing else', () => {
@@ -13,9 +16,10 @@ describe('least-privilege IAM policies', () => {
     expect(actions).toContain('cognito-idp:ListUsersInGroup');
   });
 
-  it('names only operations the gateway knows', () => {
-    for (const a of BACKUP_ACTIONS) {
-      expect(Object.hasOwn(OPERATION_CATEGORY, a.replace('cognito-idp:', '')), a).toBe(true);
+  it('names only operations the gateway knows (every one has a quota category)', () => {
+    for (const kind of ['backup', 'restore'] as const) {
+      for (const op of operationsOf(kind))
+        expect(Object.hasOwn(OPERATION_CATEGORY, op), op).toBe(true);
     }
   });
 
@@ -31,12 +35,70 @@ describe('least-privilege IAM policies', () => {
     expect(actions.some((a) => /Delete|UpdateUserPool$/.test(a))).toBe(false);
   });
 
+  it('lets restore --create-pool find the pool it created (ListUserPools, account-wide)', () => {
+    const p = iamPolicy('restore');
+    expect(statement(p, 'CognitoAccount')).toMatchObject({
+      Action: expect.arrayContaining(['cognito-idp:ListUserPools', 'cognito-idp:CreateUserPool']),
+      Resource: '*',
+    });
+  });
+
+  it('restore with --user-pool-arn: existing pools only, unless --create-pool is asked for', () => {
+    const scoped = iamPolicy('restore', { userPoolArns: [ARN] });
+    expect(statement(scoped, 'CognitoUserPool')?.Resource).toEqual([ARN]);
+    expect(actionsOf(scoped)).not.toContain('cognito-idp:CreateUserPool');
+    expect(statement(scoped, 'CognitoAccount')).toBeUndefined();
+
+    const creating = iamPolicy('restore', { userPoolArns: [ARN], createPool: true });
+    expect(statement(creating, 'CognitoAccount')?.Action).toEqual(
+      expect.arrayContaining(['cognito-idp:CreateUserPool', 'cognito-idp:ListUserPools']),
+    );
+    // The new pool's ARN is unknown: its actions are allowed in the ARN's account and Region.
+    expect(statement(creating, 'CognitoCreatedPool')).toMatchObject({
+      Resource: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/*',
+      Action: expect.arrayContaining([
+        'cognito-idp:AdminCreateUser',
+        'cognito-idp:SetUserPoolMfaConfig',
+      ]),
+    });
+    expect(() =>
+      iamPolicy('restore', {
+        userPoolArns: [ARN, 'arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_X'],
+        createPool: true,
+      }),
+    ).toThrow(UsageError);
+  });
+
+  it('restore passes roles only to Cognito, scoped to the named roles or the account', () => {
+    const p = iamPolicy('restore', { userPoolArns: [ARN] });
+    expect(statement(p, 'PassRolesToCognito')).toEqual({
+      Sid: 'PassRolesToCognito',
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: 'arn:aws:iam::123456789012:role/*',
+      Condition: { StringEquals: { 'iam:PassedToService': 'cognito-idp.amazonaws.com' } },
+    });
+    const named = iamPolicy('restore', { passRoleArns: ['arn:aws:iam::1:role/sms'] });
+    expect(statement(named, 'PassRolesToCognito')?.Resource).toEqual(['arn:aws:iam::1:role/sms']);
+    expect(actionsOf(iamPolicy('backup'))).not.toContain('iam:PassRole');
+  });
+
   it('scopes Cognito actions to the named pools and adds the snapshot bucket', () => {
-    const arn = 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC';
-    const p = iamPolicy('backup', { userPoolArns: [arn], s3Location: 's3://vault/cognito/' });
-    expect(p.Statement.find((s) => s.Sid === 'CognitoUserPool')?.Resource).toEqual([arn]);
-    expect(p.Statement.find((s) => s.Sid === 'SnapshotObjects')).toMatchObject({
+    const p = iamPolicy('backup', { userPoolArns: [ARN], s3Location: 's3://vault/cognito/' });
+    expect(statement(p, 'CognitoUserPool')?.Resource).toEqual([ARN]);
+    // No --all with named pools: no account-wide ListUserPools.
+    expect(actionsOf(p)).not.toContain('cognito-idp:ListUserPools');
+    // DescribeUserPoolDomain names a domain, not a pool: it cannot be scoped to pool ARNs.
+    expect(statement(p, 'CognitoAccount')).toMatchObject({
+      Action: ['cognito-idp:DescribeUserPoolDomain'],
+      Resource: '*',
+    });
+    expect(statement(p, 'SnapshotObjects')).toMatchObject({
       Resource: 'arn:aws:s3:::vault/cognito/*',
+    });
+    expect(statement(p, 'SnapshotBucket')).toMatchObject({
+      Resource: 'arn:aws:s3:::vault',
+      Condition: { StringLike: { 's3:prefix': ['cognito', 'cognito/*'] } },
     });
     // Deleting data needs --prune; a job may only remove its own lease objects (locks/).
     expect(p.Statement.find((s) => s.Sid === 'SnapshotObjects')?.Action).not.toContain(
@@ -49,6 +111,44 @@ describe('least-privilege IAM policies', () => {
     expect(
       actionsOf(iamPolicy('backup', { s3Location: 's3://vault/cognito', prune: true })),
     ).toContain('s3:DeleteObject');
+    // restore writes nothing but its lease objects.
+    expect(
+      statement(iamPolicy('restore', { s3Location: 's3://vault' }), 'SnapshotObjects')?.Action,
+    ).not.toContain('s3:PutObject');
+  });
+
+  it('refuses an --s3 location that is not s3://bucket[/prefix]', () => {
+    for (const bad of [
+      'bucket/x',
+      'vault',
+      's3://',
+      's3:///x',
+      'S3://Vault/x',
+      'https://vault/x',
+    ]) {
+      expect(() => iamPolicy('backup', { s3Location: bad }), bad).toThrow(UsageError);
+    }
+    expect(parseS3Location('s3://vault')).toEqual({ bucket: 'vault', prefix: '' });
+    expect(parseS3Location('s3://vault//a//b/')).toEqual({ bucket: 'vault', prefix: 'a/b' });
+  });
+
+  it('storage-only kinds need --s3, and SSE-KMS only adds the key actions each needs', () => {
+    expect(policyKinds()).toEqual(expect.arrayContaining(['backup', 'restore', 'prune', 'verify']));
+    expect(() => iamPolicy('verify')).toThrow(UsageError);
+    const kms = 'arn:aws:kms:eu-west-1:123456789012:key/k';
+    const verify = iamPolicy('verify', { s3Location: 's3://vault/x', kmsKeyArn: kms });
+    expect(actionsOf(verify).filter((a) => a.startsWith('cognito-idp:'))).toEqual([]);
+    // verify reads, and writes only its lease (a new data key for SSE-KMS).
+    expect(statement(verify, 'SnapshotKey')?.Action).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    ]);
+    const backup = iamPolicy('backup', { s3Location: 's3://vault/x', kmsKeyArn: kms });
+    expect(statement(backup, 'SnapshotKey')?.Action).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    ]);
+    expect(() => iamPolicy('nonsense')).toThrow(UsageError);
   });
 
   it('lets a restore hold a lease on the snapshot it reads, and nothing more in S3', () => {

@@ -38,4 +38,22 @@ describe('app client restore input', () => {
     expect(input.GenerateSecret).toBeUndefined();
     expect(input.ClientSecret).toBeUndefined();
   });
+
+  it('drops an analytics configuration whose ExternalId was redacted, and says so', () => {
+    const analytics = { ApplicationId: 'app', RoleArn: 'arn:r', ExternalId: REDACTED };
+    const r = clientInput(
+      { ...base, AnalyticsConfiguration: analytics } as typeof base,
+      'us-east-1_new',
+      new Set(),
+    );
+    expect(r.input.AnalyticsConfiguration).toBeUndefined();
+    expect(r.analyticsDropped).toBe(true);
+    const kept = clientInput(
+      { ...base, AnalyticsConfiguration: { ...analytics, ExternalId: 'ext' } } as typeof base,
+      'us-east-1_new',
+      new Set(),
+    );
+    expect(kept.input.AnalyticsConfiguration?.ExternalId).toBe('ext');
+    expect(kept.analyticsDropped).toBeUndefined();
+  });
 });

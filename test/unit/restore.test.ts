@@ -18,6 +18,7 @@ import {
   CreateResourceServerCommand,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,
+  type CreateUserPoolCommandInput,
   CreateUserPoolCommand,
   DescribeUserPoolCommand,
   ListGroupsCommand,
@@ -36,6 +37,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { restoreExitCode, restoreSnapshot } from '../../src/restore/engine.js';
 import { MembershipIndex } from '../../src/restore/memberships.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
+import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
 import { WorkQueue } from '../../src/restore/queue.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
@@ -1048,21 +1050,32 @@ describe('restore preflight (aws-sdk-client-mock)', () => {
     mock.on(ListUserPoolsCommand).resolves({ UserPools: [{ Id: 'us-east-1_Old', Name: 'fresh' }] });
     // Ctrl-C while CreateUserPool is on its way: the process stops before the journal line.
     const ctrlC = new AbortController();
-    mock.on(CreateUserPoolCommand).callsFake(() => {
+    let tags: Record<string, string> | undefined;
+    mock.on(CreateUserPoolCommand).callsFake((i: CreateUserPoolCommandInput) => {
+      tags = i.UserPoolTags;
       ctrlC.abort();
       throw netError('ECONNRESET');
     });
     await expect(
       restore(STANDARD, { target: { createPool: 'fresh' }, signal: ctrlC.signal }),
     ).rejects.toMatchObject({ exitCode: ExitCode.Interrupted });
-    // Cognito did create it: now two pools carry the name; the journal knew only the old one.
+    // Cognito did create it (with the attempt's token tag), and someone else made a pool of the
+    // same name meanwhile: three pools carry the name; the journal knew only the old one.
     mock.on(ListUserPoolsCommand).resolves({
       UserPools: [
         { Id: 'us-east-1_Old', Name: 'fresh' },
+        { Id: 'us-east-1_Stranger', Name: 'fresh' },
         { Id: 'us-east-1_Made', Name: 'fresh' },
       ],
     });
-    targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
+    expect(tags?.[RESTORE_TOKEN_TAG]).toMatch(/^[0-9a-f-]{36}$/);
+    const made = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
+    mock.on(DescribeUserPoolCommand).callsFake((i: { UserPoolId: string }) => ({
+      UserPool:
+        i.UserPoolId === 'us-east-1_Made'
+          ? { ...made, UserPoolTags: { ...tags } }
+          : { ...made, Id: i.UserPoolId, UserPoolTags: {} },
+    }));
     mock.on(CreateUserPoolCommand).resolves({ UserPool: { Id: 'us-east-1_Second' } });
     const r = await restore(STANDARD, { target: { createPool: 'fresh' } });
     expect(r.userPoolId).toBe('us-east-1_Made');
@@ -1091,23 +1104,66 @@ describe('creates that lose their answer (reset connection after Cognito acted)'
 
   it('adopts the pool the lost CreateUserPool made, and sends it again when nothing was made', async () => {
     const pools: { Id: string; Name: string }[] = [{ Id: 'us-east-1_Other', Name: 'fresh' }];
+    const tagsOf = new Map<string, Record<string, string> | undefined>();
     let calls = 0;
-    mock.on(ListUserPoolsCommand).callsFake(() => ({ UserPools: [...pools] }));
-    mock.on(CreateUserPoolCommand).callsFake(() => {
+    // The list lags: the pool made shows up only on the second look.
+    let looks = 0;
+    mock.on(ListUserPoolsCommand).callsFake(() => ({
+      UserPools: calls === 2 && looks++ < 1 ? pools.slice(0, 1) : [...pools],
+    }));
+    mock.on(CreateUserPoolCommand).callsFake((i: CreateUserPoolCommandInput) => {
       calls++;
       if (calls === 1) throw awsError('InternalErrorException', 500, 'server'); // nothing made
       pools.push({ Id: 'us-east-1_Made', Name: 'fresh' });
+      tagsOf.set('us-east-1_Made', i.UserPoolTags);
       throw netError('ECONNRESET', 'socket hang up'); // made, answer lost
     });
     mock.on(SetUserPoolMfaConfigCommand).resolves({});
     targetPool = { ...(sourcePool() as UserPoolType), Id: 'us-east-1_Made', Name: 'fresh' };
-    const r = await restore(STANDARD, { target: { createPool: 'fresh' } });
+    mock.on(DescribeUserPoolCommand).callsFake((i: { UserPoolId: string }) => ({
+      UserPool: { ...targetPool, Id: i.UserPoolId, UserPoolTags: tagsOf.get(i.UserPoolId) ?? {} },
+    }));
+    const r = await restore(STANDARD, {
+      target: { createPool: 'fresh' },
+      settleDelaysMs: [0, 5, 5],
+    });
     expect(calls).toBe(2);
     expect(r.userPoolId).toBe('us-east-1_Made');
   });
 });
 
 describe('pool creation request', () => {
+  it('creates the pool without a redacted SMS ExternalId (CreateUserPool and MFA), and warns', () => {
+    const sms = { SnsCallerArn: 'arn:aws:iam::123456789012:role/sms', ExternalId: REDACTED };
+    const doc = {
+      userPool: { Id: SOURCE, Name: 'src', SmsConfiguration: { ...sms }, MfaConfiguration: 'ON' },
+      mfaConfig: {
+        MfaConfiguration: 'ON',
+        SmsMfaConfiguration: { SmsConfiguration: { ...sms } },
+        SoftwareTokenMfaConfiguration: { Enabled: true },
+      },
+    };
+    const plan = planPoolCreation(doc, 'restored');
+    expect(JSON.stringify(plan)).not.toContain(REDACTED);
+    expect(plan.input.SmsConfiguration).toEqual({ SnsCallerArn: sms.SnsCallerArn });
+    expect(plan.mfa?.SmsMfaConfiguration?.SmsConfiguration).toEqual({
+      SnsCallerArn: sms.SnsCallerArn,
+    });
+    expect(plan.warnings.map((w) => w.code)).toContain('SMS_EXTERNAL_ID_REDACTED');
+    // The snapshot itself is untouched.
+    expect(doc.mfaConfig.SmsMfaConfiguration.SmsConfiguration.ExternalId).toBe(REDACTED);
+    const kept = planPoolCreation(
+      {
+        ...doc,
+        userPool: { ...doc.userPool, SmsConfiguration: { ...sms, ExternalId: 'e' } },
+        mfaConfig: {},
+      },
+      'restored',
+    );
+    expect(kept.input.SmsConfiguration?.ExternalId).toBe('e');
+    expect(kept.warnings.map((w) => w.code)).not.toContain('SMS_EXTERNAL_ID_REDACTED');
+  });
+
   it('strips custom:/dev: prefixes, never requires custom attributes, keeps non-default standard ones', () => {
     const plan = planPoolCreation(
       {

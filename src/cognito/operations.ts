@@ -1,0 +1,122 @@
+import type { CognitoOperation } from './quotas.js';
+
+/**
+ * Which Cognito operations each command sends, by feature: the one source of truth for
+ * permissions. `cognito-vault policy` derives its IAM actions from this table
+ * (src/policy/iam.ts), and test/integration/policy-operations.test.ts records every operation
+ * each command actually sends on moto and asserts recorded ⊆ table and table ⊆ recorded
+ * (nothing missing, nothing unused).
+ *
+ * To register an operation a command starts sending:
+ *   1. give it a quota category in OPERATION_CATEGORY (quotas.ts) — the gateway needs it anyway;
+ *   2. add it to the feature of the command that sends it below (a new feature if the operation
+ *      only happens with some flag, e.g. `signIn: ['AdminSetUserPassword']`);
+ *   3. make the recording test exercise that feature (it fails until you do: "unused").
+ * The generated policies pick the operation up with no other change.
+ *
+ * Account-level operations (no user pool ARN to scope to) are listed in ACCOUNT_LEVEL.
+ */
+export const COMMAND_OPERATIONS = {
+  backup: {
+    pool: [
+      'DescribeUserPool',
+      'GetUserPoolMfaConfig',
+      'DescribeUserPoolDomain',
+      'ListTagsForResource',
+      'GetUICustomization',
+      'GetLogDeliveryConfiguration',
+      'DescribeRiskConfiguration',
+      'ListUserPoolClients',
+      'DescribeUserPoolClient',
+      'ListIdentityProviders',
+      'DescribeIdentityProvider',
+      'ListResourceServers',
+      'ListGroups',
+      'ListUsers',
+      'ListUsersInGroup',
+    ],
+    /** `backup --all` and the Lambda without pool ids: every pool in the Region. */
+    allPools: ['ListUserPools'],
+  },
+  restore: {
+    /** Every restore: resources and users into the target pool. */
+    any: [
+      'DescribeUserPool',
+      'ListGroups',
+      'CreateGroup',
+      'ListResourceServers',
+      'CreateResourceServer',
+      'ListIdentityProviders',
+      'CreateIdentityProvider',
+      'ListUserPoolClients',
+      'CreateUserPoolClient',
+      'AdminCreateUser',
+      /** --password-state sign-in-ready (the default): a random permanent password. */
+      'AdminSetUserPassword',
+      'AdminGetUser',
+      'AdminAddUserToGroup',
+      'AdminDisableUser',
+      'AdminLinkProviderForUser',
+    ],
+    /** --create-pool: the new pool (tagged with the run's restore token) and its MFA settings. */
+    createPool: ['ListUserPools', 'CreateUserPool', 'SetUserPoolMfaConfig'],
+    /** --to-user-pool-id: is the target empty (--merge skips the check). */
+    existingPool: ['ListUsers'],
+    /** --domain. */
+    domain: ['CreateUserPoolDomain'],
+  },
+  /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
+  'export-csv': {
+    headerFrom: ['GetCSVHeader', 'DescribeUserPool', 'GetUserPoolMfaConfig'],
+  },
+  /** Storage-only commands: no Cognito call. */
+  prune: {},
+  verify: {},
+} as const satisfies Record<string, Record<string, readonly CognitoOperation[]>>;
+
+export type CommandName = keyof typeof COMMAND_OPERATIONS;
+
+/**
+ * Operations IAM cannot scope to a user pool ARN (Resource must be "*"): they name no pool
+ * (ListUserPools, CreateUserPool, and DescribeUserPoolDomain, which takes only a domain).
+ */
+export const ACCOUNT_LEVEL: ReadonlySet<CognitoOperation> = new Set<CognitoOperation>([
+  'ListUserPools',
+  'CreateUserPool',
+  'DescribeUserPoolDomain',
+]);
+
+/** Every operation of a command (all features), sorted, without duplicates. */
+export function operationsOf(command: CommandName): CognitoOperation[] {
+  const features = COMMAND_OPERATIONS[command] as Record<string, readonly CognitoOperation[]>;
+  return [...new Set(Object.values(features).flat())].sort();
+}
+
+/** Operations of some features of a command. */
+export function operationsOfFeatures(
+  command: CommandName,
+  features: readonly string[],
+): CognitoOperation[] {
+  const table = COMMAND_OPERATIONS[command] as Record<string, readonly CognitoOperation[]>;
+  return [...new Set(features.flatMap((f) => table[f] ?? []))].sort();
+}
+
+/**
+ * Storage operations (the Storage interface's methods) each command uses; the policy maps them
+ * to S3 actions. Register a new use the same way as a Cognito operation (e.g. lease/lock
+ * objects written and deleted by a backup: add 'delete' to backup).
+ */
+/**
+ * Storage operations a command performs on the snapshot location. `lease` = writing and removing
+ * its own lease objects under `<snapshot>/locks/` (docs/format.md#leases) and reading others'.
+ */
+export type StorageOperation = 'put' | 'get' | 'exists' | 'list' | 'delete' | 'lease';
+
+export const COMMAND_STORAGE = {
+  // backup stats every file before it commits the manifest (HeadObject: s3:GetObject).
+  backup: ['put', 'exists', 'lease'],
+  restore: ['get', 'lease'],
+  prune: ['get', 'list', 'delete', 'lease'],
+  verify: ['get', 'lease'],
+  'export-csv': ['get', 'list', 'put', 'lease'],
+} as const satisfies Record<CommandName, readonly StorageOperation[]>;

@@ -1,0 +1,57 @@
+import { REDACTED } from './format.js';
+
+/**
+ * Secret values a snapshot replaces by the REDACTED marker unless `--include-secrets`, as paths
+ * into the pool document and into each app client. (Identity provider secrets are matched by
+ * key name: see redactProviderDetails in the backup engine.) The SMS role's and the analytics
+ * role's ExternalId are shared secrets that guard sts:AssumeRole, like a password.
+ */
+export const SECRET_PATHS = {
+  pool: [
+    ['userPool', 'SmsConfiguration', 'ExternalId'],
+    ['mfaConfig', 'SmsMfaConfiguration', 'SmsConfiguration', 'ExternalId'],
+  ],
+  client: [['ClientSecret'], ['AnalyticsConfiguration', 'ExternalId']],
+} as const satisfies Record<string, readonly (readonly string[])[]>;
+
+type Loose = Record<string, unknown>;
+
+function parentOf(obj: unknown, p: readonly string[]): Loose | undefined {
+  let cur: unknown = obj;
+  for (const k of p.slice(0, -1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Loose)[k];
+  }
+  return cur !== null && typeof cur === 'object' ? (cur as Loose) : undefined;
+}
+
+/** Replaces each present, non-empty value at `paths` by the marker (in place). */
+export function redactPaths(obj: unknown, paths: readonly (readonly string[])[]): void {
+  for (const p of paths) {
+    const parent = parentOf(obj, p);
+    const key = p[p.length - 1] ?? '';
+    const v = parent?.[key];
+    if (parent && typeof v === 'string' && v !== '') parent[key] = REDACTED;
+  }
+}
+
+/** The paths (dot-joined) whose value is the marker. */
+export function redactedPaths(obj: unknown, paths: readonly (readonly string[])[]): string[] {
+  return paths
+    .filter((p) => parentOf(obj, p)?.[p[p.length - 1] ?? ''] === REDACTED)
+    .map((p) => p.join('.'));
+}
+
+/** Deletes the values at `paths` that hold the marker (in place); returns the paths deleted. */
+export function dropRedacted(obj: unknown, paths: readonly (readonly string[])[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    const parent = parentOf(obj, p);
+    const key = p[p.length - 1] ?? '';
+    if (parent?.[key] === REDACTED) {
+      delete parent[key];
+      out.push(p.join('.'));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,390 @@
+import { withReadLease } from '../../src/snapshot/lease.js';
+import { mkdtemp } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { backupAllPools, backupPool } from '../../src/backup/engine.js';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import {
+  type CommandName,
+  COMMAND_OPERATIONS,
+  COMMAND_STORAGE,
+  operationsOf,
+  operationsOfFeatures,
+  type StorageOperation,
+} from '../../src/cognito/operations.js';
+import { seedPool } from '../../src/demo/seed.js';
+import { restoreSnapshot } from '../../src/restore/engine.js';
+import { planPoolCreation } from '../../src/restore/pool.js';
+import type { RestoreOptions } from '../../src/restore/types.js';
+import { actionsOf, iamPolicy } from '../../src/policy/iam.js';
+import { prune } from '../../src/snapshot/retention.js';
+import {
+  FILES,
+  PoolDocument,
+  SnapshotReader,
+  SnapshotWriter,
+  UserRecord,
+  MembershipRecord,
+} from '../../src/snapshot/index.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { LocalDirStorage } from '../../src/storage/local.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { MOTO_ENV } from '../support/moto.js';
+import type { Storage, StorageEntry } from '../../src/storage/storage.js';
+import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+
+/**
+ * The IAM policies are derived from src/cognito/operations.ts. This test records what each
+ * command really sends (an SDK middleware sees every request, also those that bypass the
+ * gateway's helpers) and what it does to storage, and checks both directions against the
+ * table and the generated policy: nothing missing (AccessDenied in production), nothing unused.
+ */
+
+let fixture: MotoFixture | undefined;
+let endpoint: string;
+let work: string;
+
+/** Leases are writable here; an unwritable one would fail the test. */
+const noWarning = (e: unknown): never => {
+  throw e;
+};
+
+/** A gateway whose client records the name of every command it sends. */
+function recordingGateway(sink: Set<string>, transientAttempts = 8): CognitoGateway {
+  const client = new CognitoIdentityProviderClient({ region: REGION, endpoint, maxAttempts: 1 });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sink.add(String(context.commandName).replace(/Command$/, ''));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordOperation' },
+  );
+  return new CognitoGateway(client, { rate: { unlimited: true }, retry: { transientAttempts } });
+}
+
+/**
+ * A storage that records which of its operations are used. Lease objects (`locks/…`,
+ * docs/format.md#leases) count as the `lease` operation, whatever is done to them.
+ */
+function recordingStorage(inner: Storage, sink: Set<StorageOperation>): Storage {
+  const op = (key: string | undefined, o: StorageOperation): void => {
+    sink.add(key !== undefined && /(^|\/)locks(\/|$)/.test(key) ? 'lease' : o);
+  };
+  return {
+    get location() {
+      return inner.location;
+    },
+    put(key: string, body: Readable | Uint8Array | string, signal?: AbortSignal) {
+      op(key, 'put');
+      return inner.put(key, body, signal);
+    },
+    get(key: string) {
+      op(key, 'get');
+      return inner.get(key);
+    },
+    exists(key: string) {
+      op(key, 'exists');
+      return inner.exists(key);
+    },
+    stat(key: string) {
+      op(key, 'exists');
+      return inner.stat(key);
+    },
+    list(prefix?: string): AsyncIterable<StorageEntry> {
+      op(prefix, 'list');
+      return inner.list(prefix);
+    },
+    delete(key: string) {
+      op(key, 'delete');
+      return inner.delete(key);
+    },
+    child(prefix: string) {
+      return recordingStorage(inner.child(prefix), sink);
+    },
+  };
+}
+
+interface Scenario {
+  command: CommandName;
+  features: string[];
+  cognito: Set<string>;
+  storage: Set<StorageOperation>;
+}
+const scenarios: Scenario[] = [];
+
+async function record(
+  command: CommandName,
+  features: string[],
+  body: (gw: CognitoGateway, wrap: (s: Storage) => Storage) => Promise<unknown>,
+  transientAttempts?: number,
+): Promise<Scenario> {
+  const s: Scenario = { command, features, cognito: new Set(), storage: new Set() };
+  const gw = recordingGateway(s.cognito, transientAttempts);
+  try {
+    await body(gw, (st) => recordingStorage(st, s.storage));
+  } finally {
+    gw.destroy();
+  }
+  scenarios.push(s);
+  return s;
+}
+
+let sourcePoolId: string;
+let snapshotRoot: string;
+let snapshotDir: string;
+
+/** The backup's snapshot with one user linked to the Google IdP (moto keeps no identities). */
+async function withLink(reader: SnapshotReader): Promise<SnapshotReader> {
+  const storage = new LocalDirStorage(path.join(work, 'linked'));
+  const w = new SnapshotWriter(storage);
+  await w.writeJson(FILES.pool, 'pool', await reader.readJson('pool', PoolDocument), 1);
+  for (const kind of ['clients', 'identityProviders', 'resourceServers', 'groups'] as const) {
+    const value = await reader.readJson(kind, z.array(z.unknown()));
+    await w.writeJson(FILES[kind], kind, value, value.length);
+  }
+  let first = true;
+  const users = async function* () {
+    for await (const u of reader.records('users', UserRecord)) {
+      if (first) {
+        first = false;
+        yield {
+          ...u,
+          Attributes: [
+            ...u.Attributes,
+            {
+              Name: 'identities',
+              Value: JSON.stringify([
+                { providerName: 'Google', userId: 'g-1', providerType: 'Google' },
+              ]),
+            },
+          ],
+        };
+      } else yield u;
+    }
+  };
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', users());
+  await w.writeJsonLines(
+    'memberships/part-00000.jsonl.gz',
+    'memberships',
+    reader.records('memberships', MembershipRecord),
+  );
+  await w.commit({ ...reader.manifest });
+  return SnapshotReader.open(storage);
+}
+
+async function emptyPoolLike(gw: CognitoGateway, reader: SnapshotReader, name: string) {
+  const doc = await reader.readJson('pool', PoolDocument);
+  return (await gw.createUserPool(planPoolCreation(doc, name).input))?.Id ?? '';
+}
+
+beforeAll(async () => {
+  if (!existsSync(path.resolve('dist/cli/main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  }
+  // With the CSV import-job double in front of moto (GetCSVHeader for export-csv).
+  fixture = await startMotoFixture('cv-policy-ops-', { withImportJobs: true });
+  ({ work } = fixture);
+  endpoint = fixture.moto.endpoint;
+  const seeded = await seedPool(fixture.gw, {
+    poolName: 'policy-source',
+    users: 40,
+    groups: 6,
+    concurrency: 8,
+  });
+  sourcePoolId = seeded.userPoolId;
+  // A domain (backup describes it) and TOTP MFA (a new pool gets it by SetUserPoolMfaConfig).
+  await fixture.gw.createUserPoolDomain({ UserPoolId: sourcePoolId, Domain: 'policy-source-x' });
+  await fixture.gw.setUserPoolMfaConfig({
+    UserPoolId: sourcePoolId,
+    SoftwareTokenMfaConfiguration: { Enabled: true },
+    MfaConfiguration: 'OPTIONAL',
+  });
+  snapshotRoot = path.join(work, 'snapshots');
+  const secrets = path.join(work, 'idp-secrets.json');
+  writeFileSync(secrets, JSON.stringify({ Google: { client_secret: 'x' } }));
+
+  // ---- backup: one pool, and --all --------------------------------------------------------
+  const one = await record('backup', ['pool'], async (gw, wrap) => {
+    const r = await backupPool(gw, wrap(new LocalDirStorage(snapshotRoot)), {
+      userPoolId: sourcePoolId,
+    });
+    snapshotDir = path.join(snapshotRoot, sourcePoolId, r.manifest.snapshotId);
+  });
+  expect(one.cognito.size).toBeGreaterThan(0);
+  await record('backup', ['pool', 'allPools'], (gw, wrap) =>
+    backupAllPools(gw, wrap(new LocalDirStorage(path.join(work, 'all'))), {}),
+  );
+
+  const reader = await SnapshotReader.open(new LocalDirStorage(snapshotDir));
+  await withLink(reader);
+  const idpSecrets = { Google: { client_secret: 'x' } };
+  const state = async () => mkdtemp(path.join(work, 'state-'));
+  const opts = async (over: Partial<RestoreOptions> & Pick<RestoreOptions, 'target'>) => ({
+    stateDir: await state(),
+    idpSecrets,
+    ...over,
+  });
+
+  // ---- restore: --create-pool with a domain and links; into an existing pool; --merge -----
+  await record('restore', ['any', 'createPool', 'domain'], async (gw, wrap) => {
+    // As the CLI does: a read lease on the snapshot for the whole run.
+    const snap = wrap(new LocalDirStorage(snapshotDir));
+    await withReadLease(snap, 'restore', noWarning, async () => {
+      const r = await SnapshotReader.open(snap);
+      await restoreSnapshot(
+        gw,
+        r,
+        await opts({ target: { createPool: 'policy-new' }, domain: 'policy-new-x' }),
+      );
+    });
+  });
+  // Identity links: moto answers AdminLinkProviderForUser with HTTP 500, so the run fails, but
+  // the request was sent, which is what is recorded.
+  const linkTarget = await emptyPoolLike(fixture.gw, reader, 'policy-links');
+  await record(
+    'restore',
+    ['any', 'existingPool'],
+    async (gw, wrap) => {
+      const r = await SnapshotReader.open(wrap(new LocalDirStorage(path.join(work, 'linked'))));
+      await restoreSnapshot(gw, r, await opts({ target: { userPoolId: linkTarget } })).catch(
+        () => undefined,
+      );
+    },
+    1,
+  );
+  const empty = await emptyPoolLike(fixture.gw, reader, 'policy-empty');
+  await record('restore', ['any', 'existingPool'], async (gw, wrap) => {
+    const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
+    await restoreSnapshot(gw, r, await opts({ target: { userPoolId: empty } }));
+  });
+  await record('restore', ['any', 'existingPool'], async (gw, wrap) => {
+    const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
+    await restoreSnapshot(gw, r, await opts({ target: { userPoolId: empty }, merge: true }));
+  });
+
+  // ---- export-csv: a CLI command; recorded on the wire by a proxy (Cognito and S3) ---------
+  const s3 = new S3Client({
+    region: REGION,
+    endpoint: fixture.moto.motoEndpoint,
+    forcePathStyle: true,
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  const s3root = new S3Storage({ client: s3, bucket: 'vault', prefix: 'snapshots' });
+  const onS3 = await backupPool(fixture.gw, s3root, { userPoolId: sourcePoolId });
+  const proxy = await startFaultProxy({ target: fixture.moto.endpoint, dropResponses: {} });
+  try {
+    const r = await runCli([
+      'export-csv',
+      `s3://vault/snapshots/${sourcePoolId}/${onS3.manifest.snapshotId}`,
+      '--to',
+      's3://vault/csv',
+      '--header-from',
+      sourcePoolId,
+      '--endpoint-url',
+      proxy.endpoint,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+  } finally {
+    await proxy.close();
+    s3.destroy();
+  }
+  scenarios.push({
+    command: 'export-csv',
+    features: ['headerFrom'],
+    cognito: new Set([...proxy.calls].filter((c) => !c.startsWith('s3:'))),
+    storage: new Set(
+      [...proxy.calls]
+        .filter((c) => c.startsWith('s3:'))
+        .map((c) => c.slice(3) as StorageOperation),
+    ),
+  });
+
+  // ---- verify and prune: storage only ----------------------------------------------------
+  await record('verify', [], async (_gw, wrap) => {
+    const snap = wrap(new LocalDirStorage(snapshotDir));
+    await withReadLease(snap, 'verify', noWarning, async () => {
+      const r = await SnapshotReader.open(snap);
+      await r.verify();
+    });
+  });
+  const pruneRoot = new LocalDirStorage(path.join(work, 'prune'));
+  for (let i = 0; i < 2; i++) {
+    await backupPool(fixture.gw, pruneRoot, {
+      userPoolId: sourcePoolId,
+      now: () => new Date(Date.UTC(2026, 0, 1 + i)),
+    });
+  }
+  await record('prune', [], async (_gw, wrap) => {
+    const r = await prune(wrap(pruneRoot), { keepLast: 1 });
+    expect(r.deletedObjects).toBeGreaterThan(0);
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await fixture?.stop();
+});
+
+/** Runs the built CLI (for commands whose body lives in the CLI), through `endpoint`. */
+function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...MOTO_ENV };
+    delete env.AWS_PROFILE;
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+const commands = Object.keys(COMMAND_OPERATIONS) as CommandName[];
+
+describe('IAM policies against the operations each command sends (moto)', () => {
+  it('every scenario sends only operations of the features it uses', () => {
+    for (const s of scenarios) {
+      const allowed = new Set(operationsOfFeatures(s.command, s.features));
+      const extra = [...s.cognito].filter((op) => !allowed.has(op as never));
+      expect(extra, `${s.command} [${s.features.join(', ')}] sent unlisted operations`).toEqual([]);
+    }
+  });
+
+  it.each(commands)('%s: the table lists nothing the command never sends', (command) => {
+    const sent = new Set(
+      scenarios.filter((s) => s.command === command).flatMap((s) => [...s.cognito]),
+    );
+    const unused = operationsOf(command).filter((op) => !sent.has(op));
+    expect(unused, `${command}: listed but never sent`).toEqual([]);
+  });
+
+  it.each(commands)('%s: storage operations match the table both ways', (command) => {
+    const used = new Set(
+      scenarios.filter((s) => s.command === command).flatMap((s) => [...s.storage]),
+    );
+    expect([...used].sort()).toEqual([...COMMAND_STORAGE[command]].sort());
+  });
+
+  it.each(commands)('%s: the generated policy allows exactly what the command sends', (command) => {
+    const policy = iamPolicy(command, {
+      s3Location: 's3://vault/cognito',
+      kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/k',
+    });
+    const cognitoActions = actionsOf(policy).filter((a) => a.startsWith('cognito-idp:'));
+    const sent = new Set(
+      scenarios
+        .filter((s) => s.command === command)
+        .flatMap((s) => [...s.cognito])
+        .map((op) => `cognito-idp:${op}`),
+    );
+    expect(cognitoActions.sort()).toEqual([...sent].sort());
+  });
+});
