@@ -11,6 +11,8 @@ import type {
   RestoreOutcome,
   RestoreTarget,
 } from '../restore/types.js';
+import { cloudWatchLogReader } from '../restore/import-jobs.js';
+import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/import-path.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -34,13 +36,18 @@ interface RestoreFlags extends CommonFlags {
   idpSecrets?: string;
   domain?: string;
   passwordState?: string;
+  users?: string;
+  importLogsRoleArn?: string;
 }
 
 const RESTORE_HELP = `
-No message is sent to anyone (MessageAction SUPPRESS). Users who could sign in come back
-CONFIRMED with a random password nobody knows, so "forgot password" works for everyone with a
-verified email or phone (--password-state force-change: FORCE_CHANGE_PASSWORD, as before).
-Passwords, TOTP secrets, devices and subs cannot be restored: see docs/restore.md.
+No message is sent to anyone (MessageAction SUPPRESS). --users auto (default) imports every
+user a CSV import job can take (RESET_REQUIRED, "forgot password" works, no MAU; needs
+--import-logs-role-arn, see \`cognito-vault policy import-role\`) and creates the rest with
+AdminCreateUser; without the role every user is created. Created users who could sign in come
+back CONFIRMED with a random password nobody knows (--password-state force-change:
+FORCE_CHANGE_PASSWORD, as before). Passwords, TOTP secrets, devices and subs cannot be
+restored: see docs/restore.md.
 Re-run the same command after a crash or Ctrl-C to resume from the journal in --state-dir.`;
 
 /** "identityProvider Apple, client web": kinds and names (configuration, not personal data). */
@@ -69,8 +76,14 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
     return;
   }
   const u = r.users;
+  for (const j of r.importJobs) {
+    say(
+      `import job ${j.jobId} (${j.file}, ${j.rows} rows): ${j.status}, ${j.imported} imported, ${j.skipped} skipped, ${j.failed} failed` +
+        (j.lineResults === 'unreadable' ? ' (per-row results unreadable: see the report)' : ''),
+    );
+  }
   say(
-    `restored into ${r.userPoolId}${r.createdPool ? ' (new pool)' : ''}: users ${u.created} created, ${u.existing} existing, ` +
+    `restored into ${r.userPoolId}${r.createdPool ? ' (new pool)' : ''}: users ${u.imported} imported, ${u.created} created, ${u.existing} existing, ` +
       `${u.failed} failed, ${u.externalProvider} federated (not restorable); ${r.groups} groups, ` +
       `${r.memberships} memberships, ${r.disabled} disabled, ${r.links} identity links, ${r.clients} app clients ` +
       `in ${(r.durationMs / 1000).toFixed(1)} s`,
@@ -125,6 +138,14 @@ export function registerRestore(program: Command): void {
     .option(
       '--password-state <state>',
       'how created users land: sign-in-ready (CONFIRMED with a random password nobody knows, or passwordless; default) or force-change (FORCE_CHANGE_PASSWORD)',
+    )
+    .option(
+      '--users <path>',
+      `how users are written: auto (import jobs where possible, AdminCreateUser for the rest), import-job, admin-create (default ${DEFAULT_USERS_PATH})`,
+    )
+    .option(
+      '--import-logs-role-arn <arn>',
+      "IAM role Cognito writes the import jobs' CloudWatch Logs with (`cognito-vault policy import-role`)",
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
@@ -159,6 +180,22 @@ export function registerRestore(program: Command): void {
         } else {
           region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
         }
+        const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
+        if (!USERS_PATHS.includes(usersPath)) {
+          throw new UsageError(
+            'BAD_FLAG',
+            `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
+          );
+        }
+        if (
+          flags.importLogsRoleArn !== undefined &&
+          !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
+        ) {
+          throw new UsageError(
+            'BAD_FLAG',
+            `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
+          );
+        }
         const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
         const gw = makeGateway(flags, region, signal);
         let lease: HeldLease | undefined;
@@ -180,6 +217,22 @@ export function registerRestore(program: Command): void {
             ...(flags.domain ? { domain: flags.domain } : {}),
             ...(flags.passwordState
               ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
+              : {}),
+            usersPath,
+            ...(flags.importLogsRoleArn
+              ? {
+                  importLogsRoleArn: flags.importLogsRoleArn,
+                  importLogs: cloudWatchLogReader({
+                    region,
+                    ...(flags.profile ? { profile: flags.profile } : {}),
+                    ...(process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl
+                      ? {
+                          endpointUrl:
+                            process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl,
+                        }
+                      : {}),
+                  }),
+                }
               : {}),
             signal,
             onProgress: progress,

@@ -36,6 +36,9 @@ import {
   ListUsersInGroupCommand,
   SetUserPoolMfaConfigCommand,
   StartUserImportJobCommand,
+  StopUserImportJobCommand,
+  ListUserImportJobsCommand,
+  type UserImportJobType,
   TagResourceCommand,
   type AddCustomAttributesCommandInput,
   type AdminCreateUserCommandInput,
@@ -658,6 +661,33 @@ export class CognitoGateway {
         abortSignal,
       }),
     ).then((r) => r.UserImportJob);
+  }
+
+  stopUserImportJob(userPoolId: string, jobId: string) {
+    return this.call('StopUserImportJob', userPoolId, (abortSignal) =>
+      this.client.send(new StopUserImportJobCommand({ UserPoolId: userPoolId, JobId: jobId }), {
+        abortSignal,
+      }),
+    ).then((r) => r.UserImportJob);
+  }
+
+  /** Every import job of the pool (newest first, as Cognito lists them). */
+  listUserImportJobs(userPoolId: string): AsyncGenerator<UserImportJobType> {
+    return paginate(
+      (PaginationToken) =>
+        this.call('ListUserImportJobs', userPoolId, (abortSignal) =>
+          this.client.send(
+            new ListUserImportJobsCommand({
+              UserPoolId: userPoolId,
+              MaxResults: 60,
+              PaginationToken,
+            }),
+            { abortSignal },
+          ),
+        ),
+      (p) => p.UserImportJobs,
+      (p) => p.PaginationToken,
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from 
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
+import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
@@ -60,6 +61,13 @@ import type {
 import { Gate } from './gate.js';
 import type { StateDirLock } from './lock.js';
 import { restoreUsers } from './users.js';
+import {
+  DEFAULT_USERS_PATH,
+  type ImportPhaseResult,
+  importUsers,
+  planUsersPath,
+  type UsersPathPlan,
+} from './import-path.js';
 
 type Loose = Record<string, unknown>;
 
@@ -234,6 +242,15 @@ export async function restoreSnapshot(
     for (const w of poolPlan?.warnings ?? []) warn(w);
     for (const w of notRestoredWarnings(data.pool, creating && !options.domain)) warn(w);
     if (prior) for (const w of prior.warnings.values()) warn(w);
+    progress({ type: 'phase', phase: 'preflight', detail: 'checking which path each user takes' });
+    const usersPlan = await planUsersPath(reader, {
+      requested: options.usersPath ?? DEFAULT_USERS_PATH,
+      roleArn: options.importLogsRoleArn,
+      legacySubAttribute: legacy,
+      pool: ((existingTarget ? targetPool : undefined) ?? source) as UserPoolType,
+      stateDir,
+      warn,
+    });
 
     if (options.dryRun) {
       return await planOnly(gw, {
@@ -243,6 +260,7 @@ export async function restoreSnapshot(
         poolId,
         prior,
         scan,
+        usersPlan,
         memberships: index.size,
         stateDir,
         idpSecrets: options.idpSecrets,
@@ -413,29 +431,52 @@ export async function restoreSnapshot(
         });
       }
       const rtt = (options.rttMs ?? 100) / 1000;
-      const usersPhase = restoreUsers(ctx, {
-        reader,
-        index,
-        usernameAttributes,
-        legacySubAttribute: legacy,
-        resources,
-        groups: groupGate,
-        signIn,
-        recoveryConcurrency: clamp(
-          Math.ceil(2 * gw.rate.ceilingOf('UserAccountRecovery') * rtt),
-          4,
-          32,
-        ),
-        createConcurrency:
-          options.createConcurrency ??
-          clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),
-        updateConcurrency:
-          options.updateConcurrency ??
-          clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 4, 32),
-        queueLimit: options.followUpQueueLimit ?? 2000,
-        consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
-        total: scan.total,
-      });
+      const importLogsRoleArn = options.importLogsRoleArn;
+      const poolName = targetPool?.Name ?? ('createPool' in target ? target.createPool : poolId);
+      const importing: Promise<ImportPhaseResult> | undefined =
+        usersPlan.effective !== 'admin-create' && importLogsRoleArn
+          ? importUsers(ctx, {
+              reader,
+              stateDir,
+              roleArn: importLogsRoleArn,
+              poolName,
+              usernameAttributes,
+              jobNamePrefix: `cognito-vault-${snapshotId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 40)}`,
+              ...(options.importLogs ? { logs: options.importLogs } : {}),
+              ...(options.importUpload ? { upload: options.importUpload } : {}),
+              ...(options.importPollMs
+                ? { pollMinMs: options.importPollMs.min, pollMaxMs: options.importPollMs.max }
+                : {}),
+            })
+          : undefined;
+      let imported: ImportPhaseResult | undefined;
+      const usersPhase = (async () => {
+        imported = importing ? await importing : undefined;
+        return restoreUsers(ctx, {
+          ...(imported ? { resolveExisting: imported.resolve } : {}),
+          reader,
+          index,
+          usernameAttributes,
+          legacySubAttribute: legacy,
+          resources,
+          groups: groupGate,
+          signIn,
+          recoveryConcurrency: clamp(
+            Math.ceil(2 * gw.rate.ceilingOf('UserAccountRecovery') * rtt),
+            4,
+            32,
+          ),
+          createConcurrency:
+            options.createConcurrency ??
+            clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 4, 32),
+          updateConcurrency:
+            options.updateConcurrency ??
+            clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 4, 32),
+          queueLimit: options.followUpQueueLimit ?? 2000,
+          consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
+          total: scan.total,
+        });
+      })();
       // Either side failing stops the other; the first failure is the one reported.
       let first: { error: unknown } | undefined;
       const stopOnFailure = (e: unknown): void => {
@@ -473,10 +514,13 @@ export async function restoreSnapshot(
         resumed,
         users: {
           created: state.created,
+          imported: state.imported,
           existing: state.existing,
           failed: failedCreates.size,
           externalProvider: users.externalProviderUsers.length,
         },
+        usersPath: usersPlan,
+        importJobs: imported?.jobs ?? [],
         groups: state.groups.size,
         resourceServers: state.resourceServers.size,
         identityProviders: [...state.idps.values()].filter((s) => s !== 'k').length,
@@ -503,7 +547,8 @@ export async function restoreSnapshot(
         warnings: [...warnings.values()],
         rates: gw.rate.report(),
       };
-      writeReport(reportFile, result);
+      // Per-row import results name users: the 0600 report only, never the console or --json.
+      writeReport(reportFile, { ...result, importRows: imported?.lines ?? [] });
       journal.append({ t: 'end', at: now().toISOString() });
       return result;
     } finally {
@@ -587,6 +632,7 @@ interface PlanInput {
   poolId: string | undefined;
   prior: JournalState | undefined;
   scan: Awaited<ReturnType<typeof scanUsers>>;
+  usersPlan: UsersPathPlan;
   memberships: number;
   stateDir: string;
   idpSecrets: Record<string, Record<string, string>> | undefined;
@@ -699,21 +745,42 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
   });
   const alreadyDone = p.prior?.users.size ?? 0;
   const native = p.scan.total - p.scan.externalProvider;
-  phases.push({
-    phase: 'users',
-    create: Math.max(0, native - alreadyDone),
-    existing: alreadyDone,
-    skipped: p.scan.externalProvider,
-    detail:
-      p.passwordState === 'force-change'
-        ? 'AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (--password-state force-change)'
-        : 'AdminCreateUser, MessageAction SUPPRESS; then AdminSetUserPassword with a random password nobody knows: CONFIRMED, "forgot password" works',
-  });
+  const up = p.usersPlan;
+  if (up.effective === 'admin-create') {
+    phases.push({
+      phase: 'users',
+      create: Math.max(0, native - alreadyDone),
+      existing: alreadyDone,
+      skipped: p.scan.externalProvider,
+      detail:
+        p.passwordState === 'force-change'
+          ? 'AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (--password-state force-change)'
+          : 'AdminCreateUser, MessageAction SUPPRESS; then AdminSetUserPassword with a random password nobody knows: CONFIRMED, "forgot password" works',
+    });
+  } else {
+    const files = Math.ceil(up.eligible / IMPORT_LIMITS.maxRows);
+    phases.push({
+      phase: 'users (import jobs)',
+      create: up.eligible,
+      existing: alreadyDone,
+      skipped: p.scan.externalProvider,
+      detail: `about ${files} CSV file(s) of up to ${IMPORT_LIMITS.maxRows} rows (100 MB), one job each; users land in RESET_REQUIRED ("forgot password" works), no message, no MAU`,
+    });
+    phases.push({
+      phase: 'users (AdminCreateUser)',
+      create: up.ineligible,
+      detail: up.ineligible
+        ? `the import job cannot take them (${Object.entries(up.ineligibleByReason)
+            .map(([r, n]) => `${n} ${r}`)
+            .join(', ')}; listed in ${up.ineligibleFile ?? ''}); then the sign-in step below`
+        : 'none',
+    });
+  }
   const si = p.scan.signIn;
   phases.push({
     phase: 'sign-in',
     create: si.c,
-    detail: `${si.c} CONFIRMED with a random password (AdminSetUserPassword), ${si.p} passwordless, ${si.f} FORCE_CHANGE_PASSWORD; ${si.needsAdmin} cannot get back in without an administrator (no verified email/phone, or never confirmed)`,
+    detail: `${up.effective === 'admin-create' ? '' : 'users created with AdminCreateUser only (counts over all users): '}${si.c} CONFIRMED with a random password (AdminSetUserPassword), ${si.p} passwordless, ${si.f} FORCE_CHANGE_PASSWORD; ${si.needsAdmin} cannot get back in without an administrator (no verified email/phone, or never confirmed)`,
   });
   phases.push({ phase: 'memberships', create: p.memberships, detail: 'AdminAddUserToGroup' });
   phases.push({ phase: 'disable', create: p.scan.disabled, detail: 'AdminDisableUser' });
@@ -746,6 +813,7 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
       forceChangePassword: si.f,
       needsAdmin: si.needsAdmin,
     },
+    usersPath: p.usersPlan,
     memberships: p.memberships,
     disabled: p.scan.disabled,
     links: p.scan.links,

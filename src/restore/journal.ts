@@ -37,10 +37,15 @@ const FILE_MODE = 0o600;
  * - `client-intent` / `client`: about to create / created (or kept) the client for an old id.
  * - `phase`: every resource of that phase is done.
  * - `ui` / `u`: about to create / a user exists (`n` new username when it differs, `os`/`ns`
- *   old/new sub, `s` = c created, e existing).
+ *   old/new sub, `s` = c created, e existing, i imported by a CSV import job).
  * - `si`: a user's sign-in state is final (`k` = c CONFIRMED with a random password nobody
  *   knows, p passwordless, f FORCE_CHANGE_PASSWORD; `a` why an administrator must act, with the
  *   snapshot status `st` and the new username `n`). Never a password.
+ * - `if`: the CSV import files were written (name, sha256, rows, bytes of each), once.
+ * - `ij`: one step of the import job for file `f` (`s` = create (about to call
+ *   CreateUserImportJob, job name `n`, attempt `a`), created (`id`), uploaded, started, done
+ *   (final `st` status, `i`/`k`/`x` imported/skipped/failed counts, `m` completion message),
+ *   dropped (an unused job given up: its upload URL expired)).
  * - `l`: one identity link done. `f`: every follow-up of a user done (`m` memberships,
  *   `d` disabled 0/1).
  * - `rf`: a pool resource that could not be restored (`k` kind, `n` name, `o` operation, `e`
@@ -69,7 +74,7 @@ export type JournalEntry =
   | { t: 'client'; old: string; new: string; s: 'c' | 'e' }
   | { t: 'phase'; p: string }
   | { t: 'ui'; u: string }
-  | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' }
+  | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' | 'i' }
   | {
       t: 'si';
       u: string;
@@ -78,11 +83,54 @@ export type JournalEntry =
       st?: string;
       n?: string;
     }
+  | { t: 'if'; files: ImportFileEntry[] }
+  | ImportJobEntry
   | { t: 'l'; u: string; p: string; v: string }
   | { t: 'f'; u: string; m: number; d: 0 | 1 }
   | { t: 'rf'; k: ResourceFailure['kind']; n: string; o: string; e: string }
   | { t: 'w'; code: string; message: string }
   | { t: 'end'; at: string };
+
+/** One CSV import file as journaled: name, sha256, data rows, bytes. */
+export interface ImportFileEntry {
+  f: string;
+  sha: string;
+  rows: number;
+  bytes: number;
+}
+
+export type ImportJobStep = 'create' | 'created' | 'uploaded' | 'started' | 'done' | 'dropped';
+
+export interface ImportJobEntry {
+  t: 'ij';
+  /** The import file this job imports. */
+  f: string;
+  s: ImportJobStep;
+  /** Job name (create), job id (created and later). */
+  n?: string;
+  id?: string;
+  /** Attempt number for this file (a job whose upload URL expired unused is replaced). */
+  a?: number;
+  /** done: final status, imported / skipped / failed counts, completion message. */
+  st?: string;
+  i?: number;
+  k?: number;
+  x?: number;
+  m?: string;
+}
+
+/** Where the import job of one file stands (from its `ij` entries). */
+export interface ImportJobProgress {
+  step: ImportJobStep;
+  attempt: number;
+  name?: string;
+  id?: string;
+  status?: string;
+  imported?: number;
+  skipped?: number;
+  failed?: number;
+  message?: string;
+}
 
 /** What the journal says is done; rebuilt from the file on every run. */
 export class JournalState {
@@ -105,13 +153,21 @@ export class JournalState {
   /** Users whose AdminCreateUser was sent but whose outcome was never recorded. */
   readonly userIntents = new Set<string>();
   readonly followUpsDone = new Set<string>();
-  /** Users an earlier run found already in the target (--merge): their password is theirs. */
+  /**
+   * Users an earlier run found already in the target (--merge) or imported by a CSV import job:
+   * the restore sets no password for them.
+   */
   readonly existingUsers = new Set<string>();
   /** Users whose sign-in state (password / passwordless / force-change) is final. */
   readonly signInDone = new Set<string>();
   readonly signIn = { c: 0, p: 0, f: 0, needsAdmin: 0 };
   readonly linksDone = new Set<string>();
+  /** The CSV import files, once written. */
+  importFiles: ImportFileEntry[] | undefined;
+  /** Per import file: its current job (few entries: one per file of up to 500,000 users). */
+  readonly importJobs = new Map<string, ImportJobProgress>();
   created = 0;
+  imported = 0;
   existing = 0;
   memberships = 0;
   disabled = 0;
@@ -189,11 +245,13 @@ export class JournalState {
       case 'u':
         if (!this.users.has(e.u)) {
           if (e.s === 'c') this.created++;
+          else if (e.s === 'i') this.imported++;
           else this.existing++;
         }
         if (!live) {
           this.users.set(e.u, e.n ?? '');
-          if (e.s === 'e') this.existingUsers.add(e.u);
+          // Already there, or imported by a CSV import job: the restore sets no password.
+          if (e.s === 'e' || e.s === 'i') this.existingUsers.add(e.u);
         }
         this.userIntents.delete(e.u);
         break;
@@ -225,6 +283,36 @@ export class JournalState {
           error: e.e,
         });
         break;
+      case 'if':
+        this.importFiles ??= e.files;
+        break;
+      case 'ij': {
+        const prev = this.importJobs.get(e.f);
+        const attempt = e.a ?? prev?.attempt ?? 1;
+        if (e.s === 'create') {
+          this.importJobs.set(e.f, { step: 'create', attempt, ...(e.n ? { name: e.n } : {}) });
+        } else if (e.s === 'done') {
+          this.importJobs.set(e.f, {
+            ...prev,
+            step: 'done',
+            attempt,
+            ...(e.id ? { id: e.id } : {}),
+            ...(e.st ? { status: e.st } : {}),
+            imported: e.i ?? 0,
+            skipped: e.k ?? 0,
+            failed: e.x ?? 0,
+            ...(e.m ? { message: e.m } : {}),
+          });
+        } else {
+          this.importJobs.set(e.f, {
+            ...prev,
+            step: e.s,
+            attempt,
+            ...(e.id ? { id: e.id } : {}),
+          });
+        }
+        break;
+      }
       case 'w':
         this.warnings.set(e.message, { code: e.code, message: e.message });
         break;

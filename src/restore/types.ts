@@ -1,6 +1,8 @@
 import type { ProgressListener } from '../core/progress.js';
 import type { CategoryReport } from '../cognito/rate.js';
 import type { PasswordState } from './sign-in.js';
+import type { ImportJobReport, ImportLogReader, Uploader } from './import-jobs.js';
+import type { UsersPath, UsersPathPlan } from './import-path.js';
 
 /** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
 export type RestoreTarget = { userPoolId: string } | { createPool: string };
@@ -36,6 +38,20 @@ export interface RestoreOptions {
   followUpQueueLimit?: number;
   /** Stop after this many user failures in a row (a systematic cause); default 100. */
   consecutiveFailureLimit?: number;
+  /**
+   * How users are written (default `auto`): `import-job` (CSV import jobs: no MAU, users in
+   * RESET_REQUIRED), `admin-create` (AdminCreateUser), `auto` (import jobs for every user they
+   * can take, AdminCreateUser for the rest; AdminCreateUser for all without a logs role).
+   */
+  usersPath?: UsersPath;
+  /** CloudWatchLogsRoleArn for CreateUserImportJob (required by the import-job path). */
+  importLogsRoleArn?: string;
+  /** Reads the import jobs' CloudWatch Logs streams (per-row results). */
+  importLogs?: ImportLogReader;
+  /** Override the pre-signed URL upload (tests). */
+  importUpload?: Uploader;
+  /** DescribeUserImportJob polling interval, first/maximum (default 1 s / 15 s). */
+  importPollMs?: { min: number; max: number };
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   /** Override the clock (tests). */
@@ -84,7 +100,17 @@ export interface RestoreResult {
   userPoolId: string;
   createdPool: boolean;
   resumed: boolean;
-  users: { created: number; existing: number; failed: number; externalProvider: number };
+  users: {
+    created: number;
+    imported: number;
+    existing: number;
+    failed: number;
+    externalProvider: number;
+  };
+  /** Which path users took, with the import-job eligibility counts. */
+  usersPath: UsersPathPlan;
+  /** One entry per CSV import job (counts; per-row results are in the report file only). */
+  importJobs: ImportJobReport[];
   groups: number;
   resourceServers: number;
   identityProviders: number;
@@ -148,6 +174,7 @@ export interface RestorePlan {
     forceChangePassword: number;
     needsAdmin: number;
   };
+  usersPath: UsersPathPlan;
   memberships: number;
   disabled: number;
   links: number;

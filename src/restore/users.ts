@@ -63,6 +63,19 @@ export interface UserPhaseOptions {
   queueLimit: number;
   consecutiveFailureLimit: number;
   total: number;
+  /**
+   * Users brought in another way (CSV import jobs, see import-path.ts): the user's username and
+   * sub in the target (`s` i imported, e existing), an error to report, or undefined: create it.
+   */
+  resolveExisting?: (
+    u: UserRecord,
+  ) => ExistingUser | { operation: string; error: string } | undefined;
+}
+
+export interface ExistingUser {
+  username: string;
+  sub?: string;
+  s: 'i' | 'e';
 }
 
 export interface UserPhaseResult {
@@ -330,8 +343,30 @@ export async function restoreUsers(
     }
     const plan = planSignIn(u, opts.signIn);
     let target = state.newUsername(u.Username);
-    // A user an earlier run (or this one) found already in the target keeps its password.
+    // A user an earlier run (or this one) found already in the target, or that a CSV import
+    // job brought in (RESET_REQUIRED: the forgot-password flow works), keeps its password state.
     let ours = target !== undefined && !state.existingUsers.has(u.Username);
+    if (target === undefined && opts.resolveExisting) {
+      const r = opts.resolveExisting(u);
+      if (r && 'error' in r) {
+        failedUsers.push({ username: u.Username, operation: r.operation, error: r.error });
+        processed++;
+        return;
+      }
+      if (r) {
+        const oldSub = attributeOf(u, 'sub');
+        journal.append({
+          t: 'u',
+          u: u.Username,
+          ...(r.username !== u.Username ? { n: r.username } : {}),
+          ...(oldSub ? { os: oldSub } : {}),
+          ...(r.sub ? { ns: r.sub } : {}),
+          s: r.s,
+        });
+        target = r.username;
+        ours = false;
+      }
+    }
     if (target === undefined) {
       const made = await create(u, plan);
       target = made?.username;

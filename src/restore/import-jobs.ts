@@ -1,0 +1,552 @@
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createInterface } from 'node:readline';
+import type { UserImportJobType } from '@aws-sdk/client-cognito-identity-provider';
+import { sleep } from '../core/concurrency.js';
+import {
+  CognitoError,
+  ExitCode,
+  InterruptedError,
+  ServiceUnavailableError,
+  StorageError,
+  VaultError,
+} from '../core/errors.js';
+import type { ProgressListener } from '../core/progress.js';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import { awsMessage } from '../cognito/errors.js';
+import type { ImportJobProgress, RestoreJournal } from './journal.js';
+
+/** One CSV file to import (written by writeImportFiles, journaled in the `if` entry). */
+export interface ImportFileRef {
+  name: string;
+  path: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  /** Side index: data row N (1-based) → JSON-encoded username on line N. */
+  indexPath: string;
+}
+
+/** What one import job did, for the report and the console (counts only on the console). */
+export interface ImportJobReport {
+  file: string;
+  rows: number;
+  jobId: string;
+  jobName: string;
+  status: string;
+  imported: number;
+  skipped: number;
+  failed: number;
+  completionMessage?: string;
+  /** Jobs created for this file (more than one when an unused job's upload URL expired). */
+  attempts: number;
+  /** Whether the per-line results were read from CloudWatch Logs. */
+  lineResults: 'not-needed' | 'read' | 'unreadable';
+  /** Why the log stream could not be read (unreadable only). */
+  lineResultsError?: string;
+}
+
+/** A row the job skipped or failed, mapped back to the snapshot's username (report only). */
+export interface ImportLineResult {
+  file: string;
+  /** Data row number in the file (1 = first row after the header). */
+  row: number;
+  username?: string;
+  result: 'FAILED' | 'SKIPPED';
+  message: string;
+}
+
+export interface ImportJobsResult {
+  jobs: ImportJobReport[];
+  lines: ImportLineResult[];
+}
+
+/** Puts one file to a pre-signed URL (Cognito's import bucket). */
+export type Uploader = (url: string, file: string, signal: AbortSignal) => Promise<void>;
+
+/** Reads the messages of one CloudWatch Logs stream, oldest first. */
+export interface ImportLogReader {
+  messages(group: string, stream: string, signal: AbortSignal): AsyncIterable<string>;
+}
+
+/** The upload URL was refused (expired, 403): the job is replaced by a new one. */
+export class UploadRefusedError extends Error {
+  constructor(readonly status: number) {
+    super(`the pre-signed upload URL was refused (HTTP ${status})`);
+  }
+}
+
+export interface ImportJobsOptions {
+  poolId: string;
+  /** The pool's name: the log group is /aws/cognito/userpools/<id>/<name>. */
+  poolName: string;
+  roleArn: string;
+  files: ImportFileRef[];
+  /** Job names are `<prefix>-<file number>-<attempt>` (Cognito allows 1–128 characters). */
+  jobNamePrefix: string;
+  journal: RestoreJournal;
+  gw: CognitoGateway;
+  signal: AbortSignal;
+  progress: ProgressListener;
+  upload?: Uploader;
+  logs?: ImportLogReader;
+  now?: () => number;
+  /** Polling interval bounds for DescribeUserImportJob (default 1 s, growing to 15 s). */
+  pollMinMs?: number;
+  pollMaxMs?: number;
+  /** How long the pre-signed URL stays valid (Cognito: 15 minutes). */
+  urlTtlMs?: number;
+  /** An upload must start at least this long before the URL expires (default 2 minutes). */
+  urlMarginMs?: number;
+  /** Give up waiting for another account's active import job after this long (default 12 h). */
+  activeJobWaitMaxMs?: number;
+}
+
+export const URL_TTL_MS = 15 * 60_000;
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Stopped', 'Expired']);
+const RUNNING = new Set(['Pending', 'InProgress', 'Stopping']);
+
+/** `[FAILED] Line Number 12 - message` (the format of the import guide's log examples). */
+const LOG_LINE = /^\s*\[(SUCCEEDED|SKIPPED|FAILED)\]\s*Line\s*Number\s*(\d+)\s*-?\s*(.*)$/i;
+
+/**
+ * Cognito's log line numbers count the lines of the file, the header being line 1, so data row
+ * N is log line N + 1.
+ */
+export const LOG_LINE_OF_FIRST_ROW = 2;
+
+export function parseLogMessage(
+  message: string,
+): { result: 'SUCCEEDED' | 'SKIPPED' | 'FAILED'; line: number; message: string } | undefined {
+  const m = LOG_LINE.exec(message);
+  if (!m?.[1] || !m[2]) return undefined;
+  return {
+    result: m[1].toUpperCase() as 'SUCCEEDED' | 'SKIPPED' | 'FAILED',
+    line: Number(m[2]),
+    message: (m[3] ?? '').trim(),
+  };
+}
+
+/**
+ * Whether a StartUserImportJob/CreateUserImportJob error means "another import job is active
+ * in the account" ("Only one import job can be active at a time per account" [IMP]). The API
+ * reference models no dedicated exception: Cognito answers LimitExceededException or
+ * PreconditionNotMetException, or InvalidParameterException naming the running job.
+ */
+export function isAnotherJobActive(e: unknown): boolean {
+  if (!(e instanceof CognitoError)) return false;
+  if (
+    e.awsCode !== 'LimitExceededException' &&
+    e.awsCode !== 'PreconditionNotMetException' &&
+    e.awsCode !== 'InvalidParameterException'
+  )
+    return false;
+  return ACTIVE_JOB_MESSAGE.test(awsMessage(e));
+}
+
+const ACTIVE_JOB_MESSAGE =
+  /(another|already|only one|existing).{0,40}(job|import)|(job|import).{0,40}(in progress|is active|already active|running)/i;
+
+/** The default uploader: one streamed HTTP PUT with SSE-KMS, retried on 5xx and resets. */
+export const putFile: Uploader = async (url, file, signal) => {
+  const size = statSync(file).size;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await putOnce(url, file, size, signal);
+      return;
+    } catch (e) {
+      if (signal.aborted) throw new InterruptedError();
+      if (e instanceof UploadRefusedError && e.status < 500) throw e;
+      if (attempt >= 5) {
+        throw new ServiceUnavailableError(
+          'UPLOAD_FAILED',
+          `uploading the import file failed ${attempt} times (${(e as Error).message})`,
+          { attempts: attempt },
+          { cause: e },
+        );
+      }
+      await sleep(Math.min(8000, 250 * 2 ** attempt), signal).catch(() => {
+        throw new InterruptedError();
+      });
+    }
+  }
+};
+
+function putOnce(url: string, file: string, size: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(
+      u,
+      {
+        method: 'PUT',
+        headers: { 'x-amz-server-side-encryption': 'aws:kms', 'content-length': String(size) },
+        signal,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve();
+          else reject(new UploadRefusedError(status));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    const body = createReadStream(file);
+    body.on('error', reject);
+    body.pipe(req);
+  });
+}
+
+/** CloudWatch Logs through the AWS SDK, loaded only when a job has failed or skipped rows. */
+export function cloudWatchLogReader(settings: {
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}): ImportLogReader {
+  return {
+    async *messages(group, stream, signal) {
+      const { CloudWatchLogsClient, GetLogEventsCommand } =
+        await import('@aws-sdk/client-cloudwatch-logs');
+      const client = new CloudWatchLogsClient({
+        ...(settings.region ? { region: settings.region } : {}),
+        ...(settings.profile ? { profile: settings.profile } : {}),
+        ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
+        ...(settings.credentials ? { credentials: settings.credentials } : {}),
+      });
+      try {
+        let token: string | undefined;
+        for (;;) {
+          const page = await client.send(
+            new GetLogEventsCommand({
+              logGroupName: group,
+              logStreamName: stream,
+              startFromHead: true,
+              ...(token ? { nextToken: token } : {}),
+            }),
+            { abortSignal: signal },
+          );
+          for (const ev of page.events ?? []) if (ev.message) yield ev.message;
+          if (!page.nextForwardToken || page.nextForwardToken === token) break;
+          if (!page.events?.length) break;
+          token = page.nextForwardToken;
+        }
+      } finally {
+        client.destroy();
+      }
+    },
+  };
+}
+
+function jobCounts(j: UserImportJobType | undefined): { i: number; k: number; x: number } {
+  return { i: j?.ImportedUsers ?? 0, k: j?.SkippedUsers ?? 0, x: j?.FailedUsers ?? 0 };
+}
+
+function ms(d: Date | number | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  return d instanceof Date ? d.getTime() : Number(d) * (Number(d) < 1e12 ? 1000 : 1);
+}
+
+/**
+ * Runs one CSV import job per file, one after the other (Cognito allows one active import job
+ * per account): CreateUserImportJob → PUT the file to the pre-signed URL → StartUserImportJob →
+ * poll DescribeUserImportJob → read the failed/skipped rows from CloudWatch Logs. Every step is
+ * journaled before and after it runs, so a re-run after a crash never imports a file twice:
+ * a job that may have been started is described, not started again; a running job is polled;
+ * a created job whose URL expired before the upload is stopped and replaced.
+ */
+export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsResult> {
+  const now = o.now ?? Date.now;
+  const upload = o.upload ?? putFile;
+  const ttl = o.urlTtlMs ?? URL_TTL_MS;
+  const margin = Math.min(o.urlMarginMs ?? 120_000, ttl / 2);
+  const pollMin = o.pollMinMs ?? 1000;
+  const pollMax = o.pollMaxMs ?? 15_000;
+  const waitMax = o.activeJobWaitMaxMs ?? 12 * 3600_000;
+  const { gw, journal, poolId } = o;
+  const state = journal.state;
+  const jobs: ImportJobReport[] = [];
+  const lines: ImportLineResult[] = [];
+  const totalRows = o.files.reduce((n, f) => n + f.rows, 0);
+  let rowsBefore = 0;
+
+  const pause = async (waitMs: number): Promise<void> => {
+    try {
+      await sleep(waitMs, o.signal);
+    } catch {
+      throw new InterruptedError();
+    }
+  };
+
+  for (const [index, file] of o.files.entries()) {
+    const fileNo = String(index + 1).padStart(4, '0');
+    const nameOf = (attempt: number): string => `${o.jobNamePrefix}-${fileNo}-${attempt}`;
+    let job: ImportJobProgress = state.importJobs.get(file.name) ?? { step: 'create', attempt: 0 };
+    let live: UserImportJobType | undefined;
+    const report = (p: UserImportJobType | undefined): void => {
+      const c = jobCounts(p);
+      o.progress({
+        type: 'restore',
+        phase: 'import-job',
+        done: rowsBefore + c.i + c.k + c.x,
+        total: totalRows,
+      });
+    };
+
+    /** Records the intent, creates a job (or adopts one an interrupted run created). */
+    const createJob = async (attempt: number): Promise<void> => {
+      const name = nameOf(attempt);
+      if (!(job.step === 'create' && job.name === name)) {
+        journal.append({ t: 'ij', f: file.name, s: 'create', n: name, a: attempt });
+      }
+      // An interrupted run may have created it already: adopt that one, never make two.
+      let found: UserImportJobType | undefined;
+      for await (const j of gw.listUserImportJobs(poolId)) {
+        if (j.JobName === name) {
+          found = j;
+          break;
+        }
+      }
+      live =
+        found ??
+        (await gw.createUserImportJob({
+          UserPoolId: poolId,
+          JobName: name,
+          CloudWatchLogsRoleArn: o.roleArn,
+        }));
+      if (!live?.JobId) throw new Error('CreateUserImportJob returned no job id');
+      journal.append({ t: 'ij', f: file.name, s: 'created', id: live.JobId, a: attempt });
+      job = { step: 'created', attempt, name, id: live.JobId };
+    };
+
+    o.progress({
+      type: 'phase',
+      phase: 'import-job',
+      detail: `file ${index + 1} of ${o.files.length}: ${file.rows} users`,
+    });
+    let waitedSince: number | undefined;
+    let poll = pollMin;
+    for (;;) {
+      if (o.signal.aborted) throw new InterruptedError();
+      if (job.step === 'done') break;
+      if (job.step === 'dropped' || job.attempt === 0) {
+        await createJob(job.attempt + 1);
+        continue;
+      }
+      if (job.step === 'create') {
+        await createJob(job.attempt);
+        continue;
+      }
+      const jobId = job.id as string;
+      live = await gw.describeUserImportJob(poolId, jobId);
+      const status = live?.Status ?? 'Unknown';
+      if (status === 'Created') {
+        if (job.step !== 'uploaded') {
+          const created = ms(live?.CreationDate) ?? now();
+          if (!live?.PreSignedUrl || now() > created + ttl - margin) {
+            // Never uploaded in time: give it up (it expires on its own too) and start over.
+            await gw.stopUserImportJob(poolId, jobId).catch(() => undefined);
+            journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
+            job = { ...job, step: 'dropped' };
+            continue;
+          }
+          o.progress({ type: 'phase', phase: 'import-job', detail: `uploading file ${index + 1}` });
+          try {
+            await upload(live.PreSignedUrl, file.path, o.signal);
+          } catch (e) {
+            if (e instanceof UploadRefusedError) {
+              await gw.stopUserImportJob(poolId, jobId).catch(() => undefined);
+              journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
+              job = { ...job, step: 'dropped' };
+              continue;
+            }
+            throw e;
+          }
+          journal.append({ t: 'ij', f: file.name, s: 'uploaded', id: jobId, a: job.attempt });
+          job = { ...job, step: 'uploaded' };
+        }
+        try {
+          live = await gw.startUserImportJob(poolId, jobId);
+        } catch (e) {
+          if (isAnotherJobActive(e)) {
+            waitedSince ??= now();
+            if (now() - waitedSince > waitMax) {
+              throw new ServiceUnavailableError(
+                'IMPORT_JOB_BUSY',
+                `another user import job in the account stayed active for ${Math.round(waitMax / 60_000)} minutes; run the same command again later`,
+                { jobId },
+              );
+            }
+            o.progress({
+              type: 'phase',
+              phase: 'import-job',
+              detail: 'waiting: another user import job is active in the account',
+            });
+            await pause(Math.min(30_000, Math.max(pollMin, 5_000)));
+            continue;
+          }
+          // The start may have happened before the answer was lost: describe decides.
+          const again = await gw.describeUserImportJob(poolId, jobId);
+          if (again?.Status === 'Created') throw e;
+          live = again;
+        }
+        journal.append({ t: 'ij', f: file.name, s: 'started', id: jobId, a: job.attempt });
+        job = { ...job, step: 'started' };
+        continue;
+      }
+      if (RUNNING.has(status)) {
+        if (job.step !== 'started') {
+          journal.append({ t: 'ij', f: file.name, s: 'started', id: jobId, a: job.attempt });
+          job = { ...job, step: 'started' };
+        }
+        report(live);
+        await pause(poll);
+        poll = Math.min(pollMax, Math.ceil(poll * 1.5));
+        continue;
+      }
+      if (TERMINAL.has(status)) {
+        const neverStarted =
+          (status === 'Expired' || status === 'Stopped') && live?.StartDate === undefined;
+        if (neverStarted && job.step !== 'started') {
+          journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
+          job = { ...job, step: 'dropped' };
+          continue;
+        }
+        const c = jobCounts(live);
+        journal.append({
+          t: 'ij',
+          f: file.name,
+          s: 'done',
+          id: jobId,
+          a: job.attempt,
+          st: status,
+          i: c.i,
+          k: c.k,
+          x: c.x,
+          ...(live?.CompletionMessage ? { m: live.CompletionMessage } : {}),
+        });
+        job = {
+          ...job,
+          step: 'done',
+          status,
+          imported: c.i,
+          skipped: c.k,
+          failed: c.x,
+          ...(live?.CompletionMessage ? { message: live.CompletionMessage } : {}),
+        };
+        report(live);
+        break;
+      }
+      throw new VaultError(
+        'IMPORT_JOB_STATUS',
+        `import job ${jobId} is in an unexpected status "${status}"`,
+        ExitCode.Unexpected,
+        { jobId },
+      );
+    }
+
+    const jobReport: ImportJobReport = {
+      file: file.name,
+      rows: file.rows,
+      jobId: job.id ?? '',
+      jobName: job.name ?? nameOf(job.attempt),
+      status: job.status ?? 'Unknown',
+      imported: job.imported ?? 0,
+      skipped: job.skipped ?? 0,
+      failed: job.failed ?? 0,
+      ...(job.message ? { completionMessage: job.message } : {}),
+      attempts: job.attempt,
+      lineResults: 'not-needed',
+    };
+    const notImported = file.rows - jobReport.imported;
+    if (notImported > 0) {
+      const got = await readLineResults(o, file, jobReport);
+      if (got.ok) {
+        jobReport.lineResults = 'read';
+        lines.push(...got.lines);
+      } else {
+        jobReport.lineResults = 'unreadable';
+        jobReport.lineResultsError = got.error;
+      }
+    }
+    jobs.push(jobReport);
+    rowsBefore += file.rows;
+  }
+  return { jobs, lines };
+}
+
+async function readLineResults(
+  o: ImportJobsOptions,
+  file: ImportFileRef,
+  job: ImportJobReport,
+): Promise<{ ok: true; lines: ImportLineResult[] } | { ok: false; error: string }> {
+  if (!o.logs) return { ok: false, error: 'no CloudWatch Logs reader configured' };
+  const group = `/aws/cognito/userpools/${o.poolId}/${o.poolName}`;
+  const stream = `${job.jobId}/${job.jobName}`;
+  const byRow = new Map<number, { result: 'FAILED' | 'SKIPPED'; message: string }>();
+  try {
+    for await (const m of o.logs.messages(group, stream, o.signal)) {
+      const p = parseLogMessage(m);
+      if (!p || p.result === 'SUCCEEDED') continue;
+      byRow.set(p.line - LOG_LINE_OF_FIRST_ROW + 1, { result: p.result, message: p.message });
+    }
+  } catch (e) {
+    if (o.signal.aborted) throw new InterruptedError();
+    const err = e as { name?: string; message?: string };
+    return { ok: false, error: `${err.name ?? 'Error'}: ${err.message ?? String(e)}` };
+  }
+  const usernames = await usernamesAtRows(file.indexPath, new Set(byRow.keys()));
+  const lines: ImportLineResult[] = [];
+  for (const [row, r] of [...byRow.entries()].sort((a, b) => a[0] - b[0])) {
+    const username = usernames.get(row);
+    lines.push({
+      file: file.name,
+      row,
+      ...(username !== undefined ? { username } : {}),
+      result: r.result,
+      message: r.message,
+    });
+  }
+  return { ok: true, lines };
+}
+
+/** Reads the usernames of the given data rows from a file's side index (streamed). */
+export async function usernamesAtRows(
+  indexPath: string,
+  rows: ReadonlySet<number>,
+): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  if (rows.size === 0) return out;
+  let rl;
+  try {
+    rl = createInterface({
+      input: createReadStream(indexPath, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
+    let n = 0;
+    for await (const line of rl) {
+      n++;
+      if (!rows.has(n)) continue;
+      try {
+        out.set(n, JSON.parse(line) as string);
+      } catch {
+        out.set(n, line);
+      }
+      if (out.size === rows.size) break;
+    }
+  } catch (e) {
+    throw new StorageError(
+      'UNREADABLE',
+      `cannot read the import file index ${indexPath}`,
+      { path: indexPath },
+      { cause: e },
+    );
+  } finally {
+    rl?.close();
+  }
+  return out;
+}
