@@ -101,9 +101,13 @@ export interface ImportJobsOptions {
   urlMarginMs?: number;
   /** Give up waiting for another account's active import job after this long (default 12 h). */
   activeJobWaitMaxMs?: number;
+  /** How long to wait before trying StartUserImportJob again (default 15 s). */
+  activeJobRetryMs?: number;
 }
 
 export const URL_TTL_MS = 15 * 60_000;
+/** Jobs per file whose URL may expire unused before the run gives up (protects the 1,000-job quota). */
+const MAX_ATTEMPTS = 5;
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Stopped', 'Expired']);
 const RUNNING = new Set(['Pending', 'InProgress', 'Stopping']);
 
@@ -300,6 +304,15 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
     /** Records the intent, creates a job (or adopts one an interrupted run created). */
     const createJob = async (attempt: number): Promise<void> => {
       const name = nameOf(attempt);
+      if (attempt > MAX_ATTEMPTS) {
+        throw new VaultError(
+          'IMPORT_UPLOAD_EXPIRED',
+          `the upload URL of ${MAX_ATTEMPTS} import jobs in a row expired before the file could be uploaded; check the network to Amazon S3 and run the same command again`,
+          ExitCode.ServiceUnavailable,
+          { file: file.name },
+        );
+      }
+      const createdAt = now();
       if (!(job.step === 'create' && job.name === name)) {
         journal.append({ t: 'ij', f: file.name, s: 'create', n: name, a: attempt });
       }
@@ -319,8 +332,11 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
           CloudWatchLogsRoleArn: o.roleArn,
         }));
       if (!live?.JobId) throw new Error('CreateUserImportJob returned no job id');
-      journal.append({ t: 'ij', f: file.name, s: 'created', id: live.JobId, a: attempt });
-      job = { step: 'created', attempt, name, id: live.JobId };
+      // The URL's 15 minutes are counted on this machine's clock from before the create (an
+      // adopted job: from its creation date, as Cognito reports it).
+      const at = found ? (ms(found.CreationDate) ?? createdAt) : createdAt;
+      journal.append({ t: 'ij', f: file.name, s: 'created', id: live.JobId, a: attempt, at });
+      job = { step: 'created', attempt, name, id: live.JobId, createdAt: at };
     };
 
     o.progress({
@@ -346,7 +362,7 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
       const status = live?.Status ?? 'Unknown';
       if (status === 'Created') {
         if (job.step !== 'uploaded') {
-          const created = ms(live?.CreationDate) ?? now();
+          const created = job.createdAt ?? ms(live?.CreationDate) ?? now();
           if (!live?.PreSignedUrl || now() > created + ttl - margin) {
             // Never uploaded in time: give it up (it expires on its own too) and start over.
             await gw.stopUserImportJob(poolId, jobId).catch(() => undefined);
@@ -372,6 +388,7 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
         try {
           live = await gw.startUserImportJob(poolId, jobId);
         } catch (e) {
+          if (o.signal.aborted || e instanceof InterruptedError) throw e;
           if (isAnotherJobActive(e)) {
             waitedSince ??= now();
             if (now() - waitedSince > waitMax) {
@@ -386,7 +403,7 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
               phase: 'import-job',
               detail: 'waiting: another user import job is active in the account',
             });
-            await pause(Math.min(30_000, Math.max(pollMin, 5_000)));
+            await pause(o.activeJobRetryMs ?? 15_000);
             continue;
           }
           // The start may have happened before the answer was lost: describe decides.

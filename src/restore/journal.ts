@@ -111,6 +111,8 @@ export interface ImportJobEntry {
   id?: string;
   /** Attempt number for this file (a job whose upload URL expired unused is replaced). */
   a?: number;
+  /** created: when (epoch ms, this machine's clock) the job was created or adopted. */
+  at?: number;
   /** done: final status, imported / skipped / failed counts, completion message. */
   st?: string;
   i?: number;
@@ -125,6 +127,8 @@ export interface ImportJobProgress {
   attempt: number;
   name?: string;
   id?: string;
+  /** When the job was created (epoch ms): its upload URL is valid for 15 minutes. */
+  createdAt?: number;
   status?: string;
   imported?: number;
   skipped?: number;
@@ -309,6 +313,7 @@ export class JournalState {
             step: e.s,
             attempt,
             ...(e.id ? { id: e.id } : {}),
+            ...(e.at !== undefined ? { createdAt: e.at } : {}),
           });
         }
         break;
