@@ -66,6 +66,7 @@ import {
   type ImportPhaseResult,
   importUsers,
   planUsersPath,
+  poolLike,
   type UsersPathPlan,
 } from './import-path.js';
 
@@ -247,7 +248,7 @@ export async function restoreSnapshot(
       requested: options.usersPath ?? DEFAULT_USERS_PATH,
       roleArn: options.importLogsRoleArn,
       legacySubAttribute: legacy,
-      pool: ((existingTarget ? targetPool : undefined) ?? source) as UserPoolType,
+      pool: existingTarget && targetPool ? poolLike(targetPool) : data.pool,
       stateDir,
       warn,
     });

@@ -531,7 +531,10 @@ async function readLineResults(
   return { ok: true, lines };
 }
 
-/** Reads the usernames of the given data rows from a file's side index (streamed). */
+/**
+ * Reads the usernames of the given data rows from a file's line index (JSON Lines
+ * `{"line","row","username","importUsername"}`, one per data row, in order), streamed.
+ */
 export async function usernamesAtRows(
   indexPath: string,
   rows: ReadonlySet<number>,
@@ -546,13 +549,17 @@ export async function usernamesAtRows(
     });
     let n = 0;
     for await (const line of rl) {
+      if (!line) continue;
       n++;
-      if (!rows.has(n)) continue;
+      let e: { row?: number; username?: string } | undefined;
       try {
-        out.set(n, JSON.parse(line) as string);
+        e = JSON.parse(line) as { row?: number; username?: string };
       } catch {
-        out.set(n, line);
+        continue;
       }
+      const row = typeof e.row === 'number' ? e.row : n;
+      if (!rows.has(row) || typeof e.username !== 'string') continue;
+      out.set(row, e.username);
       if (out.size === rows.size) break;
     }
   } catch (e) {

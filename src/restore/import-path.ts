@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
 import { StorageError, TargetIncompatibleError, UsageError } from '../core/errors.js';
 import { deriveCsvHeader, ImportRowEncoder, writeImportFiles } from '../snapshot/import-csv.js';
-import { UserRecord } from '../snapshot/format.js';
+import { type PoolDocument, UserRecord } from '../snapshot/format.js';
+import { LocalDirStorage } from '../storage/local.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import {
   type ImportFileRef,
@@ -55,7 +56,8 @@ export async function planUsersPath(
     requested: UsersPath;
     roleArn: string | undefined;
     legacySubAttribute: string | undefined;
-    pool: UserPoolType;
+    /** The target's settings (the live pool, or the snapshot's for a pool yet to be created). */
+    pool: Pick<PoolDocument, 'userPool' | 'mfaConfig'>;
     stateDir: string;
     warn: (w: RestoreWarning) => void;
   },
@@ -91,6 +93,14 @@ export async function planUsersPath(
     return { ...base, effective: 'admin-create' };
   }
   const encoder = new ImportRowEncoder(deriveCsvHeader(o.pool), o.pool);
+  for (const b of encoder.poolBlockers()) {
+    if (o.requested === 'import-job') {
+      throw new TargetIncompatibleError(
+        `the target pool cannot take a CSV import job (${b}); use --users auto or admin-create`,
+        [b],
+      );
+    }
+  }
   const byReason = new Map<string, number>();
   let eligible = 0;
   let ineligible = 0;
@@ -202,7 +212,7 @@ export async function importUsers(
   const header = await gw.getCSVHeader(poolId);
   const livePool = await gw.describeUserPool(poolId);
   if (!livePool) throw new Error(`DescribeUserPool returned no pool for ${poolId}`);
-  const encoder = new ImportRowEncoder(header, livePool);
+  const encoder = new ImportRowEncoder(header, poolLike(livePool));
   const dir = path.join(o.stateDir, IMPORT_DIR);
 
   let files: ImportFileRef[];
@@ -210,7 +220,7 @@ export async function importUsers(
     files = state.importFiles.map((f) => ({
       name: f.f,
       path: path.join(dir, f.f),
-      indexPath: path.join(dir, `${f.f}.index`),
+      indexPath: path.join(dir, indexName(f.f)),
       rows: f.rows,
       bytes: f.bytes,
       sha256: f.sha,
@@ -235,11 +245,14 @@ export async function importUsers(
         yield u;
       }
     };
-    const set = await writeImportFiles(users(), encoder, { dir }, { prefix: 'users' });
+    const set = await writeImportFiles(users(), encoder, new LocalDirStorage(dir), {
+      prefix: 'users',
+      signal: ctx.signal,
+    });
     files = set.files.map((f) => ({
       name: f.name,
-      path: f.path,
-      indexPath: f.indexPath,
+      path: path.join(dir, f.name),
+      indexPath: path.join(dir, f.index),
       rows: f.rows,
       bytes: f.bytes,
       sha256: f.sha256,
@@ -323,6 +336,19 @@ export async function importUsers(
     };
   };
   return { ...jobs, resolve };
+}
+
+/** A live pool (DescribeUserPool) in the shape the CSV encoder reads. */
+export function poolLike(p: UserPoolType): Pick<PoolDocument, 'userPool' | 'mfaConfig'> {
+  return {
+    userPool: { ...(p as Record<string, unknown>), Id: p.Id ?? '' },
+    mfaConfig: { MfaConfiguration: p.MfaConfiguration ?? 'OFF' },
+  };
+}
+
+/** writeImportFiles names the line index of `users-00001.csv` `users-00001.index.jsonl`. */
+function indexName(csv: string): string {
+  return csv.replace(/\.csv$/, '.index.jsonl');
 }
 
 function loginKey(

@@ -55,6 +55,8 @@ import { RestoreJournal } from '../../src/restore/journal.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { ImportRowEncoder, writeImportFiles } from '../../src/snapshot/import-csv.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
+import { poolLike } from '../../src/restore/import-path.js';
+import { LocalDirStorage } from '../../src/storage/local.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { CognitoError } from '../../src/core/errors.js';
@@ -530,16 +532,23 @@ describe('restore --users auto', () => {
 
 async function files(n: number, perFile: number): Promise<ImportFileRef[]> {
   const users = Array.from({ length: n }, (_, i) => user(`u${String(i).padStart(3, '0')}`));
-  const enc = new ImportRowEncoder(HEADER, targetPool);
+  const enc = new ImportRowEncoder(HEADER, poolLike(targetPool));
   const set = await writeImportFiles(
     (async function* () {
-      yield* users as never[];
+      yield* users;
     })(),
     enc,
-    { dir: stateDir },
+    new LocalDirStorage(stateDir),
     { maxRows: perFile },
   );
-  return set.files;
+  return set.files.map((f) => ({
+    name: f.name,
+    path: path.join(stateDir, f.name),
+    indexPath: path.join(stateDir, f.index),
+    rows: f.rows,
+    bytes: f.bytes,
+    sha256: f.sha256,
+  }));
 }
 
 async function openJournal(): Promise<RestoreJournal> {
