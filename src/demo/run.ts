@@ -38,7 +38,13 @@ export interface DemoResult {
   clientMap: string;
   backup: BackupSummary;
   restore: {
-    users: { created: number; existing: number; failed: number; externalProvider: number };
+    users: {
+      created: number;
+      imported: number;
+      existing: number;
+      failed: number;
+      externalProvider: number;
+    };
     groups: number;
     memberships: number;
     disabled: number;

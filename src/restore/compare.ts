@@ -67,6 +67,11 @@ export interface CompareOptions {
   userStatus?: 'ignore' | 'equal' | 'restored';
   /** The restore's --password-state, for `userStatus: 'restored'` (default sign-in-ready). */
   passwordState?: PasswordState;
+  /**
+   * With `userStatus: 'restored'`: statuses also accepted for a restored user besides the one
+   * expected for an AdminCreateUser restore (a CSV import job leaves users in RESET_REQUIRED).
+   */
+  restoredStatuses?: readonly string[];
   /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
   ignoreAttributes?: string[];
   /** Compare pool settings and the MFA configuration (default true). */
@@ -517,7 +522,11 @@ export async function comparePools(
       });
     const expected =
       status === 'restored' ? expectedRestoredStatus(ua.UserStatus, opts.passwordState) : undefined;
-    if (expected !== undefined && ub.UserStatus !== expected)
+    if (
+      expected !== undefined &&
+      ub.UserStatus !== expected &&
+      !(opts.restoredStatuses ?? []).includes(ub.UserStatus ?? '')
+    )
       d.add({
         kind: 'user',
         key: k,
