@@ -311,7 +311,10 @@ export class ImportRowEncoder {
       const col = this.columns.get(`${a}_verified`);
       const verified = isTrue(attrs.get(`${a}_verified`));
       if (verified && !attrs.get(a)) return no('verified-without-value', `${a}_verified`);
-      if (col !== undefined) values[col] = verified ? 'true' : 'false';
+      // Blank when the user had no such attribute: Cognito would otherwise store a `false`
+      // the source user never had (a blank leaves the attribute unset).
+      if (col !== undefined && attrs.has(`${a}_verified`))
+        values[col] = verified ? 'true' : 'false';
       else if (verified) return no('column-not-in-header', `attribute ${a}_verified`);
     }
     if (!this.autoVerified.some((a) => isTrue(attrs.get(`${a}_verified`)) && attrs.get(a))) {
