@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isVaultError } from '../core/errors.js';
-import { iamPolicy, policyKinds, type PolicyOptions } from '../policy/iam.js';
+import { iamPolicy, importLogsRole, policyKinds, type PolicyOptions } from '../policy/iam.js';
 
 interface PolicyFlags {
   userPoolArn?: string[];
@@ -9,13 +9,15 @@ interface PolicyFlags {
   kmsKeyArn?: string;
   prune?: boolean;
   passRoleArn?: string[];
+  region?: string;
+  accountId?: string;
 }
 
 export function registerPolicy(program: Command): void {
   program
     .command('policy')
     .description(
-      'print the least-privilege IAM policy (JSON) for a command: the Cognito actions it sends, the S3 (and KMS) actions on the snapshot location',
+      'print the least-privilege IAM policy (JSON) for a command: the Cognito actions it sends, the S3 (and KMS) actions on the snapshot location; import-role: the CloudWatch Logs role for restore --users import-job (trust + permissions)',
     )
     .argument('<kind>', policyKinds().join(', '))
     .option('--user-pool-arn <arn...>', 'limit Cognito actions to these pools')
@@ -28,9 +30,31 @@ export function registerPolicy(program: Command): void {
     .option('--prune', 'backup: also allow deleting old snapshots (Lambda retention)')
     .option(
       '--pass-role-arn <arn...>',
-      'restore: the IAM roles the snapshot names (SMS role, group roles) that iam:PassRole may pass (default: any role of the account)',
+      'restore: the IAM roles the snapshot names (SMS role, group roles) and the --import-logs-role-arn role that iam:PassRole may pass (default: any role of the account)',
+    )
+    .option('--region <region>', 'import-role: the Region of the log groups (default any)')
+    .option(
+      '--account-id <id>',
+      'import-role: the account of the log groups, and an aws:SourceAccount condition on the trust',
     )
     .action((kind: string, flags: PolicyFlags) => {
+      if (kind === 'import-role') {
+        if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId)) {
+          program.error(
+            `cognito-vault: error: --account-id expects 12 digits, got "${flags.accountId}"`,
+            {
+              exitCode: 2,
+            },
+          );
+        }
+        const role = importLogsRole({
+          ...(flags.region ? { region: flags.region } : {}),
+          ...(flags.accountId ? { accountId: flags.accountId } : {}),
+          ...(flags.userPoolArn ? { userPoolArns: flags.userPoolArn } : {}),
+        });
+        process.stdout.write(`${JSON.stringify(role, null, 2)}\n`);
+        return;
+      }
       const opts: PolicyOptions = {
         ...(flags.userPoolArn ? { userPoolArns: flags.userPoolArn } : {}),
         ...(flags.s3 !== undefined ? { s3Location: flags.s3 } : {}),

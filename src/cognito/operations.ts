@@ -64,6 +64,19 @@ export const COMMAND_OPERATIONS = {
     existingPool: ['ListUsers'],
     /** --domain. */
     domain: ['CreateUserPoolDomain'],
+    /**
+     * --users auto|import-job with --import-logs-role-arn: CSV import jobs, then one listing of
+     * the target for the new subs (the job logs are read with logs:GetLogEvents).
+     */
+    importJobs: [
+      'GetCSVHeader',
+      'CreateUserImportJob',
+      'StartUserImportJob',
+      'DescribeUserImportJob',
+      'ListUserImportJobs',
+      'StopUserImportJob',
+      'ListUsers',
+    ],
   },
   /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
   'export-csv': {

@@ -226,6 +226,13 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
     }
     statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*', extra));
     statements.push(passRoleStatement(opts, first?.account ?? '*', first?.partition ?? 'aws'));
+    // --users auto|import-job: the per-row results of each import job, from its log stream.
+    statements.push({
+      Sid: 'ImportJobResults',
+      Effect: 'Allow',
+      Action: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+      Resource: importLogGroups(first?.region, first?.account, first?.partition),
+    });
   } else {
     const ops = operationsOf(kind);
     statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
@@ -242,6 +249,67 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
   return { Version: '2012-10-17', Statement: statements };
 }
 
+/** The log groups Cognito writes import-job results to: /aws/cognito/userpools/<id>/<name>. */
+function importLogGroups(region = '*', account = '*', partition = 'aws'): string {
+  return `arn:${partition}:logs:${region}:${account}:log-group:/aws/cognito/*`;
+}
+
+export interface ImportRoleOptions {
+  /** Region and account of the log groups (default: any). */
+  region?: string;
+  accountId?: string;
+  /**
+   * Confused-deputy conditions on the trust policy: aws:SourceAccount (with accountId) and
+   * aws:SourceArn (with these pool ARNs). Off unless given.
+   */
+  userPoolArns?: string[];
+}
+
+/**
+ * The IAM role CreateUserImportJob needs (CloudWatchLogsRoleArn): Cognito assumes it to write
+ * each job's per-row results to /aws/cognito/userpools/<pool id>/<pool name>. Trust:
+ * cognito-idp.amazonaws.com; permissions: the four CloudWatch Logs actions the import guide
+ * lists, on the /aws/cognito/ log groups (fact sheet §3.2). The restore policy's
+ * PassRolesToCognito statement lets the restore hand this role over.
+ */
+export function importLogsRole(opts: ImportRoleOptions = {}): {
+  trustPolicy: { Version: '2012-10-17'; Statement: Record<string, unknown>[] };
+  permissionsPolicy: IamPolicy;
+} {
+  const condition: Record<string, Record<string, string | string[]>> = {};
+  if (opts.accountId) condition.StringEquals = { 'aws:SourceAccount': opts.accountId };
+  if (opts.userPoolArns?.length) condition.ArnLike = { 'aws:SourceArn': opts.userPoolArns };
+  return {
+    trustPolicy: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'cognito-idp.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          ...(Object.keys(condition).length ? { Condition: condition } : {}),
+        },
+      ],
+    },
+    permissionsPolicy: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'ImportJobLogs',
+          Effect: 'Allow',
+          Action: [
+            'logs:CreateLogGroup',
+            'logs:CreateLogStream',
+            'logs:DescribeLogStreams',
+            'logs:PutLogEvents',
+          ],
+          Resource: importLogGroups(opts.region, opts.accountId),
+        },
+      ],
+    },
+  };
+}
+
 /**
  * Policy builders by kind: one per command of the operation table (a command added there gets a
  * policy with no change here). Extension point: a kind that is not a command (e.g. `import-role`,
@@ -255,6 +323,9 @@ export const POLICY_BUILDERS: Record<string, (opts: PolicyOptions) => IamPolicy>
       (o: PolicyOptions) => commandPolicy(c, o),
     ]),
   );
+/** `policy import-role`: the role's permissions (the CLI prints its trust policy beside them). */
+POLICY_BUILDERS['import-role'] = (o: PolicyOptions) =>
+  importLogsRole(o.userPoolArns?.length ? { userPoolArns: o.userPoolArns } : {}).permissionsPolicy;
 
 export function policyKinds(): string[] {
   return Object.keys(POLICY_BUILDERS);

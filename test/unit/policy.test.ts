@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { operationsOf } from '../../src/cognito/operations.js';
 import { OPERATION_CATEGORY } from '../../src/cognito/quotas.js';
-import { actionsOf, iamPolicy, parseS3Location, policyKinds } from '../../src/policy/iam.js';
+import {
+  actionsOf,
+  iamPolicy,
+  importLogsRole,
+  parseS3Location,
+  policyKinds,
+} from '../../src/policy/iam.js';
 
 const ARN = 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbC';
 const statement = (p: ReturnType<typeof iamPolicy>, sid: string) =>
@@ -163,5 +169,52 @@ describe('least-privilege IAM policies', () => {
     expect(p.Statement.find((s) => s.Sid === 'SnapshotKey')?.Action).toContain(
       'kms:GenerateDataKey',
     );
+  });
+
+  it('lets a restore run CSV import jobs: the import API, PassRole to Cognito only, job logs', () => {
+    const p = iamPolicy('restore', { userPoolArns: [ARN] });
+    const actions = actionsOf(p);
+    for (const op of [
+      'GetCSVHeader',
+      'CreateUserImportJob',
+      'StartUserImportJob',
+      'DescribeUserImportJob',
+      'ListUserImportJobs',
+      'StopUserImportJob',
+    ])
+      expect(actions).toContain(`cognito-idp:${op}`);
+    expect(statement(p, 'PassRolesToCognito')?.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'cognito-idp.amazonaws.com' },
+    });
+    expect(statement(p, 'ImportJobResults')).toMatchObject({
+      Action: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+      Resource: 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/cognito/*',
+    });
+    expect(actionsOf(iamPolicy('backup')).some((a) => /ImportJob|PassRole|logs:/.test(a))).toBe(
+      false,
+    );
+  });
+
+  it('import-role: Cognito may assume it and write only the /aws/cognito/ log groups', () => {
+    expect(policyKinds()).toContain('import-role');
+    const r = importLogsRole({ region: 'eu-west-1', accountId: '123456789012' });
+    expect(r.trustPolicy.Statement[0]).toMatchObject({
+      Principal: { Service: 'cognito-idp.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+    });
+    expect(r.permissionsPolicy.Statement[0]).toEqual({
+      Sid: 'ImportJobLogs',
+      Effect: 'Allow',
+      Action: [
+        'logs:CreateLogGroup',
+        'logs:CreateLogStream',
+        'logs:DescribeLogStreams',
+        'logs:PutLogEvents',
+      ],
+      Resource: 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/cognito/*',
+    });
+    expect(importLogsRole().trustPolicy.Statement[0]).not.toHaveProperty('Condition');
+    expect(iamPolicy('import-role')).toEqual(importLogsRole().permissionsPolicy);
   });
 });
