@@ -1,5 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { runDemo } from '../demo/run.js';
+import { USERS_PATHS, type UsersPath } from '../restore/import-path.js';
 import {
   addOutputOptions,
   addRateOptions,
@@ -9,6 +11,7 @@ import {
 } from './common.js';
 
 interface DemoFlags extends CommonFlags {
+  usersPath?: string;
   users: number;
   groups: number;
   dir: string;
@@ -38,7 +41,12 @@ export function registerDemo(program: Command): void {
       positiveInt(1000),
       70,
     )
-    .option('--dir <dir>', 'where the snapshot and the restore state go', './cognito-vault-demo');
+    .option('--dir <dir>', 'where the snapshot and the restore state go', './cognito-vault-demo')
+    .option(
+      '--users-path <path>',
+      'how the restore writes users: auto (import jobs, the recommended path), import-job, admin-create',
+      'auto',
+    );
   addRateOptions(cmd);
   addOutputOptions(cmd);
   cmd.action(async (flags: DemoFlags) => {
@@ -46,8 +54,16 @@ export function registerDemo(program: Command): void {
       flags,
       async ({ signal, progress }) => {
         const custom = flags.rateShare !== undefined || (flags.maxRps?.length ?? 0) > 0;
+        const usersPath = flags.usersPath ?? 'auto';
+        if (!(USERS_PATHS as readonly string[]).includes(usersPath)) {
+          throw new UsageError(
+            'BAD_FLAG',
+            `--users-path expects ${USERS_PATHS.join(', ')}, got "${usersPath}"`,
+          );
+        }
         return runDemo({
           users: flags.users,
+          usersPath: usersPath as UsersPath,
           groups: flags.groups,
           dir: flags.dir,
           ...(custom ? { rate: rateOptions(flags) } : {}),
@@ -66,7 +82,12 @@ export function registerDemo(program: Command): void {
           `  backed up  ${r.backup.users} users, ${r.backup.groups} groups, ${r.backup.memberships} memberships, ${r.backup.clients} clients, ${r.backup.identityProviders} IdPs, ${r.backup.resourceServers} resource servers  [${seconds(r.durationMs.backup)}]`,
         );
         say(
-          `  restored   into new pool ${r.restoredUserPoolId}: ${r.restore.users.created} users created, ${r.restore.users.failed} failed, ${r.restore.disabled} disabled again, ${r.restore.memberships} memberships, ${r.restore.clients} clients (new ids), ${r.restore.signIn.confirmed} CONFIRMED with a random password and ${r.restore.signIn.forceChangePassword} never-confirmed left FORCE_CHANGE_PASSWORD (status checked), no message sent to anyone  [${seconds(r.durationMs.restore)}]`,
+          `  restored   into new pool ${r.restoredUserPoolId} (--users ${r.restore.usersPath}): ${r.restore.users.imported} users imported by ${r.restore.importJobs.length} CSV import job(s) (RESET_REQUIRED), ${r.restore.users.created} created with AdminCreateUser (${r.restore.signIn.confirmed} CONFIRMED with a random password, ${r.restore.signIn.forceChangePassword} never-confirmed left FORCE_CHANGE_PASSWORD), ${r.restore.users.failed} failed, ${r.restore.disabled} disabled again, ${r.restore.memberships} memberships, ${r.restore.clients} clients (new ids), no message sent to anyone  [${seconds(r.durationMs.restore)}]`,
+        );
+        say(
+          `  statuses   ${Object.entries(r.restore.statuses)
+            .map(([s, n]) => `${n} ${s}`)
+            .join(', ')}  (status checked per user; everyone can use "Forgot password?": see docs/restore.md)`,
         );
         say(
           `  compared   by API: ${r.comparison.equal ? 'IDENTICAL' : `${r.comparison.differenceCount} DIFFERENCES`} — ${c.users.matched}/${c.users.a} users matched attribute by attribute, ${c.memberships.b}/${c.memberships.a} memberships, ${c.groups.b}/${c.groups.a} groups${c.subMap ? `, sub map ${c.subMap.checked - c.subMap.wrong}/${c.subMap.entries} correct` : ''}  [${seconds(r.durationMs.compare)}]`,

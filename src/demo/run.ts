@@ -14,12 +14,19 @@ import {
 import type { RestoreResult } from '../restore/types.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { LocalDirStorage } from '../storage/local.js';
+import { cloudWatchLogReader } from '../restore/import-jobs.js';
+import type { UsersPath } from '../restore/import-path.js';
 import { EMULATOR_CREDENTIALS, startEmulator } from './emulator.js';
 import { seedPool, type SeedResult } from './seed.js';
 
 export interface DemoOptions {
   users: number;
   groups: number;
+  /**
+   * How the restore writes users (default `auto`: CSV import jobs through the import-job double
+   * for every user they can take, AdminCreateUser for the rest — the recommended path).
+   */
+  usersPath?: UsersPath;
   /** Where the snapshot and the restore state go. */
   dir: string;
   /** Rate limits for backup and restore; default: none (the emulator enforces no quotas). */
@@ -52,6 +59,16 @@ export interface DemoResult {
     clients: number;
     identityProviders: number;
     resourceServers: number;
+    usersPath: UsersPath;
+    importJobs: {
+      jobId: string;
+      rows: number;
+      imported: number;
+      skipped: number;
+      failed: number;
+    }[];
+    /** UserStatus counts in the restored pool (imported: RESET_REQUIRED). */
+    statuses: Record<string, number>;
     warnings: string[];
     rates: CategoryReport[];
   };
@@ -60,6 +77,16 @@ export interface DemoResult {
   };
   durationMs: { seed: number; backup: number; restore: number; compare: number; total: number };
 }
+
+/** The demo's stand-in for the CloudWatch Logs role (the double checks only its form). */
+const DEMO_IMPORT_ROLE = 'arn:aws:iam::123456789012:role/cognito-vault-demo-import-logs';
+
+/**
+ * Accepted besides the status an AdminCreateUser restore gives each user: RESET_REQUIRED, what
+ * a CSV import job leaves (their number is checked against the imported count). Everything else
+ * is compared exactly.
+ */
+const RESTORED_STATUSES = ['RESET_REQUIRED'];
 
 /** The secret the seeded Google IdP uses: what an operator would supply from a secret store. */
 const DEMO_IDP_SECRETS = { Google: { client_secret: 'demo-google-secret' } };
@@ -90,7 +117,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   })();
 
   progress({ type: 'phase', phase: 'emulator', detail: 'starting moto_server on loopback' });
-  const emulator = await startEmulator();
+  const usersPath = opts.usersPath ?? 'auto';
+  // The CSV import-job double in front of moto (moto has no import jobs).
+  const emulator = await startEmulator(
+    usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } },
+  );
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
@@ -127,16 +158,34 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       target: { createPool: 'demo-restored' },
       stateDir: path.join(opts.dir, 'restore', backup.manifest.snapshotId),
       idpSecrets: DEMO_IDP_SECRETS,
+      usersPath,
+      ...(usersPath === 'admin-create'
+        ? {}
+        : {
+            importLogsRoleArn: DEMO_IMPORT_ROLE,
+            importLogs: cloudWatchLogReader({
+              region: 'us-east-1',
+              endpointUrl: emulator.motoEndpoint,
+              credentials: EMULATOR_CREDENTIALS,
+            }),
+            importPollMs: { min: 50, max: 500 },
+          }),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: progress,
     });
     if (restored.dryRun) throw new Error('unexpected dry run');
+    const statuses: Record<string, number> = {};
+    for await (const u of seeder.listUsers(restored.userPoolId)) {
+      const st = u.UserStatus ?? 'UNKNOWN';
+      statuses[st] = (statuses[st] ?? 0) + 1;
+    }
     const restoreMs = lap();
 
     progress({ type: 'phase', phase: 'compare', detail: 'reading both pools by API' });
     const comparison = await comparePools(seeder, seeded.userPoolId, seeder, restored.userPoolId, {
       subMap: await readSubMap(restored.subMap),
       userStatus: 'restored',
+      restoredStatuses: RESTORED_STATUSES,
     });
     const compareMs = lap();
     if (!comparison.equal) {
@@ -165,6 +214,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         clients: restored.clients,
         identityProviders: restored.identityProviders,
         resourceServers: restored.resourceServers,
+        usersPath,
+        importJobs: restored.importJobs.map((j) => ({
+          jobId: j.jobId,
+          rows: j.rows,
+          imported: j.imported,
+          skipped: j.skipped,
+          failed: j.failed,
+        })),
+        statuses,
         warnings: restored.warnings.map((w) => w.message),
         rates: restored.rates,
       },

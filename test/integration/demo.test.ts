@@ -40,7 +40,13 @@ describe('cognito-vault demo', () => {
         equal: boolean;
         summary: { users: { a: number; matched: number }; memberships: { a: number; b: number } };
       };
-      restore: { users: { created: number; failed: number }; disabled: number };
+      restore: {
+        users: { created: number; imported: number; failed: number };
+        disabled: number;
+        usersPath: string;
+        importJobs: unknown[];
+        statuses: Record<string, number>;
+      };
       seeded: { users: number; disabled: number; memberships: number };
       snapshot: string;
       emulator: string;
@@ -48,7 +54,14 @@ describe('cognito-vault demo', () => {
     expect(result.comparison.equal).toBe(true);
     expect(result.comparison.summary.users).toMatchObject({ a: 150, matched: 150 });
     expect(result.comparison.summary.memberships.b).toBe(result.seeded.memberships);
-    expect(result.restore.users).toMatchObject({ created: 150, failed: 0 });
+    // The recommended path: CSV import jobs (through the double) for every user they can take,
+    // AdminCreateUser for the rest.
+    expect(result.restore.usersPath).toBe('auto');
+    expect(result.restore.users.failed).toBe(0);
+    expect(result.restore.users.imported).toBeGreaterThan(0);
+    expect(result.restore.users.imported + result.restore.users.created).toBe(150);
+    expect(result.restore.importJobs).toHaveLength(1);
+    expect(result.restore.statuses.RESET_REQUIRED).toBe(result.restore.users.imported);
     expect(result.restore.disabled).toBe(result.seeded.disabled);
     expect(await readdir(result.snapshot)).toContain('manifest.json');
     // The emulator was stopped: nothing is left listening on its port.
