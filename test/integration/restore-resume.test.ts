@@ -206,7 +206,13 @@ describe('restore resume after SIGKILL', () => {
     const report = JSON.parse(third.stdout) as RestoreResult;
     expect(report.resumed).toBe(true);
     expect(report.failedUsers).toEqual([]);
-    expect(report.users).toEqual({ created: USERS, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(report.users).toEqual({
+      created: USERS,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     expect(JSON.parse(readFileSync(report.report, 'utf8'))).toMatchObject({ users: report.users });
 
     // One pool with that name: the resumed runs continued with the first run's pool.
@@ -281,7 +287,13 @@ describe('restore resume after SIGKILL', () => {
     const again = await run(args, journal);
     expect(again.code, again.stderr).toBe(0);
     const report = JSON.parse(again.stdout) as RestoreResult;
-    expect(report.users).toEqual({ created: USERS, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(report.users).toEqual({
+      created: USERS,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     const cmp = await comparePools(gw, sourceId, gw, report.userPoolId, {
       subMap: readFileSync(report.subMap, 'utf8')
         .trim()

@@ -278,7 +278,13 @@ describe('restore on moto', () => {
     console.log(
       `restore of ${USERS} users into a new pool: ${seconds.toFixed(1)} s (${(USERS / seconds).toFixed(0)} users/s, unpaced)`,
     );
-    expect(r.users).toEqual({ created: USERS, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: USERS,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     expect(r.failedUsers).toEqual([]);
     expect(r.groups).toBe(GROUPS);
     expect(r.createdPool).toBe(true);
@@ -323,7 +329,13 @@ describe('restore on moto', () => {
   it('restores into an existing compatible empty pool', async () => {
     const target = await emptyPoolLike(small, 'restored-existing');
     const r = await restore(small.reader, { target: { userPoolId: target } });
-    expect(r.users).toEqual({ created: SMALL_USERS, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: SMALL_USERS,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     const a = await source(small);
     const b = await rawPool(target);
     expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
@@ -423,7 +435,13 @@ describe('restore on moto', () => {
     const created = await gw.describeUserPool(r.userPoolId);
     expect(created?.Domain).toBe('restored-email-prefix');
     expect(created?.SchemaAttributes?.map((a) => a.Name)).toContain('custom:legacy_sub');
-    expect(r.users).toEqual({ created: EMAIL_USERS, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: EMAIL_USERS,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     const a = await source(emailPool);
     const b = await rawPool(r.userPoolId);
     expect(b.users).toHaveLength(EMAIL_USERS);

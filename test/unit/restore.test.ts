@@ -280,7 +280,13 @@ function subMap(
 describe('restore engine (aws-sdk-client-mock)', () => {
   it('creates every user with MessageAction SUPPRESS, no delivery medium, and only writable attributes', async () => {
     const r = await restore(STANDARD);
-    expect(r.users).toEqual({ created: 3, imported: 0, existing: 0, failed: 0, externalProvider: 1 });
+    expect(r.users).toEqual({
+      created: 3,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 1,
+    });
     const calls = mock.commandCalls(AdminCreateUserCommand);
     expect(calls).toHaveLength(3);
     for (const c of calls) {
@@ -351,7 +357,13 @@ describe('restore engine (aws-sdk-client-mock)', () => {
   it('counts UsernameExistsException as existing, with the sub from AdminGetUser, and still applies follow-ups', async () => {
     existing.set('bob', 'live-sub-bob');
     const r = await restore(STANDARD);
-    expect(r.users).toEqual({ created: 2, imported: 0, existing: 1, failed: 0, externalProvider: 1 });
+    expect(r.users).toEqual({
+      created: 2,
+      imported: 0,
+      existing: 1,
+      failed: 0,
+      externalProvider: 1,
+    });
     expect(r.failedUsers).toEqual([]);
     const bob = subMap(r.subMap).find((e) => e.username === 'bob');
     expect(bob).toEqual({ username: 'bob', oldSub: 'old-sub-bob', newSub: 'live-sub-bob' });
@@ -363,7 +375,13 @@ describe('restore engine (aws-sdk-client-mock)', () => {
   it('puts a failing user in failedUsers (exception name and message), finishes the rest, exit code 6', async () => {
     rejected.add('dave');
     const r = await restore(STANDARD);
-    expect(r.users).toEqual({ created: 2, imported: 0, existing: 0, failed: 1, externalProvider: 1 });
+    expect(r.users).toEqual({
+      created: 2,
+      imported: 0,
+      existing: 0,
+      failed: 1,
+      externalProvider: 1,
+    });
     expect(r.failedUsers).toEqual([
       {
         username: 'dave',
@@ -470,7 +488,13 @@ describe('restore engine (aws-sdk-client-mock)', () => {
     const r = await restore(spec, { createConcurrency: 1 });
     expect(r.resumed).toBe(true);
     expect(created.map((c) => c.Username).sort()).toEqual(spec.users.map((u) => u.Username).sort());
-    expect(r.users).toEqual({ created: 12, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: 12,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     expect(r.memberships).toBe(12);
     const map = subMap(r.subMap);
     expect(map).toHaveLength(12);
@@ -506,7 +530,13 @@ describe('restore engine (aws-sdk-client-mock)', () => {
     });
     mock.on(ListUsersCommand).resolves({ Users: [{ Username: 'a' }] });
     const r = await restore(spec, { createConcurrency: 1 });
-    expect(r.users).toEqual({ created: 2, imported: 0, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: 2,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     expect(subMap(r.subMap).find((e) => e.username === 'b')?.newSub).toBe('new-sub-b');
   });
 });
