@@ -182,6 +182,7 @@ let runFor: number;
 /** Whole-job failure. */
 let jobFails: boolean;
 let clock: number;
+let startFake: (i: StartUserImportJobCommandInput) => unknown;
 
 function view(j: FakeJob): UserImportJobType {
   const { csv: _csv, describes: _d, ...rest } = j;
@@ -289,7 +290,7 @@ beforeEach(async () => {
     creates.push(id);
     return { UserImportJob: view(j) };
   });
-  mock.on(StartUserImportJobCommand).callsFake((i: StartUserImportJobCommandInput) => {
+  startFake = (i: StartUserImportJobCommandInput) => {
     if (busyStarts > 0) {
       busyStarts--;
       throw Object.assign(awsError('LimitExceededException'), {
@@ -304,7 +305,8 @@ beforeEach(async () => {
     j.StartDate = new Date(clock);
     starts.push(j.JobId);
     return { UserImportJob: view(j) };
-  });
+  };
+  mock.on(StartUserImportJobCommand).callsFake(startFake);
   mock.on(DescribeUserImportJobCommand).callsFake((i: DescribeUserImportJobCommandInput) => {
     const j = jobs.get(i.JobId ?? '');
     if (!j) throw awsError('ResourceNotFoundException');
@@ -648,6 +650,24 @@ describe('import job runner', () => {
     expect(stops).toEqual([creates[0]]);
     expect(starts).toEqual([creates[1]]);
     expect(r.jobs[0]).toMatchObject({ imported: 3, attempts: 2 });
+  });
+
+  it('killed after the upload, before the start: the uploaded job is started, even after its URL expired', async () => {
+    const fs = await files(3, 10);
+    const ac = new AbortController();
+    mock.on(StartUserImportJobCommand).callsFakeOnce(() => {
+      ac.abort();
+      throw new InterruptedError();
+    });
+    await expect(runJobs(fs, { signal: ac.signal })).rejects.toBeInstanceOf(InterruptedError);
+    expect(uploads).toHaveLength(1);
+    mock.on(StartUserImportJobCommand).callsFake(startFake);
+    clock += 16 * 60_000;
+    const r = await runJobs(fs);
+    expect(creates).toHaveLength(1);
+    expect(uploads).toHaveLength(1);
+    expect(starts).toEqual(creates);
+    expect(r.jobs[0]).toMatchObject({ imported: 3, attempts: 1 });
   });
 
   it('killed while polling: the re-run polls the running job, never starts or imports again', async () => {
