@@ -194,6 +194,17 @@ describe('restore preflight through the CLI', () => {
     ]);
   });
 
+  it('refuses a bad --users path, import-job without a logs role, a malformed role ARN (exit 2)', async () => {
+    const target = await targetPool('users-path');
+    await refused(['--users', 'bulk'], target, 2, [
+      '--users expects auto, import-job, admin-create',
+    ]);
+    await refused(['--users', 'import-job'], target, 2, ['--import-logs-role-arn']);
+    await refused(['--users', 'import-job', '--import-logs-role-arn', 'my-role'], target, 2, [
+      '--import-logs-role-arn expects an IAM role ARN',
+    ]);
+  });
+
   it('refuses an incomplete snapshot: no manifest (exit 3)', async () => {
     const target = await targetPool('incomplete');
     const copy = path.join(work, 'incomplete');
