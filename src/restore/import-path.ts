@@ -6,7 +6,13 @@ import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
 import { StorageError, TargetIncompatibleError, UsageError } from '../core/errors.js';
-import { deriveCsvHeader, ImportRowEncoder, writeImportFiles } from '../snapshot/import-csv.js';
+import {
+  deriveCsvHeader,
+  type EncodeResult,
+  type IneligibleReason,
+  ImportRowEncoder,
+  writeImportFiles,
+} from '../snapshot/import-csv.js';
 import { type PoolDocument, UserRecord } from '../snapshot/format.js';
 import { LocalDirStorage } from '../storage/local.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
@@ -30,6 +36,18 @@ export const DEFAULT_USERS_PATH: UsersPath = 'auto';
 
 export const INELIGIBLE_FILE = 'import-ineligible.jsonl';
 export const IMPORT_DIR = 'import';
+
+/**
+ * What the import job may take: never a user who never confirmed their sign-up (an imported user
+ * could set a password through "forgot password", i.e. be activated by the restore; the
+ * AdminCreateUser path leaves them for an administrator, see sign-in.ts), else what the encoder
+ * accepts.
+ */
+function importable(encoder: ImportRowEncoder, u: UserRecord): EncodeResult {
+  if (u.UserStatus === 'UNCONFIRMED')
+    return { ok: false, reason: 'unconfirmed' as IneligibleReason };
+  return encoder.encode(u);
+}
 
 export interface UsersPathPlan {
   requested: UsersPath;
@@ -109,7 +127,7 @@ export async function planUsersPath(
   try {
     for await (const u of reader.records('users', UserRecord)) {
       if (isExternalProvider(u)) continue;
-      const r = encoder.encode(u);
+      const r = importable(encoder, u);
       if (r.ok) {
         eligible++;
         continue;
@@ -242,6 +260,7 @@ export async function importUsers(
     const users = async function* (): AsyncGenerator<UserRecord> {
       for await (const u of o.reader.records('users', UserRecord)) {
         if (isExternalProvider(u) || state.users.has(u.Username)) continue;
+        if (u.UserStatus === 'UNCONFIRMED') continue;
         yield u;
       }
     };
@@ -324,7 +343,7 @@ export async function importUsers(
       const [username = '', sub = ''] = hit.split('\u0000');
       return { username, ...(sub ? { sub } : {}), s: line?.result === 'SKIPPED' ? 'e' : 'i' };
     }
-    if (!encoder.encode(u).ok) return undefined;
+    if (!importable(encoder, u).ok) return undefined;
     if (line) {
       return { operation: 'UserImportJob', error: `${line.result}: ${line.message}` };
     }

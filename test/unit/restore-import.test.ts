@@ -516,6 +516,17 @@ describe('restore --users auto', () => {
     expect(r.warnings.map((w) => w.code)).toContain('IMPORT_INELIGIBLE');
   });
 
+  it('never imports a user who never confirmed the sign-up: AdminCreateUser (an administrator decides)', async () => {
+    const r = await restore([...USERS, user('uma', { UserStatus: 'UNCONFIRMED' })], {
+      usersPath: 'auto',
+    });
+    expect(adminCreated).toEqual(['uma']);
+    expect(r.users).toMatchObject({ imported: 4, created: 1 });
+    expect(r.usersPath.ineligibleByReason).toEqual({ unconfirmed: 1 });
+    const csv = readFileSync(path.join(stateDir, 'import', r.importJobs[0]?.file ?? ''), 'utf8');
+    expect(csv).not.toContain('uma');
+  });
+
   it('without a logs role, creates everyone with AdminCreateUser and warns', async () => {
     const r = await restore(USERS, { usersPath: 'auto', importLogsRoleArn: undefined });
     expect(r.users).toMatchObject({ imported: 0, created: 4 });

@@ -898,7 +898,13 @@ describe('one bad resource never sinks a restore', () => {
     expect(r.identityProviders).toBe(1);
     expect(r.resourceServers).toBe(1);
     expect(r.groups).toBe(1);
-    expect(r.users).toEqual({ created: 2, existing: 0, failed: 0, externalProvider: 0 });
+    expect(r.users).toEqual({
+      created: 2,
+      imported: 0,
+      existing: 0,
+      failed: 0,
+      externalProvider: 0,
+    });
     expect(r.failedUsers).toEqual([]);
     // Dependants adjusted: the client lost the skipped IdPs and the missing server's scope…
     const web = mock
