@@ -188,6 +188,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       restoredStatuses: RESTORED_STATUSES,
     });
     const compareMs = lap();
+    if ((statuses.RESET_REQUIRED ?? 0) < restored.users.imported) {
+      throw new VaultError(
+        'DEMO_MISMATCH',
+        `${restored.users.imported} users were imported but only ${statuses.RESET_REQUIRED ?? 0} are RESET_REQUIRED`,
+        ExitCode.Unexpected,
+      );
+    }
     if (!comparison.equal) {
       throw new VaultError(
         'DEMO_MISMATCH',

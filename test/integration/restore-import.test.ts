@@ -123,7 +123,7 @@ describe('restore through CSV import jobs (moto + import-job double)', () => {
     const cmp = await comparePools(fixture.gw, src.poolId, fixture.gw, r.userPoolId, {
       subMap: readSubMap(r.subMap),
       userStatus: 'restored',
-      restoredStatuses: ['RESET_REQUIRED', 'FORCE_CHANGE_PASSWORD', 'CONFIRMED'],
+      restoredStatuses: ['RESET_REQUIRED'],
     });
     expect(cmp.differences).toEqual([]);
     expect(cmp.summary.users.matched).toBe(90);
@@ -138,6 +138,8 @@ describe('restore through CSV import jobs (moto + import-job double)', () => {
       users: 60,
       groups: 6,
       usernameAttributes: ['email'],
+      // No UNCONFIRMED users: a job never takes them (--users auto sends them to AdminCreateUser).
+      statuses: false,
       concurrency: 16,
     });
     // The job takes only users with a verified auto-verified attribute: verify the rest.
