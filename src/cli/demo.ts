@@ -87,7 +87,9 @@ export function registerDemo(program: Command): void {
         say(
           `  statuses   ${Object.entries(r.restore.statuses)
             .map(([s, n]) => `${n} ${s}`)
-            .join(', ')}  (status checked per user; everyone can use "Forgot password?": see docs/restore.md)`,
+            .join(
+              ', ',
+            )}  (status checked per user; everyone can use "Forgot password?": see docs/restore.md)`,
         );
         say(
           `  compared   by API: ${r.comparison.equal ? 'IDENTICAL' : `${r.comparison.differenceCount} DIFFERENCES`} — ${c.users.matched}/${c.users.a} users matched attribute by attribute, ${c.memberships.b}/${c.memberships.a} memberships, ${c.groups.b}/${c.groups.a} groups${c.subMap ? `, sub map ${c.subMap.checked - c.subMap.wrong}/${c.subMap.entries} correct` : ''}  [${seconds(r.durationMs.compare)}]`,
