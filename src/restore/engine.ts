@@ -442,6 +442,7 @@ export async function restoreSnapshot(
               roleArn: importLogsRoleArn,
               poolName,
               usernameAttributes,
+              onlyImport: usersPlan.requested === 'import-job',
               jobNamePrefix: `cognito-vault-${snapshotId.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 40)}`,
               ...(options.importLogs ? { logs: options.importLogs } : {}),
               ...(options.importUpload ? { upload: options.importUpload } : {}),

@@ -198,6 +198,11 @@ export interface ImportPhaseOptions {
   usernameAttributes: readonly string[];
   /** A prefix unique to this restore for the job names (e.g. from the snapshot id). */
   jobNamePrefix: string;
+  /**
+   * `import-job`: a user the live header/pool refuses (the preflight judged by the snapshot's
+   * settings) is reported failed rather than created with AdminCreateUser.
+   */
+  onlyImport?: boolean;
   logs?: ImportLogReader;
   upload?: Uploader;
   pollMinMs?: number;
@@ -343,7 +348,14 @@ export async function importUsers(
       const [username = '', sub = ''] = hit.split('\u0000');
       return { username, ...(sub ? { sub } : {}), s: line?.result === 'SKIPPED' ? 'e' : 'i' };
     }
-    if (!importable(encoder, u).ok) return undefined;
+    const enc = importable(encoder, u);
+    if (!enc.ok) {
+      if (!o.onlyImport) return undefined;
+      return {
+        operation: 'UserImportJob',
+        error: `the target's import header or settings refuse this user (${enc.reason}); --users auto would create it with AdminCreateUser`,
+      };
+    }
     if (line) {
       return { operation: 'UserImportJob', error: `${line.result}: ${line.message}` };
     }

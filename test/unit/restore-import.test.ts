@@ -496,6 +496,26 @@ describe('restore --users import-job', () => {
     expect(r.failedUsers).toEqual([expect.objectContaining({ username: 'carol' })]);
   });
 
+  it('a user the live header refuses is failed, not created, under --users import-job', async () => {
+    mock.on(GetCSVHeaderCommand).resolves({ CSVHeader: HEADER.filter((h) => h !== 'custom:tier') });
+    const r = await restore([
+      user('alice'),
+      {
+        ...user('bob'),
+        Attributes: user('bob').Attributes.filter((a) => a.Name !== 'custom:tier'),
+      },
+    ]);
+    expect(adminCreated).toEqual([]);
+    expect(r.users).toMatchObject({ imported: 1, created: 0, failed: 1 });
+    expect(r.failedUsers).toEqual([
+      expect.objectContaining({
+        username: 'alice',
+        operation: 'UserImportJob',
+        error: expect.stringContaining('column-not-in-header'),
+      }),
+    ]);
+  });
+
   it('a failed job: its users are reported failed, exit code 6', async () => {
     jobFails = true;
     const r = await restore(USERS);
