@@ -52,6 +52,7 @@ import {
   type Uploader,
 } from '../../src/restore/import-jobs.js';
 import { RestoreJournal } from '../../src/restore/journal.js';
+import { StateDirLock } from '../../src/restore/lock.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { ImportRowEncoder, writeImportFiles } from '../../src/snapshot/import-csv.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
@@ -585,7 +586,7 @@ async function files(n: number, perFile: number): Promise<ImportFileRef[]> {
 }
 
 async function openJournal(): Promise<RestoreJournal> {
-  return RestoreJournal.open(stateDir, {
+  return RestoreJournal.open(StateDirLock.acquire(stateDir), {
     snapshotId: 's',
     sourcePoolId: SOURCE,
     target: { userPoolId: TARGET },
