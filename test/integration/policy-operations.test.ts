@@ -19,6 +19,7 @@ import {
 } from '../../src/cognito/operations.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
+import { putFile, UploadRefusedError } from '../../src/restore/import-jobs.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
 import type { RestoreOptions } from '../../src/restore/types.js';
 import { actionsOf, iamPolicy } from '../../src/policy/iam.js';
@@ -266,6 +267,31 @@ beforeAll(async () => {
   await record('restore', ['any', 'existingPool'], async (gw, wrap) => {
     const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
     await restoreSnapshot(gw, r, await opts({ target: { userPoolId: empty }, merge: true }));
+  });
+
+  // ---- restore --users auto through CSV import jobs (the import-job double) ----------------
+  // The first upload is refused (as an expired URL is): the job is stopped and replaced, so
+  // StopUserImportJob is exercised too.
+  let refusedOnce = false;
+  await record('restore', ['any', 'createPool', 'importJobs'], async (gw, wrap) => {
+    const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
+    await restoreSnapshot(
+      gw,
+      r,
+      await opts({
+        target: { createPool: 'policy-import' },
+        usersPath: 'auto',
+        importLogsRoleArn: 'arn:aws:iam::123456789012:role/CognitoImportLogs',
+        importPollMs: { min: 50, max: 200 },
+        importUpload: async (url, file, signal) => {
+          if (!refusedOnce) {
+            refusedOnce = true;
+            throw new UploadRefusedError(403);
+          }
+          await putFile(url, file, signal);
+        },
+      }),
+    );
   });
 
   // ---- export-csv: a CLI command; recorded on the wire by a proxy (Cognito and S3) ---------
