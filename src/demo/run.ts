@@ -15,6 +15,7 @@ import type { RestoreResult } from '../restore/types.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { LocalDirStorage } from '../storage/local.js';
 import { EMULATOR_CREDENTIALS, startEmulator } from './emulator.js';
+import { formatViolation } from './request-guard.js';
 import { seedPool, type SeedResult } from './seed.js';
 
 export interface DemoOptions {
@@ -26,6 +27,12 @@ export interface DemoOptions {
   rate?: RateOptions;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
+  /**
+   * Check every Cognito request against Cognito's API model (botocore's, installed with moto):
+   * requests real AWS would refuse are reported in `requestValidation`. Default: on when
+   * COGNITO_VAULT_VALIDATE_REQUESTS=1.
+   */
+  validateRequests?: boolean;
 }
 
 export interface DemoResult {
@@ -53,6 +60,8 @@ export interface DemoResult {
     differences: string[];
   };
   durationMs: { seed: number; backup: number; restore: number; compare: number; total: number };
+  /** Present when requests were validated: how many, and each violation (no values). */
+  requestValidation?: { checked: number; violations: string[] };
 }
 
 /** The secret the seeded Google IdP uses: what an operator would supply from a secret store. */
@@ -84,7 +93,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   })();
 
   progress({ type: 'phase', phase: 'emulator', detail: 'starting moto_server on loopback' });
-  const emulator = await startEmulator();
+  const validate = opts.validateRequests ?? process.env.COGNITO_VAULT_VALIDATE_REQUESTS === '1';
+  const emulator = await startEmulator({ validateRequests: validate });
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
@@ -168,6 +178,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         summary: comparison.summary,
         differences: comparison.differences.slice(0, 20).map((d) => d.message),
       },
+      ...(emulator.requestCheck
+        ? {
+            requestValidation: {
+              checked: emulator.requestCheck.checked(),
+              violations: [...new Set(emulator.requestCheck.violations().map(formatViolation))],
+            },
+          }
+        : {}),
       durationMs: {
         seed: seedMs,
         backup: backupMs,
