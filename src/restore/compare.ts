@@ -7,10 +7,17 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import {
+  COMPARED_CLIENT_KEYS,
+  CREATE_GROUP_KEYS,
+  CREATE_IDP_KEYS,
+  CREATE_POOL_KEYS,
+  CREATE_RESOURCE_SERVER_KEYS,
+  IDP_DETAILS_OUTPUT_ONLY,
+  MFA_KEYS,
+} from '../cognito/fields.js';
 import { RESTORE_TOKEN_TAG } from './create-once.js';
-import { CREATE_POOL_KEYS } from './pool.js';
 import { parseIdentities } from './preflight.js';
-import { CREATE_CLIENT_KEYS } from './resources.js';
 import { expectedRestoredStatus, type PasswordState } from './sign-in.js';
 
 /**
@@ -103,16 +110,11 @@ export interface PoolComparison {
 type Loose = Record<string, unknown>;
 
 /**
- * Pool settings compared: what CreateUserPool sets from the snapshot, less the account-level
- * and newer settings an emulator may not echo back (keys, issuer, DCR/ACR).
+ * Pool settings compared: every field restore copies into CreateUserPool (one list with the
+ * restore, src/cognito/fields.ts, so no field is written unchecked). A field neither pool has
+ * compares equal.
  */
-const NOT_COMPARED = new Set([
-  'KeyConfiguration',
-  'IssuerConfiguration',
-  'DcrConfiguration',
-  'AcrConfiguration',
-]);
-const POOL_SETTING_KEYS = CREATE_POOL_KEYS.filter((k) => !NOT_COMPARED.has(k));
+const POOL_SETTING_KEYS: readonly string[] = CREATE_POOL_KEYS;
 
 /** Array-valued fields whose order carries no meaning. */
 const SET_FIELDS = new Set([
@@ -244,11 +246,7 @@ function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<strin
       d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
     }
   }
-  for (const k of [
-    'SoftwareTokenMfaConfiguration',
-    'EmailMfaConfiguration',
-    'SmsMfaConfiguration',
-  ]) {
+  for (const k of MFA_KEYS) {
     if (canonical(a.mfa[k]) !== canonical(b.mfa[k])) {
       d.add({ kind: 'pool', key: k, message: `MFA setting ${k} differs` }, a.mfa[k], b.mfa[k]);
     }
@@ -337,26 +335,24 @@ function compareNamed<T>(
     if (!ma.has(n)) d.add({ kind, key: n, message: `${label} ${n} is only in B` });
 }
 
-function clientFields(c: UserPoolClientType): Loose {
-  const src = c as Loose;
+function pick(src: object, keys: readonly string[], skip: string): Loose {
   const out: Loose = {};
-  for (const k of CREATE_CLIENT_KEYS) if (k !== 'ClientName') out[k] = src[k];
-  out.HasSecret = Boolean(c.ClientSecret);
+  for (const k of keys) if (k !== skip) out[k] = (src as Loose)[k];
   return out;
+}
+
+function clientFields(c: UserPoolClientType): Loose {
+  return { ...pick(c, COMPARED_CLIENT_KEYS, 'ClientName'), HasSecret: Boolean(c.ClientSecret) };
 }
 
 function idpFields(p: IdentityProviderType, secrets: boolean): Loose {
   const details: Loose = {};
+  const outputOnly: readonly string[] = IDP_DETAILS_OUTPUT_ONLY;
   for (const [k, v] of Object.entries(p.ProviderDetails ?? {})) {
-    if (k === 'ActiveEncryptionCertificate') continue;
+    if (outputOnly.includes(k)) continue;
     details[k] = SECRET_KEY.test(k) && !secrets ? '(secret)' : v;
   }
-  return {
-    ProviderType: p.ProviderType,
-    ProviderDetails: details,
-    AttributeMapping: p.AttributeMapping,
-    IdpIdentifiers: p.IdpIdentifiers,
-  };
+  return { ...pick(p, CREATE_IDP_KEYS, 'ProviderName'), ProviderDetails: details };
 }
 
 export async function comparePools(
@@ -382,7 +378,7 @@ export async function comparePools(
     a.groups,
     b.groups,
     (g) => g.GroupName,
-    (g) => ({ Description: g.Description, Precedence: g.Precedence, RoleArn: g.RoleArn }),
+    (g) => pick(g, CREATE_GROUP_KEYS, 'GroupName'),
     d,
   );
   compareNamed(
@@ -392,7 +388,7 @@ export async function comparePools(
     b.servers,
     (s) => s.Identifier,
     (s) => ({
-      Name: s.Name,
+      ...pick(s, CREATE_RESOURCE_SERVER_KEYS, 'Identifier'),
       Scopes: [...(s.Scopes ?? [])].sort((x, y) =>
         (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
       ),

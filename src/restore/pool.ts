@@ -6,44 +6,13 @@ import type {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, UsageError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { CREATE_POOL_KEYS } from '../cognito/fields.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import type { RestoreWarning } from './types.js';
 
-/**
- * Every DescribeUserPool field that CreateUserPool accepts under the same name. `Name` becomes
- * `PoolName` and `SchemaAttributes` becomes `Schema` (handled separately); the rest of
- * DescribeUserPool is output-only (Id, Arn, Status, dates, EstimatedNumberOfUsers, *Failure,
- * Domain, CustomDomain).
- */
-export const CREATE_POOL_KEYS = [
-  'Policies',
-  'DeletionProtection',
-  'LambdaConfig',
-  'AutoVerifiedAttributes',
-  'AliasAttributes',
-  'UsernameAttributes',
-  'SmsVerificationMessage',
-  'EmailVerificationMessage',
-  'EmailVerificationSubject',
-  'VerificationMessageTemplate',
-  'SmsAuthenticationMessage',
-  'MfaConfiguration',
-  'UserAttributeUpdateSettings',
-  'DeviceConfiguration',
-  'EmailConfiguration',
-  'SmsConfiguration',
-  'UserPoolTags',
-  'AdminCreateUserConfig',
-  'UserPoolAddOns',
-  'UsernameConfiguration',
-  'AccountRecoverySetting',
-  'UserPoolTier',
-  'KeyConfiguration',
-  'IssuerConfiguration',
-  'DcrConfiguration',
-  'AcrConfiguration',
-] as const satisfies readonly (keyof CreateUserPoolCommandInput)[];
+/** The CreateUserPool fields copied by name (see src/cognito/fields.ts for the full table). */
+export { CREATE_POOL_KEYS };
 
 /** Standard attributes Cognito manages itself: never part of a CreateUserPool schema. */
 const MANAGED_STANDARD = new Set(['sub', 'identities']);
