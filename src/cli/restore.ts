@@ -34,6 +34,7 @@ interface RestoreFlags extends CommonFlags {
   idpSecrets?: string;
   domain?: string;
   passwordState?: string;
+  webauthnRpId?: string;
 }
 
 const RESTORE_HELP = `
@@ -125,6 +126,10 @@ export function registerRestore(program: Command): void {
     .option(
       '--password-state <state>',
       'how created users land: sign-in-ready (CONFIRMED with a random password nobody knows, or passwordless; default) or force-change (FORCE_CHANGE_PASSWORD)',
+    )
+    .option(
+      '--webauthn-rp-id <id>',
+      "the new pool's passkey (WebAuthn) relying party id, when its domain differs from the snapshot's",
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
@@ -141,6 +146,20 @@ export function registerRestore(program: Command): void {
             'BAD_FLAG',
             'give exactly one of --create-pool NAME or --to-user-pool-id ID',
           );
+        }
+        if (flags.webauthnRpId !== undefined) {
+          if (!flags.createPool) {
+            throw new UsageError(
+              'BAD_FLAG',
+              "--webauthn-rp-id sets a new pool's WebAuthn relying party id; it needs --create-pool",
+            );
+          }
+          if (!/^[a-z0-9.-]{1,127}$/i.test(flags.webauthnRpId)) {
+            throw new UsageError(
+              'BAD_FLAG',
+              `--webauthn-rp-id expects a domain name (1 to 127 letters, digits, dots, hyphens), got "${flags.webauthnRpId}"`,
+            );
+          }
         }
         const target: RestoreTarget = flags.toUserPoolId
           ? { userPoolId: flags.toUserPoolId }
@@ -181,6 +200,7 @@ export function registerRestore(program: Command): void {
             ...(flags.passwordState
               ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
               : {}),
+            ...(flags.webauthnRpId ? { webauthnRpId: flags.webauthnRpId } : {}),
             signal,
             onProgress: progress,
           });

@@ -34,6 +34,9 @@ import {
   ListUserPoolsCommand,
   ListUsersCommand,
   ListUsersInGroupCommand,
+  SetLogDeliveryConfigurationCommand,
+  SetRiskConfigurationCommand,
+  SetUICustomizationCommand,
   SetUserPoolMfaConfigCommand,
   StartUserImportJobCommand,
   TagResourceCommand,
@@ -50,6 +53,9 @@ import {
   type GroupType,
   type ProviderDescription,
   type ResourceServerType,
+  type SetLogDeliveryConfigurationCommandInput,
+  type SetRiskConfigurationCommandInput,
+  type SetUICustomizationCommandInput,
   type SetUserPoolMfaConfigCommandInput,
   type UserPoolClientDescription,
   type UserPoolDescriptionType,
@@ -380,6 +386,24 @@ export class CognitoGateway {
   setUserPoolMfaConfig(input: SetUserPoolMfaConfigCommandInput) {
     return this.call('SetUserPoolMfaConfig', input.UserPoolId, (abortSignal) =>
       this.client.send(new SetUserPoolMfaConfigCommand(input), { abortSignal }),
+    );
+  }
+
+  setUICustomization(input: SetUICustomizationCommandInput) {
+    return this.call('SetUICustomization', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetUICustomizationCommand(input), { abortSignal }),
+    );
+  }
+
+  setRiskConfiguration(input: SetRiskConfigurationCommandInput) {
+    return this.call('SetRiskConfiguration', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetRiskConfigurationCommand(input), { abortSignal }),
+    );
+  }
+
+  setLogDeliveryConfiguration(input: SetLogDeliveryConfigurationCommandInput) {
+    return this.call('SetLogDeliveryConfiguration', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetLogDeliveryConfigurationCommand(input), { abortSignal }),
     );
   }
 

@@ -60,6 +60,8 @@ export const COMMAND_OPERATIONS = {
     ],
     /** --create-pool: the new pool (tagged with the run's restore token) and its MFA settings. */
     createPool: ['ListUserPools', 'CreateUserPool', 'SetUserPoolMfaConfig'],
+    /** --create-pool from a snapshot with hosted UI customization, risk or log delivery settings. */
+    poolSettings: ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'],
     /** --to-user-pool-id: is the target empty (--merge skips the check). */
     existingPool: ['ListUsers'],
     /** --domain. */

@@ -172,16 +172,13 @@ export function planPoolCreation(
   input.MfaConfiguration = canCreateWith ? mode : 'OFF';
   const totp = (m.SoftwareTokenMfaConfiguration as Loose | undefined)?.Enabled === true;
   const email = present(m.EmailMfaConfiguration);
+  // WebAuthn (passkeys) lives in SetUserPoolMfaConfig too, whatever the MFA mode (OFF included);
+  // its relying party id is settled once the new pool exists (settings.ts).
+  const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
+  const hasWebAuthn = Boolean(webAuthn && Object.values(webAuthn).some(present));
   let mfa: PoolCreatePlan['mfa'];
-  if (!canCreateWith || totp || email) {
+  if (!canCreateWith || totp || email || hasWebAuthn) {
     const sms = m.SmsMfaConfiguration as Loose | undefined;
-    const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
-    if (present(webAuthn?.RelyingPartyId)) {
-      warnings.push({
-        code: 'WEBAUTHN_RP_NOT_RESTORED',
-        message: `the pool's WebAuthn relying party (${String(webAuthn?.RelyingPartyId)}) names the old pool's domain; set it again once the new pool has its domain`,
-      });
-    }
     const smsCopy = sms ? structuredClone(sms) : undefined;
     if (smsCopy) dropRedacted(smsCopy, [['SmsConfiguration', 'ExternalId']]);
     mfa = {
@@ -203,11 +200,11 @@ export function planPoolCreation(
               m.EmailMfaConfiguration as SetUserPoolMfaConfigCommandInput['EmailMfaConfiguration'],
           }
         : {}),
-      ...(present(webAuthn?.UserVerification)
+      ...(hasWebAuthn
         ? {
-            WebAuthnConfiguration: {
-              UserVerification: webAuthn?.UserVerification,
-            } as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
+            WebAuthnConfiguration: structuredClone(
+              webAuthn,
+            ) as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
           }
         : {}),
     };
@@ -237,36 +234,36 @@ export function planPoolCreation(
 }
 
 /** Settings captured in the snapshot that a restore does not recreate (named in warnings). */
-export function notRestoredWarnings(doc: PoolDocument, createPool: boolean): RestoreWarning[] {
+export function notRestoredWarnings(
+  doc: PoolDocument,
+  createPool: boolean,
+  existingTarget = false,
+): RestoreWarning[] {
   const out: RestoreWarning[] = [];
-  const ui = doc.uiCustomization as Loose | undefined;
-  if (ui && (present(ui.CSS) || present(ui.ImageUrl))) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'hosted UI customization (CSS, logo) is not restored; set it with SetUICustomization',
-    });
-  }
-  const risk = doc.riskConfiguration as Loose | undefined;
-  if (
-    risk &&
-    (present(risk.CompromisedCredentialsRiskConfiguration) ||
-      present(risk.AccountTakeoverRiskConfiguration) ||
-      present(risk.RiskExceptionConfiguration))
-  ) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'threat protection (risk) configuration is not restored; set it with SetRiskConfiguration',
-    });
-  }
-  const logs = doc.logDeliveryConfiguration as Loose | undefined;
-  if (logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'log delivery configuration is not restored; set it with SetLogDeliveryConfiguration',
-    });
+  // Hosted UI customization, risk and log delivery settings are restored into a new pool
+  // (settings.ts), each refusal reported there. Into an existing pool nothing is changed.
+  if (existingTarget) {
+    const ui = doc.uiCustomization as Loose | undefined;
+    const risk = doc.riskConfiguration as Loose | undefined;
+    const logs = doc.logDeliveryConfiguration as Loose | undefined;
+    const has = [
+      ui && (present(ui.CSS) || present(ui.ImageUrl)) ? 'hosted UI customization' : '',
+      risk &&
+      (present(risk.CompromisedCredentialsRiskConfiguration) ||
+        present(risk.AccountTakeoverRiskConfiguration) ||
+        present(risk.RiskExceptionConfiguration))
+        ? 'threat protection (risk) configuration'
+        : '',
+      logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0
+        ? 'log delivery configuration'
+        : '',
+    ].filter(Boolean);
+    if (has.length) {
+      out.push({
+        code: 'NOT_RESTORED',
+        message: `the target pool exists, so its settings are left as they are: the snapshot's ${has.join(', ')} not applied`,
+      });
+    }
   }
   const up = doc.userPool as Loose;
   if (createPool && (present(up.Domain) || present(up.CustomDomain) || present(doc.domain))) {

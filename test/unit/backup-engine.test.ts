@@ -31,7 +31,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupAllPools, backupPool, redactProviderDetails } from '../../src/backup/engine.js';
+import {
+  backupAllPools,
+  backupPool,
+  downloadUiImage,
+  redactProviderDetails,
+  UI_IMAGE_MAX_BYTES,
+} from '../../src/backup/engine.js';
 import {
   CredentialsError,
   InterruptedError,
@@ -392,6 +398,68 @@ describe('what a backup captures (mocked pool)', () => {
       team_id: 'e',
       MetadataURL: 'f',
     });
+  });
+
+  it('downloads the hosted UI logo into the snapshot (SetUICustomization needs the bytes)', async () => {
+    const logo = Buffer.from('\x89PNG fake logo bytes');
+    mock.on(GetUICustomizationCommand).resolves({
+      UICustomization: { CSS: '.x{}', ImageUrl: 'https://cdn.example.com/logo.png' },
+    });
+    const urls: string[] = [];
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, {
+      userPoolId: POOL,
+      fetchImage: async (url) => {
+        urls.push(url);
+        return logo;
+      },
+    });
+    expect(urls).toEqual(['https://cdn.example.com/logo.png']);
+    const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+    const pool = (await snap.readJson('pool', z.any())) as {
+      uiCustomization: { CSS: string; ImageFile: string };
+    };
+    expect(pool.uiCustomization.CSS).toBe('.x{}');
+    expect(Buffer.from(pool.uiCustomization.ImageFile, 'base64')).toEqual(logo);
+  });
+
+  it('a logo that cannot be downloaded is a NOT_CAPTURED warning; the CSS is kept', async () => {
+    mock.on(GetUICustomizationCommand).resolves({
+      UICustomization: { CSS: '.x{}', ImageUrl: 'https://cdn.example.com/logo.png' },
+    });
+    const r = await backupPool(gw, new MemoryStorage(), {
+      userPoolId: POOL,
+      fetchImage: async () => {
+        throw new Error('larger than 131072 bytes');
+      },
+    });
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'NOT_CAPTURED',
+        message: expect.stringMatching(/logo could not be downloaded \(larger than 131072/),
+      }),
+    );
+  });
+
+  it('downloadUiImage refuses plain http and stops reading past 131,072 bytes', async () => {
+    const ac = new AbortController();
+    await expect(downloadUiImage('http://cdn.example.com/x.png', ac.signal)).rejects.toThrow(
+      /not an https URL/,
+    );
+    const big = new Uint8Array(UI_IMAGE_MAX_BYTES + 1);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async () => new Response(big)) as typeof fetch;
+    try {
+      await expect(downloadUiImage('https://cdn.example.com/x.png', ac.signal)).rejects.toThrow(
+        /larger than 131072/,
+      );
+      globalThis.fetch = (async () => new Response(big.subarray(1))) as typeof fetch;
+      expect((await downloadUiImage('https://cdn.example.com/x.png', ac.signal)).length).toBe(
+        UI_IMAGE_MAX_BYTES,
+      );
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 
   it('an optional setting that is refused becomes a NOT_CAPTURED warning, not a failure', async () => {
