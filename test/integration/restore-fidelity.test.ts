@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { CreateIdentityProviderCommandInput } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -18,7 +19,7 @@ let fixture: MotoFixture | undefined;
 let gw: CognitoGateway;
 let sourcePoolId: string;
 
-const IDPS = [
+const IDPS: Omit<CreateIdentityProviderCommandInput, 'UserPoolId'>[] = [
   {
     ProviderName: 'Facebook',
     ProviderType: 'Facebook',
@@ -73,7 +74,7 @@ const IDPS = [
     AttributeMapping: { email: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/email' },
     IdpIdentifiers: ['corp.example.com'],
   },
-] as const;
+];
 
 beforeAll(async () => {
   fixture = await startMotoFixture('cv-fidelity-it-');
@@ -81,13 +82,7 @@ beforeAll(async () => {
   const seeded = await seedPool(gw, { poolName: 'fidelity-source', users: 6, groups: 3 });
   sourcePoolId = seeded.userPoolId;
   for (const idp of IDPS) {
-    await gw.createIdentityProvider({
-      UserPoolId: sourcePoolId,
-      ...idp,
-      ProviderDetails: { ...idp.ProviderDetails },
-      ...('AttributeMapping' in idp ? { AttributeMapping: { ...idp.AttributeMapping } } : {}),
-      ...('IdpIdentifiers' in idp ? { IdpIdentifiers: [...idp.IdpIdentifiers] } : {}),
-    });
+    await gw.createIdentityProvider({ UserPoolId: sourcePoolId, ...idp });
   }
   // Every field CreateUserPoolClient takes.
   await gw.createUserPoolClient({
@@ -101,7 +96,7 @@ beforeAll(async () => {
     ReadAttributes: ['email', 'name', 'custom:tier'],
     WriteAttributes: ['name', 'custom:tier'],
     ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_USER_AUTH'],
-    SupportedIdentityProviders: ['COGNITO', 'Google', ...IDPS.map((i) => i.ProviderName)],
+    SupportedIdentityProviders: ['COGNITO', 'Google', ...IDPS.map((i) => i.ProviderName ?? '')],
     CallbackURLs: ['https://app.example.com/callback'],
     LogoutURLs: ['https://app.example.com/logout'],
     DefaultRedirectURI: 'https://app.example.com/callback',
