@@ -287,6 +287,21 @@ export async function backupPool(
         const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
         if (!full) continue;
         if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
+        // With secrets kept: which secrets the client holds (a client may hold two during a
+        // rotation; Cognito reveals only the value DescribeUserPoolClient returns), so a
+        // restore can say which one comes back.
+        if (full.ClientSecret && opts.includeSecrets && full.ClientId) {
+          const clientId = full.ClientId;
+          const secrets = await bestEffort('ListUserPoolClientSecrets', warn, () =>
+            gw.listUserPoolClientSecrets(poolId, clientId, { transientAttempts: 2 }),
+          );
+          if (secrets) {
+            (full as Record<string, unknown>).ClientSecrets = secrets.map((x) => ({
+              ClientSecretId: x.ClientSecretId,
+              ClientSecretCreateDate: x.ClientSecretCreateDate?.toISOString(),
+            }));
+          }
+        }
         clients.push(full);
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);

@@ -30,6 +30,7 @@ import {
   ListIdentityProvidersCommand,
   ListResourceServersCommand,
   ListTagsForResourceCommand,
+  ListUserPoolClientSecretsCommand,
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
   ListUsersCommand,
@@ -452,6 +453,20 @@ export class CognitoGateway {
         },
       ),
     ).then((r) => r.UserPoolClient);
+  }
+
+  /** The client's secrets, without values (Cognito never returns them here; at most 2). */
+  listUserPoolClientSecrets(userPoolId: string, clientId: string, opts?: CallOptions) {
+    return this.call(
+      'ListUserPoolClientSecrets',
+      userPoolId,
+      (abortSignal) =>
+        this.client.send(
+          new ListUserPoolClientSecretsCommand({ UserPoolId: userPoolId, ClientId: clientId }),
+          { abortSignal },
+        ),
+      opts,
+    ).then((r) => r.ClientSecrets ?? []);
   }
 
   createUserPoolClient(input: CreateUserPoolClientCommandInput) {

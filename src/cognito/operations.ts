@@ -37,6 +37,8 @@ export const COMMAND_OPERATIONS = {
     ],
     /** `backup --all` and the Lambda without pool ids: every pool in the Region. */
     allPools: ['ListUserPools'],
+    /** --include-secrets: which secrets each app client holds (ids and dates only). */
+    secrets: ['ListUserPoolClientSecrets'],
   },
   restore: {
     /** Every restore: resources and users into the target pool. */

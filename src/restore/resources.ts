@@ -443,6 +443,15 @@ export async function restoreClients(
       skippedIdps,
       skippedServers,
     );
+    const held = (c as Record<string, unknown>).ClientSecrets;
+    if (Array.isArray(held) && held.length > 1) {
+      const w = {
+        code: 'CLIENT_SECOND_SECRET_NOT_RESTORED',
+        message: `app client ${name} held ${held.length} secrets (a rotation in progress); Cognito reveals only one, so the new client has ${newSecret ? 'a new generated secret' : 'that one'}; applications using the other must switch`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
     if (newSecret === 'invalid') {
       const w = {
         code: 'CLIENT_SECRET_REGENERATED',

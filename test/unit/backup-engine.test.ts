@@ -17,6 +17,7 @@ import {
   ListIdentityProvidersCommand,
   ListResourceServersCommand,
   ListTagsForResourceCommand,
+  ListUserPoolClientSecretsCommand,
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
   type ListUserPoolsCommandInput,
@@ -131,6 +132,12 @@ beforeEach(() => {
   mock.on(GetLogDeliveryConfigurationCommand).resolves({});
   mock.on(DescribeRiskConfigurationCommand).resolves({ RiskConfiguration: {} });
   mock.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [{ ClientId: 'c1' }] });
+  mock.on(ListUserPoolClientSecretsCommand).resolves({
+    ClientSecrets: [
+      { ClientSecretId: 'c1--1700000000', ClientSecretCreateDate: new Date(1_700_000_000_000) },
+      { ClientSecretId: 'c1--1800000000', ClientSecretCreateDate: new Date(1_800_000_000_000) },
+    ],
+  });
   // Fresh objects per call, as the SDK gives.
   mock.on(DescribeUserPoolClientCommand).callsFake(async () => ({
     UserPoolClient: { ClientId: 'c1', ClientName: 'm', ClientSecret: 'top-secret' },
@@ -366,6 +373,8 @@ describe('what a backup captures (mocked pool)', () => {
       resourceServers: 0,
     });
 
+    // Without secrets, which secrets a client holds is not asked.
+    expect(mock.commandCalls(ListUserPoolClientSecretsCommand)).toHaveLength(0);
     const root2 = new MemoryStorage();
     const r2 = await backupPool(gw, root2, { userPoolId: POOL, includeSecrets: true });
     const snap2 = await SnapshotReader.open(root2.child(r2.snapshot.replace('memory://', '')));
@@ -373,6 +382,11 @@ describe('what a backup captures (mocked pool)', () => {
       ClientSecret?: string;
     }[];
     expect(c2[0]?.ClientSecret).toBe('top-secret');
+    // Both secrets' ids and dates (Cognito never lists values), for the restore's report.
+    expect((c2[0] as { ClientSecrets?: unknown }).ClientSecrets).toEqual([
+      { ClientSecretId: 'c1--1700000000', ClientSecretCreateDate: '2023-11-14T22:13:20.000Z' },
+      { ClientSecretId: 'c1--1800000000', ClientSecretCreateDate: '2027-01-15T08:00:00.000Z' },
+    ]);
     const i2 = (await snap2.readJson('identityProviders', z.any())) as {
       ProviderDetails: Record<string, string>;
     }[];

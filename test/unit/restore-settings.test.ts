@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   CognitoIdentityProviderClient,
+  CreateUserPoolClientCommand,
   DescribeUserPoolCommand,
+  ListUserPoolClientsCommand,
   SetLogDeliveryConfigurationCommand,
   SetRiskConfigurationCommand,
   SetUICustomizationCommand,
@@ -15,6 +17,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { RestoreJournal } from '../../src/restore/journal.js';
 import { StateDirLock } from '../../src/restore/lock.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
+import { restoreClients } from '../../src/restore/resources.js';
 import {
   applyNewPoolSettings,
   logConfigurationsFor,
@@ -301,6 +304,57 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
     const e = netError('ECONNREFUSED');
     mock.on(SetUICustomizationCommand).rejects(e);
     await expect(apply(doc())).rejects.toThrow();
+  });
+
+  it('app clients: a second secret and a secret Cognito would refuse are reported', async () => {
+    mock.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [] });
+    mock
+      .on(CreateUserPoolClientCommand)
+      .callsFake((i) => ({ UserPoolClient: { ClientId: `new-${i.ClientName}` } }));
+    const j = await journal();
+    try {
+      const map = await restoreClients(
+        {
+          gw,
+          poolId: POOL,
+          journal: j,
+          warn: (w) => warnings.push(w),
+          progress: () => undefined,
+          signal: new AbortController().signal,
+        },
+        [
+          {
+            ClientId: 'old-rotating',
+            ClientName: 'rotating',
+            ClientSecret: 'A'.repeat(30),
+            ClientSecrets: [{ ClientSecretId: 'a--1' }, { ClientSecretId: 'a--2' }],
+          },
+          { ClientId: 'old-uuid', ClientName: 'uuid', ClientSecret: 'b8f1-not-a-valid-secret-99' },
+          { ClientId: 'old-plain', ClientName: 'plain', ClientSecret: 'C'.repeat(40) },
+        ],
+        new Set(),
+      );
+      expect(map.size).toBe(3);
+    } finally {
+      j.close();
+    }
+    const inputs = mock.commandCalls(CreateUserPoolClientCommand).map((c) => c.args[0].input);
+    expect(
+      inputs.map((i) => [i.ClientName, i.ClientSecret !== undefined, i.GenerateSecret]),
+    ).toEqual([
+      ['rotating', true, undefined],
+      ['uuid', false, true],
+      ['plain', true, undefined],
+    ]);
+    expect(warnings.map((w) => [w.code, w.message.split(':')[0]])).toEqual([
+      [
+        'CLIENT_SECOND_SECRET_NOT_RESTORED',
+        'app client rotating held 2 secrets (a rotation in progress); Cognito reveals only one, so the new client has that one; applications using the other must switch',
+      ],
+      ['CLIENT_SECRET_REGENERATED', 'app client uuid'],
+    ]);
+    // No secret value in any warning.
+    expect(JSON.stringify(warnings)).not.toMatch(/AAAA|b8f1|CCCC/);
   });
 
   it('is journaled: a resumed run repeats nothing', async () => {
