@@ -230,8 +230,11 @@ export async function restoreSnapshot(
       });
     }
     const creating = 'createPool' in target;
+    const webauthn = options.webauthnRpId ? { webauthnRpId: options.webauthnRpId } : {};
     const poolPlan =
-      creating && !poolId ? planPoolCreation(data.pool, target.createPool, legacy) : undefined;
+      creating && !poolId
+        ? planPoolCreation(data.pool, target.createPool, legacy, webauthn)
+        : undefined;
     for (const w of poolPlan?.warnings ?? []) warn(w);
     for (const w of notRestoredWarnings(data.pool, creating && !options.domain, !creating)) warn(w);
     if (prior) for (const w of prior.warnings.values()) warn(w);
@@ -306,7 +309,7 @@ export async function restoreSnapshot(
         if (state.poolId !== poolId) journal.append({ t: 'pool', id: poolId });
         createdPool = true;
         if (!state.poolSettingsDone || !state.phases.has(SETTINGS_PHASE)) {
-          const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy);
+          const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy, webauthn);
           await applyNewPoolSettings(
             {
               gw,

@@ -129,6 +129,7 @@ export function planPoolCreation(
   doc: PoolDocument,
   poolName: string,
   legacySubAttribute?: string,
+  opts: { webauthnRpId?: string } = {},
 ): PoolCreatePlan {
   const up = doc.userPool as Loose;
   const warnings: RestoreWarning[] = [];
@@ -175,7 +176,8 @@ export function planPoolCreation(
   // WebAuthn (passkeys) lives in SetUserPoolMfaConfig too, whatever the MFA mode (OFF included);
   // its relying party id is settled once the new pool exists (settings.ts).
   const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
-  const hasWebAuthn = Boolean(webAuthn && Object.values(webAuthn).some(present));
+  const hasWebAuthn =
+    Boolean(webAuthn && Object.values(webAuthn).some(present)) || Boolean(opts.webauthnRpId);
   let mfa: PoolCreatePlan['mfa'];
   if (!canCreateWith || totp || email || hasWebAuthn) {
     const sms = m.SmsMfaConfiguration as Loose | undefined;
@@ -203,7 +205,7 @@ export function planPoolCreation(
       ...(hasWebAuthn
         ? {
             WebAuthnConfiguration: structuredClone(
-              webAuthn,
+              webAuthn ?? {},
             ) as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
           }
         : {}),

@@ -49,13 +49,7 @@ export function webAuthnForRestore(
 ): { config?: WebAuthnConfigurationType; warnings: RestoreWarning[] } {
   const warnings: RestoreWarning[] = [];
   if (!snapshot || !Object.values(snapshot).some(present)) {
-    if (opts.rpId) {
-      return {
-        config: { RelyingPartyId: opts.rpId },
-        warnings,
-      };
-    }
-    return { warnings };
+    return opts.rpId ? { config: { RelyingPartyId: opts.rpId }, warnings } : { warnings };
   }
   const { RelyingPartyId: oldRp, ...rest } = snapshot;
   const config: WebAuthnConfigurationType = { ...rest };
@@ -345,17 +339,6 @@ export async function applyNewPoolSettings(
       } catch (e) {
         if (!ctx.mfaRefused?.(e)) throw e;
       }
-    } else if (opts.webauthnRpId) {
-      // Only --webauthn-rp-id: the snapshot had no WebAuthn settings to carry.
-      await applyMfaConfig(
-        gw,
-        {
-          UserPoolId: poolId,
-          MfaConfiguration: 'OFF',
-          WebAuthnConfiguration: { RelyingPartyId: opts.webauthnRpId },
-        },
-        warn,
-      );
     }
     journal.append({ t: 'pool-settings' });
   }

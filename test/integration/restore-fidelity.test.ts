@@ -137,6 +137,8 @@ describe('fidelity on moto, behind the request guard', () => {
     const r = await restoreSnapshot(gw, reader, {
       target: { createPool: 'fidelity-restored' },
       stateDir: path.join(work, 'state'),
+      // SetUserPoolMfaConfig with a WebAuthn configuration goes through the guard too.
+      webauthnRpId: 'login.example.com',
     });
     if (r.dryRun) throw new Error('unexpected dry run');
     expect(r.identityProviders).toBe(IDPS.length + 1);

@@ -85,6 +85,35 @@ describe('planPoolCreation keeps WebAuthn when MFA is OFF', () => {
   });
 });
 
+describe('--webauthn-rp-id alone keeps the rest of the MFA configuration', () => {
+  it('an SMS-MFA pool stays ON with its SMS settings', () => {
+    const sms = { SmsConfiguration: { SnsCallerArn: 'arn:aws:iam::123456789012:role/sns' } };
+    const doc: PoolDocument = {
+      userPool: {
+        Id: 'us-east-1_Old',
+        Name: 'old',
+        MfaConfiguration: 'ON',
+        SmsConfiguration: sms.SmsConfiguration,
+      },
+      mfaConfig: { MfaConfiguration: 'ON', SmsMfaConfiguration: sms },
+    };
+    expect(planPoolCreation(doc, 'new').mfa).toBeUndefined();
+    const plan = planPoolCreation(doc, 'new', undefined, { webauthnRpId: 'login.example.com' });
+    expect(plan.input.MfaConfiguration).toBe('ON');
+    expect(plan.mfa).toEqual({
+      MfaConfiguration: 'ON',
+      SmsMfaConfiguration: sms,
+      WebAuthnConfiguration: {},
+    });
+    expect(
+      webAuthnForRestore(plan.mfa?.WebAuthnConfiguration, {
+        rpId: 'login.example.com',
+        region: 'us-east-1',
+      }).config,
+    ).toEqual({ RelyingPartyId: 'login.example.com' });
+  });
+});
+
 describe('log destinations in another account or region', () => {
   const cw = (arn: string) => ({
     LogLevel: 'ERROR' as const,
