@@ -8,7 +8,11 @@ import type {
   GroupType,
   IdentityProviderType,
   ResourceServerType,
+  RiskConfigurationType,
+  SetRiskConfigurationCommandInput,
+  SetUICustomizationCommandInput,
   SetUserPoolMfaConfigCommandInput,
+  UICustomizationType,
   UserPoolClientType,
   UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -240,5 +244,33 @@ export const GROUP_COMPLETE: Complete<
   Exclude<
     keyof CreateGroupCommandInput | keyof GroupType,
     (typeof CREATE_GROUP_KEYS)[number] | keyof typeof GROUP_NOT_COPIED
+  >
+> = true;
+
+// ---- settings set after CreateUserPool (src/restore/settings.ts) ---------------------------
+
+/** DescribeRiskConfiguration fields SetRiskConfiguration takes (ClientId: only the pool's). */
+export const RISK_KEYS = [
+  'CompromisedCredentialsRiskConfiguration',
+  'AccountTakeoverRiskConfiguration',
+  'RiskExceptionConfiguration',
+] as const satisfies readonly (keyof SetRiskConfigurationCommandInput &
+  keyof RiskConfigurationType)[];
+
+export const RISK_COMPLETE: Complete<
+  Exclude<
+    keyof SetRiskConfigurationCommandInput,
+    (typeof RISK_KEYS)[number] | 'UserPoolId' | 'ClientId'
+  >
+> = true;
+
+/** GetUICustomization → SetUICustomization: `CSS` as is, `ImageUrl` → the logo's bytes. */
+export const UI_KEYS = ['CSS'] as const satisfies readonly (keyof SetUICustomizationCommandInput &
+  keyof UICustomizationType)[];
+
+export const UI_COMPLETE: Complete<
+  Exclude<
+    keyof SetUICustomizationCommandInput,
+    (typeof UI_KEYS)[number] | 'UserPoolId' | 'ClientId' | 'ImageFile'
   >
 > = true;

@@ -15,8 +15,11 @@ import {
   CREATE_RESOURCE_SERVER_KEYS,
   IDP_DETAILS_OUTPUT_ONLY,
   MFA_KEYS,
+  RISK_KEYS,
+  UI_KEYS,
 } from '../cognito/fields.js';
 import { RESTORE_TOKEN_TAG } from './create-once.js';
+import { InterruptedError } from '../core/errors.js';
 import { parseIdentities } from './preflight.js';
 import { expectedRestoredStatus, type PasswordState } from './sign-in.js';
 
@@ -104,6 +107,8 @@ export interface PoolComparison {
     identityProviders: { a: number; b: number };
     resourceServers: { a: number; b: number };
     subMap?: { entries: number; checked: number; wrong: number };
+    /** Settings neither endpoint would return (e.g. an emulator without the operation). */
+    settingsNotCompared?: string[];
   };
 }
 
@@ -186,6 +191,55 @@ interface Side {
   clients: UserPoolClientType[];
   idps: IdentityProviderType[];
   servers: ResourceServerType[];
+  /** Settings restore sets after CreateUserPool; `undefined` when the endpoint refused the read. */
+  extras: Map<string, Loose | undefined>;
+}
+
+/** The settings restore writes after CreateUserPool, as compare reads them back. */
+const EXTRA_SETTINGS: [string, (gw: CognitoGateway, poolId: string) => Promise<Loose>][] = [
+  [
+    'UICustomization',
+    async (gw, id) => {
+      const ui = ((await gw.getUICustomization(id, { transientAttempts: 1 })) ?? {}) as Loose;
+      // Each pool serves its logo from its own URL: compare that there is one.
+      return { ...pickKeys(ui, UI_KEYS), HasImage: Boolean(ui.ImageUrl) };
+    },
+  ],
+  [
+    'RiskConfiguration',
+    async (gw, id) =>
+      pickKeys(
+        ((await gw.describeRiskConfiguration(id, { transientAttempts: 1 })) ?? {}) as Loose,
+        RISK_KEYS,
+      ),
+  ],
+  [
+    'LogDeliveryConfiguration',
+    async (gw, id) => ({
+      LogConfigurations:
+        (await gw.getLogDeliveryConfiguration(id, { transientAttempts: 1 }))?.LogConfigurations ??
+        [],
+    }),
+  ],
+];
+
+function pickKeys(src: Loose, keys: readonly string[]): Loose {
+  const out: Loose = {};
+  for (const k of keys) if (src[k] !== undefined && src[k] !== null) out[k] = src[k];
+  return out;
+}
+
+async function readExtras(gw: CognitoGateway, poolId: string): Promise<Side['extras']> {
+  const out: Side['extras'] = new Map();
+  for (const [name, read] of EXTRA_SETTINGS) {
+    try {
+      out.set(name, await read(gw, poolId));
+    } catch (e) {
+      if (e instanceof InterruptedError) throw e;
+      out.set(name, undefined);
+    }
+  }
+  return out;
 }
 
 async function readSide(gw: CognitoGateway, poolId: string, settings: boolean): Promise<Side> {
@@ -212,7 +266,8 @@ async function readSide(gw: CognitoGateway, poolId: string, settings: boolean): 
     if (full) idps.push(full);
   }
   const servers = await collect(gw.listResourceServers(poolId));
-  return { pool, mfa, users, groups, members, clients, idps, servers };
+  const extras = settings ? await readExtras(gw, poolId) : new Map<string, Loose | undefined>();
+  return { pool, mfa, users, groups, members, clients, idps, servers, extras };
 }
 
 function userKeyFn(
@@ -238,12 +293,32 @@ function withoutRestoreToken(pool: Loose): Loose {
   return Object.keys(rest).length ? { ...others, UserPoolTags: rest } : others;
 }
 
-function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<string>): void {
+function comparePoolSettings(
+  a: Side,
+  b: Side,
+  d: Differences,
+  ignore: Set<string>,
+  notCompared: string[],
+): void {
   const pa = withoutRestoreToken(a.pool as Loose);
   const pb = withoutRestoreToken(b.pool as Loose);
   for (const k of POOL_SETTING_KEYS) {
     if (canonical(pa[k], k) !== canonical(pb[k], k)) {
       d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
+    }
+  }
+  for (const [name, x] of a.extras) {
+    const y = b.extras.get(name);
+    if (x === undefined && y === undefined) {
+      notCompared.push(name);
+    } else if (x === undefined || y === undefined) {
+      d.add({
+        kind: 'pool',
+        key: name,
+        message: `pool setting ${name} could be read in ${x === undefined ? 'B' : 'A'} only`,
+      });
+    } else if (canonical(x) !== canonical(y)) {
+      d.add({ kind: 'pool', key: name, message: `pool setting ${name} differs` }, x, y);
     }
   }
   for (const k of MFA_KEYS) {
@@ -370,7 +445,8 @@ export async function comparePools(
   const d = new Differences(opts.maxDifferences ?? 1000, Boolean(opts.includeValues));
   const ignore = new Set([...(opts.ignoreAttributes ?? [])]);
 
-  if (settings) comparePoolSettings(a, b, d, ignore);
+  const notCompared: string[] = [];
+  if (settings) comparePoolSettings(a, b, d, ignore, notCompared);
 
   compareNamed(
     'group',
@@ -636,6 +712,7 @@ export async function comparePools(
       identityProviders: { a: a.idps.length, b: b.idps.length },
       resourceServers: { a: a.servers.length, b: b.servers.length },
       ...(subSummary ? { subMap: subSummary } : {}),
+      ...(notCompared.length ? { settingsNotCompared: notCompared } : {}),
     },
   };
 }

@@ -5,6 +5,7 @@ import type {
   WebAuthnConfigurationType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, InterruptedError } from '../core/errors.js';
+import { RISK_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import type { RestoreJournal } from './journal.js';
@@ -248,11 +249,7 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
   const risk = doc.riskConfiguration as Loose | undefined;
   if (risk) {
     const input: SetRiskConfigurationCommandInput = { UserPoolId: poolId };
-    for (const k of [
-      'CompromisedCredentialsRiskConfiguration',
-      'AccountTakeoverRiskConfiguration',
-      'RiskExceptionConfiguration',
-    ] as const) {
+    for (const k of RISK_KEYS) {
       if (present(risk[k])) (input as unknown as Loose)[k] = risk[k];
     }
     if (Object.keys(input).length > 1) {

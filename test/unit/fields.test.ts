@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import {
   CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
+  DescribeRiskConfigurationCommand,
+  GetLogDeliveryConfigurationCommand,
+  GetUICustomizationCommand,
   DescribeUserPoolClientCommand,
   DescribeUserPoolCommand,
   GetUserPoolMfaConfigCommand,
@@ -78,6 +81,7 @@ let mock: ReturnType<typeof mockClient> | undefined;
 afterEach(() => mock?.restore());
 
 interface Side {
+  extras?: { ui?: Record<string, unknown>; risk?: Record<string, unknown>; logs?: unknown[] };
   pool: Record<string, unknown>;
   mfa: Record<string, unknown>;
   client: Record<string, unknown>;
@@ -124,6 +128,23 @@ async function compare(a: Side, b: Side) {
     .on(ListResourceServersCommand)
     .callsFake((i) => ({ ResourceServers: [of(i.UserPoolId).server] }));
   mock.on(ListUsersInGroupCommand).resolves({ Users: [] });
+  const extra = (id: string | undefined) => {
+    const x = of(id).extras;
+    if (!x) throw Object.assign(new Error('not implemented'), { name: 'NotImplemented' });
+    return x;
+  };
+  mock
+    .on(GetUICustomizationCommand)
+    .callsFake((i) => ({ UICustomization: extra(i.UserPoolId).ui }));
+  mock
+    .on(DescribeRiskConfigurationCommand)
+    .callsFake((i) => ({ RiskConfiguration: extra(i.UserPoolId).risk }));
+  mock.on(GetLogDeliveryConfigurationCommand).callsFake((i) => ({
+    LogDeliveryConfiguration: {
+      UserPoolId: i.UserPoolId,
+      LogConfigurations: extra(i.UserPoolId).logs,
+    },
+  }));
   const gw = new CognitoGateway(client, { rate: { unlimited: true } });
   try {
     return await comparePools(gw, A, gw, B);
@@ -163,6 +184,47 @@ describe('compare checks every field restore writes (no blind spot shared with r
       b.client[k] = { changed: k };
       expect(fieldsOf(await compare(side(), b)), k).toContain(k);
     }
+  });
+
+  it('UI customization, risk and log delivery: compared when readable, reported when one side is not', async () => {
+    const withExtras = (css: string): Side => ({
+      ...side(),
+      extras: {
+        ui: { CSS: css, ImageUrl: `https://cdn/${css}.png`, ClientId: 'ALL' },
+        risk: { RiskExceptionConfiguration: { BlockedIPRangeList: ['10.0.0.0/8'] } },
+        logs: [{ LogLevel: 'ERROR', EventSource: 'userNotification' }],
+      },
+    });
+    // Different logo URLs (each pool has its own), same CSS: equal.
+    const same = await compare(withExtras('a'), {
+      ...withExtras('a'),
+      extras: { ...withExtras('a').extras, ui: { CSS: 'a', ImageUrl: 'https://other/x.png' } },
+    });
+    expect(same.differences).toEqual([]);
+    expect(same.summary.settingsNotCompared).toBeUndefined();
+    const css = await compare(withExtras('a'), withExtras('b'));
+    expect(fieldsOf(css)).toEqual(['UICustomization']);
+    const noLogo = withExtras('a');
+    delete noLogo.extras!.ui!.ImageUrl;
+    expect(fieldsOf(await compare(withExtras('a'), noLogo))).toEqual(['UICustomization']);
+    const risk = withExtras('a');
+    risk.extras!.risk = {};
+    expect(fieldsOf(await compare(withExtras('a'), risk))).toEqual(['RiskConfiguration']);
+    const logs = withExtras('a');
+    logs.extras!.logs = [];
+    expect(fieldsOf(await compare(withExtras('a'), logs))).toEqual(['LogDeliveryConfiguration']);
+    // Readable on one side only: a difference; on neither: listed as not compared.
+    const oneSide = await compare(withExtras('a'), side());
+    expect(oneSide.differences.map((d) => d.message)).toContain(
+      'pool setting UICustomization could be read in A only',
+    );
+    const neither = await compare(side(), side());
+    expect(neither.equal).toBe(true);
+    expect(neither.summary.settingsNotCompared).toEqual([
+      'UICustomization',
+      'RiskConfiguration',
+      'LogDeliveryConfiguration',
+    ]);
   });
 
   it('every identity provider, group and resource server field restore copies', async () => {
