@@ -49,6 +49,33 @@ export interface BackupOptions {
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   now?: () => Date;
+  /** Downloads the hosted UI logo (default: an HTTPS GET, see downloadUiImage). Tests stub it. */
+  fetchImage?: (url: string, signal: AbortSignal) => Promise<Uint8Array>;
+}
+
+/** SetUICustomization's ImageFile limit: the logo must fit to be restorable. */
+export const UI_IMAGE_MAX_BYTES = 131_072;
+
+/**
+ * GETs the hosted UI logo GetUICustomization points at (ImageUrl): HTTPS only, at most
+ * UI_IMAGE_MAX_BYTES (read no further), 15 s.
+ */
+export async function downloadUiImage(url: string, signal: AbortSignal): Promise<Uint8Array> {
+  const u = new URL(url);
+  if (u.protocol !== 'https:') throw new Error(`not an https URL (${u.protocol})`);
+  const res = await fetch(u, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > UI_IMAGE_MAX_BYTES) {
+      await res.body.cancel().catch(() => undefined);
+      throw new Error(`larger than ${UI_IMAGE_MAX_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 export interface BackupResult {
@@ -251,7 +278,7 @@ export async function backupPool(
     let membershipsListed = 0;
 
     const captureSettings = async (): Promise<void> => {
-      const poolDoc = await capturePoolDocument(gw, pool, warn);
+      const poolDoc = await capturePoolDocument(gw, pool, warn, run.signal, opts.fetchImage);
       if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
       await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
 
@@ -260,6 +287,21 @@ export async function backupPool(
         const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
         if (!full) continue;
         if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
+        // With secrets kept: which secrets the client holds (a client may hold two during a
+        // rotation; Cognito reveals only the value DescribeUserPoolClient returns), so a
+        // restore can say which one comes back.
+        if (full.ClientSecret && opts.includeSecrets && full.ClientId) {
+          const clientId = full.ClientId;
+          const secrets = await bestEffort('ListUserPoolClientSecrets', warn, () =>
+            gw.listUserPoolClientSecrets(poolId, clientId, { transientAttempts: 2 }),
+          );
+          if (secrets) {
+            (full as Record<string, unknown>).ClientSecrets = secrets.map((x) => ({
+              ClientSecretId: x.ClientSecretId,
+              ClientSecretCreateDate: x.ClientSecretCreateDate?.toISOString(),
+            }));
+          }
+        }
         clients.push(full);
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
@@ -510,6 +552,8 @@ async function capturePoolDocument(
   gw: CognitoGateway,
   pool: UserPoolType,
   warn: (w: Warning) => void,
+  signal: AbortSignal,
+  fetchImage?: BackupOptions['fetchImage'],
 ): Promise<PoolDocument> {
   const poolId = pool.Id ?? '';
   const mfa = await gw.getUserPoolMfaConfig(poolId);
@@ -536,7 +580,24 @@ async function capturePoolDocument(
   const ui = await bestEffort('GetUICustomization', warn, () =>
     gw.getUICustomization(poolId, quick),
   );
-  if (ui) doc.uiCustomization = ui as Record<string, unknown>;
+  if (ui) {
+    doc.uiCustomization = ui as Record<string, unknown>;
+    // GetUICustomization gives a URL, SetUICustomization wants the bytes: keep the logo itself.
+    if (ui.ImageUrl) {
+      const url = ui.ImageUrl;
+      try {
+        const bytes = await (fetchImage ?? downloadUiImage)(url, signal);
+        doc.uiCustomization.ImageFile = Buffer.from(bytes).toString('base64');
+      } catch (e) {
+        if (signal.aborted) throw new InterruptedError();
+        warn({
+          code: 'NOT_CAPTURED',
+          operation: 'GetUICustomization',
+          message: `the hosted UI logo could not be downloaded (${(e as Error).message}); a restore sets the CSS only`,
+        });
+      }
+    }
+  }
   const logs = await bestEffort('GetLogDeliveryConfiguration', warn, () =>
     gw.getLogDeliveryConfiguration(poolId, quick),
   );

@@ -98,6 +98,17 @@ export function registerDemo(program: Command): void {
         say(`  sub map    ${r.subMap}   (old sub → new sub, for your application's data)`);
         say(`  client map ${r.clientMap}`);
         for (const w of r.restore.warnings) say(`  note       ${w}`);
+        if (c.settingsNotCompared?.length) {
+          say(
+            `  note       not compared (the emulator does not return them): ${c.settingsNotCompared.join(', ')}`,
+          );
+        }
+        if (r.requestValidation) {
+          say(
+            `  API model  ${r.requestValidation.checked} Cognito requests checked against Cognito's API model: ${r.requestValidation.violations.length} violations`,
+          );
+          for (const v of r.requestValidation.violations) say(`  violation  ${v}`);
+        }
         say(
           `  total ${seconds(r.durationMs.total)}; the emulator enforces no Cognito quotas — \`npm run bench\` measures quota-paced runs.`,
         );

@@ -38,6 +38,7 @@ interface RestoreFlags extends CommonFlags {
   passwordState?: string;
   users?: string;
   importLogsRoleArn?: string;
+  webauthnRpId?: string;
 }
 
 const RESTORE_HELP = `
@@ -146,6 +147,10 @@ export function registerRestore(program: Command): void {
     .option(
       '--import-logs-role-arn <arn>',
       "IAM role Cognito writes the import jobs' CloudWatch Logs with (`cognito-vault policy import-role`)",
+    )
+    .option(
+      '--webauthn-rp-id <id>',
+      "the new pool's passkey (WebAuthn) relying party id, when its domain differs from the snapshot's",
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
@@ -162,6 +167,20 @@ export function registerRestore(program: Command): void {
             'BAD_FLAG',
             'give exactly one of --create-pool NAME or --to-user-pool-id ID',
           );
+        }
+        if (flags.webauthnRpId !== undefined) {
+          if (!flags.createPool) {
+            throw new UsageError(
+              'BAD_FLAG',
+              "--webauthn-rp-id sets a new pool's WebAuthn relying party id; it needs --create-pool",
+            );
+          }
+          if (!/^[a-z0-9.-]{1,127}$/i.test(flags.webauthnRpId)) {
+            throw new UsageError(
+              'BAD_FLAG',
+              `--webauthn-rp-id expects a domain name (1 to 127 letters, digits, dots, hyphens), got "${flags.webauthnRpId}"`,
+            );
+          }
         }
         const target: RestoreTarget = flags.toUserPoolId
           ? { userPoolId: flags.toUserPoolId }
@@ -234,6 +253,7 @@ export function registerRestore(program: Command): void {
                   }),
                 }
               : {}),
+            ...(flags.webauthnRpId ? { webauthnRpId: flags.webauthnRpId } : {}),
             signal,
             onProgress: progress,
           });

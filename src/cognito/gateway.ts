@@ -30,10 +30,14 @@ import {
   ListIdentityProvidersCommand,
   ListResourceServersCommand,
   ListTagsForResourceCommand,
+  ListUserPoolClientSecretsCommand,
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
   ListUsersCommand,
   ListUsersInGroupCommand,
+  SetLogDeliveryConfigurationCommand,
+  SetRiskConfigurationCommand,
+  SetUICustomizationCommand,
   SetUserPoolMfaConfigCommand,
   StartUserImportJobCommand,
   StopUserImportJobCommand,
@@ -53,6 +57,9 @@ import {
   type GroupType,
   type ProviderDescription,
   type ResourceServerType,
+  type SetLogDeliveryConfigurationCommandInput,
+  type SetRiskConfigurationCommandInput,
+  type SetUICustomizationCommandInput,
   type SetUserPoolMfaConfigCommandInput,
   type UserPoolClientDescription,
   type UserPoolDescriptionType,
@@ -386,6 +393,24 @@ export class CognitoGateway {
     );
   }
 
+  setUICustomization(input: SetUICustomizationCommandInput) {
+    return this.call('SetUICustomization', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetUICustomizationCommand(input), { abortSignal }),
+    );
+  }
+
+  setRiskConfiguration(input: SetRiskConfigurationCommandInput) {
+    return this.call('SetRiskConfiguration', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetRiskConfigurationCommand(input), { abortSignal }),
+    );
+  }
+
+  setLogDeliveryConfiguration(input: SetLogDeliveryConfigurationCommandInput) {
+    return this.call('SetLogDeliveryConfiguration', input.UserPoolId, (abortSignal) =>
+      this.client.send(new SetLogDeliveryConfigurationCommand(input), { abortSignal }),
+    );
+  }
+
   createUserPoolDomain(input: CreateUserPoolDomainCommandInput) {
     return this.call('CreateUserPoolDomain', input.UserPoolId, (abortSignal) =>
       this.client.send(new CreateUserPoolDomainCommand(input), { abortSignal }),
@@ -431,6 +456,20 @@ export class CognitoGateway {
         },
       ),
     ).then((r) => r.UserPoolClient);
+  }
+
+  /** The client's secrets, without values (Cognito never returns them here; at most 2). */
+  listUserPoolClientSecrets(userPoolId: string, clientId: string, opts?: CallOptions) {
+    return this.call(
+      'ListUserPoolClientSecrets',
+      userPoolId,
+      (abortSignal) =>
+        this.client.send(
+          new ListUserPoolClientSecretsCommand({ UserPoolId: userPoolId, ClientId: clientId }),
+          { abortSignal },
+        ),
+      opts,
+    ).then((r) => r.ClientSecrets ?? []);
   }
 
   createUserPoolClient(input: CreateUserPoolClientCommandInput) {

@@ -37,6 +37,8 @@ export const COMMAND_OPERATIONS = {
     ],
     /** `backup --all` and the Lambda without pool ids: every pool in the Region. */
     allPools: ['ListUserPools'],
+    /** --include-secrets: which secrets each app client holds (ids and dates only). */
+    secrets: ['ListUserPoolClientSecrets'],
   },
   restore: {
     /** Every restore: resources and users into the target pool. */
@@ -60,6 +62,8 @@ export const COMMAND_OPERATIONS = {
     ],
     /** --create-pool: the new pool (tagged with the run's restore token) and its MFA settings. */
     createPool: ['ListUserPools', 'CreateUserPool', 'SetUserPoolMfaConfig'],
+    /** --create-pool from a snapshot with hosted UI customization, risk or log delivery settings. */
+    poolSettings: ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'],
     /** --to-user-pool-id: is the target empty (--merge skips the check). */
     existingPool: ['ListUsers'],
     /** --domain. */

@@ -78,6 +78,7 @@ export const OPERATION_CATEGORY = {
   DeleteUserPoolClient: 'UserPoolClientUpdate',
   GetLogDeliveryConfiguration: 'Unlisted',
   SetLogDeliveryConfiguration: 'Unlisted',
+  ListUserPoolClientSecrets: 'Unlisted',
 } as const satisfies Record<string, QuotaCategory>;
 
 export type CognitoOperation = keyof typeof OPERATION_CATEGORY;

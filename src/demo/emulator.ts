@@ -6,15 +6,23 @@ import {
   type ImportJobDoubleOptions,
   startImportJobDouble,
 } from './import-job-double.js';
+import type { Violation } from './request-guard.js';
+import { startValidatingProxy, type ValidatingProxy } from './validating-proxy.js';
 
 /** A moto server (the local AWS emulator) on a free loopback port, stopped by PID. */
 export interface Emulator {
-  /** The Cognito endpoint to use: the import-job double when started with `importJobs`, else moto. */
+  /**
+   * The Cognito endpoint to use: the request-validating front when started with
+   * `validateRequests`, else the import-job double when started with `importJobs`, else moto.
+   * Fronts chain: client → validating front → import-job double → moto.
+   */
   endpoint: string;
   /** moto itself (also its S3 and CloudWatch Logs). */
   motoEndpoint: string;
   /** The import-job double in front of moto, when asked for. */
   importJobs?: ImportJobDouble;
+  /** Present when started with `validateRequests`: the model check of every Cognito request. */
+  requestCheck?: { checked(): number; violations(): Violation[] };
   port: number;
   pid: number;
   reset(): Promise<void>;
@@ -66,6 +74,13 @@ export async function startEmulator(
      * is then the double's, which forwards everything else to moto. Off by default.
      */
     importJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;
+    /**
+     * Put a front before everything else that checks every Cognito request against Cognito's
+     * API model (botocore's, installed with moto; see validating-proxy.ts). Fails to start when
+     * the model cannot be found. `reject` answers violations as AWS would instead of only
+     * recording them.
+     */
+    validateRequests?: boolean | { reject: boolean };
   } = {},
 ): Promise<Emulator> {
   const program = opts.program ?? process.env.MOTO_SERVER ?? 'moto_server';
@@ -120,16 +135,36 @@ export async function startEmulator(
       throw e;
     }
   }
+  let front: ValidatingProxy | undefined;
+  if (opts.validateRequests) {
+    try {
+      front = await startValidatingProxy({
+        upstream: importJobs?.endpoint ?? endpoint,
+        reject: typeof opts.validateRequests === 'object' && opts.validateRequests.reject,
+      });
+    } catch (e) {
+      await importJobs?.stop();
+      child.kill('SIGKILL');
+      throw new VaultError(
+        'EMULATOR_FAILED',
+        `cannot start the request-validating front: ${(e as Error).message}`,
+        ExitCode.Unexpected,
+        { program },
+      );
+    }
+  }
   return {
-    endpoint: importJobs?.endpoint ?? endpoint,
+    endpoint: front?.endpoint ?? importJobs?.endpoint ?? endpoint,
     motoEndpoint: endpoint,
     ...(importJobs ? { importJobs } : {}),
+    ...(front ? { requestCheck: { checked: front.checked, violations: front.violations } } : {}),
     port,
     pid,
     async reset() {
       await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
     },
     async stop() {
+      await front?.stop();
       await importJobs?.stop();
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));

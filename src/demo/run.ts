@@ -17,6 +17,7 @@ import { LocalDirStorage } from '../storage/local.js';
 import { cloudWatchLogReader } from '../restore/import-jobs.js';
 import type { UsersPath } from '../restore/import-path.js';
 import { EMULATOR_CREDENTIALS, startEmulator } from './emulator.js';
+import { formatViolation } from './request-guard.js';
 import { seedPool, type SeedResult } from './seed.js';
 
 export interface DemoOptions {
@@ -33,6 +34,12 @@ export interface DemoOptions {
   rate?: RateOptions;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
+  /**
+   * Check every Cognito request against Cognito's API model (botocore's, installed with moto):
+   * requests real AWS would refuse are reported in `requestValidation`. Default: on when
+   * COGNITO_VAULT_VALIDATE_REQUESTS=1.
+   */
+  validateRequests?: boolean;
 }
 
 export interface DemoResult {
@@ -76,6 +83,8 @@ export interface DemoResult {
     differences: string[];
   };
   durationMs: { seed: number; backup: number; restore: number; compare: number; total: number };
+  /** Present when requests were validated: how many, and each violation (no values). */
+  requestValidation?: { checked: number; violations: string[] };
 }
 
 /** The demo's stand-in for the CloudWatch Logs role (the double checks only its form). */
@@ -118,10 +127,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   progress({ type: 'phase', phase: 'emulator', detail: 'starting moto_server on loopback' });
   const usersPath = opts.usersPath ?? 'auto';
-  // The CSV import-job double in front of moto (moto has no import jobs).
-  const emulator = await startEmulator(
-    usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } },
-  );
+  const validate = opts.validateRequests ?? process.env.COGNITO_VAULT_VALIDATE_REQUESTS === '1';
+  // The CSV import-job double in front of moto (moto has no import jobs); optionally the
+  // request guard (every request checked against Cognito's API model) in front of both.
+  const emulator = await startEmulator({
+    validateRequests: validate,
+    ...(usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } }),
+  });
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
@@ -239,6 +251,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         summary: comparison.summary,
         differences: comparison.differences.slice(0, 20).map((d) => d.message),
       },
+      ...(emulator.requestCheck
+        ? {
+            requestValidation: {
+              checked: emulator.requestCheck.checked(),
+              violations: [...new Set(emulator.requestCheck.violations().map(formatViolation))],
+            },
+          }
+        : {}),
       durationMs: {
         seed: seedMs,
         backup: backupMs,

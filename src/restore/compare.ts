@@ -7,10 +7,20 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import {
+  COMPARED_CLIENT_KEYS,
+  CREATE_GROUP_KEYS,
+  CREATE_IDP_KEYS,
+  CREATE_POOL_KEYS,
+  CREATE_RESOURCE_SERVER_KEYS,
+  IDP_DETAILS_OUTPUT_ONLY,
+  MFA_KEYS,
+  RISK_KEYS,
+  UI_KEYS,
+} from '../cognito/fields.js';
 import { RESTORE_TOKEN_TAG } from './create-once.js';
-import { CREATE_POOL_KEYS } from './pool.js';
+import { InterruptedError } from '../core/errors.js';
 import { parseIdentities } from './preflight.js';
-import { CREATE_CLIENT_KEYS } from './resources.js';
 import { expectedRestoredStatus, type PasswordState } from './sign-in.js';
 
 /**
@@ -102,22 +112,19 @@ export interface PoolComparison {
     identityProviders: { a: number; b: number };
     resourceServers: { a: number; b: number };
     subMap?: { entries: number; checked: number; wrong: number };
+    /** Settings neither endpoint would return (e.g. an emulator without the operation). */
+    settingsNotCompared?: string[];
   };
 }
 
 type Loose = Record<string, unknown>;
 
 /**
- * Pool settings compared: what CreateUserPool sets from the snapshot, less the account-level
- * and newer settings an emulator may not echo back (keys, issuer, DCR/ACR).
+ * Pool settings compared: every field restore copies into CreateUserPool (one list with the
+ * restore, src/cognito/fields.ts, so no field is written unchecked). A field neither pool has
+ * compares equal.
  */
-const NOT_COMPARED = new Set([
-  'KeyConfiguration',
-  'IssuerConfiguration',
-  'DcrConfiguration',
-  'AcrConfiguration',
-]);
-const POOL_SETTING_KEYS = CREATE_POOL_KEYS.filter((k) => !NOT_COMPARED.has(k));
+const POOL_SETTING_KEYS: readonly string[] = CREATE_POOL_KEYS;
 
 /** Array-valued fields whose order carries no meaning. */
 const SET_FIELDS = new Set([
@@ -189,6 +196,55 @@ interface Side {
   clients: UserPoolClientType[];
   idps: IdentityProviderType[];
   servers: ResourceServerType[];
+  /** Settings restore sets after CreateUserPool; `undefined` when the endpoint refused the read. */
+  extras: Map<string, Loose | undefined>;
+}
+
+/** The settings restore writes after CreateUserPool, as compare reads them back. */
+const EXTRA_SETTINGS: [string, (gw: CognitoGateway, poolId: string) => Promise<Loose>][] = [
+  [
+    'UICustomization',
+    async (gw, id) => {
+      const ui = ((await gw.getUICustomization(id, { transientAttempts: 1 })) ?? {}) as Loose;
+      // Each pool serves its logo from its own URL: compare that there is one.
+      return { ...pickKeys(ui, UI_KEYS), HasImage: Boolean(ui.ImageUrl) };
+    },
+  ],
+  [
+    'RiskConfiguration',
+    async (gw, id) =>
+      pickKeys(
+        ((await gw.describeRiskConfiguration(id, { transientAttempts: 1 })) ?? {}) as Loose,
+        RISK_KEYS,
+      ),
+  ],
+  [
+    'LogDeliveryConfiguration',
+    async (gw, id) => ({
+      LogConfigurations:
+        (await gw.getLogDeliveryConfiguration(id, { transientAttempts: 1 }))?.LogConfigurations ??
+        [],
+    }),
+  ],
+];
+
+function pickKeys(src: Loose, keys: readonly string[]): Loose {
+  const out: Loose = {};
+  for (const k of keys) if (src[k] !== undefined && src[k] !== null) out[k] = src[k];
+  return out;
+}
+
+async function readExtras(gw: CognitoGateway, poolId: string): Promise<Side['extras']> {
+  const out: Side['extras'] = new Map();
+  for (const [name, read] of EXTRA_SETTINGS) {
+    try {
+      out.set(name, await read(gw, poolId));
+    } catch (e) {
+      if (e instanceof InterruptedError) throw e;
+      out.set(name, undefined);
+    }
+  }
+  return out;
 }
 
 async function readSide(gw: CognitoGateway, poolId: string, settings: boolean): Promise<Side> {
@@ -215,7 +271,8 @@ async function readSide(gw: CognitoGateway, poolId: string, settings: boolean): 
     if (full) idps.push(full);
   }
   const servers = await collect(gw.listResourceServers(poolId));
-  return { pool, mfa, users, groups, members, clients, idps, servers };
+  const extras = settings ? await readExtras(gw, poolId) : new Map<string, Loose | undefined>();
+  return { pool, mfa, users, groups, members, clients, idps, servers, extras };
 }
 
 function userKeyFn(
@@ -241,7 +298,13 @@ function withoutRestoreToken(pool: Loose): Loose {
   return Object.keys(rest).length ? { ...others, UserPoolTags: rest } : others;
 }
 
-function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<string>): void {
+function comparePoolSettings(
+  a: Side,
+  b: Side,
+  d: Differences,
+  ignore: Set<string>,
+  notCompared: string[],
+): void {
   const pa = withoutRestoreToken(a.pool as Loose);
   const pb = withoutRestoreToken(b.pool as Loose);
   for (const k of POOL_SETTING_KEYS) {
@@ -249,11 +312,21 @@ function comparePoolSettings(a: Side, b: Side, d: Differences, ignore: Set<strin
       d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
     }
   }
-  for (const k of [
-    'SoftwareTokenMfaConfiguration',
-    'EmailMfaConfiguration',
-    'SmsMfaConfiguration',
-  ]) {
+  for (const [name, x] of a.extras) {
+    const y = b.extras.get(name);
+    if (x === undefined && y === undefined) {
+      notCompared.push(name);
+    } else if (x === undefined || y === undefined) {
+      d.add({
+        kind: 'pool',
+        key: name,
+        message: `pool setting ${name} could be read in ${x === undefined ? 'B' : 'A'} only`,
+      });
+    } else if (canonical(x) !== canonical(y)) {
+      d.add({ kind: 'pool', key: name, message: `pool setting ${name} differs` }, x, y);
+    }
+  }
+  for (const k of MFA_KEYS) {
     if (canonical(a.mfa[k]) !== canonical(b.mfa[k])) {
       d.add({ kind: 'pool', key: k, message: `MFA setting ${k} differs` }, a.mfa[k], b.mfa[k]);
     }
@@ -342,26 +415,24 @@ function compareNamed<T>(
     if (!ma.has(n)) d.add({ kind, key: n, message: `${label} ${n} is only in B` });
 }
 
-function clientFields(c: UserPoolClientType): Loose {
-  const src = c as Loose;
+function pick(src: object, keys: readonly string[], skip: string): Loose {
   const out: Loose = {};
-  for (const k of CREATE_CLIENT_KEYS) if (k !== 'ClientName') out[k] = src[k];
-  out.HasSecret = Boolean(c.ClientSecret);
+  for (const k of keys) if (k !== skip) out[k] = (src as Loose)[k];
   return out;
+}
+
+function clientFields(c: UserPoolClientType): Loose {
+  return { ...pick(c, COMPARED_CLIENT_KEYS, 'ClientName'), HasSecret: Boolean(c.ClientSecret) };
 }
 
 function idpFields(p: IdentityProviderType, secrets: boolean): Loose {
   const details: Loose = {};
+  const outputOnly: readonly string[] = IDP_DETAILS_OUTPUT_ONLY;
   for (const [k, v] of Object.entries(p.ProviderDetails ?? {})) {
-    if (k === 'ActiveEncryptionCertificate') continue;
+    if (outputOnly.includes(k)) continue;
     details[k] = SECRET_KEY.test(k) && !secrets ? '(secret)' : v;
   }
-  return {
-    ProviderType: p.ProviderType,
-    ProviderDetails: details,
-    AttributeMapping: p.AttributeMapping,
-    IdpIdentifiers: p.IdpIdentifiers,
-  };
+  return { ...pick(p, CREATE_IDP_KEYS, 'ProviderName'), ProviderDetails: details };
 }
 
 export async function comparePools(
@@ -379,7 +450,8 @@ export async function comparePools(
   const d = new Differences(opts.maxDifferences ?? 1000, Boolean(opts.includeValues));
   const ignore = new Set([...(opts.ignoreAttributes ?? [])]);
 
-  if (settings) comparePoolSettings(a, b, d, ignore);
+  const notCompared: string[] = [];
+  if (settings) comparePoolSettings(a, b, d, ignore, notCompared);
 
   compareNamed(
     'group',
@@ -387,7 +459,7 @@ export async function comparePools(
     a.groups,
     b.groups,
     (g) => g.GroupName,
-    (g) => ({ Description: g.Description, Precedence: g.Precedence, RoleArn: g.RoleArn }),
+    (g) => pick(g, CREATE_GROUP_KEYS, 'GroupName'),
     d,
   );
   compareNamed(
@@ -397,7 +469,7 @@ export async function comparePools(
     b.servers,
     (s) => s.Identifier,
     (s) => ({
-      Name: s.Name,
+      ...pick(s, CREATE_RESOURCE_SERVER_KEYS, 'Identifier'),
       Scopes: [...(s.Scopes ?? [])].sort((x, y) =>
         (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
       ),
@@ -649,6 +721,7 @@ export async function comparePools(
       identityProviders: { a: a.idps.length, b: b.idps.length },
       resourceServers: { a: a.servers.length, b: b.servers.length },
       ...(subSummary ? { subMap: subSummary } : {}),
+      ...(notCompared.length ? { settingsNotCompared: notCompared } : {}),
     },
   };
 }

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { type CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
@@ -60,6 +60,7 @@ import type {
 } from './types.js';
 import { Gate } from './gate.js';
 import type { StateDirLock } from './lock.js';
+import { applyNewPoolSettings, SETTINGS_PHASE } from './settings.js';
 import { restoreUsers } from './users.js';
 import {
   DEFAULT_USERS_PATH,
@@ -238,10 +239,13 @@ export async function restoreSnapshot(
       });
     }
     const creating = 'createPool' in target;
+    const webauthn = options.webauthnRpId ? { webauthnRpId: options.webauthnRpId } : {};
     const poolPlan =
-      creating && !poolId ? planPoolCreation(data.pool, target.createPool, legacy) : undefined;
+      creating && !poolId
+        ? planPoolCreation(data.pool, target.createPool, legacy, webauthn)
+        : undefined;
     for (const w of poolPlan?.warnings ?? []) warn(w);
-    for (const w of notRestoredWarnings(data.pool, creating && !options.domain)) warn(w);
+    for (const w of notRestoredWarnings(data.pool, creating && !options.domain, !creating)) warn(w);
     if (prior) for (const w of prior.warnings.values()) warn(w);
     progress({ type: 'phase', phase: 'preflight', detail: 'checking which path each user takes' });
     const usersPlan = await planUsersPath(reader, {
@@ -323,23 +327,35 @@ export async function restoreSnapshot(
         }
         if (state.poolId !== poolId) journal.append({ t: 'pool', id: poolId });
         createdPool = true;
-        if (!state.poolSettingsDone) {
-          const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy);
-          if (plan.mfa) {
-            try {
-              await gw.setUserPoolMfaConfig({ UserPoolId: poolId, ...plan.mfa });
-            } catch (e) {
-              if (!isResourceError(e)) throw e;
-              recordResourceFailure(
-                { journal, progress },
-                'mfaConfig',
-                target.createPool,
-                'SetUserPoolMfaConfig',
-                e,
-              );
-            }
-          }
-          journal.append({ t: 'pool-settings' });
+        if (!state.poolSettingsDone || !state.phases.has(SETTINGS_PHASE)) {
+          const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy, webauthn);
+          await applyNewPoolSettings(
+            {
+              gw,
+              poolId,
+              region: regionOfPoolId(poolId),
+              journal,
+              warn,
+              // A refused MFA configuration is a resource failure: the restore goes on.
+              mfaRefused: (e) => {
+                if (!isResourceError(e)) return false;
+                recordResourceFailure(
+                  { journal, progress },
+                  'mfaConfig',
+                  target.createPool,
+                  'SetUserPoolMfaConfig',
+                  e,
+                );
+                return true;
+              },
+            },
+            data.pool,
+            plan.mfa,
+            {
+              ...(options.webauthnRpId ? { webauthnRpId: options.webauthnRpId } : {}),
+              ...(options.domain ? { domain: options.domain } : {}),
+            },
+          );
         }
       }
       if (!poolId) throw new Error('no target pool');

@@ -6,44 +6,13 @@ import type {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, UsageError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { CREATE_POOL_KEYS } from '../cognito/fields.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import type { RestoreWarning } from './types.js';
 
-/**
- * Every DescribeUserPool field that CreateUserPool accepts under the same name. `Name` becomes
- * `PoolName` and `SchemaAttributes` becomes `Schema` (handled separately); the rest of
- * DescribeUserPool is output-only (Id, Arn, Status, dates, EstimatedNumberOfUsers, *Failure,
- * Domain, CustomDomain).
- */
-export const CREATE_POOL_KEYS = [
-  'Policies',
-  'DeletionProtection',
-  'LambdaConfig',
-  'AutoVerifiedAttributes',
-  'AliasAttributes',
-  'UsernameAttributes',
-  'SmsVerificationMessage',
-  'EmailVerificationMessage',
-  'EmailVerificationSubject',
-  'VerificationMessageTemplate',
-  'SmsAuthenticationMessage',
-  'MfaConfiguration',
-  'UserAttributeUpdateSettings',
-  'DeviceConfiguration',
-  'EmailConfiguration',
-  'SmsConfiguration',
-  'UserPoolTags',
-  'AdminCreateUserConfig',
-  'UserPoolAddOns',
-  'UsernameConfiguration',
-  'AccountRecoverySetting',
-  'UserPoolTier',
-  'KeyConfiguration',
-  'IssuerConfiguration',
-  'DcrConfiguration',
-  'AcrConfiguration',
-] as const satisfies readonly (keyof CreateUserPoolCommandInput)[];
+/** The CreateUserPool fields copied by name (see src/cognito/fields.ts for the full table). */
+export { CREATE_POOL_KEYS };
 
 /** Standard attributes Cognito manages itself: never part of a CreateUserPool schema. */
 const MANAGED_STANDARD = new Set(['sub', 'identities']);
@@ -160,6 +129,7 @@ export function planPoolCreation(
   doc: PoolDocument,
   poolName: string,
   legacySubAttribute?: string,
+  opts: { webauthnRpId?: string } = {},
 ): PoolCreatePlan {
   const up = doc.userPool as Loose;
   const warnings: RestoreWarning[] = [];
@@ -203,16 +173,14 @@ export function planPoolCreation(
   input.MfaConfiguration = canCreateWith ? mode : 'OFF';
   const totp = (m.SoftwareTokenMfaConfiguration as Loose | undefined)?.Enabled === true;
   const email = present(m.EmailMfaConfiguration);
+  // WebAuthn (passkeys) lives in SetUserPoolMfaConfig too, whatever the MFA mode (OFF included);
+  // its relying party id is settled once the new pool exists (settings.ts).
+  const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
+  const hasWebAuthn =
+    Boolean(webAuthn && Object.values(webAuthn).some(present)) || Boolean(opts.webauthnRpId);
   let mfa: PoolCreatePlan['mfa'];
-  if (!canCreateWith || totp || email) {
+  if (!canCreateWith || totp || email || hasWebAuthn) {
     const sms = m.SmsMfaConfiguration as Loose | undefined;
-    const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
-    if (present(webAuthn?.RelyingPartyId)) {
-      warnings.push({
-        code: 'WEBAUTHN_RP_NOT_RESTORED',
-        message: `the pool's WebAuthn relying party (${String(webAuthn?.RelyingPartyId)}) names the old pool's domain; set it again once the new pool has its domain`,
-      });
-    }
     const smsCopy = sms ? structuredClone(sms) : undefined;
     if (smsCopy) dropRedacted(smsCopy, [['SmsConfiguration', 'ExternalId']]);
     mfa = {
@@ -234,11 +202,11 @@ export function planPoolCreation(
               m.EmailMfaConfiguration as SetUserPoolMfaConfigCommandInput['EmailMfaConfiguration'],
           }
         : {}),
-      ...(present(webAuthn?.UserVerification)
+      ...(hasWebAuthn
         ? {
-            WebAuthnConfiguration: {
-              UserVerification: webAuthn?.UserVerification,
-            } as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
+            WebAuthnConfiguration: structuredClone(
+              webAuthn ?? {},
+            ) as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
           }
         : {}),
     };
@@ -268,36 +236,36 @@ export function planPoolCreation(
 }
 
 /** Settings captured in the snapshot that a restore does not recreate (named in warnings). */
-export function notRestoredWarnings(doc: PoolDocument, createPool: boolean): RestoreWarning[] {
+export function notRestoredWarnings(
+  doc: PoolDocument,
+  createPool: boolean,
+  existingTarget = false,
+): RestoreWarning[] {
   const out: RestoreWarning[] = [];
-  const ui = doc.uiCustomization as Loose | undefined;
-  if (ui && (present(ui.CSS) || present(ui.ImageUrl))) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'hosted UI customization (CSS, logo) is not restored; set it with SetUICustomization',
-    });
-  }
-  const risk = doc.riskConfiguration as Loose | undefined;
-  if (
-    risk &&
-    (present(risk.CompromisedCredentialsRiskConfiguration) ||
-      present(risk.AccountTakeoverRiskConfiguration) ||
-      present(risk.RiskExceptionConfiguration))
-  ) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'threat protection (risk) configuration is not restored; set it with SetRiskConfiguration',
-    });
-  }
-  const logs = doc.logDeliveryConfiguration as Loose | undefined;
-  if (logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0) {
-    out.push({
-      code: 'NOT_RESTORED',
-      message:
-        'log delivery configuration is not restored; set it with SetLogDeliveryConfiguration',
-    });
+  // Hosted UI customization, risk and log delivery settings are restored into a new pool
+  // (settings.ts), each refusal reported there. Into an existing pool nothing is changed.
+  if (existingTarget) {
+    const ui = doc.uiCustomization as Loose | undefined;
+    const risk = doc.riskConfiguration as Loose | undefined;
+    const logs = doc.logDeliveryConfiguration as Loose | undefined;
+    const has = [
+      ui && (present(ui.CSS) || present(ui.ImageUrl)) ? 'hosted UI customization' : '',
+      risk &&
+      (present(risk.CompromisedCredentialsRiskConfiguration) ||
+        present(risk.AccountTakeoverRiskConfiguration) ||
+        present(risk.RiskExceptionConfiguration))
+        ? 'threat protection (risk) configuration'
+        : '',
+      logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0
+        ? 'log delivery configuration'
+        : '',
+    ].filter(Boolean);
+    if (has.length) {
+      out.push({
+        code: 'NOT_RESTORED',
+        message: `the target pool exists, so its settings are left as they are: the snapshot's ${has.join(', ')} not applied`,
+      });
+    }
   }
   const up = doc.userPool as Loose;
   if (createPool && (present(up.Domain) || present(up.CustomDomain) || present(doc.domain))) {

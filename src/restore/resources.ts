@@ -8,6 +8,7 @@ import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { CREATE_CLIENT_KEYS } from '../cognito/fields.js';
 import {
   type ClientRecord,
   type GroupRecord,
@@ -308,30 +309,8 @@ export async function restoreIdentityProviders(
 
 // ---- app clients ---------------------------------------------------------------------------
 
-/** DescribeUserPoolClient fields CreateUserPoolClient takes (ids, secret and dates are new). */
-export const CREATE_CLIENT_KEYS = [
-  'ClientName',
-  'RefreshTokenValidity',
-  'AccessTokenValidity',
-  'IdTokenValidity',
-  'TokenValidityUnits',
-  'ReadAttributes',
-  'WriteAttributes',
-  'ExplicitAuthFlows',
-  'SupportedIdentityProviders',
-  'CallbackURLs',
-  'LogoutURLs',
-  'DefaultRedirectURI',
-  'AllowedOAuthFlows',
-  'AllowedOAuthScopes',
-  'AllowedOAuthFlowsUserPoolClient',
-  'AnalyticsConfiguration',
-  'PreventUserExistenceErrors',
-  'EnableTokenRevocation',
-  'EnablePropagateAdditionalUserContextData',
-  'AuthSessionValidity',
-  'RefreshTokenRotation',
-] as const satisfies readonly (keyof CreateUserPoolClientCommandInput)[];
+/** The CreateUserPoolClient fields copied by name (the full table: src/cognito/fields.ts). */
+export { CREATE_CLIENT_KEYS };
 
 /** CreateUserPoolClient's ClientSecret: 24 to 64 word characters or `+`. */
 const CUSTOM_SECRET = /^[\w+]{24,64}$/;
@@ -350,6 +329,8 @@ export function clientInput(
   dropped: string[];
   droppedScopes: string[];
   analyticsDropped?: boolean;
+  /** Why a new secret is generated instead of the old one ('redacted': not captured). */
+  newSecret?: 'redacted' | 'invalid';
 } {
   const src = c as Record<string, unknown>;
   const input: Record<string, unknown> = { UserPoolId: poolId };
@@ -379,9 +360,15 @@ export function clientInput(
   // A secret captured with --include-secrets is restored as a custom client secret, so the
   // applications holding it keep working; a redacted one is generated anew.
   const secret = src.ClientSecret;
+  let newSecret: 'redacted' | 'invalid' | undefined;
   if (typeof secret === 'string' && secret) {
     if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
-    else input.GenerateSecret = true;
+    else {
+      // Cognito refuses a custom secret outside 24–64 of [\w+]: the client gets a new one,
+      // and the caller reports it (applications holding the old secret must be updated).
+      newSecret = secret === REDACTED ? 'redacted' : 'invalid';
+      input.GenerateSecret = true;
+    }
   }
   // Pinpoint analytics through an IAM role needs the role's ExternalId; a redacted one cannot be
   // sent, so the client is created without analytics (the caller reports it).
@@ -393,6 +380,7 @@ export function clientInput(
     dropped,
     droppedScopes,
     ...(analyticsDropped ? { analyticsDropped } : {}),
+    ...(newSecret ? { newSecret } : {}),
   };
 }
 
@@ -449,12 +437,29 @@ export async function restoreClients(
       journal.append({ t: 'client', old: c.ClientId, new: preexisting.id, s: 'e' });
       continue;
     }
-    const { input, dropped, droppedScopes, analyticsDropped } = clientInput(
+    const { input, dropped, droppedScopes, analyticsDropped, newSecret } = clientInput(
       c,
       poolId,
       skippedIdps,
       skippedServers,
     );
+    const held = (c as Record<string, unknown>).ClientSecrets;
+    if (Array.isArray(held) && held.length > 1) {
+      const w = {
+        code: 'CLIENT_SECOND_SECRET_NOT_RESTORED',
+        message: `app client ${name} held ${held.length} secrets (a rotation in progress); Cognito reveals only one, so the new client has ${newSecret ? 'a new generated secret' : 'that one'}; applications using the other must switch`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
+    if (newSecret === 'invalid') {
+      const w = {
+        code: 'CLIENT_SECRET_REGENERATED',
+        message: `app client ${name}: its captured secret is not one Cognito accepts as a custom secret (24 to 64 letters, digits, _ or +), so the new client gets a generated secret; update the applications that hold the old one`,
+      };
+      ctx.warn(w);
+      journal.append({ t: 'w', ...w });
+    }
     if (droppedScopes.length) {
       const w = {
         code: 'CLIENT_SCOPES_DROPPED',

@@ -28,6 +28,12 @@ export interface RestoreOptions {
   passwordState?: PasswordState;
   /** Create a Cognito-hosted domain with this prefix (prefixes are global). */
   domain?: string;
+  /**
+   * The WebAuthn (passkey) relying party id for a new pool, when its domain differs from the
+   * snapshot's (default: the snapshot's, moved to --domain's prefix domain when it was a prefix
+   * domain).
+   */
+  webauthnRpId?: string;
   /** Expected round trip per call, for sizing the worker pools (default 100 ms). */
   rttMs?: number;
   /** Override the AdminCreateUser worker count (default ≈ 2 × rate × RTT). */

@@ -32,7 +32,10 @@ describe('cognito-vault demo', () => {
   it('round-trips a seeded pool through backup and restore and finds both pools identical', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-demo-'));
     dirs.push(dir);
-    const r = await run(['demo', '--users', '150', '--groups', '65', '--dir', dir, '--json']);
+    // Every Cognito request the demo sends is checked against Cognito's API model.
+    const r = await run(['demo', '--users', '150', '--groups', '65', '--dir', dir, '--json'], {
+      COGNITO_VAULT_VALIDATE_REQUESTS: '1',
+    });
     expect(r.stderr).not.toMatch(/error:/);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout) as {
@@ -50,7 +53,10 @@ describe('cognito-vault demo', () => {
       seeded: { users: number; disabled: number; memberships: number };
       snapshot: string;
       emulator: string;
+      requestValidation?: { checked: number; violations: string[] };
     };
+    expect(result.requestValidation?.violations).toEqual([]);
+    expect(result.requestValidation?.checked).toBeGreaterThan(300);
     expect(result.comparison.equal).toBe(true);
     expect(result.comparison.summary.users).toMatchObject({ a: 150, matched: 150 });
     expect(result.comparison.summary.memberships.b).toBe(result.seeded.memberships);

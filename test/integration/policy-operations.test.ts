@@ -179,6 +179,32 @@ async function withLink(reader: SnapshotReader): Promise<SnapshotReader> {
   return SnapshotReader.open(storage);
 }
 
+/** A copy of the backup's snapshot whose pool document has `extra` merged in. */
+async function withPool(
+  reader: SnapshotReader,
+  dir: string,
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const w = new SnapshotWriter(new LocalDirStorage(dir));
+  await w.writeJson(
+    FILES.pool,
+    'pool',
+    { ...(await reader.readJson('pool', PoolDocument)), ...extra },
+    1,
+  );
+  for (const kind of ['clients', 'identityProviders', 'resourceServers', 'groups'] as const) {
+    const value = await reader.readJson(kind, z.array(z.unknown()));
+    await w.writeJson(FILES[kind], kind, value, value.length);
+  }
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', reader.records('users', UserRecord));
+  await w.writeJsonLines(
+    'memberships/part-00000.jsonl.gz',
+    'memberships',
+    reader.records('memberships', MembershipRecord),
+  );
+  await w.commit({ ...reader.manifest });
+}
+
 async function emptyPoolLike(gw: CognitoGateway, reader: SnapshotReader, name: string) {
   const doc = await reader.readJson('pool', PoolDocument);
   return (await gw.createUserPool(planPoolCreation(doc, name).input))?.Id ?? '';
@@ -222,6 +248,19 @@ beforeAll(async () => {
     backupAllPools(gw, wrap(new LocalDirStorage(path.join(work, 'all'))), {}),
   );
 
+  // --include-secrets also asks which secrets each app client holds (moto lacks the
+  // operation: the backup reports it NOT_CAPTURED, and the request was sent).
+  await record(
+    'backup',
+    ['pool', 'secrets'],
+    (gw, wrap) =>
+      backupPool(gw, wrap(new LocalDirStorage(path.join(work, 'with-secrets'))), {
+        userPoolId: sourcePoolId,
+        includeSecrets: true,
+      }),
+    1,
+  );
+
   const reader = await SnapshotReader.open(new LocalDirStorage(snapshotDir));
   await withLink(reader);
   const idpSecrets = { Google: { client_secret: 'x' } };
@@ -259,6 +298,46 @@ beforeAll(async () => {
     },
     1,
   );
+  // Pool settings set after CreateUserPool. moto implements none of them (HTTP 500), so each
+  // run stops at its first one: one snapshot per setting, each request sent and recorded.
+  const poolSettings: Record<string, unknown>[] = [
+    { uiCustomization: { CSS: '.banner-customizable { background-color: red; }' } },
+    {
+      riskConfiguration: {
+        RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
+      },
+    },
+    {
+      logDeliveryConfiguration: {
+        LogConfigurations: [
+          {
+            LogLevel: 'ERROR',
+            EventSource: 'userNotification',
+            CloudWatchLogsConfiguration: {
+              LogGroupArn: 'arn:aws:logs:us-east-1:123456789012:log-group:/aws/cognito/x',
+            },
+          },
+        ],
+      },
+    },
+  ];
+  for (const [i, extra] of poolSettings.entries()) {
+    const dir = path.join(work, `settings-${i}`);
+    await withPool(reader, dir, extra);
+    await record(
+      'restore',
+      ['any', 'createPool', 'poolSettings'],
+      async (gw, wrap) => {
+        const r = await SnapshotReader.open(wrap(new LocalDirStorage(dir)));
+        await restoreSnapshot(
+          gw,
+          r,
+          await opts({ target: { createPool: `policy-settings-${i}` } }),
+        ).catch(() => undefined);
+      },
+      1,
+    );
+  }
   const empty = await emptyPoolLike(fixture.gw, reader, 'policy-empty');
   await record('restore', ['any', 'existingPool'], async (gw, wrap) => {
     const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));

@@ -49,8 +49,11 @@ beforeAll(async () => {
   const root = new LocalDirStorage(path.join(work, 'snapshots'));
   const b = await backupPool(direct, root, { userPoolId: sourceId });
   reader = await SnapshotReader.open(root.child(`${sourceId}/${b.manifest.snapshotId}`));
+  // The timed restore talks to moto past the request guard: the guard's extra hop runs in this
+  // process and costs the share-of-quota margin below on a loaded machine. Seeding and backup
+  // here, and the same restore requests in restore.test.ts, go through the guard.
   proxy = await startQuotaProxy({
-    target: moto.endpoint,
+    target: moto.motoEndpoint,
     delayMs: 100,
     failureRate: 0.03,
     resetRate: 0.03,

@@ -205,6 +205,33 @@ describe('restore preflight through the CLI', () => {
     ]);
   });
 
+  it('--webauthn-rp-id: only with --create-pool, and only a domain name (exit 2)', async () => {
+    const target = await targetPool('webauthn-flag');
+    const existing = await cli([
+      'restore',
+      '--from',
+      snapshot,
+      '--to-user-pool-id',
+      target,
+      '--webauthn-rp-id',
+      'login.example.com',
+    ]);
+    expect(existing.code).toBe(2);
+    expect(existing.stderr).toMatch(/--webauthn-rp-id .* needs --create-pool/);
+    const bad = await cli([
+      'restore',
+      '--from',
+      snapshot,
+      '--create-pool',
+      'never-created',
+      '--webauthn-rp-id',
+      'https://login.example.com/',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--webauthn-rp-id expects a domain name/);
+    expect(await contents(target)).toEqual(EMPTY);
+  });
+
   it('refuses an incomplete snapshot: no manifest (exit 3)', async () => {
     const target = await targetPool('incomplete');
     const copy = path.join(work, 'incomplete');

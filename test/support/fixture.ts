@@ -40,7 +40,11 @@ export async function startMotoFixture(
     { region: REGION, endpointUrl: moto.endpoint },
     { rate: { unlimited: true } },
   );
-  const raw = new CognitoIdentityProviderClient({ region: REGION, endpoint: moto.motoEndpoint });
+  // Reads moto directly past the import-job double (when there is one), else through the guard.
+  const raw = new CognitoIdentityProviderClient({
+    region: REGION,
+    endpoint: moto.importJobs ? moto.motoEndpoint : moto.endpoint,
+  });
   const work = await mkdtemp(path.join(tmpdir(), tmpPrefix));
   return {
     moto,
@@ -51,8 +55,9 @@ export async function startMotoFixture(
     async stop() {
       gw.destroy();
       raw.destroy();
-      await moto.stop();
       await rm(work, { recursive: true, force: true });
+      // Last: throws when any request of the file violated Cognito's API model.
+      await moto.stop();
     },
   };
 }

@@ -17,6 +17,7 @@ import {
   ListIdentityProvidersCommand,
   ListResourceServersCommand,
   ListTagsForResourceCommand,
+  ListUserPoolClientSecretsCommand,
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
   type ListUserPoolsCommandInput,
@@ -31,7 +32,13 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupAllPools, backupPool, redactProviderDetails } from '../../src/backup/engine.js';
+import {
+  backupAllPools,
+  backupPool,
+  downloadUiImage,
+  redactProviderDetails,
+  UI_IMAGE_MAX_BYTES,
+} from '../../src/backup/engine.js';
 import {
   CredentialsError,
   InterruptedError,
@@ -125,6 +132,12 @@ beforeEach(() => {
   mock.on(GetLogDeliveryConfigurationCommand).resolves({});
   mock.on(DescribeRiskConfigurationCommand).resolves({ RiskConfiguration: {} });
   mock.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [{ ClientId: 'c1' }] });
+  mock.on(ListUserPoolClientSecretsCommand).resolves({
+    ClientSecrets: [
+      { ClientSecretId: 'c1--1700000000', ClientSecretCreateDate: new Date(1_700_000_000_000) },
+      { ClientSecretId: 'c1--1800000000', ClientSecretCreateDate: new Date(1_800_000_000_000) },
+    ],
+  });
   // Fresh objects per call, as the SDK gives.
   mock.on(DescribeUserPoolClientCommand).callsFake(async () => ({
     UserPoolClient: { ClientId: 'c1', ClientName: 'm', ClientSecret: 'top-secret' },
@@ -360,6 +373,8 @@ describe('what a backup captures (mocked pool)', () => {
       resourceServers: 0,
     });
 
+    // Without secrets, which secrets a client holds is not asked.
+    expect(mock.commandCalls(ListUserPoolClientSecretsCommand)).toHaveLength(0);
     const root2 = new MemoryStorage();
     const r2 = await backupPool(gw, root2, { userPoolId: POOL, includeSecrets: true });
     const snap2 = await SnapshotReader.open(root2.child(r2.snapshot.replace('memory://', '')));
@@ -367,6 +382,11 @@ describe('what a backup captures (mocked pool)', () => {
       ClientSecret?: string;
     }[];
     expect(c2[0]?.ClientSecret).toBe('top-secret');
+    // Both secrets' ids and dates (Cognito never lists values), for the restore's report.
+    expect((c2[0] as { ClientSecrets?: unknown }).ClientSecrets).toEqual([
+      { ClientSecretId: 'c1--1700000000', ClientSecretCreateDate: '2023-11-14T22:13:20.000Z' },
+      { ClientSecretId: 'c1--1800000000', ClientSecretCreateDate: '2027-01-15T08:00:00.000Z' },
+    ]);
     const i2 = (await snap2.readJson('identityProviders', z.any())) as {
       ProviderDetails: Record<string, string>;
     }[];
@@ -392,6 +412,68 @@ describe('what a backup captures (mocked pool)', () => {
       team_id: 'e',
       MetadataURL: 'f',
     });
+  });
+
+  it('downloads the hosted UI logo into the snapshot (SetUICustomization needs the bytes)', async () => {
+    const logo = Buffer.from('\x89PNG fake logo bytes');
+    mock.on(GetUICustomizationCommand).resolves({
+      UICustomization: { CSS: '.x{}', ImageUrl: 'https://cdn.example.com/logo.png' },
+    });
+    const urls: string[] = [];
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, {
+      userPoolId: POOL,
+      fetchImage: async (url) => {
+        urls.push(url);
+        return logo;
+      },
+    });
+    expect(urls).toEqual(['https://cdn.example.com/logo.png']);
+    const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+    const pool = (await snap.readJson('pool', z.any())) as {
+      uiCustomization: { CSS: string; ImageFile: string };
+    };
+    expect(pool.uiCustomization.CSS).toBe('.x{}');
+    expect(Buffer.from(pool.uiCustomization.ImageFile, 'base64')).toEqual(logo);
+  });
+
+  it('a logo that cannot be downloaded is a NOT_CAPTURED warning; the CSS is kept', async () => {
+    mock.on(GetUICustomizationCommand).resolves({
+      UICustomization: { CSS: '.x{}', ImageUrl: 'https://cdn.example.com/logo.png' },
+    });
+    const r = await backupPool(gw, new MemoryStorage(), {
+      userPoolId: POOL,
+      fetchImage: async () => {
+        throw new Error('larger than 131072 bytes');
+      },
+    });
+    expect(r.warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'NOT_CAPTURED',
+        message: expect.stringMatching(/logo could not be downloaded \(larger than 131072/),
+      }),
+    );
+  });
+
+  it('downloadUiImage refuses plain http and stops reading past 131,072 bytes', async () => {
+    const ac = new AbortController();
+    await expect(downloadUiImage('http://cdn.example.com/x.png', ac.signal)).rejects.toThrow(
+      /not an https URL/,
+    );
+    const big = new Uint8Array(UI_IMAGE_MAX_BYTES + 1);
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async () => new Response(big)) as typeof fetch;
+    try {
+      await expect(downloadUiImage('https://cdn.example.com/x.png', ac.signal)).rejects.toThrow(
+        /larger than 131072/,
+      );
+      globalThis.fetch = (async () => new Response(big.subarray(1))) as typeof fetch;
+      expect((await downloadUiImage('https://cdn.example.com/x.png', ac.signal)).length).toBe(
+        UI_IMAGE_MAX_BYTES,
+      );
+    } finally {
+      globalThis.fetch = realFetch;
+    }
   });
 
   it('an optional setting that is refused becomes a NOT_CAPTURED warning, not a failure', async () => {

@@ -27,10 +27,35 @@ describe('app client restore input', () => {
     expect(input.ClientSecret).toBeUndefined();
   });
 
-  it('generates a new secret when the captured one is not a valid custom secret', () => {
-    const { input } = clientInput({ ...base, ClientSecret: 'short!' }, 'us-east-1_new', new Set());
-    expect(input.GenerateSecret).toBe(true);
-    expect(input.ClientSecret).toBeUndefined();
+  it('generates a new secret when the captured one is not a valid custom secret, and says so', () => {
+    for (const bad of ['short!', '442106b1-fc4e-4a32-b68e-b2375d96e502', 'x'.repeat(65)]) {
+      const r = clientInput({ ...base, ClientSecret: bad }, 'us-east-1_new', new Set());
+      expect(r.input.GenerateSecret).toBe(true);
+      expect(r.input.ClientSecret).toBeUndefined();
+      expect(r.newSecret).toBe('invalid');
+    }
+    const redacted = clientInput({ ...base, ClientSecret: REDACTED }, 'us-east-1_new', new Set());
+    expect(redacted.newSecret).toBe('redacted');
+    const kept = clientInput({ ...base, ClientSecret: 'A'.repeat(24) }, 'us-east-1_new', new Set());
+    expect(kept.newSecret).toBeUndefined();
+  });
+
+  it('copies every client field restore knows, including refresh-token rotation', () => {
+    const full = {
+      ...base,
+      RefreshTokenRotation: { Feature: 'ENABLED', RetryGracePeriodSeconds: 10 },
+      AuthSessionValidity: 7,
+      EnablePropagateAdditionalUserContextData: true,
+      AnalyticsConfiguration: { ApplicationId: 'app', ExternalId: 'ext', UserDataShared: false },
+      ClientType: 'confidential',
+    };
+    const { input } = clientInput(full as never, 'us-east-1_new', new Set());
+    expect(input.RefreshTokenRotation).toEqual({ Feature: 'ENABLED', RetryGracePeriodSeconds: 10 });
+    expect(input.AuthSessionValidity).toBe(7);
+    expect(input.EnablePropagateAdditionalUserContextData).toBe(true);
+    expect(input.AnalyticsConfiguration).toEqual(full.AnalyticsConfiguration);
+    // Output only: CreateUserPoolClient has no ClientType.
+    expect(input).not.toHaveProperty('ClientType');
   });
 
   it('creates a public client without any secret', () => {

@@ -1,0 +1,276 @@
+import type {
+  CreateGroupCommandInput,
+  CreateIdentityProviderCommandInput,
+  CreateResourceServerCommandInput,
+  CreateUserPoolClientCommandInput,
+  CreateUserPoolCommandInput,
+  GetUserPoolMfaConfigResponse,
+  GroupType,
+  IdentityProviderType,
+  ResourceServerType,
+  RiskConfigurationType,
+  SetRiskConfigurationCommandInput,
+  SetUICustomizationCommandInput,
+  SetUserPoolMfaConfigCommandInput,
+  UICustomizationType,
+  UserPoolClientType,
+  UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+
+/**
+ * The field lists restore writes and compare checks, in one place, with a compile-time check
+ * that every member the SDK's create requests accept — and every member its describe answers
+ * return — is either copied or deliberately excluded with a reason. An SDK upgrade that adds a
+ * field breaks the build here until someone decides what to do with it (docs/format.md holds the
+ * same table for people).
+ */
+
+/** A compile-time assertion: `Missing` must be `never`, else the constant's type names it. */
+type Complete<Missing> = [Missing] extends [never] ? true : { missing: Missing };
+
+// ---- user pool -----------------------------------------------------------------------------
+
+/** DescribeUserPool fields CreateUserPool accepts under the same name: copied as they are. */
+export const CREATE_POOL_KEYS = [
+  'Policies',
+  'DeletionProtection',
+  'LambdaConfig',
+  'AutoVerifiedAttributes',
+  'AliasAttributes',
+  'UsernameAttributes',
+  'SmsVerificationMessage',
+  'EmailVerificationMessage',
+  'EmailVerificationSubject',
+  'VerificationMessageTemplate',
+  'SmsAuthenticationMessage',
+  'MfaConfiguration',
+  'UserAttributeUpdateSettings',
+  'DeviceConfiguration',
+  'EmailConfiguration',
+  'SmsConfiguration',
+  'UserPoolTags',
+  'AdminCreateUserConfig',
+  'UserPoolAddOns',
+  'UsernameConfiguration',
+  'AccountRecoverySetting',
+  'UserPoolTier',
+  'KeyConfiguration',
+  'IssuerConfiguration',
+  'DcrConfiguration',
+  'AcrConfiguration',
+] as const satisfies readonly (keyof CreateUserPoolCommandInput & keyof UserPoolType)[];
+
+/** CreateUserPool members not copied by name, and why. */
+export const CREATE_POOL_DERIVED = {
+  PoolName: 'the new pool name (--create-pool NAME), not the snapshot pool name',
+  Schema:
+    'built from DescribeUserPool SchemaAttributes: custom attributes, and standard ones whose settings differ from the defaults',
+} as const satisfies Partial<Record<keyof CreateUserPoolCommandInput, string>>;
+
+/** DescribeUserPool fields a restore does not send to CreateUserPool, and why. */
+export const POOL_NOT_COPIED = {
+  Id: 'output only: the new pool has a new id',
+  Arn: 'output only: the new pool has a new ARN',
+  Name: 'sent as PoolName',
+  SchemaAttributes: 'sent as Schema',
+  Status: 'output only (deprecated)',
+  CreationDate: 'output only',
+  LastModifiedDate: 'output only',
+  EstimatedNumberOfUsers: 'output only: the users are restored one by one',
+  SmsConfigurationFailure: 'output only: Cognito reports the state of the SMS role',
+  EmailConfigurationFailure: 'output only: Cognito reports the state of the SES identity',
+  Domain: 'created by CreateUserPoolDomain with --domain PREFIX (domain prefixes are global)',
+  CustomDomain: 'not created: a custom domain needs a certificate and DNS owned by the operator',
+} as const satisfies Partial<Record<keyof UserPoolType, string>>;
+
+export const POOL_CREATE_COMPLETE: Complete<
+  Exclude<
+    keyof CreateUserPoolCommandInput,
+    (typeof CREATE_POOL_KEYS)[number] | keyof typeof CREATE_POOL_DERIVED
+  >
+> = true;
+export const POOL_READ_COMPLETE: Complete<
+  Exclude<keyof UserPoolType, (typeof CREATE_POOL_KEYS)[number] | keyof typeof POOL_NOT_COPIED>
+> = true;
+
+// ---- MFA -----------------------------------------------------------------------------------
+
+/** GetUserPoolMfaConfig fields SetUserPoolMfaConfig accepts (same names). */
+export const MFA_KEYS = [
+  'MfaConfiguration',
+  'SmsMfaConfiguration',
+  'SoftwareTokenMfaConfiguration',
+  'EmailMfaConfiguration',
+  'WebAuthnConfiguration',
+] as const satisfies readonly (keyof GetUserPoolMfaConfigResponse &
+  keyof SetUserPoolMfaConfigCommandInput)[];
+
+export const MFA_COMPLETE: Complete<
+  Exclude<
+    | keyof GetUserPoolMfaConfigResponse
+    | Exclude<keyof SetUserPoolMfaConfigCommandInput, 'UserPoolId'>,
+    (typeof MFA_KEYS)[number] | '$metadata'
+  >
+> = true;
+
+// ---- app clients ---------------------------------------------------------------------------
+
+/** DescribeUserPoolClient fields CreateUserPoolClient takes under the same name. */
+export const CREATE_CLIENT_KEYS = [
+  'ClientName',
+  'RefreshTokenValidity',
+  'AccessTokenValidity',
+  'IdTokenValidity',
+  'TokenValidityUnits',
+  'ReadAttributes',
+  'WriteAttributes',
+  'ExplicitAuthFlows',
+  'SupportedIdentityProviders',
+  'CallbackURLs',
+  'LogoutURLs',
+  'DefaultRedirectURI',
+  'AllowedOAuthFlows',
+  'AllowedOAuthScopes',
+  'AllowedOAuthFlowsUserPoolClient',
+  'AnalyticsConfiguration',
+  'PreventUserExistenceErrors',
+  'EnableTokenRevocation',
+  'EnablePropagateAdditionalUserContextData',
+  'AuthSessionValidity',
+  'RefreshTokenRotation',
+] as const satisfies readonly (keyof CreateUserPoolClientCommandInput & keyof UserPoolClientType)[];
+
+export const CREATE_CLIENT_DERIVED = {
+  UserPoolId: 'the target pool',
+  ClientSecret:
+    'the captured secret (--include-secrets) when it passes the model check (24–64 of [\\w+]); otherwise a new one is generated and the restore reports it',
+  GenerateSecret: 'true when the client had a secret that cannot be restored as it was',
+} as const satisfies Partial<Record<keyof CreateUserPoolClientCommandInput, string>>;
+
+export const CLIENT_NOT_COPIED = {
+  UserPoolId: 'the target pool',
+  ClientId: 'output only: Cognito assigns a new client id (see the client map)',
+  ClientSecret: 'sent as ClientSecret or GenerateSecret (see above)',
+  CreationDate: 'output only',
+  LastModifiedDate: 'output only',
+  ClientType:
+    'output only: CreateUserPoolClient has no such member; Cognito sets it (compared, so a difference is reported)',
+} as const satisfies Partial<Record<keyof UserPoolClientType, string>>;
+
+export const CLIENT_CREATE_COMPLETE: Complete<
+  Exclude<
+    keyof CreateUserPoolClientCommandInput,
+    (typeof CREATE_CLIENT_KEYS)[number] | keyof typeof CREATE_CLIENT_DERIVED
+  >
+> = true;
+export const CLIENT_READ_COMPLETE: Complete<
+  Exclude<
+    keyof UserPoolClientType,
+    (typeof CREATE_CLIENT_KEYS)[number] | keyof typeof CLIENT_NOT_COPIED
+  >
+> = true;
+
+/** Client fields compare checks: what restore writes, plus the output-only ClientType. */
+export const COMPARED_CLIENT_KEYS = [
+  ...CREATE_CLIENT_KEYS.filter((k) => k !== 'ClientName'),
+  'ClientType',
+] as const;
+
+// ---- identity providers, resource servers, groups ------------------------------------------
+
+/** DescribeIdentityProvider fields CreateIdentityProvider takes (ProviderDetails: see below). */
+export const CREATE_IDP_KEYS = [
+  'ProviderName',
+  'ProviderType',
+  'ProviderDetails',
+  'AttributeMapping',
+  'IdpIdentifiers',
+  'AcrMapping',
+] as const satisfies readonly (keyof CreateIdentityProviderCommandInput &
+  keyof IdentityProviderType)[];
+
+export const IDP_NOT_COPIED = {
+  UserPoolId: 'the target pool',
+  CreationDate: 'output only',
+  LastModifiedDate: 'output only',
+} as const satisfies Partial<Record<keyof IdentityProviderType, string>>;
+
+/** ProviderDetails keys DescribeIdentityProvider returns that CreateIdentityProvider refuses. */
+export const IDP_DETAILS_OUTPUT_ONLY = ['ActiveEncryptionCertificate'] as const;
+
+export const IDP_CREATE_COMPLETE: Complete<
+  Exclude<keyof CreateIdentityProviderCommandInput, (typeof CREATE_IDP_KEYS)[number] | 'UserPoolId'>
+> = true;
+export const IDP_READ_COMPLETE: Complete<
+  Exclude<
+    keyof IdentityProviderType,
+    (typeof CREATE_IDP_KEYS)[number] | keyof typeof IDP_NOT_COPIED
+  >
+> = true;
+
+export const CREATE_RESOURCE_SERVER_KEYS = [
+  'Identifier',
+  'Name',
+  'Scopes',
+] as const satisfies readonly (keyof CreateResourceServerCommandInput & keyof ResourceServerType)[];
+
+export const RESOURCE_SERVER_NOT_COPIED = {
+  UserPoolId: 'the target pool',
+  ManagedBy:
+    'output only: resource servers Cognito manages itself are created by Cognito, not by CreateResourceServer (restore skips them)',
+} as const satisfies Partial<Record<keyof ResourceServerType, string>>;
+
+export const RESOURCE_SERVER_COMPLETE: Complete<
+  Exclude<
+    keyof CreateResourceServerCommandInput | keyof ResourceServerType,
+    (typeof CREATE_RESOURCE_SERVER_KEYS)[number] | keyof typeof RESOURCE_SERVER_NOT_COPIED
+  >
+> = true;
+
+export const CREATE_GROUP_KEYS = [
+  'GroupName',
+  'Description',
+  'Precedence',
+  'RoleArn',
+] as const satisfies readonly (keyof CreateGroupCommandInput & keyof GroupType)[];
+
+export const GROUP_NOT_COPIED = {
+  UserPoolId: 'the target pool',
+  CreationDate: 'output only',
+  LastModifiedDate: 'output only',
+} as const satisfies Partial<Record<keyof GroupType, string>>;
+
+export const GROUP_COMPLETE: Complete<
+  Exclude<
+    keyof CreateGroupCommandInput | keyof GroupType,
+    (typeof CREATE_GROUP_KEYS)[number] | keyof typeof GROUP_NOT_COPIED
+  >
+> = true;
+
+// ---- settings set after CreateUserPool (src/restore/settings.ts) ---------------------------
+
+/** DescribeRiskConfiguration fields SetRiskConfiguration takes (ClientId: only the pool's). */
+export const RISK_KEYS = [
+  'CompromisedCredentialsRiskConfiguration',
+  'AccountTakeoverRiskConfiguration',
+  'RiskExceptionConfiguration',
+] as const satisfies readonly (keyof SetRiskConfigurationCommandInput &
+  keyof RiskConfigurationType)[];
+
+export const RISK_COMPLETE: Complete<
+  Exclude<
+    keyof SetRiskConfigurationCommandInput,
+    (typeof RISK_KEYS)[number] | 'UserPoolId' | 'ClientId'
+  >
+> = true;
+
+/** GetUICustomization → SetUICustomization: `CSS` as is, `ImageUrl` → the logo's bytes. */
+export const UI_KEYS = ['CSS'] as const satisfies readonly (keyof SetUICustomizationCommandInput &
+  keyof UICustomizationType)[];
+
+export const UI_COMPLETE: Complete<
+  Exclude<
+    keyof SetUICustomizationCommandInput,
+    (typeof UI_KEYS)[number] | 'UserPoolId' | 'ClientId' | 'ImageFile'
+  >
+> = true;
