@@ -4,6 +4,7 @@ import { regionOfPoolId } from '../cognito/gateway.js';
 import { type HeldLease, noLeaseWarning, tryAcquireReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
+import { loadArnMap } from '../restore/arns.js';
 import { loadIdpSecrets } from '../restore/idp-secrets.js';
 import type {
   ResourceFailure,
@@ -39,6 +40,10 @@ interface RestoreFlags extends CommonFlags {
   users?: string;
   importLogsRoleArn?: string;
   webauthnRpId?: string;
+  mapArns?: string;
+  allowForeignArns?: boolean;
+  targetAccount?: string;
+  withoutTriggers?: boolean;
 }
 
 const RESTORE_HELP = `
@@ -98,6 +103,7 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
   say(`sub map:       ${r.subMap}`);
   say(`client id map: ${r.clientMap}`);
   say(`report:        ${r.report}`);
+  if (r.triggersAttached) say('Lambda triggers attached after the users (--without-triggers)');
   for (const w of r.warnings) say(`warning: ${w.message}`);
   if (r.resourceFailures.length) {
     say(
@@ -151,6 +157,22 @@ export function registerRestore(program: Command): void {
     .option(
       '--webauthn-rp-id <id>',
       "the new pool's passkey (WebAuthn) relying party id, when its domain differs from the snapshot's",
+    )
+    .option(
+      '--map-arns <file>',
+      'rewrite account/Region-bound ARNs (triggers, KMS, SES, SMS role, group roles, …): {"<old ARN>": "<new ARN>", "<old prefix>*": "<new prefix>"}',
+    )
+    .option(
+      '--allow-foreign-arns',
+      'restore ARNs of another account or Region as they are (the preflight otherwise stops, exit 4)',
+    )
+    .option(
+      '--target-account <id>',
+      "the target account, to check the snapshot's ARNs before a new pool exists",
+    )
+    .option(
+      '--without-triggers',
+      'create the new pool without its Lambda triggers and attach them after the users (--create-pool only)',
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
@@ -216,6 +238,7 @@ export function registerRestore(program: Command): void {
           );
         }
         const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
+        const mapArns = flags.mapArns ? await loadArnMap(flags.mapArns) : undefined;
         const gw = makeGateway(flags, region, signal);
         let lease: HeldLease | undefined;
         try {
@@ -254,6 +277,10 @@ export function registerRestore(program: Command): void {
                 }
               : {}),
             ...(flags.webauthnRpId ? { webauthnRpId: flags.webauthnRpId } : {}),
+            ...(mapArns ? { mapArns, mapArnsSource: flags.mapArns } : {}),
+            ...(flags.allowForeignArns ? { allowForeignArns: true } : {}),
+            ...(flags.targetAccount ? { targetAccount: flags.targetAccount } : {}),
+            ...(flags.withoutTriggers ? { withoutTriggers: true } : {}),
             signal,
             onProgress: progress,
           });

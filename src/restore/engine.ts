@@ -11,6 +11,7 @@ import { noProgress } from '../core/progress.js';
 import { type CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
+import { accountOfPoolArn, arnPreflight, checkAfterCreate } from './arns.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
@@ -70,6 +71,7 @@ import {
   poolLike,
   type UsersPathPlan,
 } from './import-path.js';
+import { attachTriggers, snapshotTriggers, withoutLambdaConfig } from './triggers.js';
 
 type Loose = Record<string, unknown>;
 
@@ -152,6 +154,12 @@ export async function restoreSnapshot(
         `--password-state expects ${PASSWORD_STATES.join(' or ')}, got "${String(passwordState)}"`,
       );
     }
+    if (options.withoutTriggers && !('createPool' in target)) {
+      throw new UsageError(
+        'BAD_FLAG',
+        "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
+      );
+    }
     const data = await loadSnapshot(reader);
     const snapshotId = reader.manifest.snapshotId;
     const sourcePoolId = reader.manifest.userPool.id;
@@ -225,6 +233,17 @@ export async function restoreSnapshot(
         );
       }
     }
+    // Account- and Region-bound ARNs: --map-arns rewrites `data` in place, then every foreign
+    // ARN left is named (exit 4) unless --allow-foreign-arns.
+    const arns = await arnPreflight(gw, data, {
+      targetPool,
+      creating: 'createPool' in target,
+      mapArns: options.mapArns,
+      mapArnsSource: options.mapArnsSource,
+      allowForeignArns: Boolean(options.allowForeignArns),
+      targetAccount: options.targetAccount,
+    });
+    for (const w of arns.warnings) warn(w);
     const { index, unknownGroups } = await buildMembershipIndex(reader, data.groups);
     for (const [g, n] of unknownGroups) {
       warn({
@@ -244,7 +263,8 @@ export async function restoreSnapshot(
       creating && !poolId
         ? planPoolCreation(data.pool, target.createPool, legacy, webauthn)
         : undefined;
-    for (const w of poolPlan?.warnings ?? []) warn(w);
+    for (const w of poolPlan?.warnings ?? [])
+      if (!(options.withoutTriggers && w.code === 'LAMBDA_TRIGGERS')) warn(w);
     for (const w of notRestoredWarnings(data.pool, creating && !options.domain, !creating)) warn(w);
     if (prior) for (const w of prior.warnings.values()) warn(w);
     progress({ type: 'phase', phase: 'preflight', detail: 'checking which path each user takes' });
@@ -293,9 +313,12 @@ export async function restoreSnapshot(
       if (creating) {
         if (!poolId) {
           progress({ type: 'phase', phase: 'pool', detail: `creating ${target.createPool}` });
+          if (options.withoutTriggers && !state.triggers && snapshotTriggers(data.pool.userPool))
+            journal.append({ t: 'triggers', s: 'pending' });
           const name = target.createPool;
           const preexisting = state.poolIntent?.preexisting ?? (await poolsNamed(gw, name));
-          const baseInput = poolPlan?.input ?? { PoolName: name };
+          const planned = poolPlan?.input ?? { PoolName: name };
+          const baseInput = state.triggers === 'pending' ? withoutLambdaConfig(planned) : planned;
           const createdId = await createOnce(
             () => {
               // A fresh token per attempt, journaled before the call and carried as a tag: the
@@ -326,6 +349,12 @@ export async function restoreSnapshot(
           poolId = createdId;
         }
         if (state.poolId !== poolId) journal.append({ t: 'pool', id: poolId });
+        if (!accountOfPoolArn(targetPool?.Arn)) {
+          // The account was not known (or only claimed) before the pool existed.
+          const created = await describeTargetPool(gw, poolId);
+          for (const w of checkAfterCreate(data, created, arns.checked, !!options.allowForeignArns))
+            warn(w);
+        }
         createdPool = true;
         if (!state.poolSettingsDone || !state.phases.has(SETTINGS_PHASE)) {
           const plan = poolPlan ?? planPoolCreation(data.pool, target.createPool, legacy, webauthn);
@@ -514,6 +543,14 @@ export async function restoreSnapshot(
       if (usersSettled.status !== 'fulfilled') throw usersSettled.reason;
       const users = usersSettled.value;
 
+      // --without-triggers: the triggers go back once every user and follow-up is done.
+      if (state.triggers === 'pending') {
+        progress({ type: 'phase', phase: 'triggers', detail: 'attaching the Lambda triggers' });
+        const lambdaConfig = snapshotTriggers(data.pool.userPool);
+        if (lambdaConfig) await attachTriggers(gw, poolId, lambdaConfig);
+        journal.append({ t: 'triggers', s: 'attached' });
+      }
+
       progress({ type: 'phase', phase: 'outputs' });
       await writeSubMap(journal, subMapFile);
       const needsAdminFile = path.join(stateDir, NEEDS_ADMIN_FILE);
@@ -554,6 +591,7 @@ export async function restoreSnapshot(
           needsAdmin: state.signIn.needsAdmin,
           needsAdminFile,
         },
+        ...(state.triggers ? { triggersAttached: state.triggers === 'attached' } : {}),
         subMap: subMapFile,
         clientMap: clientMapFile,
         report: reportFile,

@@ -51,6 +51,8 @@ const FILE_MODE = 0o600;
  * - `rf`: a pool resource that could not be restored (`k` kind, `n` name, `o` operation, `e`
  *   error); not retried by later runs (its dependants were adjusted), still reported.
  * - `w`: a warning, kept so a resumed run still reports it. `end`: a run finished.
+ * - `triggers`: --without-triggers: `pending` before CreateUserPool (the pool is created without
+ *   its Lambda triggers), `attached` once the closing UpdateUserPool put them back.
  */
 export type JournalEntry =
   | {
@@ -89,6 +91,7 @@ export type JournalEntry =
   | { t: 'f'; u: string; m: number; d: 0 | 1 }
   | { t: 'rf'; k: ResourceFailure['kind']; n: string; o: string; e: string }
   | { t: 'w'; code: string; message: string }
+  | { t: 'triggers'; s: 'pending' | 'attached' }
   | { t: 'end'; at: string };
 
 /** One CSV import file as journaled: name, sha256, data rows, bytes. */
@@ -189,6 +192,8 @@ export class JournalState {
   failed(kind: ResourceFailure['kind'], name: string): boolean {
     return this.resourceFailures.has(JournalState.resourceKey(kind, name));
   }
+  /** --without-triggers: the pool was created without its triggers / they are back. */
+  triggers: 'pending' | 'attached' | undefined;
 
   static linkKey(username: string, provider: string, value: string): string {
     return `${username}\u0000${provider}\u0000${value}`;
@@ -320,6 +325,9 @@ export class JournalState {
       }
       case 'w':
         this.warnings.set(e.message, { code: e.code, message: e.message });
+        break;
+      case 'triggers':
+        if (this.triggers !== 'attached') this.triggers = e.s;
         break;
       case 'end':
         break;

@@ -34,6 +34,22 @@ export interface RestoreOptions {
    * domain).
    */
   webauthnRpId?: string;
+  /**
+   * Rewrites account- and Region-bound ARNs before anything is sent: `{ "<old ARN>": "<new>" }`
+   * and prefix rules `{ "arn:aws:lambda:us-east-1:111111111111:*": "arn:aws:lambda:…:" }`.
+   */
+  mapArns?: Record<string, string>;
+  /** Where mapArns came from (named in errors), e.g. the --map-arns file. */
+  mapArnsSource?: string;
+  /** Restore ARNs of another account or Region as they are (a warning lists them). */
+  allowForeignArns?: boolean;
+  /** The target account, for the foreign-ARN check before a new pool exists. */
+  targetAccount?: string;
+  /**
+   * Create the new pool without its Lambda triggers and attach them at the end (one
+   * whole-settings UpdateUserPool). Only with a created pool (createPool).
+   */
+  withoutTriggers?: boolean;
   /** Expected round trip per call, for sizing the worker pools (default 100 ms). */
   rttMs?: number;
   /** Override the AdminCreateUser worker count (default ≈ 2 × rate × RTT). */
@@ -140,6 +156,8 @@ export interface RestoreResult {
     needsAdmin: number;
     needsAdminFile: string;
   };
+  /** --without-triggers: the Lambda triggers were attached at the end. */
+  triggersAttached?: boolean;
   subMap: string;
   clientMap: string;
   report: string;

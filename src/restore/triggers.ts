@@ -1,0 +1,129 @@
+import {
+  type LambdaConfigType,
+  UpdateUserPoolCommand,
+  type UpdateUserPoolCommandInput,
+  type UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import type { CognitoGateway } from '../cognito/gateway.js';
+
+/**
+ * `--without-triggers`: the new pool is created without its Lambda triggers, so PreSignUp,
+ * PostConfirmation, custom message/sender and the rest do not run for every restored user; the
+ * triggers are attached at the very end with one UpdateUserPool.
+ *
+ * UpdateUserPool resets every setting its request omits ("If you don't provide a value for an
+ * attribute, Amazon Cognito sets it to its default value"), so that request carries the WHOLE
+ * configuration: every member UpdateUserPool accepts, read back from DescribeUserPool of the
+ * target, with only LambdaConfig taken from the snapshot. The field list is checked against the
+ * SDK's request type at compile time: an SDK upgrade that adds a member breaks the build here
+ * until someone decides where its value comes from.
+ */
+
+/** A compile-time assertion: `Missing` must be `never`, else the constant's type names it. */
+type Complete<Missing> = [Missing] extends [never] ? true : { missing: Missing };
+
+/** DescribeUserPool fields UpdateUserPool accepts under the same name: sent back as they are. */
+export const UPDATE_POOL_KEYS = [
+  'Policies',
+  'DeletionProtection',
+  'LambdaConfig',
+  'AutoVerifiedAttributes',
+  'SmsVerificationMessage',
+  'EmailVerificationMessage',
+  'EmailVerificationSubject',
+  'VerificationMessageTemplate',
+  'SmsAuthenticationMessage',
+  'UserAttributeUpdateSettings',
+  'MfaConfiguration',
+  'DeviceConfiguration',
+  'EmailConfiguration',
+  'SmsConfiguration',
+  'UserPoolTags',
+  'AdminCreateUserConfig',
+  'UserPoolAddOns',
+  'DcrConfiguration',
+  'AccountRecoverySetting',
+  'UserPoolTier',
+  'KeyConfiguration',
+  'IssuerConfiguration',
+  'AcrConfiguration',
+] as const satisfies readonly (keyof UpdateUserPoolCommandInput & keyof UserPoolType)[];
+
+/** UpdateUserPool members not copied by name, and where they come from. */
+export const UPDATE_POOL_DERIVED = {
+  UserPoolId: 'the target pool',
+  PoolName: "DescribeUserPool's Name (unchanged)",
+} as const satisfies Partial<Record<keyof UpdateUserPoolCommandInput, string>>;
+
+export const UPDATE_POOL_COMPLETE: Complete<
+  Exclude<
+    keyof UpdateUserPoolCommandInput,
+    (typeof UPDATE_POOL_KEYS)[number] | keyof typeof UPDATE_POOL_DERIVED
+  >
+> = true;
+
+type Loose = Record<string, unknown>;
+
+const present = (v: unknown): boolean => v !== undefined && v !== null;
+
+/**
+ * The UpdateUserPool request that changes nothing but LambdaConfig: the target's whole current
+ * configuration (DescribeUserPool) with `lambdaConfig` in place of its triggers.
+ */
+export function wholeSettingsUpdate(
+  live: UserPoolType,
+  lambdaConfig: LambdaConfigType | undefined,
+): UpdateUserPoolCommandInput {
+  const l = live as Loose;
+  const input: Loose = { UserPoolId: live.Id };
+  if (present(live.Name)) input.PoolName = live.Name;
+  for (const k of UPDATE_POOL_KEYS) if (present(l[k])) input[k] = structuredClone(l[k]);
+  if (lambdaConfig && Object.keys(lambdaConfig).length) input.LambdaConfig = lambdaConfig;
+  else delete input.LambdaConfig;
+
+  // As for CreateUserPool: the legacy verification messages duplicate VerificationMessageTemplate
+  // (which supersedes them), and the deprecated UnusedAccountValidityDays conflicts with
+  // TemporaryPasswordValidityDays — each value is sent once.
+  const vmt = input.VerificationMessageTemplate as Loose | undefined;
+  if (vmt) {
+    for (const [legacy, current] of [
+      ['EmailVerificationMessage', 'EmailMessage'],
+      ['EmailVerificationSubject', 'EmailSubject'],
+      ['SmsVerificationMessage', 'SmsMessage'],
+    ] as const) {
+      if (present(input[legacy]) && input[legacy] === vmt[current]) delete input[legacy];
+    }
+  }
+  const acu = input.AdminCreateUserConfig as Loose | undefined;
+  const pw = (input.Policies as Loose | undefined)?.PasswordPolicy as Loose | undefined;
+  if (acu && present(acu.UnusedAccountValidityDays) && present(pw?.TemporaryPasswordValidityDays))
+    delete acu.UnusedAccountValidityDays;
+  return input as unknown as UpdateUserPoolCommandInput;
+}
+
+/** A CreateUserPool request without its Lambda triggers (and their KMS key). */
+export function withoutLambdaConfig<T extends { LambdaConfig?: unknown }>(input: T): T {
+  const { LambdaConfig: _dropped, ...rest } = input;
+  return rest as T;
+}
+
+/** The snapshot's triggers, or undefined when it has none. */
+export function snapshotTriggers(userPool: Loose): LambdaConfigType | undefined {
+  const lc = userPool.LambdaConfig as LambdaConfigType | undefined;
+  return lc && Object.keys(lc).length ? lc : undefined;
+}
+
+/** Attaches `lambdaConfig` to the pool with one whole-settings UpdateUserPool. */
+export async function attachTriggers(
+  gw: CognitoGateway,
+  poolId: string,
+  lambdaConfig: LambdaConfigType,
+): Promise<void> {
+  const live = await gw.describeUserPool(poolId);
+  if (!live) throw new Error(`DescribeUserPool ${poolId} returned no pool`);
+  const input = wholeSettingsUpdate(live, lambdaConfig);
+  // Idempotent (the same whole settings twice): a retry after a lost answer is harmless.
+  await gw.call('UpdateUserPool', poolId, (abortSignal) =>
+    gw.client.send(new UpdateUserPoolCommand(input), { abortSignal }),
+  );
+}
