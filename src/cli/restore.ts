@@ -104,6 +104,11 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
   say(`client id map: ${r.clientMap}`);
   say(`report:        ${r.report}`);
   if (r.triggersAttached) say('Lambda triggers attached after the users (--without-triggers)');
+  if (r.reconfigure.length) say('reconfigure outside Cognito:');
+  for (const item of r.reconfigure) {
+    say(`  ${item.subject}: ${item.action}`);
+    for (const [k, v] of Object.entries(item.values)) say(`    ${k}: ${v}`);
+  }
   for (const w of r.warnings) say(`warning: ${w.message}`);
   if (r.resourceFailures.length) {
     say(

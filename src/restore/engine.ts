@@ -11,7 +11,8 @@ import { noProgress } from '../core/progress.js';
 import { type CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
-import { accountOfPoolArn, arnPreflight, checkAfterCreate } from './arns.js';
+import { accountOfPoolArn, arnPreflight, checkAfterCreate, collectArns } from './arns.js';
+import { reconfigureList } from './reconfigure.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
@@ -26,6 +27,7 @@ import {
   writeSubMap,
 } from './outputs.js';
 import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js';
+import { regionOfPoolId } from '../cognito/gateway.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
@@ -597,6 +599,22 @@ export async function restoreSnapshot(
         report: reportFile,
         stateDir,
         durationMs: Math.round(performance.now() - t0),
+        reconfigure: reconfigureList({
+          poolId,
+          region: regionOfPoolId(poolId),
+          domain: state.domain ?? targetPool?.Domain,
+          customDomain: targetPool?.CustomDomain,
+          oldDomain: oldDomainOf(data),
+          identityProviders: data.identityProviders,
+          skippedIdps: await resources,
+          clients: state.clients.size,
+          clientMapFile,
+          triggerArns: creating
+            ? collectArns(data, { includePool: true })
+                .filter((u) => u.path.startsWith('pool.userPool.LambdaConfig.'))
+                .map((u) => u.arn)
+            : [],
+        }),
         failedUsers: users.failedUsers,
         resourceFailures: [...state.resourceFailures.values()],
         externalProviderUsers: users.externalProviderUsers,
@@ -630,6 +648,13 @@ function rmEmptyDir(dir: string): void {
   } catch {
     // not empty, or gone
   }
+}
+
+/** The snapshot pool's domain (custom or prefix), for the reconfigure list. */
+function oldDomainOf(data: SnapshotData): string | undefined {
+  const up = data.pool.userPool as Loose;
+  const d = up.CustomDomain ?? up.Domain ?? (data.pool.domain as Loose | undefined)?.Domain;
+  return typeof d === 'string' && d ? d : undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { CategoryReport } from '../cognito/rate.js';
 import type { PasswordState } from './sign-in.js';
 import type { ImportJobReport, ImportLogReader, Uploader } from './import-jobs.js';
 import type { UsersPath, UsersPathPlan } from './import-path.js';
+import type { ReconfigureItem } from './reconfigure.js';
 
 /** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
 export type RestoreTarget = { userPoolId: string } | { createPool: string };
@@ -163,6 +164,8 @@ export interface RestoreResult {
   report: string;
   stateDir: string;
   durationMs: number;
+  /** What to change outside Cognito: IdP SP/redirect URLs, client ids, issuer, domain. */
+  reconfigure: ReconfigureItem[];
   failedUsers: FailedUser[];
   /** Pool resources not restored (all runs); their dependants were adjusted (see warnings). */
   resourceFailures: ResourceFailure[];

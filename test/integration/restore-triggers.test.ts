@@ -129,6 +129,12 @@ describe('restore --without-triggers on moto', () => {
       new AdminGetUserCommand({ UserPoolId: deferred.userPoolId, Username: 'ann' }),
     );
     expect(got.Username).toBe('ann');
+    // What to change outside Cognito: the issuer of the new pool, the trigger permissions.
+    const kinds = deferred.reconfigure.map((i) => i.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['token-issuer', 'lambda-triggers']));
+    expect(deferred.reconfigure.find((i) => i.kind === 'token-issuer')?.values.userPoolId).toBe(
+      deferred.userPoolId,
+    );
   }, 120_000);
 
   it('the preflight names a foreign trigger before anything is written; --map-arns rewrites it', async () => {

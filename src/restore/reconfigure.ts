@@ -1,0 +1,108 @@
+import type { IdentityProviderRecord } from '../snapshot/format.js';
+
+/**
+ * What must be changed outside Cognito after a restore, because the restored pool has a new
+ * id, new app client ids and maybe another domain: every SAML IdP needs the new SP entity id
+ * and ACS URL, every OIDC/social IdP the new redirect URL, every app the new client ids and
+ * token issuer, every Lambda trigger a permission for the new pool. All of it is configuration
+ * (no user data), printed and in the JSON result.
+ */
+export interface ReconfigureItem {
+  /** What it is about: an IdP, the app clients, the token issuer, the domain, triggers. */
+  kind: 'saml-idp' | 'oidc-idp' | 'app-clients' | 'token-issuer' | 'domain' | 'lambda-triggers';
+  /** Where to change it (the IdP's name, "your apps", …). */
+  subject: string;
+  /** One sentence: what to set to what. */
+  action: string;
+  /** The values to set (URLs, ids), for scripts. */
+  values: Record<string, string>;
+}
+
+export interface ReconfigureInput {
+  poolId: string;
+  region: string;
+  /** The new pool's Cognito prefix domain, if it has one. */
+  domain: string | undefined;
+  /** The new pool's custom domain, if it has one. */
+  customDomain: string | undefined;
+  /** The old pool's domain (prefix or custom), if it had one. */
+  oldDomain: string | undefined;
+  identityProviders: readonly IdentityProviderRecord[];
+  /** IdPs the restore did not create (no secret): nothing to reconfigure for them yet. */
+  skippedIdps: ReadonlySet<string>;
+  clients: number;
+  clientMapFile: string;
+  /** The Lambda functions the pool's triggers name (after --map-arns). */
+  triggerArns: readonly string[];
+}
+
+const SOCIAL = new Set(['OIDC', 'Google', 'Facebook', 'LoginWithAmazon', 'SignInWithApple']);
+
+export function reconfigureList(r: ReconfigureInput): ReconfigureItem[] {
+  const out: ReconfigureItem[] = [];
+  const host =
+    r.customDomain ?? (r.domain ? `${r.domain}.auth.${r.region}.amazoncognito.com` : undefined);
+  const base = host ? `https://${host}` : undefined;
+  const noDomain =
+    'the new pool has no domain yet: create one (--domain PREFIX, or CreateUserPoolDomain) and use';
+  for (const idp of r.identityProviders) {
+    if (r.skippedIdps.has(idp.ProviderName)) continue;
+    const type = idp.ProviderType ?? '';
+    if (type === 'SAML') {
+      const acs = base ? `${base}/saml2/idpresponse` : `https://<domain>/saml2/idpresponse`;
+      out.push({
+        kind: 'saml-idp',
+        subject: idp.ProviderName,
+        action: `in the SAML IdP's application for ${idp.ProviderName}, set the SP entity id (audience) and the ACS URL${base ? '' : ` (${noDomain} its host)`}`,
+        values: { spEntityId: `urn:amazon:cognito:sp:${r.poolId}`, acsUrl: acs },
+      });
+    } else if (SOCIAL.has(type)) {
+      const redirect = base ? `${base}/oauth2/idpresponse` : `https://<domain>/oauth2/idpresponse`;
+      out.push({
+        kind: 'oidc-idp',
+        subject: idp.ProviderName,
+        action: `at ${idp.ProviderName} (${type}), add the redirect (callback) URL${base ? '' : ` (${noDomain} its host)`}`,
+        values: { redirectUrl: redirect },
+      });
+    }
+  }
+  if (r.clients > 0) {
+    out.push({
+      kind: 'app-clients',
+      subject: 'your apps',
+      action: `${r.clients} app client(s) have new client ids (and new secrets where they had one): update every app from the client id map`,
+      values: { clientMap: r.clientMapFile },
+    });
+  }
+  out.push({
+    kind: 'token-issuer',
+    subject: 'your APIs and apps',
+    action:
+      'tokens now come from the new pool: update the issuer and JWKS URL wherever tokens are verified (API Gateway authorizers, ALB, backends); users sign in again',
+    values: {
+      userPoolId: r.poolId,
+      issuer: `https://cognito-idp.${r.region}.amazonaws.com/${r.poolId}`,
+      jwks: `https://cognito-idp.${r.region}.amazonaws.com/${r.poolId}/.well-known/jwks.json`,
+    },
+  });
+  if (r.oldDomain || host) {
+    out.push({
+      kind: 'domain',
+      subject: 'hosted UI / managed login',
+      action: host
+        ? `the pool's sign-in pages are at ${base ?? ''}${r.oldDomain ? ` (was ${r.oldDomain})` : ''}: update links, app client callback hosts and DNS`
+        : `the old pool's domain (${r.oldDomain ?? ''}) was not recreated: create one and update links and DNS`,
+      values: { ...(base ? { url: base } : {}), ...(r.oldDomain ? { old: r.oldDomain } : {}) },
+    });
+  }
+  const functions = [...new Set(r.triggerArns.filter((a) => a.includes(':lambda:')))];
+  if (functions.length) {
+    out.push({
+      kind: 'lambda-triggers',
+      subject: 'Lambda',
+      action: `allow the new pool to invoke its ${functions.length} trigger function(s) (a resource policy for cognito-idp.amazonaws.com with the new pool's ARN as SourceArn)`,
+      values: Object.fromEntries(functions.map((f, i) => [`function${i + 1}`, f])),
+    });
+  }
+  return out;
+}
