@@ -34,6 +34,7 @@ import {
 import { acquireLease, type HeldLease } from '../snapshot/lease.js';
 import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
+import { UserMfaReader, type UserMfaSettings } from './user-mfa.js';
 import type { Storage } from '../storage/storage.js';
 
 export interface BackupOptions {
@@ -44,6 +45,11 @@ export interface BackupOptions {
   includeSecrets?: boolean;
   /** ListUsers shards by sub prefix: 1 (one chain), 16 or 256; default by pool size. */
   shards?: 1 | 16 | 256;
+  /**
+   * Read each user's MFA settings with AdminGetUser (ListUsers does not return them). Each
+   * AdminGetUser counts the user as a monthly active user (MAU) for billing that month.
+   */
+  userMfa?: boolean;
   /** Parallel ListUsersInGroup chains. */
   membershipWorkers?: number;
   signal?: AbortSignal;
@@ -89,9 +95,21 @@ export interface BackupResult {
   identityProviders: number;
   resourceServers: number;
   durationMs: number;
+  /** backup --user-mfa: AdminGetUser calls made (each one a billed MAU this month). */
+  userMfa?: UserMfaSummary;
   warnings: Warning[];
   rates: CategoryReport[];
   manifest: Manifest;
+}
+
+export interface UserMfaSummary {
+  /** AdminGetUser calls: each user read this way is a billed monthly active user. */
+  usersRead: number;
+  billedAsMau: number;
+  /** Users with at least one MFA factor activated, by factor. */
+  factors: Record<string, number>;
+  /** Users gone between ListUsers and AdminGetUser (captured without MFA settings). */
+  vanished: number;
 }
 
 /** ListUsers chains open at once (see captureUsers). */
@@ -127,7 +145,9 @@ function hexPrefixes(n: 1 | 16 | 256): string[] {
 }
 
 /** A user record as stored: ListUsers' UserType, dates as ISO strings. */
-function userRecord(u: UserType): unknown {
+function userRecord(u: UserType, mfa?: Map<string, UserMfaSettings>): unknown {
+  const m = u.Username ? mfa?.get(u.Username) : undefined;
+  if (m && u.Username) mfa?.delete(u.Username);
   return {
     Username: u.Username,
     Attributes: u.Attributes ?? [],
@@ -136,6 +156,9 @@ function userRecord(u: UserType): unknown {
     Enabled: u.Enabled,
     UserStatus: u.UserStatus,
     MFAOptions: u.MFAOptions ?? [],
+    ...(m
+      ? { UserMFASettingList: m.list, ...(m.preferred ? { PreferredMfaSetting: m.preferred } : {}) }
+      : {}),
   };
 }
 
@@ -186,6 +209,7 @@ export async function backupPool(
     let shards: 1 | 16 | 256 = 1;
 
     let usersListed = 0;
+    const mfa = opts.userMfa ? new UserMfaReader(gw, poolId, run.signal) : undefined;
     const userShard = async function* (
       filterPrefix: string,
       started: ProbedShard | undefined,
@@ -198,7 +222,8 @@ export async function backupPool(
         ? continueShard(started)
         : gw.listUsersPages(poolId, filter, { background: shards > 1 });
       for await (const page of pages) {
-        for (const u of page) yield userRecord(u);
+        if (mfa) await mfa.readPage(page);
+        for (const u of page) yield userRecord(u, mfa?.settings);
         usersListed += page.length;
         chain.listed += page.length;
         progress({
@@ -397,6 +422,7 @@ export async function backupPool(
       counts,
       options: {
         includeSecrets: Boolean(opts.includeSecrets),
+        ...(mfa ? { userMfa: true } : {}),
         sharding: { mode: shards === 1 ? 'single' : 'sub-prefix', shards },
       },
       warnings,
@@ -407,6 +433,7 @@ export async function backupPool(
       userPoolName: pool.Name ?? '',
       ...counts,
       durationMs: Math.round(performance.now() - t0),
+      ...(mfa ? { userMfa: mfa.summary() } : {}),
       warnings,
       rates: gw.rate.report(),
       manifest,

@@ -19,7 +19,15 @@ interface BackupFlags extends CommonFlags {
   to: string;
   includeSecrets?: boolean;
   shards?: string;
+  userMfa?: boolean;
 }
+
+const BACKUP_HELP = `
+--user-mfa costs money: ListUsers does not return per-user MFA settings, so each user is read
+again with AdminGetUser, and AWS counts every user read that way as a monthly active user (MAU)
+for that month's bill — a full backup with --user-mfa bills the whole pool as active once a
+month. The result says how many users were read (userMfa.billedAsMau). TOTP authenticator
+secrets cannot be exported at all; SMS and email MFA preferences can be restored.`;
 
 export function registerBackup(program: Command): void {
   const cmd = program
@@ -37,11 +45,16 @@ export function registerBackup(program: Command): void {
     .option(
       '--shards <n>',
       'parallel ListUsers chains by sub prefix: 1, 16 or 256 (default: 16, 256 above 2M users)',
+    )
+    .option(
+      '--user-mfa',
+      "capture each user's MFA settings with AdminGetUser: every user read is billed as a monthly active user (see below)",
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
+  cmd.addHelpText('after', BACKUP_HELP);
   cmd.action(async (flags: BackupFlags) => {
     await runCommand(
       flags,
@@ -64,6 +77,7 @@ export function registerBackup(program: Command): void {
           ...(flags.region ? { region: flags.region } : {}),
           includeSecrets: Boolean(flags.includeSecrets),
           ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
+          ...(flags.userMfa ? { userMfa: true } : {}),
           signal,
           onProgress: progress,
         };
@@ -88,6 +102,12 @@ export function registerBackup(program: Command): void {
               `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
           );
           say(`snapshot: ${String(r.snapshot)}`);
+          const mfa = r.userMfa as { billedAsMau: number } | undefined;
+          if (mfa) {
+            say(
+              `user MFA: ${mfa.billedAsMau} users read with AdminGetUser (each billed as a monthly active user)`,
+            );
+          }
           for (const w of (r.warnings as { message: string }[]) ?? []) say(`warning: ${w.message}`);
         }
       },

@@ -103,6 +103,11 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
   say(`sub map:       ${r.subMap}`);
   say(`client id map: ${r.clientMap}`);
   say(`report:        ${r.report}`);
+  if (r.mfa) {
+    say(
+      `user MFA: ${r.mfa.preferencesSet} SMS/email preference(s) set, ${r.mfa.totpNotRestorable} TOTP user(s) not restorable`,
+    );
+  }
   if (r.triggersAttached) say('Lambda triggers attached after the users (--without-triggers)');
   if (r.reconfigure.length) say('reconfigure outside Cognito:');
   for (const item of r.reconfigure) {

@@ -13,6 +13,7 @@ import type { SnapshotReader } from '../snapshot/reader.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
 import { accountOfPoolArn, arnPreflight, checkAfterCreate, collectArns } from './arns.js';
 import { reconfigureList } from './reconfigure.js';
+import { TotpReport } from './user-mfa.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
 import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
 import {
@@ -77,6 +78,9 @@ import { attachTriggers, snapshotTriggers, withoutLambdaConfig } from './trigger
 
 type Loose = Record<string, unknown>;
 
+/** Users whose TOTP cannot be restored (0600, in the state directory). */
+const MFA_NOT_RESTORED_FILE = 'mfa-not-restored.jsonl';
+
 /** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
 const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -85,6 +89,7 @@ const FOLLOW_UP_OPS = new Set([
   'AdminAddUserToGroup',
   'AdminDisableUser',
   'AdminLinkProviderForUser',
+  'AdminSetUserMFAPreference',
 ]);
 
 function clamp(n: number, lo: number, hi: number): number {
@@ -478,6 +483,7 @@ export async function restoreSnapshot(
             'the target pool allows no self-service account recovery (AccountRecoverySetting admin_only): "forgot password" is unavailable, users with a password need an administrator (listed in needs-admin.jsonl)',
         });
       }
+      const totp = new TotpReport(path.join(stateDir, MFA_NOT_RESTORED_FILE));
       const rtt = (options.rttMs ?? 100) / 1000;
       const importLogsRoleArn = options.importLogsRoleArn;
       const poolName = targetPool?.Name ?? ('createPool' in target ? target.createPool : poolId);
@@ -524,8 +530,10 @@ export async function restoreSnapshot(
           queueLimit: options.followUpQueueLimit ?? 2000,
           consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
           total: scan.total,
+          totp,
         });
       })();
+      usersPhase.finally(() => totp.close()).catch(() => undefined);
       // Either side failing stops the other; the first failure is the one reported.
       let first: { error: unknown } | undefined;
       const stopOnFailure = (e: unknown): void => {
@@ -544,6 +552,20 @@ export async function restoreSnapshot(
       if (first) throw first.error;
       if (usersSettled.status !== 'fulfilled') throw usersSettled.reason;
       const users = usersSettled.value;
+
+      if (totp.count) {
+        warn({
+          code: 'TOTP_NOT_RESTORABLE',
+          message: `${totp.count} user(s) had TOTP (authenticator app) MFA, which cannot be restored: no API exports or imports the secret; they set it up again (listed in ${totp.file})`,
+        });
+      }
+      const mfaMode = (data.pool.mfaConfig as Loose | undefined)?.MfaConfiguration;
+      if (!reader.manifest.options.userMfa && typeof mfaMode === 'string' && mfaMode !== 'OFF') {
+        warn({
+          code: 'USER_MFA_NOT_CAPTURED',
+          message: `the pool's MFA is ${mfaMode}, but the snapshot has no per-user MFA settings (backup without --user-mfa): users set up MFA again`,
+        });
+      }
 
       // --without-triggers: the triggers go back once every user and follow-up is done.
       if (state.triggers === 'pending') {
@@ -594,6 +616,15 @@ export async function restoreSnapshot(
           needsAdminFile,
         },
         ...(state.triggers ? { triggersAttached: state.triggers === 'attached' } : {}),
+        ...(reader.manifest.options.userMfa
+          ? {
+              mfa: {
+                preferencesSet: state.mfaPreferences,
+                totpNotRestorable: totp.count,
+                ...(totp.count ? { totpFile: totp.file } : {}),
+              },
+            }
+          : {}),
         subMap: subMapFile,
         clientMap: clientMapFile,
         report: reportFile,

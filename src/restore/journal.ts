@@ -47,7 +47,7 @@ const FILE_MODE = 0o600;
  *   (final `st` status, `i`/`k`/`x` imported/skipped/failed counts, `m` completion message),
  *   dropped (an unused job given up: its upload URL expired)).
  * - `l`: one identity link done. `f`: every follow-up of a user done (`m` memberships,
- *   `d` disabled 0/1).
+ *   `d` disabled 0/1, `a` 1 when its SMS/email MFA preference was set).
  * - `rf`: a pool resource that could not be restored (`k` kind, `n` name, `o` operation, `e`
  *   error); not retried by later runs (its dependants were adjusted), still reported.
  * - `w`: a warning, kept so a resumed run still reports it. `end`: a run finished.
@@ -88,7 +88,7 @@ export type JournalEntry =
   | { t: 'if'; files: ImportFileEntry[] }
   | ImportJobEntry
   | { t: 'l'; u: string; p: string; v: string }
-  | { t: 'f'; u: string; m: number; d: 0 | 1 }
+  | { t: 'f'; u: string; m: number; d: 0 | 1; a?: 1 }
   | { t: 'rf'; k: ResourceFailure['kind']; n: string; o: string; e: string }
   | { t: 'w'; code: string; message: string }
   | { t: 'triggers'; s: 'pending' | 'attached' }
@@ -178,6 +178,8 @@ export class JournalState {
   existing = 0;
   memberships = 0;
   disabled = 0;
+  /** Users whose SMS/email MFA preference was set (`a` on their `f` line). */
+  mfaPreferences = 0;
   links = 0;
   runs = 0;
   readonly warnings = new Map<string, RestoreWarning>();
@@ -281,6 +283,7 @@ export class JournalState {
         if (!this.followUpsDone.has(e.u)) {
           this.memberships += e.m;
           this.disabled += e.d;
+          this.mfaPreferences += e.a ?? 0;
         }
         if (!live) this.followUpsDone.add(e.u);
         break;

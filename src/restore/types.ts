@@ -157,6 +157,11 @@ export interface RestoreResult {
     needsAdmin: number;
     needsAdminFile: string;
   };
+  /**
+   * Snapshots taken with --user-mfa: SMS/email MFA preferences set, and users with TOTP, which
+   * cannot be restored (listed in totpFile, 0600).
+   */
+  mfa?: { preferencesSet: number; totpNotRestorable: number; totpFile?: string };
   /** --without-triggers: the Lambda triggers were attached at the end. */
   triggersAttached?: boolean;
   subMap: string;

@@ -18,6 +18,7 @@ import type { PhaseContext } from './resources.js';
 import { JournalState } from './journal.js';
 import type { ExternalProviderUser, FailedUser } from './types.js';
 import { planSignIn, randomPassword, type SignInContext, type SignInPlan } from './sign-in.js';
+import { type MfaPreference, mfaOf, setUserMfaPreference, type TotpReport } from './user-mfa.js';
 
 /** Attributes Cognito owns: never sent to AdminCreateUser. */
 export function isWritableAttribute(name: string): boolean {
@@ -70,6 +71,8 @@ export interface UserPhaseOptions {
   resolveExisting?: (
     u: UserRecord,
   ) => ExistingUser | { operation: string; error: string } | undefined;
+  /** Users with TOTP (from a --user-mfa snapshot): listed, never restorable. */
+  totp?: TotpReport;
 }
 
 export interface ExistingUser {
@@ -93,6 +96,8 @@ interface FollowUp {
   groups: string[];
   links: LinkedIdentity[];
   disable: boolean;
+  /** SMS / email MFA to enable (snapshots taken with --user-mfa). */
+  mfa?: MfaPreference | undefined;
 }
 
 interface PasswordStep {
@@ -199,7 +204,17 @@ export async function restoreUsers(
         }
         journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
       }
-      journal.append({ t: 'f', u: f.old, m: added, d: f.disable ? 1 : 0 });
+      if (f.mfa) {
+        operation = 'AdminSetUserMFAPreference';
+        await setUserMfaPreference(gw, poolId, f.user, f.mfa);
+      }
+      journal.append({
+        t: 'f',
+        u: f.old,
+        m: added,
+        d: f.disable ? 1 : 0,
+        ...(f.mfa ? { a: 1 as const } : {}),
+      });
     } catch (e) {
       if (isFatal(e, operation)) throw e;
       fail(f.old, operation, e);
@@ -342,6 +357,8 @@ export async function restoreUsers(
       }
     }
     const plan = planSignIn(u, opts.signIn);
+    const mfa = mfaOf(u);
+    if (mfa?.totp) opts.totp?.add(u.Username);
     let target = state.newUsername(u.Username);
     // A user an earlier run (or this one) found already in the target, or that a CSV import
     // job brought in (RESET_REQUIRED: the forgot-password flow works), keeps its password state.
@@ -375,8 +392,11 @@ export async function restoreUsers(
     if (target !== undefined) {
       let next: FollowUp | undefined;
       const disable = u.Enabled === false;
-      if (!state.followUpsDone.has(u.Username) && (groups.length || links.length || disable)) {
-        next = { old: u.Username, user: target, groups, links, disable };
+      if (
+        !state.followUpsDone.has(u.Username) &&
+        (groups.length || links.length || disable || mfa?.preference)
+      ) {
+        next = { old: u.Username, user: target, groups, links, disable, mfa: mfa?.preference };
       }
       if (ours && !state.signInDone.has(u.Username)) {
         if (plan.setPassword) {

@@ -79,6 +79,8 @@ export const Manifest = z.object({
   counts: Counts,
   options: z.object({
     includeSecrets: z.boolean(),
+    /** backup --user-mfa: user records carry UserMFASettingList / PreferredMfaSetting. */
+    userMfa: z.boolean().optional(),
     sharding: z.object({
       mode: z.enum(['sub-prefix', 'single']),
       shards: z.number().int().positive(),
@@ -105,6 +107,13 @@ export const UserRecord = z.object({
       z.object({ DeliveryMedium: z.string().optional(), AttributeName: z.string().optional() }),
     )
     .optional(),
+  /**
+   * Only in snapshots taken with `backup --user-mfa` (AdminGetUser per user): the MFA factors
+   * the user has activated (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP) and the preferred one.
+   * Absent: not captured (not "no MFA").
+   */
+  UserMFASettingList: z.array(z.string()).optional(),
+  PreferredMfaSetting: z.string().optional(),
 });
 export type UserRecord = z.infer<typeof UserRecord>;
 
