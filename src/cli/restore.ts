@@ -44,6 +44,7 @@ interface RestoreFlags extends CommonFlags {
   allowForeignArns?: boolean;
   targetAccount?: string;
   withoutTriggers?: boolean;
+  federatedUsers?: string;
 }
 
 const RESTORE_HELP = `
@@ -90,7 +91,7 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
   }
   say(
     `restored into ${r.userPoolId}${r.createdPool ? ' (new pool)' : ''}: users ${u.imported} imported, ${u.created} created, ${u.existing} existing, ` +
-      `${u.failed} failed, ${u.externalProvider} federated (not restorable); ${r.groups} groups, ` +
+      `${u.failed} failed, ${u.federatedPrecreated !== undefined ? `${u.federatedPrecreated} federated precreated and linked` : `${u.externalProvider} federated (not restorable)`}; ${r.groups} groups, ` +
       `${r.memberships} memberships, ${r.disabled} disabled, ${r.links} identity links, ${r.clients} app clients ` +
       `in ${(r.durationMs / 1000).toFixed(1)} s`,
   );
@@ -179,6 +180,10 @@ export function registerRestore(program: Command): void {
     .option(
       '--target-account <id>',
       "the target account, to check the snapshot's ARNs before a new pool exists",
+    )
+    .option(
+      '--federated-users <mode>',
+      'federated (EXTERNAL_PROVIDER) users: skip (default; they come back at their next IdP sign-in, without groups or disabled flag) or precreate (a local profile linked to their IdP identity, with groups and disabled flag)',
     )
     .option(
       '--without-triggers',
@@ -291,6 +296,9 @@ export function registerRestore(program: Command): void {
             ...(flags.allowForeignArns ? { allowForeignArns: true } : {}),
             ...(flags.targetAccount ? { targetAccount: flags.targetAccount } : {}),
             ...(flags.withoutTriggers ? { withoutTriggers: true } : {}),
+            ...(flags.federatedUsers
+              ? { federatedUsers: flags.federatedUsers as RestoreOptions['federatedUsers'] }
+              : {}),
             signal,
             onProgress: progress,
           });

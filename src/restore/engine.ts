@@ -161,6 +161,16 @@ export async function restoreSnapshot(
         `--password-state expects ${PASSWORD_STATES.join(' or ')}, got "${String(passwordState)}"`,
       );
     }
+    if (
+      options.federatedUsers !== undefined &&
+      options.federatedUsers !== 'skip' &&
+      options.federatedUsers !== 'precreate'
+    ) {
+      throw new UsageError(
+        'BAD_FLAG',
+        `--federated-users expects skip or precreate, got "${String(options.federatedUsers)}"`,
+      );
+    }
     if (options.withoutTriggers && !('createPool' in target)) {
       throw new UsageError(
         'BAD_FLAG',
@@ -297,6 +307,7 @@ export async function restoreSnapshot(
         stateDir,
         idpSecrets: options.idpSecrets,
         passwordState,
+        precreateFederated: options.federatedUsers === 'precreate',
         warnings: [...warnings.values()],
       });
     }
@@ -531,6 +542,7 @@ export async function restoreSnapshot(
           consecutiveFailureLimit: options.consecutiveFailureLimit ?? 100,
           total: scan.total,
           totp,
+          federatedUsers: options.federatedUsers ?? 'skip',
         });
       })();
       usersPhase.finally(() => totp.close()).catch(() => undefined);
@@ -597,6 +609,9 @@ export async function restoreSnapshot(
           existing: state.existing,
           failed: failedCreates.size,
           externalProvider: users.externalProviderUsers.length,
+          ...(options.federatedUsers === 'precreate'
+            ? { federatedPrecreated: state.federatedCreated }
+            : {}),
         },
         usersPath: usersPlan,
         importJobs: imported?.jobs ?? [],
@@ -738,6 +753,8 @@ async function adoptInterruptedPool(
 }
 
 interface PlanInput {
+  /** --federated-users precreate: federated users are created too. */
+  precreateFederated?: boolean;
   reader: SnapshotReader;
   data: SnapshotData;
   target: RestoreTarget;
@@ -856,14 +873,15 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
     detail: `new client ids${secretClients ? `; ${secretClients} with a new generated secret` : ''}`,
   });
   const alreadyDone = p.prior?.users.size ?? 0;
-  const native = p.scan.total - p.scan.externalProvider;
+  const native = p.precreateFederated ? p.scan.total : p.scan.total - p.scan.externalProvider;
+  const federatedSkipped = p.precreateFederated ? 0 : p.scan.externalProvider;
   const up = p.usersPlan;
   if (up.effective === 'admin-create') {
     phases.push({
       phase: 'users',
       create: Math.max(0, native - alreadyDone),
       existing: alreadyDone,
-      skipped: p.scan.externalProvider,
+      skipped: federatedSkipped,
       detail:
         p.passwordState === 'force-change'
           ? 'AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (--password-state force-change)'
@@ -875,7 +893,7 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
       phase: 'users (import jobs)',
       create: up.eligible,
       existing: alreadyDone,
-      skipped: p.scan.externalProvider,
+      skipped: federatedSkipped,
       detail: `about ${files} CSV file(s) of up to ${IMPORT_LIMITS.maxRows} rows (100 MB), one job each; users land in RESET_REQUIRED ("forgot password" works), no message, no MAU`,
     });
     phases.push({

@@ -37,7 +37,8 @@ const FILE_MODE = 0o600;
  * - `client-intent` / `client`: about to create / created (or kept) the client for an old id.
  * - `phase`: every resource of that phase is done.
  * - `ui` / `u`: about to create / a user exists (`n` new username when it differs, `os`/`ns`
- *   old/new sub, `s` = c created, e existing, i imported by a CSV import job).
+ *   old/new sub, `s` = c created, e existing, i imported by a CSV import job; `x` 1 for a
+ *   federated user precreated as a local profile).
  * - `si`: a user's sign-in state is final (`k` = c CONFIRMED with a random password nobody
  *   knows, p passwordless, f FORCE_CHANGE_PASSWORD; `a` why an administrator must act, with the
  *   snapshot status `st` and the new username `n`). Never a password.
@@ -76,7 +77,7 @@ export type JournalEntry =
   | { t: 'client'; old: string; new: string; s: 'c' | 'e' }
   | { t: 'phase'; p: string }
   | { t: 'ui'; u: string }
-  | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' | 'i' }
+  | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' | 'i'; x?: 1 }
   | {
       t: 'si';
       u: string;
@@ -178,6 +179,8 @@ export class JournalState {
   existing = 0;
   memberships = 0;
   disabled = 0;
+  /** Federated users precreated as local profiles (`x` on their `u` line). */
+  federatedCreated = 0;
   /** Users whose SMS/email MFA preference was set (`a` on their `f` line). */
   mfaPreferences = 0;
   links = 0;
@@ -258,6 +261,7 @@ export class JournalState {
           if (e.s === 'c') this.created++;
           else if (e.s === 'i') this.imported++;
           else this.existing++;
+          if (e.x) this.federatedCreated++;
         }
         if (!live) {
           this.users.set(e.u, e.n ?? '');

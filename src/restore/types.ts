@@ -18,6 +18,14 @@ export interface RestoreOptions {
   stateDir?: string;
   /** Old→new sub map, JSON Lines (default <stateDir>/sub-map.jsonl). */
   subMapFile?: string;
+  /**
+   * Federated (EXTERNAL_PROVIDER) users: `skip` (default) lists them in the report — they come
+   * back at their next IdP sign-in as new profiles, without their groups or disabled flag;
+   * `precreate` creates a local profile with their attributes (SUPPRESS, no password), links
+   * each identity in their `identities` attribute to it (AdminLinkProviderForUser), and restores
+   * their groups and disabled flag, so their next IdP sign-in lands in that profile.
+   */
+  federatedUsers?: 'skip' | 'precreate';
   /** Store each user's old sub in custom:<NAME>. */
   legacySubAttribute?: string;
   /** Identity provider secrets by provider name, e.g. { Google: { client_secret: '…' } }. */
@@ -128,7 +136,10 @@ export interface RestoreResult {
     imported: number;
     existing: number;
     failed: number;
+    /** Federated users not created (--federated-users skip, the default). */
     externalProvider: number;
+    /** --federated-users precreate: federated users created as linked local profiles. */
+    federatedPrecreated?: number;
   };
   /** Which path users took, with the import-job eligibility counts. */
   usersPath: UsersPathPlan;

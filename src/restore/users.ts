@@ -20,6 +20,12 @@ import type { ExternalProviderUser, FailedUser } from './types.js';
 import { planSignIn, randomPassword, type SignInContext, type SignInPlan } from './sign-in.js';
 import { type MfaPreference, mfaOf, setUserMfaPreference, type TotpReport } from './user-mfa.js';
 
+/**
+ * `--federated-users precreate`: the local profile gets no password (FORCE_CHANGE_PASSWORD, or
+ * passwordless where the pool is) — its owner signs in through the linked identity provider.
+ */
+const FEDERATED_PLAN: SignInPlan = { kind: 'f', temporaryPassword: false, setPassword: false };
+
 /** Attributes Cognito owns: never sent to AdminCreateUser. */
 export function isWritableAttribute(name: string): boolean {
   return name !== 'sub' && name !== 'identities' && !name.startsWith('cognito:');
@@ -71,6 +77,12 @@ export interface UserPhaseOptions {
   resolveExisting?: (
     u: UserRecord,
   ) => ExistingUser | { operation: string; error: string } | undefined;
+  /**
+   * Federated (EXTERNAL_PROVIDER) users: `skip` (default) lists them; `precreate` creates a
+   * local profile with their attributes and links their identities to it, so their next IdP
+   * sign-in lands in it (with their groups and disabled flag).
+   */
+  federatedUsers?: 'skip' | 'precreate';
   /** Users with TOTP (from a --user-mfa snapshot): listed, never restorable. */
   totp?: TotpReport;
 }
@@ -325,6 +337,7 @@ export async function restoreUsers(
         ...(oldSub ? { os: oldSub } : {}),
         ...(newSub ? { ns: newSub } : {}),
         s: status,
+        ...(isExternalProvider(u) ? { x: 1 as const } : {}),
       });
       consecutiveFailures = 0;
       return { username: newUsername, created: status === 'c' };
@@ -344,7 +357,8 @@ export async function restoreUsers(
 
   const perUser = async (u: UserRecord): Promise<void> => {
     const groups = opts.index.take(u.Username);
-    if (isExternalProvider(u)) {
+    const federated = isExternalProvider(u);
+    if (federated && opts.federatedUsers !== 'precreate') {
       const oldSub = attributeOf(u, 'sub');
       externalProviderUsers.push({ username: u.Username, ...(oldSub ? { oldSub } : {}), groups });
       processed++;
@@ -356,7 +370,8 @@ export async function restoreUsers(
         links.push(l);
       }
     }
-    const plan = planSignIn(u, opts.signIn);
+    // A precreated federated user signs in through its IdP: no password, no sign-in step.
+    const plan = federated ? FEDERATED_PLAN : planSignIn(u, opts.signIn);
     const mfa = mfaOf(u);
     if (mfa?.totp) opts.totp?.add(u.Username);
     let target = state.newUsername(u.Username);
@@ -398,7 +413,7 @@ export async function restoreUsers(
       ) {
         next = { old: u.Username, user: target, groups, links, disable, mfa: mfa?.preference };
       }
-      if (ours && !state.signInDone.has(u.Username)) {
+      if (ours && !federated && !state.signInDone.has(u.Username)) {
         if (plan.setPassword) {
           // A disabled user's follow-ups (the disable) wait for its password; the others' go
           // to the UserUpdate workers at once.
