@@ -90,6 +90,13 @@ export interface TargetLocation {
   region: string;
   /** Unknown before a new pool exists, unless --target-account or another pool says it. */
   account: string | undefined;
+  /**
+   * The snapshot pool's Region. An ARN in another Region than the source pool's was chosen to
+   * be cross-Region (e.g. an SES identity in us-east-1 for a pool in eu-central-1, which Cognito
+   * allows) and stays valid wherever the pool goes; only ARNs that lived in the source pool's
+   * Region are foreign when the restore moves Region. Undefined: every Region difference counts.
+   */
+  sourceRegion?: string | undefined;
 }
 
 /** Why an ARN does not belong to the target (undefined: it does, or it is global). */
@@ -100,7 +107,11 @@ export function foreignReason(arn: string, target: TargetLocation): string | und
   // AWS-owned ARNs (account "aws" or empty, e.g. managed policies) are the same everywhere.
   if (/^\d{12}$/.test(p.account) && target.account !== undefined && p.account !== target.account)
     reasons.push(`account ${p.account}, target ${target.account}`);
-  if (p.region && p.region !== target.region)
+  if (
+    p.region &&
+    p.region !== target.region &&
+    (target.sourceRegion === undefined || p.region === target.sourceRegion)
+  )
     reasons.push(`Region ${p.region}, target ${target.region}`);
   return reasons.length ? reasons.join('; ') : undefined;
 }
@@ -381,7 +392,11 @@ export async function arnPreflight(
   const account = accountBound
     ? await resolveTargetAccount(gw, opts.targetPool, opts.targetAccount)
     : (fromPool ?? opts.targetAccount);
-  const checked = { region, account };
+  const up = data.pool.userPool as Record<string, unknown>;
+  const sourceRegion =
+    parseArn(typeof up.Arn === 'string' ? up.Arn : '')?.region ||
+    (typeof up.Id === 'string' && up.Id.includes('_') ? up.Id.split('_')[0] : undefined);
+  const checked = { region, account, sourceRegion };
   warnings.push(
     ...checkForeignArns(data, {
       target: checked,
@@ -406,7 +421,7 @@ export function checkAfterCreate(
   const account = accountOfPoolArn(created.Arn);
   if (!account || account === checked.account) return [];
   return checkForeignArns(data, {
-    target: { region: checked.region, account },
+    target: { ...checked, account },
     includePool: true,
     allowForeign: allowForeignArns,
   }).filter((w) => w.code !== 'TARGET_ACCOUNT_UNKNOWN');

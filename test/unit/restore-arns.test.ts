@@ -152,6 +152,18 @@ describe('ARN parsing and the foreign-ARN check', () => {
       foreignReason('arn:aws:iam::aws:policy/X', { region: 'eu-west-1', account: DST_ACCOUNT }),
     ).toBeUndefined();
     expect(foreignReason(LAMBDA, { region: 'us-east-1', account: undefined })).toBeUndefined();
+    // An ARN deliberately in another Region than the source pool (SES in us-east-1 for a pool in
+    // eu-central-1) stays valid wherever the pool goes; one co-located with the source moves.
+    const ses = `arn:aws:ses:us-east-1:${SRC_ACCOUNT}:identity/x`;
+    const fromFrankfurt = { account: SRC_ACCOUNT, sourceRegion: 'eu-central-1' };
+    expect(foreignReason(ses, { ...fromFrankfurt, region: 'eu-central-1' })).toBeUndefined();
+    expect(foreignReason(ses, { ...fromFrankfurt, region: 'eu-west-1' })).toBeUndefined();
+    expect(
+      foreignReason(`arn:aws:lambda:eu-central-1:${SRC_ACCOUNT}:function:f`, {
+        ...fromFrankfurt,
+        region: 'eu-west-1',
+      }),
+    ).toBe('Region eu-central-1, target eu-west-1');
   });
 
   it('refuses (exit 4) naming every foreign ARN, or warns once with --allow-foreign-arns', () => {
