@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdminCreateUserCommand,
@@ -15,6 +17,27 @@ import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
+import { MOTO_ENV } from '../support/moto.js';
+
+const CLI = path.resolve('dist/cli/main.js');
+let snapshotDir: string;
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...MOTO_ENV };
+    delete env.AWS_PROFILE;
+    const child = spawn(process.execPath, [CLI, ...args, '--endpoint-url', f.moto.endpoint], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /**
  * --without-triggers and the foreign-ARN preflight on moto: the pool comes back with the same
@@ -82,6 +105,7 @@ beforeAll(async () => {
   const root = new LocalDirStorage(path.join(f.work, 'snapshots'));
   const b = await backupPool(f.gw, root, { userPoolId: poolId, includeSecrets: false });
   reader = await SnapshotReader.open(root.child(`${poolId}/${b.manifest.snapshotId}`));
+  snapshotDir = path.join(root.location, poolId, b.manifest.snapshotId);
 }, 120_000);
 
 afterAll(async () => {
@@ -156,5 +180,77 @@ describe('restore --without-triggers on moto', () => {
     expect(p.LambdaConfig?.PreSignUp).toBe(
       `arn:aws:lambda:us-east-1:${ACCOUNT}:function:pre-signup-v2`,
     );
+  }, 120_000);
+});
+
+describe('the new restore flags through the CLI', () => {
+  it('exit 2 for a bad --map-arns file or --without-triggers into an existing pool; exit 4 naming a foreign trigger; nothing written', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const base = ['restore', '--from', snapshotDir];
+    const missing = await cli([
+      ...base,
+      '--create-pool',
+      'x',
+      '--map-arns',
+      path.join(f.work, 'nope.json'),
+      '--state-dir',
+      path.join(f.work, 'cli-1'),
+    ]);
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.stderr).toContain('--map-arns');
+    const bad = path.join(f.work, 'bad-map.json');
+    writeFileSync(bad, JSON.stringify({ 'not-an-arn': TRIGGER }));
+    const badRun = await cli([
+      ...base,
+      '--create-pool',
+      'x',
+      '--map-arns',
+      bad,
+      '--state-dir',
+      path.join(f.work, 'cli-2'),
+    ]);
+    expect(badRun.code, badRun.stderr).toBe(2);
+    expect(badRun.stderr.trim().split('\n')).toHaveLength(1);
+    const existing = await cli([
+      ...base,
+      '--to-user-pool-id',
+      'us-east-1_Whatever1',
+      '--without-triggers',
+      '--state-dir',
+      path.join(f.work, 'cli-3'),
+    ]);
+    expect(existing.code, existing.stderr).toBe(2);
+    expect(existing.stderr).toContain('--without-triggers');
+    const foreign = await cli([
+      ...base,
+      '--create-pool',
+      'cli-foreign',
+      '--target-account',
+      '210987654321',
+      '--state-dir',
+      path.join(f.work, 'cli-4'),
+    ]);
+    expect(foreign.code, foreign.stderr).toBe(4);
+    expect(foreign.stderr).toContain(TRIGGER);
+    expect(existsSync(path.join(f.work, 'cli-4'))).toBe(false);
+  }, 120_000);
+
+  it('prints what to reconfigure outside Cognito and that the triggers went back, without usernames', async () => {
+    const ok = await cli([
+      'restore',
+      '--from',
+      snapshotDir,
+      '--create-pool',
+      'cli-ok',
+      '--without-triggers',
+      '--state-dir',
+      path.join(f.work, 'cli-5'),
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('reconfigure outside Cognito');
+    expect(ok.stdout).toContain('issuer: https://cognito-idp.us-east-1.amazonaws.com/');
+    expect(ok.stdout).toContain('Lambda triggers attached after the users');
+    for (const name of ['ann', 'ben', 'cat'])
+      expect(ok.stdout + ok.stderr).not.toMatch(new RegExp(`\\b${name}\\b`));
   }, 120_000);
 });
