@@ -230,6 +230,7 @@ export async function restoreSnapshot(
       required: existingTarget && targetPool ? requiredAttributes(targetPool) : [],
       usernameAttributes,
       signIn: signInPreview,
+      includeExternal: options.federatedUsers === 'precreate',
     });
     if (existingTarget && targetPool) {
       const diffs = compatibilityDifferences(source, targetPool, scan, legacy);

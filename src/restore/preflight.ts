@@ -108,7 +108,13 @@ export function loginOf(u: UserRecord, usernameAttributes: readonly string[]): s
 /** One streaming pass over the snapshot's users: counts and what the target must support. */
 export async function scanUsers(
   reader: SnapshotReader,
-  opts: { required: string[]; usernameAttributes: readonly string[]; signIn?: SignInContext },
+  opts: {
+    required: string[];
+    usernameAttributes: readonly string[];
+    signIn?: SignInContext;
+    /** --federated-users precreate: federated users are created too, so they are checked. */
+    includeExternal?: boolean;
+  },
 ): Promise<UserScan> {
   const scan: UserScan = {
     total: 0,
@@ -123,9 +129,10 @@ export async function scanUsers(
   };
   for await (const u of reader.records('users', UserRecord)) {
     scan.total++;
-    if (isExternalProvider(u)) {
+    const external = isExternalProvider(u);
+    if (external) {
       scan.externalProvider++;
-      continue;
+      if (!opts.includeExternal) continue;
     }
     if (u.Enabled === false) scan.disabled++;
     const names = new Set<string>();
@@ -144,7 +151,7 @@ export async function scanUsers(
       scan.links += links.length;
     }
     if (loginOf(u, opts.usernameAttributes) === undefined) scan.noLogin++;
-    if (opts.signIn) {
+    if (opts.signIn && !external) {
       const plan = planSignIn(u, opts.signIn);
       scan.signIn[plan.kind]++;
       if (plan.needsAdmin) scan.signIn.needsAdmin++;

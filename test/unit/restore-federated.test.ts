@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode, UsageError } from '../../src/core/errors.js';
+import { ExitCode, TargetIncompatibleError, UsageError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
@@ -67,7 +67,7 @@ let mock: ReturnType<typeof mockClient>;
 let gw: CognitoGateway;
 let stateDir: string;
 
-async function snapshot(): Promise<SnapshotReader> {
+async function snapshot(federated: UserRecord = FEDERATED): Promise<SnapshotReader> {
   const storage = new MemoryStorage();
   const w = new SnapshotWriter(storage);
   await w.writeJson('pool.json', 'pool', { userPool: { Id: 'us-east-1_S', Name: 's' } }, 1);
@@ -82,7 +82,7 @@ async function snapshot(): Promise<SnapshotReader> {
   ];
   await w.writeJson('identity-providers.json', 'identityProviders', idps, 1);
   await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
-  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [FEDERATED, NATIVE]);
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [federated, NATIVE]);
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', [
     { group: 'banned', username: FEDERATED.Username },
   ]);
@@ -215,6 +215,23 @@ describe('--federated-users (aws-sdk-client-mock)', () => {
     )) as RestoreResult;
     expect(mock.commandCalls(AdminLinkProviderForUserCommand)).toHaveLength(1);
     expect(r2.users.federatedPrecreated).toBe(1);
+  });
+
+  it('precreate checks federated users in the preflight too (a custom attribute the target lacks: exit 4)', async () => {
+    const withTier: UserRecord = {
+      ...FEDERATED,
+      Attributes: [...FEDERATED.Attributes, { Name: 'custom:tier', Value: 'gold' }],
+    };
+    const err = await restoreSnapshot(
+      gw,
+      await snapshot(withTier),
+      opts({ federatedUsers: 'precreate' }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetIncompatibleError);
+    expect(mock.commandCalls(AdminCreateUserCommand)).toHaveLength(0);
+    // Skipped federated users are not sent, so they do not constrain the target.
+    const r = (await restoreSnapshot(gw, await snapshot(withTier), opts())) as RestoreResult;
+    expect(r.users.created).toBe(1);
   });
 
   it('refuses another mode (exit 2)', async () => {
