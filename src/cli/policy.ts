@@ -11,6 +11,8 @@ interface PolicyFlags {
   passRoleArn?: string[];
   region?: string;
   accountId?: string;
+  userMfa?: boolean;
+  withoutTriggers?: boolean;
 }
 
 export function registerPolicy(program: Command): void {
@@ -28,6 +30,8 @@ export function registerPolicy(program: Command): void {
     .option('--s3 <s3://bucket/prefix>', 'add object permissions for snapshots stored there')
     .option('--kms-key-arn <arn>', 'add permissions for the SSE-KMS key of the snapshot objects')
     .option('--prune', 'backup: also allow deleting old snapshots (Lambda retention)')
+    .option('--user-mfa', 'backup: also allow --user-mfa (AdminGetUser)')
+    .option('--without-triggers', 'restore: also allow --without-triggers (UpdateUserPool)')
     .option(
       '--pass-role-arn <arn...>',
       'restore: the IAM roles the snapshot names (SMS role, group roles) and the --import-logs-role-arn role that iam:PassRole may pass (default: any role of the account)',
@@ -62,6 +66,8 @@ export function registerPolicy(program: Command): void {
         ...(flags.passRoleArn ? { passRoleArns: flags.passRoleArn } : {}),
         createPool: Boolean(flags.createPool),
         prune: Boolean(flags.prune),
+        userMfa: Boolean(flags.userMfa),
+        withoutTriggers: Boolean(flags.withoutTriggers),
       };
       try {
         const policy = iamPolicy(kind, opts);

@@ -39,6 +39,8 @@ export const COMMAND_OPERATIONS = {
     allPools: ['ListUserPools'],
     /** --include-secrets: which secrets each app client holds (ids and dates only). */
     secrets: ['ListUserPoolClientSecrets'],
+    /** `backup --user-mfa`: each user's MFA settings (each read is a billed MAU). */
+    userMfa: ['AdminGetUser'],
   },
   restore: {
     /** Every restore: resources and users into the target pool. */
@@ -81,6 +83,10 @@ export const COMMAND_OPERATIONS = {
       'StopUserImportJob',
       'ListUsers',
     ],
+    /** --without-triggers: the triggers go back with one whole-settings UpdateUserPool. */
+    withoutTriggers: ['UpdateUserPool'],
+    /** A snapshot taken with `backup --user-mfa`: SMS/email MFA preferences. */
+    userMfa: ['AdminSetUserMFAPreference'],
   },
   /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
   'export-csv': {

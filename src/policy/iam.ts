@@ -34,6 +34,10 @@ export interface PolicyOptions {
   prune?: boolean;
   /** restore: IAM roles the snapshot names (SMS role, group roles); default: the account's. */
   passRoleArns?: string[];
+  /** backup: also allow `--user-mfa` (AdminGetUser per user). */
+  userMfa?: boolean;
+  /** restore: also allow `--without-triggers` (one UpdateUserPool at the end). */
+  withoutTriggers?: boolean;
 }
 
 export interface Statement {
@@ -202,12 +206,21 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
   const statements: Statement[] = [];
   if (kind === 'backup') {
     // With pool ARNs there is no `--all`: ListUserPools is not needed.
-    const ops = arns ? operationsOfFeatures('backup', ['pool']) : operationsOf('backup');
+    const features = (arns ? ['pool'] : Object.keys(COMMAND_OPERATIONS.backup)).filter(
+      // AdminGetUser bills each user as MAU: only when --user-mfa is asked for.
+      (f) => f !== 'userMfa',
+    );
+    const ops = operationsOfFeatures('backup', [...features, ...(opts.userMfa ? ['userMfa'] : [])]);
     statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
   } else if (kind === 'restore') {
     const all = Object.keys(COMMAND_OPERATIONS.restore);
     const creating = !arns || Boolean(opts.createPool);
-    const features = creating ? all : all.filter((f) => f !== 'createPool');
+    const features = all.filter(
+      (f) =>
+        (creating || f !== 'createPool') &&
+        // UpdateUserPool only for --without-triggers (it can change any setting of a pool).
+        (opts.withoutTriggers || f !== 'withoutTriggers'),
+    );
     const ops = operationsOfFeatures('restore', features);
     let extra: string | undefined;
     if (arns && opts.createPool) {

@@ -205,6 +205,45 @@ async function withPool(
   await w.commit({ ...reader.manifest });
 }
 
+/**
+ * The snapshot as `backup --user-mfa` of a pool with a Lambda trigger would have it: one user
+ * with SMS MFA, a PreSignUp trigger (in moto's account and Region, so the ARN check passes).
+ */
+async function withTriggersAndMfa(reader: SnapshotReader): Promise<SnapshotReader> {
+  const storage = new LocalDirStorage(path.join(work, 'triggers-mfa'));
+  const w = new SnapshotWriter(storage);
+  const pool = await reader.readJson('pool', PoolDocument);
+  pool.userPool = {
+    ...pool.userPool,
+    LambdaConfig: { PreSignUp: 'arn:aws:lambda:us-east-1:123456789012:function:pre-signup' },
+  };
+  await w.writeJson(FILES.pool, 'pool', pool, 1);
+  for (const kind of ['clients', 'identityProviders', 'resourceServers', 'groups'] as const) {
+    const value = await reader.readJson(kind, z.array(z.unknown()));
+    await w.writeJson(FILES[kind], kind, value, value.length);
+  }
+  let first = true;
+  const users = async function* () {
+    for await (const u of reader.records('users', UserRecord)) {
+      if (first) {
+        first = false;
+        yield { ...u, UserMFASettingList: ['SMS_MFA'], PreferredMfaSetting: 'SMS_MFA' };
+      } else yield { ...u, UserMFASettingList: [] };
+    }
+  };
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', users());
+  await w.writeJsonLines(
+    'memberships/part-00000.jsonl.gz',
+    'memberships',
+    reader.records('memberships', MembershipRecord),
+  );
+  await w.commit({
+    ...reader.manifest,
+    options: { ...reader.manifest.options, userMfa: true },
+  });
+  return SnapshotReader.open(storage);
+}
+
 async function emptyPoolLike(gw: CognitoGateway, reader: SnapshotReader, name: string) {
   const doc = await reader.readJson('pool', PoolDocument);
   return (await gw.createUserPool(planPoolCreation(doc, name).input))?.Id ?? '';
@@ -247,6 +286,12 @@ beforeAll(async () => {
   await record('backup', ['pool', 'allPools'], (gw, wrap) =>
     backupAllPools(gw, wrap(new LocalDirStorage(path.join(work, 'all'))), {}),
   );
+  await record('backup', ['pool', 'userMfa'], (gw, wrap) =>
+    backupPool(gw, wrap(new LocalDirStorage(path.join(work, 'mfa'))), {
+      userPoolId: sourcePoolId,
+      userMfa: true,
+    }),
+  );
 
   // --include-secrets also asks which secrets each app client holds (moto lacks the
   // operation: the backup reports it NOT_CAPTURED, and the request was sent).
@@ -283,6 +328,17 @@ beforeAll(async () => {
         await opts({ target: { createPool: 'policy-new' }, domain: 'policy-new-x' }),
       );
     });
+  });
+  // --without-triggers and per-user MFA: a new pool without its trigger, SMS MFA for one user
+  // (moto refuses it for want of a phone number: a user failure, but the request was sent).
+  await withTriggersAndMfa(reader);
+  await record('restore', ['any', 'createPool', 'withoutTriggers', 'userMfa'], async (gw, wrap) => {
+    const r = await SnapshotReader.open(wrap(new LocalDirStorage(path.join(work, 'triggers-mfa'))));
+    await restoreSnapshot(
+      gw,
+      r,
+      await opts({ target: { createPool: 'policy-triggers' }, withoutTriggers: true }),
+    );
   });
   // Identity links: moto answers AdminLinkProviderForUser with HTTP 500, so the run fails, but
   // the request was sent, which is what is recorded.
@@ -479,9 +535,12 @@ describe('IAM policies against the operations each command sends (moto)', () => 
   });
 
   it.each(commands)('%s: the generated policy allows exactly what the command sends', (command) => {
+    // With every opt-in feature the scenarios use (--user-mfa, --without-triggers).
     const policy = iamPolicy(command, {
       s3Location: 's3://vault/cognito',
       kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/k',
+      userMfa: true,
+      withoutTriggers: true,
     });
     const cognitoActions = actionsOf(policy).filter((a) => a.startsWith('cognito-idp:'));
     const sent = new Set(

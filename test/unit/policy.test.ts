@@ -41,6 +41,17 @@ describe('least-privilege IAM policies', () => {
     expect(actions.some((a) => /Delete|UpdateUserPool$/.test(a))).toBe(false);
   });
 
+  it('allows AdminGetUser (backup --user-mfa) and UpdateUserPool (restore --without-triggers) only when asked', () => {
+    expect(actionsOf(iamPolicy('backup'))).not.toContain('cognito-idp:AdminGetUser');
+    expect(actionsOf(iamPolicy('backup', { userMfa: true }))).toContain('cognito-idp:AdminGetUser');
+    expect(actionsOf(iamPolicy('restore'))).not.toContain('cognito-idp:UpdateUserPool');
+    expect(actionsOf(iamPolicy('restore', { withoutTriggers: true }))).toContain(
+      'cognito-idp:UpdateUserPool',
+    );
+    // A --user-mfa snapshot's SMS/email preferences: every restore may meet one.
+    expect(actionsOf(iamPolicy('restore'))).toContain('cognito-idp:AdminSetUserMFAPreference');
+  });
+
   it('lets restore --create-pool find the pool it created (ListUserPools, account-wide)', () => {
     const p = iamPolicy('restore');
     expect(statement(p, 'CognitoAccount')).toMatchObject({
