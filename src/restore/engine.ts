@@ -309,6 +309,10 @@ export async function restoreSnapshot(
         idpSecrets: options.idpSecrets,
         passwordState,
         precreateFederated: options.federatedUsers === 'precreate',
+        deferTriggers:
+          Boolean(options.withoutTriggers) &&
+          (prior?.triggers === 'pending' ||
+            (!poolId && snapshotTriggers(data.pool.userPool) !== undefined)),
         warnings: [...warnings.values()],
       });
     }
@@ -756,6 +760,8 @@ async function adoptInterruptedPool(
 interface PlanInput {
   /** --federated-users precreate: federated users are created too. */
   precreateFederated?: boolean;
+  /** --without-triggers on a pool not created yet, whose snapshot has triggers. */
+  deferTriggers?: boolean;
   reader: SnapshotReader;
   data: SnapshotData;
   target: RestoreTarget;
@@ -916,6 +922,14 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
   phases.push({ phase: 'memberships', create: p.memberships, detail: 'AdminAddUserToGroup' });
   phases.push({ phase: 'disable', create: p.scan.disabled, detail: 'AdminDisableUser' });
   phases.push({ phase: 'links', create: p.scan.links, detail: 'AdminLinkProviderForUser' });
+  if (p.deferTriggers) {
+    phases.push({
+      phase: 'triggers',
+      create: 1,
+      detail:
+        'Lambda triggers attached after the users: one UpdateUserPool with the whole settings',
+    });
+  }
   for (const idp of skipped) {
     p.warnings.push({
       code: 'IDP_SKIPPED',

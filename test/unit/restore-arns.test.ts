@@ -595,6 +595,17 @@ describe('--without-triggers (aws-sdk-client-mock)', () => {
     expect(calls.filter((c) => c === 'AdminCreateUser')).toHaveLength(3);
   });
 
+  it('--dry-run shows the closing triggers phase and writes nothing', async () => {
+    const plan = await restoreSnapshot(
+      gw,
+      await snapshot(sameAccount(), DST_ROLE),
+      opts({ withoutTriggers: true, targetAccount: DST_ACCOUNT, dryRun: true }),
+    );
+    expect(plan.dryRun).toBe(true);
+    if (plan.dryRun) expect(plan.phases.map((p) => p.phase)).toContain('triggers');
+    expect(calls).toEqual([]);
+  });
+
   it('is refused for an existing pool (exit 2): its triggers are its owner’s', async () => {
     const reader = await snapshot(sameAccount(), DST_ROLE);
     const err = await restoreSnapshot(
