@@ -12,6 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
+import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
@@ -128,7 +129,10 @@ function settings(p: UserPoolType): Record<string, unknown> {
     EstimatedNumberOfUsers: _e,
     ...rest
   } = p;
-  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+  // Each restore tags its new pool with its own restore token (create-once.ts).
+  const tags = { ...rest.UserPoolTags };
+  delete tags[RESTORE_TOKEN_TAG];
+  return JSON.parse(JSON.stringify({ ...rest, UserPoolTags: tags })) as Record<string, unknown>;
 }
 
 describe('restore --without-triggers on moto', () => {
