@@ -335,7 +335,8 @@ export interface ArnPreflightResult {
  * Where the target account comes from, without another SDK client (STS): the target pool's ARN
  * when the pool exists; else --target-account; else the ARN of any pool the credentials can
  * see in the target Region (ListUserPools, one page, and one DescribeUserPool); else unknown —
- * then the account is checked right after CreateUserPool, before anything else is written.
+ * then a new pool's restore asks for --target-account (arnPreflight), and the account the new
+ * pool really is in is checked right after CreateUserPool (checkAfterCreate).
  */
 export async function resolveTargetAccount(
   gw: CognitoGateway,
@@ -397,6 +398,22 @@ export async function arnPreflight(
     parseArn(typeof up.Arn === 'string' ? up.Arn : '')?.region ||
     (typeof up.Id === 'string' && up.Id.includes('_') ? up.Id.split('_')[0] : undefined);
   const checked = { region, account, sourceRegion };
+  if (opts.creating && account === undefined && accountBound && !opts.allowForeignArns) {
+    // CreateUserPool would carry the snapshot's ARNs before anything could check them, and a
+    // resumed run never sends the pool settings again: refuse rather than check too late.
+    throw new UsageError(
+      'TARGET_ACCOUNT_UNKNOWN',
+      `the snapshot names account-bound resources (${[
+        ...new Set(
+          collectArns(data, { includePool: true })
+            .map((u) => parseArn(u.arn)?.account)
+            .filter((a): a is string => /^\d{12}$/.test(a ?? '')),
+        ),
+      ].join(
+        ', ',
+      )}), and the target account cannot be known before the new pool exists (no user pool in ${region} to read it from): pass --target-account ID (or --allow-foreign-arns)`,
+    );
+  }
   warnings.push(
     ...checkForeignArns(data, {
       target: checked,
@@ -408,9 +425,10 @@ export async function arnPreflight(
 }
 
 /**
- * After CreateUserPool: the new pool's ARN names the real account. When the preflight could
- * not know it (or was told another), check again — a foreign ARN stops the restore here (exit
- * 4) with only the pool written; the same command with --map-arns resumes into that pool.
+ * After CreateUserPool: the new pool's ARN names the real account. When the preflight was told
+ * another (a wrong --target-account) or could not know it (--allow-foreign-arns), check again —
+ * a foreign ARN stops the restore here (exit 4) with only the new pool written, which already
+ * carries the snapshot's settings: the message says to delete or fix it.
  */
 export function checkAfterCreate(
   data: SnapshotData,
@@ -420,9 +438,18 @@ export function checkAfterCreate(
 ): RestoreWarning[] {
   const account = accountOfPoolArn(created.Arn);
   if (!account || account === checked.account) return [];
-  return checkForeignArns(data, {
-    target: { ...checked, account },
-    includePool: true,
-    allowForeign: allowForeignArns,
-  }).filter((w) => w.code !== 'TARGET_ACCOUNT_UNKNOWN');
+  try {
+    return checkForeignArns(data, {
+      target: { ...checked, account },
+      includePool: true,
+      allowForeign: allowForeignArns,
+    }).filter((w) => w.code !== 'TARGET_ACCOUNT_UNKNOWN');
+  } catch (e) {
+    if (!(e instanceof TargetIncompatibleError)) throw e;
+    throw new TargetIncompatibleError(
+      `the new pool ${created.Id ?? ''} is in account ${account}, not ${checked.account ?? 'the one checked'} (--target-account); it was created with the snapshot's settings and nothing else was written — delete it, or fix its settings, before restoring again: ${e.message}`,
+      e.differences,
+      { userPoolId: created.Id ?? '', foreignArns: e.differences.length },
+    );
+  }
 }

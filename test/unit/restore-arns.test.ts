@@ -484,18 +484,30 @@ describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
     expect(calls).toEqual([]);
   });
 
-  it('with no pool to read the account from, checks right after CreateUserPool and stops there (exit 4); the same command with --map-arns resumes', async () => {
+  it('with no pool to read the account from and no --target-account, refuses (exit 2) before writing anything', async () => {
     const reader = await snapshot(sourceUserPool());
     const err = await restoreSnapshot(gw, reader, opts({})).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TargetIncompatibleError);
-    expect(calls).toEqual(['CreateUserPool']);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(ExitCode.Usage);
+    expect((err as Error).message).toContain('--target-account');
+    expect(calls).toEqual([]);
+    // --allow-foreign-arns accepts the risk: the restore goes on.
     const r = (await restoreSnapshot(
       gw,
       await snapshot(sourceUserPool()),
-      opts({ mapArns: MAP }),
+      opts({ allowForeignArns: true }),
     )) as RestoreResult;
-    expect(calls.filter((c) => c === 'CreateUserPool')).toHaveLength(1);
     expect(r.users.created).toBe(3);
+  });
+
+  it('a wrong --target-account is caught right after CreateUserPool (exit 4), with only the pool written', async () => {
+    const reader = await snapshot(sourceUserPool());
+    const err = await restoreSnapshot(gw, reader, opts({ targetAccount: SRC_ACCOUNT })).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TargetIncompatibleError);
+    expect((err as Error).message).toContain(`is in account ${DST_ACCOUNT}`);
+    expect(calls).toEqual(['CreateUserPool']);
   });
 
   it('--map-arns rewrites what CreateUserPool and CreateGroup get; --allow-foreign-arns keeps them with a warning', async () => {
