@@ -398,20 +398,22 @@ export async function arnPreflight(
     parseArn(typeof up.Arn === 'string' ? up.Arn : '')?.region ||
     (typeof up.Id === 'string' && up.Id.includes('_') ? up.Id.split('_')[0] : undefined);
   const checked = { region, account, sourceRegion };
-  if (opts.creating && account === undefined && accountBound && !opts.allowForeignArns) {
+  // Only the pool document goes out with CreateUserPool; groups, clients and IdPs are sent after
+  // it, once the new pool's ARN names the account (checkAfterCreate).
+  const poolAccounts = [
+    ...new Set(
+      collectArns(data, { includePool: true })
+        .filter((u) => u.path.startsWith('pool.'))
+        .map((u) => parseArn(u.arn)?.account ?? '')
+        .filter((a) => /^\d{12}$/.test(a)),
+    ),
+  ];
+  if (opts.creating && account === undefined && poolAccounts.length && !opts.allowForeignArns) {
     // CreateUserPool would carry the snapshot's ARNs before anything could check them, and a
     // resumed run never sends the pool settings again: refuse rather than check too late.
     throw new UsageError(
       'TARGET_ACCOUNT_UNKNOWN',
-      `the snapshot names account-bound resources (${[
-        ...new Set(
-          collectArns(data, { includePool: true })
-            .map((u) => parseArn(u.arn)?.account)
-            .filter((a): a is string => /^\d{12}$/.test(a ?? '')),
-        ),
-      ].join(
-        ', ',
-      )}), and the target account cannot be known before the new pool exists (no user pool in ${region} to read it from): pass --target-account ID (or --allow-foreign-arns)`,
+      `the snapshot's pool settings name account-bound resources (account ${poolAccounts.join(', ')}), and the target account cannot be known before the new pool exists (no user pool in ${region} to read it from): pass --target-account ID (or --allow-foreign-arns)`,
     );
   }
   warnings.push(
@@ -447,7 +449,9 @@ export function checkAfterCreate(
   } catch (e) {
     if (!(e instanceof TargetIncompatibleError)) throw e;
     throw new TargetIncompatibleError(
-      `the new pool ${created.Id ?? ''} is in account ${account}, not ${checked.account ?? 'the one checked'} (--target-account); it was created with the snapshot's settings and nothing else was written — delete it, or fix its settings, before restoring again: ${e.message}`,
+      checked.account === undefined
+        ? `the new pool ${created.Id ?? ''} is in account ${account}; nothing but the pool was written — map these ARNs (--map-arns) and run the same command again to continue in it: ${e.message}`
+        : `the new pool ${created.Id ?? ''} is in account ${account}, not ${checked.account} (--target-account); it was created with the snapshot's settings and nothing else was written — delete it, or fix its settings, before restoring again: ${e.message}`,
       e.differences,
       { userPoolId: created.Id ?? '', foreignArns: e.differences.length },
     );

@@ -500,6 +500,19 @@ describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
     expect(r.users.created).toBe(3);
   });
 
+  it('with no pool to read the account from, ARNs sent after CreateUserPool (group roles) are checked right after it, before any is sent (exit 4)', async () => {
+    const {
+      LambdaConfig: _l,
+      EmailConfiguration: _e,
+      SmsConfiguration: _s,
+      ...plain
+    } = sourceUserPool();
+    const err = await restoreSnapshot(gw, await snapshot(plain), opts({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetIncompatibleError);
+    expect((err as Error).message).toContain(GROUP_ROLE);
+    expect(calls).toEqual(['CreateUserPool']);
+  });
+
   it('a wrong --target-account is caught right after CreateUserPool (exit 4), with only the pool written', async () => {
     const reader = await snapshot(sourceUserPool());
     const err = await restoreSnapshot(gw, reader, opts({ targetAccount: SRC_ACCOUNT })).catch(
