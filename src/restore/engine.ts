@@ -28,7 +28,6 @@ import {
   writeSubMap,
 } from './outputs.js';
 import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
