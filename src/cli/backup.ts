@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { backupAllPools, backupPool, backupSummary } from '../backup/engine.js';
 import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
@@ -9,9 +9,10 @@ import {
   addRateOptions,
   type CommonFlags,
   makeGateway,
-  makeStorage,
+  makeOutputStorage,
   runCommand,
 } from './common.js';
+import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface BackupFlags extends CommonFlags {
   userPoolId?: string;
@@ -35,16 +36,22 @@ export function registerBackup(program: Command): void {
     .description(
       'capture a whole user pool (settings, clients, IdPs, resource servers, groups, users, memberships) into a verified snapshot',
     )
-    .option('--user-pool-id <id>', 'the pool to back up')
+    .addOption(new Option('--user-pool-id <id>', 'the pool to back up').argParser(parsePoolId))
     .option('--all-pools', 'back up every user pool in the Region')
-    .option('--to <dir|s3://bucket/prefix>', 'where snapshots go', './cognito-backups')
+    .addOption(
+      new Option('--to <dir|s3://bucket/prefix>', 'where snapshots go')
+        .default('./cognito-backups')
+        .argParser(parseLocationArg('--to')),
+    )
     .option(
       '--include-secrets',
       'keep app client secrets and identity provider secrets (default: replaced by a marker)',
     )
-    .option(
-      '--shards <n>',
-      'parallel ListUsers chains by sub prefix: 1, 16 or 256 (default: 16, 256 above 2M users)',
+    .addOption(
+      new Option(
+        '--shards <n>',
+        'parallel ListUsers chains by sub prefix: 1, 16 or 256 (default: 16, 256 above 2M users)',
+      ).choices(['1', '16', '256']),
     )
     .option(
       '--user-mfa',
@@ -71,8 +78,9 @@ export function registerBackup(program: Command): void {
           : (flags.region ?? process.env.AWS_REGION);
         if (!region)
           throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
+        // Checked before the first AWS call: a location that cannot be written fails at once.
+        const root = await makeOutputStorage(flags.to, flags, region, '--to');
         const gw = makeGateway(flags, region, signal);
-        const root = makeStorage(flags.to, flags, region);
         const base = {
           ...(flags.region ? { region: flags.region } : {}),
           includeSecrets: Boolean(flags.includeSecrets),

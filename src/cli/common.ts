@@ -9,10 +9,25 @@ import {
 } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import { CognitoGateway } from '../cognito/gateway.js';
-import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
+import type { QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
-import { ACCOUNT_ID, openStorage, parseS3Url, type Storage } from '../storage/index.js';
+import {
+  ACCOUNT_ID,
+  assertWritableDir,
+  LocalDirStorage,
+  openStorage,
+  parseS3Url,
+  type Storage,
+} from '../storage/index.js';
 import { createProgressRenderer } from './progress.js';
+import { beginCommand } from './signals.js';
+import {
+  parseEndpointUrl,
+  parseMaxRps,
+  parseProfile,
+  parseRegion,
+  parseShare,
+} from './validate.js';
 
 export interface CommonFlags {
   region?: string;
@@ -30,22 +45,45 @@ export const EXIT_CODES_HELP = `
 Exit codes:
   0    success
   1    unexpected failure (a bug, or an AWS error not listed here)
-  2    bad usage or input: unknown flag, malformed or unknown pool id, region mismatch
-  3    snapshot invalid or incomplete (no manifest, checksum mismatch, unknown formatVersion)
+  2    bad usage or input: unknown flag, malformed or unknown pool id, region mismatch,
+       malformed location (S3://b, s3:/b, s3://, https://…) or flag value
+  3    snapshot invalid or incomplete (no manifest, checksum mismatch, unknown formatVersion,
+       a record over 4 MiB)
   4    target pool incompatible, or not empty without --merge
   5    AWS credentials missing, or access denied
   6    partial restore: some users failed (the report lists them)
   7    Cognito endpoint unreachable, or still failing/throttling after every retry
-  8    storage error: the snapshot location is unwritable, the disk is full, a file is missing
-  130  interrupted (Ctrl-C); a partial backup is left without a manifest`;
+  8    storage error: an output location is unwritable or cannot be created, the disk is
+       full, a file is missing
+  130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest`;
+
+/**
+ * Commander's own errors (unknown flag, bad flag value, missing argument) in the tool's format:
+ * one stderr line, `cognito-vault: error: …`, exit 2.
+ */
+export const COMMANDER_OUTPUT = {
+  outputError(str: string, write: (s: string) => void): void {
+    const msg = oneLine(str.trim().replace(/^error:\s*/, ''));
+    write(`cognito-vault: error: ${msg} (see --help)\n`);
+  },
+};
 
 export function addAwsOptions(cmd: Command): Command {
   return cmd
-    .option('--region <region>', 'AWS Region (default: the one in the pool id, then AWS_REGION)')
-    .option('--profile <profile>', 'AWS shared-config profile')
-    .option(
-      '--endpoint-url <url>',
-      'Cognito (and S3) endpoint, e.g. a local emulator (also AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, AWS_ENDPOINT_URL_S3)',
+    .addOption(
+      new Option(
+        '--region <region>',
+        'AWS Region (default: the one in the pool id, then AWS_REGION)',
+      ).argParser(parseRegion),
+    )
+    .addOption(
+      new Option('--profile <profile>', 'AWS shared-config profile').argParser(parseProfile),
+    )
+    .addOption(
+      new Option(
+        '--endpoint-url <url>',
+        'Cognito (and S3) endpoint, e.g. a local emulator (also AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, AWS_ENDPOINT_URL_S3)',
+      ).argParser(parseEndpointUrl),
     );
 }
 
@@ -69,6 +107,21 @@ export function addStorageOptions(cmd: Command): Command {
     );
 }
 
+/** --endpoint-url, --profile and --region for commands that only touch S3 (verify, list, prune). */
+export function addS3Options(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--endpoint-url <url>',
+        'S3 endpoint (for s3:// locations on an emulator)',
+      ).argParser(parseEndpointUrl),
+    )
+    .addOption(
+      new Option('--profile <profile>', 'AWS shared-config profile').argParser(parseProfile),
+    )
+    .addOption(new Option('--region <region>', 'AWS Region of the bucket').argParser(parseRegion));
+}
+
 export function addOutputOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -78,13 +131,12 @@ export function addOutputOptions(cmd: Command): Command {
     .option('--quiet', 'no progress output');
 }
 
-function parseShare(v: string): number {
-  const n = Number(v);
-  if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('expected a number in (0, 1]');
-  return n;
-}
-
-function collect(v: string, prev: string[] = []): string[] {
+function collectMaxRps(v: string, prev: string[] = []): string[] {
+  try {
+    parseMaxRps(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
   return [...prev, v];
 }
 
@@ -100,21 +152,15 @@ export function addRateOptions(cmd: Command): Command {
       new Option(
         '--max-rps <CATEGORY=N>',
         'override one quota category, e.g. UserCreation=100 (repeatable)',
-      ).argParser(collect),
+      ).argParser(collectMaxRps),
     );
 }
 
 export function rateOptions(flags: CommonFlags): RateOptions {
   const maxRps: Partial<Record<QuotaCategory, number>> = {};
   for (const spec of flags.maxRps ?? []) {
-    const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(spec);
-    if (!m?.[1] || !m[2] || !isQuotaCategory(m[1]) || !(Number(m[2]) > 0)) {
-      throw new UsageError(
-        'BAD_FLAG',
-        `--max-rps expects CATEGORY=N with a Cognito quota category (e.g. UserList=30), got "${spec}"`,
-      );
-    }
-    maxRps[m[1]] = Number(m[2]);
+    const [category, n] = parseMaxRps(spec);
+    maxRps[category] = n;
   }
   return { ...(flags.rateShare !== undefined ? { rateShare: flags.rateShare } : {}), maxRps };
 }
@@ -134,20 +180,49 @@ export function makeGateway(
   );
 }
 
-export function makeStorage(location: string, flags: CommonFlags, region?: string): Storage {
+/**
+ * Opens a snapshot location given on the command line. A malformed location (`S3://b`,
+ * `s3:/b`, `https://…`) is a UsageError (exit 2) before anything is read; `what` names the flag
+ * in that message.
+ */
+export function makeStorage(
+  location: string,
+  flags: CommonFlags,
+  region?: string,
+  what = 'location',
+): Storage {
   if ((flags.expectedBucketOwner || flags.sseKmsKeyId) && !parseS3Url(location)) {
     throw new UsageError(
       'BAD_FLAG',
       `--expected-bucket-owner and --sse-kms-key-id apply to s3:// locations only, not to ${location}`,
     );
   }
-  return openStorage(location, {
-    ...(region ? { region } : {}),
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.endpointUrl ? { s3EndpointUrl: flags.endpointUrl } : {}),
-    ...(flags.expectedBucketOwner ? { expectedBucketOwner: flags.expectedBucketOwner } : {}),
-    ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
-  });
+  return openStorage(
+    location,
+    {
+      ...(region ? { region } : {}),
+      ...(flags.profile ? { profile: flags.profile } : {}),
+      ...(flags.endpointUrl ? { s3EndpointUrl: flags.endpointUrl } : {}),
+      ...(flags.expectedBucketOwner ? { expectedBucketOwner: flags.expectedBucketOwner } : {}),
+      ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
+    },
+    what,
+  );
+}
+
+/**
+ * A location the command will write to: parsed like makeStorage, and a local directory must be
+ * creatable and writable (StorageError, exit 8, before any AWS call). Nothing is created here.
+ */
+export async function makeOutputStorage(
+  location: string,
+  flags: CommonFlags,
+  region?: string,
+  what = 'location',
+): Promise<Storage> {
+  const storage = makeStorage(location, flags, region, what);
+  if (storage instanceof LocalDirStorage) await assertWritableDir(storage.location, what);
+  return storage;
 }
 
 export interface RunContext {
@@ -159,8 +234,9 @@ export interface RunContext {
 }
 
 /**
- * Runs a command body: wires Ctrl-C to an AbortSignal, renders progress, prints the result
- * (JSON or text), and turns errors into one clear stderr line and the documented exit code.
+ * Runs a command body: wires SIGINT/SIGTERM to an AbortSignal, renders progress, prints the
+ * result (JSON or text), and turns errors into one clear stderr line and the documented exit
+ * code.
  */
 export async function runCommand<R>(
   flags: CommonFlags,
@@ -175,15 +251,8 @@ export async function runCommand<R>(
 ): Promise<void> {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
-  let interrupts = 0;
-  const onSignal = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.Interrupted);
-    controller.abort(new InterruptedError());
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   const json = Boolean(flags.json);
+  const end = beginCommand({ controller, interrupted: opts.interrupted ?? 'interrupted', json });
   const renderer = createProgressRenderer({ json, quiet: Boolean(flags.quiet) });
   const say = (line: string): void => {
     (json ? process.stderr : process.stdout).write(`${line}\n`);
@@ -195,6 +264,7 @@ export async function runCommand<R>(
       say,
       json,
     });
+    if (controller.signal.aborted) throw new InterruptedError();
     renderer.stop();
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else render(result, say);
@@ -202,26 +272,39 @@ export async function runCommand<R>(
   } catch (e) {
     renderer.stop();
     const err = toCliError(e, controller.signal.aborted, opts.interrupted);
-    process.stderr.write(`cognito-vault: error: ${err.message}\n`);
+    process.stderr.write(`cognito-vault: error: ${oneLine(err.message)}\n`);
     if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
     if (process.env.COGNITO_VAULT_DEBUG && e instanceof Error)
       process.stderr.write(`${e.stack ?? ''}\n`);
     process.exitCode = err.exitCode;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    end();
+    // Interrupted: whatever still holds the event loop (a socket, a child) must not keep the
+    // process alive; the result is already printed.
+    if (controller.signal.aborted) {
+      const code = process.exitCode;
+      setTimeout(() => process.exit(code), 1000).unref();
+    }
   }
+}
+
+/**
+ * An error message as one line. A message of an error this tool did not make is cut short, and
+ * a JSON parser's is dropped (it quotes the text it failed on, which may be personal data).
+ */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, '; ');
+}
+
+function unexpectedMessage(e: unknown): string {
+  if (!(e instanceof Error)) return 'unexpected failure';
+  if (e instanceof SyntaxError) return `unexpected failure: ${e.name} (details withheld)`;
+  const msg = oneLine(e.message);
+  return `unexpected failure: ${msg.length > 200 ? `${msg.slice(0, 200)}…` : msg}`;
 }
 
 function toCliError(e: unknown, aborted: boolean, interrupted = 'interrupted'): VaultError {
   if (aborted) return new InterruptedError(interrupted);
   if (isVaultError(e)) return e;
-  const msg = e instanceof Error ? e.message : String(e);
-  return new VaultError(
-    'UNEXPECTED',
-    `unexpected failure: ${msg}`,
-    ExitCode.Unexpected,
-    {},
-    { cause: e },
-  );
+  return new VaultError('UNEXPECTED', unexpectedMessage(e), ExitCode.Unexpected, {}, { cause: e });
 }

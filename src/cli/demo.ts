@@ -1,5 +1,6 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { assertWritableDir } from '../storage/local.js';
 import { runDemo } from '../demo/run.js';
 import { USERS_PATHS, type UsersPath } from '../restore/import-path.js';
 import {
@@ -9,6 +10,7 @@ import {
   rateOptions,
   runCommand,
 } from './common.js';
+import { parseInteger, parseLocalDir } from './validate.js';
 
 interface DemoFlags extends CommonFlags {
   usersPath?: string;
@@ -17,14 +19,7 @@ interface DemoFlags extends CommonFlags {
   dir: string;
 }
 
-function positiveInt(max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > max)
-      throw new InvalidArgumentError(`expected a whole number from 1 to ${max}`);
-    return n;
-  };
-}
+const positiveInt = (max: number) => parseInteger(1, max);
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
@@ -41,11 +36,18 @@ export function registerDemo(program: Command): void {
       positiveInt(1000),
       70,
     )
-    .option('--dir <dir>', 'where the snapshot and the restore state go', './cognito-vault-demo')
-    .option(
-      '--users-path <path>',
-      'how the restore writes users: auto (import jobs, the recommended path), import-job, admin-create',
-      'auto',
+    .addOption(
+      new Option('--dir <dir>', 'where the snapshot and the restore state go')
+        .default('./cognito-vault-demo')
+        .argParser(parseLocalDir('--dir')),
+    )
+    .addOption(
+      new Option(
+        '--users-path <path>',
+        'how the restore writes users: auto (import jobs, the recommended path), import-job, admin-create',
+      )
+        .default('auto')
+        .choices([...USERS_PATHS]),
     );
   addRateOptions(cmd);
   addOutputOptions(cmd);
@@ -53,6 +55,7 @@ export function registerDemo(program: Command): void {
     await runCommand(
       flags,
       async ({ signal, progress }) => {
+        await assertWritableDir(flags.dir, '--dir');
         const custom = flags.rateShare !== undefined || (flags.maxRps?.length ?? 0) > 0;
         const usersPath = flags.usersPath ?? 'auto';
         if (!(USERS_PATHS as readonly string[]).includes(usersPath)) {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { CognitoError, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
 import { PoolDocument, UserRecord } from '../snapshot/format.js';
@@ -11,14 +11,17 @@ import {
 import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import {
+  addAwsOptions,
   addOutputOptions,
   addStorageOptions,
   addRateOptions,
   type CommonFlags,
   makeGateway,
+  makeOutputStorage,
   makeStorage,
   runCommand,
 } from './common.js';
+import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface ExportCsvFlags extends CommonFlags {
   to?: string;
@@ -42,16 +45,24 @@ cannot be imported (counts by reason are printed; usernames never are). See docs
 export function registerExportCsv(program: Command): void {
   const cmd = program
     .command('export-csv')
-    .argument('<snapshot>', 'path or s3:// URL of one snapshot, as backup prints it')
-    .description("write a snapshot's users as Cognito user-import CSV files")
-    .requiredOption('--to <dir>', 'directory for the CSV files (created 0700; must be empty)')
-    .option(
-      '--header-from <poolId>',
-      "take the header (GetCSVHeader) and the import rules from this live pool instead of the snapshot's",
+    .argument(
+      '<snapshot>',
+      'path or s3:// URL of one snapshot, as backup prints it',
+      parseLocationArg('snapshot'),
     )
-    .option('--region <region>', 'AWS Region (default: the one in the pool id, then AWS_REGION)')
-    .option('--profile <profile>', 'AWS shared-config profile')
-    .option('--endpoint-url <url>', 'Cognito (and S3) endpoint, e.g. a local emulator');
+    .description("write a snapshot's users as Cognito user-import CSV files")
+    .addOption(
+      new Option('--to <dir>', 'directory for the CSV files (created 0700; must be empty)')
+        .makeOptionMandatory()
+        .argParser(parseLocationArg('--to')),
+    )
+    .addOption(
+      new Option(
+        '--header-from <poolId>',
+        "take the header (GetCSVHeader) and the import rules from this live pool instead of the snapshot's",
+      ).argParser(parsePoolId),
+    );
+  addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
@@ -62,6 +73,8 @@ export function registerExportCsv(program: Command): void {
       async ({ signal, progress }) => {
         const to = flags.to ?? '';
         const region = flags.headerFrom ? regionOfPoolId(flags.headerFrom) : flags.region;
+        // Both locations checked before anything is read: --to must be writable.
+        await makeOutputStorage(to, flags, flags.region, '--to');
         const source = makeStorage(snapshot, flags, flags.region);
         await SnapshotReader.open(source);
         // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.

@@ -4,10 +4,12 @@ import { describeLease } from '../snapshot/lease.js';
 import {
   addOutputOptions,
   addStorageOptions,
+  addS3Options,
   type CommonFlags,
   makeStorage,
   runCommand,
 } from './common.js';
+import { parseLocationArg } from './validate.js';
 
 const LABEL = {
   complete: 'complete      ',
@@ -19,13 +21,16 @@ const LABEL = {
 export function registerList(program: Command): void {
   const cmd = program
     .command('list')
-    .argument('[root]', 'backup root: a directory or s3://bucket/prefix', './cognito-backups')
+    .argument(
+      '[root]',
+      'backup root: a directory or s3://bucket/prefix',
+      parseLocationArg('root'),
+      './cognito-backups',
+    )
     .description(
       'list the snapshots under a backup root: complete, incomplete, unreadable or of an unknown format, and why',
-    )
-    .option('--endpoint-url <url>', 'S3 endpoint (for s3:// roots on an emulator)')
-    .option('--profile <profile>', 'AWS shared-config profile')
-    .option('--region <region>', 'AWS Region of the bucket');
+    );
+  addS3Options(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   cmd.action(async (root: string, flags: CommonFlags) => {

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+// First: SIGINT/SIGTERM are handled (exit 130) from here on, while the commands load.
+import './install-signals.js';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, isVaultError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import { registerBackup } from './backup.js';
-import { EXIT_CODES_HELP } from './common.js';
+import { COMMANDER_OUTPUT, EXIT_CODES_HELP, oneLine } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerExportCsv } from './export-csv.js';
 import { registerList } from './list.js';
@@ -16,7 +18,7 @@ export function buildProgram(): Command {
   const program = new Command('cognito-vault')
     .description('Backup and restore for Amazon Cognito user pools')
     .version(TOOL_VERSION)
-    .showHelpAfterError('(run cognito-vault --help for usage)')
+    .configureOutput(COMMANDER_OUTPUT)
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride();
   registerBackup(program);
@@ -42,11 +44,14 @@ async function main(): Promise<void> {
       return;
     }
     if (isVaultError(e)) {
-      process.stderr.write(`cognito-vault: error: ${e.message}\n`);
+      process.stderr.write(`cognito-vault: error: ${oneLine(e.message)}\n`);
       process.exitCode = e.exitCode;
       return;
     }
-    throw e;
+    process.stderr.write(
+      `cognito-vault: error: unexpected failure: ${e instanceof Error ? e.name : 'error'}\n`,
+    );
+    process.exitCode = ExitCode.Unexpected;
   }
 }
 

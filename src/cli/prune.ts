@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
 import {
@@ -10,10 +10,12 @@ import {
 import {
   addOutputOptions,
   addStorageOptions,
+  addS3Options,
   type CommonFlags,
   makeStorage,
   runCommand,
 } from './common.js';
+import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface PruneFlags extends CommonFlags {
   keepLast: number;
@@ -41,7 +43,12 @@ function duration(v: string): number {
 export function registerPrune(program: Command): void {
   const cmd = program
     .command('prune')
-    .argument('[root]', 'backup root: a directory or s3://bucket/prefix', './cognito-backups')
+    .argument(
+      '[root]',
+      'backup root: a directory or s3://bucket/prefix',
+      parseLocationArg('root'),
+      './cognito-backups',
+    )
     .description(
       'delete old snapshots by a retention policy (per pool); the newest complete snapshot is always kept, unreadable ones and ones in use are never deleted',
     )
@@ -61,11 +68,9 @@ export function registerPrune(program: Command): void {
       `delete an incomplete snapshot only once nothing was written to it for this long (default ${formatDuration(DEFAULT_INCOMPLETE_GRACE_MS)}, at least 1h)`,
       duration,
     )
-    .option('--user-pool-id <id>', 'only this pool')
-    .option('--dry-run', 'print what would be deleted; delete nothing')
-    .option('--endpoint-url <url>', 'S3 endpoint (for s3:// roots on an emulator)')
-    .option('--profile <profile>', 'AWS shared-config profile')
-    .option('--region <region>', 'AWS Region of the bucket');
+    .addOption(new Option('--user-pool-id <id>', 'only this pool').argParser(parsePoolId))
+    .option('--dry-run', 'print what would be deleted; delete nothing');
+  addS3Options(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   cmd.action(async (root: string, flags: PruneFlags) => {

@@ -1,15 +1,17 @@
-import type { Command } from 'commander';
-import { UsageError } from '../core/errors.js';
+import { type Command, Option } from 'commander';
+import { ExitCode, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
 import { type HeldLease, noLeaseWarning, tryAcquireReadLease } from '../snapshot/lease.js';
 import { SnapshotReader } from '../snapshot/reader.js';
-import { restoreExitCode, restoreSnapshot } from '../restore/engine.js';
 import { loadArnMap } from '../restore/arns.js';
 import { loadIdpSecrets } from '../restore/idp-secrets.js';
+import { DOMAIN_PREFIX, legacyAttributeName, restoreSnapshot } from '../restore/index.js';
 import type {
   ResourceFailure,
   RestoreOptions,
   RestoreOutcome,
+  RestorePlan,
+  RestoreResult,
   RestoreTarget,
 } from '../restore/types.js';
 import { cloudWatchLogReader } from '../restore/import-jobs.js';
@@ -24,6 +26,13 @@ import {
   makeStorage,
   runCommand,
 } from './common.js';
+import {
+  parseLocalDir,
+  parseLocalFile,
+  parseLocationArg,
+  parsePoolId,
+  parsePoolName,
+} from './validate.js';
 
 interface RestoreFlags extends CommonFlags {
   from?: string;
@@ -62,7 +71,33 @@ function describeFailures(failures: ResourceFailure[]): string {
   return failures.map((f) => `${f.kind} ${f.name}`).join(', ');
 }
 
-function render(r: RestoreOutcome, say: (line: string) => void): void {
+/**
+ * What the CLI prints of a restore: counts and file paths. The per-user detail of the library's
+ * RestoreOutcome — `failedUsers` (usernames, raw AWS messages) and `externalProviderUsers`
+ * (usernames, old subs) — is personal data and stays in the 0600 report file.
+ */
+export type PrintedRestore =
+  | RestorePlan
+  | (Omit<RestoreResult, 'failedUsers' | 'externalProviderUsers'> & {
+      /** Failed user operations (creates and follow-ups), listed in the report. */
+      failedOperations: number;
+    });
+
+export function printedRestore(r: RestoreOutcome): PrintedRestore {
+  if (r.dryRun) return r;
+  const { failedUsers, externalProviderUsers, ...rest } = r;
+  void externalProviderUsers;
+  return { ...rest, failedOperations: failedUsers.length };
+}
+
+function exitCodeOf(r: PrintedRestore): number {
+  if (r.dryRun) return ExitCode.Ok;
+  return r.failedOperations > 0 || r.resourceFailures.length > 0
+    ? ExitCode.PartialRestore
+    : ExitCode.Ok;
+}
+
+function render(r: PrintedRestore, say: (line: string) => void): void {
   if (r.dryRun) {
     const target =
       r.userPoolId ?? ('createPool' in r.target ? `new pool "${r.target.createPool}"` : '');
@@ -121,9 +156,9 @@ function render(r: RestoreOutcome, say: (line: string) => void): void {
       `${r.resourceFailures.length} resource(s) not restored (listed in the report; dependants adjusted, see the warnings): ${describeFailures(r.resourceFailures)}`,
     );
   }
-  if (r.failedUsers.length) {
+  if (r.failedOperations) {
     say(
-      `${r.failedUsers.length} user(s) failed (listed in the report); fix the cause and run the same command again`,
+      `${r.failedOperations} user operation(s) failed (listed in the report); fix the cause and run the same command again`,
     );
   }
 }
@@ -134,28 +169,51 @@ export function registerRestore(program: Command): void {
     .description(
       'restore a snapshot into a new pool (--create-pool) or an existing one (--to-user-pool-id): settings, groups, resource servers, identity providers, app clients, users, memberships; resumable',
     )
-    .option('--from <snapshot>', 'the snapshot: a directory or s3:// URL, as backup printed it')
-    .option('--create-pool <name>', 'create a new pool with this name from the snapshot settings')
-    .option('--to-user-pool-id <id>', 'restore into this existing (empty, compatible) pool')
+    .addOption(
+      new Option(
+        '--from <snapshot>',
+        'the snapshot: a directory or s3:// URL, as backup printed it',
+      ).argParser(parseLocationArg('--from')),
+    )
+    .addOption(
+      new Option(
+        '--create-pool <name>',
+        'create a new pool with this name from the snapshot settings',
+      ).argParser(parsePoolName),
+    )
+    .addOption(
+      new Option(
+        '--to-user-pool-id <id>',
+        'restore into this existing (empty, compatible) pool',
+      ).argParser(parsePoolId),
+    )
     .option('--dry-run', 'run the preflight and print the plan; write nothing')
     .option('--merge', 'allow a target that already has users (they count as existing)')
-    .option(
-      '--sub-map <file>',
-      'where the old→new sub map goes (JSON Lines; default in the state dir)',
+    .addOption(
+      new Option(
+        '--sub-map <file>',
+        'where the old→new sub map goes (JSON Lines; default in the state dir)',
+      ).argParser(parseLocalFile('--sub-map')),
     )
-    .option(
-      '--state-dir <dir>',
-      'journal, report and maps (default ./cognito-vault-restore/<snapshotId>--<target>)',
+    .addOption(
+      new Option(
+        '--state-dir <dir>',
+        'journal, report and maps (default ./cognito-vault-restore/<snapshotId>--<target>)',
+      ).argParser(parseLocalDir('--state-dir')),
     )
     .option('--legacy-sub-attribute <name>', "store each user's old sub in custom:<name>")
-    .option(
-      '--idp-secrets <file>',
-      'identity provider secrets the snapshot lacks: {"<ProviderName>": {"client_secret": "…"}}',
+    .addOption(
+      new Option(
+        '--idp-secrets <file>',
+        'identity provider secrets the snapshot lacks: {"<ProviderName>": {"client_secret": "…"}}',
+      ).argParser(parseLocalFile('--idp-secrets')),
     )
     .option('--domain <prefix>', 'create a Cognito domain with this prefix (prefixes are global)')
-    .option(
-      '--password-state <state>',
-      'how created users land: sign-in-ready (CONFIRMED with a random password nobody knows, or passwordless; default) or force-change (FORCE_CHANGE_PASSWORD)',
+    .addOption(
+      new Option(
+        '--password-state <state>',
+        'how created users land: sign-in-ready (CONFIRMED with a random password nobody knows, or passwordless; default) or force-change (FORCE_CHANGE_PASSWORD)',
+      ).choices(['sign-in-ready', 'force-change']),
     )
     .option(
       '--users <path>',
@@ -205,6 +263,14 @@ export function registerRestore(program: Command): void {
             'give exactly one of --create-pool NAME or --to-user-pool-id ID',
           );
         }
+        // Flag values checked before the snapshot is read.
+        if (flags.legacySubAttribute !== undefined) legacyAttributeName(flags.legacySubAttribute);
+        if (flags.domain !== undefined && !DOMAIN_PREFIX.test(flags.domain)) {
+          throw new UsageError(
+            'BAD_FLAG',
+            `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${flags.domain}"`,
+          );
+        }
         if (flags.webauthnRpId !== undefined) {
           if (!flags.createPool) {
             throw new UsageError(
@@ -219,22 +285,14 @@ export function registerRestore(program: Command): void {
             );
           }
         }
-        const target: RestoreTarget = flags.toUserPoolId
-          ? { userPoolId: flags.toUserPoolId }
-          : { createPool: flags.createPool ?? '' };
-        const storageRegion = flags.region ?? process.env.AWS_REGION;
-        const reader = await SnapshotReader.open(makeStorage(flags.from, flags, storageRegion));
-        let region: string;
         if (flags.toUserPoolId) {
-          region = regionOfPoolId(flags.toUserPoolId);
-          if (flags.region && flags.region !== region) {
+          const poolRegion = regionOfPoolId(flags.toUserPoolId);
+          if (flags.region && flags.region !== poolRegion) {
             throw new UsageError(
               'REGION_MISMATCH',
-              `user pool ${flags.toUserPoolId} is in ${region}, not in --region ${flags.region}`,
+              `user pool ${flags.toUserPoolId} is in ${poolRegion}, not in --region ${flags.region}`,
             );
           }
-        } else {
-          region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
         }
         const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
         if (!USERS_PATHS.includes(usersPath)) {
@@ -254,6 +312,25 @@ export function registerRestore(program: Command): void {
         }
         const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
         const mapArns = flags.mapArns ? await loadArnMap(flags.mapArns) : undefined;
+        const target: RestoreTarget = flags.toUserPoolId
+          ? { userPoolId: flags.toUserPoolId }
+          : { createPool: flags.createPool ?? '' };
+        const storageRegion = flags.region ?? process.env.AWS_REGION;
+        const reader = await SnapshotReader.open(
+          makeStorage(flags.from, flags, storageRegion, '--from'),
+        );
+        let region: string;
+        if (flags.toUserPoolId) {
+          region = regionOfPoolId(flags.toUserPoolId);
+          if (flags.region && flags.region !== region) {
+            throw new UsageError(
+              'REGION_MISMATCH',
+              `user pool ${flags.toUserPoolId} is in ${region}, not in --region ${flags.region}`,
+            );
+          }
+        } else {
+          region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
+        }
         const gw = makeGateway(flags, region, signal);
         let lease: HeldLease | undefined;
         try {
@@ -263,7 +340,7 @@ export function registerRestore(program: Command): void {
             progress(noLeaseWarning(e)),
           );
           await SnapshotReader.open(reader.storage);
-          return await restoreSnapshot(gw, reader, {
+          const outcome = await restoreSnapshot(gw, reader, {
             target,
             dryRun: Boolean(flags.dryRun),
             merge: Boolean(flags.merge),
@@ -302,6 +379,7 @@ export function registerRestore(program: Command): void {
             signal,
             onProgress: progress,
           });
+          return printedRestore(outcome);
         } finally {
           gw.destroy();
           await lease?.release();
@@ -309,7 +387,7 @@ export function registerRestore(program: Command): void {
       },
       render,
       {
-        exitCode: restoreExitCode,
+        exitCode: exitCodeOf,
         interrupted: 'interrupted; run the same command again to continue where it stopped',
       },
     );

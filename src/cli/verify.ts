@@ -5,21 +5,25 @@ import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
   addStorageOptions,
+  addS3Options,
   type CommonFlags,
   makeStorage,
   runCommand,
 } from './common.js';
+import { parseLocationArg } from './validate.js';
 
 export function registerVerify(program: Command): void {
   const cmd = program
     .command('verify')
-    .argument('<snapshot>', 'path or s3:// URL of one snapshot, as backup prints it')
+    .argument(
+      '<snapshot>',
+      'path or s3:// URL of one snapshot, as backup prints it',
+      parseLocationArg('snapshot'),
+    )
     .description(
       'check a snapshot: format version, manifest, sha256, size and record count of every file',
-    )
-    .option('--endpoint-url <url>', 'S3 endpoint (for s3:// snapshots on an emulator)')
-    .option('--profile <profile>', 'AWS shared-config profile (for s3:// snapshots)')
-    .option('--region <region>', 'AWS Region of the bucket');
+    );
+  addS3Options(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   cmd.action(async (snapshot: string, flags: CommonFlags) => {

@@ -90,10 +90,18 @@ export class CredentialsError extends VaultError {
   }
 }
 
-/** Some users could not be restored; the report lists them. */
+/**
+ * Some users could not be restored; the report lists them. The message and context carry
+ * counts, operation and exception names only — never a username or an AWS/Lambda-trigger
+ * message (those quote attribute values); `failedUsers` (not serialised) holds the per-user
+ * detail for the 0600 report file.
+ */
 export class PartialRestoreError extends VaultError {
-  constructor(message: string, context: ErrorContext = {}) {
+  readonly failedUsers: readonly unknown[];
+  constructor(message: string, context: ErrorContext = {}, failedUsers: readonly unknown[] = []) {
     super('PARTIAL_RESTORE', message, ExitCode.PartialRestore, context);
+    Object.defineProperty(this, 'failedUsers', { value: failedUsers, enumerable: false });
+    this.failedUsers = failedUsers;
   }
 }
 

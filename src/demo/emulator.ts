@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { ExitCode, VaultError } from '../core/errors.js';
+import { ExitCode, InterruptedError, VaultError } from '../core/errors.js';
 import {
   type ImportJobDouble,
   type ImportJobDoubleOptions,
@@ -46,9 +46,11 @@ async function waitUntilUp(
   endpoint: string,
   child: ChildProcess,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) throw new InterruptedError();
     if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
     try {
       const r = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
@@ -81,6 +83,8 @@ export async function startEmulator(
      * recording them.
      */
     validateRequests?: boolean | { reject: boolean };
+    /** Stops waiting for the emulator to come up (SIGINT/SIGTERM). */
+    signal?: AbortSignal;
   } = {},
 ): Promise<Emulator> {
   const program = opts.program ?? process.env.MOTO_SERVER ?? 'moto_server';
@@ -107,11 +111,19 @@ export async function startEmulator(
       { program },
     );
   }
+  // However this process ends (an error, SIGTERM's deadline, process.exit), the emulator ends
+  // with it: an 'exit' listener runs synchronously even then.
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilUp(endpoint, child, opts.timeoutMs ?? 30_000);
+    await waitUntilUp(endpoint, child, opts.timeoutMs ?? 30_000, opts.signal);
   } catch (e) {
     child.kill('SIGKILL');
+    if (e instanceof InterruptedError) throw e;
     throw new VaultError(
       'EMULATOR_FAILED',
       `${(e as Error).message}: ${stderr.trim().split('\n').pop() ?? ''}`,

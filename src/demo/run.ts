@@ -133,13 +133,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const emulator = await startEmulator({
     validateRequests: validate,
     ...(usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } }),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
     credentials: EMULATOR_CREDENTIALS,
   };
-  const seeder = CognitoGateway.create(settings, { rate: { unlimited: true } });
+  // Every phase, seeding included, stops at SIGINT/SIGTERM.
+  const seeder = CognitoGateway.create(settings, {
+    rate: { unlimited: true },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   const gw = CognitoGateway.create(settings, {
     rate: opts.rate ?? { unlimited: true },
     ...(opts.signal ? { signal: opts.signal } : {}),

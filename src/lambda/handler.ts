@@ -195,7 +195,14 @@ export function configFromEnv(
 }
 
 function failure(userPoolId: string, e: unknown): LambdaFailure {
-  const err = isVaultError(e) ? e : new VaultError('UNEXPECTED', String(e), ExitCode.Unexpected);
+  const err = isVaultError(e)
+    ? e
+    : new VaultError(
+        'UNEXPECTED',
+        // The name only: a raw message can quote data (a JSON parser's does).
+        `unexpected failure: ${e instanceof Error ? e.name : 'error'}`,
+        ExitCode.Unexpected,
+      );
   return { userPoolId, code: err.code, message: err.message, exitCode: err.exitCode };
 }
 

@@ -6,7 +6,13 @@ import {
   CreateUserPoolCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { ExitCode, InterruptedError, TargetIncompatibleError, UsageError } from '../core/errors.js';
+import {
+  ExitCode,
+  InterruptedError,
+  PartialRestoreError,
+  TargetIncompatibleError,
+  UsageError,
+} from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
 import { type CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
@@ -15,7 +21,14 @@ import { accountOfPoolArn, arnPreflight, checkAfterCreate, collectArns } from '.
 import { reconfigureList } from './reconfigure.js';
 import { TotpReport } from './user-mfa.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
-import { assertJournalMatches, type JournalState, readJournal, RestoreJournal } from './journal.js';
+import { assertWritableDir, assertWritableFile } from '../storage/local.js';
+import {
+  assertJournalMatches,
+  JOURNAL_FILE,
+  type JournalState,
+  readJournal,
+  RestoreJournal,
+} from './journal.js';
 import {
   CLIENT_MAP_FILE,
   defaultStateDir,
@@ -81,7 +94,7 @@ type Loose = Record<string, unknown>;
 const MFA_NOT_RESTORED_FILE = 'mfa-not-restored.jsonl';
 
 /** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
-const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const FOLLOW_UP_OPS = new Set([
   'AdminSetUserPassword',
@@ -176,12 +189,15 @@ export async function restoreSnapshot(
         "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
       );
     }
-    const data = await loadSnapshot(reader);
     const snapshotId = reader.manifest.snapshotId;
     const sourcePoolId = reader.manifest.userPool.id;
-    const source = data.pool.userPool as Loose;
     const stateDir = path.resolve(options.stateDir ?? defaultStateDir(snapshotId, target));
     const subMapFile = path.resolve(options.subMapFile ?? path.join(stateDir, SUB_MAP_FILE));
+    // Every output location is checked before the snapshot is read and before any Cognito
+    // write: an unwritable --state-dir or --sub-map must not fail after every user exists.
+    await assertOutputsWritable(stateDir, subMapFile);
+    const data = await loadSnapshot(reader);
+    const source = data.pool.userPool as Loose;
     // The lock comes before the journal is read: a journal read before locking may be stale
     // by the time the lock is held (another run created the pool meanwhile).
     if (!options.dryRun) {
@@ -565,7 +581,28 @@ export async function restoreSnapshot(
           throw e;
         }),
       ]);
-      if (first) throw first.error;
+      if (first) {
+        const e = first.error;
+        if (e instanceof PartialRestoreError) {
+          // The per-user detail goes to the 0600 report, never to the error message.
+          const reportFile = path.join(stateDir, REPORT_FILE);
+          writeReport(reportFile, {
+            partial: true,
+            snapshot: reader.location,
+            snapshotId,
+            userPoolId: poolId,
+            stateDir,
+            failedUsers: e.failedUsers,
+            warnings: [...warnings.values()],
+          });
+          throw new PartialRestoreError(
+            `${e.message} (the failed users are listed in ${reportFile})`,
+            { ...e.context, report: reportFile },
+            e.failedUsers,
+          );
+        }
+        throw e;
+      }
       if (usersSettled.status !== 'fulfilled') throw usersSettled.reason;
       const users = usersSettled.value;
 
@@ -705,6 +742,15 @@ function oldDomainOf(data: SnapshotData): string | undefined {
   const up = data.pool.userPool as Loose;
   const d = up.CustomDomain ?? up.Domain ?? (data.pool.domain as Loose | undefined)?.Domain;
   return typeof d === 'string' && d ? d : undefined;
+}
+
+/** exit 8 unless the state directory, its files and the sub map can be written. */
+async function assertOutputsWritable(stateDir: string, subMapFile: string): Promise<void> {
+  await assertWritableDir(stateDir, 'the state directory');
+  for (const f of [JOURNAL_FILE, REPORT_FILE, CLIENT_MAP_FILE, NEEDS_ADMIN_FILE]) {
+    await assertWritableFile(path.join(stateDir, f), f);
+  }
+  await assertWritableFile(subMapFile, 'the sub map');
 }
 
 /**

@@ -1,4 +1,5 @@
-export { restoreSnapshot, restoreExitCode } from './engine.js';
+export { restoreSnapshot, restoreExitCode, DOMAIN_PREFIX } from './engine.js';
+export { legacyAttributeName } from './pool.js';
 export {
   comparePools,
   type CompareOptions,

@@ -8,13 +8,15 @@ import {
   openSync,
   readSync,
   renameSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { StorageError, UsageError } from '../core/errors.js';
+import { StorageError, UsageError, VaultError } from '../core/errors.js';
+import { makeDir, storageErrorFromFs } from '../storage/local.js';
 import { StateDirLock } from './lock.js';
 import type { ResourceFailure, RestoreTarget, RestoreWarning } from './types.js';
 
@@ -453,7 +455,7 @@ export class RestoreJournal {
    */
   static async lockDir(dir: string): Promise<StateDirLock> {
     try {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      await makeDir(dir, DIR_MODE);
     } catch (e) {
       throw new StorageError(
         'UNWRITABLE',
@@ -513,14 +515,20 @@ export class RestoreJournal {
       return journal;
     } catch (e) {
       lock.release();
-      throw e;
+      if (e instanceof VaultError) throw e;
+      throw storageErrorFromFs(e, 'write', path.join(dir, JOURNAL_FILE));
     }
   }
 
   /** Records one finished unit of work (durable against the process dying on return). */
   append(entry: JournalEntry): void {
     if (this.fd === undefined) throw new Error('journal is closed');
-    writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    try {
+      writeSync(this.fd, `${JSON.stringify(entry)}\n`);
+    } catch (e) {
+      // A full disk or a vanished device: the run stops (exit 8); a re-run resumes.
+      throw storageErrorFromFs(e, 'write', this.file);
+    }
     this.dirty = true;
     this.state.apply(entry, true);
   }
@@ -584,7 +592,16 @@ export class RestoreJournal {
 /** Writes a small file atomically with mode 0600 (temp file + rename). */
 export function writePrivateFile(file: string, content: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode: FILE_MODE });
-  renameSync(tmp, file);
-  chmodSync(file, FILE_MODE);
+  try {
+    writeFileSync(tmp, content, { mode: FILE_MODE });
+    renameSync(tmp, file);
+    chmodSync(file, FILE_MODE);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never written
+    }
+    throw storageErrorFromFs(e, 'write', file);
+  }
 }

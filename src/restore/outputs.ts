@@ -1,9 +1,9 @@
 import { chmodSync, createWriteStream, renameSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { StorageError } from '../core/errors.js';
+import { makeDir, storageErrorFromFs } from '../storage/local.js';
 import { type RestoreJournal, writePrivateFile } from './journal.js';
 import type { RestoreTarget } from './types.js';
 
@@ -26,16 +26,9 @@ export function defaultStateDir(snapshotId: string, target: RestoreTarget): stri
 
 async function ensureDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDir(dir);
   } catch (e) {
-    throw new StorageError(
-      'UNWRITABLE',
-      `cannot create ${dir}`,
-      { path: dir },
-      {
-        cause: e,
-      },
-    );
+    throw storageErrorFromFs(e, 'write', dir);
   }
 }
 
@@ -67,13 +60,12 @@ export async function writeSubMap(journal: RestoreJournal, file: string): Promis
     chmodSync(file, 0o600);
   } catch (e) {
     out.destroy();
+    const err = storageErrorFromFs(e, 'write', file);
     throw new StorageError(
-      'UNWRITABLE',
-      `cannot write the sub map ${file}`,
+      err.code,
+      `cannot write the sub map ${file} (${String(err.context.errno ?? err.code)})`,
       { path: file },
-      {
-        cause: e,
-      },
+      { cause: e },
     );
   }
   return n;

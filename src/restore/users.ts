@@ -269,9 +269,12 @@ export async function restoreUsers(
         fail(p.old, 'AdminSetUserPassword', e);
         // Every user refused in a row: a systematic cause (a policy, a trigger), not users.
         if (++passwordFailures >= opts.consecutiveFailureLimit) {
+          // The exception name only: Cognito's message may quote the user (see below).
+          const awsCode = rootAwsName(e);
           throw new PartialRestoreError(
-            `stopped after ${passwordFailures} AdminSetUserPassword calls failed in a row (last: ${describeError(e)}); fix the cause and run the same command again to resume`,
-            { consecutiveFailures: passwordFailures },
+            `stopped after ${passwordFailures} AdminSetUserPassword calls failed in a row (last: ${awsCode}); fix the cause and run the same command again to resume`,
+            { consecutiveFailures: passwordFailures, operation: 'AdminSetUserPassword', awsCode },
+            failedUsers,
           );
         }
       }
@@ -344,11 +347,14 @@ export async function restoreUsers(
     } catch (e) {
       if (isFatal(e, operation)) throw e;
       fail(u.Username, operation, e);
-      lastFailure = describeError(e);
+      // The exception name only: its message may quote the user's attributes (a Lambda
+      // trigger's text, "Invalid email address format: …").
+      lastFailure = rootAwsName(e);
       if (++consecutiveFailures >= opts.consecutiveFailureLimit) {
         throw new PartialRestoreError(
           `stopped after ${consecutiveFailures} users failed in a row (last: ${operation} ${lastFailure}); fix the cause and run the same command again to resume`,
-          { consecutiveFailures },
+          { consecutiveFailures, operation, awsCode: lastFailure },
+          failedUsers,
         );
       }
       return undefined;

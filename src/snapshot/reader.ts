@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { SnapshotInvalidError, StorageError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
-import { gunzipJsonLines, lines } from './codec.js';
+import { gunzipJsonLines, lines, MAX_DOCUMENT_BYTES, readBounded } from './codec.js';
 import {
   type FileEntry,
   type FileKind,
@@ -13,12 +13,6 @@ import {
   MANIFEST_FILE,
 } from './format.js';
 import { createGunzip } from 'node:zlib';
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks);
-}
 
 export interface VerifyResult {
   ok: boolean;
@@ -67,7 +61,13 @@ export class SnapshotReader {
   static async open(storage: Storage): Promise<SnapshotReader> {
     let text: string;
     try {
-      text = (await readAll(await storage.get(MANIFEST_FILE))).toString('utf8');
+      text = (
+        await readBounded(
+          await storage.get(MANIFEST_FILE),
+          MAX_DOCUMENT_BYTES,
+          `${storage.location}: manifest.json`,
+        )
+      ).toString('utf8');
     } catch (e) {
       if (e instanceof StorageError && e.code === 'NOT_FOUND') {
         const anything = await firstEntry(storage);
@@ -99,9 +99,22 @@ export class SnapshotReader {
       throw new SnapshotInvalidError(`${this.location}: manifest lists no ${kind} file`, [
         `${kind} missing`,
       ]);
-    const raw = JSON.parse(
-      (await readAll(await this.storage.get(entry.path))).toString('utf8'),
-    ) as unknown;
+    const text = (
+      await readBounded(
+        await this.storage.get(entry.path),
+        MAX_DOCUMENT_BYTES,
+        `${this.location}: ${entry.path}`,
+      )
+    ).toString('utf8');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      // The parser's message quotes the text: never shown.
+      throw new SnapshotInvalidError(`${this.location}: ${entry.path} is not valid JSON`, [
+        `${entry.path}: not JSON`,
+      ]);
+    }
     const r = schema.safeParse(raw);
     if (!r.success) {
       throw new SnapshotInvalidError(`${this.location}: ${entry.path} does not match the format`, [
@@ -115,18 +128,44 @@ export class SnapshotReader {
   async *records<S extends z.ZodType>(kind: FileKind, schema: S): AsyncGenerator<z.infer<S>> {
     for (const entry of this.filesOf(kind)) {
       let line = 0;
-      for await (const raw of gunzipJsonLines(await this.storage.get(entry.path))) {
-        line++;
-        const r = schema.safeParse(raw);
-        if (!r.success) {
-          throw new SnapshotInvalidError(
-            `${this.location}: ${entry.path} line ${line} does not match the format`,
-            [
-              `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
-            ],
-          );
+      const decoded = gunzipJsonLines(await this.storage.get(entry.path));
+      try {
+        for (;;) {
+          let next: IteratorResult<unknown>;
+          try {
+            next = await decoded.next();
+          } catch (e) {
+            if (e instanceof SnapshotInvalidError) {
+              throw new SnapshotInvalidError(
+                `${this.location}: ${entry.path}: ${e.message}`,
+                e.problems.map((p) => `${entry.path}: ${p}`),
+              );
+            }
+            // A corrupt gzip stream (zlib's message names no data).
+            if ((e as NodeJS.ErrnoException)?.code?.startsWith('Z_')) {
+              throw new SnapshotInvalidError(
+                `${this.location}: ${entry.path} is not valid gzip (${(e as Error).message})`,
+                [`${entry.path}: not gzip`],
+              );
+            }
+            throw e;
+          }
+          if (next.done) break;
+          const raw = next.value;
+          line++;
+          const r = schema.safeParse(raw);
+          if (!r.success) {
+            throw new SnapshotInvalidError(
+              `${this.location}: ${entry.path} line ${line} does not match the format`,
+              [
+                `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+              ],
+            );
+          }
+          yield r.data;
         }
-        yield r.data;
+      } finally {
+        await decoded.return(undefined);
       }
     }
   }

@@ -1,10 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { LocalDirStorage } from './local.js';
-import { parseS3Url, S3Storage } from './s3.js';
+import { parseLocation } from './location.js';
+import { S3Storage } from './s3.js';
 import type { Storage } from './storage.js';
 
 export * from './storage.js';
-export { LocalDirStorage } from './local.js';
+export { LocalDirStorage, makeDir, assertWritableDir, assertWritableFile } from './local.js';
+export { parseLocation, bucketNameProblem, type Location } from './location.js';
 export { MemoryStorage } from './memory.js';
 export { ACCOUNT_ID, S3Storage, parseS3Url } from './s3.js';
 
@@ -19,10 +21,17 @@ export interface StorageSettings {
   expectedBucketOwner?: string;
 }
 
-/** `s3://bucket/prefix` → S3Storage; anything else is a local directory. */
-export function openStorage(location: string, settings: StorageSettings = {}): Storage {
-  const s3 = parseS3Url(location);
-  if (!s3) return new LocalDirStorage(location);
+/**
+ * `s3://bucket/prefix` → S3Storage; a local directory → LocalDirStorage. A malformed URL
+ * (`S3://b`, `s3:/b`, `s3://`, `https://…`) is a UsageError before anything is touched.
+ */
+export function openStorage(
+  location: string,
+  settings: StorageSettings = {},
+  what = 'location',
+): Storage {
+  const s3 = parseLocation(location, what);
+  if (s3.kind === 'local') return new LocalDirStorage(s3.path);
   const client = new S3Client({
     region: settings.region,
     ...(settings.profile ? { profile: settings.profile } : {}),

@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,7 +35,13 @@ export function storageErrorFromFs(e: unknown, op: string, location: string): St
     code === 'ENOTDIR' ||
     code === 'EEXIST' ||
     code === 'EISDIR' ||
-    code === 'ERR_FS_EISDIR'
+    code === 'ERR_FS_EISDIR' ||
+    code === 'ELOOP' ||
+    code === 'ENAMETOOLONG' ||
+    code === 'EINVAL' ||
+    code === 'EBADF' ||
+    // A new directory the kernel refuses with ENOENT although its parent exists (/proc).
+    (code === 'ENOENT' && op === 'mkdir')
   ) {
     return new StorageError(
       'UNWRITABLE',
@@ -57,6 +64,129 @@ export function storageErrorFromFs(e: unknown, op: string, location: string): St
     { path: location, op, errno: code },
     { cause: e },
   );
+}
+
+function errno(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+/**
+ * Creates `dir` and any missing parents (mode 0700), one level at a time. Node's
+ * `mkdir(…, { recursive: true })` loops forever, at 100 % CPU and deaf to signals, when the
+ * kernel answers ENOENT for a directory whose parent exists (`/proc/x`, some FUSE and network
+ * file systems); here every failure is an error at once.
+ */
+export async function makeDir(dir: string, mode = DIR_MODE): Promise<void> {
+  const missing: string[] = [];
+  let cur = path.resolve(dir);
+  for (;;) {
+    let s;
+    try {
+      s = await stat(cur);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const parent = path.dirname(cur);
+      if (code !== 'ENOENT' || parent === cur) throw e;
+      missing.push(cur);
+      cur = parent;
+      continue;
+    }
+    if (!s.isDirectory()) throw errno('ENOTDIR', `${cur} is not a directory`);
+    break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      await mkdir(d, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && (await stat(d)).isDirectory()) continue;
+      throw e;
+    }
+  }
+}
+
+async function rmdirQuiet(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch {
+    // gone already
+  }
+}
+
+/** The nearest existing ancestor of `p` (or `p` itself), with what it is. */
+async function nearestExisting(p: string): Promise<{ path: string; dir: boolean }> {
+  let cur = path.resolve(p);
+  for (;;) {
+    try {
+      const s = await stat(cur);
+      return { path: cur, dir: s.isDirectory() };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const parent = path.dirname(cur);
+      if (code !== 'ENOENT' || parent === cur) throw e;
+      cur = parent;
+    }
+  }
+}
+
+/**
+ * Checks, writing nothing, that `dir` is (or can be created as) a writable directory: the
+ * nearest existing ancestor is a directory the process may write into. StorageError (exit 8)
+ * otherwise. Used by preflights, before any snapshot byte is read or any Cognito write.
+ */
+export async function assertWritableDir(dir: string, what = 'directory'): Promise<void> {
+  const full = path.resolve(dir);
+  try {
+    const near = await nearestExisting(full);
+    if (!near.dir) throw errno('ENOTDIR', `${near.path} is not a directory`);
+    // access() reports EROFS for W_OK on a read-only file system.
+    await access(near.path, constants.W_OK | constants.X_OK);
+    if (near.path !== full) {
+      // Some file systems refuse a new directory whatever the mode says (/proc answers
+      // ENOENT, a full disk ENOSPC): create the first missing level and take it away again.
+      const first = path.join(near.path, path.relative(near.path, full).split(path.sep)[0] ?? '');
+      await mkdir(first, { mode: DIR_MODE });
+      await rmdirQuiet(first);
+    }
+  } catch (e) {
+    const err = storageErrorFromFs(e, 'mkdir', full);
+    throw new StorageError(
+      err.code,
+      `cannot write ${what} ${full} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { path: full, errno: (e as NodeJS.ErrnoException).code ?? 'error' },
+      { cause: e },
+    );
+  }
+}
+
+/**
+ * Checks, writing nothing, that `file` can be written: it is a writable regular file, or it is
+ * absent and its directory can be created and written.
+ */
+export async function assertWritableFile(file: string, what = 'file'): Promise<void> {
+  const full = path.resolve(file);
+  let s;
+  try {
+    s = await lstat(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return assertWritableDir(path.dirname(full), `the directory of ${what}`);
+    throw new StorageError(
+      'UNWRITABLE',
+      `cannot write ${what} ${full} (${code ?? 'error'})`,
+      { path: full, errno: code ?? 'error' },
+      { cause: e },
+    );
+  }
+  // A symlink is followed by the write; check what it points at.
+  const target = s.isSymbolicLink() ? await stat(full).catch(() => undefined) : s;
+  if (!target || !target.isFile()) {
+    throw new StorageError(
+      'UNWRITABLE',
+      `cannot write ${what} ${full} (${target?.isDirectory() ? 'EISDIR' : 'not a regular file'})`,
+      { path: full },
+    );
+  }
+  await assertWritableDir(path.dirname(full), `the directory of ${what}`);
 }
 
 /** Passes a stream's bytes through, turning its errors into `map(error)`. */
@@ -94,7 +224,11 @@ export class LocalDirStorage implements Storage {
     // never truncated (a full disk or a crash while writing manifest.json leaves no manifest).
     const temp = `${file}.partial-${randomBytes(4).toString('hex')}`;
     try {
-      await mkdir(path.dirname(file), { recursive: true, mode: DIR_MODE });
+      try {
+        await makeDir(path.dirname(file));
+      } catch (e) {
+        throw storageErrorFromFs(e, 'mkdir', path.dirname(file));
+      }
       const source =
         typeof body === 'string' || body instanceof Uint8Array
           ? Readable.from([Buffer.from(body)])
@@ -153,6 +287,15 @@ export class LocalDirStorage implements Storage {
 
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
     const start = prefix ? this.pathOf(prefix) : this.location;
+    if (!prefix) {
+      // A root that is a file is a mistake, not an empty root.
+      const s = await stat(start).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw storageErrorFromFs(e, 'list', start);
+      });
+      if (s && !s.isDirectory())
+        throw storageErrorFromFs(errno('ENOTDIR', `${start} is not a directory`), 'list', start);
+    }
     const walk = async function* (dir: string, rel: string): AsyncGenerator<StorageEntry> {
       // A running backup renames `x.partial-…` to `x` while we read: the old name vanishes
       // between readdir and stat. Such an entry is skipped and the directory read again (the new

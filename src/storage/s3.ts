@@ -9,6 +9,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { CredentialsError, StorageError, VaultError } from '../core/errors.js';
 import { mapStreamErrors } from './local.js';
+import { parseLocation } from './location.js';
 import {
   assertSafeKey,
   joinKey,
@@ -248,8 +249,11 @@ export class S3Storage implements Storage {
   }
 }
 
+/**
+ * `s3://bucket/prefix` → its bucket and prefix; undefined for a local path. A malformed S3 URL
+ * is a UsageError (see parseLocation).
+ */
 export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m?.[1]) return undefined;
-  return { bucket: m[1], prefix: joinKey(m[2] ?? '') };
+  const l = parseLocation(url);
+  return l.kind === 's3' ? { bucket: l.bucket, prefix: l.prefix } : undefined;
 }

@@ -336,7 +336,8 @@ describe('errors a user will hit: one clear line, the documented exit code, no m
     const to = path.join(parent, 'file.txt', 'sub');
     const r = await cli(backupArgs(to));
     expect(r.code).toBe(8);
-    expectOneErrorLine(r, /cannot write .*file\.txt\/sub\/.* \(ENOTDIR\)/);
+    // Found by the preflight, before anything is read from Cognito.
+    expectOneErrorLine(r, /cannot write --to .*file\.txt\/sub \(ENOTDIR\)/);
     expect(await manifests(parent)).toEqual([]);
   });
 

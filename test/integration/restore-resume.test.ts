@@ -203,9 +203,11 @@ describe('restore resume after SIGKILL', () => {
       `killed at ${first.killedAt?.u} users, then at ${second.killedAt?.f} follow-ups; the last run took ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     expect(third.code, third.stderr).toBe(0);
-    const report = JSON.parse(third.stdout) as RestoreResult;
+    const report = JSON.parse(third.stdout) as RestoreResult & { failedOperations: number };
     expect(report.resumed).toBe(true);
-    expect(report.failedUsers).toEqual([]);
+    // The console has the count; the per-user lists are only in the 0600 report file.
+    expect(report.failedOperations).toBe(0);
+    expect(report).not.toHaveProperty('failedUsers');
     expect(report.users).toEqual({
       created: USERS,
       imported: 0,
@@ -213,7 +215,10 @@ describe('restore resume after SIGKILL', () => {
       failed: 0,
       externalProvider: 0,
     });
-    expect(JSON.parse(readFileSync(report.report, 'utf8'))).toMatchObject({ users: report.users });
+    expect(JSON.parse(readFileSync(report.report, 'utf8'))).toMatchObject({
+      users: report.users,
+      failedUsers: [],
+    });
 
     // One pool with that name: the resumed runs continued with the first run's pool.
     const pools = await raw.send(new ListUserPoolsCommand({ MaxResults: 60 }));

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,7 +32,14 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExitCode, SnapshotInvalidError, TargetIncompatibleError } from '../../src/core/errors.js';
+import {
+  ExitCode,
+  PartialRestoreError,
+  SnapshotInvalidError,
+  StorageError,
+  TargetIncompatibleError,
+} from '../../src/core/errors.js';
+import { printedRestore } from '../../src/cli/restore.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { restoreExitCode, restoreSnapshot } from '../../src/restore/engine.js';
 import { MembershipIndex } from '../../src/restore/memberships.js';
@@ -399,6 +406,78 @@ describe('restore engine (aws-sdk-client-mock)', () => {
     expect(report.failedUsers).toHaveLength(1);
     expect(statSync(r.report).mode & 0o777).toBe(0o600);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+  });
+
+  it('the CLI view of a restore holds counts and the report path, never usernames or AWS messages', async () => {
+    rejected.add('dave');
+    const r = await restore(STANDARD);
+    const printed = printedRestore(r);
+    const text = JSON.stringify(printed);
+    expect(printed).toMatchObject({ failedOperations: 1, report: r.report });
+    expect(printed).not.toHaveProperty('failedUsers');
+    expect(printed).not.toHaveProperty('externalProviderUsers');
+    for (const secret of ['dave', 'Google_999', 'old-sub-', 'simulated']) {
+      expect(text).not.toContain(secret);
+    }
+    // The library keeps the detail, and so does the 0600 report.
+    expect(r.failedUsers).toHaveLength(1);
+    expect(readFileSync(r.report, 'utf8')).toContain('dave');
+  });
+
+  it('users failing in a row stop the run with counts and the exception name only; the report lists them', async () => {
+    mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
+      // What a PreSignUp Lambda trigger answers: its text quotes the user's attributes.
+      throw Object.assign(
+        new Error(`PreSignUp failed with error rejected ${i.Username ?? ''}@example.com.`),
+        {
+          name: 'UserLambdaValidationException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+        },
+      );
+    });
+    const e = await restore(STANDARD, { consecutiveFailureLimit: 2 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PartialRestoreError);
+    const err = e as PartialRestoreError;
+    const shown = `${err.message} ${JSON.stringify(err.toJSON())}`;
+    expect(shown).toMatch(/stopped after 2 users failed in a row/);
+    expect(shown).toMatch(/UserLambdaValidationException/);
+    for (const pii of ['alice', 'bob', 'dave', 'example.com', 'PreSignUp failed']) {
+      expect(shown).not.toContain(pii);
+    }
+    const report = JSON.parse(readFileSync(path.join(stateDir, 'report.json'), 'utf8')) as {
+      failedUsers: { username: string }[];
+    };
+    expect(report.failedUsers.length).toBeGreaterThanOrEqual(2);
+    expect(statSync(path.join(stateDir, 'report.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('checks the state directory and the sub map before any Cognito write (exit 8)', async () => {
+    const file = path.join(stateDir, 'a-file');
+    writeFileSync(file, 'x');
+    for (const over of [
+      { stateDir: path.join(file, 'state') },
+      { subMapFile: path.join(file, 'sub-map.jsonl') },
+      { subMapFile: stateDir },
+    ]) {
+      const e = await restore(STANDARD, over).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(StorageError);
+      expect((e as StorageError).exitCode).toBe(ExitCode.Storage);
+    }
+    expect(mock.commandCalls(AdminCreateUserCommand)).toHaveLength(0);
+    expect(mock.commandCalls(CreateGroupCommand)).toHaveLength(0);
+  });
+
+  it('a journal or report that cannot be written mid-run is a storage error (exit 8), not exit 1', async () => {
+    const reportDir = path.join(stateDir, 'report.json');
+    // report.json taken by a directory after the preflight: the write fails at the end.
+    mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => {
+      mkdirSync(reportDir, { recursive: true });
+      return { UserPoolClient: { ClientId: `new-${i.ClientName}`, ClientName: i.ClientName } };
+    });
+    const e = await restore(STANDARD).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StorageError);
+    expect((e as StorageError).exitCode).toBe(ExitCode.Storage);
   });
 
   it('writes the client id map (new ids, new secret where there was one) and drops skipped IdPs', async () => {
