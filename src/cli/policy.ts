@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isVaultError } from '../core/errors.js';
 import { iamPolicy, importLogsRole, policyKinds, type PolicyOptions } from '../policy/iam.js';
+import { parseKmsKeyArn } from './validate.js';
 
 interface PolicyFlags {
   userPoolArn?: string[];
@@ -28,7 +29,11 @@ export function registerPolicy(program: Command): void {
       'restore with --user-pool-arn: also allow --create-pool (in the ARNs’ account and Region; a new pool has no ARN to name)',
     )
     .option('--s3 <s3://bucket/prefix>', 'add object permissions for snapshots stored there')
-    .option('--kms-key-arn <arn>', 'add permissions for the SSE-KMS key of the snapshot objects')
+    .option(
+      '--kms-key-arn <arn>',
+      'add permissions for the SSE-KMS key of the snapshot objects',
+      parseKmsKeyArn,
+    )
     .option('--prune', 'backup: also allow deleting old snapshots (Lambda retention)')
     .option('--user-mfa', 'backup: also allow --user-mfa (AdminGetUser)')
     .option('--without-triggers', 'restore: also allow --without-triggers (UpdateUserPool)')
