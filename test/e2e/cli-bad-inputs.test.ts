@@ -352,6 +352,17 @@ const CASES: Case[] = [
     exit: 2,
   },
   { name: 'restore --rate-share -1', args: [...RESTORE_NEW, '--rate-share', '-1'], exit: 2 },
+  { name: 'restore --users bogus', args: [...RESTORE_NEW, '--users', 'bogus'], exit: 2 },
+  {
+    name: 'restore --import-logs-role-arn junk',
+    args: [...RESTORE_NEW, '--import-logs-role-arn', 'arn:nope'],
+    exit: 2,
+  },
+  {
+    name: 'restore --password-state bogus',
+    args: [...RESTORE_NEW, '--password-state', 'bogus'],
+    exit: 2,
+  },
   // ---- verify / list / prune ------------------------------------------------------------------
   { name: 'verify without a snapshot', args: ['verify'], exit: 2 },
   { name: 'verify s3://', args: ['verify', 's3://'], exit: 2 },
@@ -430,6 +441,7 @@ const CASES: Case[] = [
   { name: 'demo --dir /proc/forbidden', args: ['demo', '--dir', '/proc/forbidden'], exit: 8 },
   { name: 'demo --dir below a file', args: ['demo', '--dir', '$W/a-file/d'], exit: 8 },
   { name: 'demo --rate-share 2', args: ['demo', '--rate-share', '2'], exit: 2 },
+  { name: 'demo --users-path bogus', args: ['demo', '--users-path', 'bogus'], exit: 2 },
   { name: 'an unknown command', args: ['frobnicate'], exit: 2 },
 ];
 
