@@ -115,8 +115,10 @@ async function killAndResume(poolName: string, killWhen: (journal: string) => bo
   expect(first.signal, first.stderr).toBe('SIGKILL');
   const again = await run(args, journal);
   expect(again.code, again.stderr).toBe(0);
-  const r = JSON.parse(again.stdout) as RestoreResult;
-  expect(r.failedUsers).toEqual([]);
+  const r = JSON.parse(again.stdout) as RestoreResult & { failedOperations: number };
+  // The console carries the count; per-user detail is only in the 0600 report.
+  expect(r.failedOperations).toBe(0);
+  expect(r).not.toHaveProperty('failedUsers');
   expect(r.users.imported + r.users.created).toBe(USERS);
   expect(r.users.imported).toBeGreaterThan(0);
 
