@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type {
   GroupType,
   IdentityProviderType,
+  ManagedLoginBrandingType,
   ResourceServerType,
   UserPoolClientType,
   UserPoolType,
@@ -330,6 +331,13 @@ export async function backupPool(
         clients.push(full);
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
+      const brandings = await captureManagedLoginBranding(gw, poolId, clients, warn);
+      await writer.writeJson(
+        FILES.managedLoginBranding,
+        'managedLoginBranding',
+        brandings,
+        brandings.length,
+      );
 
       progress({ type: 'phase', phase: 'identity-providers' });
       for await (const p of gw.listIdentityProviders(poolId)) {
@@ -634,6 +642,62 @@ async function capturePoolDocument(
   );
   if (risk) doc.riskConfiguration = risk as Record<string, unknown>;
   return doc;
+}
+
+/**
+ * Each app client's managed login style (no operation lists them: one
+ * DescribeManagedLoginBrandingByClient per client). ResourceNotFoundException = that client has
+ * none. Best effort like the other pool settings: the first other refusal is a NOT_CAPTURED
+ * warning and stops asking (the same refusal would follow for every client).
+ */
+async function captureManagedLoginBranding(
+  gw: CognitoGateway,
+  poolId: string,
+  clients: readonly UserPoolClientType[],
+  warn: (w: Warning) => void,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const [i, c] of clients.entries()) {
+    const clientId = c.ClientId;
+    if (!clientId) continue;
+    let branding: ManagedLoginBrandingType | undefined;
+    try {
+      branding = await gw.describeManagedLoginBrandingByClient(poolId, clientId, {
+        transientAttempts: 2,
+      });
+    } catch (e) {
+      if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') continue;
+      if (e instanceof InterruptedError) throw e;
+      if (e instanceof VaultError && e.exitCode === 5 && e.code === 'NO_CREDENTIALS') throw e;
+      const left = clients.length - i;
+      warn({
+        code: 'NOT_CAPTURED',
+        operation: 'DescribeManagedLoginBrandingByClient',
+        message: `DescribeManagedLoginBrandingByClient was refused (${rootAwsName(e)}); the managed login branding of ${left} app client(s) is not in the snapshot`,
+      });
+      break;
+    }
+    if (!branding) continue;
+    out.push({
+      ClientId: clientId,
+      ...(branding.ManagedLoginBrandingId
+        ? { ManagedLoginBrandingId: branding.ManagedLoginBrandingId }
+        : {}),
+      ...(branding.UseCognitoProvidedValues !== undefined
+        ? { UseCognitoProvidedValues: branding.UseCognitoProvidedValues }
+        : {}),
+      ...(branding.Settings !== undefined ? { Settings: branding.Settings } : {}),
+      ...(branding.Assets
+        ? {
+            Assets: branding.Assets.map(({ Bytes, ...a }) => ({
+              ...a,
+              ...(Bytes ? { Bytes: Buffer.from(Bytes).toString('base64') } : {}),
+            })),
+          }
+        : {}),
+    });
+  }
+  return out;
 }
 
 /** Backs up every pool in the region, one after another (ListUserPools, every page). */

@@ -25,6 +25,8 @@ import {
   GetCSVHeaderCommand,
   GetLogDeliveryConfigurationCommand,
   GetUICustomizationCommand,
+  DescribeManagedLoginBrandingByClientCommand,
+  CreateManagedLoginBrandingCommand,
   GetUserPoolMfaConfigCommand,
   ListGroupsCommand,
   ListIdentityProvidersCommand,
@@ -60,6 +62,7 @@ import {
   type SetLogDeliveryConfigurationCommandInput,
   type SetRiskConfigurationCommandInput,
   type SetUICustomizationCommandInput,
+  type CreateManagedLoginBrandingCommandInput,
   type SetUserPoolMfaConfigCommandInput,
   type UserPoolClientDescription,
   type UserPoolDescriptionType,
@@ -355,6 +358,30 @@ export class CognitoGateway {
         }),
       opts,
     ).then((r) => r.UICustomization);
+  }
+
+  /** The managed login style of one app client (customized values only). */
+  describeManagedLoginBrandingByClient(userPoolId: string, clientId: string, opts?: CallOptions) {
+    return this.call(
+      'DescribeManagedLoginBrandingByClient',
+      userPoolId,
+      (abortSignal) =>
+        this.client.send(
+          new DescribeManagedLoginBrandingByClientCommand({
+            UserPoolId: userPoolId,
+            ClientId: clientId,
+            ReturnMergedResources: false,
+          }),
+          { abortSignal },
+        ),
+      opts,
+    ).then((r) => r.ManagedLoginBranding);
+  }
+
+  createManagedLoginBranding(input: CreateManagedLoginBrandingCommandInput) {
+    return this.call('CreateManagedLoginBranding', input.UserPoolId, (abortSignal) =>
+      this.client.send(new CreateManagedLoginBrandingCommand(input), { abortSignal }),
+    ).then((r) => r.ManagedLoginBranding);
   }
 
   getLogDeliveryConfiguration(userPoolId: string, opts?: CallOptions) {

@@ -28,6 +28,8 @@ export const COMMAND_OPERATIONS = {
       'DescribeRiskConfiguration',
       'ListUserPoolClients',
       'DescribeUserPoolClient',
+      /** Per client: no operation lists a pool's managed login styles. */
+      'DescribeManagedLoginBrandingByClient',
       'ListIdentityProviders',
       'DescribeIdentityProvider',
       'ListResourceServers',
@@ -66,6 +68,8 @@ export const COMMAND_OPERATIONS = {
     createPool: ['ListUserPools', 'CreateUserPool', 'SetUserPoolMfaConfig'],
     /** --create-pool from a snapshot with hosted UI customization, risk or log delivery settings. */
     poolSettings: ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'],
+    /** A snapshot with managed login branding: one style per restored app client. */
+    managedLoginBranding: ['CreateManagedLoginBranding'],
     /** --to-user-pool-id: is the target empty (--merge skips the check). */
     existingPool: ['ListUsers'],
     /** --domain. */

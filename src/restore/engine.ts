@@ -60,6 +60,7 @@ import {
   recordResourceFailure,
   secretMissing,
   restoreClients,
+  restoreManagedLoginBranding,
   restoreGroups,
   restoreIdentityProviders,
   restoreResourceServers,
@@ -498,7 +499,9 @@ export async function restoreSnapshot(
           data.identityProviders,
           options.idpSecrets,
         );
-        writeClientMap(clientMapFile, await restoreClients(ctx, data.clients, skipped));
+        const clientIds = await restoreClients(ctx, data.clients, skipped);
+        writeClientMap(clientMapFile, clientIds);
+        await restoreManagedLoginBranding(ctx, data.managedLoginBranding, data.clients, clientIds);
         return skipped;
       })();
 

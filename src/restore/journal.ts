@@ -37,6 +37,8 @@ const FILE_MODE = 0o600;
  * - `group`, `rs`, `idp`: one resource done (`s` = c created, e existing, k skipped).
  * - `clients-before`: the target's client ids before this restore created any.
  * - `client-intent` / `client`: about to create / created (or kept) the client for an old id.
+ * - `brand`: the managed login style of the client with old id `old` is in the target
+ *   (`s` = c created, e the target client had one already).
  * - `phase`: every resource of that phase is done.
  * - `ui` / `u`: about to create / a user exists (`n` new username when it differs, `os`/`ns`
  *   old/new sub, `s` = c created, e existing, i imported by a CSV import job; `x` 1 for a
@@ -77,6 +79,7 @@ export type JournalEntry =
   | { t: 'clients-before'; ids: string[] }
   | { t: 'client-intent'; old: string; name: string }
   | { t: 'client'; old: string; new: string; s: 'c' | 'e' }
+  | { t: 'brand'; old: string; s: 'c' | 'e' }
   | { t: 'phase'; p: string }
   | { t: 'ui'; u: string }
   | { t: 'u'; u: string; n?: string; os?: string; ns?: string; s: 'c' | 'e' | 'i'; x?: 1 }
@@ -158,6 +161,8 @@ export class JournalState {
   clientsBefore: string[] | undefined;
   readonly clientIntents = new Map<string, string>();
   readonly clients = new Map<string, { id: string; s: 'c' | 'e' }>();
+  /** Managed login styles in the target, by old client id. */
+  readonly brandings = new Map<string, 'c' | 'e'>();
   /** Users that exist in the target: old username → new username ('' when unchanged). */
   readonly users = new Map<string, string>();
   /** Users whose AdminCreateUser was sent but whose outcome was never recorded. */
@@ -251,6 +256,9 @@ export class JournalState {
       case 'client':
         this.clients.set(e.old, { id: e.new, s: e.s });
         this.clientIntents.delete(e.old);
+        break;
+      case 'brand':
+        this.brandings.set(e.old, e.s);
         break;
       case 'phase':
         this.phases.add(e.p);

@@ -4,6 +4,7 @@ import {
   ClientRecord,
   GroupRecord,
   IdentityProviderRecord,
+  ManagedLoginBrandingRecord,
   MembershipRecord,
   PoolDocument,
   ResourceServerRecord,
@@ -20,6 +21,8 @@ export interface SnapshotData {
   clients: ClientRecord[];
   identityProviders: IdentityProviderRecord[];
   resourceServers: ResourceServerRecord[];
+  /** Per-client managed login styles; empty for snapshots taken before they were captured. */
+  managedLoginBranding: ManagedLoginBrandingRecord[];
 }
 
 /**
@@ -35,14 +38,19 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
       { problems: v.problems.length },
     );
   }
-  const [pool, groups, clients, identityProviders, resourceServers] = await Promise.all([
-    reader.readJson('pool', PoolDocument),
-    reader.readJson('groups', z.array(GroupRecord)),
-    reader.readJson('clients', z.array(ClientRecord)),
-    reader.readJson('identityProviders', z.array(IdentityProviderRecord)),
-    reader.readJson('resourceServers', z.array(ResourceServerRecord)),
-  ]);
-  return { pool, groups, clients, identityProviders, resourceServers };
+  const [pool, groups, clients, identityProviders, resourceServers, managedLoginBranding] =
+    await Promise.all([
+      reader.readJson('pool', PoolDocument),
+      reader.readJson('groups', z.array(GroupRecord)),
+      reader.readJson('clients', z.array(ClientRecord)),
+      reader.readJson('identityProviders', z.array(IdentityProviderRecord)),
+      reader.readJson('resourceServers', z.array(ResourceServerRecord)),
+      // Added later in format version 1: older snapshots have no such file.
+      reader.filesOf('managedLoginBranding').length > 0
+        ? reader.readJson('managedLoginBranding', z.array(ManagedLoginBrandingRecord))
+        : Promise.resolve([]),
+    ]);
+  return { pool, groups, clients, identityProviders, resourceServers, managedLoginBranding };
 }
 
 export interface LinkedIdentity {

@@ -1,4 +1,6 @@
 import {
+  type AssetType,
+  type CreateManagedLoginBrandingCommandInput,
   type CreateIdentityProviderCommandInput,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,
@@ -13,6 +15,7 @@ import {
   type ClientRecord,
   type GroupRecord,
   type IdentityProviderRecord,
+  type ManagedLoginBrandingRecord,
   REDACTED,
   type ResourceServerRecord,
 } from '../snapshot/format.js';
@@ -528,4 +531,83 @@ export async function restoreClients(
   }
   journal.append({ t: 'phase', p: 'clients' });
   return result();
+}
+
+// ---- managed login branding ----------------------------------------------------------------
+
+/**
+ * CreateManagedLoginBranding for each snapshot style whose app client is in the target (the
+ * client id map from restoreClients: old id → new id). A client that failed or was not
+ * restored has no style either. ManagedLoginBrandingExistsException: for a client this restore
+ * created, the style is ours (a retry after a lost answer, or a resumed run); for a client the
+ * target had already (--merge), the target's own style is kept (a warning). Any other refusal
+ * is a resource failure: the restore goes on.
+ */
+export async function restoreManagedLoginBranding(
+  ctx: PhaseContext,
+  brandings: readonly ManagedLoginBrandingRecord[],
+  clients: readonly ClientRecord[],
+  clientIds: ReadonlyMap<string, string>,
+): Promise<void> {
+  const { gw, poolId, journal } = ctx;
+  if (journal.state.phases.has('managed-login-branding')) return;
+  if (brandings.length > 0)
+    ctx.progress({
+      type: 'phase',
+      phase: 'managed-login-branding',
+      detail: `${brandings.length}`,
+    });
+  const names = new Map(clients.map((c) => [c.ClientId, c.ClientName ?? c.ClientId]));
+  for (const b of brandings) {
+    ctx.signal.throwIfAborted();
+    const newId = clientIds.get(b.ClientId);
+    if (!newId) continue;
+    const name = names.get(b.ClientId) ?? b.ClientId;
+    if (journal.state.brandings.has(b.ClientId)) continue;
+    if (journal.state.failed('managedLoginBranding', name)) continue;
+    const useDefaults = b.UseCognitoProvidedValues === true;
+    try {
+      await gw.createManagedLoginBranding({
+        UserPoolId: poolId,
+        ClientId: newId,
+        ...(useDefaults
+          ? { UseCognitoProvidedValues: true }
+          : {
+              ...(b.Settings !== undefined
+                ? { Settings: b.Settings as CreateManagedLoginBrandingCommandInput['Settings'] }
+                : {}),
+              ...(b.Assets
+                ? {
+                    Assets: b.Assets.map(
+                      ({ Bytes, Category, ColorMode, Extension, ResourceId }) => ({
+                        Category: Category as AssetType['Category'],
+                        ColorMode: ColorMode as AssetType['ColorMode'],
+                        Extension: Extension as AssetType['Extension'],
+                        ...(ResourceId ? { ResourceId } : {}),
+                        ...(Bytes ? { Bytes: new Uint8Array(Buffer.from(Bytes, 'base64')) } : {}),
+                      }),
+                    ),
+                  }
+                : {}),
+            }),
+      });
+      journal.append({ t: 'brand', old: b.ClientId, s: 'c' });
+    } catch (e) {
+      if (awsCode(e) === 'ManagedLoginBrandingExistsException') {
+        if (journal.state.clients.get(b.ClientId)?.s === 'e') {
+          const w = {
+            code: 'BRANDING_EXISTS',
+            message: `app client ${name} in the target has a managed login style already; the snapshot's style was not applied`,
+          };
+          ctx.warn(w);
+          journal.append({ t: 'w', ...w });
+        }
+        journal.append({ t: 'brand', old: b.ClientId, s: 'e' });
+        continue;
+      }
+      if (!isResourceError(e)) throw e;
+      recordResourceFailure(ctx, 'managedLoginBranding', name, 'CreateManagedLoginBranding', e);
+    }
+  }
+  journal.append({ t: 'phase', p: 'managed-login-branding' });
 }

@@ -109,7 +109,14 @@ export interface FailedUser {
  * Names are configuration, not personal data: printed on the console.
  */
 export interface ResourceFailure {
-  kind: 'group' | 'resourceServer' | 'identityProvider' | 'client' | 'domain' | 'mfaConfig';
+  kind:
+    | 'group'
+    | 'resourceServer'
+    | 'identityProvider'
+    | 'client'
+    | 'domain'
+    | 'mfaConfig'
+    | 'managedLoginBranding';
   name: string;
   /** The operation that failed (CreateIdentityProvider, …). */
   operation: string;

@@ -14,6 +14,8 @@ export const FILES = {
   identityProviders: 'identity-providers.json',
   resourceServers: 'resource-servers.json',
   groups: 'groups.json',
+  /** Added later in format version 1: absent from older snapshots (then: not captured). */
+  managedLoginBranding: 'managed-login-branding.json',
 } as const;
 
 export const PART_DIRS = { users: 'users', memberships: 'memberships' } as const;
@@ -33,6 +35,7 @@ export const FileKind = z.enum([
   'groups',
   'users',
   'memberships',
+  'managedLoginBranding',
 ]);
 export type FileKind = z.infer<typeof FileKind>;
 
@@ -162,6 +165,30 @@ export const ResourceServerRecord = z.looseObject({
   Scopes: z.array(z.object({ ScopeName: z.string(), ScopeDescription: z.string() })).optional(),
 });
 export type ResourceServerRecord = z.infer<typeof ResourceServerRecord>;
+
+/**
+ * One app client's managed login style (DescribeManagedLoginBrandingByClient, customized values
+ * only), keyed by the source client id; asset bytes in base64.
+ */
+export const ManagedLoginBrandingRecord = z.looseObject({
+  ClientId: z.string().min(1),
+  ManagedLoginBrandingId: z.string().optional(),
+  UseCognitoProvidedValues: z.boolean().optional(),
+  Settings: z.unknown().optional(),
+  Assets: z
+    .array(
+      z.looseObject({
+        Category: z.string(),
+        ColorMode: z.string(),
+        Extension: z.string(),
+        Bytes: z.base64().optional(),
+        ResourceId: z.string().optional(),
+      }),
+    )
+    .max(40)
+    .optional(),
+});
+export type ManagedLoginBrandingRecord = z.infer<typeof ManagedLoginBrandingRecord>;
 
 /** UTC snapshot id, sortable and safe in paths and S3 keys: 2026-11-27T17-22-00-123Z. */
 export function newSnapshotId(date = new Date()): string {

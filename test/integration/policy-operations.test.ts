@@ -184,6 +184,7 @@ async function withPool(
   reader: SnapshotReader,
   dir: string,
   extra: Record<string, unknown>,
+  branding?: Record<string, unknown>[],
 ): Promise<void> {
   const w = new SnapshotWriter(new LocalDirStorage(dir));
   await w.writeJson(
@@ -196,6 +197,13 @@ async function withPool(
     const value = await reader.readJson(kind, z.array(z.unknown()));
     await w.writeJson(FILES[kind], kind, value, value.length);
   }
+  if (branding)
+    await w.writeJson(
+      FILES.managedLoginBranding,
+      'managedLoginBranding',
+      branding,
+      branding.length,
+    );
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', reader.records('users', UserRecord));
   await w.writeJsonLines(
     'memberships/part-00000.jsonl.gz',
@@ -394,6 +402,28 @@ beforeAll(async () => {
       1,
     );
   }
+  // Managed login branding of one app client: moto implements no managed login operation
+  // (a backup reports DescribeManagedLoginBrandingByClient as NOT_CAPTURED; CreateManagedLoginBranding
+  // fails with HTTP 500, a resource failure), but the request is sent and recorded.
+  const brandedClient = (
+    await reader.readJson('clients', z.array(z.looseObject({ ClientId: z.string() })))
+  )[0];
+  expect(brandedClient).toBeDefined();
+  const brandingDir = path.join(work, 'branding');
+  await withPool(reader, brandingDir, {}, [
+    { ClientId: brandedClient?.ClientId, Settings: { components: {} }, Assets: [] },
+  ]);
+  await record(
+    'restore',
+    ['any', 'createPool', 'managedLoginBranding'],
+    async (gw, wrap) => {
+      const r = await SnapshotReader.open(wrap(new LocalDirStorage(brandingDir)));
+      await restoreSnapshot(gw, r, await opts({ target: { createPool: 'policy-branding' } })).catch(
+        () => undefined,
+      );
+    },
+    1,
+  );
   const empty = await emptyPoolLike(fixture.gw, reader, 'policy-empty');
   await record('restore', ['any', 'existingPool'], async (gw, wrap) => {
     const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));

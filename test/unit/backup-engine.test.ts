@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import {
   CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
+  DescribeManagedLoginBrandingByClientCommand,
   DescribeRiskConfigurationCommand,
   DescribeUserPoolClientCommand,
   DescribeUserPoolCommand,
@@ -778,5 +779,71 @@ describe('commit safety and the backup lease', () => {
     expect(e).toMatchObject({ code: 'SNAPSHOT_FILES_MISSING', exitCode: 8 });
     expect(e.message).toMatch(/groups\.json has 9 bytes/);
     expect(await hasManifest(mem)).toBe(false);
+  });
+});
+
+describe('managed login branding (one DescribeManagedLoginBrandingByClient per client)', () => {
+  const twoClients = () => {
+    mock.on(ListUserPoolClientsCommand).resolves({
+      UserPoolClients: [{ ClientId: 'c1' }, { ClientId: 'c2' }],
+    });
+    mock.on(DescribeUserPoolClientCommand).callsFake(async (i: { ClientId: string }) => ({
+      UserPoolClient: { ClientId: i.ClientId, ClientName: `n-${i.ClientId}` },
+    }));
+  };
+  const brandingOf = async (root: MemoryStorage, snapshot: string): Promise<unknown> => {
+    const snap = await SnapshotReader.open(root.child(snapshot.replace('memory://', '')));
+    expect(snap.manifest.files.map((f) => f.path)).toContain('managed-login-branding.json');
+    return snap.readJson('managedLoginBranding', z.any());
+  };
+
+  it('captures each client style with its asset bytes; ResourceNotFoundException = none', async () => {
+    twoClients();
+    const png = Buffer.from('\x89PNG branding logo');
+    mock.on(DescribeManagedLoginBrandingByClientCommand).callsFake(async (i) => {
+      expect(i).toMatchObject({ UserPoolId: POOL, ReturnMergedResources: false });
+      if (i.ClientId === 'c2')
+        throw new ResourceNotFoundException({ message: 'none', $metadata: {} });
+      return {
+        ManagedLoginBranding: {
+          ManagedLoginBrandingId: 'b-1',
+          UserPoolId: POOL,
+          UseCognitoProvidedValues: false,
+          Settings: { components: { pageBackground: { image: { enabled: true } } } },
+          Assets: [{ Category: 'FORM_LOGO', ColorMode: 'LIGHT', Extension: 'PNG', Bytes: png }],
+        },
+      };
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL });
+    expect(
+      r.warnings.filter((w) => w.operation === 'DescribeManagedLoginBrandingByClient'),
+    ).toEqual([]);
+    const got = (await brandingOf(root, r.snapshot)) as {
+      ClientId: string;
+      Assets: { Bytes: string }[];
+    }[];
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      ClientId: 'c1',
+      ManagedLoginBrandingId: 'b-1',
+      UseCognitoProvidedValues: false,
+      Settings: { components: { pageBackground: { image: { enabled: true } } } },
+      Assets: [{ Category: 'FORM_LOGO', ColorMode: 'LIGHT', Extension: 'PNG' }],
+    });
+    expect(Buffer.from(got[0]?.Assets[0]?.Bytes ?? '', 'base64')).toEqual(png);
+  });
+
+  it('a refusal is one NOT_CAPTURED warning (not one per client), and the backup completes', async () => {
+    twoClients();
+    mock.on(DescribeManagedLoginBrandingByClientCommand).rejects(awsError('AccessDeniedException'));
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL });
+    const ws = r.warnings.filter((w) => w.operation === 'DescribeManagedLoginBrandingByClient');
+    expect(ws).toHaveLength(1);
+    expect(ws[0]).toMatchObject({ code: 'NOT_CAPTURED' });
+    expect(ws[0]?.message).toMatch(/2 app client/);
+    expect(await brandingOf(root, r.snapshot)).toEqual([]);
+    expect(mock.commandCalls(DescribeManagedLoginBrandingByClientCommand)).toHaveLength(1);
   });
 });
