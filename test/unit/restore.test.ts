@@ -16,6 +16,8 @@ import {
   CreateGroupCommand,
   CreateIdentityProviderCommand,
   CreateResourceServerCommand,
+  CreateManagedLoginBrandingCommand,
+  type CreateManagedLoginBrandingCommandInput,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,
   type CreateUserPoolCommandInput,
@@ -104,6 +106,8 @@ interface SnapshotSpec {
   clients?: Record<string, unknown>[];
   idps?: Record<string, unknown>[];
   resourceServers?: Record<string, unknown>[];
+  /** managed-login-branding.json; absent: a snapshot from before it existed. */
+  branding?: Record<string, unknown>[];
 }
 
 async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
@@ -141,6 +145,13 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
   await w.writeJson('identity-providers.json', 'identityProviders', idps, idps.length);
   const servers = spec.resourceServers ?? [];
   await w.writeJson('resource-servers.json', 'resourceServers', servers, servers.length);
+  if (spec.branding)
+    await w.writeJson(
+      'managed-login-branding.json',
+      'managedLoginBranding',
+      spec.branding,
+      spec.branding.length,
+    );
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', spec.users);
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', spec.memberships);
   await w.commit({
@@ -1067,6 +1078,63 @@ describe('one bad resource never sinks a restore', () => {
     ]);
     expect(plan.warnings.find((w) => w.code === 'CLIENT_IDP_DROPPED')?.message).toContain('web');
     expect(mock.commandCalls(CreateIdentityProviderCommand)).toHaveLength(0);
+  });
+});
+
+describe('managed login branding through the engine', () => {
+  it("each style goes to its client's new id after the clients; a refused one is a resource failure (exit 6), the rest goes on", async () => {
+    const order: string[] = [];
+    mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => {
+      order.push(`client ${i.ClientName}`);
+      return { UserPoolClient: { ClientId: `new-${i.ClientName}`, ClientName: i.ClientName } };
+    });
+    mock
+      .on(CreateManagedLoginBrandingCommand)
+      .callsFake((i: CreateManagedLoginBrandingCommandInput) => {
+        order.push(`branding ${i.ClientId}`);
+        if (i.ClientId === 'new-machine') throw awsError('InvalidParameterException');
+        return { ManagedLoginBranding: {} };
+      });
+    const r = await restore({
+      ...STANDARD,
+      branding: [
+        { ClientId: 'old-web', Settings: { components: {} }, Assets: [] },
+        { ClientId: 'old-machine', UseCognitoProvidedValues: true },
+      ],
+    });
+    expect(order).toEqual([
+      'client web',
+      'client machine',
+      'branding new-web',
+      'branding new-machine',
+    ]);
+    expect(mock.commandCalls(CreateManagedLoginBrandingCommand)[0]?.args[0].input).toEqual({
+      UserPoolId: TARGET,
+      ClientId: 'new-web',
+      Settings: { components: {} },
+      Assets: [],
+    });
+    expect(r.resourceFailures.map((f) => `${f.kind} ${f.name} ${f.operation}`)).toEqual([
+      'managedLoginBranding machine CreateManagedLoginBranding',
+    ]);
+    expect(restoreExitCode(r)).toBe(ExitCode.PartialRestore);
+    expect(r.users.created).toBe(3);
+    // A resumed run (same state directory) sends no style again.
+    mock.resetHistory();
+    await restore({
+      ...STANDARD,
+      branding: [
+        { ClientId: 'old-web', Settings: { components: {} }, Assets: [] },
+        { ClientId: 'old-machine', UseCognitoProvidedValues: true },
+      ],
+    });
+    expect(mock.commandCalls(CreateManagedLoginBrandingCommand)).toHaveLength(0);
+  });
+
+  it('a snapshot without managed-login-branding.json restores without any style', async () => {
+    const r = await restore(STANDARD);
+    expect(mock.commandCalls(CreateManagedLoginBrandingCommand)).toHaveLength(0);
+    expect(r.resourceFailures).toEqual([]);
   });
 });
 
