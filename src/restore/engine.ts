@@ -927,6 +927,15 @@ async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<RestorePlan> 
     ),
     detail: `new client ids${secretClients ? `; ${secretClients} with a new generated secret` : ''}`,
   });
+  if (data.managedLoginBranding.length > 0) {
+    const done = data.managedLoginBranding.filter((b) => p.prior?.brandings.has(b.ClientId)).length;
+    phases.push({
+      phase: 'managed-login-branding',
+      create: data.managedLoginBranding.length - done,
+      ...(done ? { existing: done } : {}),
+      detail: 'CreateManagedLoginBranding, one style per restored app client (new client id)',
+    });
+  }
   const alreadyDone = p.prior?.users.size ?? 0;
   const native = p.precreateFederated ? p.scan.total : p.scan.total - p.scan.externalProvider;
   const federatedSkipped = p.precreateFederated ? 0 : p.scan.externalProvider;

@@ -48,7 +48,7 @@ import { MembershipIndex } from '../../src/restore/memberships.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
 import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
 import { WorkQueue } from '../../src/restore/queue.js';
-import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
+import type { RestoreOptions, RestorePlan, RestoreResult } from '../../src/restore/types.js';
 import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -1128,6 +1128,18 @@ describe('managed login branding through the engine', () => {
         { ClientId: 'old-machine', UseCognitoProvidedValues: true },
       ],
     });
+    expect(mock.commandCalls(CreateManagedLoginBrandingCommand)).toHaveLength(0);
+  });
+
+  it('--dry-run lists the styles it would create, and creates none', async () => {
+    const reader = await makeSnapshot({
+      ...STANDARD,
+      branding: [{ ClientId: 'old-web', UseCognitoProvidedValues: true }],
+    });
+    const plan = (await restoreSnapshot(gw, reader, opts({ dryRun: true }))) as RestorePlan;
+    expect(plan.phases).toContainEqual(
+      expect.objectContaining({ phase: 'managed-login-branding', create: 1 }),
+    );
     expect(mock.commandCalls(CreateManagedLoginBrandingCommand)).toHaveLength(0);
   });
 
