@@ -76,6 +76,50 @@ export default tseslint.config(
     },
   },
   {
+    // Start-up (docs/architecture.md): `cognito-vault --version`/`--help` load every command's
+    // registration, so src/cli/*.ts import engines, the gateway, storage, the snapshot format, the
+    // AWS SDK, zod and CSV libraries only as types at the top; values come from `await import()`
+    // inside the action, when that command runs.
+    files: ['src/cli/**/*.ts'],
+    // progress.ts is itself loaded lazily (by runCommand).
+    ignores: ['src/cli/progress.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '../backup/*',
+                '../restore/*',
+                // the --users path names (no imports)
+                '!../restore/users-path.js',
+                '../compare/*',
+                '../demo/*',
+                '../snapshot/*',
+                '../storage/*',
+                // the Storage interface and its pure helpers (no backend)
+                '!../storage/storage.js',
+                '../lambda/*',
+                '../cognito/gateway*',
+                '../cognito/errors*',
+                '../cognito/rate*',
+                '@aws-sdk/*',
+                'zod',
+                'csv-*',
+                'cli-progress',
+                './progress*',
+              ],
+              allowTypeImports: true,
+              message:
+                'CLI modules load this lazily: `import type` at the top, `await import()` in the action (docs/architecture.md, Start-up).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

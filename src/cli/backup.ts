@@ -1,7 +1,5 @@
 import { type Command, Option } from 'commander';
-import { backupAllPools, backupPool, backupSummary } from '../backup/engine.js';
 import { UsageError } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -63,6 +61,10 @@ export function registerBackup(program: Command): void {
   addStorageOptions(cmd);
   cmd.addHelpText('after', BACKUP_HELP);
   cmd.action(async (flags: BackupFlags) => {
+    const [{ backupAllPools, backupPool, backupSummary }, { regionOfPoolId }] = await Promise.all([
+      import('../backup/engine.js'),
+      import('../cognito/gateway.js'),
+    ]);
     await runCommand(
       flags,
       async ({ signal, progress }) => {
@@ -80,7 +82,7 @@ export function registerBackup(program: Command): void {
           throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
         // Checked before the first AWS call: a location that cannot be written fails at once.
         const root = await makeOutputStorage(flags.to, flags, region, '--to');
-        const gw = makeGateway(flags, region, signal);
+        const gw = await makeGateway(flags, region, signal);
         const base = {
           ...(flags.region ? { region: flags.region } : {}),
           includeSecrets: Boolean(flags.includeSecrets),

@@ -8,18 +8,12 @@ import {
   VaultError,
 } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import { CognitoGateway } from '../cognito/gateway.js';
+// Start-up: this module is loaded by every command's registration, so it imports only light
+// modules at the top; the gateway (AWS SDK) and storage backends load when a command runs.
+import type { CognitoGateway } from '../cognito/gateway.js';
 import type { QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
-import {
-  ACCOUNT_ID,
-  assertWritableDir,
-  LocalDirStorage,
-  openStorage,
-  parseS3Url,
-  type Storage,
-} from '../storage/index.js';
-import { createProgressRenderer } from './progress.js';
+import { ACCOUNT_ID, parseS3Url, type Storage } from '../storage/storage.js';
 import { beginCommand } from './signals.js';
 import {
   parseEndpointUrl,
@@ -165,11 +159,12 @@ export function rateOptions(flags: CommonFlags): RateOptions {
   return { ...(flags.rateShare !== undefined ? { rateShare: flags.rateShare } : {}), maxRps };
 }
 
-export function makeGateway(
+export async function makeGateway(
   flags: CommonFlags,
   region: string | undefined,
   signal?: AbortSignal,
-): CognitoGateway {
+): Promise<CognitoGateway> {
+  const { CognitoGateway } = await import('../cognito/gateway.js');
   return CognitoGateway.create(
     {
       ...(region ? { region } : {}),
@@ -181,23 +176,24 @@ export function makeGateway(
 }
 
 /**
- * Opens a snapshot location given on the command line. A malformed location (`S3://b`,
- * `s3:/b`, `https://…`) is a UsageError (exit 2) before anything is read; `what` names the flag
- * in that message.
+ * Opens a snapshot location given on the command line, its backend loaded per scheme (no S3
+ * client for a directory). A malformed location (`S3://b`, `s3:/b`, `https://…`) is a
+ * UsageError (exit 2) before anything is read; `what` names the flag in that message.
  */
-export function makeStorage(
+export async function makeStorage(
   location: string,
   flags: CommonFlags,
   region?: string,
   what = 'location',
-): Storage {
+): Promise<Storage> {
   if ((flags.expectedBucketOwner || flags.sseKmsKeyId) && !parseS3Url(location)) {
     throw new UsageError(
       'BAD_FLAG',
       `--expected-bucket-owner and --sse-kms-key-id apply to s3:// locations only, not to ${location}`,
     );
   }
-  return openStorage(
+  const { loadStorage } = await import('../storage/open.js');
+  return loadStorage(
     location,
     {
       ...(region ? { region } : {}),
@@ -220,7 +216,8 @@ export async function makeOutputStorage(
   region?: string,
   what = 'location',
 ): Promise<Storage> {
-  const storage = makeStorage(location, flags, region, what);
+  const storage = await makeStorage(location, flags, region, what);
+  const { LocalDirStorage, assertWritableDir } = await import('../storage/local.js');
   if (storage instanceof LocalDirStorage) await assertWritableDir(storage.location, what);
   return storage;
 }
@@ -253,6 +250,7 @@ export async function runCommand<R>(
   setMaxListeners(0, controller.signal);
   const json = Boolean(flags.json);
   const end = beginCommand({ controller, interrupted: opts.interrupted ?? 'interrupted', json });
+  const { createProgressRenderer } = await import('./progress.js');
   const renderer = createProgressRenderer({ json, quiet: Boolean(flags.quiet) });
   const say = (line: string): void => {
     (json ? process.stderr : process.stdout).write(`${line}\n`);

@@ -1,8 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { assertWritableDir } from '../storage/local.js';
-import { runDemo } from '../demo/run.js';
-import { USERS_PATHS, type UsersPath } from '../restore/import-path.js';
+import { USERS_PATHS, type UsersPath } from '../restore/users-path.js';
 import {
   addOutputOptions,
   addRateOptions,
@@ -55,6 +53,10 @@ export function registerDemo(program: Command): void {
     await runCommand(
       flags,
       async ({ signal, progress }) => {
+        const [{ assertWritableDir }, { runDemo }] = await Promise.all([
+          import('../storage/local.js'),
+          import('../demo/run.js'),
+        ]);
         await assertWritableDir(flags.dir, '--dir');
         const custom = flags.rateShare !== undefined || (flags.maxRps?.length ?? 0) > 0;
         const usersPath = flags.usersPath ?? 'auto';

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { CognitoError, UsageError } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
+import { regionOfPoolId } from '../cognito/pool-id.js';
 import { PoolDocument, UserRecord } from '../snapshot/format.js';
 import {
   deriveCsvHeader,

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { listSnapshots } from '../snapshot/catalog.js';
-import { describeLease } from '../snapshot/lease.js';
 import {
   addOutputOptions,
   addStorageOptions,
@@ -37,7 +35,11 @@ export function registerList(program: Command): void {
     await runCommand(
       flags,
       async () => {
-        const storage = makeStorage(root, flags, flags.region);
+        const [{ listSnapshots }, { describeLease }] = await Promise.all([
+          import('../snapshot/catalog.js'),
+          import('../snapshot/lease.js'),
+        ]);
+        const storage = await makeStorage(root, flags, flags.region);
         const items = await listSnapshots(storage);
         return {
           root: storage.location,

@@ -1,12 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
-import {
-  DEFAULT_INCOMPLETE_GRACE_MS,
-  formatDuration,
-  parseDuration,
-  prune,
-} from '../snapshot/retention.js';
+import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration, parseDuration } from '../core/duration.js';
 import {
   addOutputOptions,
   addStorageOptions,
@@ -77,8 +71,12 @@ export function registerPrune(program: Command): void {
     await runCommand(
       flags,
       async ({ signal }) => {
+        const [{ regionOfPoolId }, { prune }] = await Promise.all([
+          import('../cognito/gateway.js'),
+          import('../snapshot/retention.js'),
+        ]);
         if (flags.userPoolId !== undefined) regionOfPoolId(flags.userPoolId);
-        const storage = makeStorage(root, flags, flags.region);
+        const storage = await makeStorage(root, flags, flags.region);
         const r = await prune(
           storage,
           {

@@ -1,11 +1,7 @@
 import { type Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
-import { type HeldLease, noLeaseWarning, tryAcquireReadLease } from '../snapshot/lease.js';
-import { SnapshotReader } from '../snapshot/reader.js';
-import { loadArnMap } from '../restore/arns.js';
-import { loadIdpSecrets } from '../restore/idp-secrets.js';
-import { DOMAIN_PREFIX, legacyAttributeName, restoreSnapshot } from '../restore/index.js';
+import { regionOfPoolId } from '../cognito/pool-id.js';
+import type { HeldLease } from '../snapshot/lease.js';
 import type {
   ResourceFailure,
   RestoreOptions,
@@ -14,8 +10,7 @@ import type {
   RestoreResult,
   RestoreTarget,
 } from '../restore/types.js';
-import { cloudWatchLogReader } from '../restore/import-jobs.js';
-import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/import-path.js';
+import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users-path.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -253,6 +248,20 @@ export function registerRestore(program: Command): void {
   addStorageOptions(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
   cmd.action(async (flags: RestoreFlags) => {
+    // Loaded when the command runs (docs/architecture.md, "Start-up").
+    const [
+      { noLeaseWarning, tryAcquireReadLease },
+      { SnapshotReader },
+      { DOMAIN_PREFIX, restoreSnapshot },
+      { legacyAttributeName },
+      { cloudWatchLogReader },
+    ] = await Promise.all([
+      import('../snapshot/lease.js'),
+      import('../snapshot/reader.js'),
+      import('../restore/engine.js'),
+      import('../restore/pool.js'),
+      import('../restore/import-jobs.js'),
+    ]);
     await runCommand(
       flags,
       async ({ signal, progress }) => {
@@ -310,14 +319,18 @@ export function registerRestore(program: Command): void {
             `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
           );
         }
-        const idpSecrets = flags.idpSecrets ? await loadIdpSecrets(flags.idpSecrets) : undefined;
-        const mapArns = flags.mapArns ? await loadArnMap(flags.mapArns) : undefined;
+        const idpSecrets = flags.idpSecrets
+          ? await (await import('../restore/idp-secrets.js')).loadIdpSecrets(flags.idpSecrets)
+          : undefined;
+        const mapArns = flags.mapArns
+          ? await (await import('../restore/arns.js')).loadArnMap(flags.mapArns)
+          : undefined;
         const target: RestoreTarget = flags.toUserPoolId
           ? { userPoolId: flags.toUserPoolId }
           : { createPool: flags.createPool ?? '' };
         const storageRegion = flags.region ?? process.env.AWS_REGION;
         const reader = await SnapshotReader.open(
-          makeStorage(flags.from, flags, storageRegion, '--from'),
+          await makeStorage(flags.from, flags, storageRegion, '--from'),
         );
         let region: string;
         if (flags.toUserPoolId) {
@@ -331,7 +344,7 @@ export function registerRestore(program: Command): void {
         } else {
           region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
         }
-        const gw = makeGateway(flags, region, signal);
+        const gw = await makeGateway(flags, region, signal);
         let lease: HeldLease | undefined;
         try {
           // A lease on the snapshot for the whole run, so prune leaves it alone; then the

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
+import { regionOfPoolId } from '../cognito/pool-id.js';
 import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
 import { parseLocation } from '../storage/location.js';
 

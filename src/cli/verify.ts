@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { ExitCode, SnapshotInvalidError } from '../core/errors.js';
-import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
-import { SnapshotReader } from '../snapshot/reader.js';
 import {
   addOutputOptions,
   addStorageOptions,
@@ -30,8 +28,14 @@ export function registerVerify(program: Command): void {
     await runCommand(
       flags,
       async ({ progress }) => {
+        const [{ noLeaseWarning, withReadLease }, { SnapshotReader }] = await Promise.all([
+          import('../snapshot/lease.js'),
+          import('../snapshot/reader.js'),
+        ]);
         try {
-          const opened = await SnapshotReader.open(makeStorage(snapshot, flags, flags.region));
+          const opened = await SnapshotReader.open(
+            await makeStorage(snapshot, flags, flags.region),
+          );
           // Under a lease, so a concurrent prune does not pull the files away mid-read.
           const [reader, v] = await withReadLease(
             opened.storage,

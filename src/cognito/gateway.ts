@@ -121,19 +121,8 @@ export interface CallOptions {
 }
 
 /** Cognito's user pool id: `<region>_<id>`. */
-export const USER_POOL_ID_PATTERN = /^([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9a-zA-Z]+$/;
-
-export function regionOfPoolId(userPoolId: string): string {
-  const m = USER_POOL_ID_PATTERN.exec(userPoolId);
-  if (!m?.[1]) {
-    throw new UsageError(
-      'MALFORMED_POOL_ID',
-      `malformed user pool id "${userPoolId}": expected <region>_<id>, e.g. us-east-1_AbC123xyz`,
-      { userPoolId },
-    );
-  }
-  return m[1];
-}
+export { regionOfPoolId, USER_POOL_ID_PATTERN } from './pool-id.js';
+import { regionOfPoolId } from './pool-id.js';
 
 /**
  * Region for a pool: the pool id names it. An explicit `--region` that disagrees is refused,

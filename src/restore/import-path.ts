@@ -28,11 +28,9 @@ import { isExternalProvider, loginOf } from './preflight.js';
 import type { PhaseContext } from './resources.js';
 import type { RestoreWarning } from './types.js';
 import type { ExistingUser } from './users.js';
+import type { UsersPath } from './users-path.js';
 
-/** How users are written: CSV import jobs, AdminCreateUser, or each user by what it allows. */
-export type UsersPath = 'import-job' | 'admin-create' | 'auto';
-export const USERS_PATHS: readonly UsersPath[] = ['auto', 'import-job', 'admin-create'];
-export const DEFAULT_USERS_PATH: UsersPath = 'auto';
+export { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from './users-path.js';
 
 export const INELIGIBLE_FILE = 'import-ineligible.jsonl';
 export const IMPORT_DIR = 'import';

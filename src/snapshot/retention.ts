@@ -1,3 +1,4 @@
+import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration, parseDuration } from '../core/duration.js';
 import { InterruptedError, UsageError, VaultError } from '../core/errors.js';
 import { LocalDirStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
@@ -12,14 +13,9 @@ import {
   readLeases,
 } from './lease.js';
 
-/**
- * How long an incomplete snapshot is left alone after its last activity (its newest object's
- * modification time), default 7 days. The longest backup is far shorter: a Lambda run stops
- * within 15 minutes, and a CLI backup of a 40-million-user pool (Cognito's largest) lists users
- * at 30 requests/s × 60 users in about 6 hours, or some 60 hours at --rate-share 0.1. A week also
- * spans a weekend of an operator not looking. Running backups hold a lease on top of that.
- */
-export const DEFAULT_INCOMPLETE_GRACE_MS = 7 * 24 * 3_600_000;
+// In src/core/duration.ts so that the CLI can show them without loading retention.
+export { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration, parseDuration };
+
 /** Shorter graces are refused: a grace must outlast a lease that was not refreshed. */
 export const MIN_INCOMPLETE_GRACE_MS = 2 * LEASE_TTL_MS;
 
@@ -49,21 +45,6 @@ export interface PruneDecision {
   reasons: string[];
   /** The details behind the reasons: what could not be read, which lease, how old. */
   why?: string;
-}
-
-/** `7d`, `36h`, `90m`, `3600s`: a duration in milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(d|h|m|s)$/.exec(text.trim());
-  if (!m?.[1] || !m[2]) return undefined;
-  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 }[m[2] as 'd' | 'h' | 'm' | 's'];
-  const ms = Number(m[1]) * unit;
-  return Number.isFinite(ms) ? Math.round(ms) : undefined;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  return `${Math.round(ms / 60_000)}m`;
 }
 
 /** Throws UsageError unless the policy is one retention can apply. */

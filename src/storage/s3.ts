@@ -32,7 +32,7 @@ export interface S3StorageOptions {
 }
 
 /** A 12-digit AWS account id. */
-export const ACCOUNT_ID = /^\d{12}$/;
+export { ACCOUNT_ID } from './storage.js';
 
 const OWNER_MIDDLEWARE = 'cognitoVaultExpectedBucketOwner';
 
@@ -249,11 +249,4 @@ export class S3Storage implements Storage {
   }
 }
 
-/**
- * `s3://bucket/prefix` → its bucket and prefix; undefined for a local path. A malformed S3 URL
- * is a UsageError (see parseLocation).
- */
-export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
-  const l = parseLocation(url);
-  return l.kind === 's3' ? { bucket: l.bucket, prefix: l.prefix } : undefined;
-}
+export { parseS3Url } from './storage.js';

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { parseLocation } from './location.js';
 
 export interface StorageEntry {
   /** Key relative to the storage root, '/'-separated. */
@@ -61,3 +62,15 @@ export function assertSafeKey(key: string): void {
     throw new RangeError(`unsafe storage key: ${key}`);
   }
 }
+
+/**
+ * `s3://bucket/prefix` → its bucket and prefix; undefined for a local path. A malformed S3 URL
+ * is a UsageError (see parseLocation).
+ */
+export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
+  const l = parseLocation(url);
+  return l.kind === 's3' ? { bucket: l.bucket, prefix: l.prefix } : undefined;
+}
+
+/** A 12-digit AWS account id (an S3 bucket's expected owner). */
+export const ACCOUNT_ID = /^\d{12}$/;

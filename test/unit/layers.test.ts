@@ -50,3 +50,30 @@ describe('layering rule', () => {
     ).toEqual([]);
   });
 });
+
+describe('CLI start-up rule', () => {
+  async function lazyErrors(filePath: string, code: string): Promise<string[]> {
+    const eslint = new ESLint({ cwd: process.cwd() });
+    const [result] = await eslint.lintText(code, { filePath });
+    return (result?.messages ?? [])
+      .filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports')
+      .map((m) => m.message);
+  }
+
+  it('stops a command file from loading an engine, the SDK or zod at start-up', async () => {
+    const errors = await lazyErrors(
+      'src/cli/probe.ts',
+      "import { backupPool } from '../backup/engine.js';\nimport { S3Client } from '@aws-sdk/client-s3';\nimport { z } from 'zod';\nexport const x = [backupPool, S3Client, z];\n",
+    );
+    expect(errors).toHaveLength(3);
+  });
+
+  it('lets it import types, and values through await import() in the action', async () => {
+    expect(
+      await lazyErrors(
+        'src/cli/probe.ts',
+        "import type { BackupResult } from '../backup/engine.js';\nexport async function run(): Promise<BackupResult> {\n  const { backupPool } = await import('../backup/engine.js');\n  return backupPool as never;\n}\n",
+      ),
+    ).toEqual([]);
+  });
+});
