@@ -11,7 +11,7 @@
 // Results: a Markdown table on stdout and bench/results/<time>.json.
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,6 +66,35 @@ const rows = [];
 const results = { seeding: {}, scenarios: {} };
 
 /** Runs one API scenario through the proxy and records its row. */
+/**
+ * Scenario d's peer, cognito-backup-restore (aws-sdk v2), lives in bench/peer with its own
+ * lockfile, so that a developer's `npm ci` does not install it (nor its install-script warnings).
+ * Installed here, once, without install scripts (the peer needs none to run).
+ */
+async function installPeer() {
+  const dir = path.join(HERE, 'peer');
+  const marker = path.join(dir, 'node_modules', 'cognito-backup-restore', 'package.json');
+  try {
+    await access(marker);
+    return;
+  } catch {
+    // not installed yet
+  }
+  log('installing the peer tool into bench/peer (npm ci --ignore-scripts)…');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  await new Promise((resolve, reject) => {
+    const child = spawn(
+      npm,
+      ['ci', '--prefix', dir, '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`npm ci --prefix bench/peer exited ${code}`)),
+    );
+  });
+}
+
 async function measure(proxy, id, label, args) {
   // Start every scenario with full buckets, as after any idle second.
   await sleep(1100);
@@ -174,6 +203,7 @@ async function main() {
         });
       }
       if (ONLY.includes('d')) {
+        await installPeer();
         await measure(proxy, 'd', 'users-only backup (cognito-backup-restore 1.3.2)', {
           kind: 'cbr-backup',
           poolId: poolA,

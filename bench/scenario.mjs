@@ -46,7 +46,8 @@ async function backup() {
 
 /** The same users-only backup by cognito-backup-restore 1.3.2 (aws-sdk v2, one ListUsers chain). */
 async function cbrBackup() {
-  const require = createRequire(import.meta.url);
+  // Installed in bench/peer (its own package.json and lockfile) by bench/run.mjs on demand.
+  const require = createRequire(new URL('./peer/package.json', import.meta.url));
   const cbrPath = require.resolve('cognito-backup-restore');
   const { backupUsers } = require(cbrPath);
   const AWS = createRequire(cbrPath)('aws-sdk');
