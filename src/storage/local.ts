@@ -7,7 +7,9 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, VaultError } from '../core/errors.js';
 import {
+  abortReason,
   assertSafeKey,
+  destroyOnAbort,
   joinKey,
   type Storage,
   type StorageEntry,
@@ -241,6 +243,7 @@ export class LocalDirStorage implements Storage {
       await rename(temp, file);
     } catch (e) {
       await rm(temp, { force: true }).catch(() => undefined);
+      if (signal?.aborted) throw abortReason(signal);
       // The directory was removed between mkdir and the write (a prune or a lease release
       // sweeping empty directories): a body we still have whole is written again, once.
       if (
@@ -257,8 +260,9 @@ export class LocalDirStorage implements Storage {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, signal?: AbortSignal): Promise<Readable> {
     const file = this.pathOf(key);
+    if (signal?.aborted) throw abortReason(signal);
     try {
       const s = await stat(file);
       if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
@@ -266,7 +270,10 @@ export class LocalDirStorage implements Storage {
       throw storageErrorFromFs(e, 'read', file);
     }
     // Errors while streaming (the file removed before it is opened, EIO) are storage errors too.
-    return mapStreamErrors(createReadStream(file), (e) => storageErrorFromFs(e, 'read', file));
+    return destroyOnAbort(
+      mapStreamErrors(createReadStream(file), (e) => storageErrorFromFs(e, 'read', file)),
+      signal,
+    );
   }
 
   async stat(key: string): Promise<StorageStat | undefined> {

@@ -1,12 +1,16 @@
 import { Readable } from 'node:stream';
 import { StorageError } from '../core/errors.js';
 import {
+  abortReason,
   assertSafeKey,
+  destroyOnAbort,
   joinKey,
   type Storage,
   type StorageEntry,
   type StorageStat,
 } from './storage.js';
+
+const CHUNK = 64 * 1024;
 
 /** In-memory storage for tests and dry runs. Children share the parent's maps. */
 export class MemoryStorage implements Storage {
@@ -25,24 +29,43 @@ export class MemoryStorage implements Storage {
     return joinKey(this.prefix, key);
   }
 
-  async put(key: string, body: Readable | Uint8Array | string): Promise<void> {
+  async put(
+    key: string,
+    body: Readable | Uint8Array | string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const k = this.full(key);
+    if (signal?.aborted) {
+      if (body instanceof Readable) body.destroy();
+      throw abortReason(signal);
+    }
     let buf: Buffer;
     if (typeof body === 'string' || body instanceof Uint8Array) buf = Buffer.from(body);
     else {
       const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+      try {
+        for await (const c of destroyOnAbort(body, signal))
+          chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+      } catch (e) {
+        if (signal?.aborted) throw abortReason(signal);
+        throw e;
+      }
+      if (signal?.aborted) throw abortReason(signal);
       buf = Buffer.concat(chunks);
     }
     this.objects.set(k, buf);
     this.times.set(k, new Date());
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, signal?: AbortSignal): Promise<Readable> {
+    if (signal?.aborted) throw abortReason(signal);
     const buf = this.objects.get(this.full(key));
     if (!buf)
       throw new StorageError('NOT_FOUND', `${this.location}/${key} does not exist`, { key });
-    return Readable.from([buf]);
+    const chunks = function* (): Generator<Buffer> {
+      for (let i = 0; i < buf.length; i += CHUNK) yield buf.subarray(i, i + CHUNK);
+    };
+    return destroyOnAbort(Readable.from(chunks(), { objectMode: false }), signal);
   }
 
   async exists(key: string): Promise<boolean> {

@@ -11,7 +11,9 @@ import { CredentialsError, StorageError, VaultError } from '../core/errors.js';
 import { mapStreamErrors } from './local.js';
 import { parseLocation } from './location.js';
 import {
+  abortReason,
   assertSafeKey,
+  destroyOnAbort,
   joinKey,
   type Storage,
   type StorageEntry,
@@ -138,6 +140,10 @@ export class S3Storage implements Storage {
     signal?: AbortSignal,
   ): Promise<void> {
     const Key = this.keyOf(key);
+    if (signal?.aborted) {
+      if (body instanceof Readable) body.destroy();
+      throw abortReason(signal);
+    }
     const upload = new Upload({
       client: this.opts.client,
       params: {
@@ -152,11 +158,17 @@ export class S3Storage implements Storage {
       queueSize: 4,
       partSize: 8 * 1024 * 1024,
     });
-    const onAbort = (): void => void upload.abort();
+    // Aborting stops the upload (a multipart upload is aborted, so no parts are left behind) and
+    // the body: a stream that waits for more data would otherwise keep its producer running.
+    const onAbort = (): void => {
+      void upload.abort().catch(() => undefined);
+      if (body instanceof Readable) body.destroy();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.done();
     } catch (e) {
+      if (signal?.aborted) throw abortReason(signal);
       // The body's own failure (a Cognito error, an interruption) is not a storage problem.
       if (e instanceof VaultError) throw e;
       throw s3Error(e, 'write', `s3://${this.opts.bucket}/${Key}`);
@@ -165,17 +177,23 @@ export class S3Storage implements Storage {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, signal?: AbortSignal): Promise<Readable> {
     const Key = this.keyOf(key);
+    if (signal?.aborted) throw abortReason(signal);
     try {
       const r = await this.opts.client.send(
         new GetObjectCommand({ Bucket: this.opts.bucket, Key, ...this.owner }),
+        signal ? { abortSignal: signal } : {},
       );
       // A connection reset half-way through the body is a storage error too.
-      return mapStreamErrors(r.Body as Readable, (e) =>
-        s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`),
+      return destroyOnAbort(
+        mapStreamErrors(r.Body as Readable, (e) =>
+          s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`),
+        ),
+        signal,
       );
     } catch (e) {
+      if (signal?.aborted) throw abortReason(signal);
       throw s3Error(e, 'read', `s3://${this.opts.bucket}/${Key}`);
     }
   }

@@ -26,10 +26,17 @@ export interface StorageStat {
 export interface Storage {
   /** Human-readable location of the root (a path or s3:// URL), as printed to users. */
   readonly location: string;
-  /** Writes `body` to `key`, replacing any object there. Resolves when durable. */
+  /**
+   * Writes `body` to `key`, replacing any object there. Resolves when durable. The object is
+   * whole or absent: a body that fails, or an abort through `signal` (which rejects with the
+   * signal's reason and destroys a stream body), leaves no object and no temporary file.
+   */
   put(key: string, body: Readable | Uint8Array | string, signal?: AbortSignal): Promise<void>;
-  /** A stream of the object's bytes; StorageError NOT_FOUND when absent. */
-  get(key: string): Promise<Readable>;
+  /**
+   * A stream of the object's bytes; StorageError NOT_FOUND when absent. Aborting `signal`
+   * rejects the call (before the stream exists) or destroys the stream with the signal's reason.
+   */
+  get(key: string, signal?: AbortSignal): Promise<Readable>;
   /**
    * true when an object is at `key`, false when none is. A failure to tell (permission denied,
    * an I/O or service error) is a StorageError, never `false`.
@@ -74,3 +81,23 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } | un
 
 /** A 12-digit AWS account id (an S3 bucket's expected owner). */
 export const ACCOUNT_ID = /^\d{12}$/;
+
+/** What an aborted storage call rejects with: the signal's reason (an AbortError if none). */
+export function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error) return r;
+  return Object.assign(new Error('the operation was aborted'), { name: 'AbortError', cause: r });
+}
+
+/** Destroys `stream` with the signal's reason when `signal` aborts (until the stream closes). */
+export function destroyOnAbort<T extends Readable>(stream: T, signal: AbortSignal | undefined): T {
+  if (!signal) return stream;
+  if (signal.aborted) {
+    stream.destroy(abortReason(signal));
+    return stream;
+  }
+  const onAbort = (): void => void stream.destroy(abortReason(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+  return stream;
+}

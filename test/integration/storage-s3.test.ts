@@ -37,6 +37,11 @@ afterAll(async () => {
 // Each test gets its own prefix in the shared bucket, so it starts empty.
 storageConformance('S3Storage (moto S3)', async () => ({
   storage: new S3Storage({ client, bucket, prefix: `run/${randomUUID()}` }),
+  // A delete in a bucket that does not exist (deleted, or a typo in the location) fails.
+  failingDelete: async () => ({
+    storage: new S3Storage({ client, bucket: `gone-${randomUUID().slice(0, 8)}`, prefix: 'x' }),
+    key: 'manifest.json',
+  }),
 }));
 
 describe('S3Storage specifics', () => {

@@ -11,6 +11,39 @@ import type { Storage, StorageEntry } from '../../src/storage/storage.js';
 export interface ConformanceTarget {
   storage: Storage;
   cleanup?: () => Promise<void>;
+  /**
+   * A storage and key whose delete fails for a real reason of that backend (a read-only file
+   * system, a missing bucket); absent where nothing can make a delete fail (memory).
+   */
+  failingDelete?: () => Promise<
+    { storage: Storage; key: string; cleanup?: () => Promise<void> } | undefined
+  >;
+}
+
+/**
+ * An endless body that produces 16 KiB per tick and counts what it produced, so a test can
+ * abort a put while the backend is still reading (as a backup's users part would be).
+ */
+export function endlessBody(): Readable & { produced: () => number } {
+  let produced = 0;
+  const body = new Readable({
+    read() {
+      setTimeout(() => {
+        if (this.destroyed) return;
+        produced += 16 * 1024;
+        this.push(randomBytes(16 * 1024));
+      }, 1);
+    },
+  });
+  return Object.assign(body, { produced: () => produced });
+}
+
+async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
@@ -217,6 +250,77 @@ export function storageConformance(name: string, make: () => Promise<Conformance
       await storage.delete('del/x');
       expect(await storage.stat('del/x')).toBeUndefined();
       await expect(storage.child('never/here').delete('x')).resolves.toBeUndefined();
+    });
+
+    it('an abort mid-put rejects with the reason and leaves no object and no temporary file', async () => {
+      await storage.put('abort/keep.txt', 'unrelated');
+      const body = endlessBody();
+      const controller = new AbortController();
+      const reason = new Error('stopped by the test');
+      const put = storage.put('abort/partial.bin', body, controller.signal);
+      const settled = put.then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      await until(() => body.produced() >= 256 * 1024);
+      controller.abort(reason);
+      expect(await settled).toBe(reason);
+      expect(body.destroyed).toBe(true);
+      expect(await storage.exists('abort/partial.bin')).toBe(false);
+      // Nothing else either: no `.partial-…` file, no half-written object.
+      expect([...(await listAll(storage)).keys()]).toEqual(['abort/keep.txt']);
+    });
+
+    it('a put with an already aborted signal writes nothing', async () => {
+      const controller = new AbortController();
+      const reason = new Error('aborted before');
+      controller.abort(reason);
+      await expect(storage.put('pre/x.txt', 'data', controller.signal)).rejects.toBe(reason);
+      const body = endlessBody();
+      await expect(storage.put('pre/y.bin', body, controller.signal)).rejects.toBe(reason);
+      expect(await listAll(storage)).toEqual(new Map());
+    });
+
+    it('an abort mid-get destroys the stream with the reason', async () => {
+      const big = randomBytes(2 * 1024 * 1024);
+      await storage.put('read/big.bin', big);
+      const controller = new AbortController();
+      const reason = new Error('reader stopped');
+      const stream = await storage.get('read/big.bin', controller.signal);
+      const it = stream[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.done).toBe(false);
+      controller.abort(reason);
+      const rest = (async () => {
+        for (;;) if ((await it.next()).done) return 'ended';
+      })().catch((e: unknown) => e);
+      expect(await rest).toBe(reason);
+      expect(stream.destroyed).toBe(true);
+      // The object is untouched, and a get with an aborted signal rejects at once.
+      expect(sha(await readAll(await storage.get('read/big.bin')))).toBe(sha(big));
+      await expect(storage.get('read/big.bin', controller.signal)).rejects.toBe(reason);
+    });
+
+    it('a delete that fails is a StorageError (exit 8), not a raw error', async (ctx) => {
+      if (!target.failingDelete) {
+        ctx.skip();
+        return;
+      }
+      const f = await target.failingDelete();
+      if (!f) {
+        ctx.skip();
+        return;
+      }
+      try {
+        const err = await f.storage.delete(f.key).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(StorageError);
+        expect((err as StorageError).exitCode).toBe(8);
+      } finally {
+        await f.cleanup?.();
+      }
     });
 
     it('refuses keys that would escape the root', async () => {

@@ -1,6 +1,8 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/errors.js';
 import { openStorage, S3Storage } from '../../src/storage/index.js';
@@ -12,11 +14,44 @@ async function tempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'cv-storage-'));
 }
 
+const run = promisify(execFile);
+
+/**
+ * A directory whose files cannot be deleted: a read-only tmpfs as root (permissions do not stop
+ * root), a 0500 directory otherwise; undefined where neither is possible.
+ */
+async function undeletable(): Promise<
+  { storage: LocalDirStorage; key: string; cleanup: () => Promise<void> } | undefined
+> {
+  const dir = await tempDir();
+  const storage = new LocalDirStorage(dir);
+  await storage.put('locked.txt', 'x');
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  if (process.getuid?.() !== 0) {
+    await chmod(dir, 0o500);
+    return { storage, key: 'locked.txt', cleanup: () => chmod(dir, 0o700).then(cleanup) };
+  }
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  } catch {
+    await cleanup();
+    return undefined;
+  }
+  await storage.put('locked.txt', 'x');
+  await run('mount', ['-o', 'remount,ro', dir]);
+  return {
+    storage,
+    key: 'locked.txt',
+    cleanup: () => run('umount', [dir]).then(cleanup),
+  };
+}
+
 storageConformance('LocalDirStorage', async () => {
   const dir = await tempDir();
   return {
     storage: new LocalDirStorage(path.join(dir, 'root')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
+    failingDelete: undeletable,
   };
 });
 
