@@ -7,16 +7,22 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 
 /**
  * Layering (see docs/architecture.md):
- *   cli  ->  backup | restore | demo  ->  cognito | snapshot | storage  ->  core
+ *   cli  ->  backup | restore | demo  ->  compare  ->  cognito | snapshot | storage  ->  core
  * Engines never import the CLI; storage never imports engines or Cognito; the snapshot format
  * never imports engines; the gateway never imports engines, snapshot or storage.
  */
 const zones = [
   { target: './src/backup', from: ['./src/cli', './src/restore', './src/lambda'] },
   { target: './src/restore', from: ['./src/cli', './src/backup', './src/lambda'] },
+  // The comparison layer (compare, diff) reads sides through the gateway and the snapshot reader.
+  {
+    target: './src/compare',
+    from: ['./src/cli', './src/backup', './src/restore', './src/demo', './src/lambda'],
+  },
   {
     target: './src/storage',
     from: [
+      './src/compare',
       './src/cli',
       './src/backup',
       './src/restore',
@@ -27,11 +33,19 @@ const zones = [
   },
   {
     target: './src/snapshot',
-    from: ['./src/cli', './src/backup', './src/restore', './src/cognito', './src/lambda'],
+    from: [
+      './src/cli',
+      './src/backup',
+      './src/restore',
+      './src/compare',
+      './src/cognito',
+      './src/lambda',
+    ],
   },
   {
     target: './src/cognito',
     from: [
+      './src/compare',
       './src/cli',
       './src/backup',
       './src/restore',
@@ -43,6 +57,7 @@ const zones = [
   {
     target: './src/core',
     from: [
+      './src/compare',
       './src/cli',
       './src/backup',
       './src/restore',
@@ -121,7 +136,14 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        structuredClone: 'readonly',
+      },
+    },
   },
   prettier,
 );

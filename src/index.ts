@@ -29,6 +29,7 @@ export {
   type BackupResult,
 } from './backup/engine.js';
 export * from './restore/index.js';
+export * from './compare/index.js';
 export * from './snapshot/index.js';
 export * from './storage/index.js';
 export { iamPolicy, type PolicyOptions } from './policy/iam.js';

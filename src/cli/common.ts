@@ -49,6 +49,7 @@ Exit codes:
   7    Cognito endpoint unreachable, or still failing/throttling after every retry
   8    storage error: an output location is unwritable or cannot be created, the disk is
        full, a file is missing
+  9    diff: the snapshot and the pool differ (0: they are the same)
   130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest`;
 
 /**

@@ -274,3 +274,96 @@ export const UI_COMPLETE: Complete<
     (typeof UI_KEYS)[number] | 'UserPoolId' | 'ClientId' | 'ImageFile'
   >
 > = true;
+
+// ---- what a comparison looks at (src/compare) ----------------------------------------------
+
+/** Pool settings compared: every field restore copies into CreateUserPool. */
+export const COMPARED_POOL_KEYS: readonly string[] = CREATE_POOL_KEYS;
+
+/** GetUserPoolMfaConfig fields compared: every field restore sets with SetUserPoolMfaConfig. */
+export const COMPARED_MFA_KEYS: readonly string[] = MFA_KEYS;
+
+/** Group fields compared (by group name). */
+export const COMPARED_GROUP_KEYS = CREATE_GROUP_KEYS.filter((k) => k !== 'GroupName');
+
+/** IdP fields compared (by provider name); ProviderDetails is compared key by key. */
+export const COMPARED_IDP_KEYS = CREATE_IDP_KEYS.filter(
+  (k) => k !== 'ProviderName' && k !== 'ProviderDetails',
+);
+
+/** Resource server fields compared (by identifier); Scopes are compared sorted by name. */
+export const COMPARED_RESOURCE_SERVER_KEYS = CREATE_RESOURCE_SERVER_KEYS.filter(
+  (k) => k !== 'Identifier' && k !== 'Scopes',
+);
+
+/** Schema attribute fields compared: custom attributes, and standard ones. */
+export const COMPARED_CUSTOM_SCHEMA_KEYS = [
+  'AttributeDataType',
+  'Mutable',
+  'DeveloperOnlyAttribute',
+  'StringAttributeConstraints',
+  'NumberAttributeConstraints',
+] as const;
+export const COMPARED_STANDARD_SCHEMA_KEYS = ['Required', 'Mutable'] as const;
+
+/** IdP ProviderDetails keys that are not configuration (output only, rotated by Cognito). */
+export const IDP_DETAILS_NOT_COMPARED: ReadonlySet<string> = new Set(IDP_DETAILS_OUTPUT_ONLY);
+
+/** IdP ProviderDetails keys holding secrets (client_secret, private keys). */
+export const SECRET_DETAIL_KEY = /secret|private_?key|password/i;
+
+/** User attributes Cognito manages itself: never compared as attributes (sub, identities). */
+export const USER_ATTRIBUTES_NOT_COMPARED = new Set(['sub', 'identities']);
+
+/** Array-valued fields whose order carries no meaning. */
+export const SET_FIELDS = new Set([
+  'AutoVerifiedAttributes',
+  'AliasAttributes',
+  'UsernameAttributes',
+  'ReadAttributes',
+  'WriteAttributes',
+  'ExplicitAuthFlows',
+  'SupportedIdentityProviders',
+  'CallbackURLs',
+  'LogoutURLs',
+  'AllowedOAuthFlows',
+  'AllowedOAuthScopes',
+  'IdpIdentifiers',
+]);
+
+// ---- users ---------------------------------------------------------------------------------
+
+export interface LinkedIdentity {
+  providerName: string;
+  userId: string;
+  providerType?: string;
+}
+
+/** The `identities` attribute: a JSON array of linked identities (Cognito writes it). */
+export function parseIdentities(value: string | undefined): LinkedIdentity[] {
+  if (!value) return [];
+  try {
+    const raw = JSON.parse(value) as unknown;
+    if (!Array.isArray(raw)) return [];
+    const out: LinkedIdentity[] = [];
+    for (const i of raw as Record<string, unknown>[]) {
+      const providerName = i?.providerName;
+      const userId = i?.userId;
+      if (
+        typeof providerName === 'string' &&
+        typeof userId === 'string' &&
+        providerName &&
+        userId
+      ) {
+        out.push({
+          providerName,
+          userId,
+          ...(typeof i.providerType === 'string' ? { providerType: i.providerType } : {}),
+        });
+      }
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}

@@ -13,6 +13,8 @@ export const ExitCode = {
   PartialRestore: 6,
   ServiceUnavailable: 7,
   Storage: 8,
+  /** `diff` compared both sides and found differences (1 is taken by unexpected failures). */
+  Differs: 9,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

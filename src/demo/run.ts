@@ -5,12 +5,8 @@ import { VaultError, ExitCode } from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { CognitoGateway } from '../cognito/gateway.js';
 import type { CategoryReport, RateOptions } from '../cognito/rate.js';
-import {
-  comparePools,
-  type PoolComparison,
-  restoreSnapshot,
-  type SubMapEntry,
-} from '../restore/index.js';
+import { comparePools, type PoolComparison, type SubMapEntry } from '../compare/index.js';
+import { restoreSnapshot } from '../restore/index.js';
 import type { RestoreResult } from '../restore/types.js';
 import { SnapshotReader } from '../snapshot/reader.js';
 import { LocalDirStorage } from '../storage/local.js';

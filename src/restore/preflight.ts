@@ -11,6 +11,7 @@ import {
   UserRecord,
 } from '../snapshot/format.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
+import { parseIdentities } from '../cognito/fields.js';
 import { MembershipIndex } from './memberships.js';
 import type { UserScan } from './pool.js';
 import { planSignIn, type SignInContext } from './sign-in.js';
@@ -53,40 +54,7 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
   return { pool, groups, clients, identityProviders, resourceServers, managedLoginBranding };
 }
 
-export interface LinkedIdentity {
-  providerName: string;
-  userId: string;
-  providerType?: string;
-}
-
-/** The `identities` attribute: a JSON array of linked identities (Cognito writes it). */
-export function parseIdentities(value: string | undefined): LinkedIdentity[] {
-  if (!value) return [];
-  try {
-    const raw = JSON.parse(value) as unknown;
-    if (!Array.isArray(raw)) return [];
-    const out: LinkedIdentity[] = [];
-    for (const i of raw as Record<string, unknown>[]) {
-      const providerName = i?.providerName;
-      const userId = i?.userId;
-      if (
-        typeof providerName === 'string' &&
-        typeof userId === 'string' &&
-        providerName &&
-        userId
-      ) {
-        out.push({
-          providerName,
-          userId,
-          ...(typeof i.providerType === 'string' ? { providerType: i.providerType } : {}),
-        });
-      }
-    }
-    return out;
-  } catch {
-    return [];
-  }
-}
+export { parseIdentities, type LinkedIdentity } from '../cognito/fields.js';
 
 export function attributeOf(u: UserRecord, name: string): string | undefined {
   return u.Attributes.find((a) => a.Name === name)?.Value;

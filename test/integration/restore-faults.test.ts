@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
-import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
+import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
-import { comparePools } from '../../src/restore/compare.js';
+import { comparePools } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';

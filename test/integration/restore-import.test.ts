@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
 import { seedPool } from '../../src/demo/seed.js';
-import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
+import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { cloudWatchLogReader } from '../../src/restore/import-jobs.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
-import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
+import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';

@@ -21,7 +21,7 @@ import { backupPool } from '../../src/backup/engine.js';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
-import { comparePools, type SubMapEntry } from '../../src/restore/compare.js';
+import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { loadIdpSecrets } from '../../src/restore/idp-secrets.js';
 import { planPoolCreation } from '../../src/restore/pool.js';

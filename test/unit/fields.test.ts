@@ -36,7 +36,7 @@ import {
 } from '../../src/cognito/fields.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { locateCognitoModel } from '../../src/demo/request-guard.js';
-import { comparePools } from '../../src/restore/compare.js';
+import { comparePools } from '../../src/compare/index.js';
 
 // The compile-time checks in src/cognito/fields.ts hold the SDK's members; this holds the API
 // model's (botocore's, installed with moto), which may know a field the SDK does not yet.

@@ -1,0 +1,772 @@
+import {
+  COMPARED_CLIENT_KEYS,
+  COMPARED_CUSTOM_SCHEMA_KEYS,
+  COMPARED_GROUP_KEYS,
+  COMPARED_MFA_KEYS,
+  COMPARED_POOL_KEYS,
+  COMPARED_STANDARD_SCHEMA_KEYS,
+  IDP_DETAILS_NOT_COMPARED,
+  parseIdentities,
+  SECRET_DETAIL_KEY,
+  SET_FIELDS,
+  USER_ATTRIBUTES_NOT_COMPARED,
+} from '../cognito/fields.js';
+import { throwIfAborted } from '../core/errors.js';
+import { RESTORE_TOKEN_TAG } from '../restore/create-once.js';
+import type { CompareSide, Loose, SideResources, UserLike } from './sides.js';
+import { Spill, SpillDir } from './spill.js';
+
+/**
+ * Compares two sides — pools or snapshots (src/compare/sides.ts) — settings, groups, resource
+ * servers, identity providers, app clients (by name), users (attributes, enabled, status, linked
+ * identities, groups) and memberships, and optionally checks an old→new sub map.
+ *
+ * Streaming: each side's users and memberships are hash-partitioned by username into temporary
+ * gzip'd JSON Lines files (a 0700 directory, 0600 files, removed afterwards) and joined there
+ * (a user with its groups), then re-partitioned by the match key; each pair of partitions is then
+ * compared in memory. Memory follows users / partitions, not the pool (docs/architecture.md).
+ *
+ * Differences never carry attribute values unless `includeValues` is set: messages name the user
+ * and the attribute only.
+ */
+export type DifferenceKind =
+  | 'pool'
+  | 'user'
+  | 'group'
+  | 'membership'
+  | 'client'
+  | 'identityProvider'
+  | 'resourceServer'
+  | 'subMap';
+
+/** What changed about a user present on both sides. */
+export type UserChangeClass = 'attributes' | 'status' | 'enabled' | 'groups';
+
+export interface PoolDifference {
+  kind: DifferenceKind;
+  /** What differs: a user's match key, group name, client name, setting name… */
+  key: string;
+  field?: string;
+  /** For a user on both sides: which class of change. */
+  class?: UserChangeClass;
+  /** For a user or resource on one side only. */
+  only?: 'A' | 'B';
+  message: string;
+  /** Values from A and B, only with `includeValues`. */
+  a?: unknown;
+  b?: unknown;
+}
+
+export interface SubMapEntry {
+  username?: string;
+  oldSub: string | null;
+  newSub: string | null;
+}
+
+/**
+ * The statuses a user of B may have, given its status in A (a snapshot or the source pool).
+ * Restore decides what a restored user ends up in; it exports its mapping for comparisons.
+ */
+export type StatusMapping = (statusInA: string | undefined) => readonly string[];
+
+/** How a restore has left users so far: FORCE_CHANGE_PASSWORD, whatever they were. */
+export const RESTORED_STATUS: StatusMapping = () => ['FORCE_CHANGE_PASSWORD'];
+
+export interface CompareOptions {
+  /** Old→new sub map to check: entries (e.g. the sub map file's lines) or a Map old → new. */
+  subMap?: Iterable<SubMapEntry> | Map<string, string>;
+  /**
+   * How users of A are matched with users of B. `auto` (default): by email (else phone number,
+   * else username) when either pool signs in by email/phone — Cognito generated new usernames
+   * there — and by username otherwise. `sub-map`: by sub, A's through `matchSubMap` (old → new).
+   */
+  matchUsersBy?: 'auto' | 'username' | 'email' | 'phone_number' | 'sub-map';
+  /** Old sub → new sub, for `matchUsersBy: 'sub-map'`. */
+  matchSubMap?: Map<string, string>;
+  /**
+   * `ignore` (default): statuses are not compared. `equal`: same UserStatus. `restored`: B's
+   * status is what RESTORED_STATUS accepts. A function: B's status is one it returns for A's.
+   */
+  userStatus?: 'ignore' | 'equal' | 'restored' | StatusMapping;
+  /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
+  ignoreAttributes?: string[];
+  /** Compare pool settings and the MFA configuration (default true). */
+  poolSettings?: boolean;
+  /** Compare identity provider secrets too (default false: only that the key is there). */
+  compareSecrets?: boolean;
+  includeValues?: boolean;
+  /** Differences kept in the list (all are counted, and all go to onDifference); default 1000. */
+  maxDifferences?: number;
+  /** Every difference, as found (e.g. to a report file). */
+  onDifference?: (d: PoolDifference) => void;
+  /** Partitions of the spill files (default: from the users expected, ~20,000 a partition). */
+  partitions?: number;
+  /** Where the spill directory goes (default: the OS temp directory). */
+  tempDir?: string;
+  signal?: AbortSignal;
+}
+
+export interface PoolComparison {
+  equal: boolean;
+  differenceCount: number;
+  differences: PoolDifference[];
+  summary: {
+    users: {
+      a: number;
+      b: number;
+      matched: number;
+      onlyInA: number;
+      onlyInB: number;
+      externalProviderInA: number;
+      /** Users on both sides with at least one change of that class (`total`: of any). */
+      changed: Record<UserChangeClass | 'total', number>;
+    };
+    groups: { a: number; b: number };
+    memberships: { a: number; b: number };
+    clients: { a: number; b: number };
+    identityProviders: { a: number; b: number };
+    resourceServers: { a: number; b: number };
+    subMap?: { entries: number; checked: number; wrong: number };
+    partitions: number;
+  };
+}
+
+export const USERS_PER_PARTITION = 20_000;
+
+/** JSON with sorted object keys (and sorted set-like arrays), for equality. */
+export function canonical(v: unknown, field?: string): string {
+  if (Array.isArray(v)) {
+    const items = v.map((x) => canonical(x));
+    if (field && SET_FIELDS.has(field)) items.sort();
+    return `[${items.join(',')}]`;
+  }
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Loose)
+      .filter(([, x]) => x !== undefined && x !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x, k)}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function attr(u: UserLike, name: string): string | undefined {
+  return u.Attributes?.find((a) => a.Name === name)?.Value;
+}
+
+class Differences {
+  readonly list: PoolDifference[] = [];
+  count = 0;
+  constructor(
+    private readonly max: number,
+    private readonly includeValues: boolean,
+    private readonly sink?: (d: PoolDifference) => void,
+  ) {}
+
+  add(d: Omit<PoolDifference, 'a' | 'b'>, a?: unknown, b?: unknown): void {
+    this.count++;
+    const full = this.includeValues ? { ...d, a, b } : d;
+    this.sink?.(full);
+    if (this.list.length < this.max) this.list.push(full);
+  }
+}
+
+// ---- resources ---------------------------------------------------------------------------------
+
+/** The pool without the tag a restore marks its pools with (not a setting of the source). */
+function withoutRestoreToken(pool: Loose): Loose {
+  const tags = pool.UserPoolTags as Record<string, string> | undefined;
+  if (!tags) return pool;
+  // No tags and an empty tag map are the same.
+  const { [RESTORE_TOKEN_TAG]: _token, ...rest } = tags;
+  const { UserPoolTags: _tags, ...others } = pool;
+  return Object.keys(rest).length ? { ...others, UserPoolTags: rest } : others;
+}
+
+function comparePoolSettings(
+  a: SideResources,
+  b: SideResources,
+  d: Differences,
+  ignore: Set<string>,
+  la: string,
+  lb: string,
+): void {
+  const pa = withoutRestoreToken(a.pool);
+  const pb = withoutRestoreToken(b.pool);
+  for (const k of COMPARED_POOL_KEYS) {
+    if (canonical(pa[k], k) !== canonical(pb[k], k))
+      d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
+  }
+  for (const k of COMPARED_MFA_KEYS) {
+    if (canonical(a.mfa[k]) !== canonical(b.mfa[k]))
+      d.add({ kind: 'pool', key: k, message: `MFA setting ${k} differs` }, a.mfa[k], b.mfa[k]);
+  }
+  const schema = (p: Loose): Map<string, Loose> =>
+    new Map(
+      ((p.SchemaAttributes as Loose[] | undefined) ?? [])
+        .filter((s) => typeof s.Name === 'string' && !ignore.has(s.Name))
+        .map((s) => [s.Name as string, s]),
+    );
+  const sa = schema(a.pool);
+  const sb = schema(b.pool);
+  const custom = (n: string): boolean => n.startsWith('custom:') || n.startsWith('dev:');
+  for (const [name, x] of sa) {
+    const y = sb.get(name);
+    if (!y) {
+      if (custom(name) || x.Required)
+        d.add({
+          kind: 'pool',
+          key: name,
+          field: 'Schema',
+          only: 'A',
+          message: `attribute ${name} is only in ${la}'s schema`,
+        });
+      continue;
+    }
+    const fields = custom(name) ? COMPARED_CUSTOM_SCHEMA_KEYS : COMPARED_STANDARD_SCHEMA_KEYS;
+    for (const f of fields) {
+      if (canonical(x[f]) !== canonical(y[f]))
+        d.add(
+          { kind: 'pool', key: name, field: f, message: `schema attribute ${name}: ${f} differs` },
+          x[f],
+          y[f],
+        );
+    }
+  }
+  for (const [name, y] of sb) {
+    if (!sa.has(name) && (custom(name) || y.Required))
+      d.add({
+        kind: 'pool',
+        key: name,
+        field: 'Schema',
+        only: 'B',
+        message: `attribute ${name} is only in ${lb}'s schema`,
+      });
+  }
+}
+
+function compareNamed(
+  kind: DifferenceKind,
+  label: string,
+  a: Loose[],
+  b: Loose[],
+  name: (t: Loose) => unknown,
+  fields: (t: Loose) => Loose,
+  d: Differences,
+  la: string,
+  lb: string,
+): void {
+  const ma = new Map(a.map((t) => [String(name(t) ?? ''), t]));
+  const mb = new Map(b.map((t) => [String(name(t) ?? ''), t]));
+  for (const [n, x] of ma) {
+    const y = mb.get(n);
+    if (!y) {
+      d.add({ kind, key: n, only: 'A', message: `${label} ${n} is only in ${la}` });
+      continue;
+    }
+    const fx = fields(x);
+    const fy = fields(y);
+    for (const k of new Set([...Object.keys(fx), ...Object.keys(fy)])) {
+      if (canonical(fx[k], k) !== canonical(fy[k], k))
+        d.add({ kind, key: n, field: k, message: `${label} ${n}: ${k} differs` }, fx[k], fy[k]);
+    }
+  }
+  for (const n of mb.keys())
+    if (!ma.has(n)) d.add({ kind, key: n, only: 'B', message: `${label} ${n} is only in ${lb}` });
+}
+
+function pick(src: Loose, keys: readonly string[]): Loose {
+  const out: Loose = {};
+  for (const k of keys) out[k] = src[k];
+  return out;
+}
+
+function clientFields(c: Loose): Loose {
+  return { ...pick(c, COMPARED_CLIENT_KEYS), HasSecret: Boolean(c.ClientSecret) };
+}
+
+function idpFields(p: Loose, secrets: boolean): Loose {
+  const details: Loose = {};
+  for (const [k, v] of Object.entries((p.ProviderDetails as Loose | undefined) ?? {})) {
+    if (IDP_DETAILS_NOT_COMPARED.has(k)) continue;
+    details[k] = SECRET_DETAIL_KEY.test(k) && !secrets ? '(secret)' : v;
+  }
+  return {
+    ProviderType: p.ProviderType,
+    ProviderDetails: details,
+    AttributeMapping: p.AttributeMapping,
+    IdpIdentifiers: p.IdpIdentifiers,
+  };
+}
+
+function serverFields(s: Loose): Loose {
+  const scopes = [...((s.Scopes as { ScopeName?: string }[] | undefined) ?? [])].sort((x, y) =>
+    (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
+  );
+  return { Name: s.Name, Scopes: scopes };
+}
+
+// ---- users -------------------------------------------------------------------------------------
+
+/** A user as spilled: the fields compared, its groups, and its match key. */
+interface SpilledUser {
+  k: string;
+  n: string;
+  a: [string, string | undefined][];
+  e?: boolean;
+  s?: string;
+  g: string[];
+}
+
+type KeyFn = (u: UserLike) => string;
+
+function userKeyFn(opts: CompareOptions, a: Loose, b: Loose, side: 'A' | 'B'): KeyFn {
+  const mode = opts.matchUsersBy ?? 'auto';
+  const byName = (u: UserLike): string => `username:${u.Username ?? ''}`;
+  if (mode === 'sub-map') {
+    const map = opts.matchSubMap ?? new Map<string, string>();
+    if (side === 'B') return (u) => `sub:${attr(u, 'sub') ?? byName(u)}`;
+    return (u) => {
+      const old = attr(u, 'sub');
+      const mapped = old === undefined ? undefined : map.get(old);
+      return mapped === undefined ? `unmapped:${old ?? byName(u)}` : `sub:${mapped}`;
+    };
+  }
+  const generated = Boolean(
+    (a.UsernameAttributes as unknown[] | undefined)?.length ||
+    (b.UsernameAttributes as unknown[] | undefined)?.length,
+  );
+  if (mode === 'username' || (mode === 'auto' && !generated)) return (u) => u.Username ?? '';
+  if (mode === 'email') return (u) => attr(u, 'email') ?? byName(u);
+  if (mode === 'phone_number') return (u) => attr(u, 'phone_number') ?? byName(u);
+  return (u) => attr(u, 'email') ?? attr(u, 'phone_number') ?? byName(u);
+}
+
+interface SideSpill {
+  users: number;
+  external: number;
+  memberships: number;
+  byKey: Spill<SpilledUser>;
+}
+
+/**
+ * Streams one side into partitions by match key: users and memberships by username first,
+ * joined partition by partition (a user with its groups), then re-partitioned by key.
+ */
+async function spillSide(
+  side: CompareSide,
+  groups: readonly string[],
+  key: KeyFn,
+  skipExternal: boolean,
+  dir: SpillDir,
+  n: number,
+  tag: string,
+  signal: AbortSignal | undefined,
+): Promise<SideSpill> {
+  const users = new Spill<UserLike>(dir, `${tag}-users`, n);
+  const members = new Spill<[string, string]>(dir, `${tag}-members`, n);
+  const byKey = new Spill<SpilledUser>(dir, `${tag}-bykey`, n);
+  let count = 0;
+  let external = 0;
+  let memberships = 0;
+  try {
+    await Promise.all([
+      (async () => {
+        for await (const u of side.users()) {
+          count++;
+          if (count % 1000 === 0) throwIfAborted(signal);
+          if (skipExternal && u.UserStatus === 'EXTERNAL_PROVIDER') {
+            external++;
+            continue;
+          }
+          const slim: UserLike = {
+            Username: u.Username ?? '',
+            Attributes: (u.Attributes ?? []).map((x) => ({
+              Name: x.Name ?? '',
+              ...(x.Value !== undefined ? { Value: x.Value } : {}),
+            })),
+            ...(u.Enabled !== undefined ? { Enabled: u.Enabled } : {}),
+            ...(u.UserStatus !== undefined ? { UserStatus: u.UserStatus } : {}),
+          };
+          await users.add(slim.Username ?? '', slim);
+        }
+        await users.close();
+      })(),
+      (async () => {
+        for await (const m of side.memberships(groups)) {
+          memberships++;
+          if (memberships % 1000 === 0) throwIfAborted(signal);
+          await members.add(m.username, [m.username, m.group]);
+        }
+        await members.close();
+      })(),
+    ]);
+    for (let i = 0; i < n; i++) {
+      throwIfAborted(signal);
+      const groupsOf = new Map<string, string[]>();
+      for await (const [username, group] of members.read(i)) {
+        const l = groupsOf.get(username);
+        if (l) l.push(group);
+        else groupsOf.set(username, [group]);
+      }
+      for await (const u of users.read(i)) {
+        const name = u.Username ?? '';
+        const rec: SpilledUser = {
+          k: key(u),
+          n: name,
+          a: (u.Attributes ?? []).map((x) => [x.Name ?? '', x.Value]),
+          g: [...new Set(groupsOf.get(name) ?? [])].sort(),
+          ...(u.Enabled !== undefined ? { e: u.Enabled } : {}),
+          ...(u.UserStatus !== undefined ? { s: u.UserStatus } : {}),
+        };
+        await byKey.add(rec.k, rec);
+      }
+    }
+    await byKey.close();
+  } finally {
+    await Promise.all([users.close(), members.close(), byKey.close()]).catch(() => undefined);
+  }
+  return { users: count, external, memberships, byKey };
+}
+
+function subMapOf(
+  input: CompareOptions['subMap'],
+  d: Differences,
+): { map: Map<string, string>; entries: number } {
+  const map = new Map<string, string>();
+  if (!input) return { map, entries: 0 };
+  if (input instanceof Map) {
+    for (const [o, n] of input) map.set(o, n);
+    return { map, entries: input.size };
+  }
+  let entries = 0;
+  const seenUsers = new Set<string>();
+  for (const e of input) {
+    entries++;
+    if (e.username !== undefined) {
+      if (seenUsers.has(e.username))
+        d.add({
+          kind: 'subMap',
+          key: e.username,
+          message: `sub map lists user ${e.username} more than once`,
+        });
+      seenUsers.add(e.username);
+    }
+    if (!e.oldSub || !e.newSub) {
+      d.add({
+        kind: 'subMap',
+        key: e.username ?? '?',
+        message: `sub map entry for ${e.username ?? '?'} lacks a sub`,
+      });
+      continue;
+    }
+    if (map.has(e.oldSub))
+      d.add({
+        kind: 'subMap',
+        key: e.username ?? e.oldSub,
+        message: `sub map maps one old sub more than once`,
+      });
+    map.set(e.oldSub, e.newSub);
+  }
+  return { map, entries };
+}
+
+function statusCheck(
+  mode: CompareOptions['userStatus'],
+): ((a: string | undefined, b: string | undefined) => readonly string[] | undefined) | undefined {
+  if (mode === undefined || mode === 'ignore') return undefined;
+  if (mode === 'equal') return (a, b) => (a === b ? undefined : [a ?? '(none)']);
+  const mapping = mode === 'restored' ? RESTORED_STATUS : mode;
+  return (a, b) => {
+    const ok = mapping(a);
+    return b !== undefined && ok.includes(b) ? undefined : ok;
+  };
+}
+
+export function partitionsFor(users: number): number {
+  return Math.min(256, Math.max(1, Math.ceil(users / USERS_PER_PARTITION)));
+}
+
+/** Compares two sides; see the module comment. */
+export async function compareSides(
+  sideA: CompareSide,
+  sideB: CompareSide,
+  opts: CompareOptions = {},
+): Promise<PoolComparison> {
+  const settings = opts.poolSettings ?? true;
+  const la = sideA.label;
+  const lb = sideB.label;
+  const [a, b] = await Promise.all([sideA.resources(settings), sideB.resources(settings)]);
+  const d = new Differences(
+    opts.maxDifferences ?? 1000,
+    Boolean(opts.includeValues),
+    opts.onDifference,
+  );
+  const ignore = new Set(opts.ignoreAttributes ?? []);
+
+  if (settings) comparePoolSettings(a, b, d, ignore, la, lb);
+  compareNamed(
+    'group',
+    'group',
+    a.groups,
+    b.groups,
+    (g) => g.GroupName,
+    (g) => pick(g, COMPARED_GROUP_KEYS),
+    d,
+    la,
+    lb,
+  );
+  compareNamed(
+    'resourceServer',
+    'resource server',
+    a.resourceServers,
+    b.resourceServers,
+    (s) => s.Identifier,
+    serverFields,
+    d,
+    la,
+    lb,
+  );
+  compareNamed(
+    'identityProvider',
+    'identity provider',
+    a.identityProviders,
+    b.identityProviders,
+    (p) => p.ProviderName,
+    (p) => idpFields(p, Boolean(opts.compareSecrets)),
+    d,
+    la,
+    lb,
+  );
+  compareNamed(
+    'client',
+    'app client',
+    a.clients,
+    b.clients,
+    (c) => c.ClientName,
+    clientFields,
+    d,
+    la,
+    lb,
+  );
+
+  const groupsA = a.groups.map((g) => String(g.GroupName ?? ''));
+  const groupsB = b.groups.map((g) => String(g.GroupName ?? ''));
+  const inB = new Set(groupsB);
+  const common = new Set(groupsA.filter((g) => inB.has(g)));
+
+  const n =
+    opts.partitions ?? partitionsFor(Math.max(a.estimatedUsers ?? 0, b.estimatedUsers ?? 0));
+  const sub = subMapOf(opts.subMap, d);
+  const dir = await SpillDir.create(opts.tempDir);
+  const changed: Record<UserChangeClass | 'total', number> = {
+    attributes: 0,
+    status: 0,
+    enabled: 0,
+    groups: 0,
+    total: 0,
+  };
+  let matched = 0;
+  let onlyInA = 0;
+  let onlyInB = 0;
+  let membersA = 0;
+  let checked = 0;
+  let wrong = 0;
+  const usedOldSubs = new Set<string>();
+  let spillA: SideSpill;
+  let spillB: SideSpill;
+  try {
+    [spillA, spillB] = await Promise.all([
+      spillSide(
+        sideA,
+        groupsA,
+        userKeyFn(opts, a.pool, b.pool, 'A'),
+        true,
+        dir,
+        n,
+        'a',
+        opts.signal,
+      ),
+      spillSide(
+        sideB,
+        groupsB,
+        userKeyFn(opts, a.pool, b.pool, 'B'),
+        false,
+        dir,
+        n,
+        'b',
+        opts.signal,
+      ),
+    ]);
+    const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
+    const status = statusCheck(opts.userStatus);
+    const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
+      new Map(u.a.filter(([name]) => !skipAttrs.has(name)));
+    const idsOf = (u: SpilledUser): string =>
+      parseIdentities(u.a.find(([name]) => name === 'identities')?.[1])
+        .map((i) => `${i.providerName}:${i.userId}`)
+        .sort()
+        .join(',');
+    const subOf = (u: SpilledUser): string | undefined => u.a.find(([x]) => x === 'sub')?.[1];
+
+    for (let i = 0; i < n; i++) {
+      throwIfAborted(opts.signal);
+      const usersA = new Map<string, SpilledUser>();
+      for await (const u of spillA.byKey.read(i)) {
+        membersA += u.g.length;
+        if (usersA.has(u.k))
+          d.add({ kind: 'user', key: u.k, message: `user ${u.k} matches several users of ${la}` });
+        usersA.set(u.k, u);
+        if (opts.subMap) {
+          const old = subOf(u);
+          if (old !== undefined && sub.map.has(old)) usedOldSubs.add(old);
+        }
+      }
+      const seenB = new Set<string>();
+      for await (const ub of spillB.byKey.read(i)) {
+        const k = ub.k;
+        if (seenB.has(k)) {
+          d.add({ kind: 'user', key: k, message: `user ${k} matches several users of ${lb}` });
+          continue;
+        }
+        seenB.add(k);
+        const ua = usersA.get(k);
+        if (!ua) {
+          onlyInB++;
+          d.add({ kind: 'user', key: k, only: 'B', message: `user ${k} is only in ${lb}` });
+          continue;
+        }
+        usersA.delete(k);
+        matched++;
+        const classes = new Set<UserChangeClass>();
+        const change = (
+          cls: UserChangeClass,
+          x: Omit<PoolDifference, 'kind' | 'key' | 'class'>,
+          va?: unknown,
+          vb?: unknown,
+        ): void => {
+          classes.add(cls);
+          d.add(
+            { kind: cls === 'groups' ? 'membership' : 'user', key: k, class: cls, ...x },
+            va,
+            vb,
+          );
+        };
+        const aa = attrsOf(ua);
+        const ab = attrsOf(ub);
+        for (const [name, v] of aa) {
+          if (!ab.has(name))
+            change(
+              'attributes',
+              { field: name, message: `user ${k}: attribute ${name} is missing in ${lb}` },
+              v,
+            );
+          else if (ab.get(name) !== v)
+            change(
+              'attributes',
+              { field: name, message: `user ${k}: attribute ${name} differs` },
+              v,
+              ab.get(name),
+            );
+        }
+        for (const [name, v] of ab) {
+          if (!aa.has(name))
+            change(
+              'attributes',
+              { field: name, message: `user ${k}: attribute ${name} is only in ${lb}` },
+              undefined,
+              v,
+            );
+        }
+        const ia = idsOf(ua);
+        const ib = idsOf(ub);
+        if (ia !== ib)
+          change(
+            'attributes',
+            { field: 'identities', message: `user ${k}: linked identities differ` },
+            ia,
+            ib,
+          );
+        if ((ua.e ?? true) !== (ub.e ?? true))
+          change('enabled', {
+            field: 'Enabled',
+            message: `user ${k}: Enabled is ${String(ua.e)} in ${la}, ${String(ub.e)} in ${lb}`,
+          });
+        const expected = status?.(ua.s, ub.s);
+        if (expected)
+          change('status', {
+            field: 'UserStatus',
+            message: `user ${k}: status ${String(ub.s)} in ${lb}, expected ${expected.join(' or ')} (${String(ua.s)} in ${la})`,
+          });
+        const gb = new Set(ub.g);
+        const ga = new Set(ua.g);
+        for (const g of ua.g)
+          if (common.has(g) && !gb.has(g))
+            change('groups', { field: g, message: `user ${k} is in group ${g} in ${la} only` });
+        for (const g of ub.g)
+          if (common.has(g) && !ga.has(g))
+            change('groups', { field: g, message: `user ${k} is in group ${g} in ${lb} only` });
+        for (const c of classes) changed[c]++;
+        if (classes.size) changed.total++;
+        if (opts.subMap) {
+          const old = subOf(ua);
+          if (old !== undefined) {
+            checked++;
+            const mapped = sub.map.get(old);
+            if (mapped === undefined) {
+              wrong++;
+              d.add({ kind: 'subMap', key: k, message: `sub map has no entry for user ${k}` });
+            } else if (mapped !== subOf(ub)) {
+              wrong++;
+              d.add({
+                kind: 'subMap',
+                key: k,
+                message: `sub map sends user ${k}'s old sub to another user's sub`,
+              });
+            }
+          }
+        }
+      }
+      for (const k of usersA.keys()) {
+        onlyInA++;
+        d.add({ kind: 'user', key: k, only: 'A', message: `user ${k} is only in ${la}` });
+      }
+    }
+  } finally {
+    await dir.dispose();
+  }
+  if (opts.subMap) {
+    for (const o of sub.map.keys())
+      if (!usedOldSubs.has(o))
+        d.add({
+          kind: 'subMap',
+          key: o,
+          message: `sub map has an old sub that no user of ${la} has`,
+        });
+  }
+
+  return {
+    equal: d.count === 0,
+    differenceCount: d.count,
+    differences: d.list,
+    summary: {
+      users: {
+        a: spillA.users,
+        b: spillB.users,
+        matched,
+        onlyInA,
+        onlyInB,
+        externalProviderInA: spillA.external,
+        changed,
+      },
+      groups: { a: a.groups.length, b: b.groups.length },
+      memberships: { a: membersA, b: spillB.memberships },
+      clients: { a: a.clients.length, b: b.clients.length },
+      identityProviders: { a: a.identityProviders.length, b: b.identityProviders.length },
+      resourceServers: { a: a.resourceServers.length, b: b.resourceServers.length },
+      ...(opts.subMap ? { subMap: { entries: sub.entries, checked, wrong } } : {}),
+      partitions: n,
+    },
+  };
+}

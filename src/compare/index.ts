@@ -1,0 +1,29 @@
+export {
+  canonical,
+  compareSides,
+  partitionsFor,
+  RESTORED_STATUS,
+  type CompareOptions,
+  type DifferenceKind,
+  type PoolComparison,
+  type PoolDifference,
+  type StatusMapping,
+  type SubMapEntry,
+  type UserChangeClass,
+} from './engine.js';
+export { comparePools } from './pools.js';
+export {
+  diffSnapshot,
+  readSubMapFile,
+  type DiffOptions,
+  type DiffResult,
+  type ResourceDiff,
+  type ResourceKind,
+} from './diff.js';
+export {
+  poolSide,
+  snapshotSide,
+  type CompareSide,
+  type SideResources,
+  type UserLike,
+} from './sides.js';

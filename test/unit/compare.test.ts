@@ -1,0 +1,337 @@
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FakePool, fakeCognitoClient } from '../../bench/fake-cognito.mjs';
+import { backupPool } from '../../src/backup/engine.js';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
+import {
+  compareSides,
+  diffSnapshot,
+  type PoolDifference,
+  poolSide,
+  RESTORED_STATUS,
+} from '../../src/compare/index.js';
+import { InterruptedError } from '../../src/core/errors.js';
+import { SnapshotReader } from '../../src/snapshot/reader.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+
+/**
+ * The streaming comparison (src/compare) on a fake pool of a few thousand users: a snapshot is
+ * taken, the pool is changed in every class, and diff must count each change exactly.
+ */
+const POOL = 'us-east-1_DiffUnit';
+const USERS = 4000;
+
+const subFor = (i: number, gen = 0): string =>
+  createHash('sha1')
+    .update(`${gen}:${i}`)
+    .digest('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/, '$1-$2-$3-$4-$5');
+
+interface Mutable {
+  pool: FakePool;
+  /** Per-user overrides: undefined = generated user, null = deleted. */
+  override: Map<number, UserType | null>;
+  extra: UserType[];
+  members: Map<string, string[]>;
+}
+
+function user(i: number, gen = 0): UserType {
+  return {
+    Username: `user-${i}`,
+    Attributes: [
+      { Name: 'sub', Value: subFor(i, gen) },
+      { Name: 'email', Value: `user-${i}@example.com` },
+      { Name: 'custom:tier', Value: i % 3 ? 'gold' : 'silver' },
+      { Name: 'name', Value: i % 2 ? 'Zoë' : '山田' },
+    ],
+    Enabled: i % 17 !== 3,
+    UserStatus: 'CONFIRMED',
+  };
+}
+
+function makePool(gen = 0): Mutable {
+  const m: Mutable = {
+    override: new Map(),
+    extra: [],
+    members: new Map([
+      ['admins', Array.from({ length: 40 }, (_, i) => `user-${i * 7}`)],
+      [
+        'everyone',
+        Array.from({ length: USERS }, (_, i) => `user-${i}`).filter((_, i) => i % 2 === 0),
+      ],
+      ['beta', []],
+    ]),
+    pool: undefined as unknown as FakePool,
+  };
+  m.pool = {
+    id: POOL,
+    describe: {
+      Name: 'diff-unit',
+      Policies: { PasswordPolicy: { MinimumLength: 8 } },
+      MfaConfiguration: 'OFF',
+      SchemaAttributes: [{ Name: 'custom:tier', AttributeDataType: 'String', Mutable: true }],
+    },
+    groups: [
+      { GroupName: 'admins', Description: 'the admins', Precedence: 1 },
+      { GroupName: 'everyone', Description: 'all of them' },
+      { GroupName: 'beta' },
+    ],
+    clients: [
+      { ClientId: 'c-web', ClientName: 'web', ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'] },
+      { ClientId: 'c-ios', ClientName: 'ios', RefreshTokenValidity: 30 },
+    ],
+    identityProviders: [
+      {
+        ProviderName: 'Google',
+        ProviderType: 'Google',
+        ProviderDetails: { client_id: 'gid', client_secret: 'shh', authorize_scopes: 'openid' },
+        AttributeMapping: { email: 'email' },
+      },
+    ],
+    resourceServers: [
+      {
+        Identifier: 'https://api',
+        Name: 'api',
+        Scopes: [{ ScopeName: 'read', ScopeDescription: 'r' }],
+      },
+    ],
+    get userCount() {
+      return USERS + m.extra.length;
+    },
+    userAt(i) {
+      if (i >= USERS) return m.extra[i - USERS];
+      const o = m.override.get(i);
+      if (o === null) return undefined;
+      return o ?? user(i, gen);
+    },
+    members(group) {
+      const l = m.members.get(group) ?? [];
+      return { count: l.length, at: (j) => l[j] ?? '' };
+    },
+  };
+  return m;
+}
+
+let work: string;
+let fake: Mutable;
+let gw: CognitoGateway;
+let root: MemoryStorage;
+
+async function snapshot(): Promise<SnapshotReader> {
+  const r = await backupPool(gw, root, { userPoolId: POOL, shards: 16 });
+  return SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+}
+
+beforeEach(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'cv-compare-'));
+  fake = makePool();
+  gw = new CognitoGateway(fakeCognitoClient(fake.pool), { rate: { unlimited: true } });
+  root = new MemoryStorage();
+});
+
+afterEach(async () => {
+  gw.destroy();
+  await rm(work, { recursive: true, force: true });
+});
+
+const setAttr = (u: UserType, name: string, value: string): UserType => ({
+  ...u,
+  Attributes: (u.Attributes ?? []).map((a) => (a.Name === name ? { Name: name, Value: value } : a)),
+});
+
+describe('diff: snapshot vs live pool (streaming)', () => {
+  it('an unchanged pool is equal; every partition count gives the same answer', async () => {
+    const reader = await snapshot();
+    for (const partitions of [undefined, 1, 7]) {
+      const r = await diffSnapshot(reader, gw, POOL, {
+        ...(partitions ? { partitions } : {}),
+        tempDir: work,
+      });
+      expect(r.equal, JSON.stringify(r)).toBe(true);
+      expect(r.users).toEqual({
+        snapshot: USERS,
+        pool: USERS,
+        matched: USERS,
+        externalProviderInSnapshot: 0,
+      });
+      expect(r.memberships).toEqual({ snapshot: 40 + USERS / 2, pool: 40 + USERS / 2 });
+      expect(r.changed.total).toBe(0);
+    }
+    expect(await readdir(work)).toEqual([]); // the spill directory is gone
+  });
+
+  it('counts every class of change, names resources, and keeps values out of the result', async () => {
+    const reader = await snapshot();
+    // Users: 3 deleted, 2 added, 4 attribute changes, 2 status, 1 disabled, 3 group removals.
+    for (const i of [10, 2000, 3999]) fake.override.set(i, null);
+    fake.extra.push(user(90_001), user(90_002));
+    for (const i of [1, 501, 1501, 2501])
+      fake.override.set(i, setAttr(user(i), 'custom:tier', 'platinum'));
+    for (const i of [5, 6]) fake.override.set(i, { ...user(i), UserStatus: 'RESET_REQUIRED' });
+    fake.override.set(8, { ...user(8), Enabled: false });
+    const everyone = fake.members.get('everyone') ?? [];
+    fake.members.set(
+      'everyone',
+      everyone.filter((u) => !['user-100', 'user-102', 'user-104'].includes(u)),
+    );
+    // Resources.
+    fake.pool.groups[0] = { ...fake.pool.groups[0], Description: 'changed' };
+    fake.pool.groups.push({ GroupName: 'new-group' });
+    fake.pool.clients.splice(1, 1);
+    fake.pool.identityProviders[0] = {
+      ...fake.pool.identityProviders[0],
+      AttributeMapping: { email: 'email', name: 'name' },
+    };
+    fake.pool.resourceServers[0] = { ...fake.pool.resourceServers[0], Scopes: [] };
+    fake.pool.describe = {
+      ...fake.pool.describe,
+      Policies: { PasswordPolicy: { MinimumLength: 12 } },
+    };
+
+    const details: PoolDifference[] = [];
+    const r = await diffSnapshot(reader, gw, POOL, {
+      partitions: 5,
+      tempDir: work,
+      onDifference: (d) => details.push(d),
+    });
+    expect(r.equal).toBe(false);
+    expect(r.onlyInSnapshot).toBe(3);
+    expect(r.onlyInPool).toBe(2);
+    expect(r.changed).toEqual({ attributes: 4, status: 2, enabled: 1, groups: 3, total: 10 });
+    expect(r.resources.group).toEqual({
+      onlyInSnapshot: [],
+      onlyInPool: ['new-group'],
+      changed: ['admins'],
+    });
+    expect(r.resources.client).toEqual({ onlyInSnapshot: ['ios'], onlyInPool: [], changed: [] });
+    expect(r.resources.identityProvider.changed).toEqual(['Google']);
+    expect(r.resources.resourceServer.changed).toEqual(['https://api']);
+    expect(r.resources.pool.changed).toEqual(['Policies']);
+    // The result has counts and resource names: no username, no attribute value.
+    const text = JSON.stringify(r);
+    expect(text).not.toMatch(/user-\d|platinum|example\.com/);
+    // The details name every user and field (for the 0600 file), still without values.
+    const users = details.filter((d) => d.kind === 'user' || d.kind === 'membership');
+    expect(
+      users
+        .filter((d) => d.only === 'A')
+        .map((d) => d.key)
+        .sort(),
+    ).toEqual(['user-10', 'user-2000', 'user-3999']);
+    expect(
+      users
+        .filter((d) => d.class === 'groups')
+        .map((d) => d.key)
+        .sort(),
+    ).toEqual(['user-100', 'user-102', 'user-104']);
+    expect(users.find((d) => d.key === 'user-501')).toMatchObject({
+      class: 'attributes',
+      field: 'custom:tier',
+    });
+    expect(JSON.stringify(details)).not.toContain('platinum');
+    expect(r.differenceCount).toBe(details.length);
+  });
+
+  it('matches users through a sub map when the pool gave everyone a new sub', async () => {
+    const reader = await snapshot();
+    fake = makePool(1); // same usernames, new subs (as after a restore)
+    fake.override.set(3, { ...user(3, 1), Username: 'renamed-3' });
+    gw.destroy();
+    gw = new CognitoGateway(fakeCognitoClient(fake.pool), { rate: { unlimited: true } });
+    const subMap = new Map(Array.from({ length: USERS }, (_, i) => [subFor(i, 0), subFor(i, 1)]));
+    subMap.delete(subFor(7, 0)); // one user the map does not know
+    const r = await diffSnapshot(reader, gw, POOL, { subMap, partitions: 3, tempDir: work });
+    // By sub, the renamed user still matches; its username is not compared.
+    expect(r.matchedBy).toBe('sub-map');
+    expect(r.users.matched).toBe(USERS - 1);
+    expect(r.onlyInSnapshot).toBe(1);
+    expect(r.onlyInPool).toBe(1);
+    // By username, every user "changed" its sub — which is not compared — so all match but one.
+    const byName = await diffSnapshot(reader, gw, POOL, { partitions: 3, tempDir: work });
+    expect(byName.onlyInSnapshot).toBe(1);
+    expect(byName.onlyInPool).toBe(1);
+    expect(byName.changed.total).toBe(0);
+  });
+
+  it('takes a status mapping: what a restore leaves is accepted, anything else is a change', async () => {
+    const reader = await snapshot();
+    for (let i = 0; i < USERS; i++)
+      fake.override.set(i, { ...user(i), UserStatus: 'FORCE_CHANGE_PASSWORD' });
+    fake.override.set(9, { ...user(9), UserStatus: 'CONFIRMED' });
+    const strict = await diffSnapshot(reader, gw, POOL, { tempDir: work });
+    expect(strict.changed.status).toBe(USERS - 1);
+    const restored = await diffSnapshot(reader, gw, POOL, {
+      userStatus: 'restored',
+      tempDir: work,
+    });
+    expect(restored.changed.status).toBe(1);
+    const custom = await diffSnapshot(reader, gw, POOL, {
+      userStatus: (s) => (s === 'CONFIRMED' ? ['CONFIRMED', ...RESTORED_STATUS(s)] : [s ?? '']),
+      tempDir: work,
+    });
+    expect(custom.changed.status).toBe(0);
+  });
+
+  it('spills to a private directory (0700) of private files (0600), removed afterwards, also on abort', async () => {
+    const reader = await snapshot();
+    fake.override.set(0, null);
+    const seen: { dir: number; files: number[] }[] = [];
+    const r = await diffSnapshot(reader, gw, POOL, {
+      tempDir: work,
+      partitions: 4,
+      onDifference: () => {
+        if (seen.length) return;
+        // Called while the partitions are compared: the spill files are there.
+        const [dir] = readdirSync(work);
+        if (!dir) return;
+        seen.push({ dir: 0, files: [] });
+        void (async () => {
+          const d = path.join(work, dir);
+          const st = await stat(d);
+          const files = await readdir(d);
+          seen[0] = {
+            dir: st.mode & 0o777,
+            files: await Promise.all(
+              files.map(async (f) => (await stat(path.join(d, f))).mode & 0o777),
+            ),
+          };
+        })();
+      },
+    });
+    expect(r.onlyInSnapshot).toBe(1);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(seen[0]?.dir).toBe(0o700);
+    expect(seen[0]?.files.length).toBeGreaterThan(0);
+    expect(new Set(seen[0]?.files)).toEqual(new Set([0o600]));
+    expect(await readdir(work)).toEqual([]);
+
+    const controller = new AbortController();
+    controller.abort(new InterruptedError());
+    await expect(
+      diffSnapshot(reader, gw, POOL, { tempDir: work, signal: controller.signal }),
+    ).rejects.toBeInstanceOf(InterruptedError);
+    expect(await readdir(work)).toEqual([]);
+  });
+});
+
+describe('compareSides: pool vs pool', () => {
+  it('reports differences with the A/B wording the demo and restore tests use', async () => {
+    const other = makePool();
+    other.override.set(42, null);
+    const gwB = new CognitoGateway(fakeCognitoClient(other.pool), { rate: { unlimited: true } });
+    try {
+      const c = await compareSides(poolSide(gw, POOL, 'A'), poolSide(gwB, POOL, 'B'), {
+        tempDir: work,
+      });
+      expect(c.differences.map((d) => d.message)).toEqual(['user user-42 is only in A']);
+      expect(c.summary.users).toMatchObject({ a: USERS, b: USERS - 1, matched: USERS - 1 });
+    } finally {
+      gwB.destroy();
+    }
+  });
+});
