@@ -67,19 +67,19 @@ async function openDetails(
   file: string,
 ): Promise<{ write: (d: PoolDifference) => void; close: () => Promise<void> }> {
   const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-  await Promise.race([
-    once(out, 'open'),
-    once(out, 'error').then(([e]) => {
-      const err = e as NodeJS.ErrnoException;
-      throw new StorageError(
-        err.code === 'EEXIST' ? 'EXISTS' : 'UNWRITABLE',
-        err.code === 'EEXIST'
-          ? `--details ${file} already exists; give another file`
-          : `cannot write --details ${file} (${err.code ?? 'error'})`,
-        { path: file },
-      );
-    }),
-  ]);
+  try {
+    // `once` rejects with the stream's error (EEXIST: the file is there; never overwritten).
+    await once(out, 'open');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StorageError(
+      err.code === 'EEXIST' ? 'EXISTS' : 'UNWRITABLE',
+      err.code === 'EEXIST'
+        ? `--details ${file} already exists; give another file`
+        : `cannot write --details ${file} (${err.code ?? 'error'})`,
+      { path: file },
+    );
+  }
   let failed: Error | undefined;
   let closing: Promise<void> | undefined;
   out.on('error', (e) => (failed = e));
