@@ -99,7 +99,7 @@ export interface CompareOptions {
   maxDifferences?: number;
   /** Every difference, as found (e.g. to a report file). */
   onDifference?: (d: PoolDifference) => void;
-  /** Partitions of the spill files (default: from the users expected, ~20,000 a partition). */
+  /** Partitions of the spill files (default: from the users expected, ~10,000 a partition). */
   partitions?: number;
   /** Where the spill directory goes (default: the OS temp directory). */
   tempDir?: string;
@@ -131,7 +131,7 @@ export interface PoolComparison {
   };
 }
 
-export const USERS_PER_PARTITION = 20_000;
+export const USERS_PER_PARTITION = 10_000;
 
 /** JSON with sorted object keys (and sorted set-like arrays), for equality. */
 export function canonical(v: unknown, field?: string): string {

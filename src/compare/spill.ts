@@ -38,7 +38,13 @@ export function partitionOf(key: string, n: number): number {
   return createHash('sha1').update(key).digest().readUInt32BE(0) % n;
 }
 
-const FLUSH_AT = 64 * 1024;
+const FLUSH_AT = 16 * 1024;
+
+/**
+ * A small deflate state (~40 KiB a stream instead of ~260 KiB): a comparison of a million users
+ * has a few hundred partition files open at once, and these are temporary files.
+ */
+const GZIP = { level: constants.Z_BEST_SPEED, windowBits: 12, memLevel: 5 } as const;
 
 interface Part {
   gzip: Gzip;
@@ -63,7 +69,7 @@ export class Spill<T> {
     readonly n: number,
   ) {
     for (let i = 0; i < n; i++) {
-      const gzip = createGzip({ level: constants.Z_BEST_SPEED });
+      const gzip = createGzip(GZIP);
       const file = createWriteStream(this.fileOf(i), { mode: 0o600 });
       gzip.pipe(file);
       this.parts.push({ gzip, file, buffered: '', done: once(file, 'close') });

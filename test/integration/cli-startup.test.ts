@@ -72,6 +72,7 @@ describe('start-up: what --version and --help load', () => {
     ['backup', '--help'],
     ['restore', '--help'],
     ['help', 'verify'],
+    ['diff', '--help'],
   ])('%s %s loads no AWS SDK, zod, engine or storage backend', async (...args) => {
     const t = await traced(args.filter((a) => a !== ''));
     expect(t.code, t.stderr).toBe(0);
@@ -87,7 +88,7 @@ describe('start-up: what --version and --help load', () => {
 
   it('--help is still complete: every command, and every flag of a command', async () => {
     const top = await traced(['--help']);
-    for (const c of ['backup', 'verify', 'list', 'policy', 'prune', 'demo', 'restore'])
+    for (const c of ['backup', 'verify', 'list', 'policy', 'prune', 'demo', 'restore', 'diff'])
       expect(top.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     const backup = await traced(['backup', '--help']);
     for (const f of [
