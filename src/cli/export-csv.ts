@@ -1,15 +1,8 @@
 import { type Command, Option } from 'commander';
 import { CognitoError, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
-import { PoolDocument, UserRecord } from '../snapshot/format.js';
-import {
-  deriveCsvHeader,
-  type ImportFileSet,
-  ImportRowEncoder,
-  writeImportFiles,
-} from '../snapshot/import-csv.js';
-import { noLeaseWarning, withReadLease } from '../snapshot/lease.js';
-import { SnapshotReader } from '../snapshot/reader.js';
+import type { PoolDocument } from '../snapshot/format.js';
+import type { ImportFileSet } from '../snapshot/import-csv.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -68,6 +61,18 @@ export function registerExportCsv(program: Command): void {
   addStorageOptions(cmd);
   cmd.addHelpText('after', EXPORT_CSV_HELP);
   cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
+    // Loaded when the command runs (docs/architecture.md, "Start-up").
+    const [
+      { PoolDocument, UserRecord },
+      { deriveCsvHeader, ImportRowEncoder, writeImportFiles },
+      { noLeaseWarning, withReadLease },
+      { SnapshotReader },
+    ] = await Promise.all([
+      import('../snapshot/format.js'),
+      import('../snapshot/import-csv.js'),
+      import('../snapshot/lease.js'),
+      import('../snapshot/reader.js'),
+    ]);
     await runCommand(
       flags,
       async ({ signal, progress }) => {
@@ -75,7 +80,7 @@ export function registerExportCsv(program: Command): void {
         const region = flags.headerFrom ? regionOfPoolId(flags.headerFrom) : flags.region;
         // Both locations checked before anything is read: --to must be writable.
         await makeOutputStorage(to, flags, flags.region, '--to');
-        const source = makeStorage(snapshot, flags, flags.region);
+        const source = await makeStorage(snapshot, flags, flags.region);
         await SnapshotReader.open(source);
         // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.
         return withReadLease(
@@ -85,7 +90,7 @@ export function registerExportCsv(program: Command): void {
           async () => {
             const reader = await SnapshotReader.open(source);
             await reader.assertValid();
-            const sink = makeStorage(to, flags, flags.region);
+            const sink = await makeStorage(to, flags, flags.region);
             for await (const _ of sink.list()) {
               throw new UsageError('TARGET_NOT_EMPTY', `--to ${sink.location} is not empty`, {
                 to: sink.location,
@@ -97,7 +102,7 @@ export function registerExportCsv(program: Command): void {
             );
             let header: string[];
             if (flags.headerFrom) {
-              const gw = makeGateway(flags, region, signal);
+              const gw = await makeGateway(flags, region, signal);
               try {
                 header = await gw.getCSVHeader(flags.headerFrom).catch((e: unknown) => {
                   if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
