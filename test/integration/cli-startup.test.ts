@@ -88,7 +88,17 @@ describe('start-up: what --version and --help load', () => {
 
   it('--help is still complete: every command, and every flag of a command', async () => {
     const top = await traced(['--help']);
-    for (const c of ['backup', 'verify', 'list', 'policy', 'prune', 'demo', 'restore', 'diff'])
+    for (const c of [
+      'backup',
+      'verify',
+      'list',
+      'policy',
+      'prune',
+      'demo',
+      'restore',
+      'diff',
+      'export-csv',
+    ])
       expect(top.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     const backup = await traced(['backup', '--help']);
     for (const f of [
