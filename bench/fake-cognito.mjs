@@ -38,7 +38,10 @@ export function fakeCognitoClient(pool) {
     DescribeUserPoolDomain: () => ({ DomainDescription: {} }),
     ListGroups: () => ({ Groups: pool.groups.map((g) => ({ ...g })) }),
     ListUserPoolClients: () => ({
-      UserPoolClients: pool.clients.map((c) => ({ ClientId: c.ClientId, ClientName: c.ClientName })),
+      UserPoolClients: pool.clients.map((c) => ({
+        ClientId: c.ClientId,
+        ClientName: c.ClientName,
+      })),
     }),
     DescribeUserPoolClient: (i) => ({ UserPoolClient: structuredClone(requireClient(i.ClientId)) }),
     ListIdentityProviders: () => ({
