@@ -371,11 +371,11 @@ async function spillSide(
   let external = 0;
   let memberships = 0;
   try {
-    await Promise.all([
-      (async () => {
+    await settleAll(signal, [
+      async (stop) => {
         for await (const u of side.users()) {
           count++;
-          if (count % 1000 === 0) throwIfAborted(signal);
+          if (stop.aborted) throwIfAborted(stop);
           if (skipExternal && u.UserStatus === 'EXTERNAL_PROVIDER') {
             external++;
             continue;
@@ -392,15 +392,15 @@ async function spillSide(
           await users.add(slim.Username ?? '', slim);
         }
         await users.close();
-      })(),
-      (async () => {
+      },
+      async (stop) => {
         for await (const m of side.memberships(groups)) {
           memberships++;
-          if (memberships % 1000 === 0) throwIfAborted(signal);
+          if (stop.aborted) throwIfAborted(stop);
           await members.add(m.username, [m.username, m.group]);
         }
         await members.close();
-      })(),
+      },
     ]);
     for (let i = 0; i < n; i++) {
       throwIfAborted(signal);
@@ -482,6 +482,37 @@ function statusCheck(
     const ok = mapping(a);
     return b !== undefined && ok.includes(b) ? undefined : ok;
   };
+}
+
+/**
+ * Runs tasks side by side. The first failure aborts the others (through their signal) and is
+ * rethrown once every task has settled, so nothing is still writing into spill files while they
+ * are removed, and no failure goes unhandled.
+ */
+async function settleAll<T>(
+  parent: AbortSignal | undefined,
+  tasks: ((signal: AbortSignal) => Promise<T>)[],
+): Promise<T[]> {
+  const inner = new AbortController();
+  const onParent = (): void => inner.abort(parent?.reason);
+  if (parent?.aborted) inner.abort(parent.reason);
+  else parent?.addEventListener('abort', onParent, { once: true });
+  let first: { error: unknown } | undefined;
+  try {
+    const settled = await Promise.allSettled(
+      tasks.map((t) =>
+        t(inner.signal).catch((e: unknown) => {
+          first ??= { error: e };
+          inner.abort(e);
+          throw e;
+        }),
+      ),
+    );
+    if (first) throw first.error;
+    return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+  } finally {
+    parent?.removeEventListener('abort', onParent);
+  }
 }
 
 export function partitionsFor(users: number): number {
@@ -577,28 +608,12 @@ export async function compareSides(
   let spillA: SideSpill;
   let spillB: SideSpill;
   try {
-    [spillA, spillB] = await Promise.all([
-      spillSide(
-        sideA,
-        groupsA,
-        userKeyFn(opts, a.pool, b.pool, 'A'),
-        true,
-        dir,
-        n,
-        'a',
-        opts.signal,
-      ),
-      spillSide(
-        sideB,
-        groupsB,
-        userKeyFn(opts, a.pool, b.pool, 'B'),
-        false,
-        dir,
-        n,
-        'b',
-        opts.signal,
-      ),
-    ]);
+    [spillA, spillB] = (await settleAll(opts.signal, [
+      (stop) =>
+        spillSide(sideA, groupsA, userKeyFn(opts, a.pool, b.pool, 'A'), true, dir, n, 'a', stop),
+      (stop) =>
+        spillSide(sideB, groupsB, userKeyFn(opts, a.pool, b.pool, 'B'), false, dir, n, 'b', stop),
+    ])) as [SideSpill, SideSpill];
     const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
     const status = statusCheck(opts.userStatus);
     const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>

@@ -9,6 +9,7 @@ import { type FakePool, fakeCognitoClient } from '../../bench/fake-cognito.mjs';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import {
+  type CompareSide,
   compareSides,
   diffSnapshot,
   type PoolDifference,
@@ -333,5 +334,40 @@ describe('compareSides: pool vs pool', () => {
     } finally {
       gwB.destroy();
     }
+  });
+});
+
+describe('compareSides: a side that fails', () => {
+  it('rejects with that failure once both sides stopped, and leaves no spill files', async () => {
+    const base = poolSide(gw, POOL, 'A');
+    const boom = new Error('ListUsers failed mid-way');
+    let membershipsRead = 0;
+    const failing: CompareSide = {
+      label: 'B',
+      resources: (settings) => base.resources(settings),
+      async *users() {
+        let n = 0;
+        for await (const u of base.users()) {
+          if (++n > 300) throw boom;
+          yield u;
+        }
+      },
+      async *memberships(groups) {
+        for await (const m of base.memberships(groups)) {
+          membershipsRead++;
+          yield m;
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      },
+    };
+    await expect(
+      compareSides(poolSide(gw, POOL, 'A'), failing, { tempDir: work, partitions: 3 }),
+    ).rejects.toBe(boom);
+    // The other branch has stopped (not still reading memberships into removed files).
+    const atRejection = membershipsRead;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(membershipsRead).toBe(atRejection);
+    expect(membershipsRead).toBeLessThan(40 + USERS / 2);
+    expect(await readdir(work)).toEqual([]);
   });
 });
