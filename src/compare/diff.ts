@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { UsageError } from '../core/errors.js';
+import type { PasswordState } from '../restore/sign-in.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import {
   type CompareOptions,
@@ -23,6 +24,8 @@ export interface DiffOptions {
   subMap?: Map<string, string>;
   /** Status check (default: equal). A restore's mapping accepts what a restore leaves. */
   userStatus?: 'ignore' | 'equal' | 'restored' | StatusMapping;
+  /** The restore's --password-state, for `userStatus: 'restored'`. */
+  passwordState?: PasswordState;
   /** Every difference (a user's, a resource's), e.g. to the 0600 details file. */
   onDifference?: (d: PoolDifference) => void;
   ignoreAttributes?: string[];
@@ -117,6 +120,7 @@ export async function diffSnapshot(
     matchUsersBy: opts.subMap ? 'sub-map' : 'username',
     ...(opts.subMap ? { matchSubMap: opts.subMap } : {}),
     userStatus: opts.userStatus ?? 'equal',
+    ...(opts.passwordState ? { passwordState: opts.passwordState } : {}),
     maxDifferences: 0,
     onDifference: (d) => {
       note(d);

@@ -13,6 +13,7 @@ import {
 } from '../cognito/fields.js';
 import { throwIfAborted } from '../core/errors.js';
 import { RESTORE_TOKEN_TAG } from '../restore/create-once.js';
+import { expectedRestoredStatus, type PasswordState } from '../restore/sign-in.js';
 import type { CompareSide, Loose, SideResources, UserLike } from './sides.js';
 import { Spill, SpillDir } from './spill.js';
 
@@ -65,12 +66,20 @@ export interface SubMapEntry {
 
 /**
  * The statuses a user of B may have, given its status in A (a snapshot or the source pool).
- * Restore decides what a restored user ends up in; it exports its mapping for comparisons.
  */
 export type StatusMapping = (statusInA: string | undefined) => readonly string[];
 
-/** How a restore has left users so far: FORCE_CHANGE_PASSWORD, whatever they were. */
-export const RESTORED_STATUS: StatusMapping = () => ['FORCE_CHANGE_PASSWORD'];
+/**
+ * What a restore leaves a user in, given its status in the snapshot: the restore's own rule
+ * (src/restore/sign-in.ts, expectedRestoredStatus — the one module of the restore layer the
+ * comparison may import), for its --password-state.
+ */
+export function restoredStatus(state?: PasswordState): StatusMapping {
+  return (s) => [expectedRestoredStatus(s, state)];
+}
+
+/** restoredStatus() for the restore's default --password-state. */
+export const RESTORED_STATUS: StatusMapping = restoredStatus();
 
 export interface CompareOptions {
   /** Old→new sub map to check: entries (e.g. the sub map file's lines) or a Map old → new. */
@@ -85,9 +94,12 @@ export interface CompareOptions {
   matchSubMap?: Map<string, string>;
   /**
    * `ignore` (default): statuses are not compared. `equal`: same UserStatus. `restored`: B's
-   * status is what RESTORED_STATUS accepts. A function: B's status is one it returns for A's.
+   * status is what a restore makes of A's (restoredStatus(passwordState)). A function: B's
+   * status is one it returns for A's.
    */
   userStatus?: 'ignore' | 'equal' | 'restored' | StatusMapping;
+  /** The restore's --password-state, for `userStatus: 'restored'` (default sign-in-ready). */
+  passwordState?: PasswordState;
   /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
   ignoreAttributes?: string[];
   /** Compare pool settings and the MFA configuration (default true). */
@@ -474,10 +486,11 @@ function subMapOf(
 
 function statusCheck(
   mode: CompareOptions['userStatus'],
+  passwordState: PasswordState | undefined,
 ): ((a: string | undefined, b: string | undefined) => readonly string[] | undefined) | undefined {
   if (mode === undefined || mode === 'ignore') return undefined;
   if (mode === 'equal') return (a, b) => (a === b ? undefined : [a ?? '(none)']);
-  const mapping = mode === 'restored' ? RESTORED_STATUS : mode;
+  const mapping = mode === 'restored' ? restoredStatus(passwordState) : mode;
   return (a, b) => {
     const ok = mapping(a);
     return b !== undefined && ok.includes(b) ? undefined : ok;
@@ -615,7 +628,7 @@ export async function compareSides(
         spillSide(sideB, groupsB, userKeyFn(opts, a.pool, b.pool, 'B'), false, dir, n, 'b', stop),
     ])) as [SideSpill, SideSpill];
     const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
-    const status = statusCheck(opts.userStatus);
+    const status = statusCheck(opts.userStatus, opts.passwordState);
     const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
       new Map(u.a.filter(([name]) => !skipAttrs.has(name)));
     const idsOf = (u: SpilledUser): string =>

@@ -3,6 +3,7 @@ export {
   compareSides,
   partitionsFor,
   RESTORED_STATUS,
+  restoredStatus,
   type CompareOptions,
   type DifferenceKind,
   type PoolComparison,

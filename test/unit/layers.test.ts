@@ -51,6 +51,29 @@ describe('layering rule', () => {
   });
 });
 
+describe('compare layer', () => {
+  it('may read pools and snapshots, and of restore only its status rule', async () => {
+    expect(
+      await layerErrors(
+        'src/compare/probe.ts',
+        "import { CognitoGateway } from '../cognito/gateway.js';\nimport { SnapshotReader } from '../snapshot/reader.js';\nimport { expectedRestoredStatus } from '../restore/sign-in.js';\nexport const x = [CognitoGateway, SnapshotReader, expectedRestoredStatus];\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await layerErrors(
+        'src/compare/probe.ts',
+        "import { restoreSnapshot } from '../restore/engine.js';\nimport { runCommand } from '../cli/common.js';\nexport const x = [restoreSnapshot, runCommand];\n",
+      ),
+    ).toHaveLength(2);
+    expect(
+      await layerErrors(
+        'src/snapshot/probe.ts',
+        "import { comparePools } from '../compare/index.js';\nexport const x = comparePools;\n",
+      ),
+    ).toHaveLength(1);
+  });
+});
+
 describe('CLI start-up rule', () => {
   async function lazyErrors(filePath: string, code: string): Promise<string[]> {
     const eslint = new ESLint({ cwd: process.cwd() });
