@@ -2,8 +2,10 @@ import {
   COMPARED_CLIENT_KEYS,
   COMPARED_CUSTOM_SCHEMA_KEYS,
   COMPARED_GROUP_KEYS,
+  COMPARED_IDP_KEYS,
   COMPARED_MFA_KEYS,
   COMPARED_POOL_KEYS,
+  COMPARED_RESOURCE_SERVER_KEYS,
   COMPARED_STANDARD_SCHEMA_KEYS,
   IDP_DETAILS_NOT_COMPARED,
   parseIdentities,
@@ -100,6 +102,12 @@ export interface CompareOptions {
   userStatus?: 'ignore' | 'equal' | 'restored' | StatusMapping;
   /** The restore's --password-state, for `userStatus: 'restored'` (default sign-in-ready). */
   passwordState?: PasswordState;
+  /**
+   * With `userStatus: 'restored'` (or a mapping): statuses also accepted for a user of B besides
+   * the ones expected for an AdminCreateUser restore (a CSV import job leaves users in
+   * RESET_REQUIRED).
+   */
+  restoredStatuses?: readonly string[];
   /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
   ignoreAttributes?: string[];
   /** Compare pool settings and the MFA configuration (default true). */
@@ -139,6 +147,8 @@ export interface PoolComparison {
     identityProviders: { a: number; b: number };
     resourceServers: { a: number; b: number };
     subMap?: { entries: number; checked: number; wrong: number };
+    /** Settings neither side could give (e.g. an emulator without the operation). */
+    settingsNotCompared?: string[];
     partitions: number;
   };
 }
@@ -203,12 +213,36 @@ function comparePoolSettings(
   ignore: Set<string>,
   la: string,
   lb: string,
+  notCompared: string[],
 ): void {
   const pa = withoutRestoreToken(a.pool);
   const pb = withoutRestoreToken(b.pool);
   for (const k of COMPARED_POOL_KEYS) {
     if (canonical(pa[k], k) !== canonical(pb[k], k))
       d.add({ kind: 'pool', key: k, message: `pool setting ${k} differs` }, pa[k], pb[k]);
+  }
+  // The settings restore writes after CreateUserPool (UI customization, risk, log delivery):
+  // compared when both sides give them; unreadable on both is listed, on one side a difference.
+  const names = new Set([...(a.extras?.keys() ?? []), ...(b.extras?.keys() ?? [])]);
+  for (const name of names) {
+    if (!a.extras?.has(name) || !b.extras?.has(name)) {
+      // A side that does not hold the setting at all (a snapshot from before it was captured).
+      notCompared.push(name);
+      continue;
+    }
+    const x = a.extras.get(name);
+    const y = b.extras.get(name);
+    if (x === undefined && y === undefined) {
+      notCompared.push(name);
+    } else if (x === undefined || y === undefined) {
+      d.add({
+        kind: 'pool',
+        key: name,
+        message: `pool setting ${name} could be read in ${x === undefined ? lb : la} only`,
+      });
+    } else if (canonical(x) !== canonical(y)) {
+      d.add({ kind: 'pool', key: name, message: `pool setting ${name} differs` }, x, y);
+    }
   }
   for (const k of COMPARED_MFA_KEYS) {
     if (canonical(a.mfa[k]) !== canonical(b.mfa[k]))
@@ -304,19 +338,14 @@ function idpFields(p: Loose, secrets: boolean): Loose {
     if (IDP_DETAILS_NOT_COMPARED.has(k)) continue;
     details[k] = SECRET_DETAIL_KEY.test(k) && !secrets ? '(secret)' : v;
   }
-  return {
-    ProviderType: p.ProviderType,
-    ProviderDetails: details,
-    AttributeMapping: p.AttributeMapping,
-    IdpIdentifiers: p.IdpIdentifiers,
-  };
+  return { ...pick(p, COMPARED_IDP_KEYS), ProviderDetails: details };
 }
 
 function serverFields(s: Loose): Loose {
   const scopes = [...((s.Scopes as { ScopeName?: string }[] | undefined) ?? [])].sort((x, y) =>
     (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
   );
-  return { Name: s.Name, Scopes: scopes };
+  return { ...pick(s, COMPARED_RESOURCE_SERVER_KEYS), Scopes: scopes };
 }
 
 // ---- users -------------------------------------------------------------------------------------
@@ -487,13 +516,14 @@ function subMapOf(
 function statusCheck(
   mode: CompareOptions['userStatus'],
   passwordState: PasswordState | undefined,
+  alsoAccepted: readonly string[] = [],
 ): ((a: string | undefined, b: string | undefined) => readonly string[] | undefined) | undefined {
   if (mode === undefined || mode === 'ignore') return undefined;
   if (mode === 'equal') return (a, b) => (a === b ? undefined : [a ?? '(none)']);
   const mapping = mode === 'restored' ? restoredStatus(passwordState) : mode;
   return (a, b) => {
     const ok = mapping(a);
-    return b !== undefined && ok.includes(b) ? undefined : ok;
+    return b !== undefined && (ok.includes(b) || alsoAccepted.includes(b)) ? undefined : ok;
   };
 }
 
@@ -549,7 +579,8 @@ export async function compareSides(
   );
   const ignore = new Set(opts.ignoreAttributes ?? []);
 
-  if (settings) comparePoolSettings(a, b, d, ignore, la, lb);
+  const notCompared: string[] = [];
+  if (settings) comparePoolSettings(a, b, d, ignore, la, lb, notCompared);
   compareNamed(
     'group',
     'group',
@@ -628,7 +659,7 @@ export async function compareSides(
         spillSide(sideB, groupsB, userKeyFn(opts, a.pool, b.pool, 'B'), false, dir, n, 'b', stop),
     ])) as [SideSpill, SideSpill];
     const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
-    const status = statusCheck(opts.userStatus, opts.passwordState);
+    const status = statusCheck(opts.userStatus, opts.passwordState, opts.restoredStatuses);
     const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
       new Map(u.a.filter(([name]) => !skipAttrs.has(name)));
     const idsOf = (u: SpilledUser): string =>
@@ -794,6 +825,7 @@ export async function compareSides(
       identityProviders: { a: a.identityProviders.length, b: b.identityProviders.length },
       resourceServers: { a: a.resourceServers.length, b: b.resourceServers.length },
       ...(opts.subMap ? { subMap: { entries: sub.entries, checked, wrong } } : {}),
+      ...(notCompared.length ? { settingsNotCompared: notCompared } : {}),
       partitions: n,
     },
   };

@@ -1,4 +1,6 @@
+import { RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { InterruptedError } from '../core/errors.js';
 import {
   ClientRecord,
   GroupRecord,
@@ -31,6 +33,65 @@ export interface SideResources {
   resourceServers: Loose[];
   /** Users expected (EstimatedNumberOfUsers, or the snapshot's count): sizes the partitions. */
   estimatedUsers?: number;
+  /**
+   * The settings restore writes after CreateUserPool (UICustomization, RiskConfiguration,
+   * LogDeliveryConfiguration), as compared: a value, `undefined` when the side could not read it
+   * (refused), absent when the side does not hold it at all.
+   */
+  extras?: Map<string, Loose | undefined>;
+}
+
+function pickKeys(src: Loose, keys: readonly string[]): Loose {
+  const out: Loose = {};
+  for (const k of keys) if (src[k] !== undefined && src[k] !== null) out[k] = src[k];
+  return out;
+}
+
+/** The compared form of each setting; the same for a live pool and a snapshot. */
+const EXTRA_FORM: Record<string, (v: Loose) => Loose> = {
+  // Each pool serves its logo from its own URL (a snapshot keeps the bytes): compare that there is one.
+  UICustomization: (ui) => ({ ...pickKeys(ui, UI_KEYS), HasImage: Boolean(ui.ImageUrl) }),
+  RiskConfiguration: (risk) => pickKeys(risk, RISK_KEYS),
+  LogDeliveryConfiguration: (logs) => ({ LogConfigurations: logs.LogConfigurations ?? [] }),
+};
+
+/** Reads the extra settings of a live pool; a refused read is `undefined`. */
+async function readExtras(
+  gw: CognitoGateway,
+  poolId: string,
+): Promise<Map<string, Loose | undefined>> {
+  const quick = { transientAttempts: 1 };
+  const reads: [string, () => Promise<unknown>][] = [
+    ['UICustomization', () => gw.getUICustomization(poolId, quick)],
+    ['RiskConfiguration', () => gw.describeRiskConfiguration(poolId, quick)],
+    ['LogDeliveryConfiguration', () => gw.getLogDeliveryConfiguration(poolId, quick)],
+  ];
+  const out = new Map<string, Loose | undefined>();
+  for (const [name, read] of reads) {
+    try {
+      out.set(name, EXTRA_FORM[name]!(((await read()) ?? {}) as Loose));
+    } catch (e) {
+      if (e instanceof InterruptedError) throw e;
+      out.set(name, undefined);
+    }
+  }
+  return out;
+}
+
+/** The extra settings a snapshot holds (backup leaves out what it could not read). */
+function snapshotExtras(doc: {
+  uiCustomization?: Loose;
+  riskConfiguration?: Loose;
+  logDeliveryConfiguration?: Loose;
+}): Map<string, Loose | undefined> {
+  const out = new Map<string, Loose | undefined>();
+  const add = (name: string, v: Loose | undefined): void => {
+    if (v) out.set(name, EXTRA_FORM[name]!(v));
+  };
+  add('UICustomization', doc.uiCustomization);
+  add('RiskConfiguration', doc.riskConfiguration);
+  add('LogDeliveryConfiguration', doc.logDeliveryConfiguration);
+  return out;
 }
 
 /**
@@ -67,6 +128,7 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
       const resourceServers: Loose[] = [];
       for await (const s of gw.listResourceServers(userPoolId)) resourceServers.push(s as Loose);
       const estimated = pool.EstimatedNumberOfUsers;
+      const extras = settings ? await readExtras(gw, userPoolId) : undefined;
       return {
         pool,
         mfa: mfa ?? {},
@@ -75,6 +137,7 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
         identityProviders,
         resourceServers,
         ...(typeof estimated === 'number' ? { estimatedUsers: estimated } : {}),
+        ...(extras ? { extras } : {}),
       };
     },
     users: () => gw.listUsers(userPoolId),
@@ -107,6 +170,7 @@ export function snapshotSide(reader: SnapshotReader, label: string): CompareSide
         identityProviders: identityProviders as Loose[],
         resourceServers: resourceServers as Loose[],
         estimatedUsers: reader.manifest.counts.users,
+        extras: snapshotExtras(pool),
       };
     },
     users: () => reader.records('users', UserRecord),
