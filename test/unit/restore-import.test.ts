@@ -1,7 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -46,7 +44,6 @@ import {
   type ImportLogReader,
   isAnotherJobActive,
   parseLogMessage,
-  putFile,
   runImportJobs,
   UploadRefusedError,
   type Uploader,
@@ -789,33 +786,5 @@ describe('import job helpers', () => {
       isAnotherJobActive(err('PreconditionNotMetException', 'no auto verified attribute')),
     ).toBe(false);
     expect(isAnotherJobActive(err('InvalidParameterException', 'bad'))).toBe(false);
-  });
-
-  it('putFile PUTs the file with SSE-KMS and reports a refused URL', async () => {
-    const seen: { header?: string; body: string }[] = [];
-    let refuse = false;
-    const server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        seen.push({ header: req.headers['x-amz-server-side-encryption'] as string, body });
-        res.statusCode = refuse ? 403 : 200;
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const fs = await files(2, 10);
-      const f = fs[0] as ImportFileRef;
-      await putFile(`http://127.0.0.1:${port}/up?sig=1`, f.path, new AbortController().signal);
-      expect(seen[0]).toEqual({ header: 'aws:kms', body: readFileSync(f.path, 'utf8') });
-      refuse = true;
-      await expect(
-        putFile(`http://127.0.0.1:${port}/up`, f.path, new AbortController().signal),
-      ).rejects.toBeInstanceOf(UploadRefusedError);
-    } finally {
-      server.close();
-    }
   });
 });
