@@ -59,6 +59,8 @@ function render(r: DiffOutput, say: (line: string) => void): void {
     if (d.changed.length) parts.push(`changed: ${d.changed.join(', ')}`);
     say(`${label}: ${parts.length ? parts.join('; ') : 'same'}`);
   }
+  if (r.settingsNotCompared?.length)
+    say(`not compared (not in the snapshot, or unreadable): ${r.settingsNotCompared.join(', ')}`);
   if (r.details) say(`details: ${r.details}`);
 }
 

@@ -55,6 +55,8 @@ export interface DiffResult {
   resources: Record<ResourceKind, ResourceDiff>;
   memberships: { snapshot: number; pool: number };
   differenceCount: number;
+  /** Settings not compared: one side does not hold them, or neither could read them. */
+  settingsNotCompared?: string[];
   partitions: number;
 }
 
@@ -154,6 +156,9 @@ export async function diffSnapshot(
     resources,
     memberships: { snapshot: c.summary.memberships.a, pool: c.summary.memberships.b },
     differenceCount: c.differenceCount,
+    ...(c.summary.settingsNotCompared
+      ? { settingsNotCompared: c.summary.settingsNotCompared }
+      : {}),
     partitions: c.summary.partitions,
   };
 }

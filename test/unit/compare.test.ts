@@ -377,3 +377,60 @@ describe('compareSides: a side that fails', () => {
     expect(await readdir(work)).toEqual([]);
   });
 });
+
+describe('compareSides: the settings restore writes after CreateUserPool', () => {
+  type Extras = Map<string, Record<string, unknown> | undefined>;
+  const side = (label: string, extras?: Extras): CompareSide => ({
+    label,
+    resources: () =>
+      Promise.resolve({
+        pool: {},
+        mfa: {},
+        groups: [],
+        clients: [],
+        identityProviders: [],
+        resourceServers: [],
+        ...(extras ? { extras } : {}),
+      }),
+    async *users() {},
+    async *memberships() {},
+  });
+  const ui = (css: string) => ({ CSS: css, HasImage: false });
+
+  it('a different value is a difference; unreadable on one side is one; on both, listed', async () => {
+    const c = await compareSides(
+      side(
+        'A',
+        new Map([
+          ['UICustomization', ui('a')],
+          ['RiskConfiguration', undefined],
+          ['LogDeliveryConfiguration', undefined],
+        ]),
+      ),
+      side(
+        'B',
+        new Map([
+          ['UICustomization', ui('b')],
+          ['RiskConfiguration', {}],
+          ['LogDeliveryConfiguration', undefined],
+        ]),
+      ),
+      { tempDir: work },
+    );
+    expect(c.differences.map((d) => [d.key, d.message])).toEqual([
+      ['UICustomization', 'pool setting UICustomization differs'],
+      ['RiskConfiguration', 'pool setting RiskConfiguration could be read in B only'],
+    ]);
+    expect(c.summary.settingsNotCompared).toEqual(['LogDeliveryConfiguration']);
+  });
+
+  it('a side that does not hold a setting (an older snapshot) leaves it uncompared, not different', async () => {
+    const c = await compareSides(
+      side('the snapshot', new Map()),
+      side('the pool', new Map([['UICustomization', ui('b')]])),
+      { tempDir: work },
+    );
+    expect(c.equal).toBe(true);
+    expect(c.summary.settingsNotCompared).toEqual(['UICustomization']);
+  });
+});
