@@ -401,7 +401,7 @@ describe('compareSides: the settings restore writes after CreateUserPool', () =>
     const c = await compareSides(
       side(
         'A',
-        new Map([
+        new Map<string, Record<string, unknown> | undefined>([
           ['UICustomization', ui('a')],
           ['RiskConfiguration', undefined],
           ['LogDeliveryConfiguration', undefined],
@@ -409,7 +409,7 @@ describe('compareSides: the settings restore writes after CreateUserPool', () =>
       ),
       side(
         'B',
-        new Map([
+        new Map<string, Record<string, unknown> | undefined>([
           ['UICustomization', ui('b')],
           ['RiskConfiguration', {}],
           ['LogDeliveryConfiguration', undefined],
