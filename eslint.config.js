@@ -122,6 +122,8 @@ export default tseslint.config(
                 '../storage/*',
                 // the Storage interface and its pure helpers (no backend)
                 '!../storage/storage.js',
+                // location parsing (no backend, no SDK)
+                '!../storage/location.js',
                 '../lambda/*',
                 '../cognito/gateway*',
                 '../cognito/errors*',

@@ -20,8 +20,14 @@ export default defineConfig({
           setupFiles: ['test/support/no-network.ts'],
         },
       },
-      // moto on loopback.
-      { test: { ...shared, name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      // moto on loopback; the CLI end to end (bad inputs, signals).
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+        },
+      },
       // npm pack → install into a fresh project → import, type-check, run the bin.
       { test: { ...shared, name: 'release', include: ['test/release/**/*.test.ts'] } },
     ],

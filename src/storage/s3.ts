@@ -9,7 +9,6 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { CredentialsError, StorageError, VaultError } from '../core/errors.js';
 import { mapStreamErrors } from './local.js';
-import { parseLocation } from './location.js';
 import {
   abortReason,
   assertSafeKey,

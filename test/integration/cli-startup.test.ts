@@ -84,9 +84,10 @@ describe('start-up: what --version and --help load', () => {
     expect(
       loaded(t, /dist\/(backup|restore|compare|snapshot|demo|lambda)\/(?!users-path\.js)/),
     ).toEqual([]);
-    // Of storage, only the interface and its pure helpers (parseS3Url, ACCOUNT_ID): no backend.
+    // Of storage, only the interface, its pure helpers (parseS3Url, ACCOUNT_ID) and the location
+    // parser: no backend.
     // (policy/iam.js is plain data the policy command's help lists its kinds from.)
-    expect(loaded(t, /dist\/storage\/(?!storage\.js)/)).toEqual([]);
+    expect(loaded(t, /dist\/storage\/(?!storage\.js|location\.js)/)).toEqual([]);
     expect(loaded(t, /dist\/cognito\/gateway/)).toEqual([]);
   });
 
