@@ -143,11 +143,22 @@ export async function assertWritableDir(dir: string, what = 'directory'): Promis
     // access() reports EROFS for W_OK on a read-only file system.
     await access(near.path, constants.W_OK | constants.X_OK);
     if (near.path !== full) {
+      // Names the file system could never hold fail here, before anything is created.
+      for (const part of path.relative(near.path, full).split(path.sep)) {
+        if (Buffer.byteLength(part) > 255) throw errno('ENAMETOOLONG', `${part} is too long`);
+      }
+      if (Buffer.byteLength(full) >= 4096) throw errno('ENAMETOOLONG', `${full} is too long`);
       // Some file systems refuse a new directory whatever the mode says (/proc answers
-      // ENOENT, a full disk ENOSPC): create the first missing level and take it away again.
-      const first = path.join(near.path, path.relative(near.path, full).split(path.sep)[0] ?? '');
-      await mkdir(first, { mode: DIR_MODE });
-      await rmdirQuiet(first);
+      // ENOENT, a full disk ENOSPC): create a directory there and take it away again. Its name
+      // is this check's own, never a level of `dir`: two runs checking the same path at once
+      // (two restores of one state directory, which the lock then arbitrates) must not create
+      // and remove each other's directories.
+      const probe = path.join(
+        near.path,
+        `.cognito-vault-probe-${process.pid}-${randomBytes(4).toString('hex')}`,
+      );
+      await mkdir(probe, { mode: DIR_MODE });
+      await rmdirQuiet(probe);
     }
   } catch (e) {
     const err = storageErrorFromFs(e, 'mkdir', full);
