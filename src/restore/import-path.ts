@@ -338,14 +338,11 @@ export async function importUsers(
   }
 
   const resolve = (u: UserRecord): ReturnType<ImportPhaseResult['resolve']> => {
-    const key = loginOf(u, o.usernameAttributes);
-    const hit = key !== undefined ? found.get(key) : undefined;
-    const line = lineByUser.get(u.Username);
-    if (hit !== undefined) {
-      found.delete(key as string);
-      const [username = '', sub = ''] = hit.split('\u0000');
-      return { username, ...(sub ? { sub } : {}), s: line?.result === 'SKIPPED' ? 'e' : 'i' };
-    }
+    // Only a user the import files carried can have been imported. Any other user found in the
+    // target was created by AdminCreateUser — by a run killed before it journaled the user —
+    // and goes back to that path, which recognises its own creation and still sets the
+    // sign-in state (counting it as imported would leave it FORCE_CHANGE_PASSWORD).
+    if (u.UserStatus === 'UNCONFIRMED') return undefined;
     const enc = importable(encoder, u);
     if (!enc.ok) {
       if (!o.onlyImport) return undefined;
@@ -353,6 +350,14 @@ export async function importUsers(
         operation: 'UserImportJob',
         error: `the target's import header or settings refuse this user (${enc.reason}); --users auto would create it with AdminCreateUser`,
       };
+    }
+    const key = loginOf(u, o.usernameAttributes);
+    const hit = key !== undefined ? found.get(key) : undefined;
+    const line = lineByUser.get(u.Username);
+    if (hit !== undefined) {
+      found.delete(key as string);
+      const [username = '', sub = ''] = hit.split('\u0000');
+      return { username, ...(sub ? { sub } : {}), s: line?.result === 'SKIPPED' ? 'e' : 'i' };
     }
     if (line) {
       return { operation: 'UserImportJob', error: `${line.result}: ${line.message}` };
