@@ -545,6 +545,17 @@ describe('restore --users auto', () => {
     expect(csv).not.toContain('uma');
   });
 
+  it('a user a killed run created with AdminCreateUser is not taken for imported on the re-run', async () => {
+    // eve cannot go through the job (no verified email); an earlier run created her and died
+    // before journaling it, so the target listing after the job shows her.
+    targetUsers.set('eve', { sub: 'earlier-run-sub', email: 'eve@example.com' });
+    const r = await restore([...USERS, user('eve', {}, false)], { usersPath: 'auto', merge: true });
+    // Back on the AdminCreateUser path (which recognises its own creation and sets the
+    // sign-in state), not counted as imported.
+    expect(adminCreated).toEqual(['eve']);
+    expect(r.users).toMatchObject({ imported: 4, created: 1, failed: 0 });
+  });
+
   it('without a logs role, creates everyone with AdminCreateUser and warns', async () => {
     const r = await restore(USERS, { usersPath: 'auto', importLogsRoleArn: undefined });
     expect(r.users).toMatchObject({ imported: 0, created: 4 });
