@@ -13,6 +13,7 @@ import type {
   SetUICustomizationCommandInput,
   SetUserPoolMfaConfigCommandInput,
   UICustomizationType,
+  UpdateUserPoolCommandInput,
   UserPoolClientType,
   UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -91,6 +92,43 @@ export const POOL_CREATE_COMPLETE: Complete<
 > = true;
 export const POOL_READ_COMPLETE: Complete<
   Exclude<keyof UserPoolType, (typeof CREATE_POOL_KEYS)[number] | keyof typeof POOL_NOT_COPIED>
+> = true;
+
+/**
+ * CreateUserPool settings that cannot change once the pool exists ("After you create a user
+ * pool, you can't change this setting"; case sensitivity "is immutable"): UpdateUserPool has no
+ * such member.
+ */
+export const CREATE_ONLY_POOL_KEYS = [
+  'AliasAttributes',
+  'UsernameAttributes',
+  'UsernameConfiguration',
+] as const;
+
+type UpdatePoolKey = Exclude<
+  (typeof CREATE_POOL_KEYS)[number],
+  (typeof CREATE_ONLY_POOL_KEYS)[number]
+>;
+
+/**
+ * DescribeUserPool fields UpdateUserPool accepts under the same name: the create keys less the
+ * create-only ones. UpdateUserPool resets every member it omits, so a whole-settings update
+ * (restore --without-triggers) sends all of them.
+ */
+export const UPDATE_POOL_KEYS: readonly UpdatePoolKey[] = CREATE_POOL_KEYS.filter(
+  (k): k is UpdatePoolKey => !(CREATE_ONLY_POOL_KEYS as readonly string[]).includes(k),
+);
+
+/** UpdateUserPool members not copied by name, and where they come from. */
+export const UPDATE_POOL_DERIVED = {
+  UserPoolId: 'the target pool',
+  PoolName: "DescribeUserPool's Name (unchanged)",
+} as const satisfies Partial<Record<keyof UpdateUserPoolCommandInput, string>>;
+
+export const UPDATE_POOL_VALID: Complete<Exclude<UpdatePoolKey, keyof UpdateUserPoolCommandInput>> =
+  true;
+export const UPDATE_POOL_COMPLETE: Complete<
+  Exclude<keyof UpdateUserPoolCommandInput, UpdatePoolKey | keyof typeof UPDATE_POOL_DERIVED>
 > = true;
 
 // ---- MFA -----------------------------------------------------------------------------------

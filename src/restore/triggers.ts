@@ -4,6 +4,7 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { UPDATE_POOL_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 
 /**
@@ -14,53 +15,11 @@ import type { CognitoGateway } from '../cognito/gateway.js';
  * UpdateUserPool resets every setting its request omits ("If you don't provide a value for an
  * attribute, Amazon Cognito sets it to its default value"), so that request carries the WHOLE
  * configuration: every member UpdateUserPool accepts, read back from DescribeUserPool of the
- * target, with only LambdaConfig taken from the snapshot. The field list is checked against the
- * SDK's request type at compile time: an SDK upgrade that adds a member breaks the build here
- * until someone decides where its value comes from.
+ * target, with only LambdaConfig taken from the snapshot. The field list (UPDATE_POOL_KEYS, in
+ * src/cognito/fields.ts: the create keys less the create-only ones) is checked against the SDK's
+ * request type at compile time: an SDK upgrade that adds a member breaks the build until someone
+ * decides where its value comes from.
  */
-
-/** A compile-time assertion: `Missing` must be `never`, else the constant's type names it. */
-type Complete<Missing> = [Missing] extends [never] ? true : { missing: Missing };
-
-/** DescribeUserPool fields UpdateUserPool accepts under the same name: sent back as they are. */
-export const UPDATE_POOL_KEYS = [
-  'Policies',
-  'DeletionProtection',
-  'LambdaConfig',
-  'AutoVerifiedAttributes',
-  'SmsVerificationMessage',
-  'EmailVerificationMessage',
-  'EmailVerificationSubject',
-  'VerificationMessageTemplate',
-  'SmsAuthenticationMessage',
-  'UserAttributeUpdateSettings',
-  'MfaConfiguration',
-  'DeviceConfiguration',
-  'EmailConfiguration',
-  'SmsConfiguration',
-  'UserPoolTags',
-  'AdminCreateUserConfig',
-  'UserPoolAddOns',
-  'DcrConfiguration',
-  'AccountRecoverySetting',
-  'UserPoolTier',
-  'KeyConfiguration',
-  'IssuerConfiguration',
-  'AcrConfiguration',
-] as const satisfies readonly (keyof UpdateUserPoolCommandInput & keyof UserPoolType)[];
-
-/** UpdateUserPool members not copied by name, and where they come from. */
-export const UPDATE_POOL_DERIVED = {
-  UserPoolId: 'the target pool',
-  PoolName: "DescribeUserPool's Name (unchanged)",
-} as const satisfies Partial<Record<keyof UpdateUserPoolCommandInput, string>>;
-
-export const UPDATE_POOL_COMPLETE: Complete<
-  Exclude<
-    keyof UpdateUserPoolCommandInput,
-    (typeof UPDATE_POOL_KEYS)[number] | keyof typeof UPDATE_POOL_DERIVED
-  >
-> = true;
 
 type Loose = Record<string, unknown>;
 

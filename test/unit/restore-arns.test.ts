@@ -39,7 +39,8 @@ import {
 } from '../../src/restore/arns.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import type { SnapshotData } from '../../src/restore/preflight.js';
-import { UPDATE_POOL_KEYS, wholeSettingsUpdate } from '../../src/restore/triggers.js';
+import { UPDATE_POOL_KEYS } from '../../src/cognito/fields.js';
+import { wholeSettingsUpdate } from '../../src/restore/triggers.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
