@@ -4,11 +4,10 @@ import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/clien
 import type { HttpRequest } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
-import { newSnapshotId } from '../../src/snapshot/format.js';
 import { acquireLease } from '../../src/snapshot/lease.js';
 import { prune } from '../../src/snapshot/retention.js';
-import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { S3Storage } from '../../src/storage/s3.js';
+import { tinySnapshot } from '../support/tiny-snapshot.js';
 import { useMotoEnv } from '../support/env.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import {
@@ -74,32 +73,8 @@ describe('S3Storage errors and retention on S3', () => {
   it('prune on S3 keeps leased and fresh incomplete snapshots, deletes the rest with their leases', async () => {
     const root = new S3Storage({ client, bucket, prefix: `prune/${randomUUID()}` });
     const pool = 'us-east-1_S3Prune';
-    const write = async (iso: string, complete: boolean): Promise<string> => {
-      const id = newSnapshotId(new Date(iso));
-      const w = new SnapshotWriter(root.child(`${pool}/${id}`));
-      await w.writeJson('groups.json', 'groups', [], 0);
-      await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u' }]);
-      if (complete) {
-        await w.commit({
-          tool: { name: 'cognito-vault', version: 'test' },
-          snapshotId: id,
-          userPool: { id: pool, name: 'p', region: 'us-east-1' },
-          startedAt: new Date(iso).toISOString(),
-          finishedAt: new Date(iso).toISOString(),
-          counts: {
-            users: 1,
-            groups: 0,
-            memberships: 0,
-            clients: 0,
-            identityProviders: 0,
-            resourceServers: 0,
-          },
-          options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-          warnings: [],
-        });
-      }
-      return `${pool}/${id}`;
-    };
+    const write = (iso: string, complete: boolean): Promise<string> =>
+      tinySnapshot(root, pool, iso, complete);
     const s1 = await write('2026-11-01T00:00:00Z', true);
     const s2 = await write('2026-11-02T00:00:00Z', true);
     const s3 = await write('2026-11-03T00:00:00Z', true);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/errors.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
-import { MANIFEST_FILE, newSnapshotId } from '../../src/snapshot/format.js';
+import { MANIFEST_FILE } from '../../src/snapshot/format.js';
 import {
   acquireLease,
   acquireReadLease,
@@ -22,46 +22,16 @@ import {
   planRetention,
   prune,
 } from '../../src/snapshot/retention.js';
-import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage, StorageEntry } from '../../src/storage/storage.js';
 import { FaultyStorage } from '../support/faulty-storage.js';
+import { tinySnapshot } from '../support/tiny-snapshot.js';
 
 const POOL = 'us-east-1_Retain';
 const DAY = 86_400_000;
 
-async function snapshot(
-  root: Storage,
-  pool: string,
-  iso: string,
-  complete = true,
-): Promise<string> {
-  const id = newSnapshotId(new Date(iso));
-  const w = new SnapshotWriter(root.child(`${pool}/${id}`));
-  await w.writeJson('groups.json', 'groups', [], 0);
-  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
-  if (complete) {
-    await w.commit({
-      tool: { name: 'cognito-vault', version: 'test' },
-      snapshotId: id,
-      userPool: { id: pool, name: 'p', region: 'us-east-1' },
-      startedAt: new Date(iso).toISOString(),
-      finishedAt: new Date(iso).toISOString(),
-      counts: {
-        users: 1,
-        groups: 0,
-        memberships: 0,
-        clients: 0,
-        identityProviders: 0,
-        resourceServers: 0,
-      },
-      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-      warnings: [],
-    });
-  }
-  return `${pool}/${id}`;
-}
+const snapshot = tinySnapshot;
 
 /** Five daily snapshots; returns their paths oldest first. */
 async function fiveDays(root: Storage): Promise<[string, string, string, string, string]> {

@@ -4,49 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
-import { newSnapshotId } from '../../src/snapshot/format.js';
 import { planRetention, prune } from '../../src/snapshot/retention.js';
-import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { tinySnapshot } from '../support/tiny-snapshot.js';
 
 const POOL = 'us-east-1_Retain';
 const DAY = 86_400_000;
 const OTHER = 'us-east-1_Other';
 
-/** Writes a real (tiny) snapshot started at `iso`; complete unless `complete` is false. */
-async function snapshot(
-  root: Storage,
-  pool: string,
-  iso: string,
-  complete = true,
-): Promise<string> {
-  const id = newSnapshotId(new Date(iso));
-  const w = new SnapshotWriter(root.child(`${pool}/${id}`));
-  await w.writeJson('groups.json', 'groups', [], 0);
-  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
-  if (complete) {
-    await w.commit({
-      tool: { name: 'cognito-vault', version: 'test' },
-      snapshotId: id,
-      userPool: { id: pool, name: 'p', region: 'us-east-1' },
-      startedAt: new Date(iso).toISOString(),
-      finishedAt: new Date(iso).toISOString(),
-      counts: {
-        users: 1,
-        groups: 0,
-        memberships: 0,
-        clients: 0,
-        identityProviders: 0,
-        resourceServers: 0,
-      },
-      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-      warnings: [],
-    });
-  }
-  return `${pool}/${id}`;
-}
+const snapshot = tinySnapshot;
 
 describe('retention', () => {
   it('keeps the newest N complete snapshots of each pool and deletes the rest', async () => {

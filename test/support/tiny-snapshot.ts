@@ -1,0 +1,39 @@
+import { newSnapshotId } from '../../src/snapshot/format.js';
+import { SnapshotWriter } from '../../src/snapshot/writer.js';
+import type { Storage } from '../../src/storage/storage.js';
+
+/**
+ * Writes a real (tiny) snapshot of `pool` started at `iso` under `root`: one group file, one
+ * user, and — unless `complete` is false — its manifest. Returns `<pool>/<snapshotId>`.
+ */
+export async function tinySnapshot(
+  root: Storage,
+  pool: string,
+  iso: string,
+  complete = true,
+): Promise<string> {
+  const id = newSnapshotId(new Date(iso));
+  const w = new SnapshotWriter(root.child(`${pool}/${id}`));
+  await w.writeJson('groups.json', 'groups', [], 0);
+  await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
+  if (complete) {
+    await w.commit({
+      tool: { name: 'cognito-vault', version: 'test' },
+      snapshotId: id,
+      userPool: { id: pool, name: 'p', region: 'us-east-1' },
+      startedAt: new Date(iso).toISOString(),
+      finishedAt: new Date(iso).toISOString(),
+      counts: {
+        users: 1,
+        groups: 0,
+        memberships: 0,
+        clients: 0,
+        identityProviders: 0,
+        resourceServers: 0,
+      },
+      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
+      warnings: [],
+    });
+  }
+  return `${pool}/${id}`;
+}
