@@ -4,7 +4,6 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { StorageError, VaultError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
-import { LocalDirStorage } from '../storage/local.js';
 import type { Storage, StorageEntry } from '../storage/storage.js';
 
 /**
@@ -235,8 +234,10 @@ export async function acquireLease(
       await inFlight;
       await snapshot.delete(key).catch(() => undefined);
       // On disk the empty locks/ directory goes too, so the snapshot looks as it did.
-      if (snapshot instanceof LocalDirStorage)
-        await (snapshot.child(LOCKS_DIR) as LocalDirStorage).removeEmptyDirs();
+      await snapshot
+        .child(LOCKS_DIR)
+        .removeEmptyDirs()
+        .catch(() => undefined);
     },
   };
 }

@@ -1,6 +1,5 @@
 import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration, parseDuration } from '../core/duration.js';
 import { InterruptedError, UsageError, VaultError } from '../core/errors.js';
-import { LocalDirStorage } from '../storage/local.js';
 import type { Storage } from '../storage/storage.js';
 import { listSnapshots, type SnapshotListing, type SnapshotStatus } from './catalog.js';
 import { MANIFEST_FILE } from './format.js';
@@ -220,7 +219,7 @@ export async function prune(
         result.deletedObjects += await deleteSnapshot(snap, d, now);
         // Only a deleted snapshot's directories are swept: sweeping a kept one could remove a
         // directory a running backup has just created and is about to write into.
-        if (d.keep === false && snap instanceof LocalDirStorage) await snap.removeEmptyDirs();
+        if (d.keep === false) await snap.removeEmptyDirs();
       } else {
         let removed = 0;
         for (const l of byPath.get(d.path)?.leases ?? []) {
@@ -229,8 +228,7 @@ export async function prune(
           removed++;
         }
         result.staleLeasesRemoved += removed;
-        if (removed && snap instanceof LocalDirStorage)
-          await (snap.child(LOCKS_DIR) as LocalDirStorage).removeEmptyDirs();
+        if (removed) await snap.child(LOCKS_DIR).removeEmptyDirs();
       }
     } catch (e) {
       if (e instanceof InterruptedError) throw e;

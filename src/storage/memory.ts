@@ -97,6 +97,11 @@ export class MemoryStorage implements Storage {
     this.times.delete(k);
   }
 
+  /** Objects leave nothing behind in memory. */
+  async removeEmptyDirs(): Promise<void> {
+    // nothing to remove
+  }
+
   child(prefix: string): Storage {
     assertSafeKey(prefix);
     return new MemoryStorage(this.objects, joinKey(this.prefix, prefix), this.times);

@@ -260,6 +260,11 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** S3 has no directories: a deleted object leaves nothing behind. */
+  async removeEmptyDirs(): Promise<void> {
+    // nothing to remove
+  }
+
   child(prefix: string): Storage {
     assertSafeKey(prefix);
     return new S3Storage({ ...this.opts, prefix: joinKey(this.prefix, prefix) });

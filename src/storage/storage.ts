@@ -52,6 +52,15 @@ export interface Storage {
   list(prefix?: string): AsyncIterable<StorageEntry>;
   /** Deletes the object at `key`; a missing key is not an error, any failure is a StorageError. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what deleting objects can leave behind on backends with directories (a local disk):
+   * the empty directories below the root, deepest first, and the root itself when it ends up
+   * empty. Never removes an object, and a directory something is written into meanwhile stays;
+   * a missing root is not an error. Where objects leave nothing behind (S3, memory) it does
+   * nothing. Prune and lease release call it after deleting, so storage-agnostic code never
+   * needs to know which backend it has.
+   */
+  removeEmptyDirs(): Promise<void>;
   /** The same storage rooted at `prefix`. */
   child(prefix: string): Storage;
 }

@@ -105,6 +105,9 @@ function recordingStorage(inner: Storage, sink: Set<StorageOperation>): Storage 
       op(key, 'delete');
       return inner.delete(key);
     },
+    removeEmptyDirs() {
+      return inner.removeEmptyDirs();
+    },
     child(prefix: string) {
       return recordingStorage(inner.child(prefix), sink);
     },

@@ -49,6 +49,9 @@ export class FaultyStorage implements Storage {
     this.check('delete', key);
     return this.inner.delete(key);
   }
+  removeEmptyDirs(): Promise<void> {
+    return this.inner.removeEmptyDirs();
+  }
   child(prefix: string): Storage {
     return new FaultyStorage(
       this.inner.child(prefix),

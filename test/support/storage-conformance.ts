@@ -18,6 +18,11 @@ export interface ConformanceTarget {
   failingDelete?: () => Promise<
     { storage: Storage; key: string; cleanup?: () => Promise<void> } | undefined
   >;
+  /**
+   * What the backend holds under the storage's root besides its objects (empty directories,
+   * as root-relative paths); absent where objects leave nothing behind (S3, memory).
+   */
+  residue?: () => Promise<string[]>;
 }
 
 /**
@@ -321,6 +326,46 @@ export function storageConformance(name: string, make: () => Promise<Conformance
       } finally {
         await f.cleanup?.();
       }
+    });
+
+    it('removeEmptyDirs never removes an object and leaves the storage usable', async () => {
+      await storage.put('snap/users/part-0.jsonl.gz', 'u');
+      await storage.put('snap/locks/lease-1.json', '{}');
+      await storage.put('other/manifest.json', 'm');
+      await storage.delete('snap/locks/lease-1.json');
+      await storage.child('snap/locks').removeEmptyDirs();
+      await storage.child('snap').removeEmptyDirs();
+      await storage.removeEmptyDirs();
+      expect(await listAll(storage)).toEqual(
+        new Map([
+          ['snap/users/part-0.jsonl.gz', 1],
+          ['other/manifest.json', 1],
+        ]),
+      );
+      expect(await getText(storage, 'snap/users/part-0.jsonl.gz')).toBe('u');
+      // A swept prefix takes objects again; sweeping a prefix that never existed is no error.
+      await storage.put('snap/locks/lease-2.json', '{}');
+      expect(await getText(storage, 'snap/locks/lease-2.json')).toBe('{}');
+      await storage.child('never/was').removeEmptyDirs();
+    });
+
+    it('removeEmptyDirs leaves nothing of deleted objects behind', async () => {
+      await storage.put('gone/locks/lease.json', '{}');
+      await storage.put('gone/users/part-0.jsonl.gz', 'u');
+      await storage.put('kept/locks/lease.json', '{}');
+      await storage.put('kept/manifest.json', 'm');
+      for (const k of ['gone/locks/lease.json', 'gone/users/part-0.jsonl.gz'])
+        await storage.delete(k);
+      await storage.delete('kept/locks/lease.json');
+      await storage.child('gone').removeEmptyDirs();
+      await storage.child('kept/locks').removeEmptyDirs();
+      expect(await listAll(storage)).toEqual(new Map([['kept/manifest.json', 1]]));
+      expect((await target.residue?.()) ?? []).toEqual([]);
+      // Everything deleted and swept from the root: not even the root is left over.
+      await storage.delete('kept/manifest.json');
+      await storage.removeEmptyDirs();
+      expect(await listAll(storage)).toEqual(new Map());
+      expect((await target.residue?.()) ?? []).toEqual([]);
     });
 
     it('refuses keys that would escape the root', async () => {

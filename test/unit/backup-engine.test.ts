@@ -597,6 +597,9 @@ describe('access denied and other failures: the right error, and no manifest', (
       delete(key: string) {
         return this.inner.delete(key);
       }
+      removeEmptyDirs() {
+        return this.inner.removeEmptyDirs();
+      }
       child(prefix: string): Storage {
         return new TinyDisk(this.inner.child(prefix) as MemoryStorage, this.budget);
       }

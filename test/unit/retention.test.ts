@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,8 @@ import { planRetention, prune } from '../../src/snapshot/retention.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { acquireLease } from '../../src/snapshot/lease.js';
+import { FaultyStorage } from '../support/faulty-storage.js';
 import { tinySnapshot } from '../support/tiny-snapshot.js';
 
 const POOL = 'us-east-1_Retain';
@@ -119,6 +121,29 @@ describe('retention', () => {
       expect(r.deletedObjects).toBe(3); // manifest.json, groups.json, the users part
       expect(existsSync(path.join(dir, old))).toBe(false);
       expect(existsSync(path.join(dir, newest, 'manifest.json'))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('prune and lease release leave no empty directories through any storage, not only LocalDirStorage itself', async () => {
+    // Retention and leases ask the Storage to tidy up (Storage.removeEmptyDirs); they do not
+    // check its class, so a wrapped local disk (a decorator, a fault injector) is tidied too.
+    const dir = await mkdtemp(path.join(tmpdir(), 'cv-prune-wrapped-'));
+    try {
+      const root = new FaultyStorage(new LocalDirStorage(dir), () => undefined);
+      const old = await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+      const newest = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+      const held = await acquireLease(root.child(newest), 'verify');
+      expect(existsSync(path.join(dir, newest, 'locks'))).toBe(true);
+      await held.release();
+      expect(existsSync(path.join(dir, newest, 'locks'))).toBe(false);
+      const r = await prune(root, { keepLast: 1 });
+      expect(r.deletedObjects).toBe(3);
+      expect(existsSync(path.join(dir, old))).toBe(false);
+      expect((await readdir(path.join(dir, newest))).sort()).toEqual(
+        ['groups.json', 'manifest.json', 'users'].sort(),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -46,12 +46,36 @@ async function undeletable(): Promise<
   };
 }
 
+/** The directories under `root` that hold no file at any depth (the root itself included). */
+async function emptyDirs(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<boolean> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return false; // absent
+    }
+    let files = false;
+    for (const e of entries) {
+      if (e.isDirectory()) files = (await walk(path.join(dir, e.name))) || files;
+      else files = true;
+    }
+    if (!files) out.push(path.relative(root, dir) || '.');
+    return files;
+  };
+  await walk(root);
+  return out;
+}
+
 storageConformance('LocalDirStorage', async () => {
   const dir = await tempDir();
+  const root = path.join(dir, 'root');
   return {
-    storage: new LocalDirStorage(path.join(dir, 'root')),
+    storage: new LocalDirStorage(root),
     cleanup: () => rm(dir, { recursive: true, force: true }),
     failingDelete: undeletable,
+    residue: () => emptyDirs(root),
   };
 });
 
