@@ -37,6 +37,7 @@ import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import { UserMfaReader, type UserMfaSettings } from './user-mfa.js';
 import type { Storage } from '../storage/storage.js';
+import { opt } from '../core/options.js';
 
 export interface BackupOptions {
   userPoolId: string;
@@ -265,7 +266,7 @@ export async function backupPool(
           if (restarts >= MAX_CHAIN_RESTARTS) {
             throw new ServiceUnavailableError(
               'PAGINATION_EXPIRED',
-              `${what} lost its pagination token ${restarts + 1} times (Cognito expires them after one hour); the backup cannot complete at this rate — raise the UserList rate (--rate-share, --max-rps UserList=N) or use more shards`,
+              `${what} lost its pagination token ${restarts + 1} times (Cognito expires them after one hour); the backup cannot complete at this rate — raise the UserList rate (${opt('rateShare')}, ${opt('maxRps')} UserList=N) or use more shards`,
               { operation: 'ListUsers', restarts },
               { cause: e },
             );

@@ -14,6 +14,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import type { QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
 import { ACCOUNT_ID, parseS3Url, type Storage } from '../storage/storage.js';
+import { renderOptionNames } from './option-flags.js';
 import { beginCommand } from './signals.js';
 import {
   parseEndpointUrl,
@@ -130,7 +131,7 @@ function collectMaxRps(v: string, prev: string[] = []): string[] {
   try {
     parseMaxRps(v);
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
+    throw new InvalidArgumentError(renderOptionNames((e as Error).message));
   }
   return [...prev, v];
 }
@@ -253,26 +254,38 @@ export async function runCommand<R>(
   const end = beginCommand({ controller, interrupted: opts.interrupted ?? 'interrupted', json });
   const { createProgressRenderer } = await import('./progress.js');
   const renderer = createProgressRenderer({ json, quiet: Boolean(flags.quiet) });
+  // Engine messages name options ("`mapArns`"); everything printed shows their flags instead.
   const say = (line: string): void => {
-    (json ? process.stderr : process.stdout).write(`${line}\n`);
+    (json ? process.stderr : process.stdout).write(`${renderOptionNames(line)}\n`);
   };
+  const progress: ProgressListener = (e) =>
+    renderer.listener(
+      e.type === 'warning'
+        ? { ...e, message: renderOptionNames(e.message) }
+        : e.type === 'phase' && e.detail !== undefined
+          ? { ...e, detail: renderOptionNames(e.detail) }
+          : e,
+    );
   try {
     const result = await body({
       signal: controller.signal,
-      progress: renderer.listener,
+      progress,
       say,
       json,
     });
     if (controller.signal.aborted) throw new InterruptedError();
     renderer.stop();
-    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (json) process.stdout.write(`${renderOptionNames(JSON.stringify(result, null, 2))}\n`);
     else render(result, say);
     process.exitCode = opts.exitCode?.(result) ?? ExitCode.Ok;
   } catch (e) {
     renderer.stop();
     const err = toCliError(e, controller.signal.aborted, opts.interrupted);
     process.stderr.write(`cognito-vault: error: ${oneLine(err.message)}\n`);
-    if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
+    if (json) {
+      const error = { ...err.toJSON(), message: renderOptionNames(err.message) };
+      process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+    }
     if (process.env.COGNITO_VAULT_DEBUG && e instanceof Error)
       process.stderr.write(`${e.stack ?? ''}\n`);
     process.exitCode = err.exitCode;
@@ -288,11 +301,11 @@ export async function runCommand<R>(
 }
 
 /**
- * An error message as one line. A message of an error this tool did not make is cut short, and
+ * An error message as one line, naming flags where the engine named options. A message of an error this tool did not make is cut short, and
  * a JSON parser's is dropped (it quotes the text it failed on, which may be personal data).
  */
 export function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, '; ');
+  return renderOptionNames(message).replace(/\s*\n\s*/g, '; ');
 }
 
 function unexpectedMessage(e: unknown): string {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isVaultError } from '../core/errors.js';
 import { iamPolicy, importLogsRole, policyKinds, type PolicyOptions } from '../policy/iam.js';
+import { renderOptionNames } from './option-flags.js';
 import { parseKmsKeyArn } from './validate.js';
 
 interface PolicyFlags {
@@ -78,7 +79,8 @@ export function registerPolicy(program: Command): void {
         const policy = iamPolicy(kind, opts);
         process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
       } catch (e) {
-        if (isVaultError(e)) program.error(`cognito-vault: error: ${e.message}`, { exitCode: 2 });
+        if (isVaultError(e))
+          program.error(`cognito-vault: error: ${renderOptionNames(e.message)}`, { exitCode: 2 });
         throw e;
       }
     });

@@ -9,6 +9,7 @@ import {
   makeStorage,
   runCommand,
 } from './common.js';
+import { renderOptionNames } from './option-flags.js';
 import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface PruneFlags extends CommonFlags {
@@ -116,7 +117,7 @@ export function registerPrune(program: Command): void {
         for (const f of r.failed) say(`FAILED        ${f.path}  (${f.message})`);
         if (r.failed[0])
           process.stderr.write(
-            `cognito-vault: error: ${r.failed.length} snapshot(s) could not be deleted: ${r.failed[0].message}\n`,
+            `cognito-vault: error: ${r.failed.length} snapshot(s) could not be deleted: ${renderOptionNames(r.failed[0].message)}\n`,
           );
         say(
           `${r.deleted.length} snapshot(s) ${r.dryRun ? 'would be deleted' : 'deleted'}, ${r.kept.length} kept` +

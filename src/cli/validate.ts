@@ -3,6 +3,7 @@ import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
 import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
 import { parseLocation } from '../storage/location.js';
+import { renderOptionNames } from './option-flags.js';
 
 /**
  * Flag-value parsers shared by every command: each rejects a bad value at parse time with
@@ -52,7 +53,7 @@ export function parsePoolId(v: string): string {
   try {
     regionOfPoolId(v);
   } catch (e) {
-    if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+    if (e instanceof UsageError) throw new InvalidArgumentError(renderOptionNames(e.message));
     throw e;
   }
   return v;
@@ -73,7 +74,7 @@ export function parseLocationArg(what: string): (v: string) => string {
     try {
       parseLocation(v, what);
     } catch (e) {
-      if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+      if (e instanceof UsageError) throw new InvalidArgumentError(renderOptionNames(e.message));
       throw e;
     }
     return v;
@@ -88,7 +89,7 @@ export function parseLocalDir(what: string): (v: string) => string {
     try {
       kind = parseLocation(v, what).kind;
     } catch (e) {
-      if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+      if (e instanceof UsageError) throw new InvalidArgumentError(renderOptionNames(e.message));
       throw e;
     }
     if (kind !== 'local') throw new InvalidArgumentError(`${what} must be a local directory`);
@@ -147,7 +148,7 @@ export function parseS3Location(what: string): (v: string) => string {
     try {
       kind = parseLocation(v, what).kind;
     } catch (e) {
-      if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+      if (e instanceof UsageError) throw new InvalidArgumentError(renderOptionNames(e.message));
       throw e;
     }
     if (kind !== 's3') throw new InvalidArgumentError(`${what} expects s3://bucket/prefix`);

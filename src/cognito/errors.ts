@@ -5,6 +5,7 @@ import {
   type ErrorContext,
   VaultError,
 } from '../core/errors.js';
+import { opt } from '../core/options.js';
 
 /** What the gateway does with a failed call. */
 export type FailureKind = 'throttle' | 'transient' | 'fatal';
@@ -114,7 +115,7 @@ export function toVaultError(
   ) {
     return new CredentialsError(
       'NO_CREDENTIALS',
-      'no AWS credentials found (set AWS_PROFILE/--profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)',
+      `no AWS credentials found (set AWS_PROFILE/${opt('profile')}, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
       context,
       { cause: e },
     );

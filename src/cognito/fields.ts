@@ -17,6 +17,7 @@ import type {
   UserPoolClientType,
   UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { opt } from '../core/options.js';
 
 /**
  * The field lists restore writes and compare checks, in one place, with a compile-time check
@@ -63,7 +64,7 @@ export const CREATE_POOL_KEYS = [
 
 /** CreateUserPool members not copied by name, and why. */
 export const CREATE_POOL_DERIVED = {
-  PoolName: 'the new pool name (--create-pool NAME), not the snapshot pool name',
+  PoolName: `the new pool name (${opt('target.createPool')} NAME), not the snapshot pool name`,
   Schema:
     'built from DescribeUserPool SchemaAttributes: custom attributes, and standard ones whose settings differ from the defaults',
 } as const satisfies Partial<Record<keyof CreateUserPoolCommandInput, string>>;
@@ -80,7 +81,7 @@ export const POOL_NOT_COPIED = {
   EstimatedNumberOfUsers: 'output only: the users are restored one by one',
   SmsConfigurationFailure: 'output only: Cognito reports the state of the SMS role',
   EmailConfigurationFailure: 'output only: Cognito reports the state of the SES identity',
-  Domain: 'created by CreateUserPoolDomain with --domain PREFIX (domain prefixes are global)',
+  Domain: `created by CreateUserPoolDomain with ${opt('domain')} PREFIX (domain prefixes are global)`,
   CustomDomain: 'not created: a custom domain needs a certificate and DNS owned by the operator',
 } as const satisfies Partial<Record<keyof UserPoolType, string>>;
 
@@ -180,8 +181,7 @@ export const CREATE_CLIENT_KEYS = [
 
 export const CREATE_CLIENT_DERIVED = {
   UserPoolId: 'the target pool',
-  ClientSecret:
-    'the captured secret (--include-secrets) when it passes the model check (24–64 of [\\w+]); otherwise a new one is generated and the restore reports it',
+  ClientSecret: `the captured secret (${opt('includeSecrets')}) when it passes the model check (24–64 of [\\w+]); otherwise a new one is generated and the restore reports it`,
   GenerateSecret: 'true when the client had a secret that cannot be restored as it was',
 } as const satisfies Partial<Record<keyof CreateUserPoolClientCommandInput, string>>;
 

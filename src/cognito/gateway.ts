@@ -123,6 +123,7 @@ export interface CallOptions {
 /** Cognito's user pool id: `<region>_<id>`. */
 export { regionOfPoolId, USER_POOL_ID_PATTERN } from './pool-id.js';
 import { regionOfPoolId } from './pool-id.js';
+import { opt } from '../core/options.js';
 
 /**
  * Region for a pool: the pool id names it. An explicit `--region` that disagrees is refused,
@@ -133,7 +134,7 @@ export function resolveRegion(userPoolId: string, explicitRegion?: string): stri
   if (explicitRegion && explicitRegion !== fromId) {
     throw new UsageError(
       'REGION_MISMATCH',
-      `user pool ${userPoolId} is in ${fromId}, not in --region ${explicitRegion}`,
+      `user pool ${userPoolId} is in ${fromId}, not in ${opt('region')} ${explicitRegion}`,
       { userPoolId, region: explicitRegion, poolRegion: fromId },
     );
   }

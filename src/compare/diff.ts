@@ -13,6 +13,7 @@ import {
   type UserChangeClass,
 } from './engine.js';
 import { poolSide, snapshotSide } from './sides.js';
+import { opt } from '../core/options.js';
 
 /**
  * `cognito-vault diff SNAPSHOT --user-pool-id ID`: what differs between a snapshot and a live
@@ -81,7 +82,9 @@ export async function readSubMapFile(file: string): Promise<Map<string, string>>
       try {
         e = JSON.parse(text) as typeof e;
       } catch {
-        throw new UsageError('BAD_SUB_MAP', `--sub-map ${file}: line ${line} is not JSON`);
+        throw new UsageError('BAD_SUB_MAP', `${opt('subMap')} ${file}: line ${line} is not JSON`, {
+          option: 'subMap',
+        });
       }
       if (typeof e.oldSub === 'string' && typeof e.newSub === 'string') map.set(e.oldSub, e.newSub);
     }
@@ -89,7 +92,8 @@ export async function readSubMapFile(file: string): Promise<Map<string, string>>
     if (e instanceof UsageError) throw e;
     throw new UsageError(
       'BAD_SUB_MAP',
-      `--sub-map ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      `${opt('subMap')} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { option: 'subMap' },
     );
   }
   return map;

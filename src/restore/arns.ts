@@ -4,6 +4,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import { TargetIncompatibleError, UsageError } from '../core/errors.js';
 import type { SnapshotData } from './preflight.js';
 import type { RestoreWarning } from './types.js';
+import { opt } from '../core/options.js';
 
 /**
  * Account- and Region-bound ARNs in a snapshot: Lambda triggers and their KMS key, the SES
@@ -167,7 +168,10 @@ export class ArnMap {
 /** Validates a --map-arns document (exit 2 on anything else, naming the entry). */
 export function parseArnMap(raw: unknown, file: string): ArnMap {
   const bad = (why: string): UsageError =>
-    new UsageError('BAD_INPUT', `--map-arns ${file}: ${why}`, { path: file });
+    new UsageError('BAD_INPUT', `${opt('mapArns')} ${file}: ${why}`, {
+      path: file,
+      option: 'mapArns',
+    });
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))
     throw bad('must be a JSON object {"<old ARN>": "<new ARN>"}');
   const entries = raw as Record<string, unknown>;
@@ -199,15 +203,17 @@ export async function loadArnMap(file: string): Promise<Record<string, string>> 
   } catch (e) {
     throw new UsageError(
       'BAD_INPUT',
-      `cannot read --map-arns ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      { path: file },
+      `cannot read ${opt('mapArns')} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { path: file, option: 'mapArns' },
     );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new UsageError('BAD_INPUT', `--map-arns ${file} is not valid JSON`, { path: file });
+    throw new UsageError('BAD_INPUT', `${opt('mapArns')} ${file} is not valid JSON`, {
+      path: file,
+    });
   }
   parseArnMap(raw, file);
   return raw as Record<string, string>;
@@ -285,20 +291,19 @@ export function checkForeignArns(data: SnapshotData, opts: ArnCheckOptions): Res
   ) {
     warnings.push({
       code: 'TARGET_ACCOUNT_UNKNOWN',
-      message:
-        "the target account is not known before the new pool exists (no other pool in the Region to read it from): the snapshot's ARNs were checked for their Region only; pass --target-account ID to check the account too",
+      message: `the target account is not known before the new pool exists (no other pool in the Region to read it from): the snapshot's ARNs were checked for their Region only; pass ${opt('targetAccount')} ID to check the account too`,
     });
   }
   if (!foreign.length) return warnings;
   if (opts.allowForeign) {
     warnings.push({
       code: 'FOREIGN_ARNS',
-      message: `${foreign.length} ARN(s) name another account or Region and are restored as they are (--allow-foreign-arns):\n  ${foreign.join('\n  ')}`,
+      message: `${foreign.length} ARN(s) name another account or Region and are restored as they are (${opt('allowForeignArns')}):\n  ${foreign.join('\n  ')}`,
     });
     return warnings;
   }
   throw new TargetIncompatibleError(
-    `${foreign.length} ARN(s) in the snapshot name another account or Region than the target; rewrite them with --map-arns FILE ({"<old ARN>": "<new ARN>"}, or "<prefix>*" rules), or pass --allow-foreign-arns:\n  ${foreign.join('\n  ')}`,
+    `${foreign.length} ARN(s) in the snapshot name another account or Region than the target; rewrite them with ${opt('mapArns')} FILE ({"<old ARN>": "<new ARN>"}, or "<prefix>*" rules), or pass ${opt('allowForeignArns')}:\n  ${foreign.join('\n  ')}`,
     foreign,
     { foreignArns: foreign.length },
   );
@@ -362,7 +367,8 @@ export async function arnPreflight(
   if (opts.targetAccount !== undefined && !/^\d{12}$/.test(opts.targetAccount)) {
     throw new UsageError(
       'BAD_FLAG',
-      `--target-account expects a 12-digit AWS account id, got "${opts.targetAccount}"`,
+      `${opt('targetAccount')} expects a 12-digit AWS account id, got "${opts.targetAccount}"`,
+      { option: 'targetAccount' },
     );
   }
   const warnings: RestoreWarning[] = [];
@@ -374,7 +380,7 @@ export async function arnPreflight(
     if (unused.length) {
       warnings.push({
         code: 'MAP_ARNS_UNUSED',
-        message: `${unused.length} --map-arns entr${unused.length === 1 ? 'y matches' : 'ies match'} no ARN in the snapshot: ${unused.join(', ')}`,
+        message: `${unused.length} ${opt('mapArns')} entr${unused.length === 1 ? 'y matches' : 'ies match'} no ARN in the snapshot: ${unused.join(', ')}`,
       });
     }
   }
@@ -383,7 +389,8 @@ export async function arnPreflight(
   if (fromPool && opts.targetAccount && fromPool !== opts.targetAccount) {
     throw new UsageError(
       'BAD_FLAG',
-      `--target-account ${opts.targetAccount} does not match the target pool's account ${fromPool}`,
+      `${opt('targetAccount')} ${opts.targetAccount} does not match the target pool's account ${fromPool}`,
+      { option: 'targetAccount' },
     );
   }
   // Only look the account up when some ARN is bound to one (no extra calls otherwise).
@@ -413,7 +420,7 @@ export async function arnPreflight(
     // resumed run never sends the pool settings again: refuse rather than check too late.
     throw new UsageError(
       'TARGET_ACCOUNT_UNKNOWN',
-      `the snapshot's pool settings name account-bound resources (account ${poolAccounts.join(', ')}), and the target account cannot be known before the new pool exists (no user pool in ${region} to read it from): pass --target-account ID (or --allow-foreign-arns)`,
+      `the snapshot's pool settings name account-bound resources (account ${poolAccounts.join(', ')}), and the target account cannot be known before the new pool exists (no user pool in ${region} to read it from): pass ${opt('targetAccount')} ID (or ${opt('allowForeignArns')})`,
     );
   }
   warnings.push(
@@ -450,8 +457,8 @@ export function checkAfterCreate(
     if (!(e instanceof TargetIncompatibleError)) throw e;
     throw new TargetIncompatibleError(
       checked.account === undefined
-        ? `the new pool ${created.Id ?? ''} is in account ${account}; nothing but the pool was written — map these ARNs (--map-arns) and run the same command again to continue in it: ${e.message}`
-        : `the new pool ${created.Id ?? ''} is in account ${account}, not ${checked.account} (--target-account); it was created with the snapshot's settings and nothing else was written — delete it, or fix its settings, before restoring again: ${e.message}`,
+        ? `the new pool ${created.Id ?? ''} is in account ${account}; nothing but the pool was written — map these ARNs (${opt('mapArns')}) and run the same command again to continue in it: ${e.message}`
+        : `the new pool ${created.Id ?? ''} is in account ${account}, not ${checked.account} (${opt('targetAccount')}); it was created with the snapshot's settings and nothing else was written — delete it, or fix its settings, before restoring again: ${e.message}`,
       e.differences,
       { userPoolId: created.Id ?? '', foreignArns: e.differences.length },
     );

@@ -14,6 +14,7 @@ import type {
   RestoreTarget,
   RestoreWarning,
 } from './types.js';
+import { opt } from '../core/options.js';
 
 export interface PlanInput {
   /** --federated-users precreate: federated users are created too. */
@@ -202,7 +203,7 @@ function userPhases(p: PlanInput, native: number, alreadyDone: number): PlanPhas
         skipped: federatedSkipped,
         detail:
           p.passwordState === 'force-change'
-            ? 'AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (--password-state force-change)'
+            ? `AdminCreateUser, MessageAction SUPPRESS; users stay in FORCE_CHANGE_PASSWORD (${opt('passwordState')} force-change)`
             : 'AdminCreateUser, MessageAction SUPPRESS; then AdminSetUserPassword with a random password nobody knows: CONFIRMED, "forgot password" works',
       },
     ];
@@ -264,7 +265,7 @@ export async function planOnly(gw: CognitoGateway, p: PlanInput): Promise<Restor
   for (const idp of skippedIdps) {
     p.warnings.push({
       code: 'IDP_SKIPPED',
-      message: `identity provider ${idp} would be skipped: no secret in the snapshot or --idp-secrets, or it failed in an earlier run`,
+      message: `identity provider ${idp} would be skipped: no secret in the snapshot or ${opt('idpSecrets')}, or it failed in an earlier run`,
     });
   }
   const si = p.scan.signIn;

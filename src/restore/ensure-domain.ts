@@ -1,6 +1,7 @@
 import { describeTargetPool } from './pool.js';
 import { isResourceError, recordResourceFailure } from './resources.js';
 import type { RunStep } from './run-state.js';
+import { opt } from '../core/options.js';
 
 type Loose = Record<string, unknown>;
 
@@ -18,7 +19,7 @@ export async function ensureDomain(step: RunStep, poolId: string): Promise<void>
   if (live.Domain || live.CustomDomain) {
     warn({
       code: 'DOMAIN_EXISTS',
-      message: `the target pool already has a domain (${live.CustomDomain ?? live.Domain}); --domain ${domain} not created`,
+      message: `the target pool already has a domain (${live.CustomDomain ?? live.Domain}); ${opt('domain')} ${domain} not created`,
     });
   } else {
     const version = (pre.data.pool.domain as Loose | undefined)?.ManagedLoginVersion;

@@ -14,6 +14,7 @@ import type { PoolReady, RunStep } from './run-state.js';
 import { applyNewPoolSettings, SETTINGS_PHASE } from './settings.js';
 import { snapshotTriggers, withoutLambdaConfig } from './triggers.js';
 import type { RestoreWarning } from './types.js';
+import { opt } from '../core/options.js';
 
 /**
  * The pool an earlier attempt created whose answer was lost (a reset connection, a 5xx, or the
@@ -36,7 +37,7 @@ export async function adoptInterruptedPool(
     if (candidates.length > 1) {
       throw new UsageError(
         'POOL_AMBIGUOUS',
-        `an earlier run was interrupted while creating pool "${name}", and ${candidates.length} new pools have that name (${candidates.join(', ')}); delete the extra ones or restore into one with --to-user-pool-id`,
+        `an earlier run was interrupted while creating pool "${name}", and ${candidates.length} new pools have that name (${candidates.join(', ')}); delete the extra ones or restore into one with ${opt('target.userPoolId')}`,
         { name },
       );
     }

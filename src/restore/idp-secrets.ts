@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import { opt } from '../core/options.js';
 
 /** `{ "<ProviderName>": { "client_secret": "…" } }` — any ProviderDetails keys, as strings. */
 export const IdpSecretsFile = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
@@ -14,22 +15,24 @@ export async function loadIdpSecrets(file: string): Promise<IdpSecrets> {
   } catch (e) {
     throw new UsageError(
       'BAD_INPUT',
-      `cannot read --idp-secrets ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      { path: file },
+      `cannot read ${opt('idpSecrets')} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { path: file, option: 'idpSecrets' },
     );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new UsageError('BAD_INPUT', `--idp-secrets ${file} is not valid JSON`, { path: file });
+    throw new UsageError('BAD_INPUT', `${opt('idpSecrets')} ${file} is not valid JSON`, {
+      path: file,
+    });
   }
   const r = IdpSecretsFile.safeParse(raw);
   if (!r.success) {
     throw new UsageError(
       'BAD_INPUT',
-      `--idp-secrets ${file} must be {"<ProviderName>": {"client_secret": "…"}} (at ${r.error.issues[0]?.path.join('.') || 'top level'})`,
-      { path: file },
+      `${opt('idpSecrets')} ${file} must be {"<ProviderName>": {"client_secret": "…"}} (at ${r.error.issues[0]?.path.join('.') || 'top level'})`,
+      { path: file, option: 'idpSecrets' },
     );
   }
   return r.data;

@@ -29,6 +29,7 @@ import type { PhaseContext } from './resources.js';
 import type { RestoreWarning } from './types.js';
 import type { ExistingUser } from './users.js';
 import type { UsersPath } from './users-path.js';
+import { opt } from '../core/options.js';
 
 export { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from './users-path.js';
 
@@ -84,13 +85,13 @@ export async function planUsersPath(
     if (o.requested === 'import-job') {
       throw new UsageError(
         'BAD_FLAG',
-        '--legacy-sub-attribute cannot be combined with --users import-job (the old sub is only known once a user exists); use --users admin-create',
+        `${opt('legacySubAttribute')} cannot be combined with ${opt('usersPath')} import-job (the old sub is only known once a user exists); use ${opt('usersPath')} admin-create`,
+        { option: 'legacySubAttribute' },
       );
     }
     o.warn({
       code: 'IMPORT_JOB_NOT_USED',
-      message:
-        '--legacy-sub-attribute: every user goes through AdminCreateUser (import jobs cannot carry the old sub)',
+      message: `${opt('legacySubAttribute')}: every user goes through AdminCreateUser (import jobs cannot carry the old sub)`,
     });
     return { ...base, effective: 'admin-create' };
   }
@@ -98,13 +99,13 @@ export async function planUsersPath(
     if (o.requested === 'import-job') {
       throw new UsageError(
         'BAD_FLAG',
-        '--users import-job needs --import-logs-role-arn ARN: the IAM role Cognito writes the job logs with (`cognito-vault policy import-role` prints it)',
+        `${opt('usersPath')} import-job needs ${opt('importLogsRoleArn')} ARN: the IAM role Cognito writes the job logs with (\`cognito-vault policy import-role\` prints it)`,
+        { option: 'usersPath' },
       );
     }
     o.warn({
       code: 'IMPORT_ROLE_MISSING',
-      message:
-        'no --import-logs-role-arn: every user goes through AdminCreateUser (billed as MAU, FORCE_CHANGE_PASSWORD); pass the role to use CSV import jobs (see docs/restore.md)',
+      message: `no ${opt('importLogsRoleArn')}: every user goes through AdminCreateUser (billed as MAU, FORCE_CHANGE_PASSWORD); pass the role to use CSV import jobs (see docs/restore.md)`,
     });
     return { ...base, effective: 'admin-create' };
   }
@@ -112,7 +113,7 @@ export async function planUsersPath(
   for (const b of encoder.poolBlockers()) {
     if (o.requested === 'import-job') {
       throw new TargetIncompatibleError(
-        `the target pool cannot take a CSV import job (${b}); use --users auto or admin-create`,
+        `the target pool cannot take a CSV import job (${b}); use ${opt('usersPath')} auto or admin-create`,
         [b],
       );
     }
@@ -165,7 +166,7 @@ export async function planUsersPath(
   const reasons = [...byReason].map(([r, n]) => `${n} ${r}`).join(', ');
   if (ineligible > 0 && o.requested === 'import-job') {
     const diffs = [
-      `${ineligible} user(s) cannot go through a CSV import job (${reasons}); they are listed in ${file}. Use --users auto to send them through AdminCreateUser`,
+      `${ineligible} user(s) cannot go through a CSV import job (${reasons}); they are listed in ${file}. Use ${opt('usersPath')} auto to send them through AdminCreateUser`,
     ];
     throw new TargetIncompatibleError(diffs[0] as string, diffs, {
       ineligible,
@@ -348,7 +349,7 @@ export async function importUsers(
       if (!o.onlyImport) return undefined;
       return {
         operation: 'UserImportJob',
-        error: `the target's import header or settings refuse this user (${enc.reason}); --users auto would create it with AdminCreateUser`,
+        error: `the target's import header or settings refuse this user (${enc.reason}); ${opt('usersPath')} auto would create it with AdminCreateUser`,
       };
     }
     const key = loginOf(u, o.usernameAttributes);

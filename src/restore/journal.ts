@@ -19,6 +19,7 @@ import { StorageError, UsageError, VaultError } from '../core/errors.js';
 import { makeDir, storageErrorFromFs } from '../storage/local.js';
 import { StateDirLock } from './lock.js';
 import type { ResourceFailure, RestoreTarget, RestoreWarning } from './types.js';
+import { opt } from '../core/options.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 const JOURNAL_VERSION = 1;
@@ -427,7 +428,7 @@ export function assertJournalMatches(
     throw new UsageError(
       'STATE_DIR_MISMATCH',
       `state directory ${dir} belongs to a restore of snapshot ${b.snapshotId} into ${describeTarget(b.target)}, ` +
-        `not of ${snapshotId} into ${describeTarget(target)}; use another --state-dir`,
+        `not of ${snapshotId} into ${describeTarget(target)}; use another ${opt('stateDir')}`,
       { stateDir: dir },
     );
   }

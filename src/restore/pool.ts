@@ -10,6 +10,7 @@ import { CREATE_POOL_KEYS } from '../cognito/fields.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import type { RestoreWarning } from './types.js';
+import { opt } from '../core/options.js';
 
 /** The CreateUserPool fields copied by name (see src/cognito/fields.ts for the full table). */
 export { CREATE_POOL_KEYS };
@@ -23,7 +24,8 @@ export function legacyAttributeName(flag: string): string {
   if (!/^[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,20}$/u.test(bare)) {
     throw new UsageError(
       'BAD_FLAG',
-      `--legacy-sub-attribute expects a custom attribute name of 1 to 20 characters without spaces, got "${flag}"`,
+      `${opt('legacySubAttribute')} expects a custom attribute name of 1 to 20 characters without spaces, got "${flag}"`,
+      { option: 'legacySubAttribute' },
     );
   }
   return bare;
@@ -220,8 +222,7 @@ export function planPoolCreation(
   if (smsRedacted) {
     warnings.push({
       code: 'SMS_EXTERNAL_ID_REDACTED',
-      message:
-        "the SMS role's ExternalId was redacted in the snapshot (backed up without --include-secrets); the pool is created without it: if the role's trust policy requires sts:ExternalId, SMS fails until you set SmsConfiguration.ExternalId (UpdateUserPool), or restore a snapshot taken with --include-secrets",
+      message: `the SMS role's ExternalId was redacted in the snapshot (backed up without ${opt('includeSecrets')}); the pool is created without it: if the role's trust policy requires sts:ExternalId, SMS fails until you set SmsConfiguration.ExternalId (UpdateUserPool), or restore a snapshot taken with ${opt('includeSecrets')}`,
     });
   }
 
@@ -271,7 +272,7 @@ export function notRestoredWarnings(
   if (createPool && (present(up.Domain) || present(up.CustomDomain) || present(doc.domain))) {
     out.push({
       code: 'DOMAIN_NOT_CREATED',
-      message: `the snapshot's pool had a domain (${String(up.CustomDomain ?? up.Domain ?? (doc.domain as Loose | undefined)?.Domain ?? '')}); domain prefixes are global, so none is created unless you pass --domain PREFIX`,
+      message: `the snapshot's pool had a domain (${String(up.CustomDomain ?? up.Domain ?? (doc.domain as Loose | undefined)?.Domain ?? '')}); domain prefixes are global, so none is created unless you pass ${opt('domain')} PREFIX`,
     });
   }
   return out;
@@ -406,17 +407,17 @@ export function compatibilityDifferences(
     const a = targetSchema.get(name);
     if (!a) {
       diffs.push(
-        `--legacy-sub-attribute ${legacySubAttribute}: the target pool has no ${name} attribute (add it with AddCustomAttributes, String, at least 36 characters)`,
+        `${opt('legacySubAttribute')} ${legacySubAttribute}: the target pool has no ${name} attribute (add it with AddCustomAttributes, String, at least 36 characters)`,
       );
     } else {
       const max = Number(a.StringAttributeConstraints?.MaxLength ?? '2048');
       if (a.AttributeDataType && a.AttributeDataType !== 'String')
         diffs.push(
-          `--legacy-sub-attribute ${legacySubAttribute}: ${name} is ${a.AttributeDataType}, not String`,
+          `${opt('legacySubAttribute')} ${legacySubAttribute}: ${name} is ${a.AttributeDataType}, not String`,
         );
       else if (max < 36)
         diffs.push(
-          `--legacy-sub-attribute ${legacySubAttribute}: ${name} holds at most ${max} characters; a sub needs 36`,
+          `${opt('legacySubAttribute')} ${legacySubAttribute}: ${name} holds at most ${max} characters; a sub needs 36`,
         );
     }
   }

@@ -34,6 +34,7 @@ import { buildMembershipIndex, loadSnapshot, scanUsers } from './preflight.js';
 import type { LockSlot, Preflight, RestoreRun } from './run-state.js';
 import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js';
 import type { RestoreOptions } from './types.js';
+import { opt } from '../core/options.js';
 
 type Loose = Record<string, unknown>;
 
@@ -44,18 +45,22 @@ export const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 function validateOptions(options: RestoreOptions): PasswordState {
   const target = options.target;
   if ('createPool' in target && !target.createPool.trim())
-    throw new UsageError('BAD_FLAG', '--create-pool needs a pool name');
+    throw new UsageError('BAD_FLAG', `${opt('target.createPool')} needs a pool name`, {
+      option: 'target.createPool',
+    });
   if (options.domain !== undefined && !DOMAIN_PREFIX.test(options.domain)) {
     throw new UsageError(
       'BAD_FLAG',
-      `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${options.domain}"`,
+      `${opt('domain')} expects a domain prefix (lowercase letters, digits, hyphens), got "${options.domain}"`,
+      { option: 'domain' },
     );
   }
   const passwordState = options.passwordState ?? 'sign-in-ready';
   if (!PASSWORD_STATES.includes(passwordState)) {
     throw new UsageError(
       'BAD_FLAG',
-      `--password-state expects ${PASSWORD_STATES.join(' or ')}, got "${String(passwordState)}"`,
+      `${opt('passwordState')} expects ${PASSWORD_STATES.join(' or ')}, got "${String(passwordState)}"`,
+      { option: 'passwordState' },
     );
   }
   if (
@@ -65,13 +70,15 @@ function validateOptions(options: RestoreOptions): PasswordState {
   ) {
     throw new UsageError(
       'BAD_FLAG',
-      `--federated-users expects skip or precreate, got "${String(options.federatedUsers)}"`,
+      `${opt('federatedUsers')} expects skip or precreate, got "${String(options.federatedUsers)}"`,
+      { option: 'federatedUsers' },
     );
   }
   if (options.withoutTriggers && !('createPool' in target)) {
     throw new UsageError(
       'BAD_FLAG',
-      "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
+      `${opt('withoutTriggers')} works with ${opt('target.createPool')} only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)`,
+      { option: 'withoutTriggers' },
     );
   }
   return passwordState;
@@ -145,7 +152,7 @@ async function assertCompatible(
     (await poolHasUsers(run.gw, target.userPoolId))
   ) {
     diffs.push(
-      'the target pool already has users: restore into an empty pool, or pass --merge to add to it (users it has count as existing)',
+      `the target pool already has users: restore into an empty pool, or pass ${opt('merge')} to add to it (users it has count as existing)`,
     );
   }
   if (diffs.length) {

@@ -1,4 +1,5 @@
 import type { IdentityProviderRecord } from '../snapshot/format.js';
+import { opt } from '../core/options.js';
 
 /**
  * What must be changed outside Cognito after a restore, because the restored pool has a new
@@ -43,8 +44,7 @@ export function reconfigureList(r: ReconfigureInput): ReconfigureItem[] {
   const host =
     r.customDomain ?? (r.domain ? `${r.domain}.auth.${r.region}.amazoncognito.com` : undefined);
   const base = host ? `https://${host}` : undefined;
-  const noDomain =
-    'the new pool has no domain yet: create one (--domain PREFIX, or CreateUserPoolDomain) and use';
+  const noDomain = `the new pool has no domain yet: create one (${opt('domain')} PREFIX, or CreateUserPoolDomain) and use`;
   for (const idp of r.identityProviders) {
     if (r.skippedIdps.has(idp.ProviderName)) continue;
     const type = idp.ProviderType ?? '';

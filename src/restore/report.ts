@@ -13,6 +13,7 @@ import type { SnapshotData } from './preflight.js';
 import { reconfigureList } from './reconfigure.js';
 import type { PhasesResult, PoolReady, RunStep } from './run-state.js';
 import type { RestoreResult } from './types.js';
+import { opt } from '../core/options.js';
 
 type Loose = Record<string, unknown>;
 
@@ -73,7 +74,7 @@ export function warnAfterUsers(step: RunStep, phases: PhasesResult): void {
   if (!run.reader.manifest.options.userMfa && typeof mfaMode === 'string' && mfaMode !== 'OFF') {
     run.warn({
       code: 'USER_MFA_NOT_CAPTURED',
-      message: `the pool's MFA is ${mfaMode}, but the snapshot has no per-user MFA settings (backup without --user-mfa): users set up MFA again`,
+      message: `the pool's MFA is ${mfaMode}, but the snapshot has no per-user MFA settings (backup without ${opt('userMfa')}): users set up MFA again`,
     });
   }
 }

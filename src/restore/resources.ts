@@ -23,6 +23,7 @@ import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
 import type { RestoreJournal } from './journal.js';
 import type { ResourceFailure, RestoreWarning } from './types.js';
 import { awsMessage, rootAwsName } from '../cognito/errors.js';
+import { opt } from '../core/options.js';
 
 export interface PhaseContext {
   gw: CognitoGateway;
@@ -218,7 +219,7 @@ export function secretMissing(idp: IdentityProviderRecord, missing: string[]): s
     idp.ProviderType === 'SignInWithApple' && missing.includes('private_key')
       ? ' (DescribeIdentityProvider never returns an Apple private_key)'
       : ''
-  }; pass --idp-secrets FILE with {"${idp.ProviderName}": {"${missing[0] ?? ''}": "…"}}`;
+  }; pass ${opt('idpSecrets')} FILE with {"${idp.ProviderName}": {"${missing[0] ?? ''}": "…"}}`;
 }
 
 /**
@@ -268,7 +269,7 @@ export async function restoreIdentityProviders(
     if (missing.length) {
       const w = {
         code: 'IDP_SKIPPED',
-        message: `identity provider ${name} skipped: the snapshot has no ${missing.join(', ')} for it (back up with --include-secrets, or pass --idp-secrets FILE with {"${name}": {"${missing[0]}": "…"}})`,
+        message: `identity provider ${name} skipped: the snapshot has no ${missing.join(', ')} for it (back up with ${opt('includeSecrets')}, or pass ${opt('idpSecrets')} FILE with {"${name}": {"${missing[0]}": "…"}})`,
       };
       ctx.warn(w);
       journal.append({ t: 'w', ...w });
@@ -474,7 +475,7 @@ export async function restoreClients(
     if (analyticsDropped) {
       const w = {
         code: 'CLIENT_ANALYTICS_REDACTED',
-        message: `app client ${name}: its analytics configuration's ExternalId was redacted in the snapshot (backed up without --include-secrets); created without analytics — configure it again, or restore a snapshot taken with --include-secrets`,
+        message: `app client ${name}: its analytics configuration's ExternalId was redacted in the snapshot (backed up without ${opt('includeSecrets')}); created without analytics — configure it again, or restore a snapshot taken with ${opt('includeSecrets')}`,
       };
       ctx.warn(w);
       journal.append({ t: 'w', ...w });

@@ -10,6 +10,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import type { RestoreJournal } from './journal.js';
 import type { RestoreWarning } from './types.js';
+import { opt } from '../core/options.js';
 
 /**
  * Pool settings a new pool gets after CreateUserPool, from calls CreateUserPool cannot carry:
@@ -61,7 +62,7 @@ export function webAuthnForRestore(
     } else {
       warnings.push({
         code: 'WEBAUTHN_RP_NOT_RESTORED',
-        message: `the pool's WebAuthn relying party id was the old pool's prefix domain, which the new pool does not have; passkeys use the new pool's domain once it has one (pass --domain PREFIX, or --webauthn-rp-id ID)`,
+        message: `the pool's WebAuthn relying party id was the old pool's prefix domain, which the new pool does not have; passkeys use the new pool's domain once it has one (pass ${opt('domain')} PREFIX, or ${opt('webauthnRpId')} ID)`,
       });
     }
   } else if (oldRp) {
@@ -69,7 +70,7 @@ export function webAuthnForRestore(
     config.RelyingPartyId = oldRp;
     warnings.push({
       code: 'WEBAUTHN_RP_CUSTOM_DOMAIN',
-      message: `the pool's WebAuthn relying party id is a custom domain, kept as it was; passkeys registered with the old pool work with the new one only once that domain points at it (--webauthn-rp-id ID to choose another)`,
+      message: `the pool's WebAuthn relying party id is a custom domain, kept as it was; passkeys registered with the old pool work with the new one only once that domain points at it (${opt('webauthnRpId')} ID to choose another)`,
     });
   }
   return { config, warnings };
@@ -123,7 +124,7 @@ export async function applyMfaConfig(
     await gw.setUserPoolMfaConfig({ ...input, WebAuthnConfiguration: webAuthn });
     warn({
       code: 'WEBAUTHN_RP_NOT_RESTORED',
-      message: `Cognito refused the WebAuthn relying party id for the new pool (InvalidParameterException); the rest of the WebAuthn configuration is restored, and passkeys use the pool's domain (--webauthn-rp-id ID once the new pool has its domain)`,
+      message: `Cognito refused the WebAuthn relying party id for the new pool (InvalidParameterException); the rest of the WebAuthn configuration is restored, and passkeys use the pool's domain (${opt('webauthnRpId')} ID once the new pool has its domain)`,
     });
   }
 }

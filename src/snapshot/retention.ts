@@ -11,6 +11,7 @@ import {
   LOCKS_DIR,
   readLeases,
 } from './lease.js';
+import { opt } from '../core/options.js';
 
 // In src/core/duration.ts so that the CLI can show them without loading retention.
 export { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration, parseDuration };
@@ -47,11 +48,12 @@ export interface PruneDecision {
 }
 
 /** Throws UsageError unless the policy is one retention can apply. */
-export function validatePolicy(policy: RetentionPolicy, names = CLI_NAMES): void {
+export function validatePolicy(policy: RetentionPolicy, names = OPTION_REFS): void {
   if (!Number.isSafeInteger(policy.keepLast) || policy.keepLast < 1) {
     throw new UsageError(
       'BAD_FLAG',
       `${names.keepLast} must be a whole number ≥ 1 (the newest snapshot is never pruned)`,
+      { option: 'keepLast' },
     );
   }
   for (const [k, v] of [
@@ -59,22 +61,24 @@ export function validatePolicy(policy: RetentionPolicy, names = CLI_NAMES): void
     ['keepMonthly', policy.keepMonthly],
   ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
-      throw new UsageError('BAD_FLAG', `${names[k]} must be a whole number ≥ 0`);
+      throw new UsageError('BAD_FLAG', `${names[k]} must be a whole number ≥ 0`, { option: k });
   }
   const g = policy.incompleteGraceMs;
   if (g !== undefined && (!Number.isFinite(g) || g < MIN_INCOMPLETE_GRACE_MS)) {
     throw new UsageError(
       'BAD_FLAG',
       `${names.incompleteGrace} must be at least ${formatDuration(MIN_INCOMPLETE_GRACE_MS)} (e.g. 7d, 36h)`,
+      { option: 'incompleteGrace' },
     );
   }
 }
 
-const CLI_NAMES = {
-  keepLast: '--keep-last',
-  keepDaily: '--keep-daily',
-  keepMonthly: '--keep-monthly',
-  incompleteGrace: '--incomplete-grace',
+/** The options as engine messages name them (the CLI prints their flags). */
+const OPTION_REFS = {
+  keepLast: opt('keepLast'),
+  keepDaily: opt('keepDaily'),
+  keepMonthly: opt('keepMonthly'),
+  incompleteGrace: opt('incompleteGrace'),
 };
 
 /** The UTC instant a snapshot id names (ids are the backup's start time). */

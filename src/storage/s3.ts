@@ -18,6 +18,7 @@ import {
   type StorageEntry,
   type StorageStat,
 } from './storage.js';
+import { opt } from '../core/options.js';
 
 export interface S3StorageOptions {
   client: S3Client;
@@ -73,7 +74,7 @@ export function s3Error(e: unknown, op: string, location: string): VaultError {
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return new CredentialsError(
       'NO_CREDENTIALS',
-      `no AWS credentials found for ${location} (set AWS_PROFILE/--profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
+      `no AWS credentials found for ${location} (set AWS_PROFILE/${opt('profile')}, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
       { location, op },
       { cause: e },
     );

@@ -426,7 +426,7 @@ describe('pool id and Region', () => {
       expect(e, bad).toMatchObject({ code: 'MALFORMED_POOL_ID', exitCode: 2 });
     }
     expect(() => resolveRegion('us-east-1_abc', 'eu-west-1')).toThrow(
-      /is in us-east-1, not in --region eu-west-1/,
+      /is in us-east-1, not in `region` eu-west-1/,
     );
   });
 });

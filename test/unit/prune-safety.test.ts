@@ -249,7 +249,7 @@ describe('incomplete snapshots: grace period from the last activity', () => {
 
   it('refuses a grace shorter than an hour and parses durations', () => {
     expect(() => planRetention([], { keepLast: 1, incompleteGraceMs: 60_000 })).toThrow(
-      /--incomplete-grace must be at least 1h/,
+      /`incompleteGrace` must be at least 1h/,
     );
     expect(parseDuration('7d')).toBe(7 * DAY);
     expect(parseDuration('36h')).toBe(36 * 3_600_000);
@@ -261,9 +261,9 @@ describe('incomplete snapshots: grace period from the last activity', () => {
 
   it('refuses keep-last 0, negative and fractional counts', () => {
     for (const keepLast of [0, -1, 1.5, Number.NaN])
-      expect(() => planRetention([], { keepLast })).toThrow(/--keep-last/);
-    expect(() => planRetention([], { keepLast: 1, keepDaily: -1 })).toThrow(/--keep-daily/);
-    expect(() => planRetention([], { keepLast: 1, keepMonthly: 0.5 })).toThrow(/--keep-monthly/);
+      expect(() => planRetention([], { keepLast })).toThrow(/`keepLast`/);
+    expect(() => planRetention([], { keepLast: 1, keepDaily: -1 })).toThrow(/`keepDaily`/);
+    expect(() => planRetention([], { keepLast: 1, keepMonthly: 0.5 })).toThrow(/`keepMonthly`/);
   });
 });
 

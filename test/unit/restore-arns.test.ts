@@ -490,7 +490,7 @@ describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
     const err = await restoreSnapshot(gw, reader, opts({})).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).exitCode).toBe(ExitCode.Usage);
-    expect((err as Error).message).toContain('--target-account');
+    expect((err as Error).message).toContain('`targetAccount`');
     expect(calls).toEqual([]);
     // --allow-foreign-arns accepts the risk: the restore goes on.
     const r = (await restoreSnapshot(

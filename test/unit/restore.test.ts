@@ -1179,7 +1179,7 @@ describe('restore preflight (aws-sdk-client-mock)', () => {
       'AliasAttributes: snapshot [email], target none',
       'UsernameConfiguration.CaseSensitive: snapshot false, target true',
       expect.stringContaining(
-        '--legacy-sub-attribute legacy_sub: the target pool has no custom:legacy_sub',
+        '`legacySubAttribute` legacy_sub: the target pool has no custom:legacy_sub',
       ),
       expect.stringContaining('the target pool already has users'),
     ]);

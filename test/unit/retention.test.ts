@@ -108,7 +108,7 @@ describe('retention', () => {
   });
 
   it('never prunes the newest complete snapshot: --keep-last must be at least 1', () => {
-    expect(() => planRetention([], { keepLast: 0 })).toThrow(/--keep-last/);
+    expect(() => planRetention([], { keepLast: 0 })).toThrow(/`keepLast`/);
   });
 
   it('removes a pruned snapshot directory from local disk, manifest first', async () => {

@@ -1,0 +1,42 @@
+import { OPTION_REFERENCE, type OptionName } from '../core/options.js';
+
+/** The CLI flag of each option engine messages name (src/core/options.ts). */
+export const OPTION_FLAGS: Record<OptionName, string> = {
+  'target.createPool': '--create-pool',
+  'target.userPoolId': '--to-user-pool-id',
+  mapArns: '--map-arns',
+  allowForeignArns: '--allow-foreign-arns',
+  targetAccount: '--target-account',
+  idpSecrets: '--idp-secrets',
+  legacySubAttribute: '--legacy-sub-attribute',
+  usersPath: '--users',
+  importLogsRoleArn: '--import-logs-role-arn',
+  stateDir: '--state-dir',
+  domain: '--domain',
+  webauthnRpId: '--webauthn-rp-id',
+  passwordState: '--password-state',
+  federatedUsers: '--federated-users',
+  withoutTriggers: '--without-triggers',
+  merge: '--merge',
+  subMap: '--sub-map',
+  includeSecrets: '--include-secrets',
+  userMfa: '--user-mfa',
+  rateShare: '--rate-share',
+  maxRps: '--max-rps',
+  keepLast: '--keep-last',
+  keepDaily: '--keep-daily',
+  keepMonthly: '--keep-monthly',
+  incompleteGrace: '--incomplete-grace',
+  region: '--region',
+  profile: '--profile',
+};
+
+/**
+ * An engine message as the CLI prints it: each option it names ("`mapArns`") becomes its flag
+ * (`--map-arns`). Anything else in backquotes stays as it is.
+ */
+export function renderOptionNames(text: string): string {
+  return text.replace(OPTION_REFERENCE, (ref, name: string) =>
+    Object.hasOwn(OPTION_FLAGS, name) ? OPTION_FLAGS[name as OptionName] : ref,
+  );
+}
