@@ -1,5 +1,10 @@
+import { readdirSync } from 'node:fs';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
+
+// The allow-lists (a JavaScript module without types: loaded by its path).
+const eslintConfig = '../../eslint.config.js';
+const { MAY_IMPORT } = (await import(eslintConfig)) as { MAY_IMPORT: Record<string, string[]> };
 
 /** The ESLint layer rule (eslint.config.js) applied to a would-be file at `filePath`. */
 async function layerErrors(filePath: string, code: string): Promise<string[]> {
@@ -69,6 +74,71 @@ describe('compare layer', () => {
       await layerErrors(
         'src/snapshot/probe.ts',
         "import { comparePools } from '../compare/index.js';\nexport const x = comparePools;\n",
+      ),
+    ).toHaveLength(1);
+  });
+});
+
+describe('allow-listed layers', () => {
+  const layers = Object.keys(MAY_IMPORT);
+  /** A value import of one (real, so that it resolves) module of `to`, as a file of `from` would write it. */
+  const probe = (to: string): string => {
+    const file = readdirSync(`src/${to}`)
+      .filter((f) => f.endsWith('.ts'))
+      .sort()[0];
+    return `import * as m from '../${to}/${file?.replace(/\.ts$/, '.js')}';\nexport const x = m;\n`;
+  };
+
+  it('every directory under src/ is a layer with an allow-list', () => {
+    const dirs = readdirSync('src', { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    expect(dirs.sort()).toEqual([...layers].sort());
+  });
+
+  it('each layer may import exactly the layers on its list', async () => {
+    const wrong: string[] = [];
+    for (const from of layers) {
+      for (const to of layers) {
+        if (to === from) continue;
+        const allowed = (MAY_IMPORT[from] ?? []).includes(to);
+        // compare takes two files of restore only; snapshot only the Storage interface.
+        if ((from === 'compare' && to === 'restore') || (from === 'snapshot' && to === 'storage'))
+          continue;
+        const errors = await layerErrors(`src/${from}/probe.ts`, probe(to));
+        if (allowed !== (errors.length === 0)) wrong.push(`${from} -> ${to}: ${errors.length}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  }, 120_000);
+
+  it('demo, policy and lambda are covered: demo and policy cannot reach the CLI, policy no engine', async () => {
+    expect(await layerErrors('src/demo/probe.ts', probe('cli'))).toHaveLength(1);
+    expect(await layerErrors('src/policy/probe.ts', probe('backup'))).toHaveLength(1);
+    expect(await layerErrors('src/policy/probe.ts', probe('cli'))).toHaveLength(1);
+    expect(await layerErrors('src/lambda/probe.ts', probe('restore'))).toHaveLength(1);
+  });
+
+  it('no layer imports the library entry src/index.ts', async () => {
+    expect(
+      await layerErrors(
+        'src/backup/probe.ts',
+        "import { restoreSnapshot } from '../index.js';\nexport const x = restoreSnapshot;\n",
+      ),
+    ).toHaveLength(1);
+  });
+
+  it('the snapshot format sees the Storage interface, never a backend', async () => {
+    expect(
+      await layerErrors(
+        'src/snapshot/probe.ts',
+        "import type { Storage } from '../storage/storage.js';\nexport type X = Storage;\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await layerErrors(
+        'src/snapshot/probe.ts',
+        "import { LocalDirStorage } from '../storage/local.js';\nexport const x = LocalDirStorage;\n",
       ),
     ).toHaveLength(1);
   });
