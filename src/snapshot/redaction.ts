@@ -14,15 +14,15 @@ export const SECRET_PATHS = {
   client: [['ClientSecret'], ['AnalyticsConfiguration', 'ExternalId']],
 } as const satisfies Record<string, readonly (readonly string[])[]>;
 
-type Loose = Record<string, unknown>;
+type PlainObject = Record<string, unknown>;
 
-function parentOf(obj: unknown, p: readonly string[]): Loose | undefined {
+function parentOf(obj: unknown, p: readonly string[]): PlainObject | undefined {
   let cur: unknown = obj;
   for (const k of p.slice(0, -1)) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Loose)[k];
+    cur = (cur as PlainObject)[k];
   }
-  return cur !== null && typeof cur === 'object' ? (cur as Loose) : undefined;
+  return cur !== null && typeof cur === 'object' ? (cur as PlainObject) : undefined;
 }
 
 /** Replaces each present, non-empty value at `paths` by the marker (in place). */
