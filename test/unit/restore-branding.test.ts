@@ -39,7 +39,7 @@ const brandings: ManagedLoginBrandingRecord[] = [
         Category: 'FORM_LOGO',
         ColorMode: 'LIGHT',
         Extension: 'PNG',
-        Bytes: png.toString('base64'),
+        Bytes: new Uint8Array(png),
         ResourceId: 'logo-1',
       },
     ],
