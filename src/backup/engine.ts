@@ -28,6 +28,7 @@ import {
   newSnapshotId,
   PART_DIRS,
   partPath,
+  brandingJson,
   type ClientRecord,
   type GroupRecord,
   type Json,
@@ -688,24 +689,19 @@ async function captureManagedLoginBranding(
       break;
     }
     if (!branding) continue;
-    out.push({
-      ClientId: clientId,
-      ...(branding.ManagedLoginBrandingId
-        ? { ManagedLoginBrandingId: branding.ManagedLoginBrandingId }
-        : {}),
-      ...(branding.UseCognitoProvidedValues !== undefined
-        ? { UseCognitoProvidedValues: branding.UseCognitoProvidedValues }
-        : {}),
-      ...(branding.Settings !== undefined ? { Settings: branding.Settings } : {}),
-      ...(branding.Assets
-        ? {
-            Assets: branding.Assets.map(({ Bytes, ...a }) => ({
-              ...a,
-              ...(Bytes ? { Bytes: Buffer.from(Bytes).toString('base64') } : {}),
-            })),
-          }
-        : {}),
-    });
+    out.push(
+      brandingJson({
+        ClientId: clientId,
+        ...(branding.ManagedLoginBrandingId
+          ? { ManagedLoginBrandingId: branding.ManagedLoginBrandingId }
+          : {}),
+        ...(branding.UseCognitoProvidedValues !== undefined
+          ? { UseCognitoProvidedValues: branding.UseCognitoProvidedValues }
+          : {}),
+        ...(branding.Settings !== undefined ? { Settings: branding.Settings } : {}),
+        ...(branding.Assets ? { Assets: branding.Assets } : {}),
+      }),
+    );
   }
   return out;
 }

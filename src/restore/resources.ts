@@ -1,6 +1,5 @@
 import {
   type AssetType,
-  type CreateManagedLoginBrandingCommandInput,
   type CreateIdentityProviderCommandInput,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,

@@ -351,9 +351,10 @@ export const ClientRecord = sdkDocument<ClientRecord>()({
   LastModifiedDate: IsoDate.optional(),
   ClientSecrets: z
     .array(
-      sdkDocument<Pick<ClientSecretDescriptorType, 'ClientSecretId' | 'ClientSecretCreateDate'>>()(
-        { ClientSecretId: z.string().optional(), ClientSecretCreateDate: IsoDate.optional() },
-      ),
+      sdkDocument<Pick<ClientSecretDescriptorType, 'ClientSecretId' | 'ClientSecretCreateDate'>>()({
+        ClientSecretId: z.string().optional(),
+        ClientSecretCreateDate: IsoDate.optional(),
+      }),
     )
     .optional(),
   SupportedIdentityProviders: StringList.optional(),
@@ -417,6 +418,24 @@ export const ManagedLoginBrandingRecord = sdkDocument<ManagedLoginBrandingRecord
   CreationDate: IsoDate.optional(),
   LastModifiedDate: IsoDate.optional(),
 });
+
+/** The JSON form backup writes of a branding record: asset bytes in base64. */
+export function brandingJson(b: ManagedLoginBrandingRecord): Json<ManagedLoginBrandingRecord> {
+  const { CreationDate, LastModifiedDate, Assets, ...rest } = b;
+  return {
+    ...rest,
+    ...(CreationDate ? { CreationDate: CreationDate.toISOString() } : {}),
+    ...(LastModifiedDate ? { LastModifiedDate: LastModifiedDate.toISOString() } : {}),
+    ...(Assets
+      ? {
+          Assets: Assets.map(({ Bytes, ...a }) => ({
+            ...a,
+            ...(Bytes ? { Bytes: Buffer.from(Bytes).toString('base64') } : {}),
+          })),
+        }
+      : {}),
+  };
+}
 
 /** UTC snapshot id, sortable and safe in paths and S3 keys: 2026-11-27T17-22-00-123Z. */
 export function newSnapshotId(date = new Date()): string {

@@ -216,7 +216,9 @@ describe('--map-arns', () => {
     expect(up.LambdaConfig?.KMSKeyID).toBe(`arn:aws:kms:eu-west-1:${DST_ACCOUNT}:key/abcd`);
     expect(up.SmsConfiguration?.SnsCallerArn).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`);
     expect(d.groups[0]?.RoleArn).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/admins`);
-    expect(d.clients[0]?.AnalyticsConfiguration?.RoleArn).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`);
+    expect(d.clients[0]?.AnalyticsConfiguration?.RoleArn).toBe(
+      `arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`,
+    );
     expect(up.Arn).toBe(sourceUserPool().Arn);
     expect(JSON.stringify(d.pool.domain)).toContain(SRC_ACCOUNT);
     expect(n).toBe(6);
