@@ -28,8 +28,15 @@ import {
   newSnapshotId,
   PART_DIRS,
   partPath,
+  brandingJson,
+  type ClientRecord,
+  type GroupRecord,
+  type Json,
+  type ManagedLoginBrandingRecord,
   type PoolDocument,
   REDACTED,
+  type UICustomizationRecord,
+  type UserRecord,
   type Warning,
 } from '../snapshot/format.js';
 import { acquireLease, type HeldLease } from '../snapshot/lease.js';
@@ -147,12 +154,12 @@ function hexPrefixes(n: 1 | 16 | 256): string[] {
 }
 
 /** A user record as stored: ListUsers' UserType, dates as ISO strings. */
-function userRecord(u: UserType, mfa?: Map<string, UserMfaSettings>): unknown {
+function userRecord(u: UserType, mfa?: Map<string, UserMfaSettings>): Json<UserRecord> {
   const m = u.Username ? mfa?.get(u.Username) : undefined;
   if (m && u.Username) mfa?.delete(u.Username);
   return {
-    Username: u.Username,
-    Attributes: u.Attributes ?? [],
+    Username: u.Username ?? '',
+    Attributes: (u.Attributes ?? []).map((a) => ({ ...a, Name: a.Name ?? '' })),
     UserCreateDate: u.UserCreateDate?.toISOString(),
     UserLastModifiedDate: u.UserLastModifiedDate?.toISOString(),
     Enabled: u.Enabled,
@@ -216,7 +223,7 @@ export async function backupPool(
       filterPrefix: string,
       started: ProbedShard | undefined,
       chain: { listed: number },
-    ): AsyncGenerator<unknown> {
+    ): AsyncGenerator<Json<UserRecord>> {
       const filter = filterPrefix ? `sub ^= "${filterPrefix}"` : undefined;
       // Shards run in the background: a group's member pages (one sequential chain
       // each) must not queue behind sixteen shards in the UserList schedule.
@@ -298,7 +305,7 @@ export async function backupPool(
       );
     };
 
-    const clients: UserPoolClientType[] = [];
+    const clients: ClientRecord[] = [];
     const idps: IdentityProviderType[] = [];
     const servers: ResourceServerType[] = [];
     const groups: GroupType[] = [];
@@ -323,13 +330,18 @@ export async function backupPool(
             gw.listUserPoolClientSecrets(poolId, clientId, { transientAttempts: 2 }),
           );
           if (secrets) {
-            (full as Record<string, unknown>).ClientSecrets = secrets.map((x) => ({
-              ClientSecretId: x.ClientSecretId,
-              ClientSecretCreateDate: x.ClientSecretCreateDate?.toISOString(),
-            }));
+            clients.push({
+              ...full,
+              ClientId: clientId,
+              ClientSecrets: secrets.map((x) => ({
+                ClientSecretId: x.ClientSecretId,
+                ClientSecretCreateDate: x.ClientSecretCreateDate,
+              })),
+            });
+            continue;
           }
         }
-        clients.push(full);
+        clients.push({ ...full, ClientId: full.ClientId ?? '' });
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
       const brandings = await captureManagedLoginBranding(gw, poolId, clients, warn);
@@ -359,13 +371,13 @@ export async function backupPool(
       await writer.writeJson(
         FILES.groups,
         'groups',
-        groups.map((g) => ({
-          GroupName: g.GroupName,
+        groups.map((g): GroupRecord => ({
+          GroupName: g.GroupName ?? '',
           Description: g.Description,
           Precedence: g.Precedence,
           RoleArn: g.RoleArn,
-          CreationDate: g.CreationDate?.toISOString(),
-          LastModifiedDate: g.LastModifiedDate?.toISOString(),
+          CreationDate: g.CreationDate,
+          LastModifiedDate: g.LastModifiedDate,
         })),
         groups.length,
       );
@@ -594,17 +606,14 @@ async function capturePoolDocument(
   const poolId = pool.Id ?? '';
   const mfa = await gw.getUserPoolMfaConfig(poolId);
   const { $metadata: _m, ...mfaConfig } = mfa;
-  const doc: PoolDocument = {
-    userPool: { ...(pool as Record<string, unknown>), Id: poolId },
-    mfaConfig,
-  };
+  const doc: PoolDocument = { userPool: { ...pool, Id: poolId }, mfaConfig };
   const quick = { transientAttempts: 2 };
   const domainName = pool.CustomDomain ?? pool.Domain;
   if (domainName) {
     const d = await bestEffort('DescribeUserPoolDomain', warn, () =>
       gw.describeUserPoolDomain(domainName, quick),
     );
-    if (d) doc.domain = d as Record<string, unknown>;
+    if (d) doc.domain = d;
   }
   if (pool.Arn) {
     const arn = pool.Arn;
@@ -617,13 +626,14 @@ async function capturePoolDocument(
     gw.getUICustomization(poolId, quick),
   );
   if (ui) {
-    doc.uiCustomization = ui as Record<string, unknown>;
+    const uiCustomization: UICustomizationRecord = { ...ui };
+    doc.uiCustomization = uiCustomization;
     // GetUICustomization gives a URL, SetUICustomization wants the bytes: keep the logo itself.
     if (ui.ImageUrl) {
       const url = ui.ImageUrl;
       try {
         const bytes = await (fetchImage ?? downloadUiImage)(url, signal);
-        doc.uiCustomization.ImageFile = Buffer.from(bytes).toString('base64');
+        uiCustomization.ImageFile = Buffer.from(bytes).toString('base64');
       } catch (e) {
         if (signal.aborted) throw new InterruptedError();
         warn({
@@ -637,11 +647,11 @@ async function capturePoolDocument(
   const logs = await bestEffort('GetLogDeliveryConfiguration', warn, () =>
     gw.getLogDeliveryConfiguration(poolId, quick),
   );
-  if (logs) doc.logDeliveryConfiguration = logs as unknown as Record<string, unknown>;
+  if (logs) doc.logDeliveryConfiguration = logs;
   const risk = await bestEffort('DescribeRiskConfiguration', warn, () =>
     gw.describeRiskConfiguration(poolId, quick),
   );
-  if (risk) doc.riskConfiguration = risk as Record<string, unknown>;
+  if (risk) doc.riskConfiguration = risk;
   return doc;
 }
 
@@ -656,8 +666,8 @@ async function captureManagedLoginBranding(
   poolId: string,
   clients: readonly UserPoolClientType[],
   warn: (w: Warning) => void,
-): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
+): Promise<Json<ManagedLoginBrandingRecord>[]> {
+  const out: Json<ManagedLoginBrandingRecord>[] = [];
   for (const [i, c] of clients.entries()) {
     const clientId = c.ClientId;
     if (!clientId) continue;
@@ -679,24 +689,19 @@ async function captureManagedLoginBranding(
       break;
     }
     if (!branding) continue;
-    out.push({
-      ClientId: clientId,
-      ...(branding.ManagedLoginBrandingId
-        ? { ManagedLoginBrandingId: branding.ManagedLoginBrandingId }
-        : {}),
-      ...(branding.UseCognitoProvidedValues !== undefined
-        ? { UseCognitoProvidedValues: branding.UseCognitoProvidedValues }
-        : {}),
-      ...(branding.Settings !== undefined ? { Settings: branding.Settings } : {}),
-      ...(branding.Assets
-        ? {
-            Assets: branding.Assets.map(({ Bytes, ...a }) => ({
-              ...a,
-              ...(Bytes ? { Bytes: Buffer.from(Bytes).toString('base64') } : {}),
-            })),
-          }
-        : {}),
-    });
+    out.push(
+      brandingJson({
+        ClientId: clientId,
+        ...(branding.ManagedLoginBrandingId
+          ? { ManagedLoginBrandingId: branding.ManagedLoginBrandingId }
+          : {}),
+        ...(branding.UseCognitoProvidedValues !== undefined
+          ? { UseCognitoProvidedValues: branding.UseCognitoProvidedValues }
+          : {}),
+        ...(branding.Settings !== undefined ? { Settings: branding.Settings } : {}),
+        ...(branding.Assets ? { Assets: branding.Assets } : {}),
+      }),
+    );
   }
   return out;
 }

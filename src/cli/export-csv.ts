@@ -118,7 +118,7 @@ export function registerExportCsv(program: Command): void {
                 const live = await gw.describeUserPool(flags.headerFrom);
                 const mfa = await gw.getUserPoolMfaConfig(flags.headerFrom);
                 pool = {
-                  userPool: { ...(live as Record<string, unknown>), Id: flags.headerFrom },
+                  userPool: { ...live, Id: flags.headerFrom },
                   mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },
                 };
               } finally {

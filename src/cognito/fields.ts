@@ -316,10 +316,10 @@ export const UI_COMPLETE: Complete<
 // ---- what a comparison looks at (src/compare) ----------------------------------------------
 
 /** Pool settings compared: every field restore copies into CreateUserPool. */
-export const COMPARED_POOL_KEYS: readonly string[] = CREATE_POOL_KEYS;
+export const COMPARED_POOL_KEYS: readonly (typeof CREATE_POOL_KEYS)[number][] = CREATE_POOL_KEYS;
 
 /** GetUserPoolMfaConfig fields compared: every field restore sets with SetUserPoolMfaConfig. */
-export const COMPARED_MFA_KEYS: readonly string[] = MFA_KEYS;
+export const COMPARED_MFA_KEYS: readonly (typeof MFA_KEYS)[number][] = MFA_KEYS;
 
 /** Group fields compared (by group name). */
 export const COMPARED_GROUP_KEYS = CREATE_GROUP_KEYS.filter((k) => k !== 'GroupName');
@@ -405,3 +405,69 @@ export function parseIdentities(value: string | undefined): LinkedIdentity[] {
     return [];
   }
 }
+
+// ---- copying fields ------------------------------------------------------------------------
+
+/**
+ * The members `keys` of `from` that hold a value, deep-copied. Spread into a request, each
+ * member's type is checked against the request's: a Describe field a Create request types
+ * differently does not compile.
+ */
+export function pickPresent<T extends object, K extends keyof T>(
+  from: T,
+  keys: readonly K[],
+): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) {
+    const v = from[k];
+    if (v !== undefined && v !== null) out[k] = structuredClone(v);
+  }
+  return out;
+}
+
+/** Members of `K` whose type in `From` is not assignable to their type in `To`. */
+type Mismatched<From, To, K extends keyof From & keyof To> = {
+  [P in K]: [From[P]] extends [To[P]] ? never : P;
+}[K];
+
+/** DescribeUserPool's members go into CreateUserPool with the types CreateUserPool takes. */
+export const POOL_CREATE_TYPES: Complete<
+  Mismatched<UserPoolType, CreateUserPoolCommandInput, (typeof CREATE_POOL_KEYS)[number]>
+> = true;
+export const POOL_UPDATE_TYPES: Complete<
+  Mismatched<UserPoolType, UpdateUserPoolCommandInput, UpdatePoolKey>
+> = true;
+export const MFA_TYPES: Complete<
+  Mismatched<
+    GetUserPoolMfaConfigResponse,
+    SetUserPoolMfaConfigCommandInput,
+    (typeof MFA_KEYS)[number]
+  >
+> = true;
+export const CLIENT_CREATE_TYPES: Complete<
+  Mismatched<
+    UserPoolClientType,
+    CreateUserPoolClientCommandInput,
+    (typeof CREATE_CLIENT_KEYS)[number]
+  >
+> = true;
+export const IDP_CREATE_TYPES: Complete<
+  Mismatched<
+    IdentityProviderType,
+    CreateIdentityProviderCommandInput,
+    (typeof CREATE_IDP_KEYS)[number]
+  >
+> = true;
+export const RESOURCE_SERVER_CREATE_TYPES: Complete<
+  Mismatched<
+    ResourceServerType,
+    CreateResourceServerCommandInput,
+    (typeof CREATE_RESOURCE_SERVER_KEYS)[number]
+  >
+> = true;
+export const GROUP_CREATE_TYPES: Complete<
+  Mismatched<GroupType, CreateGroupCommandInput, (typeof CREATE_GROUP_KEYS)[number]>
+> = true;
+export const RISK_TYPES: Complete<
+  Mismatched<RiskConfigurationType, SetRiskConfigurationCommandInput, (typeof RISK_KEYS)[number]>
+> = true;

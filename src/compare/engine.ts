@@ -1,3 +1,10 @@
+import type {
+  IdentityProviderType,
+  ResourceServerType,
+  SchemaAttributeType,
+  UserPoolClientType,
+  UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import {
   COMPARED_CLIENT_KEYS,
   COMPARED_CUSTOM_SCHEMA_KEYS,
@@ -16,7 +23,7 @@ import {
 import { throwIfAborted } from '../core/errors.js';
 import { RESTORE_TOKEN_TAG } from '../restore/create-once.js';
 import { expectedRestoredStatus, type PasswordState } from '../restore/sign-in.js';
-import type { CompareSide, Loose, SideResources, UserLike } from './sides.js';
+import type { ComparedForm, CompareSide, SideResources, UserLike } from './sides.js';
 import { Spill, SpillDir } from './spill.js';
 
 /**
@@ -164,7 +171,7 @@ export function canonical(v: unknown, field?: string): string {
   }
   if (v instanceof Date) return JSON.stringify(v.toISOString());
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Loose)
+    const entries = Object.entries(v)
       .filter(([, x]) => x !== undefined && x !== null)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x, k)}`);
@@ -197,8 +204,8 @@ class Differences {
 // ---- resources ---------------------------------------------------------------------------------
 
 /** The pool without the tag a restore marks its pools with (not a setting of the source). */
-function withoutRestoreToken(pool: Loose): Loose {
-  const tags = pool.UserPoolTags as Record<string, string> | undefined;
+function withoutRestoreToken(pool: UserPoolType): UserPoolType {
+  const tags = pool.UserPoolTags;
   if (!tags) return pool;
   // No tags and an empty tag map are the same.
   const { [RESTORE_TOKEN_TAG]: _token, ...rest } = tags;
@@ -248,11 +255,11 @@ function comparePoolSettings(
     if (canonical(a.mfa[k]) !== canonical(b.mfa[k]))
       d.add({ kind: 'pool', key: k, message: `MFA setting ${k} differs` }, a.mfa[k], b.mfa[k]);
   }
-  const schema = (p: Loose): Map<string, Loose> =>
+  const schema = (p: UserPoolType): Map<string, SchemaAttributeType> =>
     new Map(
-      ((p.SchemaAttributes as Loose[] | undefined) ?? [])
-        .filter((s) => typeof s.Name === 'string' && !ignore.has(s.Name))
-        .map((s) => [s.Name as string, s]),
+      (p.SchemaAttributes ?? []).flatMap((s) =>
+        typeof s.Name === 'string' && !ignore.has(s.Name) ? [[s.Name, s] as const] : [],
+      ),
     );
   const sa = schema(a.pool);
   const sb = schema(b.pool);
@@ -292,13 +299,13 @@ function comparePoolSettings(
   }
 }
 
-function compareNamed(
+function compareNamed<T>(
   kind: DifferenceKind,
   label: string,
-  a: Loose[],
-  b: Loose[],
-  name: (t: Loose) => unknown,
-  fields: (t: Loose) => Loose,
+  a: T[],
+  b: T[],
+  name: (t: T) => unknown,
+  fields: (t: T) => ComparedForm,
   d: Differences,
   la: string,
   lb: string,
@@ -322,27 +329,31 @@ function compareNamed(
     if (!ma.has(n)) d.add({ kind, key: n, only: 'B', message: `${label} ${n} is only in ${lb}` });
 }
 
-function pick(src: Loose, keys: readonly string[]): Loose {
-  const out: Loose = {};
+/** The members `keys` of `src`, absent ones included (as undefined). */
+function pick<T extends object, K extends keyof T & string>(
+  src: T,
+  keys: readonly K[],
+): ComparedForm {
+  const out: ComparedForm = {};
   for (const k of keys) out[k] = src[k];
   return out;
 }
 
-function clientFields(c: Loose): Loose {
+function clientFields(c: UserPoolClientType): ComparedForm {
   return { ...pick(c, COMPARED_CLIENT_KEYS), HasSecret: Boolean(c.ClientSecret) };
 }
 
-function idpFields(p: Loose, secrets: boolean): Loose {
-  const details: Loose = {};
-  for (const [k, v] of Object.entries((p.ProviderDetails as Loose | undefined) ?? {})) {
+function idpFields(p: IdentityProviderType, secrets: boolean): ComparedForm {
+  const details: ComparedForm = {};
+  for (const [k, v] of Object.entries(p.ProviderDetails ?? {})) {
     if (IDP_DETAILS_NOT_COMPARED.has(k)) continue;
     details[k] = SECRET_DETAIL_KEY.test(k) && !secrets ? '(secret)' : v;
   }
   return { ...pick(p, COMPARED_IDP_KEYS), ProviderDetails: details };
 }
 
-function serverFields(s: Loose): Loose {
-  const scopes = [...((s.Scopes as { ScopeName?: string }[] | undefined) ?? [])].sort((x, y) =>
+function serverFields(s: ResourceServerType): ComparedForm {
+  const scopes = [...(s.Scopes ?? [])].sort((x, y) =>
     (x.ScopeName ?? '').localeCompare(y.ScopeName ?? ''),
   );
   return { ...pick(s, COMPARED_RESOURCE_SERVER_KEYS), Scopes: scopes };
@@ -362,7 +373,7 @@ interface SpilledUser {
 
 type KeyFn = (u: UserLike) => string;
 
-function userKeyFn(opts: CompareOptions, a: Loose, b: Loose, side: 'A' | 'B'): KeyFn {
+function userKeyFn(opts: CompareOptions, a: UserPoolType, b: UserPoolType, side: 'A' | 'B'): KeyFn {
   const mode = opts.matchUsersBy ?? 'auto';
   const byName = (u: UserLike): string => `username:${u.Username ?? ''}`;
   if (mode === 'sub-map') {
@@ -374,10 +385,7 @@ function userKeyFn(opts: CompareOptions, a: Loose, b: Loose, side: 'A' | 'B'): K
       return mapped === undefined ? `unmapped:${old ?? byName(u)}` : `sub:${mapped}`;
     };
   }
-  const generated = Boolean(
-    (a.UsernameAttributes as unknown[] | undefined)?.length ||
-    (b.UsernameAttributes as unknown[] | undefined)?.length,
-  );
+  const generated = Boolean(a.UsernameAttributes?.length || b.UsernameAttributes?.length);
   if (mode === 'username' || (mode === 'auto' && !generated)) return (u) => u.Username ?? '';
   if (mode === 'email') return (u) => attr(u, 'email') ?? byName(u);
   if (mode === 'phone_number') return (u) => attr(u, 'phone_number') ?? byName(u);

@@ -1,4 +1,14 @@
-import { RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
+import type {
+  GroupType,
+  IdentityProviderType,
+  LogDeliveryConfigurationType,
+  ResourceServerType,
+  RiskConfigurationType,
+  UICustomizationType,
+  UserPoolClientType,
+  UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { pickPresent, RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { InterruptedError } from '../core/errors.js';
 import {
@@ -6,6 +16,7 @@ import {
   GroupRecord,
   IdentityProviderRecord,
   MembershipRecord,
+  type MfaConfigRecord,
   PoolDocument,
   ResourceServerRecord,
   UserRecord,
@@ -13,7 +24,8 @@ import {
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { z } from 'zod';
 
-export type Loose = Record<string, unknown>;
+/** A setting in the form compared (the same for a live pool and a snapshot). */
+export type ComparedForm = Record<string, unknown>;
 
 /** A user as both ListUsers and the snapshot give it. */
 export interface UserLike {
@@ -25,12 +37,12 @@ export interface UserLike {
 
 /** The small documents of one side: held in memory (a pool has at most thousands of these). */
 export interface SideResources {
-  pool: Loose;
-  mfa: Loose;
-  groups: Loose[];
-  clients: Loose[];
-  identityProviders: Loose[];
-  resourceServers: Loose[];
+  pool: UserPoolType;
+  mfa: MfaConfigRecord;
+  groups: GroupType[];
+  clients: UserPoolClientType[];
+  identityProviders: IdentityProviderType[];
+  resourceServers: ResourceServerType[];
   /** Users expected (EstimatedNumberOfUsers, or the snapshot's count): sizes the partitions. */
   estimatedUsers?: number;
   /**
@@ -38,38 +50,53 @@ export interface SideResources {
    * LogDeliveryConfiguration), as compared: a value, `undefined` when the side could not read it
    * (refused), absent when the side does not hold it at all.
    */
-  extras?: Map<string, Loose | undefined>;
-}
-
-function pickKeys(src: Loose, keys: readonly string[]): Loose {
-  const out: Loose = {};
-  for (const k of keys) if (src[k] !== undefined && src[k] !== null) out[k] = src[k];
-  return out;
+  extras?: Map<string, ComparedForm | undefined>;
 }
 
 /** The compared form of each setting; the same for a live pool and a snapshot. */
-const EXTRA_FORM: Record<string, (v: Loose) => Loose> = {
+const EXTRA_FORM = {
   // Each pool serves its logo from its own URL (a snapshot keeps the bytes): compare that there is one.
-  UICustomization: (ui) => ({ ...pickKeys(ui, UI_KEYS), HasImage: Boolean(ui.ImageUrl) }),
-  RiskConfiguration: (risk) => pickKeys(risk, RISK_KEYS),
-  LogDeliveryConfiguration: (logs) => ({ LogConfigurations: logs.LogConfigurations ?? [] }),
+  UICustomization: (ui: UICustomizationType): ComparedForm => ({
+    ...pickPresent(ui, UI_KEYS),
+    HasImage: Boolean(ui.ImageUrl),
+  }),
+  RiskConfiguration: (risk: RiskConfigurationType): ComparedForm => pickPresent(risk, RISK_KEYS),
+  LogDeliveryConfiguration: (logs: LogDeliveryConfigurationType): ComparedForm => ({
+    LogConfigurations: logs.LogConfigurations ?? [],
+  }),
 };
 
 /** Reads the extra settings of a live pool; a refused read is `undefined`. */
 async function readExtras(
   gw: CognitoGateway,
   poolId: string,
-): Promise<Map<string, Loose | undefined>> {
+): Promise<Map<string, ComparedForm | undefined>> {
   const quick = { transientAttempts: 1 };
-  const reads: [string, () => Promise<unknown>][] = [
-    ['UICustomization', () => gw.getUICustomization(poolId, quick)],
-    ['RiskConfiguration', () => gw.describeRiskConfiguration(poolId, quick)],
-    ['LogDeliveryConfiguration', () => gw.getLogDeliveryConfiguration(poolId, quick)],
+  const reads: [keyof typeof EXTRA_FORM, () => Promise<ComparedForm>][] = [
+    [
+      'UICustomization',
+      async () => EXTRA_FORM.UICustomization((await gw.getUICustomization(poolId, quick)) ?? {}),
+    ],
+    [
+      'RiskConfiguration',
+      async () =>
+        EXTRA_FORM.RiskConfiguration((await gw.describeRiskConfiguration(poolId, quick)) ?? {}),
+    ],
+    [
+      'LogDeliveryConfiguration',
+      async () =>
+        EXTRA_FORM.LogDeliveryConfiguration(
+          (await gw.getLogDeliveryConfiguration(poolId, quick)) ?? {
+            UserPoolId: poolId,
+            LogConfigurations: [],
+          },
+        ),
+    ],
   ];
-  const out = new Map<string, Loose | undefined>();
+  const out = new Map<string, ComparedForm | undefined>();
   for (const [name, read] of reads) {
     try {
-      out.set(name, EXTRA_FORM[name]!(((await read()) ?? {}) as Loose));
+      out.set(name, await read());
     } catch (e) {
       if (e instanceof InterruptedError) throw e;
       out.set(name, undefined);
@@ -79,18 +106,17 @@ async function readExtras(
 }
 
 /** The extra settings a snapshot holds (backup leaves out what it could not read). */
-function snapshotExtras(doc: {
-  uiCustomization?: Loose;
-  riskConfiguration?: Loose;
-  logDeliveryConfiguration?: Loose;
-}): Map<string, Loose | undefined> {
-  const out = new Map<string, Loose | undefined>();
-  const add = (name: string, v: Loose | undefined): void => {
-    if (v) out.set(name, EXTRA_FORM[name]!(v));
-  };
-  add('UICustomization', doc.uiCustomization);
-  add('RiskConfiguration', doc.riskConfiguration);
-  add('LogDeliveryConfiguration', doc.logDeliveryConfiguration);
+function snapshotExtras(doc: PoolDocument): Map<string, ComparedForm | undefined> {
+  const out = new Map<string, ComparedForm | undefined>();
+  if (doc.uiCustomization)
+    out.set('UICustomization', EXTRA_FORM.UICustomization(doc.uiCustomization));
+  if (doc.riskConfiguration)
+    out.set('RiskConfiguration', EXTRA_FORM.RiskConfiguration(doc.riskConfiguration));
+  if (doc.logDeliveryConfiguration)
+    out.set(
+      'LogDeliveryConfiguration',
+      EXTRA_FORM.LogDeliveryConfiguration(doc.logDeliveryConfiguration),
+    );
   return out;
 }
 
@@ -111,27 +137,31 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
   return {
     label,
     async resources(settings) {
-      const pool = ((await gw.describeUserPool(userPoolId)) ?? {}) as Loose;
-      const mfa = settings ? ((await gw.getUserPoolMfaConfig(userPoolId)) as unknown as Loose) : {};
-      const groups: Loose[] = [];
-      for await (const g of gw.listGroups(userPoolId)) groups.push(g as Loose);
-      const clients: Loose[] = [];
+      const pool = (await gw.describeUserPool(userPoolId)) ?? {};
+      let mfa: MfaConfigRecord = {};
+      if (settings) {
+        const { $metadata: _m, ...config } = await gw.getUserPoolMfaConfig(userPoolId);
+        mfa = config;
+      }
+      const groups: GroupType[] = [];
+      for await (const g of gw.listGroups(userPoolId)) groups.push(g);
+      const clients: UserPoolClientType[] = [];
       for await (const c of gw.listUserPoolClients(userPoolId)) {
         const full = await gw.describeUserPoolClient(userPoolId, c.ClientId ?? '');
-        if (full) clients.push(full as Loose);
+        if (full) clients.push(full);
       }
-      const identityProviders: Loose[] = [];
+      const identityProviders: IdentityProviderType[] = [];
       for await (const p of gw.listIdentityProviders(userPoolId)) {
         const full = await gw.describeIdentityProvider(userPoolId, p.ProviderName ?? '');
-        if (full) identityProviders.push(full as Loose);
+        if (full) identityProviders.push(full);
       }
-      const resourceServers: Loose[] = [];
-      for await (const s of gw.listResourceServers(userPoolId)) resourceServers.push(s as Loose);
+      const resourceServers: ResourceServerType[] = [];
+      for await (const s of gw.listResourceServers(userPoolId)) resourceServers.push(s);
       const estimated = pool.EstimatedNumberOfUsers;
       const extras = settings ? await readExtras(gw, userPoolId) : undefined;
       return {
         pool,
-        mfa: mfa ?? {},
+        mfa,
         groups,
         clients,
         identityProviders,
@@ -163,12 +193,12 @@ export function snapshotSide(reader: SnapshotReader, label: string): CompareSide
         reader.readJson('resourceServers', z.array(ResourceServerRecord)),
       ]);
       return {
-        pool: pool.userPool as Loose,
-        mfa: (pool.mfaConfig ?? {}) as Loose,
-        groups: groups as Loose[],
-        clients: clients as Loose[],
-        identityProviders: identityProviders as Loose[],
-        resourceServers: resourceServers as Loose[],
+        pool: pool.userPool,
+        mfa: pool.mfaConfig ?? {},
+        groups,
+        clients,
+        identityProviders,
+        resourceServers,
         estimatedUsers: reader.manifest.counts.users,
         extras: snapshotExtras(pool),
       };

@@ -69,7 +69,7 @@ import {
  * - The job ends Failed with "Too many users have failed or been skipped during the import." when
  *   more than half of the rows failed or were skipped (AWS's threshold is undocumented), else
  *   Succeeded. Jobs never started expire after 24 h (AWS: "24-48 hours").
- * - Looser: the IAM role in CloudWatchLogsRoleArn is only checked against the model's pattern,
+ * - More lenient: the IAM role in CloudWatchLogsRoleArn is only checked against the model's pattern,
  *   never assumed; CRLF line ends are accepted; passwordless pools' CONFIRMED rule is not modelled;
  *   the CloudWatch Logs calls are made only when `logs` is given.
  */

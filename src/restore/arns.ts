@@ -62,7 +62,8 @@ function* walk(value: unknown, at: string): Generator<ArnUse> {
     return;
   }
   if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (value instanceof Date || ArrayBuffer.isView(value)) return;
+    for (const [k, v] of Object.entries(value)) {
       yield* walk(v, at ? `${at}.${k}` : k);
     }
   }
@@ -219,48 +220,51 @@ export async function loadArnMap(file: string): Promise<Record<string, string>> 
   return raw as Record<string, string>;
 }
 
-function rewrite(value: unknown, map: ArnMap, rewritten: { n: number }): unknown {
-  if (typeof value === 'string') {
-    if (!value.startsWith('arn:')) return value;
-    const to = map.map(value);
-    if (to === undefined) return value;
-    rewritten.n++;
-    return to;
+/**
+ * Rewrites, in place, every mapped ARN among the string members of `value`, at any depth
+ * (objects and arrays; a Date or bytes hold none). Top-level members named in `skip` are left.
+ */
+function rewriteIn(
+  value: object,
+  map: ArnMap,
+  rewritten: { n: number },
+  skip?: ReadonlySet<string>,
+): void {
+  for (const [k, v] of Object.entries(value)) {
+    if (skip?.has(k)) continue;
+    if (typeof v === 'string') {
+      const to = v.startsWith('arn:') ? map.map(v) : undefined;
+      if (to === undefined) continue;
+      Reflect.set(value, k, to);
+      rewritten.n++;
+    } else if (v && typeof v === 'object' && !(v instanceof Date) && !ArrayBuffer.isView(v)) {
+      rewriteIn(v, map, rewritten);
+    }
   }
-  if (Array.isArray(value)) return value.map((v) => rewrite(v, map, rewritten));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>))
-      out[k] = rewrite(v, map, rewritten);
-    return out;
-  }
-  return value;
 }
 
+/** The old pool's own ARN is not a setting: never rewritten. */
+const POOL_OWN = new Set(['Arn']);
+
 /**
- * Applies --map-arns to everything a restore sends (in place): the pool document (but not the
- * old pool's own ARN), groups, clients, identity providers. Returns how many ARNs it rewrote.
+ * Applies --map-arns to everything a restore sends: the pool document (but not the old pool's
+ * own ARN, nor the domain), groups, clients, identity providers. The documents are replaced by
+ * rewritten copies (the ones read are left as they were). Returns how many ARNs it rewrote.
  */
 export function applyArnMap(data: SnapshotData, map: ArnMap): number {
   const n = { n: 0 };
-  const pool = data.pool as Record<string, unknown>;
-  for (const key of Object.keys(pool)) {
-    if (key === 'domain') continue;
-    if (key === 'userPool') {
-      const { Arn, ...rest } = pool.userPool as Record<string, unknown>;
-      pool.userPool = {
-        ...(rewrite(rest, map, n) as Record<string, unknown>),
-        ...(Arn !== undefined ? { Arn } : {}),
-      };
-    } else pool[key] = rewrite(pool[key], map, n);
+  const pool = structuredClone(data.pool);
+  for (const [key, v] of Object.entries(pool)) {
+    if (key === 'domain' || !v || typeof v !== 'object') continue;
+    rewriteIn(v, map, n, key === 'userPool' ? POOL_OWN : undefined);
   }
-  data.groups = rewrite(data.groups, map, n) as SnapshotData['groups'];
-  data.clients = rewrite(data.clients, map, n) as SnapshotData['clients'];
-  data.identityProviders = rewrite(
-    data.identityProviders,
-    map,
-    n,
-  ) as SnapshotData['identityProviders'];
+  data.pool = pool;
+  for (const list of [
+    (data.groups = structuredClone(data.groups)),
+    (data.clients = structuredClone(data.clients)),
+    (data.identityProviders = structuredClone(data.identityProviders)),
+  ])
+    rewriteIn(list, map, n);
   return n.n;
 }
 
@@ -400,10 +404,9 @@ export async function arnPreflight(
   const account = accountBound
     ? await resolveTargetAccount(gw, opts.targetPool, opts.targetAccount)
     : (fromPool ?? opts.targetAccount);
-  const up = data.pool.userPool as Record<string, unknown>;
+  const up = data.pool.userPool;
   const sourceRegion =
-    parseArn(typeof up.Arn === 'string' ? up.Arn : '')?.region ||
-    (typeof up.Id === 'string' && up.Id.includes('_') ? up.Id.split('_')[0] : undefined);
+    parseArn(up.Arn ?? '')?.region || (up.Id.includes('_') ? up.Id.split('_')[0] : undefined);
   const checked = { region, account, sourceRegion };
   // Only the pool document goes out with CreateUserPool; groups, clients and IdPs are sent after
   // it, once the new pool's ARN names the account (checkAfterCreate).

@@ -3,8 +3,6 @@ import { isResourceError, recordResourceFailure } from './resources.js';
 import type { RunStep } from './run-state.js';
 import { opt } from '../core/options.js';
 
-type Loose = Record<string, unknown>;
-
 /**
  * The requested Cognito-hosted domain (options.domain), once: not when the pool already has a
  * domain (a warning), and a refusal is a resource failure, not the end of the restore.
@@ -22,7 +20,7 @@ export async function ensureDomain(step: RunStep, poolId: string): Promise<void>
       message: `the target pool already has a domain (${live.CustomDomain ?? live.Domain}); ${opt('domain')} ${domain} not created`,
     });
   } else {
-    const version = (pre.data.pool.domain as Loose | undefined)?.ManagedLoginVersion;
+    const version = pre.data.pool.domain?.ManagedLoginVersion;
     try {
       await gw.createUserPoolDomain({
         UserPoolId: poolId,

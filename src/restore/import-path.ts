@@ -376,7 +376,7 @@ export async function importUsers(
 /** A live pool (DescribeUserPool) in the shape the CSV encoder reads. */
 export function poolLike(p: UserPoolType): Pick<PoolDocument, 'userPool' | 'mfaConfig'> {
   return {
-    userPool: { ...(p as Record<string, unknown>), Id: p.Id ?? '' },
+    userPool: { ...p, Id: p.Id ?? '' },
     mfaConfig: { MfaConfiguration: p.MfaConfiguration ?? 'OFF' },
   };
 }

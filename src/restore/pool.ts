@@ -2,11 +2,12 @@ import type {
   CreateUserPoolCommandInput,
   SchemaAttributeType,
   SetUserPoolMfaConfigCommandInput,
+  UpdateUserPoolCommandInput,
   UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, UsageError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
-import { CREATE_POOL_KEYS } from '../cognito/fields.js';
+import { CREATE_POOL_KEYS, pickPresent } from '../cognito/fields.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import type { RestoreWarning } from './types.js';
@@ -116,10 +117,49 @@ export interface PoolCreatePlan {
   warnings: RestoreWarning[];
 }
 
-type Loose = Record<string, unknown>;
-
 function present(v: unknown): boolean {
   return v !== undefined && v !== null;
+}
+
+/** The members of CreateUserPool and UpdateUserPool requests that can carry a value twice. */
+type PoolSettingsInput = Pick<
+  CreateUserPoolCommandInput & UpdateUserPoolCommandInput,
+  | 'VerificationMessageTemplate'
+  | 'EmailVerificationMessage'
+  | 'EmailVerificationSubject'
+  | 'SmsVerificationMessage'
+  | 'AdminCreateUserConfig'
+  | 'Policies'
+>;
+
+/**
+ * Each value sent once (in place): the legacy top-level verification messages duplicate
+ * VerificationMessageTemplate, which supersedes them; the deprecated UnusedAccountValidityDays
+ * conflicts with TemporaryPasswordValidityDays.
+ */
+export function withoutDuplicateSettings(input: PoolSettingsInput): void {
+  const vmt = input.VerificationMessageTemplate;
+  if (vmt) {
+    if (
+      present(input.EmailVerificationMessage) &&
+      input.EmailVerificationMessage === vmt.EmailMessage
+    )
+      delete input.EmailVerificationMessage;
+    if (
+      present(input.EmailVerificationSubject) &&
+      input.EmailVerificationSubject === vmt.EmailSubject
+    )
+      delete input.EmailVerificationSubject;
+    if (present(input.SmsVerificationMessage) && input.SmsVerificationMessage === vmt.SmsMessage)
+      delete input.SmsVerificationMessage;
+  }
+  const acu = input.AdminCreateUserConfig;
+  if (
+    acu &&
+    present(acu.UnusedAccountValidityDays) &&
+    present(input.Policies?.PasswordPolicy?.TemporaryPasswordValidityDays)
+  )
+    delete acu.UnusedAccountValidityDays;
 }
 
 /**
@@ -133,84 +173,47 @@ export function planPoolCreation(
   legacySubAttribute?: string,
   opts: { webauthnRpId?: string } = {},
 ): PoolCreatePlan {
-  const up = doc.userPool as Loose;
+  const up = doc.userPool;
   const warnings: RestoreWarning[] = [];
-  const input: Loose = { PoolName: poolName };
-  for (const k of CREATE_POOL_KEYS) if (present(up[k])) input[k] = structuredClone(up[k]);
+  const input: CreateUserPoolCommandInput = {
+    ...pickPresent(up, CREATE_POOL_KEYS),
+    PoolName: poolName,
+  };
 
-  const schema = schemaForCreate(
-    (up.SchemaAttributes as SchemaAttributeType[] | undefined) ?? [],
-    legacySubAttribute,
-  );
+  const schema = schemaForCreate(up.SchemaAttributes ?? [], legacySubAttribute);
   if (schema.length) input.Schema = schema;
 
-  const tags = { ...((up.UserPoolTags as Record<string, string>) ?? {}), ...(doc.tags ?? {}) };
+  const tags = { ...(up.UserPoolTags ?? {}), ...(doc.tags ?? {}) };
   if (Object.keys(tags).length) input.UserPoolTags = tags;
   else delete input.UserPoolTags;
 
-  // The legacy top-level verification messages duplicate VerificationMessageTemplate, which
-  // supersedes them; pass each message once.
-  const vmt = input.VerificationMessageTemplate as Loose | undefined;
-  if (vmt) {
-    for (const [legacy, current] of [
-      ['EmailVerificationMessage', 'EmailMessage'],
-      ['EmailVerificationSubject', 'EmailSubject'],
-      ['SmsVerificationMessage', 'SmsMessage'],
-    ] as const) {
-      if (present(input[legacy]) && input[legacy] === vmt[current]) delete input[legacy];
-    }
-  }
-
-  // The deprecated UnusedAccountValidityDays conflicts with TemporaryPasswordValidityDays.
-  const acu = input.AdminCreateUserConfig as Loose | undefined;
-  const pw = (input.Policies as Loose | undefined)?.PasswordPolicy as Loose | undefined;
-  if (acu && present(acu.UnusedAccountValidityDays) && present(pw?.TemporaryPasswordValidityDays))
-    delete acu.UnusedAccountValidityDays;
+  withoutDuplicateSettings(input);
 
   // CreateUserPool only configures SMS MFA: ON/OPTIONAL needs an SMS configuration. TOTP and
   // email MFA (and MFA without SMS) go through SetUserPoolMfaConfig right after.
-  const m = (doc.mfaConfig ?? {}) as Loose;
-  const mode = (m.MfaConfiguration ?? up.MfaConfiguration ?? 'OFF') as string;
+  const m = doc.mfaConfig ?? {};
+  const mode = m.MfaConfiguration ?? up.MfaConfiguration ?? 'OFF';
   const canCreateWith = mode === 'OFF' || present(up.SmsConfiguration);
   input.MfaConfiguration = canCreateWith ? mode : 'OFF';
-  const totp = (m.SoftwareTokenMfaConfiguration as Loose | undefined)?.Enabled === true;
+  const totp = m.SoftwareTokenMfaConfiguration?.Enabled === true;
   const email = present(m.EmailMfaConfiguration);
   // WebAuthn (passkeys) lives in SetUserPoolMfaConfig too, whatever the MFA mode (OFF included);
   // its relying party id is settled once the new pool exists (settings.ts).
-  const webAuthn = m.WebAuthnConfiguration as Loose | undefined;
+  const webAuthn = m.WebAuthnConfiguration;
   const hasWebAuthn =
     Boolean(webAuthn && Object.values(webAuthn).some(present)) || Boolean(opts.webauthnRpId);
   let mfa: PoolCreatePlan['mfa'];
   if (!canCreateWith || totp || email || hasWebAuthn) {
-    const sms = m.SmsMfaConfiguration as Loose | undefined;
-    const smsCopy = sms ? structuredClone(sms) : undefined;
+    const smsCopy = m.SmsMfaConfiguration ? structuredClone(m.SmsMfaConfiguration) : undefined;
     if (smsCopy) dropRedacted(smsCopy, [['SmsConfiguration', 'ExternalId']]);
     mfa = {
-      MfaConfiguration: mode as SetUserPoolMfaConfigCommandInput['MfaConfiguration'],
-      ...(smsCopy && present(smsCopy.SmsConfiguration)
-        ? {
-            SmsMfaConfiguration: smsCopy as SetUserPoolMfaConfigCommandInput['SmsMfaConfiguration'],
-          }
+      MfaConfiguration: mode,
+      ...(smsCopy && present(smsCopy.SmsConfiguration) ? { SmsMfaConfiguration: smsCopy } : {}),
+      ...(m.SoftwareTokenMfaConfiguration
+        ? { SoftwareTokenMfaConfiguration: m.SoftwareTokenMfaConfiguration }
         : {}),
-      ...(present(m.SoftwareTokenMfaConfiguration)
-        ? {
-            SoftwareTokenMfaConfiguration:
-              m.SoftwareTokenMfaConfiguration as SetUserPoolMfaConfigCommandInput['SoftwareTokenMfaConfiguration'],
-          }
-        : {}),
-      ...(email
-        ? {
-            EmailMfaConfiguration:
-              m.EmailMfaConfiguration as SetUserPoolMfaConfigCommandInput['EmailMfaConfiguration'],
-          }
-        : {}),
-      ...(hasWebAuthn
-        ? {
-            WebAuthnConfiguration: structuredClone(
-              webAuthn ?? {},
-            ) as SetUserPoolMfaConfigCommandInput['WebAuthnConfiguration'],
-          }
-        : {}),
+      ...(m.EmailMfaConfiguration ? { EmailMfaConfiguration: m.EmailMfaConfiguration } : {}),
+      ...(hasWebAuthn ? { WebAuthnConfiguration: structuredClone(webAuthn ?? {}) } : {}),
     };
   }
 
@@ -226,14 +229,14 @@ export function planPoolCreation(
     });
   }
 
-  if (present(up.LambdaConfig) && Object.keys(up.LambdaConfig as Loose).length > 0) {
+  if (up.LambdaConfig && Object.keys(up.LambdaConfig).length > 0) {
     warnings.push({
       code: 'LAMBDA_TRIGGERS',
       message:
         'the pool has Lambda triggers: the new pool uses the same functions, which need a resource policy allowing the new pool to invoke them (and they run for every restored user)',
     });
   }
-  return { input: input as unknown as CreateUserPoolCommandInput, mfa, warnings };
+  return { input, mfa, warnings };
 }
 
 /** Settings captured in the snapshot that a restore does not recreate (named in warnings). */
@@ -246,9 +249,9 @@ export function notRestoredWarnings(
   // Hosted UI customization, risk and log delivery settings are restored into a new pool
   // (settings.ts), each refusal reported there. Into an existing pool nothing is changed.
   if (existingTarget) {
-    const ui = doc.uiCustomization as Loose | undefined;
-    const risk = doc.riskConfiguration as Loose | undefined;
-    const logs = doc.logDeliveryConfiguration as Loose | undefined;
+    const ui = doc.uiCustomization;
+    const risk = doc.riskConfiguration;
+    const logs = doc.logDeliveryConfiguration;
     const has = [
       ui && (present(ui.CSS) || present(ui.ImageUrl)) ? 'hosted UI customization' : '',
       risk &&
@@ -257,7 +260,7 @@ export function notRestoredWarnings(
         present(risk.RiskExceptionConfiguration))
         ? 'threat protection (risk) configuration'
         : '',
-      logs && Array.isArray(logs.LogConfigurations) && logs.LogConfigurations.length > 0
+      logs?.LogConfigurations && logs.LogConfigurations.length > 0
         ? 'log delivery configuration'
         : '',
     ].filter(Boolean);
@@ -268,11 +271,11 @@ export function notRestoredWarnings(
       });
     }
   }
-  const up = doc.userPool as Loose;
+  const up = doc.userPool;
   if (createPool && (present(up.Domain) || present(up.CustomDomain) || present(doc.domain))) {
     out.push({
       code: 'DOMAIN_NOT_CREATED',
-      message: `the snapshot's pool had a domain (${String(up.CustomDomain ?? up.Domain ?? (doc.domain as Loose | undefined)?.Domain ?? '')}); domain prefixes are global, so none is created unless you pass ${opt('domain')} PREFIX`,
+      message: `the snapshot's pool had a domain (${up.CustomDomain ?? up.Domain ?? doc.domain?.Domain ?? ''}); domain prefixes are global, so none is created unless you pass ${opt('domain')} PREFIX`,
     });
   }
   return out;
@@ -330,14 +333,14 @@ export interface UserScan {
   signIn: { c: number; p: number; f: number; needsAdmin: number };
 }
 
-function sortedList(v: unknown): string {
-  const a = Array.isArray(v) ? (v as string[]).slice().sort() : [];
+function sortedList(v: readonly string[] | undefined): string {
+  const a = v ? v.slice().sort() : [];
   return a.length ? `[${a.join(', ')}]` : 'none';
 }
 
 /** Cognito's API default for pools created without UsernameConfiguration is case sensitive. */
-function caseSensitive(p: Loose): boolean {
-  const c = (p.UsernameConfiguration as Loose | undefined)?.CaseSensitive;
+function caseSensitive(p: UserPoolType): boolean {
+  const c = p.UsernameConfiguration?.CaseSensitive;
   return c === undefined || c === null ? true : Boolean(c);
 }
 
@@ -346,20 +349,18 @@ function caseSensitive(p: Loose): boolean {
  * difference, each naming both sides.
  */
 export function compatibilityDifferences(
-  source: Loose,
+  source: UserPoolType,
   target: UserPoolType,
   scan: UserScan,
   legacySubAttribute: string | undefined,
 ): string[] {
-  const t = target as Loose;
+  const t = target;
   const diffs: string[] = [];
   const targetSchema = new Map(
     (target.SchemaAttributes ?? []).map((a) => [a.Name ?? '', a] as const),
   );
   const sourceSchema = new Map(
-    ((source.SchemaAttributes as SchemaAttributeType[] | undefined) ?? []).map(
-      (a) => [a.Name ?? '', a] as const,
-    ),
+    (source.SchemaAttributes ?? []).map((a) => [a.Name ?? '', a] as const),
   );
   for (const name of [...scan.customAttributes].sort()) {
     const ta = targetSchema.get(name);

@@ -36,8 +36,6 @@ import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js
 import type { RestoreOptions } from './types.js';
 import { opt } from '../core/options.js';
 
-type Loose = Record<string, unknown>;
-
 /** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
 export const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -136,7 +134,7 @@ async function assertCompatible(
   run: RestoreRun,
   p: {
     snapshotId: string;
-    source: Loose;
+    source: UserPoolType;
     targetPool: UserPoolType;
     scan: UserScan;
     legacy: string | undefined;
@@ -203,18 +201,19 @@ export async function runPreflight(run: RestoreRun, slot: LockSlot): Promise<Pre
   // write: an unwritable --state-dir or --sub-map must not fail after every user exists.
   await assertOutputsWritable(stateDir, subMapFile);
   const data = await loadSnapshot(reader);
-  const source = data.pool.userPool as Loose;
+  const source = data.pool.userPool;
   const prior = await lockAndReadJournal(run, slot, stateDir, snapshotId);
   const { poolId, targetPool } = await resolveTarget(run, prior, stateDir);
 
   const existingTarget = 'userPoolId' in target;
-  const usernameAttributes = ((existingTarget ? targetPool : undefined)?.UsernameAttributes ??
-    (source.UsernameAttributes as string[] | undefined) ??
-    []) as string[];
+  const usernameAttributes: string[] =
+    (existingTarget ? targetPool : undefined)?.UsernameAttributes ??
+    source.UsernameAttributes ??
+    [];
   progress({ type: 'phase', phase: 'preflight', detail: 'reading users and memberships' });
   // How users will land: from the target's settings, or the snapshot's for a new pool.
   const signInPreview = signInContext(
-    (existingTarget ? targetPool : undefined) ?? (source as UserPoolType),
+    (existingTarget ? targetPool : undefined) ?? source,
     passwordState,
   );
   const scan = await scanUsers(reader, {

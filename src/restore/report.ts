@@ -15,8 +15,6 @@ import type { PhasesResult, PoolReady, RunStep } from './run-state.js';
 import type { RestoreResult } from './types.js';
 import { opt } from '../core/options.js';
 
-type Loose = Record<string, unknown>;
-
 /** Follow-up operations: a user failing one of them was still created. */
 const FOLLOW_UP_OPS = new Set([
   'AdminSetUserPassword',
@@ -28,9 +26,8 @@ const FOLLOW_UP_OPS = new Set([
 
 /** The snapshot pool's domain (custom or prefix), for the reconfigure list. */
 function oldDomainOf(data: SnapshotData): string | undefined {
-  const up = data.pool.userPool as Loose;
-  const d = up.CustomDomain ?? up.Domain ?? (data.pool.domain as Loose | undefined)?.Domain;
-  return typeof d === 'string' && d ? d : undefined;
+  const up = data.pool.userPool;
+  return up.CustomDomain || up.Domain || data.pool.domain?.Domain || undefined;
 }
 
 /**
@@ -70,8 +67,8 @@ export function warnAfterUsers(step: RunStep, phases: PhasesResult): void {
       message: `${totp.count} user(s) had TOTP (authenticator app) MFA, which cannot be restored: no API exports or imports the secret; they set it up again (listed in ${totp.file})`,
     });
   }
-  const mfaMode = (pre.data.pool.mfaConfig as Loose | undefined)?.MfaConfiguration;
-  if (!run.reader.manifest.options.userMfa && typeof mfaMode === 'string' && mfaMode !== 'OFF') {
+  const mfaMode = pre.data.pool.mfaConfig?.MfaConfiguration;
+  if (!run.reader.manifest.options.userMfa && mfaMode && mfaMode !== 'OFF') {
     run.warn({
       code: 'USER_MFA_NOT_CAPTURED',
       message: `the pool's MFA is ${mfaMode}, but the snapshot has no per-user MFA settings (backup without ${opt('userMfa')}): users set up MFA again`,

@@ -1,6 +1,5 @@
 import {
   type AssetType,
-  type CreateManagedLoginBrandingCommandInput,
   type CreateIdentityProviderCommandInput,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,
@@ -10,7 +9,7 @@ import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
-import { CREATE_CLIENT_KEYS } from '../cognito/fields.js';
+import { CREATE_CLIENT_KEYS, pickPresent } from '../cognito/fields.js';
 import {
   type ClientRecord,
   type GroupRecord,
@@ -287,13 +286,11 @@ export async function restoreIdentityProviders(
     const input: CreateIdentityProviderCommandInput = {
       UserPoolId: poolId,
       ProviderName: name,
-      ProviderType: idp.ProviderType as CreateIdentityProviderCommandInput['ProviderType'],
+      ProviderType: idp.ProviderType,
       ProviderDetails: details,
       ...(idp.AttributeMapping ? { AttributeMapping: idp.AttributeMapping } : {}),
       ...(idp.IdpIdentifiers?.length ? { IdpIdentifiers: idp.IdpIdentifiers } : {}),
-      ...((idp as Record<string, unknown>).AcrMapping
-        ? { AcrMapping: (idp as Record<string, unknown>).AcrMapping as Record<string, string> }
-        : {}),
+      ...(idp.AcrMapping ? { AcrMapping: idp.AcrMapping } : {}),
     };
     try {
       await gw.createIdentityProvider(input);
@@ -336,15 +333,14 @@ export function clientInput(
   /** Why a new secret is generated instead of the old one ('redacted': not captured). */
   newSecret?: 'redacted' | 'invalid';
 } {
-  const src = c as Record<string, unknown>;
-  const input: Record<string, unknown> = { UserPoolId: poolId };
-  for (const k of CREATE_CLIENT_KEYS) {
-    const v = src[k];
-    if (v !== undefined && v !== null) input[k] = structuredClone(v);
-  }
-  input.ClientName ??= c.ClientId;
+  const input: CreateUserPoolClientCommandInput = {
+    UserPoolId: poolId,
+    // A client without a name (none in practice) is named by its old id.
+    ClientName: c.ClientId,
+    ...pickPresent(c, CREATE_CLIENT_KEYS),
+  };
   let dropped: string[] = [];
-  const sip = input.SupportedIdentityProviders as string[] | undefined;
+  const sip = input.SupportedIdentityProviders;
   if (sip) {
     dropped = sip.filter((p) => skippedIdps.has(p));
     input.SupportedIdentityProviders = sip.filter((p) => !skippedIdps.has(p));
@@ -352,7 +348,7 @@ export function clientInput(
   // Custom scopes are `<resource server identifier>/<scope>`: those of a resource server that
   // was not restored do not exist in the target.
   let droppedScopes: string[] = [];
-  const scopes = input.AllowedOAuthScopes as string[] | undefined;
+  const scopes = input.AllowedOAuthScopes;
   if (scopes && skippedServers.size) {
     const gone = (scope: string): boolean => {
       const cut = scope.lastIndexOf('/');
@@ -363,9 +359,9 @@ export function clientInput(
   }
   // A secret captured with --include-secrets is restored as a custom client secret, so the
   // applications holding it keep working; a redacted one is generated anew.
-  const secret = src.ClientSecret;
+  const secret = c.ClientSecret;
   let newSecret: 'redacted' | 'invalid' | undefined;
-  if (typeof secret === 'string' && secret) {
+  if (secret) {
     if (secret !== REDACTED && CUSTOM_SECRET.test(secret)) input.ClientSecret = secret;
     else {
       // Cognito refuses a custom secret outside 24–64 of [\w+]: the client gets a new one,
@@ -376,11 +372,10 @@ export function clientInput(
   }
   // Pinpoint analytics through an IAM role needs the role's ExternalId; a redacted one cannot be
   // sent, so the client is created without analytics (the caller reports it).
-  const analytics = input.AnalyticsConfiguration as Record<string, unknown> | undefined;
-  const analyticsDropped = analytics?.ExternalId === REDACTED;
+  const analyticsDropped = input.AnalyticsConfiguration?.ExternalId === REDACTED;
   if (analyticsDropped) delete input.AnalyticsConfiguration;
   return {
-    input: input as unknown as CreateUserPoolClientCommandInput,
+    input,
     dropped,
     droppedScopes,
     ...(analyticsDropped ? { analyticsDropped } : {}),
@@ -447,8 +442,8 @@ export async function restoreClients(
       skippedIdps,
       skippedServers,
     );
-    const held = (c as Record<string, unknown>).ClientSecrets;
-    if (Array.isArray(held) && held.length > 1) {
+    const held = c.ClientSecrets;
+    if (held && held.length > 1) {
       const w = {
         code: 'CLIENT_SECOND_SECRET_NOT_RESTORED',
         message: `app client ${name} held ${held.length} secrets (a rotation in progress); Cognito reveals only one, so the new client has ${newSecret ? 'a new generated secret' : 'that one'}; applications using the other must switch`,
@@ -574,18 +569,16 @@ export async function restoreManagedLoginBranding(
         ...(useDefaults
           ? { UseCognitoProvidedValues: true }
           : {
-              ...(b.Settings !== undefined
-                ? { Settings: b.Settings as CreateManagedLoginBrandingCommandInput['Settings'] }
-                : {}),
+              ...(b.Settings !== undefined ? { Settings: b.Settings } : {}),
               ...(b.Assets
                 ? {
                     Assets: b.Assets.map(
-                      ({ Bytes, Category, ColorMode, Extension, ResourceId }) => ({
-                        Category: Category as AssetType['Category'],
-                        ColorMode: ColorMode as AssetType['ColorMode'],
-                        Extension: Extension as AssetType['Extension'],
+                      ({ Bytes, Category, ColorMode, Extension, ResourceId }): AssetType => ({
+                        Category,
+                        ColorMode,
+                        Extension,
                         ...(ResourceId ? { ResourceId } : {}),
-                        ...(Bytes ? { Bytes: new Uint8Array(Buffer.from(Bytes, 'base64')) } : {}),
+                        ...(Bytes ? { Bytes } : {}),
                       }),
                     ),
                   }

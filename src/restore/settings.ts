@@ -5,7 +5,7 @@ import type {
   WebAuthnConfigurationType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, InterruptedError } from '../core/errors.js';
-import { RISK_KEYS } from '../cognito/fields.js';
+import { pickPresent, RISK_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import type { RestoreJournal } from './journal.js';
@@ -19,8 +19,6 @@ import { opt } from '../core/options.js';
  * a refusal (the Plus tier missing, an ARN in another account) is a warning naming the setting,
  * and the rest of the restore goes on.
  */
-
-type Loose = Record<string, unknown>;
 
 const present = (v: unknown): boolean => v !== undefined && v !== null;
 
@@ -211,13 +209,10 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
   };
 
   // ---- classic hosted UI customization (pool-wide, ClientId ALL) -------------------------
-  const ui = doc.uiCustomization as Loose | undefined;
+  const ui = doc.uiCustomization;
   if (ui) {
-    const css = typeof ui.CSS === 'string' && ui.CSS ? ui.CSS : undefined;
-    let image =
-      typeof ui.ImageFile === 'string' && ui.ImageFile
-        ? Buffer.from(ui.ImageFile, 'base64')
-        : undefined;
+    const css = ui.CSS ? ui.CSS : undefined;
+    let image = ui.ImageFile ? Buffer.from(ui.ImageFile, 'base64') : undefined;
     if (image && (image.length === 0 || image.length > UI_IMAGE_MAX_BYTES)) {
       warn({
         code: 'UI_IMAGE_NOT_RESTORED',
@@ -247,12 +242,12 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
   }
 
   // ---- threat protection (risk configuration; needs the Plus tier) -----------------------
-  const risk = doc.riskConfiguration as Loose | undefined;
+  const risk = doc.riskConfiguration;
   if (risk) {
-    const input: SetRiskConfigurationCommandInput = { UserPoolId: poolId };
-    for (const k of RISK_KEYS) {
-      if (present(risk[k])) (input as unknown as Loose)[k] = risk[k];
-    }
+    const input: SetRiskConfigurationCommandInput = {
+      UserPoolId: poolId,
+      ...pickPresent(risk, RISK_KEYS),
+    };
     if (Object.keys(input).length > 1) {
       try {
         await gw.setRiskConfiguration(input);
@@ -270,10 +265,7 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
   }
 
   // ---- log delivery -----------------------------------------------------------------------
-  const logs = doc.logDeliveryConfiguration as Loose | undefined;
-  const configs = Array.isArray(logs?.LogConfigurations)
-    ? (logs.LogConfigurations as LogConfigurationType[])
-    : [];
+  const configs = doc.logDeliveryConfiguration?.LogConfigurations ?? [];
   if (configs.length > 0) {
     const account =
       ctx.account ?? arnPlace((await gw.describeUserPool(poolId))?.Arn ?? '')?.account;

@@ -55,15 +55,8 @@ export interface SignInPlan {
   needsAdmin?: NeedsAdminReason;
 }
 
-type Loose = Record<string, unknown>;
-
 export function signInContext(target: UserPoolType, state: PasswordState): SignInContext {
-  const factors = new Set(
-    (
-      (target.Policies as Loose | undefined)?.SignInPolicy as
-        { AllowedFirstAuthFactors?: string[] } | undefined
-    )?.AllowedFirstAuthFactors ?? [],
-  );
+  const factors = new Set<string>(target.Policies?.SignInPolicy?.AllowedFirstAuthFactors ?? []);
   const mechanisms = target.AccountRecoverySetting?.RecoveryMechanisms;
   // Without an AccountRecoverySetting Cognito recovers through a verified phone, else email.
   const names = new Set(

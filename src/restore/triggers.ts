@@ -4,8 +4,9 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { UPDATE_POOL_KEYS } from '../cognito/fields.js';
+import { pickPresent, UPDATE_POOL_KEYS } from '../cognito/fields.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { withoutDuplicateSettings } from './pool.js';
 
 /**
  * `--without-triggers`: the new pool is created without its Lambda triggers, so PreSignUp,
@@ -21,10 +22,6 @@ import type { CognitoGateway } from '../cognito/gateway.js';
  * decides where its value comes from.
  */
 
-type Loose = Record<string, unknown>;
-
-const present = (v: unknown): boolean => v !== undefined && v !== null;
-
 /**
  * The UpdateUserPool request that changes nothing but LambdaConfig: the target's whole current
  * configuration (DescribeUserPool) with `lambdaConfig` in place of its triggers.
@@ -33,42 +30,32 @@ export function wholeSettingsUpdate(
   live: UserPoolType,
   lambdaConfig: LambdaConfigType | undefined,
 ): UpdateUserPoolCommandInput {
-  const l = live as Loose;
-  const input: Loose = { UserPoolId: live.Id };
-  if (present(live.Name)) input.PoolName = live.Name;
-  for (const k of UPDATE_POOL_KEYS) if (present(l[k])) input[k] = structuredClone(l[k]);
+  const input: UpdateUserPoolCommandInput = {
+    UserPoolId: live.Id,
+    ...(live.Name !== undefined && live.Name !== null ? { PoolName: live.Name } : {}),
+    ...pickPresent(live, UPDATE_POOL_KEYS),
+  };
   if (lambdaConfig && Object.keys(lambdaConfig).length) input.LambdaConfig = lambdaConfig;
   else delete input.LambdaConfig;
 
   // As for CreateUserPool: the legacy verification messages duplicate VerificationMessageTemplate
   // (which supersedes them), and the deprecated UnusedAccountValidityDays conflicts with
   // TemporaryPasswordValidityDays — each value is sent once.
-  const vmt = input.VerificationMessageTemplate as Loose | undefined;
-  if (vmt) {
-    for (const [legacy, current] of [
-      ['EmailVerificationMessage', 'EmailMessage'],
-      ['EmailVerificationSubject', 'EmailSubject'],
-      ['SmsVerificationMessage', 'SmsMessage'],
-    ] as const) {
-      if (present(input[legacy]) && input[legacy] === vmt[current]) delete input[legacy];
-    }
-  }
-  const acu = input.AdminCreateUserConfig as Loose | undefined;
-  const pw = (input.Policies as Loose | undefined)?.PasswordPolicy as Loose | undefined;
-  if (acu && present(acu.UnusedAccountValidityDays) && present(pw?.TemporaryPasswordValidityDays))
-    delete acu.UnusedAccountValidityDays;
-  return input as unknown as UpdateUserPoolCommandInput;
+  withoutDuplicateSettings(input);
+  return input;
 }
 
 /** A CreateUserPool request without its Lambda triggers (and their KMS key). */
-export function withoutLambdaConfig<T extends { LambdaConfig?: unknown }>(input: T): T {
+export function withoutLambdaConfig<T extends { LambdaConfig?: unknown }>(
+  input: T,
+): Omit<T, 'LambdaConfig'> {
   const { LambdaConfig: _dropped, ...rest } = input;
-  return rest as T;
+  return rest;
 }
 
 /** The snapshot's triggers, or undefined when it has none. */
-export function snapshotTriggers(userPool: Loose): LambdaConfigType | undefined {
-  const lc = userPool.LambdaConfig as LambdaConfigType | undefined;
+export function snapshotTriggers(userPool: UserPoolType): LambdaConfigType | undefined {
+  const lc = userPool.LambdaConfig;
   return lc && Object.keys(lc).length ? lc : undefined;
 }
 

@@ -1,3 +1,45 @@
+import type {
+  AdminCreateUserConfigType,
+  AliasAttributeType,
+  AnalyticsConfigurationType,
+  AssetCategoryType,
+  AssetExtensionType,
+  AssetType,
+  AttributeType,
+  ClientSecretDescriptorType,
+  ColorSchemeModeType,
+  DeliveryMediumType,
+  DomainDescriptionType,
+  EmailMfaConfigType,
+  GetUserPoolMfaConfigResponse,
+  GroupType,
+  IdentityProviderType,
+  IdentityProviderTypeType,
+  LambdaConfigType,
+  LogConfigurationType,
+  LogDeliveryConfigurationType,
+  ManagedLoginBrandingType,
+  MFAOptionType,
+  ResourceServerScopeType,
+  ResourceServerType,
+  RiskConfigurationType,
+  SchemaAttributeType,
+  SmsConfigurationType,
+  SmsMfaConfigType,
+  SoftwareTokenMfaConfigType,
+  UICustomizationType,
+  UsernameAttributeType,
+  UsernameConfigurationType,
+  UserPoolClientType,
+  UserPoolMfaType,
+  UserPoolPolicyType,
+  UserPoolType,
+  UserStatusType,
+  UserType,
+  VerificationMessageTemplateType,
+  VerifiedAttributeType,
+  WebAuthnConfigurationType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
 
 /**
@@ -95,100 +137,305 @@ export const Manifest = z.object({
 export type Manifest = z.infer<typeof Manifest>;
 
 // ---- record schemas (validated when read back) -------------------------------------------------
+//
+// A document holds what Cognito's Describe/Get/List calls returned, typed as the AWS SDK's own
+// types (UserPoolType, UserPoolClientType, ...): the compiler follows a field from the backup's
+// Describe call, through the snapshot, into restore's Create/Set requests and into compare.
+//
+// On disk a document is its JSON form (`Json<T>`): a Date is an ISO 8601 string, bytes are
+// base64. Reading a document (the boundary) validates it with zod: the envelope and every member
+// this tool relies on are checked, a member whose JSON form differs from its SDK form is
+// converted back (a string to a Date, base64 to bytes), and every other member passes through as
+// backup wrote it. `sdkDocument` checks at compile time that the members it leaves unconverted
+// need no conversion and that every checked member's parsed type is the SDK member's type.
 
-export const AttributeRecord = z.object({ Name: z.string(), Value: z.string().optional() });
+/** What JSON.stringify makes of an SDK value: Date → ISO string, bytes → base64 (see backup). */
+export type Json<T> = T extends Date
+  ? string
+  : T extends Uint8Array
+    ? string
+    : T extends readonly (infer E)[]
+      ? Json<E>[]
+      : T extends object
+        ? { [K in keyof T]: Json<T[K]> }
+        : T;
 
-export const UserRecord = z.object({
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/** Members of T whose JSON form is not their SDK form: a document schema must convert them. */
+export type NeedsConversion<T> = {
+  [K in keyof T]-?: Same<Json<T[K]>, T[K]> extends true ? never : K;
+}[keyof T];
+
+/** A zod shape for some members of T, each parsing to that member's SDK type. */
+type ShapeOf<T> = { [K in keyof T]?: z.ZodType<T[K]> };
+
+/**
+ * The schema of a document typed as the SDK type `T`: `shape` checks (and converts) the members
+ * this tool relies on and every member that needs a conversion; unknown members pass through
+ * (a snapshot from a newer SDK may carry fields this version does not know).
+ */
+export function sdkDocument<T extends object>() {
+  return <S extends ShapeOf<T> & { [K in NeedsConversion<T>]-?: unknown }>(
+    shape: S & { [K in Exclude<keyof S, keyof T>]: never },
+  ): z.ZodType<T> =>
+    // The one assertion of the document path: after `shape` has checked and converted its
+    // members, the object is taken as T. zod's pipe types its target's input as the source's
+    // output, which is the checked shape, not T; `trusted<T>()` accepts any input.
+    z.looseObject(shape).pipe(trusted<T>());
+}
+
+/** Types what an earlier step validated (see sdkDocument); checks nothing itself. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- zod's pipe input, see above
+function trusted<T>(): z.ZodType<T, any> {
+  return z.custom<T>();
+}
+
+/** An SDK timestamp: an ISO 8601 string on disk, a Date in the document. */
+export const IsoDate = z.string().transform((s, ctx) => {
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) {
+    ctx.addIssue({ code: 'custom', message: 'not a date' });
+    return z.NEVER;
+  }
+  return d;
+});
+
+/** SDK bytes (blob): base64 on disk, bytes in the document. */
+export const Base64Bytes = z.base64().transform((s) => new Uint8Array(Buffer.from(s, 'base64')));
+
+/**
+ * An SDK enum member: any string (a newer SDK may know more values than this one), typed as the
+ * SDK's union.
+ */
+export function sdkEnum<E extends string>(): z.ZodType<E> {
+  return z.custom<E>((v) => typeof v === 'string');
+}
+
+/** An object (members unchecked here), typed as the SDK type `T`. */
+function sdkObject<T extends object>(): z.ZodType<T> {
+  return z.custom<T>((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+}
+
+const StringList = z.array(z.string());
+const StringMap = z.record(z.string(), z.string());
+
+/** A user attribute: the name is always there. */
+export type AttributeRecord = AttributeType & { Name: string };
+export const AttributeRecord = sdkDocument<AttributeRecord>()({
+  Name: z.string(),
+  Value: z.string().optional(),
+});
+
+/**
+ * One user (ListUsers' UserType), plus, only in snapshots taken with `backup --user-mfa`
+ * (AdminGetUser per user), the MFA factors the user has activated (SMS_MFA, SOFTWARE_TOKEN_MFA,
+ * EMAIL_OTP) and the preferred one. Absent: not captured (not "no MFA").
+ */
+export type UserRecord = UserType & {
+  Username: string;
+  Attributes: AttributeRecord[];
+  UserMFASettingList?: string[];
+  PreferredMfaSetting?: string;
+};
+export const UserRecord = sdkDocument<UserRecord>()({
   Username: z.string().min(1),
   Attributes: z.array(AttributeRecord).default([]),
-  UserCreateDate: z.string().optional(),
-  UserLastModifiedDate: z.string().optional(),
+  UserCreateDate: IsoDate.optional(),
+  UserLastModifiedDate: IsoDate.optional(),
   Enabled: z.boolean().optional(),
-  UserStatus: z.string().optional(),
+  UserStatus: sdkEnum<UserStatusType>().optional(),
   MFAOptions: z
     .array(
-      z.object({ DeliveryMedium: z.string().optional(), AttributeName: z.string().optional() }),
+      sdkDocument<MFAOptionType>()({
+        DeliveryMedium: sdkEnum<DeliveryMediumType>().optional(),
+        AttributeName: z.string().optional(),
+      }),
     )
     .optional(),
-  /**
-   * Only in snapshots taken with `backup --user-mfa` (AdminGetUser per user): the MFA factors
-   * the user has activated (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP) and the preferred one.
-   * Absent: not captured (not "no MFA").
-   */
-  UserMFASettingList: z.array(z.string()).optional(),
+  UserMFASettingList: StringList.optional(),
   PreferredMfaSetting: z.string().optional(),
 });
-export type UserRecord = z.infer<typeof UserRecord>;
 
 export const MembershipRecord = z.object({ group: z.string().min(1), username: z.string().min(1) });
 export type MembershipRecord = z.infer<typeof MembershipRecord>;
 
-export const GroupRecord = z.looseObject({
+export type GroupRecord = GroupType & { GroupName: string };
+export const GroupRecord = sdkDocument<GroupRecord>()({
   GroupName: z.string().min(1),
   Description: z.string().optional(),
   Precedence: z.number().int().optional(),
   RoleArn: z.string().optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
 });
-export type GroupRecord = z.infer<typeof GroupRecord>;
 
-const Loose = z.looseObject({});
+/** DescribeUserPool's pool; `Id` is always there. */
+export type UserPoolRecord = UserPoolType & { Id: string };
+export const UserPoolRecord = sdkDocument<UserPoolRecord>()({
+  Id: z.string(),
+  Name: z.string().optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
+  Policies: sdkObject<UserPoolPolicyType>().optional(),
+  LambdaConfig: sdkObject<LambdaConfigType>().optional(),
+  SchemaAttributes: z
+    .array(sdkDocument<SchemaAttributeType>()({ Name: z.string().optional() }))
+    .optional(),
+  UsernameAttributes: z.array(sdkEnum<UsernameAttributeType>()).optional(),
+  AliasAttributes: z.array(sdkEnum<AliasAttributeType>()).optional(),
+  AutoVerifiedAttributes: z.array(sdkEnum<VerifiedAttributeType>()).optional(),
+  UserPoolTags: StringMap.optional(),
+  MfaConfiguration: sdkEnum<UserPoolMfaType>().optional(),
+  SmsConfiguration: sdkObject<SmsConfigurationType>().optional(),
+  VerificationMessageTemplate: sdkObject<VerificationMessageTemplateType>().optional(),
+  AdminCreateUserConfig: sdkObject<AdminCreateUserConfigType>().optional(),
+  UsernameConfiguration: sdkObject<UsernameConfigurationType>().optional(),
+});
+
+/** GetUserPoolMfaConfig's answer without the response metadata. */
+export type MfaConfigRecord = Omit<GetUserPoolMfaConfigResponse, '$metadata'>;
+export const MfaConfigRecord = sdkDocument<MfaConfigRecord>()({
+  MfaConfiguration: sdkEnum<UserPoolMfaType>().optional(),
+  SmsMfaConfiguration: sdkObject<SmsMfaConfigType>().optional(),
+  SoftwareTokenMfaConfiguration: sdkObject<SoftwareTokenMfaConfigType>().optional(),
+  EmailMfaConfiguration: sdkObject<EmailMfaConfigType>().optional(),
+  WebAuthnConfiguration: sdkObject<WebAuthnConfigurationType>().optional(),
+});
+
+/** GetUICustomization's answer, plus the logo's bytes (base64) downloaded from ImageUrl. */
+export type UICustomizationRecord = UICustomizationType & { ImageFile?: string };
+export const UICustomizationRecord = sdkDocument<UICustomizationRecord>()({
+  CSS: z.string().optional(),
+  ImageUrl: z.string().optional(),
+  ImageFile: z.string().optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
+});
+
+export const RiskConfigurationRecord = sdkDocument<RiskConfigurationType>()({
+  LastModifiedDate: IsoDate.optional(),
+});
+
+export const LogDeliveryConfigurationRecord = sdkDocument<LogDeliveryConfigurationType>()({
+  LogConfigurations: z.array(sdkObject<LogConfigurationType>()).optional(),
+});
+
+export const DomainRecord = sdkDocument<DomainDescriptionType>()({
+  Domain: z.string().optional(),
+});
 
 export const PoolDocument = z.object({
-  userPool: z.looseObject({ Id: z.string(), Name: z.string().optional() }),
-  mfaConfig: Loose.optional(),
-  domain: Loose.optional(),
-  tags: z.record(z.string(), z.string()).optional(),
-  uiCustomization: Loose.optional(),
-  logDeliveryConfiguration: Loose.optional(),
-  riskConfiguration: Loose.optional(),
+  userPool: UserPoolRecord,
+  mfaConfig: MfaConfigRecord.optional(),
+  domain: DomainRecord.optional(),
+  tags: StringMap.optional(),
+  uiCustomization: UICustomizationRecord.optional(),
+  logDeliveryConfiguration: LogDeliveryConfigurationRecord.optional(),
+  riskConfiguration: RiskConfigurationRecord.optional(),
 });
 export type PoolDocument = z.infer<typeof PoolDocument>;
 
-export const ClientRecord = z.looseObject({
+/**
+ * DescribeUserPoolClient's client; with secrets kept, the ids (and creation dates) of the
+ * secrets the client holds (ListUserPoolClientSecrets: a client may hold two during a rotation).
+ */
+export type ClientRecord = UserPoolClientType & {
+  ClientId: string;
+  ClientSecrets?: Pick<ClientSecretDescriptorType, 'ClientSecretId' | 'ClientSecretCreateDate'>[];
+};
+export const ClientRecord = sdkDocument<ClientRecord>()({
   ClientId: z.string(),
   ClientName: z.string().optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
+  ClientSecrets: z
+    .array(
+      sdkDocument<Pick<ClientSecretDescriptorType, 'ClientSecretId' | 'ClientSecretCreateDate'>>()({
+        ClientSecretId: z.string().optional(),
+        ClientSecretCreateDate: IsoDate.optional(),
+      }),
+    )
+    .optional(),
+  SupportedIdentityProviders: StringList.optional(),
+  AllowedOAuthScopes: StringList.optional(),
+  AnalyticsConfiguration: sdkObject<AnalyticsConfigurationType>().optional(),
 });
-export type ClientRecord = z.infer<typeof ClientRecord>;
 
-export const IdentityProviderRecord = z.looseObject({
+export type IdentityProviderRecord = IdentityProviderType & {
+  ProviderName: string;
+  ProviderType: IdentityProviderTypeType;
+};
+export const IdentityProviderRecord = sdkDocument<IdentityProviderRecord>()({
   ProviderName: z.string(),
-  ProviderType: z.string(),
-  ProviderDetails: z.record(z.string(), z.string()).optional(),
-  AttributeMapping: z.record(z.string(), z.string()).optional(),
-  IdpIdentifiers: z.array(z.string()).optional(),
+  ProviderType: sdkEnum<IdentityProviderTypeType>(),
+  ProviderDetails: StringMap.optional(),
+  AttributeMapping: StringMap.optional(),
+  IdpIdentifiers: StringList.optional(),
+  AcrMapping: StringMap.optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
 });
-export type IdentityProviderRecord = z.infer<typeof IdentityProviderRecord>;
 
-export const ResourceServerRecord = z.looseObject({
+export type ResourceServerRecord = ResourceServerType & { Identifier: string; Name: string };
+export const ResourceServerRecord = sdkDocument<ResourceServerRecord>()({
   Identifier: z.string(),
   Name: z.string(),
-  Scopes: z.array(z.object({ ScopeName: z.string(), ScopeDescription: z.string() })).optional(),
+  Scopes: z
+    .array(
+      sdkDocument<ResourceServerScopeType>()({
+        ScopeName: z.string(),
+        ScopeDescription: z.string(),
+      }),
+    )
+    .optional(),
 });
-export type ResourceServerRecord = z.infer<typeof ResourceServerRecord>;
 
 /**
  * One app client's managed login style (DescribeManagedLoginBrandingByClient, customized values
- * only), keyed by the source client id; asset bytes in base64.
+ * only), keyed by the source client id; asset bytes in base64 on disk.
  */
-export const ManagedLoginBrandingRecord = z.looseObject({
+export type ManagedLoginBrandingRecord = Omit<ManagedLoginBrandingType, 'UserPoolId'> & {
+  ClientId: string;
+};
+export const ManagedLoginBrandingRecord = sdkDocument<ManagedLoginBrandingRecord>()({
   ClientId: z.string().min(1),
   ManagedLoginBrandingId: z.string().optional(),
   UseCognitoProvidedValues: z.boolean().optional(),
-  Settings: z.unknown().optional(),
+  Settings: z.custom<ManagedLoginBrandingType['Settings']>().optional(),
   Assets: z
     .array(
-      z.looseObject({
-        Category: z.string(),
-        ColorMode: z.string(),
-        Extension: z.string(),
-        Bytes: z.base64().optional(),
+      sdkDocument<AssetType>()({
+        Category: sdkEnum<AssetCategoryType>(),
+        ColorMode: sdkEnum<ColorSchemeModeType>(),
+        Extension: sdkEnum<AssetExtensionType>(),
+        Bytes: Base64Bytes.optional(),
         ResourceId: z.string().optional(),
       }),
     )
     .max(40)
     .optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
 });
-export type ManagedLoginBrandingRecord = z.infer<typeof ManagedLoginBrandingRecord>;
+
+/** The JSON form backup writes of a branding record: asset bytes in base64. */
+export function brandingJson(b: ManagedLoginBrandingRecord): Json<ManagedLoginBrandingRecord> {
+  const { CreationDate, LastModifiedDate, Assets, ...rest } = b;
+  return {
+    ...rest,
+    ...(CreationDate ? { CreationDate: CreationDate.toISOString() } : {}),
+    ...(LastModifiedDate ? { LastModifiedDate: LastModifiedDate.toISOString() } : {}),
+    ...(Assets
+      ? {
+          Assets: Assets.map(({ Bytes, ...a }) => ({
+            ...a,
+            ...(Bytes ? { Bytes: Buffer.from(Bytes).toString('base64') } : {}),
+          })),
+        }
+      : {}),
+  };
+}
 
 /** UTC snapshot id, sortable and safe in paths and S3 keys: 2026-11-27T17-22-00-123Z. */
 export function newSnapshotId(date = new Date()): string {

@@ -130,16 +130,7 @@ export type EncodeResult =
   | { ok: true; line: string; username: string }
   | { ok: false; reason: IneligibleReason; detail?: string };
 
-interface SchemaAttribute {
-  Name?: string;
-  Required?: boolean;
-}
-
 type PoolLike = Pick<PoolDocument, 'userPool' | 'mfaConfig'>;
-
-function poolField<T>(pool: PoolLike, name: string): T | undefined {
-  return (pool.userPool as Record<string, unknown>)[name] as T | undefined;
-}
 
 /** Attributes Cognito owns: never columns of the import file. */
 export function isCognitoOwnedAttribute(name: string): boolean {
@@ -154,7 +145,7 @@ export function isCognitoOwnedAttribute(name: string): boolean {
  * header instead.
  */
 export function deriveCsvHeader(pool: PoolLike): string[] {
-  const schema = poolField<SchemaAttribute[]>(pool, 'SchemaAttributes') ?? [];
+  const schema = pool.userPool.SchemaAttributes ?? [];
   // Every pool has every standard attribute, whether or not Describe lists it.
   const standard = [...STANDARD_CSV_COLUMNS];
   const custom = schema.map((a) => a.Name ?? '').filter((n) => n.startsWith('custom:'));
@@ -235,7 +226,7 @@ export class ImportRowEncoder {
     for (const c of [USERNAME_COLUMN, MFA_COLUMN]) {
       if (!seen.has(c)) problems.push(`the header has no ${c} column`);
     }
-    this.autoVerified = (poolField<string[]>(pool, 'AutoVerifiedAttributes') ?? []).filter(
+    this.autoVerified = (pool.userPool.AutoVerifiedAttributes ?? []).filter(
       (a) => a === 'email' || a === 'phone_number',
     );
     for (const a of this.autoVerified) {
@@ -251,14 +242,11 @@ export class ImportRowEncoder {
     }
     this.header = [...header];
     this.columns = seen;
-    this.usernameAttributes = poolField<string[]>(pool, 'UsernameAttributes') ?? [];
-    this.required = (poolField<SchemaAttribute[]>(pool, 'SchemaAttributes') ?? [])
-      .filter((a) => a.Required && a.Name && !isCognitoOwnedAttribute(a.Name))
-      .map((a) => a.Name as string);
-    const mfa =
-      (pool.mfaConfig as { MfaConfiguration?: string } | undefined)?.MfaConfiguration ??
-      poolField<string>(pool, 'MfaConfiguration') ??
-      'OFF';
+    this.usernameAttributes = pool.userPool.UsernameAttributes ?? [];
+    this.required = (pool.userPool.SchemaAttributes ?? []).flatMap((a) =>
+      a.Required && a.Name && !isCognitoOwnedAttribute(a.Name) ? [a.Name] : [],
+    );
+    const mfa = pool.mfaConfig?.MfaConfiguration ?? pool.userPool.MfaConfiguration ?? 'OFF';
     this.mfa = mfa === 'ON' || mfa === 'OPTIONAL' ? mfa : 'OFF';
   }
 

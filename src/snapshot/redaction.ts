@@ -14,15 +14,19 @@ export const SECRET_PATHS = {
   client: [['ClientSecret'], ['AnalyticsConfiguration', 'ExternalId']],
 } as const satisfies Record<string, readonly (readonly string[])[]>;
 
-type Loose = Record<string, unknown>;
-
-function parentOf(obj: unknown, p: readonly string[]): Loose | undefined {
+/** The object holding the last key of `p` (Reflect reads any object's members, typed or not). */
+function parentOf(obj: unknown, p: readonly string[]): object | undefined {
   let cur: unknown = obj;
   for (const k of p.slice(0, -1)) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Loose)[k];
+    cur = Reflect.get(cur, k);
   }
-  return cur !== null && typeof cur === 'object' ? (cur as Loose) : undefined;
+  return cur !== null && typeof cur === 'object' ? cur : undefined;
+}
+
+function valueAt(obj: unknown, p: readonly string[]): unknown {
+  const parent = parentOf(obj, p);
+  return parent ? Reflect.get(parent, p[p.length - 1] ?? '') : undefined;
 }
 
 /** Replaces each present, non-empty value at `paths` by the marker (in place). */
@@ -30,16 +34,14 @@ export function redactPaths(obj: unknown, paths: readonly (readonly string[])[])
   for (const p of paths) {
     const parent = parentOf(obj, p);
     const key = p[p.length - 1] ?? '';
-    const v = parent?.[key];
-    if (parent && typeof v === 'string' && v !== '') parent[key] = REDACTED;
+    const v: unknown = parent ? Reflect.get(parent, key) : undefined;
+    if (parent && typeof v === 'string' && v !== '') Reflect.set(parent, key, REDACTED);
   }
 }
 
 /** The paths (dot-joined) whose value is the marker. */
 export function redactedPaths(obj: unknown, paths: readonly (readonly string[])[]): string[] {
-  return paths
-    .filter((p) => parentOf(obj, p)?.[p[p.length - 1] ?? ''] === REDACTED)
-    .map((p) => p.join('.'));
+  return paths.filter((p) => valueAt(obj, p) === REDACTED).map((p) => p.join('.'));
 }
 
 /** Deletes the values at `paths` that hold the marker (in place); returns the paths deleted. */
@@ -47,9 +49,8 @@ export function dropRedacted(obj: unknown, paths: readonly (readonly string[])[]
   const out: string[] = [];
   for (const p of paths) {
     const parent = parentOf(obj, p);
-    const key = p[p.length - 1] ?? '';
-    if (parent?.[key] === REDACTED) {
-      delete parent[key];
+    if (parent && valueAt(obj, p) === REDACTED) {
+      Reflect.deleteProperty(parent, p[p.length - 1] ?? '');
       out.push(p.join('.'));
     }
   }

@@ -389,7 +389,7 @@ describe('backupPool → LocalDirStorage equals what the pool holds', () => {
 
   it('captures the pool settings (custom schema included) and the MFA configuration', () => {
     const pool = json(live.pool) as Record<string, unknown>;
-    const saved = snap.pool.userPool as Record<string, unknown>;
+    const saved = json(snap.pool.userPool) as Record<string, unknown>;
     // Settings a restore needs must all be there, with the live values.
     for (const k of [
       'Id',

@@ -361,7 +361,7 @@ describe('what a backup captures (mocked pool)', () => {
       authorize_scopes: 'openid',
     });
     const first = (await readUsers(snap.storage)).find((u) => u.Username === 'user-0');
-    expect(first?.UserCreateDate).toBe(new Date(1_700_000_000_000).toISOString());
+    expect(first?.UserCreateDate?.toISOString()).toBe(new Date(1_700_000_000_000).toISOString());
     const members: MembershipRecord[] = [];
     for await (const m of snap.records('memberships', MembershipRecord)) members.push(m);
     expect(members).toHaveLength(72);

@@ -40,7 +40,10 @@ const STANDARD = [
   'identities',
 ];
 
-function pool(over: Record<string, unknown> = {}, mfa = 'OFF'): PoolDocument {
+function pool(
+  over: Record<string, unknown> = {},
+  mfa: 'OFF' | 'ON' | 'OPTIONAL' = 'OFF',
+): PoolDocument {
   return {
     userPool: {
       Id: 'us-east-1_Src',

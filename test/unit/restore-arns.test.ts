@@ -208,7 +208,7 @@ describe('--map-arns', () => {
       'map.json',
     );
     const n = applyArnMap(d, map);
-    const up = d.pool.userPool as Record<string, Record<string, unknown>>;
+    const up = d.pool.userPool;
     // The exact entry wins over the prefix.
     expect(up.LambdaConfig?.PreSignUp).toBe(
       `arn:aws:lambda:eu-west-1:${DST_ACCOUNT}:function:pre-signup-eu`,
@@ -216,9 +216,9 @@ describe('--map-arns', () => {
     expect(up.LambdaConfig?.KMSKeyID).toBe(`arn:aws:kms:eu-west-1:${DST_ACCOUNT}:key/abcd`);
     expect(up.SmsConfiguration?.SnsCallerArn).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`);
     expect(d.groups[0]?.RoleArn).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/admins`);
-    expect(
-      (d.clients[0] as Record<string, Record<string, string>>).AnalyticsConfiguration?.RoleArn,
-    ).toBe(`arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`);
+    expect(d.clients[0]?.AnalyticsConfiguration?.RoleArn).toBe(
+      `arn:aws:iam::${DST_ACCOUNT}:role/cognito-sms`,
+    );
     expect(up.Arn).toBe(sourceUserPool().Arn);
     expect(JSON.stringify(d.pool.domain)).toContain(SRC_ACCOUNT);
     expect(n).toBe(6);

@@ -15,7 +15,7 @@ import { StateDirLock } from '../../src/restore/lock.js';
 import { loadSnapshot } from '../../src/restore/preflight.js';
 import { type PhaseContext, restoreManagedLoginBranding } from '../../src/restore/resources.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
-import { FILES, type ManagedLoginBrandingRecord } from '../../src/snapshot/format.js';
+import { brandingJson, FILES, type ManagedLoginBrandingRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -39,7 +39,7 @@ const brandings: ManagedLoginBrandingRecord[] = [
         Category: 'FORM_LOGO',
         ColorMode: 'LIGHT',
         Extension: 'PNG',
-        Bytes: png.toString('base64'),
+        Bytes: new Uint8Array(png),
         ResourceId: 'logo-1',
       },
     ],
@@ -234,7 +234,12 @@ describe('snapshot documents', () => {
     for (const kind of ['identityProviders', 'resourceServers', 'groups'] as const)
       await w.writeJson(FILES[kind], kind, [], 0);
     if (withBranding)
-      await w.writeJson(FILES.managedLoginBranding, 'managedLoginBranding', brandings, 3);
+      await w.writeJson(
+        FILES.managedLoginBranding,
+        'managedLoginBranding',
+        brandings.map(brandingJson),
+        3,
+      );
     await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', (async function* () {})());
     await w.writeJsonLines(
       'memberships/part-00000.jsonl.gz',

@@ -6,8 +6,8 @@ const base = {
   ClientId: 'oldclientid123',
   ClientName: 'machine',
   UserPoolId: 'us-east-1_old',
-  CreationDate: '2026-01-01T00:00:00.000Z',
-  AllowedOAuthFlows: ['client_credentials'],
+  CreationDate: new Date('2026-01-01T00:00:00.000Z'),
+  AllowedOAuthFlows: ['client_credentials' as const],
 };
 
 describe('app client restore input', () => {

@@ -210,7 +210,7 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
       ClientId: 'ALL',
       CompromisedCredentialsRiskConfiguration: { Actions: { EventAction: 'BLOCK' } },
       RiskExceptionConfiguration: { BlockedIPRangeList: ['10.0.0.0/8'] },
-      LastModifiedDate: '2026-01-01T00:00:00.000Z',
+      LastModifiedDate: new Date('2026-01-01T00:00:00.000Z'),
     },
     logDeliveryConfiguration: {
       UserPoolId: 'us-east-1_Old',

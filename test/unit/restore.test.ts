@@ -1331,9 +1331,14 @@ describe('pool creation request', () => {
   it('creates the pool without a redacted SMS ExternalId (CreateUserPool and MFA), and warns', () => {
     const sms = { SnsCallerArn: 'arn:aws:iam::123456789012:role/sms', ExternalId: REDACTED };
     const doc = {
-      userPool: { Id: SOURCE, Name: 'src', SmsConfiguration: { ...sms }, MfaConfiguration: 'ON' },
+      userPool: {
+        Id: SOURCE,
+        Name: 'src',
+        SmsConfiguration: { ...sms },
+        MfaConfiguration: 'ON' as const,
+      },
       mfaConfig: {
-        MfaConfiguration: 'ON',
+        MfaConfiguration: 'ON' as const,
         SmsMfaConfiguration: { SmsConfiguration: { ...sms } },
         SoftwareTokenMfaConfiguration: { Enabled: true },
       },
@@ -1367,7 +1372,7 @@ describe('pool creation request', () => {
           Name: 'src',
           Arn: 'arn',
           EstimatedNumberOfUsers: 3,
-          CreationDate: '2026-01-01',
+          CreationDate: new Date('2026-01-01'),
           SchemaAttributes: [
             { Name: 'sub', AttributeDataType: 'String', Mutable: false, Required: true },
             { Name: 'email', AttributeDataType: 'String', Mutable: true, Required: true },

@@ -30,8 +30,8 @@ function user(i: number): UserRecord {
       { Name: 'name', Value: NAMES[i % NAMES.length] ?? '' },
       { Name: 'custom:tier', Value: 'bronze, plus "quoted"\nnewline' },
     ],
-    UserCreateDate: '2026-01-01T00:00:00.000Z',
-    UserLastModifiedDate: '2026-01-02T00:00:00.000Z',
+    UserCreateDate: new Date('2026-01-01T00:00:00.000Z'),
+    UserLastModifiedDate: new Date('2026-01-02T00:00:00.000Z'),
     Enabled: i % 13 !== 5,
     UserStatus: 'CONFIRMED',
     MFAOptions: [],
@@ -170,7 +170,7 @@ describe('SnapshotWriter → SnapshotReader round trip (MemoryStorage)', () => {
     const text = gunzipSync(snap.bytes('users/part-00001.jsonl.gz') ?? Buffer.alloc(0)).toString();
     const lines = text.split('\n').filter(Boolean);
     expect(lines).toHaveLength(USERS_B);
-    expect(JSON.parse(lines[0] ?? '')).toEqual(user(USERS_A));
+    expect(JSON.parse(lines[0] ?? '')).toEqual(JSON.parse(JSON.stringify(user(USERS_A))));
   });
 
   it('verifies clean', async () => {
