@@ -1,5 +1,8 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
+import type { BackupResult, BackupSummary } from '../backup/engine.js';
+import type { PoolOutcome, RegionOutcome } from '../backup/regions.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -15,6 +18,7 @@ import { parseLocationArg, parsePoolId } from './validate.js';
 interface BackupFlags extends CommonFlags {
   userPoolId?: string;
   allPools?: boolean;
+  regions?: RegionSelection;
   to: string;
   includeSecrets?: boolean;
   shards?: string;
@@ -26,7 +30,29 @@ const BACKUP_HELP = `
 again with AdminGetUser, and AWS counts every user read that way as a monthly active user (MAU)
 for that month's bill — a full backup with --user-mfa bills the whole pool as active once a
 month. The result says how many users were read (userMfa.billedAsMau). TOTP authenticator
-secrets cannot be exported at all; SMS and email MFA preferences can be restored.`;
+secrets cannot be exported at all; SMS and email MFA preferences can be restored.
+
+--all-pools --regions backs the Regions up in parallel (each with its own quota buckets and
+--rate-share), the pools of one Region one after another. A pool or a Region that fails does
+not stop the others: exit 0 when every pool was backed up, 10 when some failed (or the failures'
+own code when all failed alike). With --regions, --region names the S3 bucket's Region only.`;
+
+function regionsArg(v: string): RegionSelection {
+  try {
+    return parseRegionList(v);
+  } catch (e) {
+    if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** One pool's line in the --json result: ids, counts and the error's code — no PII. */
+function poolJson(p: PoolOutcome, summary: (r: BackupResult) => BackupSummary): unknown {
+  if (p.ok) {
+    return { region: p.region, snapshotId: p.snapshotId, ...summary(p.result) };
+  }
+  return { region: p.region, userPoolId: p.userPoolId, error: p.error };
+}
 
 export function registerBackup(program: Command): void {
   const cmd = program
@@ -36,6 +62,12 @@ export function registerBackup(program: Command): void {
     )
     .addOption(new Option('--user-pool-id <id>', 'the pool to back up').argParser(parsePoolId))
     .option('--all-pools', 'back up every user pool in the Region')
+    .addOption(
+      new Option(
+        '--regions <list|all>',
+        'with --all-pools: these Regions (us-east-1,eu-west-1) or all Regions with Cognito user pools, in parallel',
+      ).argParser(regionsArg),
+    )
     .addOption(
       new Option('--to <dir|s3://bucket/prefix>', 'where snapshots go')
         .default('./cognito-backups')
@@ -61,67 +93,139 @@ export function registerBackup(program: Command): void {
   addStorageOptions(cmd);
   cmd.addHelpText('after', BACKUP_HELP);
   cmd.action(async (flags: BackupFlags) => {
-    const [{ backupAllPools, backupPool, backupSummary }, { regionOfPoolId }] = await Promise.all([
-      import('../backup/engine.js'),
-      import('../cognito/gateway.js'),
-    ]);
+    const [{ backupPool, backupSummary }, { backupRegions, regionsExitCode }, { regionOfPoolId }] =
+      await Promise.all([
+        import('../backup/engine.js'),
+        import('../backup/regions.js'),
+        import('../cognito/gateway.js'),
+      ]);
     await runCommand(
       flags,
       async ({ signal, progress }) => {
         if (!flags.userPoolId === !flags.allPools) {
           throw new UsageError('BAD_FLAG', 'give exactly one of --user-pool-id ID or --all-pools');
         }
+        if (flags.regions && !flags.allPools) {
+          throw new UsageError('BAD_FLAG', '--regions goes with --all-pools only');
+        }
         const shards = flags.shards === undefined ? undefined : Number(flags.shards);
         if (shards !== undefined && shards !== 1 && shards !== 16 && shards !== 256) {
           throw new UsageError('BAD_FLAG', `--shards must be 1, 16 or 256, got "${flags.shards}"`);
         }
+        const regions = flags.regions?.regions;
         const region = flags.userPoolId
           ? regionOfPoolId(flags.userPoolId)
-          : (flags.region ?? process.env.AWS_REGION);
+          : (flags.region ?? process.env.AWS_REGION ?? regions?.[0]);
         if (!region)
           throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
         // Checked before the first AWS call: a location that cannot be written fails at once.
         const root = await makeOutputStorage(flags.to, flags, region, '--to');
-        const gw = await makeGateway(flags, region, signal);
         const base = {
-          ...(flags.region ? { region: flags.region } : {}),
           includeSecrets: Boolean(flags.includeSecrets),
           ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
           ...(flags.userMfa ? { userMfa: true } : {}),
           signal,
-          onProgress: progress,
         };
+        if (flags.allPools) {
+          // Every --all-pools run: one gateway (quota buckets, --rate-share) per Region, a
+          // failure recorded per pool or Region, the others go on.
+          const { createRegionalRenderer } = await import('./progress.js');
+          const renderer = createRegionalRenderer({
+            json: Boolean(flags.json),
+            quiet: Boolean(flags.quiet),
+          });
+          const all = flags.regions?.all ?? false;
+          const r = await backupRegions(
+            (regions ?? [region]).map((x) => ({
+              region: x,
+              ...(all && isOptInRegion(x) ? { optional: true } : {}),
+            })),
+            root,
+            {
+              ...base,
+              gatewayFor: (x) => makeGateway(flags, x, signal),
+              onProgress: renderer.listener,
+            },
+          );
+          return {
+            pools: r.pools.map((p) => poolJson(p, backupSummary)),
+            regions: r.regions,
+            exitCode: regionsExitCode(r),
+            outcomes: r.pools,
+          };
+        }
+        const gw = await makeGateway(flags, region, signal);
         try {
-          if (flags.allPools) {
-            const results = await backupAllPools(gw, root, base);
-            return { pools: results.map(backupSummary) };
-          }
           return backupSummary(
-            await backupPool(gw, root, { ...base, userPoolId: flags.userPoolId ?? '' }),
+            await backupPool(gw, root, {
+              ...base,
+              ...(flags.region ? { region: flags.region } : {}),
+              onProgress: progress,
+              userPoolId: flags.userPoolId ?? '',
+            }),
           );
         } finally {
           gw.destroy();
         }
       },
       (result, say) => {
-        const list = 'pools' in result ? (result.pools as Record<string, unknown>[]) : [result];
-        for (const r of list) {
-          say(
-            `backed up ${String(r.userPoolId)}: ${String(r.users)} users, ${String(r.groups)} groups, ${String(r.memberships)} memberships, ` +
-              `${String(r.clients)} clients, ${String(r.identityProviders)} identity providers, ${String(r.resourceServers)} resource servers ` +
-              `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
-          );
-          say(`snapshot: ${String(r.snapshot)}`);
-          const mfa = r.userMfa as { billedAsMau: number } | undefined;
-          if (mfa) {
-            say(
-              `user MFA: ${mfa.billedAsMau} users read with AdminGetUser (each billed as a monthly active user)`,
-            );
-          }
-          for (const w of (r.warnings as { message: string }[]) ?? []) say(`warning: ${w.message}`);
+        if ('outcomes' in result) {
+          renderAllPools(result.outcomes, result.regions, say, backupSummary);
+          return;
         }
+        renderPool(result as unknown as Record<string, unknown>, say);
       },
-      { interrupted: 'interrupted; the partial snapshot has no manifest and is marked incomplete' },
+      {
+        interrupted: 'interrupted; the partial snapshot has no manifest and is marked incomplete',
+        exitCode: (result) => ('exitCode' in result ? result.exitCode : 0),
+        json: (result) =>
+          'outcomes' in result ? { pools: result.pools, regions: result.regions } : result,
+      },
     );
   });
+}
+
+function renderPool(r: Record<string, unknown>, say: (line: string) => void): void {
+  say(
+    `backed up ${String(r.userPoolId)}: ${String(r.users)} users, ${String(r.groups)} groups, ${String(r.memberships)} memberships, ` +
+      `${String(r.clients)} clients, ${String(r.identityProviders)} identity providers, ${String(r.resourceServers)} resource servers ` +
+      `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
+  );
+  say(`snapshot: ${String(r.snapshot)}`);
+  const mfa = r.userMfa as { billedAsMau: number } | undefined;
+  if (mfa) {
+    say(
+      `user MFA: ${mfa.billedAsMau} users read with AdminGetUser (each billed as a monthly active user)`,
+    );
+  }
+  for (const w of (r.warnings as { message: string }[]) ?? []) say(`warning: ${w.message}`);
+}
+
+function renderAllPools(
+  pools: PoolOutcome[],
+  regions: RegionOutcome[],
+  say: (line: string) => void,
+  summary: (r: BackupResult) => BackupSummary,
+): void {
+  for (const p of pools) {
+    if (p.ok) renderPool(summary(p.result) as unknown as Record<string, unknown>, say);
+    else
+      process.stderr.write(
+        `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${p.error.message} [${p.error.code}, exit ${p.error.exitCode}]\n`,
+      );
+  }
+  for (const r of regions) {
+    if (r.status === 'failed' && r.error)
+      process.stderr.write(
+        `cognito-vault: ${r.region} failed: ${r.error.message} [${r.error.code}, exit ${r.error.exitCode}]\n`,
+      );
+    if (r.status === 'skipped') say(`skipped ${r.region}: ${r.reason ?? ''}`);
+  }
+  const ok = pools.filter((p) => p.ok).length;
+  const failedRegions = regions.filter((r) => r.status === 'failed').length;
+  say(
+    `${ok} of ${pools.length} pools backed up in ${regions.length} Region(s)` +
+      (pools.length - ok ? `; ${pools.length - ok} failed` : '') +
+      (failedRegions ? `; ${failedRegions} Region(s) could not be listed` : ''),
+  );
 }

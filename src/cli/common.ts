@@ -51,6 +51,8 @@ Exit codes:
   8    storage error: an output location is unwritable or cannot be created, the disk is
        full, a file is missing
   9    diff: the snapshot and the pool differ (0: they are the same)
+  10   backup --all-pools: some pools or Regions failed, the others were backed up (the
+       result lists each)
   130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest`;
 
 /**
@@ -246,6 +248,8 @@ export async function runCommand<R>(
     exitCode?: (result: R) => number;
     /** The line printed on Ctrl-C: what state the interruption leaves behind. */
     interrupted?: string;
+    /** What --json prints (default: the result itself). */
+    json?: (result: R) => unknown;
   } = {},
 ): Promise<void> {
   const controller = new AbortController();
@@ -275,7 +279,10 @@ export async function runCommand<R>(
     });
     if (controller.signal.aborted) throw new InterruptedError();
     renderer.stop();
-    if (json) process.stdout.write(`${renderOptionNames(JSON.stringify(result, null, 2))}\n`);
+    if (json)
+      process.stdout.write(
+        `${renderOptionNames(JSON.stringify(opts.json ? opts.json(result) : result, null, 2))}\n`,
+      );
     else render(result, say);
     process.exitCode = opts.exitCode?.(result) ?? ExitCode.Ok;
   } catch (e) {

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { RegionProgressEvent } from '../backup/regions.js';
 import type { ProgressEvent, ProgressListener } from '../core/progress.js';
 
 export interface Renderer {
@@ -86,5 +87,71 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
       if (active) bar.stop();
       active = false;
     },
+  };
+}
+
+/**
+ * Progress of a backup of several Regions at once: no bar (parallel Regions would fight over
+ * one), one line per event, each prefixed with its Region (and pool); the users counter at most
+ * every COUNTER_LINE_MS per pool. With --json, JSON lines carrying `region` and `userPoolId`.
+ * Never prints attribute values: pool ids, counts, phases, error codes and tool messages only.
+ */
+export const COUNTER_LINE_MS = 5_000;
+
+export function createRegionalRenderer(opts: {
+  json: boolean;
+  quiet: boolean;
+}): { listener: (e: RegionProgressEvent) => void; stop: () => void } {
+  if (opts.quiet) return { listener: () => undefined, stop: () => undefined };
+  const lastCounter = new Map<string, number>();
+  const counterDue = (key: string, every: number): boolean => {
+    const now = Date.now();
+    if (now - (lastCounter.get(key) ?? 0) < every) return false;
+    lastCounter.set(key, now);
+    return true;
+  };
+  if (opts.json) {
+    return {
+      listener: (e) => {
+        if (e.type === 'users' || e.type === 'memberships') {
+          if (!counterDue(`${e.region} ${e.userPoolId ?? ''}`, 250)) return;
+        }
+        process.stderr.write(`${JSON.stringify({ progress: e })}\n`);
+      },
+      stop: () => undefined,
+    };
+  }
+  const line = (e: RegionProgressEvent, text: string): void => {
+    const where = e.userPoolId ? `${e.region} ${e.userPoolId}` : e.region;
+    process.stderr.write(`[${where}] ${text}\n`);
+  };
+  return {
+    listener: (e) => {
+      switch (e.type) {
+        case 'region':
+          if (e.status === 'listed') line(e, `${e.pools} pool(s)`);
+          else line(e, `${e.status} (${e.code})`);
+          break;
+        case 'pool':
+          if (e.status === 'started') line(e, `pool ${e.index}/${e.of}`);
+          else if (e.status === 'done')
+            line(e, `backed up: ${e.users} users in ${(e.durationMs / 1000).toFixed(1)} s`);
+          else line(e, `failed (${e.code}, exit ${e.exitCode})`);
+          break;
+        case 'phase':
+          line(e, `… ${e.phase}${e.detail ? `: ${e.detail}` : ''}`);
+          break;
+        case 'users':
+          if (counterDue(`${e.region} ${e.userPoolId ?? ''}`, COUNTER_LINE_MS))
+            line(e, `${e.done}${e.total !== undefined ? `/${e.total}` : ''} users`);
+          break;
+        case 'warning':
+          line(e, `warning: ${e.message}`);
+          break;
+        default:
+          break;
+      }
+    },
+    stop: () => undefined,
   };
 }

@@ -15,6 +15,11 @@ export const ExitCode = {
   Storage: 8,
   /** `diff` compared both sides and found differences (1 is taken by unexpected failures). */
   Differs: 9,
+  /**
+   * `backup --all-pools`: some pools (or whole Regions) failed, others were backed up; the
+   * result lists each.
+   */
+  PartialBackup: 10,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
