@@ -189,6 +189,28 @@ const CASES: Case[] = [
   { name: 'backup without a pool', args: ['backup', '--endpoint-url', '$E'], exit: 2 },
   { name: 'backup with both pool flags', args: [...BACKUP, '--all-pools'], exit: 2 },
   {
+    name: 'backup --regions without --all-pools',
+    args: [...BACKUP, '--regions', 'us-east-1', '--to', '$W/b'],
+    exit: 2,
+    absent: ['$W/b'],
+  },
+  ...(
+    [
+      ['unknown Region', 'us-east-1,mars-north-1'],
+      ['empty list', ''],
+      ['empty item', 'us-east-1,,eu-west-1'],
+      ['trailing comma', 'us-east-1,'],
+      ['a Region twice', 'eu-west-1,eu-west-1'],
+      ['all in a list', 'all,us-east-1'],
+      ['a pool id', 'us-east-1_AbC'],
+    ] as const
+  ).map(([what, value]) => ({
+    name: `backup --all-pools --regions: ${what}`,
+    args: ['backup', '--all-pools', '--regions', value, '--endpoint-url', '$E', '--to', '$W/b'],
+    exit: 2,
+    absent: ['$W/b'],
+  })),
+  {
     name: 'backup malformed pool id',
     args: ['backup', '--user-pool-id', 'not-a-pool', '--to', '$W/b'],
     exit: 2,
