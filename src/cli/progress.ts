@@ -98,10 +98,10 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
  */
 export const COUNTER_LINE_MS = 5_000;
 
-export function createRegionalRenderer(opts: {
-  json: boolean;
-  quiet: boolean;
-}): { listener: (e: RegionProgressEvent) => void; stop: () => void } {
+export function createRegionalRenderer(opts: { json: boolean; quiet: boolean }): {
+  listener: (e: RegionProgressEvent) => void;
+  stop: () => void;
+} {
   if (opts.quiet) return { listener: () => undefined, stop: () => undefined };
   const lastCounter = new Map<string, number>();
   const counterDue = (key: string, every: number): boolean => {

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
+import { backupSummary, type BackupSummary } from '../backup/engine.js';
+import { backupRegions, type RegionOutcome, type RegionPlan } from '../backup/regions.js';
 import {
   InterruptedError,
   isVaultError,
@@ -7,8 +8,8 @@ import {
   VaultError,
   ExitCode,
 } from '../core/errors.js';
-import type { ProgressEvent } from '../core/progress.js';
 import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
+import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
 import {
   parseDuration,
   prune,
@@ -24,6 +25,10 @@ import { ACCOUNT_ID, openStorage } from '../storage/index.js';
  * Environment:
  *   COGNITO_VAULT_TO               s3://bucket/prefix where snapshots go (required)
  *   COGNITO_VAULT_USER_POOL_IDS    comma-separated pool ids, or `*` for every pool in the Region
+ *                                  (pools of several Regions: each Region has its own gateway)
+ *   COGNITO_VAULT_REGIONS          with `*`: these Regions (us-east-1,eu-west-1) or `all`, backed
+ *                                  up in parallel, pools within a Region in sequence (default:
+ *                                  AWS_REGION only)
  *   COGNITO_VAULT_RATE_SHARE       share of each Cognito quota to use (default 0.5: a scheduled
  *                                  job leaves half to the production traffic it shares it with)
  *   COGNITO_VAULT_INCLUDE_SECRETS  `true` to keep client/IdP secrets (default false)
@@ -42,6 +47,8 @@ export interface LambdaConfig {
   to: string;
   userPoolIds: string[] | '*';
   region: string | undefined;
+  /** COGNITO_VAULT_REGIONS (with userPoolIds `*` only). */
+  regions?: RegionSelection;
   rateShare: number;
   includeSecrets: boolean;
   kmsKeyId?: string;
@@ -60,14 +67,16 @@ export interface LambdaContextLike {
 }
 
 export interface LambdaFailure {
+  /** The pool, or `*` when a whole Region failed (its pools could not be listed). */
   userPoolId: string;
+  region?: string;
   code: string;
   message: string;
   exitCode: number;
 }
 
 export interface LambdaBackupResult {
-  snapshots: BackupSummary[];
+  snapshots: (BackupSummary & { region: string })[];
   /** Backups that failed: the handler throws when there is any. */
   failures: LambdaFailure[];
   /** Snapshots deleted by the retention policy. */
@@ -83,6 +92,8 @@ export interface LambdaBackupResult {
    * makes Lambda retry the whole invocation, backing every pool up again.
    */
   pruneFailures: LambdaFailure[];
+  /** Per Region: pools found, backed up, failed; status (ok, failed, skipped); quota report. */
+  regions: RegionOutcome[];
 }
 
 /** Stop this long before Lambda's own timeout, so the failure is ours and reported. */
@@ -119,6 +130,21 @@ export function configFromEnv(
     );
   }
   if (userPoolIds !== '*') for (const id of userPoolIds) regionOfPoolId(id);
+  const regionsText = env.COGNITO_VAULT_REGIONS?.trim();
+  let regions: RegionSelection | undefined;
+  if (env.COGNITO_VAULT_REGIONS !== undefined) {
+    if (userPoolIds !== '*') {
+      throw new UsageError(
+        'LAMBDA_CONFIG',
+        'COGNITO_VAULT_REGIONS goes with COGNITO_VAULT_USER_POOL_IDS=* only (pool ids name their Region)',
+      );
+    }
+    try {
+      regions = parseRegionList(regionsText ?? '', 'COGNITO_VAULT_REGIONS');
+    } catch (e) {
+      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
+    }
+  }
   const owner = env.COGNITO_VAULT_EXPECTED_BUCKET_OWNER?.trim();
   if (owner && !ACCOUNT_ID.test(owner)) {
     throw new UsageError(
@@ -186,6 +212,7 @@ export function configFromEnv(
     to,
     userPoolIds,
     region: env.AWS_REGION,
+    ...(regions ? { regions } : {}),
     rateShare,
     includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
     ...(env.COGNITO_VAULT_KMS_KEY_ID ? { kmsKeyId: env.COGNITO_VAULT_KMS_KEY_ID } : {}),
@@ -194,7 +221,7 @@ export function configFromEnv(
   };
 }
 
-function failure(userPoolId: string, e: unknown): LambdaFailure {
+function failure(userPoolId: string, e: unknown, region?: string): LambdaFailure {
   const err = isVaultError(e)
     ? e
     : new VaultError(
@@ -203,12 +230,41 @@ function failure(userPoolId: string, e: unknown): LambdaFailure {
         `unexpected failure: ${e instanceof Error ? e.name : 'error'}`,
         ExitCode.Unexpected,
       );
-  return { userPoolId, code: err.code, message: err.message, exitCode: err.exitCode };
+  return {
+    userPoolId,
+    ...(region ? { region } : {}),
+    code: err.code,
+    message: err.message,
+    exitCode: err.exitCode,
+  };
 }
 
-/** One JSON log line per phase and warning: never attribute values. */
-function log(userPoolId: string, e: ProgressEvent): void {
-  if (e.type === 'phase' || e.type === 'warning') console.log(JSON.stringify({ userPoolId, ...e }));
+/**
+ * The Regions to back up: named pools grouped by the Region their ids name, in the order given;
+ * `*` → every pool of each configured Region (COGNITO_VAULT_REGIONS, else AWS_REGION).
+ */
+export function planRegions(cfg: LambdaConfig): RegionPlan[] {
+  if (cfg.userPoolIds === '*') {
+    if (!cfg.regions && !cfg.region) {
+      throw new UsageError(
+        'LAMBDA_CONFIG',
+        'COGNITO_VAULT_USER_POOL_IDS=* needs AWS_REGION or COGNITO_VAULT_REGIONS',
+      );
+    }
+    const all = cfg.regions?.all ?? false;
+    return (cfg.regions?.regions ?? (cfg.region ? [cfg.region] : [])).map((region) => ({
+      region,
+      ...(all && isOptInRegion(region) ? { optional: true } : {}),
+    }));
+  }
+  const byRegion = new Map<string, string[]>();
+  for (const id of cfg.userPoolIds) {
+    const region = regionOfPoolId(id);
+    const ids = byRegion.get(region) ?? [];
+    if (!ids.includes(id)) ids.push(id);
+    byRegion.set(region, ids);
+  }
+  return [...byRegion].map(([region, userPoolIds]) => ({ region, userPoolIds }));
 }
 
 /**
@@ -224,6 +280,7 @@ export async function handler(
   context?: LambdaContextLike,
 ): Promise<LambdaBackupResult> {
   const cfg = configFromEnv(process.env, event ?? {});
+  const plans = planRegions(cfg);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const remaining = context?.getRemainingTimeInMillis();
@@ -234,13 +291,6 @@ export async function handler(
           Math.max(0, remaining - TIMEOUT_MARGIN_MS),
         )
       : undefined;
-  const gw = CognitoGateway.create(
-    {
-      ...(cfg.region ? { region: cfg.region } : {}),
-      ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}),
-    },
-    { rate: { rateShare: cfg.rateShare } },
-  );
   const storage = openStorage(cfg.to, {
     ...(cfg.region ? { region: cfg.region } : {}),
     ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
@@ -253,91 +303,106 @@ export async function handler(
     pruned: [],
     retained: [],
     pruneFailures: [],
+    regions: [],
+  };
+  /** Retention, only after a successful backup and only for this pool's snapshots. */
+  const retain = async (userPoolId: string): Promise<void> => {
+    if (!cfg.retention) return;
+    // A retention failure is reported on its own: the backup it follows succeeded.
+    try {
+      const pruned = await prune(storage, cfg.retention, {
+        userPoolId,
+        signal: controller.signal,
+      });
+      const deleted = pruned.decisions
+        .filter((d) => !d.keep && !pruned.errors.some((x) => x.path === d.path))
+        .map((d) => d.snapshotId);
+      result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
+      const held = pruned.decisions.filter(
+        (d) => d.keep && !d.reasons.some((x) => x === 'last' || x === 'daily' || x === 'monthly'),
+      );
+      result.retained.push(
+        ...held.map((d) => ({
+          userPoolId,
+          snapshotId: d.snapshotId,
+          reasons: d.reasons,
+          ...(d.why ? { why: d.why } : {}),
+        })),
+      );
+      for (const x of pruned.errors) {
+        result.pruneFailures.push({
+          userPoolId,
+          code: x.code,
+          message: x.message,
+          exitCode: x.exitCode,
+        });
+      }
+      if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
+      for (const d of held)
+        console.log(
+          JSON.stringify({ userPoolId, retained: d.snapshotId, reasons: d.reasons, why: d.why }),
+        );
+      if (pruned.errors.length)
+        console.error(JSON.stringify({ userPoolId, pruneErrors: pruned.errors }));
+    } catch (e) {
+      const f = failure(userPoolId, e);
+      result.pruneFailures.push(f);
+      console.error(JSON.stringify({ userPoolId, pruneError: f }));
+    }
   };
   try {
-    const ids: string[] = [];
-    if (cfg.userPoolIds === '*') {
-      for await (const p of gw.listUserPools()) if (p.Id) ids.push(p.Id);
-    } else ids.push(...cfg.userPoolIds);
-    for (const userPoolId of ids) {
-      if (controller.signal.aborted) {
-        result.failures.push({
-          userPoolId,
-          code: 'INTERRUPTED',
-          message: 'not started: the Lambda ran out of time',
-          exitCode: ExitCode.Interrupted,
-        });
-        continue;
-      }
-      let backedUp = false;
-      try {
-        const r = await backupPool(gw, storage, {
-          userPoolId,
-          includeSecrets: cfg.includeSecrets,
-          signal: controller.signal,
-          onProgress: (e) => log(userPoolId, e),
-        });
-        const summary = backupSummary(r);
+    // Regions in parallel, each with its own gateway (quota buckets at the configured share);
+    // the pools of one Region one after another, each pruned right after its backup.
+    const r = await backupRegions(plans, storage, {
+      includeSecrets: cfg.includeSecrets,
+      signal: controller.signal,
+      gatewayFor: (region) =>
+        CognitoGateway.create(
+          { region, ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}) },
+          { rate: { rateShare: cfg.rateShare } },
+        ),
+      onProgress: (e) => {
+        if (e.type === 'phase' || e.type === 'warning' || e.type === 'region')
+          console.log(JSON.stringify(e));
+      },
+      afterPool: async (outcome) => {
+        if (!outcome.ok) {
+          const { name: _name, ...error } = outcome.error;
+          const f: LambdaFailure = {
+            userPoolId: outcome.userPoolId,
+            region: outcome.region,
+            ...error,
+          };
+          result.failures.push(f);
+          console.error(JSON.stringify({ userPoolId: outcome.userPoolId, error: f }));
+          return;
+        }
+        const summary = { ...backupSummary(outcome.result), region: outcome.region };
         result.snapshots.push(summary);
         console.log(JSON.stringify(summary));
-        backedUp = true;
-      } catch (e) {
-        const f = failure(userPoolId, e);
-        result.failures.push(f);
-        console.error(JSON.stringify({ userPoolId, error: f }));
-      }
-      if (!backedUp || !cfg.retention) continue;
-      // Only after a successful backup, and only this pool's snapshots. A retention failure is
-      // reported on its own: the backup it follows succeeded.
-      try {
-        const pruned = await prune(storage, cfg.retention, {
-          userPoolId,
-          signal: controller.signal,
-        });
-        const deleted = pruned.decisions
-          .filter((d) => !d.keep && !pruned.errors.some((x) => x.path === d.path))
-          .map((d) => d.snapshotId);
-        result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
-        const held = pruned.decisions.filter(
-          (d) => d.keep && !d.reasons.some((x) => x === 'last' || x === 'daily' || x === 'monthly'),
-        );
-        result.retained.push(
-          ...held.map((d) => ({
-            userPoolId,
-            snapshotId: d.snapshotId,
-            reasons: d.reasons,
-            ...(d.why ? { why: d.why } : {}),
-          })),
-        );
-        for (const x of pruned.errors) {
-          result.pruneFailures.push({
-            userPoolId,
-            code: x.code,
-            message: x.message,
-            exitCode: x.exitCode,
-          });
-        }
-        if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
-        for (const d of held)
-          console.log(
-            JSON.stringify({ userPoolId, retained: d.snapshotId, reasons: d.reasons, why: d.why }),
-          );
-        if (pruned.errors.length)
-          console.error(JSON.stringify({ userPoolId, pruneErrors: pruned.errors }));
-      } catch (e) {
-        const f = failure(userPoolId, e);
-        result.pruneFailures.push(f);
-        console.error(JSON.stringify({ userPoolId, pruneError: f }));
-      }
+        await retain(outcome.userPoolId);
+      },
+    });
+    result.regions = r.regions;
+    // In the order of the plan (Regions finish in any order).
+    const order = new Map(r.pools.map((p, i) => [p.userPoolId, i]));
+    const rank = (id: string): number => order.get(id) ?? -1;
+    result.snapshots.sort((a, b) => rank(a.userPoolId) - rank(b.userPoolId));
+    result.failures.sort((a, b) => rank(a.userPoolId) - rank(b.userPoolId));
+    for (const x of r.regions) {
+      if (x.status !== 'failed' || !x.error) continue;
+      const { name: _name, ...error } = x.error;
+      const f: LambdaFailure = { userPoolId: '*', region: x.region, ...error };
+      result.failures.push(f);
+      console.error(JSON.stringify({ region: x.region, error: f }));
     }
   } finally {
     if (timer) clearTimeout(timer);
-    gw.destroy();
   }
   if (result.failures.length > 0) {
     throw new VaultError(
       'LAMBDA_BACKUP_FAILED',
-      `${result.failures.length} of ${result.failures.length + result.snapshots.length} pool backups failed: ${result.failures.map((f) => `${f.userPoolId} (${f.code})`).join(', ')}`,
+      `${result.failures.length} of ${result.failures.length + result.snapshots.length} pool backups failed: ${result.failures.map((f) => `${f.userPoolId === '*' ? `every pool of ${f.region ?? '?'}` : f.userPoolId} (${f.code})`).join(', ')}`,
       ExitCode.Unexpected,
       { failed: result.failures.map((f) => f.userPoolId) },
     );

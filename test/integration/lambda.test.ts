@@ -1,5 +1,6 @@
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { configFromEnv, handler, TIMEOUT_MARGIN_MS } from '../../src/lambda/handler.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
@@ -163,6 +164,30 @@ describe('scheduled backup Lambda handler', () => {
         COGNITO_VAULT_EXPECTED_BUCKET_OWNER: '12345',
       }),
     ).toThrow(/12-digit/);
+  });
+
+  it('COGNITO_VAULT_REGIONS: every pool of two Regions, in parallel, each in its own Region', async () => {
+    const eu = CognitoGateway.create({ region: 'eu-west-1', endpointUrl: fixture.moto.endpoint });
+    const poolEu = (await seedPool(eu, { users: 15, groups: 1, poolName: 'lambda-a' })).userPoolId;
+    eu.destroy();
+    expect(poolEu.startsWith('eu-west-1_')).toBe(true);
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/regions',
+      COGNITO_VAULT_USER_POOL_IDS: '*',
+      COGNITO_VAULT_REGIONS: 'us-east-1,eu-west-1',
+    });
+    const r = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(r.failures).toEqual([]);
+    expect(r.regions.map((x) => [x.region, x.status])).toEqual([
+      ['us-east-1', 'ok'],
+      ['eu-west-1', 'ok'],
+    ]);
+    const ids = r.snapshots.map((x) => [x.region, x.userPoolId]);
+    expect(ids).toContainEqual(['eu-west-1', poolEu]);
+    expect(ids).toContainEqual(['us-east-1', poolA]);
+    for (const x of r.snapshots) expect(x.userPoolId.startsWith(`${x.region}_`)).toBe(true);
+    const listed = await listSnapshots(storage('regions'));
+    expect(listed.filter((x) => x.complete).map((x) => x.userPoolId)).toContain(poolEu);
   });
 
   it('refuses a configuration without an S3 location or without pools', () => {

@@ -38,11 +38,7 @@ interface FakeRegion {
 const made: FakeRegion[] = [];
 
 /** A gateway for one Region whose client is mocked on its own: Regions answer differently. */
-function fakeRegion(
-  region: string,
-  pools: string[],
-  tweak?: (mock: Mock) => void,
-): FakeRegion {
+function fakeRegion(region: string, pools: string[], tweak?: (mock: Mock) => void): FakeRegion {
   const client = new CognitoIdentityProviderClient({
     region,
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },

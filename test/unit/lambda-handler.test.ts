@@ -18,7 +18,7 @@ vi.mock('../../src/snapshot/retention.js', async (importOriginal) => ({
   prune: fakes.prune,
 }));
 
-const { configFromEnv, handler } = await import('../../src/lambda/handler.js');
+const { configFromEnv, handler, planRegions } = await import('../../src/lambda/handler.js');
 
 const A = 'us-east-1_PoolA';
 const B = 'us-east-1_PoolB';
@@ -204,5 +204,84 @@ describe('Lambda retention configuration', () => {
     expect(() => configFromEnv(base, { userPoolIds: A as unknown as string[] })).toThrow(
       /userPoolIds must be an array/,
     );
+  });
+});
+
+describe('Lambda: several Regions', () => {
+  const base = { COGNITO_VAULT_TO: 's3://vault/x', AWS_REGION: 'us-east-1' };
+
+  it('COGNITO_VAULT_REGIONS: a list or all, with USER_POOL_IDS=* only, validated', () => {
+    const all = { ...base, COGNITO_VAULT_USER_POOL_IDS: '*' };
+    expect(
+      planRegions(configFromEnv({ ...all, COGNITO_VAULT_REGIONS: 'eu-west-1,us-east-1' })),
+    ).toEqual([{ region: 'eu-west-1' }, { region: 'us-east-1' }]);
+    const everywhere = planRegions(configFromEnv({ ...all, COGNITO_VAULT_REGIONS: 'all' }));
+    expect(everywhere.length).toBeGreaterThan(20);
+    expect(everywhere.find((p) => p.region === 'af-south-1')).toEqual({
+      region: 'af-south-1',
+      optional: true,
+    });
+    expect(planRegions(configFromEnv(all))).toEqual([{ region: 'us-east-1' }]);
+    for (const bad of ['', 'us-east-1,', 'mars-1', 'eu-west-1,eu-west-1']) {
+      expect(() => configFromEnv({ ...all, COGNITO_VAULT_REGIONS: bad }), bad).toThrow(
+        expect.objectContaining({ code: 'LAMBDA_CONFIG', exitCode: 2 }),
+      );
+    }
+    expect(() =>
+      configFromEnv({ ...base, COGNITO_VAULT_USER_POOL_IDS: A, COGNITO_VAULT_REGIONS: 'all' }),
+    ).toThrow(/COGNITO_VAULT_REGIONS goes with COGNITO_VAULT_USER_POOL_IDS=\* only/);
+  });
+
+  it('named pools of two Regions: one gateway per Region, each pool through its own Region', async () => {
+    const E = 'eu-west-1_PoolE';
+    process.env.COGNITO_VAULT_USER_POOL_IDS = `${A},${E},${B}`;
+    fakes.prune.mockResolvedValue({
+      decisions: [],
+      deletedObjects: 0,
+      staleLeasesRemoved: 0,
+      errors: [],
+    });
+    const seen: [string, string][] = [];
+    fakes.backup.mockImplementation(
+      async (
+        gw: { client: { config: { region: () => Promise<string> } } },
+        _s: unknown,
+        o: { userPoolId: string },
+      ) => {
+        seen.push([o.userPoolId, await gw.client.config.region()]);
+        return fakeBackup(o.userPoolId);
+      },
+    );
+    const r = await handler({});
+    expect(seen.sort()).toEqual(
+      [
+        [E, 'eu-west-1'],
+        [A, 'us-east-1'],
+        [B, 'us-east-1'],
+      ].sort(),
+    );
+    expect(r.snapshots.map((x) => [x.region, x.userPoolId])).toEqual([
+      ['us-east-1', A],
+      ['us-east-1', B],
+      ['eu-west-1', E],
+    ]);
+    expect(r.regions.map((x) => [x.region, x.backedUp])).toEqual([
+      ['us-east-1', 2],
+      ['eu-west-1', 1],
+    ]);
+  });
+
+  it('a failing pool in one Region does not stop the other Region; the handler then throws', async () => {
+    const E = 'eu-west-1_PoolE';
+    process.env.COGNITO_VAULT_USER_POOL_IDS = `${A},${E}`;
+    delete process.env.COGNITO_VAULT_KEEP_LAST;
+    fakes.backup.mockImplementation(
+      async (_gw: unknown, _s: unknown, o: { userPoolId: string }) => {
+        if (o.userPoolId === A) throw new StorageError('UNWRITABLE', 'denied');
+        return fakeBackup(o.userPoolId);
+      },
+    );
+    await expect(handler({})).rejects.toThrow(/1 of 2 pool backups failed: us-east-1_PoolA/);
+    expect(fakes.backup).toHaveBeenCalledTimes(2);
   });
 });
