@@ -209,6 +209,9 @@ export async function startQuotaProxy(opts) {
   const upstreamJson = (op, payload) =>
     new Promise((resolve, reject) => {
       const text = JSON.stringify(payload);
+      // moto keeps each Region apart by the Region the request is signed for: a pool id names it.
+      const region =
+        /^([a-z]{2}(?:-[a-z]+)+-\d+)_/.exec(payload.UserPoolId ?? '')?.[1] ?? 'us-east-1';
       const up = http.request(
         {
           protocol: target.protocol,
@@ -221,8 +224,7 @@ export async function startQuotaProxy(opts) {
             'Content-Type': 'application/x-amz-json-1.1',
             'Content-Length': Buffer.byteLength(text),
             'X-Amz-Target': `${TARGET_PREFIX}${op}`,
-            Authorization:
-              'AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/cognito-idp/aws4_request, SignedHeaders=host, Signature=0',
+            Authorization: `AWS4-HMAC-SHA256 Credential=testing/20240101/${region}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0`,
           },
         },
         (res) => {

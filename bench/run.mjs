@@ -5,8 +5,11 @@
 //                          full backup with groups and memberships, restore of 2,000 users,
 //                          local encode/decode of 100,000 synthetic users
 //   npm run bench:large    users-only backup of 10,000 then 100,000 users (RSS flat?)
+//   npm run bench:regions  backup --regions: two Regions, each behind its own quota proxy, backed
+//                          up in parallel, against one Region alone (--users=N per Region)
 //
-// Options: --only=a,b,c,d,local   --delay=MS (default 100)   --users=N (scenario a, default 12000)
+// Options: --only=a,b,c,d,local,regions   --delay=MS (default 100)
+//          --users=N (scenarios a and regions, default 12000)
 // BENCH_MEMBERSHIP_WORKERS=2,8,16 repeats scenario b with those membershipWorkers.
 // Results: a Markdown table on stdout and bench/results/<time>.json.
 
@@ -144,6 +147,98 @@ function table() {
   }
   return lines.join('\n');
 }
+
+/**
+ * Two Regions, each behind its own quota proxy at Cognito's default quotas (quotas are per
+ * account and Region): one Region backed up alone, then both at once through backupRegions.
+ * Parallel Regions should take about the time of one.
+ */
+async function regionsScenario(moto, proxyUs) {
+  const proxyEu = await startQuotaProxy({
+    target: moto.endpoint,
+    delayMs: DELAY_MS,
+    quotaCategories: QUOTA_CATEGORIES,
+    operationCategory: OPERATION_CATEGORY,
+  });
+  const proxies = { 'us-east-1': proxyUs, 'eu-west-1': proxyEu };
+  const endpoints = { 'us-east-1': proxyUs.endpoint, 'eu-west-1': proxyEu.endpoint };
+  try {
+    const pools = {};
+    for (const region of Object.keys(proxies)) {
+      const client = directClient(moto.endpoint, region);
+      try {
+        pools[region] = await seedTimed(`${region}: ${USERS_A} users, no groups`, async () => {
+          const id = await createPlainPool(client, 'bench-regions');
+          await addUsers(client, id, 0, USERS_A, {
+            onProgress: (n) => n % 4000 === 0 && log(`  … ${region} ${n} users`),
+          });
+          return id;
+        });
+      } finally {
+        client.destroy();
+      }
+      await proxies[region].freezeListUsers(pools[region]);
+    }
+    const plan = (regions) => regions.map((region) => ({ region, userPoolIds: [pools[region]] }));
+    const run = async (id, label, regions) => {
+      await sleep(1100); // full buckets, as after any idle second
+      for (const p of Object.values(proxies)) p.resetStats();
+      log(`scenario ${id}: ${label} …`);
+      const r = await runScenario({ kind: 'regions', endpoints, plans: plan(regions) });
+      const stats = Object.fromEntries(regions.map((x) => [x, proxies[x].stats()]));
+      results.scenarios[id] = { label, ...r, proxies: stats };
+      if (r.error) {
+        log(`scenario ${id}: ${r.error}`);
+        rows.push({ id, label, note: 'FAILED (see JSON)' });
+        return undefined;
+      }
+      const busy = regions.map((x) => {
+        const c = stats[x].categories.UserList;
+        return `${x}: UserList ${c.achievedRps}/${c.quotaRps} = ${c.shareOfQuota.toFixed(2)}`;
+      });
+      const throttles = regions.reduce(
+        (n, x) => n + Object.values(stats[x].categories).reduce((m, c) => m + c.throttled, 0),
+        0,
+      );
+      rows.push({
+        id,
+        label,
+        users: r.users,
+        wallS: secs(r.wallMs),
+        usersPerS: Math.round(r.users / (r.wallMs / 1000)),
+        busy,
+        throttles,
+        rssMB: r.maxRssMB,
+      });
+      log(`scenario ${id}: ${r.users} users in ${secs(r.wallMs)} s`);
+      return { ...r, busy };
+    };
+    const one = await run('R1', 'one Region alone (us-east-1)', ['us-east-1']);
+    const two = await run('R2', 'two Regions in parallel (us-east-1 ‖ eu-west-1)', [
+      'us-east-1',
+      'eu-west-1',
+    ]);
+    if (one && two) {
+      results.regions = {
+        oneRegionS: secs(one.wallMs),
+        twoRegionsS: secs(two.wallMs),
+        ratio: Math.round((two.wallMs / one.wallMs) * 100) / 100,
+        oneRegionUsersPerS: Math.round(one.users / (one.wallMs / 1000)),
+        twoRegionsUsersPerS: Math.round(two.users / (two.wallMs / 1000)),
+        quotaShare: two.busy,
+      };
+      regionsSummary.push(
+        `Regions: one Region ${secs(one.wallMs)} s (${one.users} users, ${results.regions.oneRegionUsersPerS} users/s); ` +
+          `two Regions in parallel ${secs(two.wallMs)} s (${two.users} users, ${results.regions.twoRegionsUsersPerS} users/s); ` +
+          `ratio ${results.regions.ratio} (1.00 = no slower than one Region). Quota share: ${two.busy.join('; ')}.`,
+      );
+    }
+  } finally {
+    await proxyEu.close();
+  }
+}
+
+const regionsSummary = [];
 
 async function seedTimed(name, fn) {
   const t0 = performance.now();
@@ -284,6 +379,8 @@ async function main() {
       }
     }
 
+    if (ONLY.includes('regions')) await regionsScenario(moto, proxy);
+
     if (ONLY.includes('local')) {
       log('scenario local: encode + decode 100,000 synthetic users …');
       const r = await runScenario({ kind: 'local', users: 100_000 });
@@ -320,6 +417,7 @@ async function main() {
       `cognito-vault vs cognito-backup-restore (users-only backup): ${(d.wallMs / a.wallMs).toFixed(2)}× faster (wall time).`,
     );
   }
+  summary.push(...regionsSummary);
   results.totalSeconds = secs(performance.now() - t0);
   results.loadAverage = {
     atStart: loadAtStart,

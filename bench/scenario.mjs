@@ -196,7 +196,52 @@ async function local() {
   };
 }
 
-const kinds = { backup, 'cbr-backup': cbrBackup, restore, local };
+/**
+ * backup --all-pools --regions as the library runs it: the Regions in parallel, each with its
+ * own gateway (its own quota buckets), here each pointed at its own quota proxy
+ * (`args.endpoints`: Region → endpoint); the pools of a Region in sequence.
+ */
+async function regions() {
+  const { backupRegions } = await import('../dist/backup/regions.js');
+  const root = new LocalDirStorage(args.dir);
+  const t0 = performance.now();
+  const r = await backupRegions(
+    args.plans.map((p) => ({ region: p.region, userPoolIds: p.userPoolIds })),
+    root,
+    {
+      gatewayFor: (region) =>
+        CognitoGateway.create({ region, endpointUrl: args.endpoints[region] }),
+      ...args.backupOptions,
+    },
+  );
+  const wallMs = performance.now() - t0;
+  const failed = r.pools.filter((p) => !p.ok);
+  return {
+    wallMs,
+    users: r.pools.reduce((n, p) => n + (p.ok ? p.result.users : 0), 0),
+    pools: r.pools.map((p) =>
+      p.ok
+        ? {
+            region: p.region,
+            userPoolId: p.userPoolId,
+            users: p.result.users,
+            durationMs: p.result.durationMs,
+          }
+        : { region: p.region, userPoolId: p.userPoolId, error: p.error },
+    ),
+    regions: r.regions.map((x) => ({
+      region: x.region,
+      status: x.status,
+      durationMs: x.durationMs,
+      rates: x.rates,
+    })),
+    ...(failed.length
+      ? { error: `${failed.length} pool(s) failed: ${JSON.stringify(failed.map((p) => p.error))}` }
+      : {}),
+  };
+}
+
+const kinds = { backup, 'cbr-backup': cbrBackup, restore, local, regions };
 
 let result;
 let tmp;
