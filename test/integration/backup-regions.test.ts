@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,5 +136,45 @@ describe('cognito-vault backup --all-pools --regions (CLI)', () => {
     expect(run.stderr).toMatch(/"region":"eu-west-1"/);
     expect(run.stderr).toMatch(/"region":"us-east-1"/);
     expect(JSON.stringify(out)).not.toMatch(/@example|"Attributes"/);
+  }, 120_000);
+
+  it('SIGTERM stops every Region: exit 130 within seconds, no manifest written', async () => {
+    const to = path.join(work, 'cli-sigterm');
+    const run = startCli(
+      [
+        'backup',
+        '--all-pools',
+        '--regions',
+        'us-east-1,eu-west-1',
+        '--to',
+        to,
+        '--json',
+        '--max-rps',
+        'UserList=2',
+      ],
+      { env: cliEnv(work, moto.endpoint), timeoutMs: 100_000 },
+    );
+    await run.waitFor(/"type":"users"/, 60_000);
+    const t0 = performance.now();
+    run.child.kill('SIGTERM');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(r.stderr).toMatch(/cognito-vault: error: interrupted/);
+    const files = existsSync(to) ? await readdir(to, { recursive: true }) : [];
+    expect(files.filter((f) => path.basename(f) === 'manifest.json')).toEqual([]);
+  }, 120_000);
+
+  it('text output: one summary, progress lines prefixed with the Region', async () => {
+    const to = path.join(work, 'cli-text');
+    const r = await startCli(
+      ['backup', '--all-pools', '--regions', 'us-east-1,eu-west-1', '--to', to],
+      { env: cliEnv(work, moto.endpoint), timeoutMs: 100_000 },
+    ).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^4 of 4 pools backed up in 2 Region\(s\)$/m);
+    expect(r.stderr).toMatch(/^\[eu-west-1\] 2 pool\(s\)$/m);
+    expect(r.stderr).toMatch(/^\[us-east-1 us-east-1_\w+\] backed up: \d+ users/m);
+    expect(r.stderr + r.stdout).not.toMatch(/user-\d|@example/);
   }, 120_000);
 });
