@@ -28,6 +28,23 @@ export {
   type BackupOptions,
   type BackupResult,
 } from './backup/engine.js';
+export {
+  backupRegions,
+  regionsExitCode,
+  type BackupRegionsOptions,
+  type FailureInfo,
+  type PoolOutcome,
+  type RegionOutcome,
+  type RegionPlan,
+  type RegionProgressEvent,
+  type RegionsResult,
+} from './backup/regions.js';
+export {
+  COGNITO_REGIONS,
+  isOptInRegion,
+  parseRegionList,
+  type RegionSelection,
+} from './cognito/regions.js';
 export * from './restore/index.js';
 export * from './compare/index.js';
 export * from './snapshot/index.js';

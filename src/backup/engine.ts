@@ -706,7 +706,11 @@ async function captureManagedLoginBranding(
   return out;
 }
 
-/** Backs up every pool in the region, one after another (ListUserPools, every page). */
+/**
+ * Backs up every pool in the region, one after another (ListUserPools, every page); the first
+ * failure stops it. `backupRegions` (./regions.ts) is the one the CLI and the Lambda use: any
+ * number of Regions in parallel, every pool attempted and reported.
+ */
 export async function backupAllPools(
   gw: CognitoGateway,
   root: Storage,
