@@ -13,6 +13,7 @@ import {
   makeOutputStorage,
   runCommand,
 } from './common.js';
+import { renderOptionNames } from './option-flags.js';
 import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface BackupFlags extends CommonFlags {
@@ -41,7 +42,7 @@ function regionsArg(v: string): RegionSelection {
   try {
     return parseRegionList(v);
   } catch (e) {
-    if (e instanceof UsageError) throw new InvalidArgumentError(e.message);
+    if (e instanceof UsageError) throw new InvalidArgumentError(renderOptionNames(e.message));
     throw e;
   }
 }
@@ -144,7 +145,15 @@ export function registerBackup(program: Command): void {
             {
               ...base,
               gatewayFor: (x) => makeGateway(flags, x, signal),
-              onProgress: renderer.listener,
+              // Engine messages name options; printed, they show their flags.
+              onProgress: (e) =>
+                renderer.listener(
+                  e.type === 'warning'
+                    ? { ...e, message: renderOptionNames(e.message) }
+                    : e.type === 'phase' && e.detail !== undefined
+                      ? { ...e, detail: renderOptionNames(e.detail) }
+                      : e,
+                ),
             },
           );
           return {
@@ -211,13 +220,13 @@ function renderAllPools(
     if (p.ok) renderPool(summary(p.result) as unknown as Record<string, unknown>, say);
     else
       process.stderr.write(
-        `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${p.error.message} [${p.error.code}, exit ${p.error.exitCode}]\n`,
+        `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${renderOptionNames(p.error.message)} [${p.error.code}, exit ${p.error.exitCode}]\n`,
       );
   }
   for (const r of regions) {
     if (r.status === 'failed' && r.error)
       process.stderr.write(
-        `cognito-vault: ${r.region} failed: ${r.error.message} [${r.error.code}, exit ${r.error.exitCode}]\n`,
+        `cognito-vault: ${r.region} failed: ${renderOptionNames(r.error.message)} [${r.error.code}, exit ${r.error.exitCode}]\n`,
       );
     if (r.status === 'skipped') say(`skipped ${r.region}: ${r.reason ?? ''}`);
   }

@@ -23,6 +23,7 @@ export const OPTION_FLAGS: Record<OptionName, string> = {
   userMfa: '--user-mfa',
   rateShare: '--rate-share',
   maxRps: '--max-rps',
+  regions: '--regions',
   keepLast: '--keep-last',
   keepDaily: '--keep-daily',
   keepMonthly: '--keep-monthly',

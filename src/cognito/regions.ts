@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import { opt } from '../core/options.js';
 
 /**
  * The AWS Regions of the commercial partition (`aws`) that serve the Cognito user pools API
@@ -61,11 +62,11 @@ export interface RegionSelection {
 }
 
 /**
- * Parses `us-east-1,eu-west-1` or `all`. Refused (UsageError, exit 2): an empty list or item,
+ * Parses `us-east-1,eu-west-1` or `all` (`what` names the setting in messages). Refused (UsageError, exit 2): an empty list or item,
  * a Region twice, a name that is not a Region with Cognito user pools (COGNITO_REGIONS), `all`
  * mixed with names.
  */
-export function parseRegionList(value: string, what = '--regions'): RegionSelection {
+export function parseRegionList(value: string, what = opt('regions')): RegionSelection {
   const text = value.trim();
   if (text === 'all') return { regions: COGNITO_REGIONS.map((r) => r.region), all: true };
   const items = text.split(',').map((s) => s.trim());

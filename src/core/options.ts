@@ -30,6 +30,7 @@ export const OPTION_NAMES = [
   'userMfa',
   'rateShare',
   'maxRps',
+  'regions',
   // retention (prune, backup --keep-*)
   'keepLast',
   'keepDaily',
