@@ -70,8 +70,13 @@ export class UsageError extends VaultError {
 /** The snapshot is incomplete, corrupt, or of an unknown format version. */
 export class SnapshotInvalidError extends VaultError {
   readonly problems: string[];
-  constructor(message: string, problems: string[] = [], context: ErrorContext = {}) {
-    super('SNAPSHOT_INVALID', message, ExitCode.SnapshotInvalid, context);
+  constructor(
+    message: string,
+    problems: string[] = [],
+    context: ErrorContext = {},
+    code = 'SNAPSHOT_INVALID',
+  ) {
+    super(code, message, ExitCode.SnapshotInvalid, context);
     this.problems = problems;
   }
 }

@@ -47,7 +47,14 @@ import { z } from 'zod';
  * executable form. Readers check `formatVersion` before anything else and refuse versions they
  * do not know.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/**
+ * Version 2 is version 1 plus client-side encryption (`encryption`, files with
+ * `encryption: "age"`). Writers write 2 only for an encrypted snapshot, so readers that know
+ * only version 1 refuse an encrypted snapshot by its version, and still read unencrypted ones.
+ */
+export const FORMAT_VERSION_PLAIN = 1;
+export const FORMAT_VERSIONS: readonly number[] = [1, 2];
 export const MANIFEST_FILE = 'manifest.json';
 
 export const FILES = {
@@ -88,6 +95,18 @@ export const FileEntry = z.object({
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   records: z.number().int().nonnegative(),
+  /**
+   * Format version 2: the stored bytes are the age encryption of what `encoding` describes;
+   * `bytes` and `sha256` are of the stored (encrypted) bytes, so verify checks them without the
+   * key, and `plaintext` those of the decrypted content (checked with the key).
+   */
+  encryption: z.literal('age').optional(),
+  plaintext: z
+    .object({
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
@@ -108,8 +127,15 @@ export const Warning = z.object({
 });
 export type Warning = z.infer<typeof Warning>;
 
-export const Manifest = z.object({
-  formatVersion: z.literal(FORMAT_VERSION),
+/** How an encrypted snapshot's files were encrypted: age, to these X25519 recipients. */
+export const Encryption = z.object({
+  scheme: z.literal('age-encryption.org/v1'),
+  recipients: z.array(z.string().regex(/^age1[02-9ac-hj-np-z]{58}$/)).min(1),
+});
+export type Encryption = z.infer<typeof Encryption>;
+
+const ManifestBase = z.object({
+  formatVersion: z.union([z.literal(1), z.literal(2)]),
   tool: z.object({ name: z.string(), version: z.string() }),
   snapshotId: z.string().min(1),
   userPool: z.object({
@@ -132,7 +158,42 @@ export const Manifest = z.object({
     }),
   }),
   warnings: z.array(Warning),
+  /** Format version 2 only (and required there): see `Encryption`. */
+  encryption: Encryption.optional(),
   files: z.array(FileEntry),
+});
+
+export const Manifest = ManifestBase.superRefine((m, ctx) => {
+  if (m.formatVersion === 2 && !m.encryption) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['encryption'],
+      message: 'formatVersion 2 needs an encryption block',
+    });
+  }
+  if (m.formatVersion === 1 && m.encryption) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['formatVersion'],
+      message: 'an encrypted snapshot is formatVersion 2',
+    });
+  }
+  m.files.forEach((f, i) => {
+    if (f.encryption && !m.encryption) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['files', i, 'encryption'],
+        message: 'an encrypted file in a snapshot without an encryption block',
+      });
+    }
+    if (f.encryption && !f.plaintext) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['files', i, 'plaintext'],
+        message: 'an encrypted file needs its plaintext size and sha256',
+      });
+    }
+  });
 });
 export type Manifest = z.infer<typeof Manifest>;
 

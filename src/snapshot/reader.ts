@@ -1,18 +1,25 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import { SnapshotInvalidError, StorageError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
-import { gunzipJsonLines, lines, MAX_DOCUMENT_BYTES, readBounded } from './codec.js';
+import { DigestStream, gunzipJsonLines, lines, MAX_DOCUMENT_BYTES, readBounded } from './codec.js';
 import {
   type FileEntry,
   type FileKind,
   FORMAT_VERSION,
+  FORMAT_VERSIONS,
   Manifest,
   MANIFEST_FILE,
 } from './format.js';
 import { createGunzip } from 'node:zlib';
+import { PassThrough } from 'node:stream';
+import { type AgeKeyring, KeyMismatchError, KeyRequiredError } from './age.js';
+
+export interface ReaderOptions {
+  /** The keys of `--identity`: needed to read the files of an encrypted snapshot. */
+  keyring?: AgeKeyring;
+}
 
 export interface VerifyResult {
   ok: boolean;
@@ -20,6 +27,11 @@ export interface VerifyResult {
   files: number;
   records: number;
   bytes: number;
+  /**
+   * Encrypted snapshots: `stored-only` when verified without a key (sizes and sha256 of the
+   * stored bytes; record counts and content unchecked), `decrypted` with --identity.
+   */
+  encrypted?: 'stored-only' | 'decrypted';
 }
 
 /** Parses and validates a manifest: the format version is checked before anything else. */
@@ -33,9 +45,9 @@ export function parseManifest(text: string, location: string): Manifest {
     ]);
   }
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
-  if (version !== FORMAT_VERSION) {
+  if (typeof version !== 'number' || !FORMAT_VERSIONS.includes(version)) {
     throw new SnapshotInvalidError(
-      `${location}: unsupported snapshot formatVersion ${JSON.stringify(version)} (this cognito-vault reads ${FORMAT_VERSION})`,
+      `${location}: unsupported snapshot formatVersion ${JSON.stringify(version)} (this cognito-vault reads ${FORMAT_VERSIONS.join(' and ')}, up to ${FORMAT_VERSION})`,
       [`formatVersion ${JSON.stringify(version)}`],
       { formatVersion: String(version) },
     );
@@ -56,9 +68,10 @@ export class SnapshotReader {
   private constructor(
     readonly storage: Storage,
     readonly manifest: Manifest,
+    readonly keyring?: AgeKeyring,
   ) {}
 
-  static async open(storage: Storage): Promise<SnapshotReader> {
+  static async open(storage: Storage, opts: ReaderOptions = {}): Promise<SnapshotReader> {
     let text: string;
     try {
       text = (
@@ -81,7 +94,37 @@ export class SnapshotReader {
       }
       throw e;
     }
-    return new SnapshotReader(storage, parseManifest(text, storage.location));
+    return new SnapshotReader(storage, parseManifest(text, storage.location), opts.keyring);
+  }
+
+  /** True when the snapshot's files are encrypted (format version 2). */
+  get encrypted(): boolean {
+    return this.manifest.encryption !== undefined;
+  }
+
+  /**
+   * Throws, one line and exit 3, when the snapshot is encrypted and no key was given
+   * (KEY_REQUIRED) or none of the keys is one of the manifest's recipients (KEY_MISMATCH).
+   * Commands that read records call it right after opening, before any other work.
+   */
+  assertCanDecrypt(): void {
+    const enc = this.manifest.encryption;
+    if (!enc) return;
+    if (!this.keyring) throw new KeyRequiredError(this.location, enc.recipients);
+    if (!this.keyring.opens(enc.recipients))
+      throw new KeyMismatchError(this.location, enc.recipients, this.keyring);
+  }
+
+  /** The content of a file: the stored bytes, decrypted when the file is encrypted. */
+  private async content(entry: FileEntry): Promise<Readable> {
+    const raw = await this.storage.get(entry.path);
+    if (!entry.encryption) return raw;
+    const recipients = this.manifest.encryption?.recipients ?? [];
+    if (!this.keyring) {
+      raw.destroy();
+      throw new KeyRequiredError(this.location, recipients);
+    }
+    return this.keyring.decrypt(raw, entry.path, this.location, recipients);
   }
 
   get location(): string {
@@ -101,7 +144,7 @@ export class SnapshotReader {
       ]);
     const text = (
       await readBounded(
-        await this.storage.get(entry.path),
+        await this.content(entry),
         MAX_DOCUMENT_BYTES,
         `${this.location}: ${entry.path}`,
       )
@@ -128,13 +171,15 @@ export class SnapshotReader {
   async *records<S extends z.ZodType>(kind: FileKind, schema: S): AsyncGenerator<z.infer<S>> {
     for (const entry of this.filesOf(kind)) {
       let line = 0;
-      const decoded = gunzipJsonLines(await this.storage.get(entry.path));
+      const decoded = gunzipJsonLines(await this.content(entry));
       try {
         for (;;) {
           let next: IteratorResult<unknown>;
           try {
             next = await decoded.next();
           } catch (e) {
+            // Key and decryption errors name the snapshot and file already.
+            if (e instanceof SnapshotInvalidError && e.code !== 'SNAPSHOT_INVALID') throw e;
             if (e instanceof SnapshotInvalidError) {
               throw new SnapshotInvalidError(
                 `${this.location}: ${entry.path}: ${e.message}`,
@@ -170,25 +215,55 @@ export class SnapshotReader {
     }
   }
 
-  /** Recomputes sha256, size and record count of every file against the manifest. */
+  /**
+   * Recomputes sha256, size and record count of every file against the manifest. For an
+   * encrypted snapshot without a key, the stored (encrypted) bytes only; with the key (a
+   * KeyMismatchError when it is not one of the snapshot's), the decrypted content too.
+   */
   async verify(): Promise<VerifyResult> {
     const problems: string[] = [];
     let records = 0;
     let bytes = 0;
+    const enc = this.manifest.encryption;
+    if (enc && this.keyring) this.assertCanDecrypt();
+    const keyring = this.keyring;
+    const decrypt =
+      enc && keyring
+        ? (what: string) => (c: Readable) =>
+            keyring.decrypt(c, what, this.location, enc.recipients)
+        : undefined;
     for (const f of this.manifest.files) {
       try {
-        const got = await digestFile(await this.storage.get(f.path), f.encoding);
+        const got = await digestFile(
+          await this.storage.get(f.path),
+          f,
+          f.encryption ? decrypt?.(f.path) : undefined,
+        );
         bytes += got.bytes;
         records += got.records;
         if (got.bytes !== f.bytes)
           problems.push(`${f.path}: ${got.bytes} bytes, manifest says ${f.bytes}`);
         if (got.sha256 !== f.sha256) problems.push(`${f.path}: sha256 mismatch`);
         if (got.decodeError !== undefined) {
-          problems.push(`${f.path}: not valid gzip'd JSON Lines (${got.decodeError})`);
-        } else if (f.encoding === 'jsonl+gzip' && got.records !== f.records) {
-          problems.push(`${f.path}: ${got.records} records, manifest says ${f.records}`);
+          problems.push(
+            f.encryption
+              ? `${f.path}: does not decrypt and decode (${got.decodeError})`
+              : `${f.path}: not valid gzip'd JSON Lines (${got.decodeError})`,
+          );
+        } else if (got.checked) {
+          if (f.encoding === 'jsonl+gzip' && got.records !== f.records)
+            problems.push(`${f.path}: ${got.records} records, manifest says ${f.records}`);
+          if (f.plaintext && got.plaintext) {
+            if (got.plaintext.bytes !== f.plaintext.bytes)
+              problems.push(
+                `${f.path}: ${got.plaintext.bytes} bytes decrypted, manifest says ${f.plaintext.bytes}`,
+              );
+            if (got.plaintext.sha256 !== f.plaintext.sha256)
+              problems.push(`${f.path}: sha256 of the decrypted content mismatch`);
+          }
         }
       } catch (e) {
+        if (e instanceof KeyMismatchError) throw e;
         if (e instanceof StorageError && e.code === 'NOT_FOUND')
           problems.push(`${f.path}: missing`);
         else problems.push(`${f.path}: unreadable (${(e as Error).message})`);
@@ -212,6 +287,7 @@ export class SnapshotReader {
       files: this.manifest.files.length,
       records,
       bytes,
+      ...(enc ? { encrypted: keyring ? ('decrypted' as const) : ('stored-only' as const) } : {}),
     };
   }
 
@@ -236,53 +312,94 @@ async function firstEntry(storage: Storage): Promise<boolean> {
 }
 
 /**
- * sha256 and size of the stored bytes, plus, for JSON Lines, the record count. The digest is
+ * sha256 and size of the stored bytes, plus, for JSON Lines, the record count, and for an
+ * encrypted file read with a key, the size and sha256 of the decrypted content. The digest is
  * always computed over every stored byte, so a corrupted part reports a checksum mismatch even
- * when it no longer decompresses; a decoding failure is reported beside it.
+ * when it no longer decrypts or decompresses; a decoding failure is reported beside it.
  */
 async function digestFile(
   stream: Readable,
-  encoding: FileEntry['encoding'],
-): Promise<{ bytes: number; sha256: string; records: number; decodeError?: string }> {
+  entry: FileEntry,
+  decrypt?: (ciphertext: Readable) => Promise<Readable>,
+): Promise<{
+  bytes: number;
+  sha256: string;
+  records: number;
+  checked: boolean;
+  plaintext?: { bytes: number; sha256: string };
+  decodeError?: string;
+}> {
   const hash = createHash('sha256');
   let bytes = 0;
-  if (encoding !== 'jsonl+gzip') {
+  const checked = !entry.encryption || decrypt !== undefined;
+  if (!checked || (!entry.encryption && entry.encoding !== 'jsonl+gzip')) {
     for await (const c of stream) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
       hash.update(b);
       bytes += b.length;
     }
-    return { bytes, sha256: hash.digest('hex'), records: 1 };
+    return { bytes, sha256: hash.digest('hex'), records: checked ? 1 : 0, checked };
   }
+  // The stored bytes go to `sink` while they are hashed; a consumer decrypts (when encrypted),
+  // hashes the content and counts its lines. Once the consumer fails, hashing goes on alone.
+  const sink = new PassThrough();
+  sink.on('error', () => undefined);
   let records = 0;
   let decodeError: string | undefined;
-  const gunzip = createGunzip();
-  const counting = (async () => {
+  let keyError: unknown;
+  let plain: DigestStream | undefined;
+  const consuming = (async () => {
     try {
-      for await (const _ of lines(gunzip)) records++;
+      let content: Readable = sink;
+      if (decrypt) {
+        const decrypted = await decrypt(sink);
+        plain = new DigestStream();
+        const p = plain;
+        decrypted.on('error', (e) => p.destroy(e));
+        content = decrypted.pipe(p);
+      }
+      if (entry.encoding === 'jsonl+gzip') {
+        const gunzip = createGunzip();
+        content.on('error', (e) => gunzip.destroy(e));
+        for await (const _ of lines(content.pipe(gunzip))) records++;
+      } else {
+        for await (const _ of content) void _;
+        records = 1;
+      }
     } catch (e) {
-      decodeError = (e as Error).message;
+      if (e instanceof KeyMismatchError) keyError = e;
+      decodeError = e instanceof Error ? e.message : String(e);
+      sink.destroy();
     }
   })();
+  const writable = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        sink.off('drain', done);
+        sink.off('close', done);
+        resolve();
+      };
+      sink.on('drain', done);
+      sink.on('close', done);
+    });
   for await (const c of stream) {
     const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
     hash.update(b);
     bytes += b.length;
-    if (decodeError !== undefined || gunzip.destroyed) continue;
-    if (!gunzip.write(b)) {
-      try {
-        await once(gunzip, 'drain');
-      } catch {
-        // the decoder failed; counting records it, hashing goes on
-      }
-    }
+    if (decodeError !== undefined || sink.destroyed) continue;
+    if (!sink.write(b)) await writable();
   }
-  if (!gunzip.destroyed) gunzip.end();
-  await counting;
+  if (!sink.destroyed) sink.end();
+  await consuming;
+  if (keyError) throw keyError;
   return {
     bytes,
     sha256: hash.digest('hex'),
     records,
+    checked,
+    ...(plain && decodeError === undefined
+      ? { plaintext: { bytes: plain.bytes, sha256: plain.digest() } }
+      : {}),
     ...(decodeError !== undefined ? { decodeError } : {}),
   };
 }

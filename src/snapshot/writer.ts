@@ -3,9 +3,17 @@ import { pipeline } from 'node:stream/promises';
 import { InterruptedError, StorageError, VaultError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream, gzipJsonLines } from './codec.js';
-import { FileEntry, type FileKind, Manifest, MANIFEST_FILE } from './format.js';
+import { AGE_SCHEME, AGE_SUFFIX, type AgeRecipients } from './age.js';
+import {
+  type FileEntry,
+  type FileKind,
+  FORMAT_VERSION,
+  FORMAT_VERSION_PLAIN,
+  Manifest,
+  MANIFEST_FILE,
+} from './format.js';
 
-export type ManifestDraft = Omit<Manifest, 'files' | 'formatVersion'>;
+export type ManifestDraft = Omit<Manifest, 'files' | 'formatVersion' | 'encryption'>;
 
 /**
  * Writes one snapshot into a storage rooted at the snapshot's own directory. Every file is
@@ -16,26 +24,54 @@ export class SnapshotWriter {
   private readonly files: FileEntry[] = [];
   private committed = false;
 
+  /**
+   * @param encryption recipients to encrypt every data file to (age; `backup --encrypt-to`).
+   *   The manifest stays clear: list, prune and verify read it without a key.
+   */
   constructor(
     readonly storage: Storage,
     private readonly signal?: AbortSignal,
+    private readonly encryption?: AgeRecipients,
   ) {}
 
   get location(): string {
     return this.storage.location;
   }
 
+  /**
+   * Streams `source` into `path` (plus `.age` when encrypting), hashing the stored bytes, and,
+   * when encrypting, the plaintext too. Returns the stored path.
+   */
   private async putDigested(
     path: string,
     source: Readable,
-  ): Promise<{ bytes: number; sha256: string }> {
+  ): Promise<{
+    path: string;
+    bytes: number;
+    sha256: string;
+    plaintext?: { bytes: number; sha256: string };
+  }> {
     const digest = new DigestStream();
+    const opts = this.signal ? { signal: this.signal } : {};
+    const stored = this.encryption ? `${path}${AGE_SUFFIX}` : path;
     // pipeline propagates errors from the source (e.g. a failing Cognito paginator) to the sink.
-    const upload = this.storage.put(path, digest, this.signal);
-    const settled = await Promise.allSettled([
-      pipeline(source, digest, this.signal ? { signal: this.signal } : {}),
-      upload,
-    ]);
+    const upload = this.storage.put(stored, digest, this.signal);
+    let plain: DigestStream | undefined;
+    let flows: Promise<unknown>[];
+    if (this.encryption) {
+      plain = new DigestStream();
+      const p = plain;
+      // source → plaintext digest → age (64 KiB chunks, streaming) → stored digest → storage.
+      const encrypted = this.encryption.encrypt(p);
+      flows = [
+        pipeline(source, p, opts),
+        encrypted.then((enc) => pipeline(enc, digest, opts)),
+      ];
+      encrypted.catch((e: unknown) => digest.destroy(e as Error));
+    } else {
+      flows = [pipeline(source, digest, opts)];
+    }
+    const settled = await Promise.allSettled([...flows, upload]);
     const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (errors.length > 0) {
       // Both sides fail when either does; report the cause (a Cognito or storage error such as
@@ -46,7 +82,24 @@ export class SnapshotWriter {
         errors[0]
       );
     }
-    return { bytes: digest.bytes, sha256: digest.digest() };
+    return {
+      path: stored,
+      bytes: digest.bytes,
+      sha256: digest.digest(),
+      ...(plain ? { plaintext: { bytes: plain.bytes, sha256: plain.digest() } } : {}),
+    };
+  }
+
+  /** The manifest fields of a stored file (encryption and plaintext hashes when encrypted). */
+  private stored(
+    r: Awaited<ReturnType<SnapshotWriter['putDigested']>>,
+  ): Pick<FileEntry, 'path' | 'bytes' | 'sha256' | 'encryption' | 'plaintext'> {
+    return {
+      path: r.path,
+      bytes: r.bytes,
+      sha256: r.sha256,
+      ...(r.plaintext ? { encryption: 'age' as const, plaintext: r.plaintext } : {}),
+    };
   }
 
   async writeJson(
@@ -56,8 +109,8 @@ export class SnapshotWriter {
     records: number,
   ): Promise<FileEntry> {
     const body = `${JSON.stringify(value, null, 2)}\n`;
-    const { bytes, sha256 } = await this.putDigested(path, Readable.from([Buffer.from(body)]));
-    return this.add({ path, kind, encoding: 'json', bytes, sha256, records });
+    const r = await this.putDigested(path, Readable.from([Buffer.from(body)]));
+    return this.add({ ...this.stored(r), kind, encoding: 'json', records });
   }
 
   /** Streams records into a gzip'd JSON Lines file; memory stays flat whatever the count. */
@@ -67,13 +120,11 @@ export class SnapshotWriter {
     records: AsyncIterable<T> | Iterable<T>,
   ): Promise<FileEntry> {
     const counter = { records: 0 };
-    const { bytes, sha256 } = await this.putDigested(path, gzipJsonLines(records, counter));
+    const r = await this.putDigested(path, gzipJsonLines(records, counter));
     return this.add({
-      path,
+      ...this.stored(r),
       kind,
       encoding: 'jsonl+gzip',
-      bytes,
-      sha256,
       records: counter.records,
     });
   }
@@ -116,8 +167,11 @@ export class SnapshotWriter {
   /** Writes the manifest, after checking every file is there. Call after every file is written. */
   async commit(draft: ManifestDraft): Promise<Manifest> {
     const manifest = Manifest.parse({
-      formatVersion: 1,
+      formatVersion: this.encryption ? FORMAT_VERSION : FORMAT_VERSION_PLAIN,
       ...draft,
+      ...(this.encryption
+        ? { encryption: { scheme: AGE_SCHEME, recipients: this.encryption.recipients } }
+        : {}),
       files: [...this.files].sort((a, b) => a.path.localeCompare(b.path)),
     });
     await this.checkFiles();
