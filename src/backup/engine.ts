@@ -41,6 +41,7 @@ import {
 } from '../snapshot/format.js';
 import { acquireLease, type HeldLease } from '../snapshot/lease.js';
 import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
+import { AgeRecipients } from '../snapshot/age.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
 import { UserMfaReader, type UserMfaSettings } from './user-mfa.js';
 import type { Storage } from '../storage/storage.js';
@@ -52,6 +53,11 @@ export interface BackupOptions {
   region?: string;
   /** Keep client secrets and IdP secrets in the snapshot (default: replaced by a marker). */
   includeSecrets?: boolean;
+  /**
+   * age X25519 recipients (`age1…`, `backup --encrypt-to`): every data file of the snapshot is
+   * encrypted to them before it leaves the process; the manifest stays clear (format version 2).
+   */
+  encryptTo?: readonly string[];
   /** ListUsers shards by sub prefix: 1 (one chain), 16 or 256; default by pool size. */
   shards?: 1 | 16 | 256;
   /**
@@ -106,6 +112,8 @@ export interface BackupResult {
   durationMs: number;
   /** backup --user-mfa: AdminGetUser calls made (each one a billed MAU this month). */
   userMfa?: UserMfaSummary;
+  /** backup --encrypt-to: the age recipients every data file was encrypted to. */
+  encryptedTo?: string[];
   warnings: Warning[];
   rates: CategoryReport[];
   manifest: Manifest;
@@ -205,7 +213,11 @@ export async function backupPool(
     progress({ type: 'phase', phase: 'pool' });
     const pool = await describePool(gw, poolId, region);
     const snapshotId = newSnapshotId(started);
-    const writer = new SnapshotWriter(root.child(`${poolId}/${snapshotId}`), run.signal);
+    const writer = new SnapshotWriter(
+      root.child(`${poolId}/${snapshotId}`),
+      run.signal,
+      opts.encryptTo?.length ? new AgeRecipients(opts.encryptTo) : undefined,
+    );
     // A lease on the snapshot being written, refreshed while the backup runs: prune leaves a
     // snapshot with a live lease alone, however long the backup takes.
     lease = await acquireLease(writer.storage, 'backup');
@@ -455,6 +467,7 @@ export async function backupPool(
       ...counts,
       durationMs: Math.round(performance.now() - t0),
       ...(mfa ? { userMfa: mfa.summary() } : {}),
+      ...(manifest.encryption ? { encryptedTo: manifest.encryption.recipients } : {}),
       warnings,
       rates: gw.rate.report(),
       manifest,

@@ -8,6 +8,7 @@ import {
   addOutputOptions,
   addStorageOptions,
   addRateOptions,
+  collectRecipient,
   type CommonFlags,
   makeGateway,
   makeOutputStorage,
@@ -24,6 +25,7 @@ interface BackupFlags extends CommonFlags {
   includeSecrets?: boolean;
   shards?: string;
   userMfa?: boolean;
+  encryptTo?: string[];
 }
 
 const BACKUP_HELP = `
@@ -36,7 +38,14 @@ secrets cannot be exported at all; SMS and email MFA preferences can be restored
 --all-pools --regions backs the Regions up in parallel (each with its own quota buckets and
 --rate-share), the pools of one Region one after another. A pool or a Region that fails does
 not stop the others: exit 0 when every pool was backed up, 10 when some failed (or the failures'
-own code when all failed alike). With --regions, --region names the S3 bucket's Region only.`;
+own code when all failed alike). With --regions, --region names the S3 bucket's Region only.
+
+--encrypt-to age1… encrypts the snapshot's data files with age (age-encryption.org/v1) to the
+given recipients before they are written; only manifest.json (counts, hashes, no user data) stays
+readable, so list, prune and verify (of the stored bytes) work without a key. Reading the users
+back (verify with contents, restore, export-csv, diff) needs --identity FILE with a matching
+secret key: make one with age-keygen, keep the secret key offline, and give backup its public
+recipient only. A lost key means an unreadable backup.`;
 
 function regionsArg(v: string): RegionSelection {
   try {
@@ -84,6 +93,12 @@ export function registerBackup(program: Command): void {
         'parallel ListUsers chains by sub prefix: 1, 16 or 256 (default: 16, 256 above 2M users)',
       ).choices(['1', '16', '256']),
     )
+    .addOption(
+      new Option(
+        '--encrypt-to <recipient>',
+        'encrypt every data file (users, memberships, settings) to this age X25519 recipient (age1…) before it leaves the process; repeat for several recipients (any one of their identities decrypts)',
+      ).argParser(collectRecipient),
+    )
     .option(
       '--user-mfa',
       "capture each user's MFA settings with AdminGetUser: every user read is billed as a monthly active user (see below)",
@@ -125,6 +140,7 @@ export function registerBackup(program: Command): void {
           includeSecrets: Boolean(flags.includeSecrets),
           ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
           ...(flags.userMfa ? { userMfa: true } : {}),
+          ...(flags.encryptTo?.length ? { encryptTo: flags.encryptTo } : {}),
           signal,
         };
         if (flags.allPools) {
@@ -201,6 +217,8 @@ function renderPool(r: Record<string, unknown>, say: (line: string) => void): vo
       `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
   );
   say(`snapshot: ${String(r.snapshot)}`);
+  const to = r.encryptedTo as string[] | undefined;
+  if (to) say(`encrypted (age) to ${to.join(', ')}`);
   const mfa = r.userMfa as { billedAsMau: number } | undefined;
   if (mfa) {
     say(

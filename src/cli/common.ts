@@ -8,6 +8,7 @@ import {
   VaultError,
 } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
+import { parseRecipient } from '../core/age-keys.js';
 // Start-up: this module is loaded by every command's registration, so it imports only light
 // modules at the top; the gateway (AWS SDK) and storage backends load when a command runs.
 import type { CognitoGateway } from '../cognito/gateway.js';
@@ -34,6 +35,8 @@ export interface CommonFlags {
   maxRps?: string[];
   expectedBucketOwner?: string;
   sseKmsKeyId?: string;
+  /** --identity FILE (readers of encrypted snapshots). */
+  identity?: string;
 }
 
 export const EXIT_CODES_HELP = `
@@ -118,6 +121,36 @@ export function addS3Options(cmd: Command): Command {
       new Option('--profile <profile>', 'AWS shared-config profile').argParser(parseProfile),
     )
     .addOption(new Option('--region <region>', 'AWS Region of the bucket').argParser(parseRegion));
+}
+
+/** `--identity FILE` for the commands that read an encrypted snapshot's records. */
+export function addIdentityOption(cmd: Command): Command {
+  return cmd.option(
+    '--identity <file>',
+    'age identity file (AGE-SECRET-KEY-1… lines, as age-keygen writes it) to decrypt a snapshot taken with backup --encrypt-to',
+  );
+}
+
+/**
+ * The keys of `--identity`, or undefined without the flag. An unreadable or malformed file is a
+ * usage error (exit 2); a file group or others can read is used with a warning.
+ */
+export async function loadKeyring(
+  file: string | undefined,
+  progress: ProgressListener,
+): Promise<import('../snapshot/age.js').AgeKeyring | undefined> {
+  if (file === undefined) return undefined;
+  const { AgeKeyring } = await import('../snapshot/age.js');
+  return AgeKeyring.fromFile(file, (code, message) => progress({ type: 'warning', code, message }));
+}
+
+/**
+ * `--encrypt-to RECIPIENT`, repeatable: each value checked as it is parsed (exit 2). The
+ * UsageError goes past commander (whose own message would quote the value whole: a secret key
+ * pasted by mistake) to main's one-line error.
+ */
+export function collectRecipient(v: string, prev: string[] = []): string[] {
+  return [...new Set([...prev, parseRecipient(v)])];
 }
 
 export function addOutputOptions(cmd: Command): Command {

@@ -9,6 +9,8 @@ import {
   addOutputOptions,
   addRateOptions,
   type CommonFlags,
+  addIdentityOption,
+  loadKeyring,
   makeGateway,
   makeStorage,
   runCommand,
@@ -125,6 +127,7 @@ export function registerDiff(program: Command): void {
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addIdentityOption(cmd);
   cmd.addHelpText('after', DIFF_HELP);
   cmd.action(async (snapshot: string, flags: DiffFlags) => {
     const [{ diffSnapshot, readSubMapFile }, { regionOfPoolId }, { SnapshotReader }] =
@@ -135,7 +138,7 @@ export function registerDiff(program: Command): void {
       ]);
     await runCommand<DiffOutput>(
       flags,
-      async ({ signal }) => {
+      async ({ signal, progress }) => {
         if (!flags.userPoolId)
           throw new UsageError('BAD_FLAG', 'give the pool to compare with: --user-pool-id ID');
         const region = regionOfPoolId(flags.userPoolId);
@@ -146,9 +149,13 @@ export function registerDiff(program: Command): void {
           );
         }
         const subMap = flags.subMap ? await readSubMapFile(flags.subMap) : undefined;
+        const keyring = await loadKeyring(flags.identity, progress);
         const reader = await SnapshotReader.open(
           await makeStorage(snapshot, flags, flags.region ?? process.env.AWS_REGION),
+          keyring ? { keyring } : {},
         );
+        // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, at once.
+        reader.assertCanDecrypt();
         const detailsFile =
           flags.details === undefined || flags.details === false
             ? undefined

@@ -9,6 +9,8 @@ import {
   addStorageOptions,
   addRateOptions,
   type CommonFlags,
+  addIdentityOption,
+  loadKeyring,
   makeGateway,
   makeOutputStorage,
   makeStorage,
@@ -59,6 +61,7 @@ export function registerExportCsv(program: Command): void {
   addRateOptions(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
+  addIdentityOption(cmd);
   cmd.addHelpText('after', EXPORT_CSV_HELP);
   cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
     // Loaded when the command runs (docs/architecture.md, "Start-up").
@@ -80,15 +83,17 @@ export function registerExportCsv(program: Command): void {
         const region = flags.headerFrom ? regionOfPoolId(flags.headerFrom) : flags.region;
         // Both locations checked before anything is read: --to must be writable.
         await makeOutputStorage(to, flags, flags.region, '--to');
+        const keyring = await loadKeyring(flags.identity, progress);
         const source = await makeStorage(snapshot, flags, flags.region);
-        await SnapshotReader.open(source);
+        // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, at once.
+        (await SnapshotReader.open(source, keyring ? { keyring } : {})).assertCanDecrypt();
         // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.
         return withReadLease(
           source,
           'export',
           (e) => progress(noLeaseWarning(e)),
           async () => {
-            const reader = await SnapshotReader.open(source);
+            const reader = await SnapshotReader.open(source, keyring ? { keyring } : {});
             await reader.assertValid();
             const sink = await makeStorage(to, flags, flags.region);
             for await (const _ of sink.list()) {

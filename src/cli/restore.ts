@@ -17,6 +17,8 @@ import {
   addStorageOptions,
   addRateOptions,
   type CommonFlags,
+  addIdentityOption,
+  loadKeyring,
   makeGateway,
   makeStorage,
   runCommand,
@@ -246,6 +248,7 @@ export function registerRestore(program: Command): void {
   addRateOptions(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
+  addIdentityOption(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
   cmd.action(async (flags: RestoreFlags) => {
     // Loaded when the command runs (docs/architecture.md, "Start-up").
@@ -329,9 +332,14 @@ export function registerRestore(program: Command): void {
           ? { userPoolId: flags.toUserPoolId }
           : { createPool: flags.createPool ?? '' };
         const storageRegion = flags.region ?? process.env.AWS_REGION;
+        const keyring = await loadKeyring(flags.identity, progress);
         const reader = await SnapshotReader.open(
           await makeStorage(flags.from, flags, storageRegion, '--from'),
+          keyring ? { keyring } : {},
         );
+        // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, before
+        // any call to Cognito.
+        reader.assertCanDecrypt();
         let region: string;
         if (flags.toUserPoolId) {
           region = regionOfPoolId(flags.toUserPoolId);

@@ -10,6 +10,7 @@ import {
 } from '../core/errors.js';
 import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
 import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
+import { parseRecipientList } from '../core/age-keys.js';
 import {
   parseDuration,
   prune,
@@ -32,6 +33,9 @@ import { ACCOUNT_ID, openStorage } from '../storage/index.js';
  *   COGNITO_VAULT_RATE_SHARE       share of each Cognito quota to use (default 0.5: a scheduled
  *                                  job leaves half to the production traffic it shares it with)
  *   COGNITO_VAULT_INCLUDE_SECRETS  `true` to keep client/IdP secrets (default false)
+ *   COGNITO_VAULT_ENCRYPT_TO       age X25519 recipients (age1…, comma- or space-separated):
+ *                                  every data file is encrypted to them before it is uploaded,
+ *                                  as with `backup --encrypt-to` (default: not encrypted)
  *   COGNITO_VAULT_KMS_KEY_ID       SSE-KMS key for the snapshot objects (default: bucket default)
  *   COGNITO_VAULT_EXPECTED_BUCKET_OWNER  12-digit account that must own the bucket (every S3
  *                                  request carries ExpectedBucketOwner)
@@ -51,6 +55,8 @@ export interface LambdaConfig {
   regions?: RegionSelection;
   rateShare: number;
   includeSecrets: boolean;
+  /** COGNITO_VAULT_ENCRYPT_TO: age recipients (validated). */
+  encryptTo?: string[];
   kmsKeyId?: string;
   expectedBucketOwner?: string;
   endpointUrl?: string;
@@ -207,8 +213,24 @@ export function configFromEnv(
       throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
     }
   }
+  let encryptTo: string[] | undefined;
+  if (env.COGNITO_VAULT_ENCRYPT_TO !== undefined) {
+    try {
+      encryptTo = parseRecipientList(env.COGNITO_VAULT_ENCRYPT_TO, 'COGNITO_VAULT_ENCRYPT_TO');
+    } catch (e) {
+      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
+    }
+    // Set but empty is a mistake (a template variable that did not expand), not "no encryption".
+    if (encryptTo.length === 0) {
+      throw new UsageError(
+        'LAMBDA_CONFIG',
+        'COGNITO_VAULT_ENCRYPT_TO is set but empty: give age1… recipients, or unset it',
+      );
+    }
+  }
   return {
     ...(retention ? { retention } : {}),
+    ...(encryptTo ? { encryptTo } : {}),
     to,
     userPoolIds,
     region: env.AWS_REGION,
@@ -355,6 +377,7 @@ export async function handler(
     // the pools of one Region one after another, each pruned right after its backup.
     const r = await backupRegions(plans, storage, {
       includeSecrets: cfg.includeSecrets,
+      ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
       signal: controller.signal,
       gatewayFor: (region) =>
         CognitoGateway.create(

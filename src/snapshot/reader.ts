@@ -229,8 +229,7 @@ export class SnapshotReader {
     const keyring = this.keyring;
     const decrypt =
       enc && keyring
-        ? (what: string) => (c: Readable) =>
-            keyring.decrypt(c, what, this.location, enc.recipients)
+        ? (what: string) => (c: Readable) => keyring.decrypt(c, what, this.location, enc.recipients)
         : undefined;
     for (const f of this.manifest.files) {
       try {

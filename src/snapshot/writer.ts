@@ -63,10 +63,7 @@ export class SnapshotWriter {
       const p = plain;
       // source → plaintext digest → age (64 KiB chunks, streaming) → stored digest → storage.
       const encrypted = this.encryption.encrypt(p);
-      flows = [
-        pipeline(source, p, opts),
-        encrypted.then((enc) => pipeline(enc, digest, opts)),
-      ];
+      flows = [pipeline(source, p, opts), encrypted.then((enc) => pipeline(enc, digest, opts))];
       encrypted.catch((e: unknown) => digest.destroy(e as Error));
     } else {
       flows = [pipeline(source, digest, opts)];

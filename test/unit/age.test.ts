@@ -154,10 +154,9 @@ describe('age key syntax (src/core/age-keys.ts)', () => {
       // A secret key pasted by mistake is never echoed whole.
       expect((err as Error).message).not.toContain(alice.identity.slice(10));
     }
-    expect(parseRecipientList(`${alice.recipient}, ${bob.recipient} ${alice.recipient}`, 'X')).toEqual([
-      alice.recipient,
-      bob.recipient,
-    ]);
+    expect(
+      parseRecipientList(`${alice.recipient}, ${bob.recipient} ${alice.recipient}`, 'X'),
+    ).toEqual([alice.recipient, bob.recipient]);
   });
 
   it('reads identity files as age-keygen writes them, and names only the line of a bad one', () => {
@@ -222,7 +221,10 @@ describe('encrypted snapshots (writer and reader)', () => {
     const manifestText = (await storedBytes(storage, MANIFEST_FILE)).toString('utf8');
     const m = parseManifest(manifestText, 'mem');
     expect(m.formatVersion).toBe(2);
-    expect(m.encryption).toEqual({ scheme: 'age-encryption.org/v1', recipients: [alice.recipient] });
+    expect(m.encryption).toEqual({
+      scheme: 'age-encryption.org/v1',
+      recipients: [alice.recipient],
+    });
     expect(m.files.map((f) => f.path)).toEqual([
       'memberships/part-00000.jsonl.gz.age',
       'pool.json.age',

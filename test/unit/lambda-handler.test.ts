@@ -285,3 +285,39 @@ describe('Lambda: several Regions', () => {
     expect(fakes.backup).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('Lambda encryption (COGNITO_VAULT_ENCRYPT_TO)', () => {
+  const base = { COGNITO_VAULT_TO: 's3://vault/x', COGNITO_VAULT_USER_POOL_IDS: A };
+  // Public keys of throwaway identities (generateX25519Identity), used only here.
+  const R1 = 'age1mhfkp9ejvjzqa384ctxutq7g804vzaqshjp3pm7nwvk323wm2s0q0vsv2a';
+  const R2 = 'age1ehftud3rv2mcyyxghpcdrl9n0dkxy4rfahxgkffjy32f8c9mha5qluesc5';
+
+  it('takes recipients, comma- or space-separated, deduplicated', () => {
+    expect(configFromEnv({ ...base }).encryptTo).toBeUndefined();
+    expect(
+      configFromEnv({ ...base, COGNITO_VAULT_ENCRYPT_TO: ` ${R1},${R2}  ${R1}` }).encryptTo,
+    ).toEqual([R1, R2]);
+  });
+
+  it('refuses a malformed recipient or an empty value (LAMBDA_CONFIG, exit 2)', () => {
+    for (const v of ['', ' , ', `${R1.slice(0, -1)}q`, 'AGE-SECRET-KEY-1XYZ', 'ssh-rsa AAAA']) {
+      try {
+        configFromEnv({ ...base, COGNITO_VAULT_ENCRYPT_TO: v });
+        expect.unreachable(v);
+      } catch (e) {
+        expect(e, v).toMatchObject({ code: 'LAMBDA_CONFIG', exitCode: 2 });
+        expect((e as Error).message).toMatch(/COGNITO_VAULT_ENCRYPT_TO/);
+      }
+    }
+  });
+
+  it('passes the recipients to every backup', async () => {
+    process.env.COGNITO_VAULT_ENCRYPT_TO = R1;
+    delete process.env.COGNITO_VAULT_KEEP_LAST;
+    await handler({});
+    expect(fakes.backup).toHaveBeenCalledTimes(2);
+    for (const c of fakes.backup.mock.calls) {
+      expect((c[2] as { encryptTo?: string[] }).encryptTo).toEqual([R1]);
+    }
+  });
+});
