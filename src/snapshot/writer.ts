@@ -52,10 +52,18 @@ export class SnapshotWriter {
     plaintext?: { bytes: number; sha256: string };
   }> {
     const digest = new DigestStream();
+    // Its errors are reported through the pipelines and the upload (below); a listener here
+    // keeps a teardown before a pipeline is attached from being an uncaught 'error'.
+    digest.on('error', () => undefined);
     const opts = this.signal ? { signal: this.signal } : {};
     const stored = this.encryption ? `${path}${AGE_SUFFIX}` : path;
     // pipeline propagates errors from the source (e.g. a failing Cognito paginator) to the sink.
     const upload = this.storage.put(stored, digest, this.signal);
+    // A storage that fails without reading its body (a refused put) must not leave the chain
+    // before it stalled on a full buffer: the failure tears it down, back to the source.
+    upload.catch((e: unknown) => {
+      if (!digest.destroyed) digest.destroy(e as Error);
+    });
     let plain: DigestStream | undefined;
     let flows: Promise<unknown>[];
     if (this.encryption) {
@@ -64,7 +72,10 @@ export class SnapshotWriter {
       // source → plaintext digest → age (64 KiB chunks, streaming) → stored digest → storage.
       const encrypted = this.encryption.encrypt(p);
       flows = [pipeline(source, p, opts), encrypted.then((enc) => pipeline(enc, digest, opts))];
-      encrypted.catch((e: unknown) => digest.destroy(e as Error));
+      encrypted.catch((e: unknown) => {
+        p.destroy(e as Error);
+        digest.destroy(e as Error);
+      });
     } else {
       flows = [pipeline(source, digest, opts)];
     }

@@ -96,13 +96,13 @@ describe('cognito-vault prune and list', () => {
     const s3 = await snapshot(root, '2026-11-03T00:00:00Z');
     const s4 = await snapshot(root, '2026-11-04T00:00:00Z');
     await root.child(s1).put(MANIFEST_FILE, '{ not json');
-    await root.child(s4).put(MANIFEST_FILE, JSON.stringify({ formatVersion: 2 }));
+    await root.child(s4).put(MANIFEST_FILE, JSON.stringify({ formatVersion: 3 }));
 
     const list = await cli(['list', dir]);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(new RegExp(`^UNREADABLE\\s+\\S+${s1}\\s+.*not valid JSON`, 'm'));
     expect(list.stdout).toMatch(
-      new RegExp(`^UNKNOWN-FORMAT\\s+\\S+${s4}\\s+.*formatVersion 2 is newer`, 'm'),
+      new RegExp(`^UNKNOWN-FORMAT\\s+\\S+${s4}\\s+.*formatVersion 3 is newer`, 'm'),
     );
     const json = JSON.parse((await cli(['list', dir, '--json'])).stdout) as {
       snapshots: { status: string }[];
@@ -127,7 +127,7 @@ describe('cognito-vault prune and list', () => {
     const real = await cli(['prune', dir, '--keep-last', '1', '--user-pool-id', POOL]);
     expect(real.code, real.stderr).toBe(0);
     expect(real.stdout).toMatch(/kept .*\(unreadable: manifest\.json is not valid JSON\)/);
-    expect(real.stdout).toMatch(/kept .*\(unknown-format: formatVersion 2 is newer/);
+    expect(real.stdout).toMatch(/kept .*\(unknown-format: formatVersion 3 is newer/);
     expect(existsSync(path.join(dir, s1))).toBe(true);
     expect(existsSync(path.join(dir, s2))).toBe(false);
     expect(existsSync(path.join(dir, s3))).toBe(true);

@@ -11,7 +11,12 @@ import {
   parseRecipient,
   parseRecipientList,
 } from '../../src/core/age-keys.js';
-import { ExitCode, SnapshotInvalidError, UsageError } from '../../src/core/errors.js';
+import {
+  ExitCode,
+  InterruptedError,
+  SnapshotInvalidError,
+  UsageError,
+} from '../../src/core/errors.js';
 import {
   AgeKeyring,
   AgeRecipients,
@@ -33,6 +38,7 @@ import {
   type ManifestDraft,
 } from '../../src/snapshot/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { FaultyStorage } from '../support/faulty-storage.js';
 
 interface Key {
   identity: string;
@@ -162,7 +168,7 @@ describe('age key syntax (src/core/age-keys.ts)', () => {
   it('reads identity files as age-keygen writes them, and names only the line of a bad one', () => {
     const text = `# created: 2026-01-01T00:00:00Z\r\n# public key: ${alice.recipient}\r\n${alice.identity}\r\n\n  # another\n${bob.identity}\n`;
     expect(parseIdentityText(text, 'k.txt')).toEqual([alice.identity, bob.identity]);
-    const broken = `# c\n${alice.identity.slice(0, -1)}X\n`;
+    const broken = `# c\n${alice.identity.slice(0, -1)}${alice.identity.endsWith('Q') ? 'P' : 'Q'}\n`;
     expect(() => parseIdentityText(broken, 'k.txt')).toThrow(/k\.txt: line 2: not an age X25519/);
     try {
       parseIdentityText(broken, 'k.txt');
@@ -367,4 +373,56 @@ describe('encrypted snapshots (writer and reader)', () => {
       /unsupported snapshot formatVersion 3/,
     );
   });
+});
+
+describe('encrypting writer: failures and interruptions end the write, never hang', () => {
+  async function* endless(signalAfter?: () => void): AsyncGenerator<UserRecord> {
+    for (let i = 0; ; i++) {
+      if (i === 5000) signalAfter?.();
+      yield user(i);
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  it('an abort mid-file rejects the write (InterruptedError) and writes no manifest', async () => {
+    const storage = new MemoryStorage();
+    const ac = new AbortController();
+    const w = new SnapshotWriter(storage, ac.signal, new AgeRecipients([alice.recipient]));
+    const err = await w
+      .writeJsonLines(
+        partPath(PART_DIRS.users, 0),
+        'users',
+        endless(() => ac.abort(new InterruptedError())),
+      )
+      .catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('INTERRUPTED');
+    expect(await storage.exists(MANIFEST_FILE)).toBe(false);
+  });
+
+  it('a failing record source fails the write with its own error', async () => {
+    const w = new SnapshotWriter(
+      new MemoryStorage(),
+      undefined,
+      new AgeRecipients([alice.recipient]),
+    );
+    async function* failing(): AsyncGenerator<UserRecord> {
+      for (let i = 0; i < 3000; i++) yield user(i);
+      throw new UsageError('SOURCE_BROKE', 'the source broke');
+    }
+    await expect(
+      w.writeJsonLines(partPath(PART_DIRS.users, 0), 'users', failing()),
+    ).rejects.toMatchObject({ code: 'SOURCE_BROKE' });
+  });
+
+  it('a storage that refuses the put without reading fails the write (no stall on a full buffer)', async () => {
+    const broken = new FaultyStorage(new MemoryStorage(), (op) =>
+      op === 'put' ? new UsageError('PUT_REFUSED', 'refused') : undefined,
+    );
+    for (const enc of [new AgeRecipients([alice.recipient]), undefined]) {
+      const w = new SnapshotWriter(broken, undefined, enc);
+      await expect(
+        w.writeJsonLines(partPath(PART_DIRS.users, 0), 'users', endless()),
+      ).rejects.toMatchObject({ code: 'PUT_REFUSED' });
+    }
+  }, 20_000);
 });

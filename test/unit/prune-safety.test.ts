@@ -104,17 +104,17 @@ describe('unreadable and unknown-format snapshots are never deleted', () => {
   it('a newer formatVersion is UNKNOWN-FORMAT: kept with why, not counted for keep rules', async () => {
     const root = new MemoryStorage();
     const [s1, s2, , , s5] = await fiveDays(root);
-    await root.child(s5 ?? '').put(MANIFEST_FILE, JSON.stringify({ formatVersion: 2, x: 1 }));
+    await root.child(s5 ?? '').put(MANIFEST_FILE, JSON.stringify({ formatVersion: 3, x: 1 }));
     await root.child(s1 ?? '').put(MANIFEST_FILE, JSON.stringify({ formatVersion: 7 }));
     const listed = await listSnapshots(root);
     expect(listed.find((s) => s.path === s5)).toMatchObject({
       status: 'unknown-format',
-      formatVersion: 2,
+      formatVersion: 3,
     });
     const r = await prune(root, { keepLast: 3 });
     const byPath = new Map(r.decisions.map((d) => [d.path, d]));
     expect(byPath.get(s5 ?? '')).toMatchObject({ keep: true, reasons: ['unknown-format'] });
-    expect(byPath.get(s5 ?? '')?.why).toMatch(/formatVersion 2 is newer/);
+    expect(byPath.get(s5 ?? '')?.why).toMatch(/formatVersion 3 is newer/);
     expect(byPath.get(s1 ?? '')).toMatchObject({ keep: true, reasons: ['unknown-format'] });
     // s4, s3, s2 are the three newest readable ones.
     expect(byPath.get(s2 ?? '')?.keep).toBe(true);

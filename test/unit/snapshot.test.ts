@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SnapshotInvalidError } from '../../src/core/errors.js';
 import {
   FILES,
-  FORMAT_VERSION,
+  FORMAT_VERSION_PLAIN,
   GroupRecord,
   listSnapshots,
   MANIFEST_FILE,
@@ -139,7 +139,8 @@ describe('SnapshotWriter → SnapshotReader round trip (MemoryStorage)', () => {
   it('writes a manifest with format version, counts, and per-file bytes/sha256/records', async () => {
     const { snap } = await writeSample();
     const m = (await SnapshotReader.open(snap)).manifest;
-    expect(m.formatVersion).toBe(FORMAT_VERSION);
+    // Unencrypted snapshots stay version 1: readers that know only 1 read them.
+    expect(m.formatVersion).toBe(FORMAT_VERSION_PLAIN);
     expect(m.counts).toMatchObject({ users: USERS_A + USERS_B, groups: 2, memberships: 3 });
     expect(m.files.map((f) => f.path)).toEqual([
       'groups.json',
@@ -246,12 +247,12 @@ describe('manifest validation on read', () => {
 
   it('an unknown formatVersion is refused before schema validation', async () => {
     const { snap } = await writeSample();
-    await setManifest(snap, { formatVersion: 2, files: 'garbage', counts: null, tool: 7 });
+    await setManifest(snap, { formatVersion: 3, files: 'garbage', counts: null, tool: 7 });
     const e = await openError(snap);
-    expect(e.message).toMatch(/unsupported snapshot formatVersion 2/);
-    expect(e.message).toMatch(/reads 1/);
+    expect(e.message).toMatch(/unsupported snapshot formatVersion 3/);
+    expect(e.message).toMatch(/reads 1 and 2/);
     expect(e.message).not.toMatch(/malformed/);
-    expect(e.context.formatVersion).toBe('2');
+    expect(e.context.formatVersion).toBe('3');
     // parseManifest itself, too
     expect(() => parseManifest('{"formatVersion":"1"}', 'x')).toThrow(/formatVersion "1"/);
   });
