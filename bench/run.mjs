@@ -8,7 +8,7 @@
 //   npm run bench:regions  backup --regions: two Regions, each behind its own quota proxy, backed
 //                          up in parallel, against one Region alone (--users=N per Region)
 //
-// Options: --only=a,b,c,d,local,regions   --delay=MS (default 100)
+// Options: --only=a,b,c,d,local,local-age,regions   --delay=MS (default 100)
 //          --users=N (scenarios a and regions, default 12000)
 // BENCH_MEMBERSHIP_WORKERS=2,8,16 repeats scenario b with those membershipWorkers.
 // Results: a Markdown table on stdout and bench/results/<time>.json.
@@ -39,7 +39,7 @@ const opt = (name, dflt) => {
 const LARGE = argv.includes('--large');
 const DELAY_MS = Number(opt('delay', '100'));
 const USERS_A = Number(opt('users', '12000'));
-const ONLY = opt('only', LARGE ? 'large' : 'a,d,b,c,local').split(',');
+const ONLY = opt('only', LARGE ? 'large' : 'a,d,b,c,local,local-age').split(',');
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const secs = (ms) => Math.round(ms / 100) / 10;
@@ -381,17 +381,27 @@ async function main() {
 
     if (ONLY.includes('regions')) await regionsScenario(moto, proxy);
 
-    if (ONLY.includes('local')) {
-      log('scenario local: encode + decode 100,000 synthetic users …');
-      const r = await runScenario({ kind: 'local', users: 100_000 });
-      results.scenarios.local = r;
+    for (const id of ['local', 'local-age'].filter((x) => ONLY.includes(x))) {
+      // local-age: the same snapshot encrypted with age (backup --encrypt-to), read with the key.
+      const age = id === 'local-age';
+      log(`scenario ${id}: encode + decode 100,000 synthetic users${age ? ' (age)' : ''} …`);
+      const identity = age
+        ? await (await import('age-encryption')).generateX25519Identity()
+        : undefined;
+      const r = await runScenario({
+        kind: 'local',
+        users: 100_000,
+        ...(identity ? { identity } : {}),
+      });
+      results.scenarios[id] = r;
+      const what = `local encode + decode${age ? ', age-encrypted' : ''}`;
       if (r.error) {
-        rows.push({ id: 'local', label: 'local encode + decode', note: 'FAILED (see JSON)' });
+        rows.push({ id, label: what, note: 'FAILED (see JSON)' });
       } else {
         const rate = (ms) => Math.round(r.users / (ms / 1000)).toLocaleString('en-US');
         rows.push({
-          id: 'local',
-          label: `local encode + decode (encode ${rate(r.encodeMs)} users/s, decode ${rate(r.decodeMs)} users/s, verify ${rate(r.verifyMs)} users/s)`,
+          id,
+          label: `${what} (encode ${rate(r.encodeMs)} users/s, decode ${rate(r.decodeMs)} users/s, verify ${rate(r.verifyMs)} users/s)`,
           users: r.users,
           wallS: secs(r.wallMs),
           usersPerS: Math.round(r.users / (r.wallMs / 1000)),

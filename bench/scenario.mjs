@@ -15,6 +15,7 @@ import { SnapshotReader } from '../dist/snapshot/reader.js';
 import { SnapshotWriter } from '../dist/snapshot/writer.js';
 import { PART_DIRS, UserRecord, partPath } from '../dist/snapshot/format.js';
 import { LocalDirStorage } from '../dist/storage/local.js';
+import { AgeKeyring, AgeRecipients } from '../dist/snapshot/age.js';
 
 const REGION = 'us-east-1';
 const args = JSON.parse(process.argv[2] ?? '{}');
@@ -140,7 +141,19 @@ async function local() {
   for (let i = 0; i < n; i++) generated += syntheticUser(i).Attributes.length > 0 ? 1 : 0;
   const generateMs = performance.now() - tg;
   const storage = new LocalDirStorage(args.dir);
-  const writer = new SnapshotWriter(storage);
+  // args.identity (an AGE-SECRET-KEY-1…): the same with age encryption to its recipient.
+  const keyring = args.identity ? await AgeKeyring.fromKeys([args.identity], 'bench') : undefined;
+  const writer = new SnapshotWriter(
+    storage,
+    undefined,
+    keyring ? new AgeRecipients(keyring.recipients) : undefined,
+  );
+  // CPU time too: on a shared, loaded machine it is steadier than wall time.
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const c0 = cpu();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: parts }, (_, p) =>
@@ -172,14 +185,19 @@ async function local() {
     warnings: [],
   });
   const encodeMs = performance.now() - t0;
+  const encodeCpuMs = cpu() - c0;
+  const c1 = cpu();
   const t1 = performance.now();
-  const reader = await SnapshotReader.open(storage);
+  const reader = await SnapshotReader.open(storage, keyring ? { keyring } : {});
   let read = 0;
   for await (const u of reader.records('users', UserRecord)) if (u.Username) read++;
   const decodeMs = performance.now() - t1;
+  const decodeCpuMs = cpu() - c1;
+  const c2 = cpu();
   const t2 = performance.now();
   const verified = await reader.verify();
   const verifyMs = performance.now() - t2;
+  const verifyCpuMs = cpu() - c2;
   let bytes = 0;
   for await (const e of storage.list()) bytes += e.bytes;
   return {
@@ -188,10 +206,14 @@ async function local() {
     encodeMs,
     decodeMs,
     verifyMs,
+    encodeCpuMs,
+    decodeCpuMs,
+    verifyCpuMs,
     generateMs,
     generated,
     read,
     verified: verified.ok,
+    ...(verified.encrypted ? { encrypted: verified.encrypted } : {}),
     bytes,
   };
 }
