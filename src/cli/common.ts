@@ -44,9 +44,10 @@ Exit codes:
   0    success
   1    unexpected failure (a bug, or an AWS error not listed here)
   2    bad usage or input: unknown flag, malformed or unknown pool id, region mismatch,
-       malformed location (S3://b, s3:/b, s3://, https://…) or flag value
+       malformed location (S3://b, s3:/b, s3://, https://…) or flag value, a bad
+       --encrypt-to recipient, an --identity file that cannot be read or is malformed
   3    snapshot invalid or incomplete (no manifest, checksum mismatch, unknown formatVersion,
-       a record over 4 MiB)
+       a record over 4 MiB); encrypted and no --identity, or a wrong one
   4    target pool incompatible, or not empty without --merge
   5    AWS credentials missing, or access denied
   6    partial restore: some users failed (the report lists them)
