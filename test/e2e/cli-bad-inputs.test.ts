@@ -11,6 +11,7 @@ import {
   ListUserPoolsCommand,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool, type SeedResult } from '../../src/demo/seed.js';
@@ -38,6 +39,9 @@ let home: string;
 /** A complete snapshot of the seeded pool, made by the CLI. */
 let snapshot: string;
 let aFile: string;
+/** age: the recipient the encrypted snapshot was made for, and its secret key. */
+let recipient: string;
+let secretKey: string;
 let aDir: string;
 /** A TCP server that accepts connections and never answers (a hung S3 endpoint). */
 let blackHole: net.Server;
@@ -118,6 +122,30 @@ beforeAll(async () => {
   );
   if (!files.some((f) => f.path === hugePart)) throw new Error(`no ${hugePart} in the snapshot`);
   await writeFile(path.join(w('snap-huge-line'), 'manifest.json'), JSON.stringify({ ...m, files }));
+
+  // An encrypted snapshot of the same pool (backup --encrypt-to), and identity files.
+  const alice = await generateX25519Identity();
+  recipient = await identityToRecipient(alice);
+  secretKey = alice;
+  await writeFile(w('alice.key'), `# public key: ${recipient}\n${alice}\n`, { mode: 0o600 });
+  await writeFile(w('mallory.key'), `${await generateX25519Identity()}\n`, { mode: 0o600 });
+  const enc = await startCli(
+    [
+      'backup',
+      '--user-pool-id',
+      seed.userPoolId,
+      '--to',
+      w('backups-encrypted'),
+      '--encrypt-to',
+      recipient,
+      '--json',
+    ],
+    { env: cliEnv(home, moto.endpoint) },
+  ).done;
+  if (enc.code !== 0) throw new Error(`encrypted backup for the fixtures failed: ${enc.stderr}`);
+  await cp((JSON.parse(enc.stdout) as { snapshot: string }).snapshot, w('snap-encrypted'), {
+    recursive: true,
+  });
 
   blackHole = net.createServer((s) => {
     held.push(s);
@@ -465,6 +493,94 @@ const CASES: Case[] = [
   { name: 'demo --rate-share 2', args: ['demo', '--rate-share', '2'], exit: 2 },
   { name: 'demo --users-path bogus', args: ['demo', '--users-path', 'bogus'], exit: 2 },
   { name: 'an unknown command', args: ['frobnicate'], exit: 2 },
+  // ---- encryption: --encrypt-to, --identity -------------------------------------------------
+  {
+    name: 'backup --encrypt-to with a bad checksum',
+    args: [...BACKUP, '--to', '$W/enc-1', '--encrypt-to', '$Rx'],
+    exit: 2,
+    says: /--encrypt-to/,
+    absent: ['$W/enc-1'],
+  },
+  {
+    name: 'backup --encrypt-to a secret key (not echoed)',
+    args: [...BACKUP, '--to', '$W/enc-2', '--encrypt-to', '$K'],
+    exit: 2,
+    says: /that is a secret key/,
+    absent: ['$W/enc-2'],
+  },
+  {
+    name: 'backup --encrypt-to an SSH key',
+    args: [...BACKUP, '--to', '$W/enc-3', '--encrypt-to', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5'],
+    exit: 2,
+    absent: ['$W/enc-3'],
+  },
+  {
+    name: 'backup --encrypt-to with no value',
+    args: [...BACKUP, '--to', '$W/enc-4', '--encrypt-to'],
+    exit: 2,
+    absent: ['$W/enc-4'],
+  },
+  {
+    name: 'verify --identity a missing file',
+    args: ['verify', '$W/snap-encrypted', '--identity', '$W/no-such.key'],
+    exit: 2,
+    says: /cannot be read/,
+  },
+  {
+    name: 'verify --identity a file that is not an identity',
+    args: ['verify', '$W/snap-encrypted', '--identity', '$W/a-file'],
+    exit: 2,
+    says: /line 1: not an age X25519 identity/,
+  },
+  {
+    name: 'verify --identity a directory',
+    args: ['verify', '$W/snap-encrypted', '--identity', '$W/a-dir'],
+    exit: 2,
+  },
+  {
+    name: 'restore an encrypted snapshot without --identity',
+    args: ['restore', '--from', '$W/snap-encrypted', '--create-pool', 'x'],
+    exit: 3,
+    says: /is encrypted .*give --identity FILE/,
+  },
+  {
+    name: 'restore an encrypted snapshot with the wrong --identity',
+    args: [
+      'restore',
+      '--from',
+      '$W/snap-encrypted',
+      '--create-pool',
+      'x',
+      '--identity',
+      '$W/mallory.key',
+    ],
+    exit: 3,
+    says: /none of them/,
+  },
+  {
+    name: 'restore --identity a malformed file',
+    args: [
+      'restore',
+      '--from',
+      '$W/snap-encrypted',
+      '--create-pool',
+      'x',
+      '--identity',
+      '$W/bad.json',
+    ],
+    exit: 2,
+  },
+  {
+    name: 'export-csv an encrypted snapshot without --identity',
+    args: ['export-csv', '$W/snap-encrypted', '--to', '$W/csv-enc'],
+    exit: 3,
+    says: /give --identity FILE/,
+  },
+  {
+    name: 'diff an encrypted snapshot with the wrong --identity',
+    args: ['diff', '$W/snap-encrypted', '--user-pool-id', '$P', '--identity', '$W/mallory.key'],
+    exit: 3,
+  },
 ];
 
 function expand(a: string): string {
@@ -472,6 +588,8 @@ function expand(a: string): string {
     .replaceAll('$E', moto.endpoint)
     .replaceAll('$P', seed.userPoolId)
     .replaceAll('$S', snapshot)
+    .replaceAll('$R', recipient)
+    .replaceAll('$K', secretKey)
     .replaceAll('$W', work);
 }
 
