@@ -4,10 +4,16 @@ import { chmod, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListUserPoolsCommand } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedPool, type SeedResult } from '../../src/demo/seed.js';
-import { startMotoFixture, type MotoFixture } from '../support/fixture.js';
+import { REGION, startMotoFixture, type MotoFixture } from '../support/fixture.js';
 import { MOTO_ENV } from '../support/moto.js';
 
 /**
@@ -298,6 +304,68 @@ describe('encrypted snapshots (built CLI, moto)', () => {
     expect(e.code).toBe(3);
     noPii(e);
   });
+});
+
+describe('encrypted snapshots on S3 (moto)', () => {
+  it('backup to s3:// uploads ciphertext; verify without and with the key; export-csv reads it', async () => {
+    const s3 = new S3Client({ region: REGION, endpoint: fx.moto.endpoint, forcePathStyle: true });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'vault-enc' }));
+      const b = await cli([
+        'backup',
+        '--user-pool-id',
+        seed.userPoolId,
+        '--endpoint-url',
+        fx.moto.endpoint,
+        '--to',
+        's3://vault-enc/snapshots',
+        '--encrypt-to',
+        keys.bob.recipient,
+        '--json',
+        '--quiet',
+      ]);
+      expect(b.code, b.stderr).toBe(0);
+      const s3snap = (JSON.parse(b.stdout) as { snapshot: string }).snapshot;
+      expect(s3snap).toMatch(/^s3:\/\/vault-enc\/snapshots\//);
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: 'vault-enc', Prefix: 'snapshots/' }),
+      );
+      const keysListed = (listed.Contents ?? []).map((o) => o.Key ?? '');
+      expect(keysListed.some((k) => k.endsWith('/manifest.json'))).toBe(true);
+      for (const k of keysListed.filter((x) => !x.endsWith('/manifest.json'))) {
+        expect(k).toMatch(/\.age$/);
+        const o = await s3.send(new GetObjectCommand({ Bucket: 'vault-enc', Key: k }));
+        const body = Buffer.from(await (o.Body?.transformToByteArray() ?? Promise.resolve([])));
+        expect(body.subarray(0, 22).toString()).toBe('age-encryption.org/v1\n');
+        for (const u of usernames) expect(body.toString('latin1')).not.toContain(u);
+      }
+      const common = ['--endpoint-url', fx.moto.endpoint];
+      const blind = await cli(['verify', s3snap, '--json', ...common]);
+      expect(blind.code, blind.stderr).toBe(0);
+      expect(JSON.parse(blind.stdout)).toMatchObject({ ok: true, encrypted: 'stored-only' });
+      const keyed = await cli(['verify', s3snap, '--json', '--identity', keys.bob.file, ...common]);
+      expect(keyed.code, keyed.stderr).toBe(0);
+      expect(JSON.parse(keyed.stdout)).toMatchObject({ ok: true, encrypted: 'decrypted' });
+      const wrong = await cli(['verify', s3snap, '--identity', keys.alice.file, ...common]);
+      expect(wrong.code).toBe(3);
+      oneErrorLine(wrong, /none of them/);
+      const out = path.join(fx.work, 'csv-s3');
+      const e = await cli([
+        'export-csv',
+        s3snap,
+        '--to',
+        out,
+        '--identity',
+        keys.bob.file,
+        '--quiet',
+        ...common,
+      ]);
+      expect(e.code, e.stderr).toBe(0);
+      expect(await readFile(path.join(out, 'users-00001.csv'), 'utf8')).toMatch(/\n.+/);
+    } finally {
+      s3.destroy();
+    }
+  }, 120_000);
 });
 
 describe('bad encryption inputs (built CLI): exit 2, one line, nothing written', () => {
