@@ -6,3 +6,11 @@ export { gzipJsonLines, gunzipJsonLines, lines } from './codec.js';
 export * from './retention.js';
 export * from './import-csv.js';
 export * from './redaction.js';
+export {
+  AGE_SCHEME,
+  AgeKeyring,
+  AgeRecipients,
+  DecryptError,
+  KeyMismatchError,
+  KeyRequiredError,
+} from './age.js';
