@@ -19,6 +19,8 @@ export const OPTION_FLAGS: Record<OptionName, string> = {
   withoutTriggers: '--without-triggers',
   merge: '--merge',
   subMap: '--sub-map',
+  identity: '--identity',
+  encryptTo: '--encrypt-to',
   includeSecrets: '--include-secrets',
   userMfa: '--user-mfa',
   rateShare: '--rate-share',

@@ -1,4 +1,5 @@
 import { UsageError } from './errors.js';
+import { opt } from './options.js';
 
 /**
  * Syntax of age X25519 keys (age-encryption.org/v1): a recipient is the Bech32 encoding of a
@@ -70,7 +71,7 @@ export function isX25519Identity(s: string): boolean {
  * Validates one `--encrypt-to` value. Post-quantum (`age1pq1…`), tag and plugin recipients and
  * SSH keys are refused: snapshots are encrypted to X25519 recipients only.
  */
-export function parseRecipient(value: string, flag = '--encrypt-to'): string {
+export function parseRecipient(value: string, what = opt('encryptTo')): string {
   const s = value.trim();
   if (isX25519Recipient(s)) return s;
   const kind = /^age1[a-z0-9]+1/.test(s)
@@ -82,7 +83,9 @@ export function parseRecipient(value: string, flag = '--encrypt-to'): string {
         : 'not an age X25519 recipient (age1 followed by 58 Bech32 characters with a valid checksum)';
   // The value itself is a public key and not personal data, but a pasted secret key must never
   // be echoed: only its first characters.
-  throw new UsageError('BAD_RECIPIENT', `${flag} "${s.slice(0, 8)}…": ${kind}`, { flag });
+  throw new UsageError('BAD_RECIPIENT', `${what} "${s.slice(0, 8)}…": ${kind}`, {
+    option: 'encryptTo',
+  });
 }
 
 /** Several recipients (comma- or whitespace-separated), e.g. the Lambda's environment. */
@@ -114,7 +117,8 @@ export function parseIdentityText(text: string, file: string): string[] {
           : line.startsWith('age1')
             ? 'that is a public recipient; the identity file holds the secret key (AGE-SECRET-KEY-1…)'
             : 'not an age X25519 identity (AGE-SECRET-KEY-1…)';
-      throw new UsageError('BAD_IDENTITY', `--identity ${file}: line ${i + 1}: ${why}`, {
+      throw new UsageError('BAD_IDENTITY', `${opt('identity')} ${file}: line ${i + 1}: ${why}`, {
+        option: 'identity',
         file,
         line: i + 1,
       });
@@ -124,8 +128,8 @@ export function parseIdentityText(text: string, file: string): string[] {
   if (keys.length === 0) {
     throw new UsageError(
       'BAD_IDENTITY',
-      `--identity ${file}: no identity in the file (expected AGE-SECRET-KEY-1… lines)`,
-      { file },
+      `${opt('identity')} ${file}: no identity in the file (expected AGE-SECRET-KEY-1… lines)`,
+      { option: 'identity', file },
     );
   }
   return keys;

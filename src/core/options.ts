@@ -25,9 +25,12 @@ export const OPTION_NAMES = [
   'merge',
   // diff
   'subMap',
+  // readers of encrypted snapshots (verify, restore, export-csv, diff)
+  'identity',
   // backup
   'includeSecrets',
   'userMfa',
+  'encryptTo',
   'rateShare',
   'maxRps',
   'regions',

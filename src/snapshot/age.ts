@@ -3,6 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { parseIdentityText, parseRecipient } from '../core/age-keys.js';
 import { SnapshotInvalidError, UsageError, VaultError } from '../core/errors.js';
+import { opt } from '../core/options.js';
 
 /**
  * Client-side encryption of snapshot files with age (age-encryption.org/v1, X25519 recipients),
@@ -57,8 +58,8 @@ export class AgeRecipients {
 export class KeyRequiredError extends SnapshotInvalidError {
   constructor(location: string, recipients: readonly string[]) {
     super(
-      `${location} is encrypted (age, to ${describeRecipients(recipients)}): give --identity FILE holding a matching secret key`,
-      ['encrypted: no --identity given'],
+      `${location} is encrypted (age, to ${describeRecipients(recipients)}): it needs ${opt('identity')}, an age identity file holding a matching secret key`,
+      [`encrypted: no ${opt('identity')} given`],
       { location },
       'KEY_REQUIRED',
     );
@@ -69,8 +70,8 @@ export class KeyRequiredError extends SnapshotInvalidError {
 export class KeyMismatchError extends SnapshotInvalidError {
   constructor(location: string, recipients: readonly string[], keyring: AgeKeyring) {
     super(
-      `${location} is encrypted to ${describeRecipients(recipients)}; --identity ${keyring.source} holds ${describeRecipients(keyring.recipients)}, none of them`,
-      ['wrong --identity'],
+      `${location} is encrypted to ${describeRecipients(recipients)}; ${opt('identity')} ${keyring.source} holds ${describeRecipients(keyring.recipients)}, none of them`,
+      [`wrong ${opt('identity')}`],
       { location },
       'KEY_MISMATCH',
     );
@@ -116,19 +117,22 @@ export class AgeKeyring {
       try {
         const st = await fh.stat();
         if (!st.isFile()) {
-          throw new UsageError('BAD_IDENTITY', `--identity ${file} is not a file`, { file });
+          throw new UsageError('BAD_IDENTITY', `${opt('identity')} ${file} is not a file`, {
+            option: 'identity',
+            file,
+          });
         }
         if (st.size > MAX_IDENTITY_FILE_BYTES) {
           throw new UsageError(
             'BAD_IDENTITY',
-            `--identity ${file} is ${st.size} bytes: not an age identity file`,
-            { file },
+            `${opt('identity')} ${file} is ${st.size} bytes: not an age identity file`,
+            { option: 'identity', file },
           );
         }
         if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
           onWarning?.(
             'IDENTITY_FILE_PERMISSIONS',
-            `--identity ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}): it holds a secret key, chmod 600 it`,
+            `${opt('identity')} ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}): it holds a secret key, chmod 600 it`,
           );
         }
         text = (await fh.readFile()).toString('utf8');
@@ -138,9 +142,11 @@ export class AgeKeyring {
     } catch (e) {
       if (e instanceof UsageError) throw e;
       const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
-      throw new UsageError('IDENTITY_UNREADABLE', `--identity ${file} cannot be read (${code})`, {
-        file,
-      });
+      throw new UsageError(
+        'IDENTITY_UNREADABLE',
+        `${opt('identity')} ${file} cannot be read (${code})`,
+        { option: 'identity', file },
+      );
     }
     return AgeKeyring.fromKeys(parseIdentityText(text, file), file);
   }

@@ -541,7 +541,7 @@ const CASES: Case[] = [
     name: 'restore an encrypted snapshot without --identity',
     args: ['restore', '--from', '$W/snap-encrypted', '--create-pool', 'x'],
     exit: 3,
-    says: /is encrypted .*give --identity FILE/,
+    says: /is encrypted .*needs --identity/,
   },
   {
     name: 'restore an encrypted snapshot with the wrong --identity',
@@ -574,7 +574,7 @@ const CASES: Case[] = [
     name: 'export-csv an encrypted snapshot without --identity',
     args: ['export-csv', '$W/snap-encrypted', '--to', '$W/csv-enc'],
     exit: 3,
-    says: /give --identity FILE/,
+    says: /needs --identity/,
   },
   {
     name: 'diff an encrypted snapshot with the wrong --identity',

@@ -190,7 +190,7 @@ describe('encrypted snapshots (built CLI, moto)', () => {
     ]) {
       const r = await cli([...args, '--quiet']);
       expect(r.code, args.join(' ')).toBe(3);
-      oneErrorLine(r, args.includes('--identity') ? /none of them/ : /give --identity FILE/);
+      oneErrorLine(r, args.includes('--identity') ? /none of them/ : /needs --identity/);
       noPii(r);
     }
     // restore refuses before any call to Cognito: no pool is created.
@@ -210,7 +210,7 @@ describe('encrypted snapshots (built CLI, moto)', () => {
       '--quiet',
     ]);
     expect(r.code).toBe(3);
-    oneErrorLine(r, /is encrypted .*give --identity FILE/);
+    oneErrorLine(r, /is encrypted .*needs --identity/);
     const after = await fx.raw.send(new ListUserPoolsCommand({ MaxResults: 60 }));
     expect(after.UserPools?.length).toBe(before.UserPools?.length);
   });
