@@ -33,6 +33,7 @@ import {
   type GroupRecord,
   type Json,
   type ManagedLoginBrandingRecord,
+  type ClientUICustomizationRecord,
   type PoolDocument,
   REDACTED,
   type UICustomizationRecord,
@@ -326,7 +327,6 @@ export async function backupPool(
     const captureSettings = async (): Promise<void> => {
       const poolDoc = await capturePoolDocument(gw, pool, warn, run.signal, opts.fetchImage);
       if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
-      await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
 
       progress({ type: 'phase', phase: 'clients' });
       for await (const c of gw.listUserPoolClients(poolId)) {
@@ -356,6 +356,22 @@ export async function backupPool(
         clients.push({ ...full, ClientId: full.ClientId ?? '' });
       }
       await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
+      // Per-client UI customization and risk configuration live in pool.json, next to the
+      // pool's own: written once the clients are known.
+      await captureClientSettings(gw, poolId, clients, poolDoc, {
+        warn,
+        // The pool-level read was refused (bestEffort's warning; not a logo download).
+        refused: (op) =>
+          warnings.some(
+            (w) =>
+              w.code === 'NOT_CAPTURED' &&
+              w.operation === op &&
+              w.message.startsWith(`${op} was refused`),
+          ),
+        signal: run.signal,
+        ...(opts.fetchImage ? { fetchImage: opts.fetchImage } : {}),
+      });
+      await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
       const brandings = await captureManagedLoginBranding(gw, poolId, clients, warn);
       await writer.writeJson(
         FILES.managedLoginBranding,
@@ -666,6 +682,84 @@ async function capturePoolDocument(
   );
   if (risk) doc.riskConfiguration = risk;
   return doc;
+}
+
+/**
+ * The app clients' own UI customizations and risk configurations (GetUICustomization and
+ * DescribeRiskConfiguration with a ClientId), into `clientUICustomizations` and
+ * `clientRiskConfigurations` of the pool document. Both answer with the pool's setting when the
+ * client has none of its own (ClientId ALL, or none): only answers naming the client are kept.
+ * Best effort like the pool's: skipped when the pool-level read was refused already (the same
+ * refusal would follow); the first refusal is one NOT_CAPTURED warning and leaves the list out
+ * (a snapshot without it says "not captured", not "none").
+ */
+async function captureClientSettings(
+  gw: CognitoGateway,
+  poolId: string,
+  clients: readonly UserPoolClientType[],
+  doc: PoolDocument,
+  ctx: {
+    warn: (w: Warning) => void;
+    refused: (operation: string) => boolean;
+    signal: AbortSignal;
+    fetchImage?: BackupOptions['fetchImage'];
+  },
+): Promise<void> {
+  const quick = { transientAttempts: 2 };
+  const ids = clients.map((c) => c.ClientId).filter((id): id is string => Boolean(id));
+  /** Each client's own setting, or undefined when a read was refused (warned once). */
+  const perClient = async <T extends { ClientId?: string | undefined }>(
+    operation: string,
+    read: (clientId: string) => Promise<T | undefined>,
+  ): Promise<Map<string, T> | undefined> => {
+    if (ctx.refused(operation)) return undefined;
+    const out = new Map<string, T>();
+    for (const clientId of ids) {
+      let refused = false;
+      const v = await bestEffort(
+        operation,
+        (w) => {
+          refused = true;
+          ctx.warn({ ...w, message: `${w.message} (per app client)` });
+        },
+        () => read(clientId),
+      );
+      if (refused) return undefined;
+      if (v && v.ClientId === clientId) out.set(clientId, v);
+    }
+    return out;
+  };
+
+  const ui = await perClient('GetUICustomization', (clientId) =>
+    gw.getUICustomization(poolId, { ...quick, clientId }),
+  );
+  if (ui) {
+    const list: ClientUICustomizationRecord[] = [];
+    for (const [clientId, u] of ui) {
+      const entry: ClientUICustomizationRecord = { ...u, ClientId: clientId };
+      if (u.ImageUrl) {
+        const url = u.ImageUrl;
+        try {
+          const bytes = await (ctx.fetchImage ?? downloadUiImage)(url, ctx.signal);
+          entry.ImageFile = Buffer.from(bytes).toString('base64');
+        } catch (e) {
+          if (ctx.signal.aborted) throw new InterruptedError();
+          ctx.warn({
+            code: 'NOT_CAPTURED',
+            operation: 'GetUICustomization',
+            message: `the hosted UI logo of an app client could not be downloaded (${(e as Error).message}); a restore sets its CSS only`,
+          });
+        }
+      }
+      list.push(entry);
+    }
+    doc.clientUICustomizations = list;
+  }
+  const risk = await perClient('DescribeRiskConfiguration', (clientId) =>
+    gw.describeRiskConfiguration(poolId, { ...quick, clientId }),
+  );
+  if (risk)
+    doc.clientRiskConfigurations = [...risk].map(([clientId, r]) => ({ ...r, ClientId: clientId }));
 }
 
 /**

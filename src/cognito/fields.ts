@@ -1,5 +1,7 @@
 import type {
+  AssetType,
   CreateGroupCommandInput,
+  CreateManagedLoginBrandingCommandInput,
   CreateIdentityProviderCommandInput,
   CreateResourceServerCommandInput,
   CreateUserPoolClientCommandInput,
@@ -7,8 +9,11 @@ import type {
   GetUserPoolMfaConfigResponse,
   GroupType,
   IdentityProviderType,
+  LogDeliveryConfigurationType,
+  ManagedLoginBrandingType,
   ResourceServerType,
   RiskConfigurationType,
+  SetLogDeliveryConfigurationCommandInput,
   SetRiskConfigurationCommandInput,
   SetUICustomizationCommandInput,
   SetUserPoolMfaConfigCommandInput,
@@ -312,6 +317,124 @@ export const UI_COMPLETE: Complete<
     (typeof UI_KEYS)[number] | 'UserPoolId' | 'ClientId' | 'ImageFile'
   >
 > = true;
+
+/** GetLogDeliveryConfiguration → SetLogDeliveryConfiguration (same names). */
+export const LOG_DELIVERY_KEYS = [
+  'LogConfigurations',
+] as const satisfies readonly (keyof SetLogDeliveryConfigurationCommandInput &
+  keyof LogDeliveryConfigurationType)[];
+
+export const LOG_DELIVERY_COMPLETE: Complete<
+  Exclude<
+    keyof SetLogDeliveryConfigurationCommandInput,
+    (typeof LOG_DELIVERY_KEYS)[number] | 'UserPoolId'
+  >
+> = true;
+
+// ---- per app client settings (src/restore/client-settings.ts) ------------------------------
+
+/**
+ * DescribeManagedLoginBrandingByClient → CreateManagedLoginBranding: the style's members,
+ * under the same names (UseCognitoProvidedValues alone, or Settings and Assets).
+ */
+export const BRANDING_KEYS = [
+  'UseCognitoProvidedValues',
+  'Settings',
+  'Assets',
+] as const satisfies readonly (keyof CreateManagedLoginBrandingCommandInput &
+  keyof ManagedLoginBrandingType)[];
+
+export const BRANDING_NOT_COPIED = {
+  UserPoolId: 'the target pool',
+  ClientId: "the restored client's new id (the client id map)",
+  ManagedLoginBrandingId: 'output only: Cognito assigns a new id',
+  CreationDate: 'output only',
+  LastModifiedDate: 'output only',
+} as const satisfies Partial<
+  Record<keyof CreateManagedLoginBrandingCommandInput | keyof ManagedLoginBrandingType, string>
+>;
+
+export const BRANDING_COMPLETE: Complete<
+  Exclude<
+    keyof CreateManagedLoginBrandingCommandInput | keyof ManagedLoginBrandingType,
+    (typeof BRANDING_KEYS)[number] | keyof typeof BRANDING_NOT_COPIED
+  >
+> = true;
+
+/** A branding asset's members, all sent back (Bytes decoded from the snapshot's base64). */
+export const ASSET_KEYS = [
+  'Category',
+  'ColorMode',
+  'Extension',
+  'Bytes',
+  'ResourceId',
+] as const satisfies readonly (keyof AssetType)[];
+
+export const ASSET_COMPLETE: Complete<Exclude<keyof AssetType, (typeof ASSET_KEYS)[number]>> = true;
+
+// ---- every document restore writes, and how compare checks it ------------------------------
+
+/**
+ * What a restore writes, document by document: the operation and the fields it sends (the
+ * constants above, which the restore code itself copies from). `compare` must report a change
+ * of any of them; test/unit/fields.test.ts derives its cases from this table, so a field or a
+ * document added here that compare does not check fails the test. `notCompared` names what
+ * compare cannot read back, with the reason.
+ */
+export const RESTORE_WRITES = {
+  pool: { operation: 'CreateUserPool', fields: CREATE_POOL_KEYS },
+  mfa: { operation: 'SetUserPoolMfaConfig', fields: MFA_KEYS },
+  uiCustomization: { operation: 'SetUICustomization', fields: [...UI_KEYS, 'ImageFile'] },
+  riskConfiguration: { operation: 'SetRiskConfiguration', fields: RISK_KEYS },
+  logDelivery: { operation: 'SetLogDeliveryConfiguration', fields: LOG_DELIVERY_KEYS },
+  domain: { operation: 'CreateUserPoolDomain', fields: ['ManagedLoginVersion'] },
+  client: { operation: 'CreateUserPoolClient', fields: [...CREATE_CLIENT_KEYS, 'ClientSecret'] },
+  clientUICustomization: {
+    operation: 'SetUICustomization (ClientId)',
+    fields: [...UI_KEYS, 'ImageFile'],
+  },
+  clientRiskConfiguration: { operation: 'SetRiskConfiguration (ClientId)', fields: RISK_KEYS },
+  managedLoginBranding: { operation: 'CreateManagedLoginBranding', fields: BRANDING_KEYS },
+  identityProvider: { operation: 'CreateIdentityProvider', fields: CREATE_IDP_KEYS },
+  resourceServer: { operation: 'CreateResourceServer', fields: CREATE_RESOURCE_SERVER_KEYS },
+  group: { operation: 'CreateGroup', fields: CREATE_GROUP_KEYS },
+  user: {
+    operation: 'AdminCreateUser, AdminDisableUser, AdminLinkProviderForUser',
+    fields: ['Attributes', 'Enabled', 'identities'],
+  },
+  membership: { operation: 'AdminAddUserToGroup', fields: ['GroupName'] },
+  userMfa: {
+    operation: 'AdminSetUserMFAPreference',
+    fields: ['SMSMfaSettings', 'EmailMfaSettings'],
+  },
+} as const satisfies Record<string, { operation: string; fields: readonly string[] }>;
+
+/**
+ * Fields restore writes that compare cannot check, and why. Kept short on purpose: each entry
+ * is a blind spot shared by restore and compare.
+ */
+export const WRITTEN_NOT_COMPARED: Partial<
+  Record<keyof typeof RESTORE_WRITES, Record<string, string>>
+> = {
+  client: {
+    ClientSecret:
+      'compared as "has a secret": a value is never read back into a comparison (it would have to be held in memory next to user data), and a redacted snapshot has none',
+  },
+  uiCustomization: {
+    ImageFile:
+      'compared as "has a logo": each pool serves its logo from its own URL, and the bytes are not downloaded again',
+  },
+  clientUICustomization: {
+    ImageFile:
+      'compared as "has a logo": each pool serves its logo from its own URL, and the bytes are not downloaded again',
+  },
+  userMfa: {
+    SMSMfaSettings:
+      'ListUsers does not return MFA preferences; reading them back costs AdminGetUser per user, each a billed monthly active user',
+    EmailMfaSettings:
+      'ListUsers does not return MFA preferences; reading them back costs AdminGetUser per user, each a billed monthly active user',
+  },
+};
 
 // ---- what a comparison looks at (src/compare) ----------------------------------------------
 

@@ -338,14 +338,20 @@ export class CognitoGateway {
     ).then((r) => r.Tags ?? {});
   }
 
-  getUICustomization(userPoolId: string, opts?: CallOptions) {
+  /** The pool's UI customization, or one app client's (`clientId`; ClientId ALL = the pool's). */
+  getUICustomization(userPoolId: string, opts?: CallOptions & { clientId?: string }) {
+    const clientId = opts?.clientId;
     return this.call(
       'GetUICustomization',
       userPoolId,
       (abortSignal) =>
-        this.client.send(new GetUICustomizationCommand({ UserPoolId: userPoolId }), {
-          abortSignal,
-        }),
+        this.client.send(
+          new GetUICustomizationCommand({
+            UserPoolId: userPoolId,
+            ...(clientId ? { ClientId: clientId } : {}),
+          }),
+          { abortSignal },
+        ),
       opts,
     ).then((r) => r.UICustomization);
   }
@@ -386,14 +392,20 @@ export class CognitoGateway {
     ).then((r) => r.LogDeliveryConfiguration);
   }
 
-  describeRiskConfiguration(userPoolId: string, opts?: CallOptions) {
+  /** The pool's risk configuration, or one app client's (`clientId`). */
+  describeRiskConfiguration(userPoolId: string, opts?: CallOptions & { clientId?: string }) {
+    const clientId = opts?.clientId;
     return this.call(
       'DescribeRiskConfiguration',
       userPoolId,
       (abortSignal) =>
-        this.client.send(new DescribeRiskConfigurationCommand({ UserPoolId: userPoolId }), {
-          abortSignal,
-        }),
+        this.client.send(
+          new DescribeRiskConfigurationCommand({
+            UserPoolId: userPoolId,
+            ...(clientId ? { ClientId: clientId } : {}),
+          }),
+          { abortSignal },
+        ),
       opts,
     ).then((r) => r.RiskConfiguration);
   }

@@ -1,3 +1,4 @@
+import { CLIENT_SETTINGS_PHASE, clientSettingsCount } from './client-settings.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
@@ -185,6 +186,15 @@ function resourcePhases(
       create: data.managedLoginBranding.length - done,
       ...(done ? { existing: done } : {}),
       detail: 'CreateManagedLoginBranding, one style per restored app client (new client id)',
+    });
+  }
+  const perClient = clientSettingsCount(data.pool);
+  if (perClient > 0) {
+    phases.push({
+      phase: CLIENT_SETTINGS_PHASE,
+      create: p.prior?.phases.has(CLIENT_SETTINGS_PHASE) ? 0 : perClient,
+      detail:
+        "SetUICustomization / SetRiskConfiguration with the app client's new id, for the clients this restore creates",
     });
   }
   return { phases, skippedIdps: idps.skipped };

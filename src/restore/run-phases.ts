@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { PartialRestoreError } from '../core/errors.js';
+import { restoreClientSettings } from './client-settings.js';
 import { Gate } from './gate.js';
 import { type ImportPhaseResult, importUsers } from './import-path.js';
 import { CLIENT_MAP_FILE, writeClientMap } from './outputs.js';
@@ -58,6 +59,7 @@ async function restoreResources(
   const clientIds = await restoreClients(ctx, data.clients, skipped);
   writeClientMap(clientMapFile, clientIds);
   await restoreManagedLoginBranding(ctx, data.managedLoginBranding, data.clients, clientIds);
+  await restoreClientSettings(ctx, data.pool, data.clients, clientIds);
   return skipped;
 }
 

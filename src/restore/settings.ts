@@ -23,7 +23,7 @@ import { opt } from '../core/options.js';
 const present = (v: unknown): boolean => v !== undefined && v !== null;
 
 /** SetUICustomization's ImageFile limit (ImageFileType max). */
-const UI_IMAGE_MAX_BYTES = 131_072;
+export const UI_IMAGE_MAX_BYTES = 131_072;
 
 /** Cognito's prefix domains: `<prefix>.auth.<region>.amazoncognito.com`. */
 const PREFIX_DOMAIN = /^[a-z0-9-]+\.auth\.([a-z0-9-]+)\.amazoncognito\.com$/;
@@ -75,7 +75,7 @@ export function webAuthnForRestore(
 }
 
 /** A warning for a setting Cognito refused: the AWS error name, never request values. */
-function refused(setting: string, how: string, e: unknown): RestoreWarning {
+export function refused(setting: string, how: string, e: unknown): RestoreWarning {
   const code = e instanceof CognitoError ? (e.awsCode ?? e.code) : 'error';
   return {
     code: 'SETTING_NOT_RESTORED',
@@ -84,7 +84,7 @@ function refused(setting: string, how: string, e: unknown): RestoreWarning {
 }
 
 /** True for a refusal of the request (re-running would not help), false for anything else. */
-function isRefusal(e: unknown): boolean {
+export function isRefusal(e: unknown): boolean {
   if (e instanceof InterruptedError) return false;
   if (!(e instanceof CognitoError)) return false;
   return (

@@ -382,6 +382,24 @@ export const LogDeliveryConfigurationRecord = sdkDocument<LogDeliveryConfigurati
   LogConfigurations: z.array(sdkObject<LogConfigurationType>()).optional(),
 });
 
+/** An app client's own UI customization (GetUICustomization with its ClientId), keyed by it. */
+export type ClientUICustomizationRecord = UICustomizationRecord & { ClientId: string };
+export const ClientUICustomizationRecord = sdkDocument<ClientUICustomizationRecord>()({
+  ClientId: z.string().min(1),
+  CSS: z.string().optional(),
+  ImageUrl: z.string().optional(),
+  ImageFile: z.string().optional(),
+  CreationDate: IsoDate.optional(),
+  LastModifiedDate: IsoDate.optional(),
+});
+
+/** An app client's own risk configuration (DescribeRiskConfiguration with its ClientId). */
+export type ClientRiskConfigurationRecord = RiskConfigurationType & { ClientId: string };
+export const ClientRiskConfigurationRecord = sdkDocument<ClientRiskConfigurationRecord>()({
+  ClientId: z.string().min(1),
+  LastModifiedDate: IsoDate.optional(),
+});
+
 export const DomainRecord = sdkDocument<DomainDescriptionType>()({
   Domain: z.string().optional(),
 });
@@ -394,6 +412,13 @@ export const PoolDocument = z.object({
   uiCustomization: UICustomizationRecord.optional(),
   logDeliveryConfiguration: LogDeliveryConfigurationRecord.optional(),
   riskConfiguration: RiskConfigurationRecord.optional(),
+  /**
+   * App clients with a UI customization of their own (GetUICustomization with their ClientId;
+   * `ImageFile`: the logo, base64). Absent: not captured (older snapshots, or refused).
+   */
+  clientUICustomizations: z.array(ClientUICustomizationRecord).optional(),
+  /** App clients with a risk configuration of their own (DescribeRiskConfiguration, ClientId). */
+  clientRiskConfigurations: z.array(ClientRiskConfigurationRecord).optional(),
 });
 export type PoolDocument = z.infer<typeof PoolDocument>;
 
