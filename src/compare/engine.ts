@@ -299,6 +299,72 @@ function comparePoolSettings(
   }
 }
 
+/**
+ * The app clients' own settings (managed login style, UI customization, risk configuration),
+ * client by client, matched by name like the clients themselves (a client on one side only is
+ * reported by the client comparison). A setting one side does not hold, or neither can read, is
+ * listed as not compared; readable on one side only is a difference.
+ */
+function compareClientSettings(
+  a: SideResources,
+  b: SideResources,
+  d: Differences,
+  la: string,
+  lb: string,
+  notCompared: string[],
+): void {
+  const names = new Set([...(a.clientSettings?.keys() ?? []), ...(b.clientSettings?.keys() ?? [])]);
+  for (const setting of names) {
+    const label = `${setting} (app clients)`;
+    if (!a.clientSettings?.has(setting) || !b.clientSettings?.has(setting)) {
+      notCompared.push(label);
+      continue;
+    }
+    const x = a.clientSettings.get(setting);
+    const y = b.clientSettings.get(setting);
+    if (x === undefined && y === undefined) {
+      notCompared.push(label);
+      continue;
+    }
+    if (x === undefined || y === undefined) {
+      d.add({
+        kind: 'pool',
+        key: label,
+        message: `app client setting ${setting} could be read in ${x === undefined ? lb : la} only`,
+      });
+      continue;
+    }
+    for (const [client, vx] of x) {
+      if (!y.has(client)) continue;
+      const vy = y.get(client) ?? null;
+      if (vx === null && vy === null) continue;
+      if (vx === null || vy === null) {
+        d.add(
+          {
+            kind: 'client',
+            key: client,
+            field: setting,
+            message: `app client ${client}: ${setting} is only in ${vx === null ? lb : la}`,
+          },
+          vx,
+          vy,
+        );
+      } else if (canonical(vx) !== canonical(vy)) {
+        d.add(
+          {
+            kind: 'client',
+            key: client,
+            field: setting,
+            message: `app client ${client}: ${setting} differs`,
+          },
+          vx,
+          vy,
+        );
+      }
+    }
+  }
+}
+
 function compareNamed<T>(
   kind: DifferenceKind,
   label: string,
@@ -633,6 +699,8 @@ export async function compareSides(
     la,
     lb,
   );
+
+  if (settings) compareClientSettings(a, b, d, la, lb, notCompared);
 
   const groupsA = a.groups.map((g) => String(g.GroupName ?? ''));
   const groupsB = b.groups.map((g) => String(g.GroupName ?? ''));

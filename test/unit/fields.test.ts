@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import {
   CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
+  DescribeManagedLoginBrandingByClientCommand,
   DescribeRiskConfigurationCommand,
   GetLogDeliveryConfigurationCommand,
   GetUICustomizationCommand,
@@ -19,7 +20,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ASSET_KEYS,
+  BRANDING_KEYS,
+  BRANDING_NOT_COPIED,
   CLIENT_NOT_COPIED,
+  LOG_DELIVERY_KEYS,
+  RISK_KEYS,
   COMPARED_CLIENT_KEYS,
   CREATE_CLIENT_DERIVED,
   CREATE_CLIENT_KEYS,
@@ -37,6 +43,7 @@ import {
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { locateCognitoModel } from '../../src/demo/request-guard.js';
 import { comparePools } from '../../src/compare/index.js';
+import { awsError } from '../support/aws-errors.js';
 
 // The compile-time checks in src/cognito/fields.ts hold the SDK's members; this holds the API
 // model's (botocore's, installed with moto), which may know a field the SDK does not yet.
@@ -64,6 +71,11 @@ describe("field lists cover Cognito's API model", () => {
     ['GroupType', [...CREATE_GROUP_KEYS, ...Object.keys(GROUP_NOT_COPIED)]],
     ['GetUserPoolMfaConfigResponse', MFA_KEYS],
     ['SetUserPoolMfaConfigRequest', [...MFA_KEYS, 'UserPoolId']],
+    ['CreateManagedLoginBrandingRequest', [...BRANDING_KEYS, ...Object.keys(BRANDING_NOT_COPIED)]],
+    ['ManagedLoginBrandingType', [...BRANDING_KEYS, ...Object.keys(BRANDING_NOT_COPIED)]],
+    ['AssetType', ASSET_KEYS],
+    ['SetRiskConfigurationRequest', [...RISK_KEYS, 'UserPoolId', 'ClientId']],
+    ['SetLogDeliveryConfigurationRequest', [...LOG_DELIVERY_KEYS, 'UserPoolId']],
   ];
   for (const [shape, handled] of cases) {
     it(`${shape}: every member is copied or excluded with a reason`, () => {
@@ -128,6 +140,9 @@ async function compare(a: Side, b: Side) {
     .on(ListResourceServersCommand)
     .callsFake((i) => ({ ResourceServers: [of(i.UserPoolId).server] }));
   mock.on(ListUsersInGroupCommand).resolves({ Users: [] });
+  mock
+    .on(DescribeManagedLoginBrandingByClientCommand)
+    .rejects(awsError('ResourceNotFoundException'));
   const extra = (id: string | undefined) => {
     const x = of(id).extras;
     if (!x) throw Object.assign(new Error('not implemented'), { name: 'NotImplemented' });
@@ -224,6 +239,8 @@ describe('compare checks every field restore writes (no blind spot shared with r
       'UICustomization',
       'RiskConfiguration',
       'LogDeliveryConfiguration',
+      'ClientUICustomization (app clients)',
+      'ClientRiskConfiguration (app clients)',
     ]);
   });
 
