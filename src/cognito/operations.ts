@@ -68,6 +68,11 @@ export const COMMAND_OPERATIONS = {
     createPool: ['ListUserPools', 'CreateUserPool', 'SetUserPoolMfaConfig'],
     /** --create-pool from a snapshot with hosted UI customization, risk or log delivery settings. */
     poolSettings: ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'],
+    /**
+     * A snapshot with app clients' own UI customization or risk configuration: set on the
+     * clients the restore creates (new pool or existing).
+     */
+    clientSettings: ['SetUICustomization', 'SetRiskConfiguration'],
     /** A snapshot with managed login branding: one style per restored app client. */
     managedLoginBranding: ['CreateManagedLoginBranding'],
     /** --to-user-pool-id: is the target empty (--merge skips the check). */

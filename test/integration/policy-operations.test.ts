@@ -405,6 +405,43 @@ beforeAll(async () => {
       1,
     );
   }
+  // App clients' own UI customization and risk configuration (moto implements neither: each
+  // run stops at its first Set call, which is sent, checked by the request guard and recorded).
+  const ownClient = (
+    await reader.readJson('clients', z.array(z.looseObject({ ClientId: z.string() })))
+  )[0];
+  const clientSettings: Record<string, unknown>[] = [
+    {
+      clientUICustomizations: [
+        { ClientId: ownClient?.ClientId, CSS: '.banner-customizable { background-color: blue; }' },
+      ],
+    },
+    {
+      clientRiskConfigurations: [
+        {
+          ClientId: ownClient?.ClientId,
+          RiskExceptionConfiguration: { SkippedIPRangeList: ['198.51.100.0/24'] },
+        },
+      ],
+    },
+  ];
+  for (const [i, extra] of clientSettings.entries()) {
+    const dir = path.join(work, `client-settings-${i}`);
+    await withPool(reader, dir, extra);
+    await record(
+      'restore',
+      ['any', 'createPool', 'clientSettings'],
+      async (gw, wrap) => {
+        const r = await SnapshotReader.open(wrap(new LocalDirStorage(dir)));
+        await restoreSnapshot(
+          gw,
+          r,
+          await opts({ target: { createPool: `policy-client-settings-${i}` } }),
+        ).catch(() => undefined);
+      },
+      1,
+    );
+  }
   // Managed login branding of one app client: moto implements no managed login operation
   // (a backup reports DescribeManagedLoginBrandingByClient as NOT_CAPTURED; CreateManagedLoginBranding
   // fails with HTTP 500, a resource failure), but the request is sent and recorded.

@@ -850,3 +850,94 @@ describe('managed login branding (one DescribeManagedLoginBrandingByClient per c
     expect(mock.commandCalls(DescribeManagedLoginBrandingByClientCommand)).toHaveLength(1);
   });
 });
+
+describe("app clients' own UI customization and risk configuration", () => {
+  const twoClients = () => {
+    mock.on(ListUserPoolClientsCommand).resolves({
+      UserPoolClients: [{ ClientId: 'c1' }, { ClientId: 'c2' }],
+    });
+    mock.on(DescribeUserPoolClientCommand).callsFake(async (i: { ClientId: string }) => ({
+      UserPoolClient: { ClientId: i.ClientId, ClientName: `n-${i.ClientId}` },
+    }));
+  };
+  const poolOf = async (root: MemoryStorage, snapshot: string) => {
+    const snap = await SnapshotReader.open(root.child(snapshot.replace('memory://', '')));
+    return (await snap.readJson('pool', z.any())) as Record<string, unknown>;
+  };
+
+  it("keeps only answers naming the client (Cognito answers with the pool's otherwise), logo bytes included", async () => {
+    twoClients();
+    const logo = Buffer.from('\x89PNG client logo');
+    mock.on(GetUICustomizationCommand).callsFake(async (i: { ClientId?: string }) => ({
+      UICustomization:
+        i.ClientId === 'c1'
+          ? { ClientId: 'c1', CSS: '.c1{}', ImageUrl: 'https://cdn.example.com/c1.png' }
+          : { ClientId: 'ALL', CSS: '.pool{}' },
+    }));
+    mock.on(DescribeRiskConfigurationCommand).callsFake(async (i: { ClientId?: string }) => ({
+      RiskConfiguration:
+        i.ClientId === 'c2'
+          ? {
+              ClientId: 'c2',
+              RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
+            }
+          : { UserPoolId: POOL },
+    }));
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, {
+      userPoolId: POOL,
+      fetchImage: async (url) => {
+        expect(url).toBe('https://cdn.example.com/c1.png');
+        return logo;
+      },
+    });
+    expect(
+      r.warnings.filter((w) => w.operation !== 'DescribeManagedLoginBrandingByClient'),
+    ).toEqual([]);
+    expect(
+      mock.commandCalls(GetUICustomizationCommand).map((c) => c.args[0].input.ClientId),
+    ).toEqual([undefined, 'c1', 'c2']);
+    const pool = await poolOf(root, r.snapshot);
+    expect(pool.uiCustomization).toMatchObject({ CSS: '.pool{}' });
+    const ui = pool.clientUICustomizations as {
+      ClientId: string;
+      CSS: string;
+      ImageFile: string;
+    }[];
+    expect(ui).toHaveLength(1);
+    expect(ui[0]).toMatchObject({ ClientId: 'c1', CSS: '.c1{}' });
+    expect(Buffer.from(ui[0]?.ImageFile ?? '', 'base64')).toEqual(logo);
+    expect(pool.clientRiskConfigurations).toEqual([
+      { ClientId: 'c2', RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] } },
+    ]);
+  });
+
+  it('a per-client refusal is one NOT_CAPTURED warning and leaves the list out ("not captured", not "none")', async () => {
+    twoClients();
+    mock.on(DescribeRiskConfigurationCommand).callsFake(async (i: { ClientId?: string }) => {
+      if (i.ClientId) throw awsError('AccessDeniedException');
+      return { RiskConfiguration: {} };
+    });
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL });
+    const ws = r.warnings.filter((w) => w.operation === 'DescribeRiskConfiguration');
+    expect(ws).toHaveLength(1);
+    expect(ws[0]?.message).toMatch(/per app client/);
+    expect(
+      mock.commandCalls(DescribeRiskConfigurationCommand).filter((c) => c.args[0].input.ClientId),
+    ).toHaveLength(1);
+    const pool = await poolOf(root, r.snapshot);
+    expect(pool.clientRiskConfigurations).toBeUndefined();
+    expect(pool.clientUICustomizations).toEqual([]);
+  });
+
+  it('not asked per client when the pool-level read was refused already (no second warning)', async () => {
+    twoClients();
+    mock.on(GetUICustomizationCommand).rejects(awsError('AccessDeniedException'));
+    const root = new MemoryStorage();
+    const r = await backupPool(gw, root, { userPoolId: POOL });
+    expect(r.warnings.filter((w) => w.operation === 'GetUICustomization')).toHaveLength(1);
+    expect(mock.commandCalls(GetUICustomizationCommand)).toHaveLength(1);
+    expect((await poolOf(root, r.snapshot)).clientUICustomizations).toBeUndefined();
+  });
+});
