@@ -36,6 +36,10 @@ import { ACCOUNT_ID, openStorage } from '../storage/index.js';
  *   COGNITO_VAULT_ENCRYPT_TO       age X25519 recipients (age1…, comma- or space-separated):
  *                                  every data file is encrypted to them before it is uploaded,
  *                                  as with `backup --encrypt-to` (default: not encrypted)
+ *   COGNITO_VAULT_USER_MFA         `true` to capture each user's MFA settings (`backup
+ *                                  --user-mfa`): one AdminGetUser per user, and each user read
+ *                                  that way is billed as a monthly active user (default false;
+ *                                  the result's `userMfa.billedAsMau` counts them)
  *   COGNITO_VAULT_KMS_KEY_ID       SSE-KMS key for the snapshot objects (default: bucket default)
  *   COGNITO_VAULT_EXPECTED_BUCKET_OWNER  12-digit account that must own the bucket (every S3
  *                                  request carries ExpectedBucketOwner)
@@ -57,6 +61,8 @@ export interface LambdaConfig {
   includeSecrets: boolean;
   /** COGNITO_VAULT_ENCRYPT_TO: age recipients (validated). */
   encryptTo?: string[];
+  /** COGNITO_VAULT_USER_MFA: per-user MFA settings (AdminGetUser per user, billed as MAU). */
+  userMfa: boolean;
   kmsKeyId?: string;
   expectedBucketOwner?: string;
   endpointUrl?: string;
@@ -158,6 +164,13 @@ export function configFromEnv(
       'COGNITO_VAULT_EXPECTED_BUCKET_OWNER must be a 12-digit AWS account id',
     );
   }
+  const bool = (name: string): boolean => {
+    const v = env[name]?.trim().toLowerCase();
+    if (v === undefined || v === '' || v === 'false') return false;
+    if (v === 'true') return true;
+    throw new UsageError('LAMBDA_CONFIG', `${name} must be true or false, got "${env[name]}"`);
+  };
+  const userMfa = bool('COGNITO_VAULT_USER_MFA');
   const rateShare = env.COGNITO_VAULT_RATE_SHARE ? Number(env.COGNITO_VAULT_RATE_SHARE) : 0.5;
   if (!(rateShare > 0 && rateShare <= 1)) {
     throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
@@ -237,6 +250,7 @@ export function configFromEnv(
     ...(regions ? { regions } : {}),
     rateShare,
     includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
+    userMfa,
     ...(env.COGNITO_VAULT_KMS_KEY_ID ? { kmsKeyId: env.COGNITO_VAULT_KMS_KEY_ID } : {}),
     ...(owner ? { expectedBucketOwner: owner } : {}),
     ...(env.COGNITO_VAULT_ENDPOINT_URL ? { endpointUrl: env.COGNITO_VAULT_ENDPOINT_URL } : {}),
@@ -378,6 +392,7 @@ export async function handler(
     const r = await backupRegions(plans, storage, {
       includeSecrets: cfg.includeSecrets,
       ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
+      ...(cfg.userMfa ? { userMfa: true } : {}),
       signal: controller.signal,
       gatewayFor: (region) =>
         CognitoGateway.create(

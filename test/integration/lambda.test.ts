@@ -72,6 +72,20 @@ describe('scheduled backup Lambda handler', () => {
     }
   });
 
+  it('COGNITO_VAULT_USER_MFA=true captures per-user MFA settings and counts the billed users', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/user-mfa',
+      COGNITO_VAULT_USER_POOL_IDS: poolB,
+      COGNITO_VAULT_USER_MFA: 'true',
+    });
+    const r = await handler({});
+    expect(r.failures).toEqual([]);
+    expect(r.snapshots[0]?.userMfa).toMatchObject({ usersRead: 25, billedAsMau: 25 });
+    const [snap] = await listSnapshots(storage('user-mfa'));
+    const reader = await SnapshotReader.open(storage(`user-mfa/${snap?.path}`));
+    expect(reader.manifest.options.userMfa).toBe(true);
+  });
+
   it('takes the pools from the event when it names them', async () => {
     configure({ COGNITO_VAULT_TO: 's3://vault/event', COGNITO_VAULT_USER_POOL_IDS: '*' });
     const r = await handler({ userPoolIds: [poolB] });

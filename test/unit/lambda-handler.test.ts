@@ -321,3 +321,40 @@ describe('Lambda encryption (COGNITO_VAULT_ENCRYPT_TO)', () => {
     }
   });
 });
+
+describe('Lambda per-user MFA (COGNITO_VAULT_USER_MFA)', () => {
+  it('off by default: no AdminGetUser per user (each one is a billed MAU)', async () => {
+    fakes.prune.mockResolvedValue({ decisions: [], errors: [] });
+    await handler({});
+    for (const call of fakes.backup.mock.calls) expect(call[2]).not.toHaveProperty('userMfa');
+    expect(configFromEnv(process.env).userMfa).toBe(false);
+  });
+
+  it('true: every backup runs with userMfa, and the result says how many users were billed', async () => {
+    process.env.COGNITO_VAULT_USER_MFA = 'true';
+    fakes.prune.mockResolvedValue({ decisions: [], errors: [] });
+    fakes.backup.mockImplementation(
+      async (_gw: unknown, _s: unknown, o: { userPoolId: string; userMfa?: boolean }) => ({
+        ...fakeBackup(o.userPoolId),
+        ...(o.userMfa
+          ? { userMfa: { usersRead: 1, billedAsMau: 1, factors: {}, vanished: 0 } }
+          : {}),
+      }),
+    );
+    const r = await handler({});
+    expect(fakes.backup.mock.calls.map((c) => (c[2] as { userMfa?: boolean }).userMfa)).toEqual([
+      true,
+      true,
+    ]);
+    expect(r.snapshots.map((s) => s.userMfa?.billedAsMau)).toEqual([1, 1]);
+  });
+
+  it('anything but true/false is a configuration error (LAMBDA_CONFIG, exit 2), before any backup', async () => {
+    process.env.COGNITO_VAULT_USER_MFA = 'yes';
+    expect(() => configFromEnv(process.env)).toThrow(
+      expect.objectContaining({ code: 'LAMBDA_CONFIG', exitCode: 2 }),
+    );
+    await expect(handler({})).rejects.toMatchObject({ code: 'LAMBDA_CONFIG' });
+    expect(fakes.backup).not.toHaveBeenCalled();
+  });
+});
