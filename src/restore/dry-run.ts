@@ -6,7 +6,12 @@ import type { UsersPathPlan } from './import-path.js';
 import type { JournalState } from './journal.js';
 import type { UserScan } from './pool.js';
 import type { SnapshotData } from './preflight.js';
-import { clientInput, identityProviderDetails, secretMissing } from './resources.js';
+import {
+  clientInput,
+  identityProviderDetails,
+  secondSecretWarning,
+  secretMissing,
+} from './resources.js';
 import type { PasswordState } from './sign-in.js';
 import type {
   PlanPhase,
@@ -118,7 +123,14 @@ function warnDroppedFromClients(
   for (const c of p.data.clients) {
     const name = c.ClientName ?? c.ClientId;
     if (live.has(name) || p.prior?.clients.has(c.ClientId)) continue;
-    const { dropped, droppedScopes } = clientInput(c, p.poolId ?? '', skippedIdps, skippedServers);
+    const { dropped, droppedScopes, newSecret } = clientInput(
+      c,
+      p.poolId ?? '',
+      skippedIdps,
+      skippedServers,
+    );
+    const second = secondSecretWarning(c, name, Boolean(newSecret));
+    if (second) p.warnings.push(second);
     if (dropped.length) {
       p.warnings.push({
         code: 'CLIENT_IDP_DROPPED',

@@ -442,14 +442,10 @@ export async function restoreClients(
       skippedIdps,
       skippedServers,
     );
-    const held = c.ClientSecrets;
-    if (held && held.length > 1) {
-      const w = {
-        code: 'CLIENT_SECOND_SECRET_NOT_RESTORED',
-        message: `app client ${name} held ${held.length} secrets (a rotation in progress); Cognito reveals only one, so the new client has ${newSecret ? 'a new generated secret' : 'that one'}; applications using the other must switch`,
-      };
-      ctx.warn(w);
-      journal.append({ t: 'w', ...w });
+    const second = secondSecretWarning(c, name, Boolean(newSecret));
+    if (second) {
+      ctx.warn(second);
+      journal.append({ t: 'w', ...second });
     }
     if (newSecret === 'invalid') {
       const w = {
@@ -527,6 +523,32 @@ export async function restoreClients(
   }
   journal.append({ t: 'phase', p: 'clients' });
   return result();
+}
+
+/**
+ * A client that held two secrets (a rotation in progress): only the value DescribeUserPoolClient
+ * returns can come back — ListUserPoolClientSecrets never reveals a value, and
+ * AddUserPoolClientSecret could set a second one only with a value nobody can read. Names the
+ * secrets by id and creation date (never a value), so the operator knows which applications
+ * must switch.
+ */
+export function secondSecretWarning(
+  c: ClientRecord,
+  name: string,
+  regenerated: boolean,
+): RestoreWarning | undefined {
+  const held = c.ClientSecrets;
+  if (!held || held.length < 2) return undefined;
+  const ids = held
+    .map(
+      (x) =>
+        `${x.ClientSecretId ?? '?'}${x.ClientSecretCreateDate ? ` (created ${x.ClientSecretCreateDate.toISOString()})` : ''}`,
+    )
+    .join(', ');
+  return {
+    code: 'CLIENT_SECOND_SECRET_NOT_RESTORED',
+    message: `app client ${name} held ${held.length} secrets (a rotation in progress: ${ids}); Cognito reveals the value of only one (DescribeUserPoolClient's, without saying which), so the new client has ${regenerated ? 'a new generated secret' : 'that one'} and no second secret; applications using the other must switch`,
+  };
 }
 
 // ---- managed login branding ----------------------------------------------------------------

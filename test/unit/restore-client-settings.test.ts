@@ -44,7 +44,7 @@ const doc: PoolDocument = {
       ClientId: 'old-mobile',
       UserPoolId: 'us-east-1_Old',
       RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
-      LastModifiedDate: '2026-11-01T00:00:00.000Z',
+      LastModifiedDate: new Date('2026-11-01T00:00:00.000Z'),
     },
   ],
 };

@@ -356,7 +356,13 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
             ClientId: 'old-rotating',
             ClientName: 'rotating',
             ClientSecret: 'A'.repeat(30),
-            ClientSecrets: [{ ClientSecretId: 'a--1' }, { ClientSecretId: 'a--2' }],
+            ClientSecrets: [
+              {
+                ClientSecretId: 'a--1',
+                ClientSecretCreateDate: new Date('2026-01-01T00:00:00.000Z'),
+              },
+              { ClientSecretId: 'a--2' },
+            ],
           },
           { ClientId: 'old-uuid', ClientName: 'uuid', ClientSecret: 'b8f1-not-a-valid-secret-99' },
           { ClientId: 'old-plain', ClientName: 'plain', ClientSecret: 'C'.repeat(40) },
@@ -378,10 +384,14 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
     expect(warnings.map((w) => [w.code, w.message.split(':')[0]])).toEqual([
       [
         'CLIENT_SECOND_SECRET_NOT_RESTORED',
-        'app client rotating held 2 secrets (a rotation in progress); Cognito reveals only one, so the new client has that one; applications using the other must switch',
+        'app client rotating held 2 secrets (a rotation in progress',
       ],
       ['CLIENT_SECRET_REGENERATED', 'app client uuid'],
     ]);
+    // The secrets are named by id and date, so the operator knows which applications switch.
+    expect(warnings[0]?.message).toBe(
+      "app client rotating held 2 secrets (a rotation in progress: a--1 (created 2026-01-01T00:00:00.000Z), a--2); Cognito reveals the value of only one (DescribeUserPoolClient's, without saying which), so the new client has that one and no second secret; applications using the other must switch",
+    );
     // No secret value in any warning.
     expect(JSON.stringify(warnings)).not.toMatch(/AAAA|b8f1|CCCC/);
   });

@@ -29,6 +29,8 @@ import {
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
   ListUsersCommand,
+  SetRiskConfigurationCommand,
+  SetUICustomizationCommand,
   SetUserPoolMfaConfigCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -108,6 +110,8 @@ interface SnapshotSpec {
   resourceServers?: Record<string, unknown>[];
   /** managed-login-branding.json; absent: a snapshot from before it existed. */
   branding?: Record<string, unknown>[];
+  /** Extra pool.json members (per-client settings…). */
+  poolDoc?: Record<string, unknown>;
 }
 
 async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
@@ -116,7 +120,11 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
   await w.writeJson(
     'pool.json',
     'pool',
-    { userPool: spec.pool ?? sourcePool(), mfaConfig: { MfaConfiguration: 'OFF' } },
+    {
+      userPool: spec.pool ?? sourcePool(),
+      mfaConfig: { MfaConfiguration: 'OFF' },
+      ...spec.poolDoc,
+    },
     1,
   );
   const groups = spec.groups ?? [
@@ -1147,6 +1155,71 @@ describe('managed login branding through the engine', () => {
     const r = await restore(STANDARD);
     expect(mock.commandCalls(CreateManagedLoginBrandingCommand)).toHaveLength(0);
     expect(r.resourceFailures).toEqual([]);
+  });
+});
+
+describe("app clients' own settings through the engine", () => {
+  const SPEC: SnapshotSpec = {
+    ...STANDARD,
+    clients: [
+      { ClientId: 'old-web', ClientName: 'web', SupportedIdentityProviders: ['COGNITO', 'Google'] },
+      {
+        ClientId: 'old-machine',
+        ClientName: 'machine',
+        ClientSecret: 'S'.repeat(40),
+        ClientSecrets: [
+          { ClientSecretId: 'oldmachine--1700000000' },
+          { ClientSecretId: 'oldmachine--1800000000' },
+        ],
+      },
+    ],
+    poolDoc: {
+      clientUICustomizations: [{ ClientId: 'old-web', CSS: '.web{}' }],
+      clientRiskConfigurations: [
+        {
+          ClientId: 'old-machine',
+          RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
+        },
+      ],
+    },
+  };
+
+  it("go to the clients' new ids after the clients are created", async () => {
+    const order: string[] = [];
+    mock.on(CreateUserPoolClientCommand).callsFake((i: CreateUserPoolClientCommandInput) => {
+      order.push(`client ${i.ClientName}`);
+      return { UserPoolClient: { ClientId: `new${i.ClientName}`, ClientName: i.ClientName } };
+    });
+    mock.on(SetUICustomizationCommand).callsFake((i: { ClientId?: string }) => {
+      order.push(`ui ${i.ClientId}`);
+      return {};
+    });
+    mock.on(SetRiskConfigurationCommand).callsFake((i: { ClientId?: string }) => {
+      order.push(`risk ${i.ClientId}`);
+      return {};
+    });
+    const r = await restore(SPEC);
+    expect(order).toEqual(['client web', 'client machine', 'ui newweb', 'risk newmachine']);
+    expect(mock.commandCalls(SetUICustomizationCommand)[0]?.args[0].input).toEqual({
+      UserPoolId: TARGET,
+      ClientId: 'newweb',
+      CSS: '.web{}',
+    });
+    expect(r.warnings.map((w) => w.code)).toContain('CLIENT_SECOND_SECRET_NOT_RESTORED');
+    expect(JSON.stringify(r)).not.toContain('SSSS');
+  });
+
+  it('--dry-run lists the phase and the second secret that cannot come back, and sends nothing', async () => {
+    const reader = await makeSnapshot(SPEC);
+    const plan = (await restoreSnapshot(gw, reader, opts({ dryRun: true }))) as RestorePlan;
+    expect(plan.phases).toContainEqual(
+      expect.objectContaining({ phase: 'client-settings', create: 2 }),
+    );
+    expect(
+      plan.warnings.find((w) => w.code === 'CLIENT_SECOND_SECRET_NOT_RESTORED')?.message,
+    ).toMatch(/oldmachine--1700000000, oldmachine--1800000000/);
+    expect(mock.commandCalls(SetUICustomizationCommand)).toHaveLength(0);
+    expect(mock.commandCalls(SetRiskConfigurationCommand)).toHaveLength(0);
   });
 });
 
