@@ -6,6 +6,7 @@ import {
   AdminResetUserPasswordCommand,
   AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient,
+  DescribeUserPoolClientCommand,
   DescribeUserPoolCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -126,6 +127,13 @@ export interface ImportJobDoubleOptions {
   limits?: Partial<{ maxRows: number; maxBytes: number; maxRowChars: number }>;
   /** Rows imported in parallel (default 4). */
   concurrency?: number;
+  /**
+   * Also stand in for the settings moto lacks (docs/testing.md): the classic UI customization
+   * and the risk configuration of a pool and of each app client (Get/SetUICustomization,
+   * Describe/SetRiskConfiguration) and managed login branding per app client
+   * (DescribeManagedLoginBrandingByClient, CreateManagedLoginBranding), held in memory.
+   */
+  settings?: boolean;
 }
 
 export interface ImportJobDouble {
@@ -151,6 +159,14 @@ const HANDLED = new Set([
   'DescribeUserImportJob',
   'ListUserImportJobs',
   'StopUserImportJob',
+]);
+const SETTINGS_OPS = new Set([
+  'GetUICustomization',
+  'SetUICustomization',
+  'DescribeRiskConfiguration',
+  'SetRiskConfiguration',
+  'DescribeManagedLoginBrandingByClient',
+  'CreateManagedLoginBranding',
 ]);
 const BLOCKED_DURING_IMPORT = new Set(['AddCustomAttributes', 'UpdateUserPool', 'DeleteUserPool']);
 const ACTIVE: ReadonlySet<ImportJobStatus> = new Set(['Pending', 'InProgress', 'Stopping']);
@@ -739,6 +755,137 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
     },
   };
 
+  // ---- settings moto lacks (opts.settings) -------------------------------------------------------
+
+  /** Settings by `<pool>|<client id, or ALL for the pool's>`. */
+  const uiSettings = new Map<
+    string,
+    { CSS?: string; image?: string; created: number; modified: number }
+  >();
+  const riskSettings = new Map<string, Record<string, unknown>>();
+  const brandings = new Map<string, Record<string, unknown>>();
+  const RISK_MEMBERS = [
+    'CompromisedCredentialsRiskConfiguration',
+    'AccountTakeoverRiskConfiguration',
+    'RiskExceptionConfiguration',
+  ];
+
+  /** The pool (and the app client, when named) must exist in moto. */
+  async function requireClient(
+    input: Record<string, unknown>,
+  ): Promise<{ poolId: string; clientId?: string }> {
+    const poolId = requirePoolId(input);
+    await describePool(poolId);
+    const clientId = str(input, 'ClientId');
+    if (clientId === undefined || clientId === 'ALL') return { poolId };
+    try {
+      await moto(poolId).send(
+        new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: clientId }),
+      );
+    } catch {
+      throw new AwsError('ResourceNotFoundException', `Client ${clientId} does not exist.`);
+    }
+    return { poolId, clientId };
+  }
+
+  const uiOf = (poolId: string, clientId: string | undefined): Record<string, unknown> => {
+    const own = clientId ? uiSettings.get(`${poolId}|${clientId}`) : undefined;
+    const ui = own ?? uiSettings.get(`${poolId}|ALL`);
+    if (!ui) return {};
+    return {
+      UserPoolId: poolId,
+      ClientId: own ? clientId : 'ALL',
+      ...(ui.CSS !== undefined ? { CSS: ui.CSS } : {}),
+      CSSVersion: String(ui.modified),
+      // Cognito serves the logo from its CDN; the double has none to serve.
+      ...(ui.image
+        ? {
+            ImageUrl: `https://ui-image.cognito-vault.invalid/${poolId}/${own ? clientId : 'ALL'}.png`,
+          }
+        : {}),
+      CreationDate: ui.created,
+      LastModifiedDate: ui.modified,
+    };
+  };
+
+  const settingsOps: Record<string, (input: Record<string, unknown>) => Promise<unknown>> = {
+    async GetUICustomization(input) {
+      const { poolId, clientId } = await requireClient(input);
+      return { UICustomization: uiOf(poolId, clientId) };
+    },
+    async SetUICustomization(input) {
+      const { poolId, clientId } = await requireClient(input);
+      const key = `${poolId}|${clientId ?? 'ALL'}`;
+      const css = str(input, 'CSS');
+      const image = str(input, 'ImageFile');
+      const created = uiSettings.get(key)?.created ?? seconds();
+      uiSettings.set(key, {
+        ...(css !== undefined ? { CSS: css } : {}),
+        ...(image ? { image } : {}),
+        created,
+        modified: seconds(),
+      });
+      return { UICustomization: uiOf(poolId, clientId) };
+    },
+    async DescribeRiskConfiguration(input) {
+      const { poolId, clientId } = await requireClient(input);
+      const own = clientId ? riskSettings.get(`${poolId}|${clientId}`) : undefined;
+      const risk = own ?? riskSettings.get(`${poolId}|`) ?? {};
+      return {
+        RiskConfiguration: { UserPoolId: poolId, ...(own ? { ClientId: clientId } : {}), ...risk },
+      };
+    },
+    async SetRiskConfiguration(input) {
+      const { poolId, clientId } = await requireClient(input);
+      const config: Record<string, unknown> = { LastModifiedDate: seconds() };
+      for (const k of RISK_MEMBERS) if (input[k] !== undefined) config[k] = input[k];
+      // Only the ids: the app client's (or the pool's) setting goes back to inherited.
+      if (Object.keys(config).length === 1) riskSettings.delete(`${poolId}|${clientId ?? ''}`);
+      else riskSettings.set(`${poolId}|${clientId ?? ''}`, config);
+      return {
+        RiskConfiguration: {
+          UserPoolId: poolId,
+          ...(clientId ? { ClientId: clientId } : {}),
+          ...config,
+        },
+      };
+    },
+    async DescribeManagedLoginBrandingByClient(input) {
+      const { poolId, clientId } = await requireClient(input);
+      const b = brandings.get(`${poolId}|${clientId ?? ''}`);
+      if (!b)
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `No managed login branding for client ${clientId ?? ''}.`,
+        );
+      return { ManagedLoginBranding: b };
+    },
+    async CreateManagedLoginBranding(input) {
+      const { poolId, clientId } = await requireClient(input);
+      if (!clientId) throw invalid('ClientId is required.');
+      const key = `${poolId}|${clientId}`;
+      if (brandings.has(key))
+        throw new AwsError(
+          'ManagedLoginBrandingExistsException',
+          `Client ${clientId} has a managed login branding already.`,
+        );
+      const useDefaults = input.UseCognitoProvidedValues === true;
+      if (useDefaults && (input.Settings !== undefined || input.Assets !== undefined))
+        throw invalid('Settings and Assets cannot be combined with UseCognitoProvidedValues.');
+      const b = {
+        ManagedLoginBrandingId: randomUUID(),
+        UserPoolId: poolId,
+        UseCognitoProvidedValues: useDefaults,
+        ...(input.Settings !== undefined ? { Settings: input.Settings } : {}),
+        ...(Array.isArray(input.Assets) ? { Assets: input.Assets } : {}),
+        CreationDate: seconds(),
+        LastModifiedDate: seconds(),
+      };
+      brandings.set(key, b);
+      return { ManagedLoginBranding: b };
+    },
+  };
+
   // ---- HTTP --------------------------------------------------------------------------------------
 
   async function forward(
@@ -847,7 +994,8 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
     const body = (await readBody(req)) as Buffer;
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    if (!HANDLED.has(op) && !BLOCKED_DURING_IMPORT.has(op)) {
+    const setting = Boolean(opts.settings) && SETTINGS_OPS.has(op);
+    if (!HANDLED.has(op) && !BLOCKED_DURING_IMPORT.has(op) && !setting) {
       await forward(req, res, body);
       return;
     }
@@ -877,11 +1025,10 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
         await forward(req, res, body);
         return;
       }
-      sendJson(
-        res,
-        200,
-        await (ops[op] as (i: Record<string, unknown>) => Promise<unknown>)(input),
-      );
+      const run = (setting ? settingsOps[op] : ops[op]) as (
+        i: Record<string, unknown>,
+      ) => Promise<unknown>;
+      sendJson(res, 200, await run(input));
     } catch (e) {
       sendAwsError(
         res,
