@@ -21,6 +21,7 @@ interface DiffFlags extends CommonFlags {
   details?: string | boolean;
   subMap?: string;
   status: 'equal' | 'ignore' | 'restored';
+  userMfa?: boolean;
 }
 
 const DIFF_HELP = `
@@ -123,6 +124,10 @@ export function registerDiff(program: Command): void {
       )
         .choices(['equal', 'ignore', 'restored'])
         .default('equal'),
+    )
+    .option(
+      '--user-mfa',
+      "also compare each user's MFA settings (snapshots taken with backup --user-mfa). Costs money: AdminGetUser per user of the pool, each read billed as a monthly active user",
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
@@ -170,6 +175,7 @@ export function registerDiff(program: Command): void {
           const r = await diffSnapshot(reader, gw, flags.userPoolId, {
             ...(subMap ? { subMap } : {}),
             userStatus: flags.status,
+            ...(flags.userMfa ? { userMfa: true } : {}),
             ...(details ? { onDifference: details.write } : {}),
             signal,
           });

@@ -428,13 +428,14 @@ export const WRITTEN_NOT_COMPARED: Partial<
     ImageFile:
       'compared as "has a logo": each pool serves its logo from its own URL, and the bytes are not downloaded again',
   },
-  userMfa: {
-    SMSMfaSettings:
-      'ListUsers does not return MFA preferences; reading them back costs AdminGetUser per user, each a billed monthly active user',
-    EmailMfaSettings:
-      'ListUsers does not return MFA preferences; reading them back costs AdminGetUser per user, each a billed monthly active user',
-  },
 };
+
+/**
+ * Documents compare checks only when asked, because checking costs money: per-user MFA
+ * preferences are read back with AdminGetUser per user (ListUsers does not return them), each a
+ * billed monthly active user — compare's `userMfa` option, `diff --user-mfa`.
+ */
+export const COMPARED_ON_REQUEST: readonly (keyof typeof RESTORE_WRITES)[] = ['userMfa'];
 
 // ---- what a comparison looks at (src/compare) ----------------------------------------------
 

@@ -27,6 +27,11 @@ export interface DiffOptions {
   userStatus?: 'ignore' | 'equal' | 'restored' | StatusMapping;
   /** The restore's --password-state, for `userStatus: 'restored'`. */
   passwordState?: PasswordState;
+  /**
+   * Also compare each user's MFA settings (a snapshot taken with `backup --user-mfa`): every
+   * native user of the pool is read with AdminGetUser, each read billed as a monthly active user.
+   */
+  userMfa?: boolean;
   /** Every difference (a user's, a resource's), e.g. to the 0600 details file. */
   onDifference?: (d: PoolDifference) => void;
   ignoreAttributes?: string[];
@@ -127,6 +132,7 @@ export async function diffSnapshot(
     ...(opts.subMap ? { matchSubMap: opts.subMap } : {}),
     userStatus: opts.userStatus ?? 'equal',
     ...(opts.passwordState ? { passwordState: opts.passwordState } : {}),
+    ...(opts.userMfa ? { userMfa: true } : {}),
     maxDifferences: 0,
     onDifference: (d) => {
       note(d);

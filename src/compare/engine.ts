@@ -117,6 +117,15 @@ export interface CompareOptions {
   restoredStatuses?: readonly string[];
   /** Attribute names ignored on users and in the schema (e.g. custom:legacy_sub). */
   ignoreAttributes?: string[];
+  /**
+   * Compare each user's MFA settings (UserMFASettingList, PreferredMfaSetting). Costs money on a
+   * live pool: ListUsers does not return them, so every native user is read with AdminGetUser,
+   * and each read counts the user as a billed monthly active user. A snapshot gives them only
+   * when taken with `backup --user-mfa` (else listed in `settingsNotCompared`). With
+   * `userStatus: 'restored'` (or a mapping), B is expected to have what a restore brings back:
+   * SMS and email MFA, never TOTP.
+   */
+  userMfa?: boolean;
   /** Compare pool settings and the MFA configuration (default true). */
   poolSettings?: boolean;
   /** Compare identity provider secrets too (default false: only that the key is there). */
@@ -435,6 +444,8 @@ interface SpilledUser {
   e?: boolean;
   s?: string;
   g: string[];
+  /** MFA factors (sorted) and the preferred one, when read. */
+  m?: [string[], string | null];
 }
 
 type KeyFn = (u: UserLike) => string;
@@ -478,6 +489,7 @@ async function spillSide(
   n: number,
   tag: string,
   signal: AbortSignal | undefined,
+  userMfa = false,
 ): Promise<SideSpill> {
   const users = new Spill<UserLike>(dir, `${tag}-users`, n);
   const members = new Spill<[string, string]>(dir, `${tag}-members`, n);
@@ -488,7 +500,7 @@ async function spillSide(
   try {
     await settleAll(signal, [
       async (stop) => {
-        for await (const u of side.users()) {
+        for await (const u of side.users(userMfa ? { userMfa, signal: stop } : undefined)) {
           count++;
           if (stop.aborted) throwIfAborted(stop);
           if (skipExternal && u.UserStatus === 'EXTERNAL_PROVIDER') {
@@ -503,6 +515,12 @@ async function spillSide(
             })),
             ...(u.Enabled !== undefined ? { Enabled: u.Enabled } : {}),
             ...(u.UserStatus !== undefined ? { UserStatus: u.UserStatus } : {}),
+            ...(userMfa && u.UserMFASettingList
+              ? {
+                  UserMFASettingList: u.UserMFASettingList,
+                  ...(u.PreferredMfaSetting ? { PreferredMfaSetting: u.PreferredMfaSetting } : {}),
+                }
+              : {}),
           };
           await users.add(slim.Username ?? '', slim);
         }
@@ -534,6 +552,9 @@ async function spillSide(
           g: [...new Set(groupsOf.get(name) ?? [])].sort(),
           ...(u.Enabled !== undefined ? { e: u.Enabled } : {}),
           ...(u.UserStatus !== undefined ? { s: u.UserStatus } : {}),
+          ...(u.UserMFASettingList
+            ? { m: [[...u.UserMFASettingList].sort(), u.PreferredMfaSetting ?? null] }
+            : {}),
         };
         await byKey.add(rec.k, rec);
       }
@@ -632,6 +653,15 @@ async function settleAll<T>(
   }
 }
 
+/**
+ * A user's MFA after a restore (src/restore/user-mfa.ts): SMS and email MFA come back, preferred
+ * as they were; TOTP cannot (no API reads or writes an authenticator secret).
+ */
+function mfaAfterRestore([list, preferred]: [string[], string | null]): [string[], string | null] {
+  const kept: string[] = list.filter((f) => f === 'SMS_MFA' || f === 'EMAIL_OTP');
+  return [kept, preferred !== null && kept.includes(preferred) ? preferred : null];
+}
+
 export function partitionsFor(users: number): number {
   return Math.min(256, Math.max(1, Math.ceil(users / USERS_PER_PARTITION)));
 }
@@ -655,6 +685,12 @@ export async function compareSides(
 
   const notCompared: string[] = [];
   if (settings) comparePoolSettings(a, b, d, ignore, la, lb, notCompared);
+  // Per-user MFA: only when asked (it costs a billed read per user of a live pool) and both
+  // sides can give it.
+  const compareMfa = Boolean(opts.userMfa && a.userMfa && b.userMfa);
+  if (opts.userMfa && !compareMfa) notCompared.push('UserMFASettings');
+  const restoredMfa =
+    opts.userStatus !== undefined && opts.userStatus !== 'ignore' && opts.userStatus !== 'equal';
   compareNamed(
     'group',
     'group',
@@ -730,9 +766,29 @@ export async function compareSides(
   try {
     [spillA, spillB] = (await settleAll(opts.signal, [
       (stop) =>
-        spillSide(sideA, groupsA, userKeyFn(opts, a.pool, b.pool, 'A'), true, dir, n, 'a', stop),
+        spillSide(
+          sideA,
+          groupsA,
+          userKeyFn(opts, a.pool, b.pool, 'A'),
+          true,
+          dir,
+          n,
+          'a',
+          stop,
+          compareMfa,
+        ),
       (stop) =>
-        spillSide(sideB, groupsB, userKeyFn(opts, a.pool, b.pool, 'B'), false, dir, n, 'b', stop),
+        spillSide(
+          sideB,
+          groupsB,
+          userKeyFn(opts, a.pool, b.pool, 'B'),
+          false,
+          dir,
+          n,
+          'b',
+          stop,
+          compareMfa,
+        ),
     ])) as [SideSpill, SideSpill];
     const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
     const status = statusCheck(opts.userStatus, opts.passwordState, opts.restoredStatuses);
@@ -823,6 +879,19 @@ export async function compareSides(
             ia,
             ib,
           );
+        if (compareMfa && ua.m && ub.m) {
+          const want = restoredMfa ? mfaAfterRestore(ua.m) : ua.m;
+          if (canonical(want) !== canonical(ub.m))
+            change(
+              'attributes',
+              {
+                field: 'UserMFASettingList',
+                message: `user ${k}: MFA settings differ${restoredMfa ? ' from what a restore brings back (SMS and email, not TOTP)' : ''}`,
+              },
+              want,
+              ub.m,
+            );
+        }
         if ((ua.e ?? true) !== (ub.e ?? true))
           change('enabled', {
             field: 'Enabled',

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
+import { diffSnapshot } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
@@ -104,6 +105,29 @@ describe('per-user MFA on moto', () => {
       new AdminGetUserCommand({ UserPoolId: r.userPoolId, Username: 'plain-user' }),
     );
     expect(plain.UserMFASettingList ?? []).toEqual([]);
+
+    // diff --user-mfa checks what restore wrote; a preference lost afterwards is caught.
+    const same = await diffSnapshot(reader, f.gw, r.userPoolId, {
+      userStatus: 'restored',
+      userMfa: true,
+    });
+    expect(same.settingsNotCompared ?? []).not.toContain('UserMFASettings');
+    expect(same.changed.attributes).toBe(0);
+    await f.raw.send(
+      new AdminSetUserMFAPreferenceCommand({
+        UserPoolId: r.userPoolId,
+        Username: 'sms-user',
+        SMSMfaSettings: { Enabled: false, PreferredMfa: false },
+      }),
+    );
+    const fields: string[] = [];
+    const lost = await diffSnapshot(reader, f.gw, r.userPoolId, {
+      userStatus: 'restored',
+      userMfa: true,
+      onDifference: (d) => fields.push(`${d.key} ${d.field ?? ''}`),
+    });
+    expect(lost.changed.attributes).toBe(1);
+    expect(fields).toContain('sms-user UserMFASettingList');
   }, 120_000);
 
   it('a backup without --user-mfa makes no AdminGetUser call', async () => {

@@ -1,4 +1,5 @@
 import {
+  AdminGetUserCommand,
   CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
   DescribeManagedLoginBrandingByClientCommand,
@@ -21,7 +22,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESTORE_WRITES, WRITTEN_NOT_COMPARED } from '../../src/cognito/fields.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { comparePools } from '../../src/compare/index.js';
+import { type CompareOptions, comparePools } from '../../src/compare/index.js';
 import { awsError } from '../support/aws-errors.js';
 
 /**
@@ -55,6 +56,8 @@ interface Side {
   server: Loose;
   users: UserType[];
   members: Record<string, string[]>;
+  /** AdminGetUser's MFA answer for the one user. */
+  userMfa: { UserMFASettingList: string[]; PreferredMfaSetting?: string };
 }
 
 function side(): Side {
@@ -100,13 +103,14 @@ function side(): Side {
       },
     ],
     members: { g: ['u1'] },
+    userMfa: { UserMFASettingList: ['SMS_MFA', 'EMAIL_OTP'], PreferredMfaSetting: 'SMS_MFA' },
   };
 }
 
 let mock: ReturnType<typeof mockClient> | undefined;
 afterEach(() => mock?.restore());
 
-async function compare(a: Side, b: Side) {
+async function compare(a: Side, b: Side, opts: CompareOptions = { userMfa: true }) {
   const client = new CognitoIdentityProviderClient({
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
@@ -164,9 +168,13 @@ async function compare(a: Side, b: Side) {
       ManagedLoginBranding: { ...s.branding, ManagedLoginBrandingId: `id-${i.UserPoolId}` },
     };
   });
+  mock.on(AdminGetUserCommand).callsFake((i) => ({
+    Username: i.Username,
+    ...of(i.UserPoolId).userMfa,
+  }));
   const gw = new CognitoGateway(client, { rate: { unlimited: true } });
   try {
-    return await comparePools(gw, A, gw, B);
+    return await comparePools(gw, A, gw, B, opts);
   } finally {
     gw.destroy();
   }
@@ -230,8 +238,12 @@ const MUTATE: Record<Doc, (b: Side, field: string) => void> = {
     else throw new Error(`no mutation for user field ${f}`);
   },
   membership: (b) => (b.members = { g: [] }),
-  userMfa: () => {
-    throw new Error('user MFA preferences are in WRITTEN_NOT_COMPARED');
+  userMfa: (b, f) => {
+    const gone = f === 'SMSMfaSettings' ? 'SMS_MFA' : 'EMAIL_OTP';
+    b.userMfa = {
+      UserMFASettingList: b.userMfa.UserMFASettingList.filter((x) => x !== gone),
+      PreferredMfaSetting: 'EMAIL_OTP',
+    };
   },
 };
 
@@ -268,6 +280,37 @@ describe('compare checks every field restore writes (derived from RESTORE_WRITES
       }
     });
   }
+
+  it('per-user MFA costs a billed read per user: compared only when asked', async () => {
+    const b = side();
+    MUTATE.userMfa(b, 'SMSMfaSettings');
+    expect((await compare(side(), b, {})).equal).toBe(true);
+    expect(mock?.commandCalls(AdminGetUserCommand)).toHaveLength(0);
+    const asked = await compare(side(), b);
+    expect(asked.differences).toEqual([
+      expect.objectContaining({ kind: 'user', key: 'u1', field: 'UserMFASettingList' }),
+    ]);
+    expect(mock?.commandCalls(AdminGetUserCommand)).toHaveLength(2);
+  });
+
+  it("per-user MFA after a restore: SMS and email come back, TOTP cannot (userStatus 'restored')", async () => {
+    const a = side();
+    a.userMfa = {
+      UserMFASettingList: ['SOFTWARE_TOKEN_MFA', 'SMS_MFA'],
+      PreferredMfaSetting: 'SOFTWARE_TOKEN_MFA',
+    };
+    const b = side();
+    b.userMfa = { UserMFASettingList: ['SMS_MFA'] };
+    // Compared as they are: TOTP is missing.
+    expect((await compare(a, b)).equal).toBe(false);
+    // Compared with what a restore brings back: equal; a lost SMS factor is still caught.
+    expect((await compare(a, b, { userMfa: true, userStatus: 'restored' })).equal).toBe(true);
+    b.userMfa = { UserMFASettingList: [] };
+    const lost = await compare(a, b, { userMfa: true, userStatus: 'restored' });
+    expect(lost.differences.map((d) => d.message)).toEqual([
+      'user u1: MFA settings differ from what a restore brings back (SMS and email, not TOTP)',
+    ]);
+  });
 
   it('a restored pool with another domain prefix, or none, is not a difference', async () => {
     const b = side();
