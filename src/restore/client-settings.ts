@@ -20,7 +20,6 @@ import type { RestoreWarning } from './types.js';
  */
 export const CLIENT_SETTINGS_PHASE = 'client-settings';
 
-
 const present = (v: unknown): boolean => v !== undefined && v !== null;
 
 /** How many per-client settings a snapshot holds (for the plan and the progress line). */
