@@ -1,15 +1,28 @@
-import type {
-  GroupType,
-  IdentityProviderType,
-  LogDeliveryConfigurationType,
-  ResourceServerType,
-  RiskConfigurationType,
-  UICustomizationType,
-  UserPoolClientType,
-  UserPoolType,
+import {
+  DescribeIdentityProviderCommand,
+  DescribeRiskConfigurationCommand,
+  DescribeUserPoolClientCommand,
+  DescribeUserPoolCommand,
+  GetLogDeliveryConfigurationCommand,
+  GetUICustomizationCommand,
+  GetUserPoolMfaConfigCommand,
+  type GroupType,
+  type IdentityProviderType,
+  type LogDeliveryConfigurationType,
+  paginateListGroups,
+  paginateListIdentityProviders,
+  paginateListResourceServers,
+  paginateListUserPoolClients,
+  paginateListUsers,
+  paginateListUsersInGroup,
+  type ResourceServerType,
+  type RiskConfigurationType,
+  type UICustomizationType,
+  type UserPoolClientType,
+  type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { pickPresent, RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { type CallOptions, type CognitoGateway, items } from '../cognito/gateway.js';
 import { InterruptedError } from '../core/errors.js';
 import {
   ClientRecord,
@@ -71,22 +84,30 @@ async function readExtras(
   gw: CognitoGateway,
   poolId: string,
 ): Promise<Map<string, ComparedForm | undefined>> {
-  const quick = { transientAttempts: 1 };
+  const quick: CallOptions = { transientAttempts: 1 };
+  const input = { UserPoolId: poolId };
   const reads: [keyof typeof EXTRA_FORM, () => Promise<ComparedForm>][] = [
     [
       'UICustomization',
-      async () => EXTRA_FORM.UICustomization((await gw.getUICustomization(poolId, quick)) ?? {}),
+      async () =>
+        EXTRA_FORM.UICustomization(
+          (await gw.send(new GetUICustomizationCommand(input), quick)).UICustomization ?? {},
+        ),
     ],
     [
       'RiskConfiguration',
       async () =>
-        EXTRA_FORM.RiskConfiguration((await gw.describeRiskConfiguration(poolId, quick)) ?? {}),
+        EXTRA_FORM.RiskConfiguration(
+          (await gw.send(new DescribeRiskConfigurationCommand(input), quick)).RiskConfiguration ??
+            {},
+        ),
     ],
     [
       'LogDeliveryConfiguration',
       async () =>
         EXTRA_FORM.LogDeliveryConfiguration(
-          (await gw.getLogDeliveryConfiguration(poolId, quick)) ?? {
+          (await gw.send(new GetLogDeliveryConfigurationCommand(input), quick))
+            .LogDeliveryConfiguration ?? {
             UserPoolId: poolId,
             LogConfigurations: [],
           },
@@ -137,26 +158,35 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
   return {
     label,
     async resources(settings) {
-      const pool = (await gw.describeUserPool(userPoolId)) ?? {};
+      const input = { UserPoolId: userPoolId };
+      const pool = (await gw.send(new DescribeUserPoolCommand(input))).UserPool ?? {};
       let mfa: MfaConfigRecord = {};
       if (settings) {
-        const { $metadata: _m, ...config } = await gw.getUserPoolMfaConfig(userPoolId);
+        const { $metadata: _m, ...config } = await gw.send(new GetUserPoolMfaConfigCommand(input));
         mfa = config;
       }
       const groups: GroupType[] = [];
-      for await (const g of gw.listGroups(userPoolId)) groups.push(g);
+      for await (const g of items(gw.pages(paginateListGroups, input), 'Groups')) groups.push(g);
       const clients: UserPoolClientType[] = [];
-      for await (const c of gw.listUserPoolClients(userPoolId)) {
-        const full = await gw.describeUserPoolClient(userPoolId, c.ClientId ?? '');
+      for await (const c of items(
+        gw.pages(paginateListUserPoolClients, input),
+        'UserPoolClients',
+      )) {
+        const { UserPoolClient: full } = await gw.send(
+          new DescribeUserPoolClientCommand({ ...input, ClientId: c.ClientId ?? '' }),
+        );
         if (full) clients.push(full);
       }
       const identityProviders: IdentityProviderType[] = [];
-      for await (const p of gw.listIdentityProviders(userPoolId)) {
-        const full = await gw.describeIdentityProvider(userPoolId, p.ProviderName ?? '');
+      for await (const p of items(gw.pages(paginateListIdentityProviders, input), 'Providers')) {
+        const { IdentityProvider: full } = await gw.send(
+          new DescribeIdentityProviderCommand({ ...input, ProviderName: p.ProviderName ?? '' }),
+        );
         if (full) identityProviders.push(full);
       }
       const resourceServers: ResourceServerType[] = [];
-      for await (const s of gw.listResourceServers(userPoolId)) resourceServers.push(s);
+      for await (const s of items(gw.pages(paginateListResourceServers, input), 'ResourceServers'))
+        resourceServers.push(s);
       const estimated = pool.EstimatedNumberOfUsers;
       const extras = settings ? await readExtras(gw, userPoolId) : undefined;
       return {
@@ -170,10 +200,11 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
         ...(extras ? { extras } : {}),
       };
     },
-    users: () => gw.listUsers(userPoolId),
+    users: () => items(gw.pages(paginateListUsers, { UserPoolId: userPoolId }), 'Users'),
     async *memberships(groups) {
       for (const group of groups) {
-        for await (const u of gw.listUsersInGroup(userPoolId, group))
+        const input = { UserPoolId: userPoolId, GroupName: group };
+        for await (const u of items(gw.pages(paginateListUsersInGroup, input), 'Users'))
           if (u.Username) yield { group, username: u.Username };
       }
     },
