@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import {
   CognitoIdentityProviderClient,
+  type CognitoIdentityProviderClientResolvedConfig,
   type CognitoIdentityProviderPaginationConfiguration,
   type ServiceInputTypes,
   type ServiceOutputTypes,
@@ -79,13 +80,12 @@ export function createCognitoClient(settings: ClientSettings): CognitoIdentityPr
 }
 
 /** A command of the Cognito user pools client. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CognitoCommand<I extends ServiceInputTypes, O extends ServiceOutputTypes> = Command<
   ServiceInputTypes,
   I,
   ServiceOutputTypes,
   O,
-  any
+  CognitoIdentityProviderClientResolvedConfig
 >;
 
 /** One of the SDK's generated paginators (paginateListUsers, paginateListGroups, …). */

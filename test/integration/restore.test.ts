@@ -15,6 +15,8 @@ import {
   ListUsersCommand,
   ListUsersInGroupCommand,
   type UserType,
+  CreateUserPoolCommand,
+  DescribeUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
@@ -226,7 +228,9 @@ async function restore(
 
 async function emptyPoolLike(seeded: Seeded, name: string): Promise<string> {
   const doc = await seeded.reader.readJson('pool', PoolDocument);
-  const pool = await gw.createUserPool(planPoolCreation(doc, name).input);
+  const { UserPool: pool } = await gw.send(
+    new CreateUserPoolCommand(planPoolCreation(doc, name).input),
+  );
   return pool?.Id ?? '';
 }
 
@@ -432,7 +436,9 @@ describe('restore on moto', () => {
       domain: 'restored-email-prefix',
       legacySubAttribute: 'legacy_sub',
     });
-    const created = await gw.describeUserPool(r.userPoolId);
+    const { UserPool: created } = await gw.send(
+      new DescribeUserPoolCommand({ UserPoolId: r.userPoolId }),
+    );
     expect(created?.Domain).toBe('restored-email-prefix');
     expect(created?.SchemaAttributes?.map((a) => a.Name)).toContain('custom:legacy_sub');
     expect(r.users).toEqual({
