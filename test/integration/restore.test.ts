@@ -265,7 +265,9 @@ describe('restore on moto', () => {
           suppressed.push((args.input as { MessageAction?: string }).MessageAction);
         return next(args);
       },
-      { step: 'initialize', name: 'recordOperations' },
+      // After serialization (build step): the input as sent, after the pacing plugin's
+      // invariants (AdminCreateUser is SUPPRESS whatever the caller put in).
+      { step: 'build', name: 'recordOperations' },
     );
     const t0 = performance.now();
     const r = await restore(plain.reader, { target: { createPool: 'restored-new' } }).finally(() =>
