@@ -460,7 +460,7 @@ const MAP = {
   [`arn:aws:ses:us-east-1:${SRC_ACCOUNT}:*`]: `arn:aws:ses:us-east-1:${DST_ACCOUNT}:`,
 };
 
-describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
+describe('restore with foreign ARNs (stack mock)', () => {
   it('refuses a cross-account restore before writing anything when --target-account says so (exit 4)', async () => {
     const reader = await snapshot(sourceUserPool());
     const err = await restoreSnapshot(gw, reader, opts({ targetAccount: DST_ACCOUNT })).catch(
@@ -550,7 +550,7 @@ describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
   });
 });
 
-describe('--without-triggers (aws-sdk-client-mock)', () => {
+describe('--without-triggers (stack mock)', () => {
   const sameAccount = (): Record<string, unknown> => {
     const p = sourceUserPool();
     return JSON.parse(JSON.stringify(p).replaceAll(SRC_ACCOUNT, DST_ACCOUNT)) as Record<

@@ -148,7 +148,7 @@ const opts = (over: Partial<RestoreOptions> = {}): RestoreOptions => ({
 const createdNames = (): string[] =>
   mock.commandCalls(AdminCreateUserCommand).map((c) => c.args[0].input.Username ?? '');
 
-describe('--federated-users (aws-sdk-client-mock)', () => {
+describe('--federated-users (stack mock)', () => {
   it('skip (the default) creates no federated user and lists it', async () => {
     const r = (await restoreSnapshot(gw, await snapshot(), opts())) as RestoreResult;
     expect(createdNames()).toEqual(['native']);

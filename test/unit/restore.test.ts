@@ -295,7 +295,7 @@ function subMap(
     .map((l) => JSON.parse(l) as { username: string; oldSub: string; newSub: string });
 }
 
-describe('restore engine (aws-sdk-client-mock)', () => {
+describe('restore engine (stack mock)', () => {
   it('creates every user with MessageAction SUPPRESS, no delivery medium, and only writable attributes', async () => {
     const r = await restore(STANDARD);
     expect(r.users).toEqual({
@@ -1150,7 +1150,7 @@ describe('managed login branding through the engine', () => {
   });
 });
 
-describe('restore preflight (aws-sdk-client-mock)', () => {
+describe('restore preflight (stack mock)', () => {
   const writes = () =>
     mock
       .calls()

@@ -131,7 +131,7 @@ function mockTarget(): void {
   }));
 }
 
-describe('restore of per-user MFA (aws-sdk-client-mock)', () => {
+describe('restore of per-user MFA (stack mock)', () => {
   const users: UserRecord[] = [
     { ...rec(['SMS_MFA'], 'SMS_MFA'), Username: 'sms-person' },
     { ...rec(['EMAIL_OTP'], 'EMAIL_OTP'), Username: 'email-person' },
@@ -192,7 +192,7 @@ describe('restore of per-user MFA (aws-sdk-client-mock)', () => {
   });
 });
 
-describe('backup --user-mfa (aws-sdk-client-mock)', () => {
+describe('backup --user-mfa (stack mock)', () => {
   it('reads each native user once with AdminGetUser, keeps a vanished user without MFA, skips federated users', async () => {
     mock.on(DescribeUserPoolCommand).resolves({
       UserPool: { Id: 'us-east-1_S', Name: 's', EstimatedNumberOfUsers: 3 },
