@@ -100,8 +100,8 @@ describe('a client handed in is paced', () => {
 
 describe('abort signals are per call', () => {
   it('two runs on one gateway: aborting one interrupts its calls only', async () => {
-    // 4/s: the calls queue in the UserList schedule, 250 ms apart.
-    const gw = new CognitoGateway(client, { rate: { maxRps: { UserList: 4 } } });
+    // 2/s: the calls queue in the UserList schedule, 500 ms apart (A's at 0, 500, 1000 ms).
+    const gw = new CognitoGateway(client, { rate: { maxRps: { UserList: 2 } } });
     mock.on(ListUsersCommand).resolves({ Users: [] });
     const a = new AbortController();
     const b = new AbortController();
@@ -183,15 +183,18 @@ describe('per-call options', () => {
     const rate = new RateController({ maxRps: { UserList: 10 } });
     const gw = new CognitoGateway(client, { rate });
     mock.on(ListUsersCommand).resolves({ Users: [] });
-    // Eight background calls at 10/s: each reserves only while the schedule is ≤ 250 ms ahead.
-    const bg = Array.from({ length: 8 }, () =>
+    mock.on(DescribeUserPoolCommand).resolves({});
+    // Warm the client (credentials, endpoint) so that every call below reaches the limiter now.
+    await gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL }));
+    // Sixteen background calls at 10/s: each reserves only while the schedule is ≤ 250 ms ahead.
+    const bg = Array.from({ length: 16 }, () =>
       gw.send(new ListUsersCommand({ UserPoolId: POOL }), { background: true }),
     );
-    await new Promise((r) => setTimeout(r, 20));
-    // A foreground call now gets a slot within ~350 ms, not behind all eight (~800 ms).
+    await new Promise((r) => setTimeout(r, 100));
+    // A foreground call now gets a slot within ~350 ms, not behind all sixteen (~1.6 s).
     const t0 = performance.now();
     await gw.send(new ListUsersCommand({ UserPoolId: POOL }));
-    expect(performance.now() - t0).toBeLessThan(650);
+    expect(performance.now() - t0).toBeLessThan(1_000);
     await Promise.all(bg);
   });
 });
