@@ -7,7 +7,7 @@ import type {
   Pluggable,
 } from '@smithy/types';
 import { sleep } from '../core/concurrency.js';
-import { InterruptedError, UsageError } from '../core/errors.js';
+import { InterruptedError, UsageError, VaultError } from '../core/errors.js';
 import { classifyFailure, isUnreachable, toVaultError } from './errors.js';
 import { OPERATION_CATEGORY, type QuotaCategory } from './quotas.js';
 import type { RateController } from './rate.js';
@@ -189,16 +189,27 @@ export class PacingPlugin implements Pluggable<object, object> {
     });
   }
 
-  /** Input rewrites that hold for every call on a paced client. */
+  /**
+   * Input rewrites that hold for every call on a paced client, and the error mapping of what
+   * fails before the pacing middleware (credential and endpoint resolution, serialization):
+   * those are not retried, but still become the tool's errors (no credentials → exit 5).
+   */
   private invariants(): InitializeMiddleware<object, object> {
-    return (next, context) => (args) => {
+    return (next, context) => async (args) => {
       const op = operationOf(context);
       let input = args.input as Record<string, unknown>;
       // A restore never messages users: SUPPRESS, whatever the caller asked for.
       if (op === 'AdminCreateUser') input = { ...input, MessageAction: 'SUPPRESS' };
       const size = PAGE_SIZES[op];
       if (size && input[size[0]] === undefined) input = { ...input, [size[0]]: size[1] };
-      return next(input === args.input ? args : { ...args, input });
+      try {
+        return await next(input === args.input ? args : { ...args, input });
+      } catch (e) {
+        if (e instanceof VaultError) throw e;
+        if (signalOf(context)?.aborted) throw new InterruptedError();
+        const poolId = poolIdOf(input);
+        throw toVaultError(e, { operation: op, ...(poolId ? { userPoolId: poolId } : {}) });
+      }
     };
   }
 

@@ -12,7 +12,12 @@ import {
   TooManyRequestsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InterruptedError, ServiceUnavailableError, UsageError } from '../../src/core/errors.js';
+import {
+  CredentialsError,
+  InterruptedError,
+  ServiceUnavailableError,
+  UsageError,
+} from '../../src/core/errors.js';
 import { CognitoGateway, paceClient, withCallOptions } from '../../src/cognito/gateway.js';
 import { RateController } from '../../src/cognito/rate.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
@@ -95,6 +100,34 @@ describe('a client handed in is paced', () => {
     mock.on(ListGroupsCommand).rejectsOnce(throttle()).resolves({ Groups: [] });
     await client.send(new ListGroupsCommand({ UserPoolId: POOL }));
     expect(rate.limiter('UserPoolResourceRead').currentRate).toBeLessThanOrEqual(500);
+  });
+});
+
+describe('errors before the pacing middleware', () => {
+  it('no credentials (resolved before signing) still maps to CredentialsError, exit 5', async () => {
+    const bare = new CognitoIdentityProviderClient({
+      region: 'us-east-1',
+      credentials: () =>
+        Promise.reject(
+          Object.assign(new Error('Could not load credentials from any providers'), {
+            name: 'CredentialsProviderError',
+          }),
+        ),
+    });
+    const m = stackMock(bare);
+    try {
+      const gw = new CognitoGateway(bare, { rate: { unlimited: true }, retry: FAST });
+      const e = await rejection(gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL })));
+      expect(e).toBeInstanceOf(CredentialsError);
+      expect(e).toMatchObject({
+        code: 'NO_CREDENTIALS',
+        exitCode: 5,
+        context: { operation: 'DescribeUserPool', userPoolId: POOL },
+      });
+    } finally {
+      m.restore();
+      bare.destroy();
+    }
   });
 });
 
