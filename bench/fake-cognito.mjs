@@ -1,5 +1,5 @@
-// An in-memory Cognito user pool behind a client object the gateway accepts (`send`,
-// `destroy`): for benchmarks and unit tests that need many users without moto. Users are made
+// An in-memory Cognito user pool behind a real CognitoIdentityProviderClient whose middleware
+// stack answers (no HTTP): for benchmarks and unit tests that need many users without moto. Users are made
 // on demand by `userAt(i)`, so the fake itself holds no pool (its memory is not the tool's).
 //
 //   const gw = new CognitoGateway(fakeCognitoClient(pool), { rate: { unlimited: true } });
@@ -7,6 +7,8 @@
 // pool: { id, describe, mfa?, groups, clients, identityProviders, resourceServers,
 //         userCount, userAt(i) → UserType | undefined (undefined: no user at i),
 //         members(groupName) → { count, at(j) → username } }
+
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 
 const PAGE = 60;
 
@@ -76,15 +78,24 @@ export function fakeCognitoClient(pool) {
       return { Users, ...(end < m.count ? { NextToken: String(end) } : {}) };
     },
   };
-  return {
-    config: {},
-    async send(command) {
-      const op = command.constructor.name.replace(/Command$/, '');
+  // A real client, answered on its middleware stack (right before signing, after the pacing
+  // and retry middleware the gateway registers): no HTTP, and the tool's middleware runs.
+  const client = new CognitoIdentityProviderClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'fake', secretAccessKey: 'fake' },
+  });
+  client.middlewareStack.addRelativeTo(
+    (_next, context) => async (args) => {
+      const op = (context.commandName ?? '').replace(/Command$/, '');
       const h = handlers[op];
       if (!h) throw awsError('UnsupportedOperation', `the fake pool has no ${op}`);
       await Promise.resolve();
-      return { $metadata: { httpStatusCode: 200 }, ...h(command.input ?? {}) };
+      return {
+        response: { statusCode: 200, headers: {} },
+        output: { $metadata: { httpStatusCode: 200 }, ...h(args.input ?? {}) },
+      };
     },
-    destroy() {},
-  };
+    { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'fakeCognitoPool' },
+  );
+  return client;
 }

@@ -10,9 +10,14 @@ export { TOOL_NAME, TOOL_VERSION } from './core/version.js';
 export {
   CognitoGateway,
   createCognitoClient,
+  items,
+  paceClient,
   regionOfPoolId,
   resolveRegion,
+  withCallOptions,
+  type CallOptions,
   type ClientSettings,
+  type GatewayOptions,
   type RetryPolicy,
 } from './cognito/gateway.js';
 export { QUOTA_CATEGORIES, OPERATION_CATEGORY, type QuotaCategory } from './cognito/quotas.js';

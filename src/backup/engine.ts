@@ -18,7 +18,27 @@ import {
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { TOOL_NAME, TOOL_VERSION } from '../core/version.js';
 import { isExpiredPaginationToken, rootAwsName } from '../cognito/errors.js';
-import { type CognitoGateway, resolveRegion } from '../cognito/gateway.js';
+import {
+  DescribeIdentityProviderCommand,
+  DescribeManagedLoginBrandingByClientCommand,
+  DescribeRiskConfigurationCommand,
+  DescribeUserPoolClientCommand,
+  DescribeUserPoolCommand,
+  DescribeUserPoolDomainCommand,
+  GetLogDeliveryConfigurationCommand,
+  GetUICustomizationCommand,
+  GetUserPoolMfaConfigCommand,
+  ListTagsForResourceCommand,
+  ListUserPoolClientSecretsCommand,
+  paginateListGroups,
+  paginateListIdentityProviders,
+  paginateListResourceServers,
+  paginateListUserPoolClients,
+  paginateListUserPools,
+  paginateListUsers,
+  paginateListUsersInGroup,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { type CallOptions, type CognitoGateway, items, resolveRegion } from '../cognito/gateway.js';
 import type { CategoryReport } from '../cognito/rate.js';
 import {
   type Counts,
@@ -186,7 +206,7 @@ function userRecord(u: UserType, mfa?: Map<string, UserMfaSettings>): Json<UserR
  * every user (sharded ListUsers, streamed) and every membership. Writes the manifest last.
  */
 export async function backupPool(
-  gw: CognitoGateway,
+  gateway: CognitoGateway,
   root: Storage,
   opts: BackupOptions,
 ): Promise<BackupResult> {
@@ -207,7 +227,9 @@ export async function backupPool(
   const onOuterAbort = (): void => run.abort(new InterruptedError());
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (opts.signal?.aborted) throw new InterruptedError();
-  gw.setSignal(run.signal);
+  // This run's view of the gateway: every call carries this run's signal, whatever other runs
+  // share the client.
+  const gw = gateway.withSignal(run.signal);
   let lease: HeldLease | undefined;
 
   try {
@@ -242,7 +264,7 @@ export async function backupPool(
       // each) must not queue behind sixteen shards in the UserList schedule.
       const pages = started
         ? continueShard(started)
-        : gw.listUsersPages(poolId, filter, { background: shards > 1 });
+        : usersPages(gw, poolId, filter, { background: shards > 1 });
       for await (const page of pages) {
         if (mfa) await mfa.readPage(page);
         for (const u of page) yield userRecord(u, mfa?.settings);
@@ -329,8 +351,13 @@ export async function backupPool(
       if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
 
       progress({ type: 'phase', phase: 'clients' });
-      for await (const c of gw.listUserPoolClients(poolId)) {
-        const full = await gw.describeUserPoolClient(poolId, c.ClientId ?? '');
+      for await (const c of items(
+        gw.pages(paginateListUserPoolClients, { UserPoolId: poolId }),
+        'UserPoolClients',
+      )) {
+        const { UserPoolClient: full } = await gw.send(
+          new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: c.ClientId ?? '' }),
+        );
         if (!full) continue;
         if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
         // With secrets kept: which secrets the client holds (a client may hold two during a
@@ -339,7 +366,12 @@ export async function backupPool(
         if (full.ClientSecret && opts.includeSecrets && full.ClientId) {
           const clientId = full.ClientId;
           const secrets = await bestEffort('ListUserPoolClientSecrets', warn, () =>
-            gw.listUserPoolClientSecrets(poolId, clientId, { transientAttempts: 2 }),
+            gw
+              .send(
+                new ListUserPoolClientSecretsCommand({ UserPoolId: poolId, ClientId: clientId }),
+                { transientAttempts: 2 },
+              )
+              .then((r) => r.ClientSecrets ?? []),
           );
           if (secrets) {
             clients.push({
@@ -381,8 +413,16 @@ export async function backupPool(
       );
 
       progress({ type: 'phase', phase: 'identity-providers' });
-      for await (const p of gw.listIdentityProviders(poolId)) {
-        const full = await gw.describeIdentityProvider(poolId, p.ProviderName ?? '');
+      for await (const p of items(
+        gw.pages(paginateListIdentityProviders, { UserPoolId: poolId }),
+        'Providers',
+      )) {
+        const { IdentityProvider: full } = await gw.send(
+          new DescribeIdentityProviderCommand({
+            UserPoolId: poolId,
+            ProviderName: p.ProviderName ?? '',
+          }),
+        );
         if (!full) continue;
         if (!opts.includeSecrets)
           full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
@@ -391,11 +431,16 @@ export async function backupPool(
       await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length);
 
       progress({ type: 'phase', phase: 'resource-servers' });
-      for await (const s of gw.listResourceServers(poolId)) servers.push(s);
+      for await (const s of items(
+        gw.pages(paginateListResourceServers, { UserPoolId: poolId }),
+        'ResourceServers',
+      ))
+        servers.push(s);
       await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
 
       progress({ type: 'phase', phase: 'groups' });
-      for await (const g of gw.listGroups(poolId)) groups.push(g);
+      for await (const g of items(gw.pages(paginateListGroups, { UserPoolId: poolId }), 'Groups'))
+        groups.push(g);
       await writer.writeJson(
         FILES.groups,
         'groups',
@@ -415,7 +460,10 @@ export async function backupPool(
       const membershipWorker = async function* (): AsyncGenerator<MembershipRecord> {
         while (nextGroup < groups.length) {
           const g = groups[nextGroup++]?.GroupName ?? '';
-          for await (const u of gw.listUsersInGroup(poolId, g)) {
+          for await (const u of items(
+            gw.pages(paginateListUsersInGroup, { UserPoolId: poolId, GroupName: g }),
+            'Users',
+          )) {
             membershipsListed++;
             yield { group: g, username: u.Username ?? '' };
           }
@@ -494,7 +542,6 @@ export async function backupPool(
   } finally {
     await lease?.release();
     opts.signal?.removeEventListener('abort', onOuterAbort);
-    gw.setSignal(undefined);
   }
 }
 
@@ -541,7 +588,7 @@ export async function describePool(
   region: string,
 ): Promise<UserPoolType> {
   try {
-    const pool = await gw.describeUserPool(poolId);
+    const { UserPool: pool } = await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }));
     if (!pool)
       throw new UsageError('POOL_NOT_FOUND', `user pool ${poolId} does not exist in ${region}`, {
         userPoolId: poolId,
@@ -559,6 +606,20 @@ export async function describePool(
     }
     throw e;
   }
+}
+
+/**
+ * One ListUsers chain as pages (the engine counts users per page for progress): the SDK's
+ * paginator on the paced client, 60 users a page.
+ */
+async function* usersPages(
+  gw: CognitoGateway,
+  poolId: string,
+  filter: string | undefined,
+  opts: CallOptions,
+): AsyncGenerator<UserType[]> {
+  const input = { UserPoolId: poolId, ...(filter ? { Filter: filter } : {}) };
+  for await (const page of gw.pages(paginateListUsers, input, opts)) yield page.Users ?? [];
 }
 
 /** Probes one shard filter; falls back to a single ListUsers chain when Cognito refuses it. */
@@ -586,7 +647,7 @@ async function probeSharding(
 ): Promise<{ shards: 1 | 16 | 256; started?: ProbedShard }> {
   const prefix = shards === 16 ? '0' : '00';
   try {
-    const rest = gw.listUsersPages(poolId, `sub ^= "${prefix}"`, { background: true });
+    const rest = usersPages(gw, poolId, `sub ^= "${prefix}"`, { background: true });
     const first = await rest.next();
     if (first.done) return { shards };
     return { shards, started: { prefix, page: first.value, rest } };
@@ -633,26 +694,32 @@ async function capturePoolDocument(
   fetchImage?: BackupOptions['fetchImage'],
 ): Promise<PoolDocument> {
   const poolId = pool.Id ?? '';
-  const mfa = await gw.getUserPoolMfaConfig(poolId);
+  const mfa = await gw.send(new GetUserPoolMfaConfigCommand({ UserPoolId: poolId }));
   const { $metadata: _m, ...mfaConfig } = mfa;
   const doc: PoolDocument = { userPool: { ...pool, Id: poolId }, mfaConfig };
-  const quick = { transientAttempts: 2 };
+  const quick: CallOptions = { transientAttempts: 2 };
   const domainName = pool.CustomDomain ?? pool.Domain;
   if (domainName) {
     const d = await bestEffort('DescribeUserPoolDomain', warn, () =>
-      gw.describeUserPoolDomain(domainName, quick),
+      gw
+        .send(new DescribeUserPoolDomainCommand({ Domain: domainName }), quick)
+        .then((r) => r.DomainDescription),
     );
     if (d) doc.domain = d;
   }
   if (pool.Arn) {
     const arn = pool.Arn;
     const tags = await bestEffort('ListTagsForResource', warn, () =>
-      gw.listTagsForResource(arn, poolId, quick),
+      gw
+        .send(new ListTagsForResourceCommand({ ResourceArn: arn }), quick)
+        .then((r) => r.Tags ?? {}),
     );
     if (tags) doc.tags = tags;
   }
   const ui = await bestEffort('GetUICustomization', warn, () =>
-    gw.getUICustomization(poolId, quick),
+    gw
+      .send(new GetUICustomizationCommand({ UserPoolId: poolId }), quick)
+      .then((r) => r.UICustomization),
   );
   if (ui) {
     const uiCustomization: UICustomizationRecord = { ...ui };
@@ -674,11 +741,15 @@ async function capturePoolDocument(
     }
   }
   const logs = await bestEffort('GetLogDeliveryConfiguration', warn, () =>
-    gw.getLogDeliveryConfiguration(poolId, quick),
+    gw
+      .send(new GetLogDeliveryConfigurationCommand({ UserPoolId: poolId }), quick)
+      .then((r) => r.LogDeliveryConfiguration),
   );
   if (logs) doc.logDeliveryConfiguration = logs;
   const risk = await bestEffort('DescribeRiskConfiguration', warn, () =>
-    gw.describeRiskConfiguration(poolId, quick),
+    gw
+      .send(new DescribeRiskConfigurationCommand({ UserPoolId: poolId }), quick)
+      .then((r) => r.RiskConfiguration),
   );
   if (risk) doc.riskConfiguration = risk;
   return doc;
@@ -731,7 +802,9 @@ async function captureClientSettings(
   };
 
   const ui = await perClient('GetUICustomization', (clientId) =>
-    gw.getUICustomization(poolId, { ...quick, clientId }),
+    gw
+      .send(new GetUICustomizationCommand({ UserPoolId: poolId, ClientId: clientId }), quick)
+      .then((r) => r.UICustomization),
   );
   if (ui) {
     const list: ClientUICustomizationRecord[] = [];
@@ -756,7 +829,9 @@ async function captureClientSettings(
     doc.clientUICustomizations = list;
   }
   const risk = await perClient('DescribeRiskConfiguration', (clientId) =>
-    gw.describeRiskConfiguration(poolId, { ...quick, clientId }),
+    gw
+      .send(new DescribeRiskConfigurationCommand({ UserPoolId: poolId, ClientId: clientId }), quick)
+      .then((r) => r.RiskConfiguration),
   );
   if (risk)
     doc.clientRiskConfigurations = [...risk].map(([clientId, r]) => ({ ...r, ClientId: clientId }));
@@ -780,9 +855,14 @@ async function captureManagedLoginBranding(
     if (!clientId) continue;
     let branding: ManagedLoginBrandingType | undefined;
     try {
-      branding = await gw.describeManagedLoginBrandingByClient(poolId, clientId, {
-        transientAttempts: 2,
-      });
+      ({ ManagedLoginBranding: branding } = await gw.send(
+        new DescribeManagedLoginBrandingByClientCommand({
+          UserPoolId: poolId,
+          ClientId: clientId,
+          ReturnMergedResources: false,
+        }),
+        { transientAttempts: 2 },
+      ));
     } catch (e) {
       if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') continue;
       if (e instanceof InterruptedError) throw e;
@@ -824,7 +904,8 @@ export async function backupAllPools(
   opts: Omit<BackupOptions, 'userPoolId'>,
 ): Promise<BackupResult[]> {
   const ids: string[] = [];
-  for await (const p of gw.listUserPools()) if (p.Id) ids.push(p.Id);
+  for await (const p of items(gw.pages(paginateListUserPools, { MaxResults: 60 }), 'UserPools'))
+    if (p.Id) ids.push(p.Id);
   const results: BackupResult[] = [];
   for (const id of ids) results.push(await backupPool(gw, root, { ...opts, userPoolId: id }));
   return results;

@@ -1,7 +1,8 @@
 import { ExitCode, InterruptedError, isVaultError, VaultError } from '../core/errors.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { rootAwsName } from '../cognito/errors.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { paginateListUserPools } from '@aws-sdk/client-cognito-identity-provider';
+import { type CognitoGateway, items } from '../cognito/gateway.js';
 import type { CategoryReport } from '../cognito/rate.js';
 import type { Storage } from '../storage/storage.js';
 import { type BackupOptions, type BackupResult, backupPool } from './engine.js';
@@ -150,12 +151,8 @@ async function backupOneRegion(
     if (plan.userPoolIds) ids = [...plan.userPoolIds];
     else {
       ids = [];
-      gw.setSignal(opts.signal);
-      try {
-        for await (const p of gw.listUserPools()) if (p.Id) ids.push(p.Id);
-      } finally {
-        gw.setSignal(undefined);
-      }
+      const pools = gw.withSignal(opts.signal).pages(paginateListUserPools, { MaxResults: 60 });
+      for await (const p of items(pools, 'UserPools')) if (p.Id) ids.push(p.Id);
     }
     out.pools = ids.length;
     emit({ region, type: 'region', status: 'listed', pools: ids.length });

@@ -1,4 +1,4 @@
-import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminGetUserCommand, type UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
@@ -44,7 +44,9 @@ export class UserMfaReader {
         // Federated users have no MFA of their own in the pool: no billed read for them.
         if (u.UserStatus === 'EXTERNAL_PROVIDER') return;
         try {
-          const got = await this.gw.adminGetUser(this.poolId, username);
+          const got = await this.gw.send(
+            new AdminGetUserCommand({ UserPoolId: this.poolId, Username: username }),
+          );
           this.read++;
           const list = got.UserMFASettingList ?? [];
           for (const f of list) this.factors.set(f, (this.factors.get(f) ?? 0) + 1);

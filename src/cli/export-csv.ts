@@ -108,20 +108,26 @@ export function registerExportCsv(program: Command): void {
             let header: string[];
             if (flags.headerFrom) {
               const gw = await makeGateway(flags, region, signal);
+              const { DescribeUserPoolCommand, GetCSVHeaderCommand, GetUserPoolMfaConfigCommand } =
+                await import('@aws-sdk/client-cognito-identity-provider');
               try {
-                header = await gw.getCSVHeader(flags.headerFrom).catch((e: unknown) => {
-                  if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
-                    throw new UsageError(
-                      'POOL_NOT_FOUND',
-                      `user pool ${flags.headerFrom} does not exist in ${region}`,
-                      { userPoolId: flags.headerFrom },
-                      { cause: e },
-                    );
-                  }
-                  throw e;
-                });
-                const live = await gw.describeUserPool(flags.headerFrom);
-                const mfa = await gw.getUserPoolMfaConfig(flags.headerFrom);
+                const input = { UserPoolId: flags.headerFrom };
+                header = await gw.send(new GetCSVHeaderCommand(input)).then(
+                  (r) => r.CSVHeader ?? [],
+                  (e: unknown) => {
+                    if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
+                      throw new UsageError(
+                        'POOL_NOT_FOUND',
+                        `user pool ${flags.headerFrom} does not exist in ${region}`,
+                        { userPoolId: flags.headerFrom },
+                        { cause: e },
+                      );
+                    }
+                    throw e;
+                  },
+                );
+                const { UserPool: live } = await gw.send(new DescribeUserPoolCommand(input));
+                const mfa = await gw.send(new GetUserPoolMfaConfigCommand(input));
                 pool = {
                   userPool: { ...live, Id: flags.headerFrom },
                   mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },

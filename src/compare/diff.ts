@@ -145,7 +145,7 @@ export async function diffSnapshot(
   };
   const c: PoolComparison = await compareSides(
     snapshotSide(reader, 'the snapshot'),
-    poolSide(gw, userPoolId, 'the pool'),
+    poolSide(opts.signal ? gw.withSignal(opts.signal) : gw, userPoolId, 'the pool'),
     compareOpts,
   );
   const u = c.summary.users;

@@ -14,5 +14,8 @@ export async function comparePools(
   poolB: string,
   opts: CompareOptions = {},
 ): Promise<PoolComparison> {
-  return compareSides(poolSide(gwA, poolA, 'A'), poolSide(gwB, poolB, 'B'), opts);
+  // The comparison's signal on every call (the gateways may be shared with other runs).
+  const a = opts.signal ? gwA.withSignal(opts.signal) : gwA;
+  const b = opts.signal ? gwB.withSignal(opts.signal) : gwB;
+  return compareSides(poolSide(a, poolA, 'A'), poolSide(b, poolB, 'B'), opts);
 }

@@ -1,15 +1,31 @@
 import { createHash } from 'node:crypto';
-import type {
-  AssetType,
-  GroupType,
-  IdentityProviderType,
-  LogDeliveryConfigurationType,
-  ManagedLoginBrandingType,
-  ResourceServerType,
-  RiskConfigurationType,
-  UICustomizationType,
-  UserPoolClientType,
-  UserPoolType,
+import {
+  AdminGetUserCommand,
+  type AssetType,
+  DescribeManagedLoginBrandingByClientCommand,
+  DescribeUserPoolDomainCommand,
+  DescribeIdentityProviderCommand,
+  DescribeRiskConfigurationCommand,
+  DescribeUserPoolClientCommand,
+  DescribeUserPoolCommand,
+  GetLogDeliveryConfigurationCommand,
+  GetUICustomizationCommand,
+  GetUserPoolMfaConfigCommand,
+  type GroupType,
+  type IdentityProviderType,
+  type LogDeliveryConfigurationType,
+  type ManagedLoginBrandingType,
+  paginateListGroups,
+  paginateListIdentityProviders,
+  paginateListResourceServers,
+  paginateListUserPoolClients,
+  paginateListUsers,
+  paginateListUsersInGroup,
+  type ResourceServerType,
+  type RiskConfigurationType,
+  type UICustomizationType,
+  type UserPoolClientType,
+  type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import {
   ASSET_KEYS,
@@ -19,7 +35,7 @@ import {
   RISK_KEYS,
   UI_KEYS,
 } from '../cognito/fields.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { type CallOptions, type CognitoGateway, items } from '../cognito/gateway.js';
 import { CognitoError, InterruptedError } from '../core/errors.js';
 import {
   ClientRecord,
@@ -142,7 +158,14 @@ async function readClientSettings(
   const reads: Record<ClientSetting, (clientId: string) => Promise<ComparedForm | null>> = {
     ManagedLoginBranding: async (clientId) => {
       try {
-        const b = await gw.describeManagedLoginBrandingByClient(poolId, clientId, quick);
+        const { ManagedLoginBranding: b } = await gw.send(
+          new DescribeManagedLoginBrandingByClientCommand({
+            UserPoolId: poolId,
+            ClientId: clientId,
+            ReturnMergedResources: false,
+          }),
+          quick,
+        );
         return b ? brandingForm(b) : null;
       } catch (e) {
         if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') return null;
@@ -150,11 +173,17 @@ async function readClientSettings(
       }
     },
     ClientUICustomization: async (clientId) => {
-      const ui = await gw.getUICustomization(poolId, { ...quick, clientId });
+      const { UICustomization: ui } = await gw.send(
+        new GetUICustomizationCommand({ UserPoolId: poolId, ClientId: clientId }),
+        quick,
+      );
       return ui?.ClientId === clientId ? EXTRA_FORM.UICustomization(ui) : null;
     },
     ClientRiskConfiguration: async (clientId) => {
-      const risk = await gw.describeRiskConfiguration(poolId, { ...quick, clientId });
+      const { RiskConfiguration: risk } = await gw.send(
+        new DescribeRiskConfigurationCommand({ UserPoolId: poolId, ClientId: clientId }),
+        quick,
+      );
       return risk?.ClientId === clientId ? EXTRA_FORM.RiskConfiguration(risk) : null;
     },
   };
@@ -223,7 +252,10 @@ async function readDomain(
   const name = pool.CustomDomain ?? pool.Domain;
   if (!name) return null;
   try {
-    const d = await gw.describeUserPoolDomain(name, { transientAttempts: 1 });
+    const { DomainDescription: d } = await gw.send(
+      new DescribeUserPoolDomainCommand({ Domain: name }),
+      { transientAttempts: 1 },
+    );
     return domainForm(d?.ManagedLoginVersion);
   } catch (e) {
     if (e instanceof InterruptedError) throw e;
@@ -251,7 +283,9 @@ async function* withUserMfa(
       batch.map(async (u): Promise<UserLike> => {
         if (!u.Username || u.UserStatus === 'EXTERNAL_PROVIDER') return u;
         try {
-          const got = await gw.adminGetUser(poolId, u.Username);
+          const got = await gw.send(
+            new AdminGetUserCommand({ UserPoolId: poolId, Username: u.Username }),
+          );
           return {
             ...u,
             UserMFASettingList: got.UserMFASettingList ?? [],
@@ -266,7 +300,7 @@ async function* withUserMfa(
     batch = [];
     return out;
   };
-  for await (const u of gw.listUsers(poolId)) {
+  for await (const u of items(gw.pages(paginateListUsers, { UserPoolId: poolId }), 'Users')) {
     signal?.throwIfAborted();
     batch.push(u);
     if (batch.length >= MFA_READS_IN_FLIGHT) yield* await flush();
@@ -279,22 +313,30 @@ async function readExtras(
   gw: CognitoGateway,
   poolId: string,
 ): Promise<Map<string, ComparedForm | undefined>> {
-  const quick = { transientAttempts: 1 };
+  const quick: CallOptions = { transientAttempts: 1 };
+  const input = { UserPoolId: poolId };
   const reads: [keyof typeof EXTRA_FORM, () => Promise<ComparedForm>][] = [
     [
       'UICustomization',
-      async () => EXTRA_FORM.UICustomization((await gw.getUICustomization(poolId, quick)) ?? {}),
+      async () =>
+        EXTRA_FORM.UICustomization(
+          (await gw.send(new GetUICustomizationCommand(input), quick)).UICustomization ?? {},
+        ),
     ],
     [
       'RiskConfiguration',
       async () =>
-        EXTRA_FORM.RiskConfiguration((await gw.describeRiskConfiguration(poolId, quick)) ?? {}),
+        EXTRA_FORM.RiskConfiguration(
+          (await gw.send(new DescribeRiskConfigurationCommand(input), quick)).RiskConfiguration ??
+            {},
+        ),
     ],
     [
       'LogDeliveryConfiguration',
       async () =>
         EXTRA_FORM.LogDeliveryConfiguration(
-          (await gw.getLogDeliveryConfiguration(poolId, quick)) ?? {
+          (await gw.send(new GetLogDeliveryConfigurationCommand(input), quick))
+            .LogDeliveryConfiguration ?? {
             UserPoolId: poolId,
             LogConfigurations: [],
           },
@@ -349,26 +391,35 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
   return {
     label,
     async resources(settings) {
-      const pool = (await gw.describeUserPool(userPoolId)) ?? {};
+      const input = { UserPoolId: userPoolId };
+      const pool = (await gw.send(new DescribeUserPoolCommand(input))).UserPool ?? {};
       let mfa: MfaConfigRecord = {};
       if (settings) {
-        const { $metadata: _m, ...config } = await gw.getUserPoolMfaConfig(userPoolId);
+        const { $metadata: _m, ...config } = await gw.send(new GetUserPoolMfaConfigCommand(input));
         mfa = config;
       }
       const groups: GroupType[] = [];
-      for await (const g of gw.listGroups(userPoolId)) groups.push(g);
+      for await (const g of items(gw.pages(paginateListGroups, input), 'Groups')) groups.push(g);
       const clients: UserPoolClientType[] = [];
-      for await (const c of gw.listUserPoolClients(userPoolId)) {
-        const full = await gw.describeUserPoolClient(userPoolId, c.ClientId ?? '');
+      for await (const c of items(
+        gw.pages(paginateListUserPoolClients, input),
+        'UserPoolClients',
+      )) {
+        const { UserPoolClient: full } = await gw.send(
+          new DescribeUserPoolClientCommand({ ...input, ClientId: c.ClientId ?? '' }),
+        );
         if (full) clients.push(full);
       }
       const identityProviders: IdentityProviderType[] = [];
-      for await (const p of gw.listIdentityProviders(userPoolId)) {
-        const full = await gw.describeIdentityProvider(userPoolId, p.ProviderName ?? '');
+      for await (const p of items(gw.pages(paginateListIdentityProviders, input), 'Providers')) {
+        const { IdentityProvider: full } = await gw.send(
+          new DescribeIdentityProviderCommand({ ...input, ProviderName: p.ProviderName ?? '' }),
+        );
         if (full) identityProviders.push(full);
       }
       const resourceServers: ResourceServerType[] = [];
-      for await (const s of gw.listResourceServers(userPoolId)) resourceServers.push(s);
+      for await (const s of items(gw.pages(paginateListResourceServers, input), 'ResourceServers'))
+        resourceServers.push(s);
       const estimated = pool.EstimatedNumberOfUsers;
       const extras = settings ? await readExtras(gw, userPoolId) : undefined;
       if (extras) {
@@ -392,10 +443,13 @@ export function poolSide(gw: CognitoGateway, userPoolId: string, label: string):
       };
     },
     users: (opts) =>
-      opts?.userMfa ? withUserMfa(gw, userPoolId, opts.signal) : gw.listUsers(userPoolId),
+      opts?.userMfa
+        ? withUserMfa(gw, userPoolId, opts.signal)
+        : items(gw.pages(paginateListUsers, { UserPoolId: userPoolId }), 'Users'),
     async *memberships(groups) {
       for (const group of groups) {
-        for await (const u of gw.listUsersInGroup(userPoolId, group))
+        const input = { UserPoolId: userPoolId, GroupName: group };
+        for await (const u of items(gw.pages(paginateListUsersInGroup, input), 'Users'))
           if (u.Username) yield { group, username: u.Username };
       }
     },

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
 import { VaultError, ExitCode } from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
-import { CognitoGateway } from '../cognito/gateway.js';
+import { paginateListUsers } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoGateway, items } from '../cognito/gateway.js';
 import type { CategoryReport, RateOptions } from '../cognito/rate.js';
 import { comparePools, type PoolComparison, type SubMapEntry } from '../compare/index.js';
 import { restoreSnapshot } from '../restore/index.js';
@@ -188,7 +189,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     if (restored.dryRun) throw new Error('unexpected dry run');
     const statuses: Record<string, number> = {};
-    for await (const u of seeder.listUsers(restored.userPoolId)) {
+    const users = seeder.pages(paginateListUsers, { UserPoolId: restored.userPoolId });
+    for await (const u of items(users, 'Users')) {
       const st = u.UserStatus ?? 'UNKNOWN';
       statuses[st] = (statuses[st] ?? 0) + 1;
     }

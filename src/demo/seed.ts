@@ -1,7 +1,15 @@
 import {
+  AdminAddUserToGroupCommand,
+  AdminCreateUserCommand,
+  AdminDisableUserCommand,
   AdminResetUserPasswordCommand,
   AdminSetUserPasswordCommand,
   type AttributeType,
+  CreateGroupCommand,
+  CreateIdentityProviderCommand,
+  CreateResourceServerCommand,
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../core/concurrency.js';
@@ -91,95 +99,107 @@ export function seedUserPlan(i: number, groups: number, memberships: 'varied' | 
 
 export async function seedPool(gw: CognitoGateway, opts: SeedOptions): Promise<SeedResult> {
   const usernameAttributes = opts.usernameAttributes;
-  const pool = await gw.createUserPool({
-    PoolName: opts.poolName ?? 'cognito-vault-demo',
-    ...(usernameAttributes
-      ? { UsernameAttributes: usernameAttributes }
-      : { AliasAttributes: ['email'] }),
-    AutoVerifiedAttributes: ['email'],
-    UsernameConfiguration: { CaseSensitive: false },
-    Policies: {
-      PasswordPolicy: {
-        MinimumLength: 10,
-        RequireNumbers: true,
-        RequireSymbols: true,
-        RequireUppercase: true,
-        RequireLowercase: true,
+  const { UserPool: pool } = await gw.send(
+    new CreateUserPoolCommand({
+      PoolName: opts.poolName ?? 'cognito-vault-demo',
+      ...(usernameAttributes
+        ? { UsernameAttributes: usernameAttributes }
+        : { AliasAttributes: ['email'] }),
+      AutoVerifiedAttributes: ['email'],
+      UsernameConfiguration: { CaseSensitive: false },
+      Policies: {
+        PasswordPolicy: {
+          MinimumLength: 10,
+          RequireNumbers: true,
+          RequireSymbols: true,
+          RequireUppercase: true,
+          RequireLowercase: true,
+        },
       },
-    },
-    Schema: [
-      {
-        Name: 'tier',
-        AttributeDataType: 'String',
-        Mutable: true,
-        StringAttributeConstraints: { MinLength: '0', MaxLength: '32' },
-      },
-      {
-        Name: 'score',
-        AttributeDataType: 'Number',
-        Mutable: true,
-        NumberAttributeConstraints: { MinValue: '0', MaxValue: '100000' },
-      },
-      { Name: 'beta', AttributeDataType: 'Boolean', Mutable: true },
-    ],
-    UserPoolTags: { app: 'demo', owner: 'cognito-vault' },
-    DeletionProtection: 'INACTIVE',
-  });
+      Schema: [
+        {
+          Name: 'tier',
+          AttributeDataType: 'String',
+          Mutable: true,
+          StringAttributeConstraints: { MinLength: '0', MaxLength: '32' },
+        },
+        {
+          Name: 'score',
+          AttributeDataType: 'Number',
+          Mutable: true,
+          NumberAttributeConstraints: { MinValue: '0', MaxValue: '100000' },
+        },
+        { Name: 'beta', AttributeDataType: 'Boolean', Mutable: true },
+      ],
+      UserPoolTags: { app: 'demo', owner: 'cognito-vault' },
+      DeletionProtection: 'INACTIVE',
+    }),
+  );
   const poolId = pool?.Id ?? '';
 
-  const web = await gw.createUserPoolClient({
-    UserPoolId: poolId,
-    ClientName: 'web',
-    ExplicitAuthFlows: [
-      'ALLOW_USER_SRP_AUTH',
-      'ALLOW_REFRESH_TOKEN_AUTH',
-      'ALLOW_USER_PASSWORD_AUTH',
-    ],
-    SupportedIdentityProviders: ['COGNITO'],
-    CallbackURLs: ['https://app.example.com/callback'],
-    ReadAttributes: ['email', 'name', 'custom:tier'],
-  });
-  await gw.createResourceServer({
-    UserPoolId: poolId,
-    Identifier: 'https://api.example.com',
-    Name: 'orders-api',
-    Scopes: [
-      { ScopeName: 'orders.read', ScopeDescription: 'read orders' },
-      { ScopeName: 'orders.write', ScopeDescription: 'write orders' },
-    ],
-  });
-  await gw.createIdentityProvider({
-    UserPoolId: poolId,
-    ProviderName: 'Google',
-    ProviderType: 'Google',
-    ProviderDetails: {
-      client_id: 'demo-client.apps.googleusercontent.com',
-      client_secret: 'demo-google-secret',
-      authorize_scopes: 'openid email profile',
-    },
-    AttributeMapping: { email: 'email', name: 'name' },
-  });
-  const machine = await gw.createUserPoolClient({
-    UserPoolId: poolId,
-    ClientName: 'machine',
-    GenerateSecret: true,
-    AllowedOAuthFlows: ['client_credentials'],
-    AllowedOAuthScopes: ['https://api.example.com/orders.read'],
-    AllowedOAuthFlowsUserPoolClient: true,
-  });
+  const { UserPoolClient: web } = await gw.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: poolId,
+      ClientName: 'web',
+      ExplicitAuthFlows: [
+        'ALLOW_USER_SRP_AUTH',
+        'ALLOW_REFRESH_TOKEN_AUTH',
+        'ALLOW_USER_PASSWORD_AUTH',
+      ],
+      SupportedIdentityProviders: ['COGNITO'],
+      CallbackURLs: ['https://app.example.com/callback'],
+      ReadAttributes: ['email', 'name', 'custom:tier'],
+    }),
+  );
+  await gw.send(
+    new CreateResourceServerCommand({
+      UserPoolId: poolId,
+      Identifier: 'https://api.example.com',
+      Name: 'orders-api',
+      Scopes: [
+        { ScopeName: 'orders.read', ScopeDescription: 'read orders' },
+        { ScopeName: 'orders.write', ScopeDescription: 'write orders' },
+      ],
+    }),
+  );
+  await gw.send(
+    new CreateIdentityProviderCommand({
+      UserPoolId: poolId,
+      ProviderName: 'Google',
+      ProviderType: 'Google',
+      ProviderDetails: {
+        client_id: 'demo-client.apps.googleusercontent.com',
+        client_secret: 'demo-google-secret',
+        authorize_scopes: 'openid email profile',
+      },
+      AttributeMapping: { email: 'email', name: 'name' },
+    }),
+  );
+  const { UserPoolClient: machine } = await gw.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: poolId,
+      ClientName: 'machine',
+      GenerateSecret: true,
+      AllowedOAuthFlows: ['client_credentials'],
+      AllowedOAuthScopes: ['https://api.example.com/orders.read'],
+      AllowedOAuthFlowsUserPoolClient: true,
+    }),
+  );
   const clientIds = [web?.ClientId ?? '', machine?.ClientId ?? ''];
 
   const groupNames: string[] = [];
   for (let g = 0; g < opts.groups; g++) {
     const name = g === 0 ? 'everyone' : `team-${String(g).padStart(3, '0')}`;
     groupNames.push(name);
-    await gw.createGroup({
-      UserPoolId: poolId,
-      GroupName: name,
-      Description: `Group ${g} — ünïcode ok`,
-      Precedence: g,
-      ...(g % 4 === 1 ? { RoleArn: `arn:aws:iam::123456789012:role/team-${g}` } : {}),
-    });
+    await gw.send(
+      new CreateGroupCommand({
+        UserPoolId: poolId,
+        GroupName: name,
+        Description: `Group ${g} — ünïcode ok`,
+        Precedence: g,
+        ...(g % 4 === 1 ? { RoleArn: `arn:aws:iam::123456789012:role/team-${g}` } : {}),
+      }),
+    );
   }
 
   let memberships = 0;
@@ -191,7 +211,6 @@ export async function seedPool(gw: CognitoGateway, opts: SeedOptions): Promise<S
   };
   const phoneOf = (i: number): string => `+1555${String(1000000 + i).slice(-7)}`;
   const withStatuses = opts.statuses ?? true;
-  const client = gw.client;
   const webId = web?.ClientId ?? '';
 
   await forEachConcurrent(
@@ -224,55 +243,56 @@ export async function seedPool(gw: CognitoGateway, opts: SeedOptions): Promise<S
       const login = loginOf(i, phoneOnly);
       let username: string;
       if (withStatuses && plan.status === 'UNCONFIRMED' && webId) {
-        const r = await gw.call('SignUp', poolId, (abortSignal) =>
-          client.send(
-            new SignUpCommand({
-              ClientId: webId,
-              Username: login,
-              Password: SEED_PASSWORD,
-              UserAttributes: attrs.filter((a) => !a.Name?.endsWith('_verified')),
-            }),
-            { abortSignal },
-          ),
+        // The emulator sends nothing; against Cognito SignUp would message the user, which
+        // the paced client refuses unless the call says so (only the seeder does).
+        const r = await gw.send(
+          new SignUpCommand({
+            ClientId: webId,
+            Username: login,
+            Password: SEED_PASSWORD,
+            UserAttributes: attrs.filter((a) => !a.Name?.endsWith('_verified')),
+          }),
+          { messagesUsers: true },
         );
         username = r.UserSub && usernameAttributes ? r.UserSub : login;
       } else {
-        const u = await gw.adminCreateUser({
-          UserPoolId: poolId,
-          Username: login,
-          UserAttributes: attrs,
-        });
+        const { User: u } = await gw.send(
+          new AdminCreateUserCommand({
+            UserPoolId: poolId,
+            Username: login,
+            UserAttributes: attrs,
+          }),
+        );
         username = u?.Username ?? login;
         if (withStatuses && (plan.status === 'CONFIRMED' || plan.status === 'RESET_REQUIRED')) {
-          await gw.call('AdminSetUserPassword', poolId, (abortSignal) =>
-            client.send(
-              new AdminSetUserPasswordCommand({
-                UserPoolId: poolId,
-                Username: username,
-                Password: SEED_PASSWORD,
-                Permanent: true,
-              }),
-              {
-                abortSignal,
-              },
-            ),
+          await gw.send(
+            new AdminSetUserPasswordCommand({
+              UserPoolId: poolId,
+              Username: username,
+              Password: SEED_PASSWORD,
+              Permanent: true,
+            }),
           );
           if (plan.status === 'RESET_REQUIRED') {
-            await gw.call('AdminResetUserPassword', poolId, (abortSignal) =>
-              client.send(
-                new AdminResetUserPasswordCommand({ UserPoolId: poolId, Username: username }),
-                { abortSignal },
-              ),
+            await gw.send(
+              new AdminResetUserPasswordCommand({ UserPoolId: poolId, Username: username }),
+              { messagesUsers: true },
             );
           }
         }
       }
       if (plan.disabled) {
-        await gw.adminDisableUser(poolId, username);
+        await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: username }));
         disabled++;
       }
       for (const g of plan.groups) {
-        await gw.adminAddUserToGroup(poolId, username, groupNames[g] ?? '');
+        await gw.send(
+          new AdminAddUserToGroupCommand({
+            UserPoolId: poolId,
+            Username: username,
+            GroupName: groupNames[g] ?? '',
+          }),
+        );
         memberships++;
       }
     },

@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import {
+  DescribeUserPoolCommand,
+  paginateListUserPools,
+  type UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { type CognitoGateway, items } from '../cognito/gateway.js';
 import { TargetIncompatibleError, UsageError } from '../core/errors.js';
 import type { SnapshotData } from './preflight.js';
 import type { RestoreWarning } from './types.js';
@@ -355,9 +359,11 @@ export async function resolveTargetAccount(
   const fromPool = accountOfPoolArn(targetPool?.Arn);
   if (fromPool) return fromPool;
   if (flag !== undefined || targetPool) return flag;
-  for await (const p of gw.listUserPools()) {
+  for await (const p of items(gw.pages(paginateListUserPools, { MaxResults: 60 }), 'UserPools')) {
     if (!p.Id) continue;
-    return accountOfPoolArn((await gw.describeUserPool(p.Id))?.Arn);
+    return accountOfPoolArn(
+      (await gw.send(new DescribeUserPoolCommand({ UserPoolId: p.Id }))).UserPool?.Arn,
+    );
   }
   return undefined;
 }

@@ -1,6 +1,8 @@
-import type {
-  SetRiskConfigurationCommandInput,
-  SetUICustomizationCommandInput,
+import {
+  type SetRiskConfigurationCommandInput,
+  type SetUICustomizationCommandInput,
+  SetRiskConfigurationCommand,
+  SetUICustomizationCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
 import type { ClientRecord, PoolDocument } from '../snapshot/format.js';
@@ -77,7 +79,7 @@ export async function restoreClientSettings(
     }
     if (!input.CSS && !input.ImageFile) continue;
     try {
-      await gw.setUICustomization(input);
+      await gw.send(new SetUICustomizationCommand(input));
     } catch (e) {
       if (!isRefusal(e)) throw e;
       warn(
@@ -105,7 +107,7 @@ export async function restoreClientSettings(
     }
     if (!any) continue;
     try {
-      await gw.setRiskConfiguration(input);
+      await gw.send(new SetRiskConfigurationCommand(input));
     } catch (e) {
       if (!isRefusal(e)) throw e;
       warn(

@@ -1,5 +1,11 @@
 import { CLIENT_SETTINGS_PHASE, clientSettingsCount } from './client-settings.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import {
+  paginateListGroups,
+  paginateListIdentityProviders,
+  paginateListResourceServers,
+  paginateListUserPoolClients,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { type CognitoGateway, items } from '../cognito/gateway.js';
 import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import type { UsersPathPlan } from './import-path.js';
@@ -57,10 +63,15 @@ async function liveNames(gw: CognitoGateway, poolId: string | undefined): Promis
     clients: new Set(),
   };
   if (poolId) {
-    for await (const g of gw.listGroups(poolId)) live.groups.add(g.GroupName ?? '');
-    for await (const s of gw.listResourceServers(poolId)) live.servers.add(s.Identifier ?? '');
-    for await (const i of gw.listIdentityProviders(poolId)) live.idps.add(i.ProviderName ?? '');
-    for await (const c of gw.listUserPoolClients(poolId)) live.clients.add(c.ClientName ?? '');
+    const input = { UserPoolId: poolId };
+    for await (const g of items(gw.pages(paginateListGroups, input), 'Groups'))
+      live.groups.add(g.GroupName ?? '');
+    for await (const s of items(gw.pages(paginateListResourceServers, input), 'ResourceServers'))
+      live.servers.add(s.Identifier ?? '');
+    for await (const i of items(gw.pages(paginateListIdentityProviders, input), 'Providers'))
+      live.idps.add(i.ProviderName ?? '');
+    for await (const c of items(gw.pages(paginateListUserPoolClients, input), 'UserPoolClients'))
+      live.clients.add(c.ClientName ?? '');
   }
   return live;
 }

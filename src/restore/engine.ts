@@ -52,11 +52,12 @@ export async function restoreSnapshot(
 ): Promise<RestoreOutcome> {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
-  const run = newRun(gw, reader, options, controller);
+  // This run's view of the gateway: every call carries this run's signal, whatever other runs
+  // share the client.
+  const run = newRun(gw.withSignal(controller.signal), reader, options, controller);
   const onOuterAbort = (): void => controller.abort(new InterruptedError());
   if (options.signal?.aborted) throw new InterruptedError();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  gw.setSignal(controller.signal);
   const slot: LockSlot = { lock: undefined, createdStateDir: false };
   try {
     const pre = await runPreflight(run, slot);
@@ -72,7 +73,6 @@ export async function restoreSnapshot(
       if (slot.createdStateDir) rmEmptyDir(slot.lock.dir);
     }
     options.signal?.removeEventListener('abort', onOuterAbort);
-    gw.setSignal(undefined);
   }
 }
 

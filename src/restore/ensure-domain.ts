@@ -1,3 +1,4 @@
+import { CreateUserPoolDomainCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { describeTargetPool } from './pool.js';
 import { isResourceError, recordResourceFailure } from './resources.js';
 import type { RunStep } from './run-state.js';
@@ -22,11 +23,13 @@ export async function ensureDomain(step: RunStep, poolId: string): Promise<void>
   } else {
     const version = pre.data.pool.domain?.ManagedLoginVersion;
     try {
-      await gw.createUserPoolDomain({
-        UserPoolId: poolId,
-        Domain: domain,
-        ...(typeof version === 'number' ? { ManagedLoginVersion: version } : {}),
-      });
+      await gw.send(
+        new CreateUserPoolDomainCommand({
+          UserPoolId: poolId,
+          Domain: domain,
+          ...(typeof version === 'number' ? { ManagedLoginVersion: version } : {}),
+        }),
+      );
     } catch (e) {
       // A retry after a lost answer finds the domain taken — by this pool.
       if ((await describeTargetPool(gw, poolId)).Domain !== domain) {

@@ -89,14 +89,7 @@ async function createPool(step: RunStep, name: string): Promise<string> {
         ...baseInput,
         UserPoolTags: { ...baseInput.UserPoolTags, [RESTORE_TOKEN_TAG]: token },
       };
-      return gw
-        .call(
-          'CreateUserPool',
-          undefined,
-          (abortSignal) => gw.client.send(new CreateUserPoolCommand(input), { abortSignal }),
-          SINGLE_ATTEMPT,
-        )
-        .then((r) => r.UserPool?.Id);
+      return gw.send(new CreateUserPoolCommand(input), SINGLE_ATTEMPT).then((r) => r.UserPool?.Id);
     },
     () => adoptInterruptedPool(gw, state, name, warn),
     {

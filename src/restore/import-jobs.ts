@@ -2,7 +2,14 @@ import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { UserImportJobType } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CreateUserImportJobCommand,
+  DescribeUserImportJobCommand,
+  ListUserImportJobsCommand,
+  StartUserImportJobCommand,
+  StopUserImportJobCommand,
+  type UserImportJobType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { sleep } from '../core/concurrency.js';
 import {
   CognitoError,
@@ -286,6 +293,10 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
     }
   };
 
+  const describeJob = async (jobId: string): Promise<UserImportJobType | undefined> =>
+    (await gw.send(new DescribeUserImportJobCommand({ UserPoolId: poolId, JobId: jobId })))
+      .UserImportJob;
+
   for (const [index, file] of o.files.entries()) {
     const fileNo = String(index + 1).padStart(4, '0');
     const nameOf = (attempt: number): string => `${o.jobNamePrefix}-${fileNo}-${attempt}`;
@@ -317,20 +328,31 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
         journal.append({ t: 'ij', f: file.name, s: 'create', n: name, a: attempt });
       }
       // An interrupted run may have created it already: adopt that one, never make two.
+      // (The SDK has no paginator for ListUserImportJobs: its token is followed here.)
       let found: UserImportJobType | undefined;
-      for await (const j of gw.listUserImportJobs(poolId)) {
-        if (j.JobName === name) {
-          found = j;
-          break;
-        }
-      }
+      let token: string | undefined;
+      do {
+        const page = await gw.send(
+          new ListUserImportJobsCommand({
+            UserPoolId: poolId,
+            MaxResults: 60,
+            ...(token ? { PaginationToken: token } : {}),
+          }),
+        );
+        found = page.UserImportJobs?.find((j) => j.JobName === name);
+        token = page.PaginationToken || undefined;
+      } while (!found && token);
       live =
         found ??
-        (await gw.createUserImportJob({
-          UserPoolId: poolId,
-          JobName: name,
-          CloudWatchLogsRoleArn: o.roleArn,
-        }));
+        (
+          await gw.send(
+            new CreateUserImportJobCommand({
+              UserPoolId: poolId,
+              JobName: name,
+              CloudWatchLogsRoleArn: o.roleArn,
+            }),
+          )
+        ).UserImportJob;
       if (!live?.JobId) throw new Error('CreateUserImportJob returned no job id');
       // The URL's 15 minutes are counted on this machine's clock from before the create (an
       // adopted job: from its creation date, as Cognito reports it).
@@ -358,14 +380,16 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
         continue;
       }
       const jobId = job.id as string;
-      live = await gw.describeUserImportJob(poolId, jobId);
+      live = await describeJob(jobId);
       const status = live?.Status ?? 'Unknown';
       if (status === 'Created') {
         if (job.step !== 'uploaded') {
           const created = job.createdAt ?? ms(live?.CreationDate) ?? now();
           if (!live?.PreSignedUrl || now() > created + ttl - margin) {
             // Never uploaded in time: give it up (it expires on its own too) and start over.
-            await gw.stopUserImportJob(poolId, jobId).catch(() => undefined);
+            await gw
+              .send(new StopUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
+              .catch(() => undefined);
             journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
             job = { ...job, step: 'dropped' };
             continue;
@@ -375,7 +399,9 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
             await upload(live.PreSignedUrl, file.path, o.signal);
           } catch (e) {
             if (e instanceof UploadRefusedError) {
-              await gw.stopUserImportJob(poolId, jobId).catch(() => undefined);
+              await gw
+                .send(new StopUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
+                .catch(() => undefined);
               journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
               job = { ...job, step: 'dropped' };
               continue;
@@ -386,7 +412,9 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
           job = { ...job, step: 'uploaded' };
         }
         try {
-          live = await gw.startUserImportJob(poolId, jobId);
+          live = (
+            await gw.send(new StartUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
+          ).UserImportJob;
         } catch (e) {
           if (o.signal.aborted || e instanceof InterruptedError) throw e;
           if (isAnotherJobActive(e)) {
@@ -407,7 +435,7 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
             continue;
           }
           // The start may have happened before the answer was lost: describe decides.
-          const again = await gw.describeUserImportJob(poolId, jobId);
+          const again = await describeJob(jobId);
           if (again?.Status === 'Created') throw e;
           live = again;
         }

@@ -4,7 +4,12 @@ import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
-import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  DescribeUserPoolCommand,
+  GetCSVHeaderCommand,
+  paginateListUsers,
+  type UserPoolType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { StorageError, TargetIncompatibleError, UsageError } from '../core/errors.js';
 import {
   deriveCsvHeader,
@@ -231,8 +236,8 @@ export async function importUsers(
 ): Promise<ImportPhaseResult> {
   const { gw, poolId, journal } = ctx;
   const state: JournalState = journal.state;
-  const header = await gw.getCSVHeader(poolId);
-  const livePool = await gw.describeUserPool(poolId);
+  const header = (await gw.send(new GetCSVHeaderCommand({ UserPoolId: poolId }))).CSVHeader ?? [];
+  const { UserPool: livePool } = await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }));
   if (!livePool) throw new Error(`DescribeUserPool returned no pool for ${poolId}`);
   const encoder = new ImportRowEncoder(header, poolLike(livePool));
   const dir = path.join(o.stateDir, IMPORT_DIR);
@@ -308,7 +313,7 @@ export async function importUsers(
   ctx.progress({ type: 'phase', phase: 'import-map', detail: 'listing the target for new subs' });
   const found = new Map<string, string>();
   let listed = 0;
-  for await (const page of gw.listUsersPages(poolId)) {
+  for await (const { Users: page = [] } of gw.pages(paginateListUsers, { UserPoolId: poolId })) {
     for (const t of page) {
       const key = loginKey(t.Username, t.Attributes, o.usernameAttributes);
       const sub = t.Attributes?.find((a) => a.Name === 'sub')?.Value ?? '';

@@ -1,12 +1,15 @@
-import type {
-  CreateUserPoolCommandInput,
-  SchemaAttributeType,
-  SetUserPoolMfaConfigCommandInput,
-  UpdateUserPoolCommandInput,
-  UserPoolType,
+import {
+  type CreateUserPoolCommandInput,
+  DescribeUserPoolCommand,
+  paginateListUserPools,
+  paginateListUsers,
+  type SchemaAttributeType,
+  type SetUserPoolMfaConfigCommandInput,
+  type UpdateUserPoolCommandInput,
+  type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, UsageError } from '../core/errors.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { type CognitoGateway, items } from '../cognito/gateway.js';
 import { CREATE_POOL_KEYS, pickPresent } from '../cognito/fields.js';
 import type { PoolDocument } from '../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
@@ -287,7 +290,9 @@ export async function describeTargetPool(
   userPoolId: string,
 ): Promise<UserPoolType> {
   try {
-    const pool = await gw.describeUserPool(userPoolId);
+    const { UserPool: pool } = await gw.send(
+      new DescribeUserPoolCommand({ UserPoolId: userPoolId }),
+    );
     if (pool) return pool;
   } catch (e) {
     if (!(e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException')) throw e;
@@ -300,13 +305,14 @@ export async function describeTargetPool(
 /** Ids of the pools named `name` (ListUserPools, every page). */
 export async function poolsNamed(gw: CognitoGateway, name: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const p of gw.listUserPools()) if (p.Name === name && p.Id) ids.push(p.Id);
+  for await (const p of items(gw.pages(paginateListUserPools, { MaxResults: 60 }), 'UserPools'))
+    if (p.Name === name && p.Id) ids.push(p.Id);
   return ids;
 }
 
 /** True when the pool has at least one user (one ListUsers page at most). */
 export async function poolHasUsers(gw: CognitoGateway, userPoolId: string): Promise<boolean> {
-  const it = gw.listUsers(userPoolId);
+  const it = items(gw.pages(paginateListUsers, { UserPoolId: userPoolId }), 'Users');
   try {
     const first = await it.next();
     return !first.done;

@@ -1,14 +1,22 @@
 import {
   type AssetType,
+  CreateGroupCommand,
+  CreateIdentityProviderCommand,
+  CreateManagedLoginBrandingCommand,
   type CreateIdentityProviderCommandInput,
+  CreateResourceServerCommand,
   CreateUserPoolClientCommand,
+  paginateListGroups,
+  paginateListIdentityProviders,
+  paginateListResourceServers,
+  paginateListUserPoolClients,
   type CreateUserPoolClientCommandInput,
   type GroupType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
 import type { ProgressListener } from '../core/progress.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import { type CognitoGateway, items } from '../cognito/gateway.js';
 import { CREATE_CLIENT_KEYS, pickPresent } from '../cognito/fields.js';
 import {
   type ClientRecord,
@@ -91,7 +99,8 @@ export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): P
   if (journal.state.phases.has('groups')) return;
   ctx.progress({ type: 'phase', phase: 'groups', detail: `${groups.length} groups` });
   const live = new Map<string, GroupType>();
-  for await (const g of gw.listGroups(poolId)) if (g.GroupName) live.set(g.GroupName, g);
+  for await (const g of items(gw.pages(paginateListGroups, { UserPoolId: poolId }), 'Groups'))
+    if (g.GroupName) live.set(g.GroupName, g);
   let done = 0;
   await forEachConcurrent(
     groups,
@@ -109,13 +118,15 @@ export async function restoreGroups(ctx: PhaseContext, groups: GroupRecord[]): P
           journal.append({ t: 'group', n: g.GroupName, s: 'e' });
         } else {
           try {
-            await gw.createGroup({
-              UserPoolId: poolId,
-              GroupName: g.GroupName,
-              ...(g.Description !== undefined ? { Description: g.Description } : {}),
-              ...(g.Precedence !== undefined ? { Precedence: g.Precedence } : {}),
-              ...(g.RoleArn !== undefined ? { RoleArn: g.RoleArn } : {}),
-            });
+            await gw.send(
+              new CreateGroupCommand({
+                UserPoolId: poolId,
+                GroupName: g.GroupName,
+                ...(g.Description !== undefined ? { Description: g.Description } : {}),
+                ...(g.Precedence !== undefined ? { Precedence: g.Precedence } : {}),
+                ...(g.RoleArn !== undefined ? { RoleArn: g.RoleArn } : {}),
+              }),
+            );
             journal.append({ t: 'group', n: g.GroupName, s: 'c' });
           } catch (e) {
             if (awsCode(e) === 'GroupExistsException') {
@@ -144,7 +155,9 @@ export async function restoreResourceServers(
   if (journal.state.phases.has('resource-servers')) return;
   ctx.progress({ type: 'phase', phase: 'resource-servers', detail: `${servers.length}` });
   const live = new Set<string>();
-  for await (const s of gw.listResourceServers(poolId)) if (s.Identifier) live.add(s.Identifier);
+  const liveServers = () =>
+    items(gw.pages(paginateListResourceServers, { UserPoolId: poolId }), 'ResourceServers');
+  for await (const s of liveServers()) if (s.Identifier) live.add(s.Identifier);
   for (const s of servers) {
     if (journal.state.resourceServers.has(s.Identifier)) continue;
     if (journal.state.failed('resourceServer', s.Identifier)) continue;
@@ -153,16 +166,18 @@ export async function restoreResourceServers(
       continue;
     }
     try {
-      await gw.createResourceServer({
-        UserPoolId: poolId,
-        Identifier: s.Identifier,
-        Name: s.Name,
-        ...(s.Scopes?.length ? { Scopes: s.Scopes } : {}),
-      });
+      await gw.send(
+        new CreateResourceServerCommand({
+          UserPoolId: poolId,
+          Identifier: s.Identifier,
+          Name: s.Name,
+          ...(s.Scopes?.length ? { Scopes: s.Scopes } : {}),
+        }),
+      );
     } catch (e) {
       // A retry after a lost answer finds it there already ("… already exists").
       let there = false;
-      for await (const x of gw.listResourceServers(poolId)) there ||= x.Identifier === s.Identifier;
+      for await (const x of liveServers()) there ||= x.Identifier === s.Identifier;
       if (!there) {
         if (!isResourceError(e)) throw e;
         recordResourceFailure(ctx, 'resourceServer', s.Identifier, 'CreateResourceServer', e);
@@ -255,7 +270,10 @@ export async function restoreIdentityProviders(
   if (journal.state.phases.has('identity-providers')) return skipped;
   ctx.progress({ type: 'phase', phase: 'identity-providers', detail: `${idps.length}` });
   const live = new Set<string>();
-  for await (const p of gw.listIdentityProviders(poolId))
+  for await (const p of items(
+    gw.pages(paginateListIdentityProviders, { UserPoolId: poolId }),
+    'Providers',
+  ))
     if (p.ProviderName) live.add(p.ProviderName);
   for (const idp of idps) {
     const name = idp.ProviderName;
@@ -293,7 +311,7 @@ export async function restoreIdentityProviders(
       ...(idp.AcrMapping ? { AcrMapping: idp.AcrMapping } : {}),
     };
     try {
-      await gw.createIdentityProvider(input);
+      await gw.send(new CreateIdentityProviderCommand(input));
       journal.append({ t: 'idp', n: name, s: 'c' });
     } catch (e) {
       if (awsCode(e) === 'DuplicateProviderException') {
@@ -400,7 +418,9 @@ export async function restoreClients(
   if (journal.state.phases.has('clients')) return result();
   ctx.progress({ type: 'phase', phase: 'clients', detail: `${clients.length}` });
   const live: { id: string; name: string }[] = [];
-  for await (const c of gw.listUserPoolClients(poolId))
+  const liveClients = () =>
+    items(gw.pages(paginateListUserPoolClients, { UserPoolId: poolId }), 'UserPoolClients');
+  for await (const c of liveClients())
     if (c.ClientId) live.push({ id: c.ClientId, name: c.ClientName ?? '' });
   if (!journal.state.clientsBefore) {
     journal.append({ t: 'clients-before', ids: live.map((c) => c.id) });
@@ -486,18 +506,12 @@ export async function restoreClients(
       newId = await createOnce(
         () =>
           gw
-            .call(
-              'CreateUserPoolClient',
-              poolId,
-              (abortSignal) =>
-                gw.client.send(new CreateUserPoolClientCommand(input), { abortSignal }),
-              SINGLE_ATTEMPT,
-            )
+            .send(new CreateUserPoolClientCommand(input), SINGLE_ATTEMPT)
             .then((r) => r.UserPoolClient?.ClientId),
         // The answer was lost: a client of that name that was not there before is this one.
         async () => {
           const taken = mapped();
-          for await (const l of gw.listUserPoolClients(poolId)) {
+          for await (const l of liveClients()) {
             if (
               l.ClientId &&
               l.ClientName === name &&
@@ -585,28 +599,30 @@ export async function restoreManagedLoginBranding(
     if (journal.state.failed('managedLoginBranding', name)) continue;
     const useDefaults = b.UseCognitoProvidedValues === true;
     try {
-      await gw.createManagedLoginBranding({
-        UserPoolId: poolId,
-        ClientId: newId,
-        ...(useDefaults
-          ? { UseCognitoProvidedValues: true }
-          : {
-              ...(b.Settings !== undefined ? { Settings: b.Settings } : {}),
-              ...(b.Assets
-                ? {
-                    Assets: b.Assets.map(
-                      ({ Bytes, Category, ColorMode, Extension, ResourceId }): AssetType => ({
-                        Category,
-                        ColorMode,
-                        Extension,
-                        ...(ResourceId ? { ResourceId } : {}),
-                        ...(Bytes ? { Bytes } : {}),
-                      }),
-                    ),
-                  }
-                : {}),
-            }),
-      });
+      await gw.send(
+        new CreateManagedLoginBrandingCommand({
+          UserPoolId: poolId,
+          ClientId: newId,
+          ...(useDefaults
+            ? { UseCognitoProvidedValues: true }
+            : {
+                ...(b.Settings !== undefined ? { Settings: b.Settings } : {}),
+                ...(b.Assets
+                  ? {
+                      Assets: b.Assets.map(
+                        ({ Bytes, Category, ColorMode, Extension, ResourceId }): AssetType => ({
+                          Category,
+                          ColorMode,
+                          Extension,
+                          ...(ResourceId ? { ResourceId } : {}),
+                          ...(Bytes ? { Bytes } : {}),
+                        }),
+                      ),
+                    }
+                  : {}),
+              }),
+        }),
+      );
       journal.append({ t: 'brand', old: b.ClientId, s: 'c' });
     } catch (e) {
       if (awsCode(e) === 'ManagedLoginBrandingExistsException') {

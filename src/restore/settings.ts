@@ -1,8 +1,13 @@
-import type {
-  LogConfigurationType,
-  SetRiskConfigurationCommandInput,
-  SetUserPoolMfaConfigCommandInput,
-  WebAuthnConfigurationType,
+import {
+  DescribeUserPoolCommand,
+  type LogConfigurationType,
+  SetLogDeliveryConfigurationCommand,
+  SetRiskConfigurationCommand,
+  type SetRiskConfigurationCommandInput,
+  SetUICustomizationCommand,
+  SetUserPoolMfaConfigCommand,
+  type SetUserPoolMfaConfigCommandInput,
+  type WebAuthnConfigurationType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, InterruptedError } from '../core/errors.js';
 import { pickPresent, RISK_KEYS } from '../cognito/fields.js';
@@ -114,12 +119,12 @@ export async function applyMfaConfig(
   warn: (w: RestoreWarning) => void,
 ): Promise<void> {
   try {
-    await gw.setUserPoolMfaConfig(input);
+    await gw.send(new SetUserPoolMfaConfigCommand(input));
   } catch (e) {
     const rp = input.WebAuthnConfiguration?.RelyingPartyId;
     if (!rp || !(e instanceof CognitoError) || e.awsCode !== 'InvalidParameterException') throw e;
     const { RelyingPartyId: _rp, ...webAuthn } = input.WebAuthnConfiguration ?? {};
-    await gw.setUserPoolMfaConfig({ ...input, WebAuthnConfiguration: webAuthn });
+    await gw.send(new SetUserPoolMfaConfigCommand({ ...input, WebAuthnConfiguration: webAuthn }));
     warn({
       code: 'WEBAUTHN_RP_NOT_RESTORED',
       message: `Cognito refused the WebAuthn relying party id for the new pool (InvalidParameterException); the rest of the WebAuthn configuration is restored, and passkeys use the pool's domain (${opt('webauthnRpId')} ID once the new pool has its domain)`,
@@ -229,11 +234,13 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
     }
     if (css || image) {
       try {
-        await gw.setUICustomization({
-          UserPoolId: poolId,
-          ...(css ? { CSS: css } : {}),
-          ...(image ? { ImageFile: image } : {}),
-        });
+        await gw.send(
+          new SetUICustomizationCommand({
+            UserPoolId: poolId,
+            ...(css ? { CSS: css } : {}),
+            ...(image ? { ImageFile: image } : {}),
+          }),
+        );
       } catch (e) {
         if (!isRefusal(e)) throw e;
         warn(refused('hosted UI customization (CSS, logo)', 'set it with SetUICustomization', e));
@@ -250,7 +257,7 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
     };
     if (Object.keys(input).length > 1) {
       try {
-        await gw.setRiskConfiguration(input);
+        await gw.send(new SetRiskConfigurationCommand(input));
       } catch (e) {
         if (!isRefusal(e)) throw e;
         warn(
@@ -268,13 +275,18 @@ export async function restorePoolExtras(ctx: ExtrasContext, doc: PoolDocument): 
   const configs = doc.logDeliveryConfiguration?.LogConfigurations ?? [];
   if (configs.length > 0) {
     const account =
-      ctx.account ?? arnPlace((await gw.describeUserPool(poolId))?.Arn ?? '')?.account;
+      ctx.account ??
+      arnPlace(
+        (await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }))).UserPool?.Arn ?? '',
+      )?.account;
     const target = { region: ctx.region, ...(account ? { account } : {}) };
     const { keep, warnings } = logConfigurationsFor(configs, target);
     for (const w of warnings) warn(w);
     if (keep.length > 0) {
       try {
-        await gw.setLogDeliveryConfiguration({ UserPoolId: poolId, LogConfigurations: keep });
+        await gw.send(
+          new SetLogDeliveryConfigurationCommand({ UserPoolId: poolId, LogConfigurations: keep }),
+        );
       } catch (e) {
         if (!isRefusal(e)) throw e;
         warn(

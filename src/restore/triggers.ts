@@ -1,4 +1,5 @@
 import {
+  DescribeUserPoolCommand,
   type LambdaConfigType,
   UpdateUserPoolCommand,
   type UpdateUserPoolCommandInput,
@@ -65,11 +66,9 @@ export async function attachTriggers(
   poolId: string,
   lambdaConfig: LambdaConfigType,
 ): Promise<void> {
-  const live = await gw.describeUserPool(poolId);
+  const { UserPool: live } = await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }));
   if (!live) throw new Error(`DescribeUserPool ${poolId} returned no pool`);
   const input = wholeSettingsUpdate(live, lambdaConfig);
   // Idempotent (the same whole settings twice): a retry after a lost answer is harmless.
-  await gw.call('UpdateUserPool', poolId, (abortSignal) =>
-    gw.client.send(new UpdateUserPoolCommand(input), { abortSignal }),
-  );
+  await gw.send(new UpdateUserPoolCommand(input));
 }

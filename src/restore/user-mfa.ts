@@ -65,9 +65,7 @@ export async function setUserMfaPreference(
   p: MfaPreference,
 ): Promise<void> {
   const input = mfaPreferenceInput(poolId, username, p);
-  await gw.call('AdminSetUserMFAPreference', poolId, (abortSignal) =>
-    gw.client.send(new AdminSetUserMFAPreferenceCommand(input), { abortSignal }),
-  );
+  await gw.send(new AdminSetUserMFAPreferenceCommand(input));
 }
 
 /**

@@ -1,4 +1,12 @@
-import type { AttributeType } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  AdminAddUserToGroupCommand,
+  AdminCreateUserCommand,
+  AdminDisableUserCommand,
+  AdminGetUserCommand,
+  AdminLinkProviderForUserCommand,
+  AdminSetUserPasswordCommand,
+  type AttributeType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError, PartialRestoreError, VaultError } from '../core/errors.js';
 import { awsMessage, rootAwsName } from '../cognito/errors.js';
@@ -181,7 +189,8 @@ export async function restoreUsers(
     try {
       // Disabling needs nothing else to exist; memberships need their group; links need the
       // identity providers (the resources phase).
-      if (f.disable) await gw.adminDisableUser(poolId, f.user);
+      if (f.disable)
+        await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: f.user }));
       operation = 'AdminAddUserToGroup';
       let added = 0;
       for (const g of f.groups) {
@@ -191,7 +200,9 @@ export async function restoreUsers(
           skippedMemberships.set(g, (skippedMemberships.get(g) ?? 0) + 1);
           continue;
         }
-        await gw.adminAddUserToGroup(poolId, f.user, g);
+        await gw.send(
+          new AdminAddUserToGroupCommand({ UserPoolId: poolId, Username: f.user, GroupName: g }),
+        );
         added++;
       }
       operation = 'AdminLinkProviderForUser';
@@ -202,15 +213,17 @@ export async function restoreUsers(
           continue;
         }
         try {
-          await gw.adminLinkProviderForUser({
-            UserPoolId: poolId,
-            DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: f.user },
-            SourceUser: {
-              ProviderName: l.providerName,
-              ProviderAttributeName: 'Cognito_Subject',
-              ProviderAttributeValue: l.userId,
-            },
-          });
+          await gw.send(
+            new AdminLinkProviderForUserCommand({
+              UserPoolId: poolId,
+              DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: f.user },
+              SourceUser: {
+                ProviderName: l.providerName,
+                ProviderAttributeName: 'Cognito_Subject',
+                ProviderAttributeValue: l.userId,
+              },
+            }),
+          );
         } catch (e) {
           if (!alreadyLinked(e)) throw e;
         }
@@ -261,7 +274,16 @@ export async function restoreUsers(
     opts.queueLimit,
     async (p) => {
       try {
-        await gw.adminSetUserPassword(poolId, p.user, randomPassword(opts.signIn.policy), true);
+        // Permanent: CONFIRMED. Sends no message; the password is never part of an error, a
+        // log line or the rate report.
+        await gw.send(
+          new AdminSetUserPasswordCommand({
+            UserPoolId: poolId,
+            Username: p.user,
+            Password: randomPassword(opts.signIn.policy),
+            Permanent: true,
+          }),
+        );
         signInDone(p.old, p.user, p.status, p.plan);
         passwordFailures = 0;
       } catch (e) {
@@ -305,14 +327,17 @@ export async function restoreUsers(
       let newSub: string | undefined;
       let status: 'c' | 'e' = 'c';
       try {
-        const created = await gw.adminCreateUser({
-          UserPoolId: poolId,
-          Username: login,
-          UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
-          ...(plan.temporaryPassword
-            ? { TemporaryPassword: randomPassword(opts.signIn.policy) }
-            : {}),
-        });
+        // MessageAction SUPPRESS is forced by the pacing plugin on every AdminCreateUser.
+        const { User: created } = await gw.send(
+          new AdminCreateUserCommand({
+            UserPoolId: poolId,
+            Username: login,
+            UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
+            ...(plan.temporaryPassword
+              ? { TemporaryPassword: randomPassword(opts.signIn.policy) }
+              : {}),
+          }),
+        );
         newUsername = created?.Username ?? login;
         newSub = created?.Attributes?.find((a) => a.Name === 'sub')?.Value;
       } catch (e) {
@@ -320,7 +345,7 @@ export async function restoreUsers(
         // Already there: created by a run that died before journaling it, or (--merge) a
         // user the target had. Either way it is done, never created twice.
         operation = 'AdminGetUser';
-        const got = await gw.adminGetUser(poolId, login);
+        const got = await gw.send(new AdminGetUserCommand({ UserPoolId: poolId, Username: login }));
         newUsername = got.Username ?? login;
         newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
         // Ours if an earlier run sent this AdminCreateUser, or if an earlier attempt of this
@@ -330,7 +355,9 @@ export async function restoreUsers(
       }
       if (newSub === undefined) {
         operation = 'AdminGetUser';
-        const got = await gw.adminGetUser(poolId, newUsername);
+        const got = await gw.send(
+          new AdminGetUserCommand({ UserPoolId: poolId, Username: newUsername }),
+        );
         newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
       }
       journal.append({

@@ -11,9 +11,12 @@ import {
   AdminUpdateUserAttributesCommand,
   CreateGroupCommand,
   type UserType,
+  paginateListGroups,
+  paginateListUsers,
+  paginateListUsersInGroup,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { CognitoGateway, items } from '../../src/cognito/gateway.js';
 import { seedPool, type SeedResult } from '../../src/demo/seed.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 
@@ -115,7 +118,11 @@ describe('cognito-vault diff (built CLI, moto)', () => {
 
   it('a changed pool: exit 9, every class counted, no usernames on the console; --details 0600', async () => {
     const users: UserType[] = [];
-    for await (const u of gw.listUsers(seed.userPoolId)) users.push(u);
+    for await (const u of items(
+      gw.pages(paginateListUsers, { UserPoolId: seed.userPoolId }),
+      'Users',
+    ))
+      users.push(u);
     const enabled = users.filter((u) => u.Enabled !== false);
     const [gone, edited, disabled, member] = enabled;
     if (!gone?.Username || !edited?.Username || !disabled?.Username || !member?.Username)
@@ -135,8 +142,12 @@ describe('cognito-vault diff (built CLI, moto)', () => {
       new AdminDisableUserCommand({ UserPoolId: seed.userPoolId, Username: disabled.Username }),
     );
     let group: string | undefined;
-    for await (const g of gw.listGroups(seed.userPoolId)) {
-      for await (const u of gw.listUsersInGroup(seed.userPoolId, g.GroupName ?? '')) {
+    for await (const g of items(
+      gw.pages(paginateListGroups, { UserPoolId: seed.userPoolId }),
+      'Groups',
+    )) {
+      const input = { UserPoolId: seed.userPoolId, GroupName: g.GroupName ?? '' };
+      for await (const u of items(gw.pages(paginateListUsersInGroup, input), 'Users')) {
         if (u.Username && ![gone, edited, disabled].some((x) => x.Username === u.Username)) {
           group = g.GroupName;
           await raw.send(

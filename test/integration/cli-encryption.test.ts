@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ListUserPoolsCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { ListUserPoolsCommand, paginateListUsers } from '@aws-sdk/client-cognito-identity-provider';
+import { items } from '../../src/cognito/gateway.js';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -98,8 +99,8 @@ beforeAll(async () => {
   }
   seed = await seedPool(fx.gw, { users: USERS, groups: 3 });
   usernames = [];
-  for await (const u of fx.gw.listUsers(seed.userPoolId))
-    if (u.Username) usernames.push(u.Username);
+  const listed = fx.gw.pages(paginateListUsers, { UserPoolId: seed.userPoolId });
+  for await (const u of items(listed, 'Users')) if (u.Username) usernames.push(u.Username);
   const b = await cli([
     'backup',
     '--user-pool-id',
@@ -267,7 +268,11 @@ describe('encrypted snapshots (built CLI, moto)', () => {
     noPii(r);
     const j = JSON.parse(r.stdout) as { userPoolId: string };
     let n = 0;
-    for await (const _ of fx.gw.listUsers(j.userPoolId)) n++;
+    for await (const _ of items(
+      fx.gw.pages(paginateListUsers, { UserPoolId: j.userPoolId }),
+      'Users',
+    ))
+      n++;
     expect(n).toBe(USERS);
   }, 180_000);
 

@@ -1,3 +1,12 @@
+import { items } from '../../src/cognito/gateway.js';
+import {
+  CreateUserPoolCommand,
+  GetCSVHeaderCommand,
+  CreateUserImportJobCommand,
+  DescribeUserImportJobCommand,
+  StartUserImportJobCommand,
+  paginateListUsers,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -195,11 +204,13 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
   });
 
   it('takes the live header and rules; a user whose attribute the target lacks is ineligible', async () => {
-    const created = await fx.gw.createUserPool({
-      PoolName: 'target',
-      AutoVerifiedAttributes: ['email'],
-      MfaConfiguration: 'OFF',
-    });
+    const { UserPool: created } = await fx.gw.send(
+      new CreateUserPoolCommand({
+        PoolName: 'target',
+        AutoVerifiedAttributes: ['email'],
+        MfaConfiguration: 'OFF',
+      }),
+    );
     const target = created?.Id ?? '';
     const to = path.join(work, 'out-live');
     const r = await cli([
@@ -221,7 +232,9 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
       ineligible: { byReason: Record<string, number> };
     };
     expect(j.headerSource).toBe('GetCSVHeader');
-    expect(j.header).toEqual(await fx.gw.getCSVHeader(target));
+    expect(j.header).toEqual(
+      (await fx.gw.send(new GetCSVHeaderCommand({ UserPoolId: target }))).CSVHeader,
+    );
     expect(j.header).not.toContain('custom:tier');
     // custom:tier is empty for most users (skipped), but person-102 has one: no column for it
     expect(j.eligible).toBe(20);
@@ -247,12 +260,14 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
   it('round trip: the exported file, run as an import job through the gateway, recreates the users as they were', async () => {
     const target =
       (
-        await fx.gw.createUserPool({
-          PoolName: 'roundtrip',
-          AutoVerifiedAttributes: ['email'],
-          Schema: [{ Name: 'tier', AttributeDataType: 'String', Mutable: true }],
-        })
-      )?.Id ?? '';
+        await fx.gw.send(
+          new CreateUserPoolCommand({
+            PoolName: 'roundtrip',
+            AutoVerifiedAttributes: ['email'],
+            Schema: [{ Name: 'tier', AttributeDataType: 'String', Mutable: true }],
+          }),
+        )
+      ).UserPool?.Id ?? '';
     const to = path.join(work, 'out-roundtrip');
     const r = await cli([
       'export-csv',
@@ -265,22 +280,27 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
       fx.moto.endpoint,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const job = await fx.gw.createUserImportJob({
-      JobName: 'roundtrip',
-      UserPoolId: target,
-      CloudWatchLogsRoleArn: 'arn:aws:iam::123456789012:role/CognitoImportLogs',
-    });
+    const { UserImportJob: job } = await fx.gw.send(
+      new CreateUserImportJobCommand({
+        JobName: 'roundtrip',
+        UserPoolId: target,
+        CloudWatchLogsRoleArn: 'arn:aws:iam::123456789012:role/CognitoImportLogs',
+      }),
+    );
+    const jobInput = { UserPoolId: target, JobId: job?.JobId ?? '' };
+    const describe = async () =>
+      (await fx.gw.send(new DescribeUserImportJobCommand(jobInput))).UserImportJob;
     const up = await fetch(job?.PreSignedUrl ?? '', {
       method: 'PUT',
       body: await readFile(path.join(to, 'users-00001.csv')),
       headers: { 'x-amz-server-side-encryption': 'aws:kms' },
     });
     expect(up.status).toBe(200);
-    await fx.gw.startUserImportJob(target, job?.JobId ?? '');
-    let done = await fx.gw.describeUserImportJob(target, job?.JobId ?? '');
+    await fx.gw.send(new StartUserImportJobCommand(jobInput));
+    let done = await describe();
     for (let i = 0; i < 600 && ['Pending', 'InProgress'].includes(done?.Status ?? ''); i++) {
       await new Promise((res) => setTimeout(res, 50));
-      done = await fx.gw.describeUserImportJob(target, job?.JobId ?? '');
+      done = await describe();
     }
     expect(done).toMatchObject({
       Status: 'Succeeded',
@@ -289,7 +309,8 @@ describe('export-csv --header-from (GetCSVHeader through the import-job double)'
       SkippedUsers: 0,
     });
     const users = [];
-    for await (const u of fx.gw.listUsers(target)) users.push(u);
+    for await (const u of items(fx.gw.pages(paginateListUsers, { UserPoolId: target }), 'Users'))
+      users.push(u);
     expect(users).toHaveLength(20);
     for (const u of users) {
       expect(u.UserStatus).toBe('RESET_REQUIRED');

@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CognitoIdentityProviderClient,
+  CreateUserPoolCommand,
+  CreateUserPoolDomainCommand,
+  SetUserPoolMfaConfigCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { backupAllPools, backupPool } from '../../src/backup/engine.js';
@@ -257,7 +262,9 @@ async function withTriggersAndMfa(reader: SnapshotReader): Promise<SnapshotReade
 
 async function emptyPoolLike(gw: CognitoGateway, reader: SnapshotReader, name: string) {
   const doc = await reader.readJson('pool', PoolDocument);
-  return (await gw.createUserPool(planPoolCreation(doc, name).input))?.Id ?? '';
+  return (
+    (await gw.send(new CreateUserPoolCommand(planPoolCreation(doc, name).input))).UserPool?.Id ?? ''
+  );
 }
 
 beforeAll(async () => {
@@ -276,12 +283,16 @@ beforeAll(async () => {
   });
   sourcePoolId = seeded.userPoolId;
   // A domain (backup describes it) and TOTP MFA (a new pool gets it by SetUserPoolMfaConfig).
-  await fixture.gw.createUserPoolDomain({ UserPoolId: sourcePoolId, Domain: 'policy-source-x' });
-  await fixture.gw.setUserPoolMfaConfig({
-    UserPoolId: sourcePoolId,
-    SoftwareTokenMfaConfiguration: { Enabled: true },
-    MfaConfiguration: 'OPTIONAL',
-  });
+  await fixture.gw.send(
+    new CreateUserPoolDomainCommand({ UserPoolId: sourcePoolId, Domain: 'policy-source-x' }),
+  );
+  await fixture.gw.send(
+    new SetUserPoolMfaConfigCommand({
+      UserPoolId: sourcePoolId,
+      SoftwareTokenMfaConfiguration: { Enabled: true },
+      MfaConfiguration: 'OPTIONAL',
+    }),
+  );
   snapshotRoot = path.join(work, 'snapshots');
   const secrets = path.join(work, 'idp-secrets.json');
   writeFileSync(secrets, JSON.stringify({ Google: { client_secret: 'x' } }));

@@ -1,4 +1,10 @@
 import path from 'node:path';
+import {
+  CreateManagedLoginBrandingCommand,
+  CreateUserPoolClientCommand,
+  SetRiskConfigurationCommand,
+  SetUICustomizationCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import type { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -31,35 +37,53 @@ beforeAll(async () => {
   });
   gw = fixture.gw;
   source = (await seedPool(gw, { poolName: 'settings-source', users: 4, groups: 1 })).userPoolId;
-  web = (await gw.createUserPoolClient({ UserPoolId: source, ClientName: 'web' }))?.ClientId ?? '';
+  web =
+    (await gw.send(new CreateUserPoolClientCommand({ UserPoolId: source, ClientName: 'web' })))
+      .UserPoolClient?.ClientId ?? '';
   mobile =
-    (await gw.createUserPoolClient({ UserPoolId: source, ClientName: 'mobile' }))?.ClientId ?? '';
-  await gw.setUICustomization({ UserPoolId: source, CSS: '.banner-customizable { color: red; }' });
-  await gw.setUICustomization({
-    UserPoolId: source,
-    ClientId: web,
-    CSS: '.banner-customizable { color: blue; }',
-  });
-  await gw.setRiskConfiguration({
-    UserPoolId: source,
-    RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
-  });
-  await gw.setRiskConfiguration({
-    UserPoolId: source,
-    ClientId: mobile,
-    RiskExceptionConfiguration: { SkippedIPRangeList: ['198.51.100.0/24'] },
-  });
-  await gw.createManagedLoginBranding({
-    UserPoolId: source,
-    ClientId: web,
-    Settings: { components: { form: { borderRadius: 8 } } },
-    Assets: [{ Category: 'FORM_LOGO', ColorMode: 'LIGHT', Extension: 'PNG', Bytes: logo }],
-  });
-  await gw.createManagedLoginBranding({
-    UserPoolId: source,
-    ClientId: mobile,
-    UseCognitoProvidedValues: true,
-  });
+    (await gw.send(new CreateUserPoolClientCommand({ UserPoolId: source, ClientName: 'mobile' })))
+      .UserPoolClient?.ClientId ?? '';
+  await gw.send(
+    new SetUICustomizationCommand({
+      UserPoolId: source,
+      CSS: '.banner-customizable { color: red; }',
+    }),
+  );
+  await gw.send(
+    new SetUICustomizationCommand({
+      UserPoolId: source,
+      ClientId: web,
+      CSS: '.banner-customizable { color: blue; }',
+    }),
+  );
+  await gw.send(
+    new SetRiskConfigurationCommand({
+      UserPoolId: source,
+      RiskExceptionConfiguration: { BlockedIPRangeList: ['192.0.2.0/24'] },
+    }),
+  );
+  await gw.send(
+    new SetRiskConfigurationCommand({
+      UserPoolId: source,
+      ClientId: mobile,
+      RiskExceptionConfiguration: { SkippedIPRangeList: ['198.51.100.0/24'] },
+    }),
+  );
+  await gw.send(
+    new CreateManagedLoginBrandingCommand({
+      UserPoolId: source,
+      ClientId: web,
+      Settings: { components: { form: { borderRadius: 8 } } },
+      Assets: [{ Category: 'FORM_LOGO', ColorMode: 'LIGHT', Extension: 'PNG', Bytes: logo }],
+    }),
+  );
+  await gw.send(
+    new CreateManagedLoginBrandingCommand({
+      UserPoolId: source,
+      ClientId: mobile,
+      UseCognitoProvidedValues: true,
+    }),
+  );
 }, 120_000);
 
 /** A copy of the snapshot whose managed-login-branding.json is empty. */

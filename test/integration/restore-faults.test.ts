@@ -1,10 +1,11 @@
+import { paginateListUserPools } from '@aws-sdk/client-cognito-identity-provider';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { CognitoGateway, items } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
@@ -110,7 +111,8 @@ describe('restore under quotas, latency and faults', () => {
     expect(cmp.differences).toEqual([]);
     // Exactly one pool and one client per name: lost answers did not make duplicates.
     const names: string[] = [];
-    for await (const p of direct.listUserPools()) names.push(p.Name ?? '');
+    const pools = direct.pages(paginateListUserPools, { MaxResults: 60 });
+    for await (const p of items(pools, 'UserPools')) names.push(p.Name ?? '');
     expect(names.filter((n) => n === 'faults-target')).toHaveLength(1);
     expect(cmp.summary.clients).toEqual({ a: 2, b: 2 });
 

@@ -1,3 +1,7 @@
+import {
+  CreateIdentityProviderCommand,
+  CreateUserPoolClientCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import path from 'node:path';
 import type { CreateIdentityProviderCommandInput } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,39 +86,41 @@ beforeAll(async () => {
   const seeded = await seedPool(gw, { poolName: 'fidelity-source', users: 6, groups: 3 });
   sourcePoolId = seeded.userPoolId;
   for (const idp of IDPS) {
-    await gw.createIdentityProvider({ UserPoolId: sourcePoolId, ...idp });
+    await gw.send(new CreateIdentityProviderCommand({ UserPoolId: sourcePoolId, ...idp }));
   }
   // Every field CreateUserPoolClient takes.
-  await gw.createUserPoolClient({
-    UserPoolId: sourcePoolId,
-    ClientName: 'maximal',
-    GenerateSecret: true,
-    RefreshTokenValidity: 10,
-    AccessTokenValidity: 2,
-    IdTokenValidity: 3,
-    TokenValidityUnits: { AccessToken: 'hours', IdToken: 'hours', RefreshToken: 'days' },
-    ReadAttributes: ['email', 'name', 'custom:tier'],
-    WriteAttributes: ['name', 'custom:tier'],
-    ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_USER_AUTH'],
-    SupportedIdentityProviders: ['COGNITO', 'Google', ...IDPS.map((i) => i.ProviderName ?? '')],
-    CallbackURLs: ['https://app.example.com/callback'],
-    LogoutURLs: ['https://app.example.com/logout'],
-    DefaultRedirectURI: 'https://app.example.com/callback',
-    AllowedOAuthFlows: ['code'],
-    AllowedOAuthScopes: ['openid', 'email', 'https://api.example.com/orders.read'],
-    AllowedOAuthFlowsUserPoolClient: true,
-    AnalyticsConfiguration: {
-      ApplicationId: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
-      RoleArn: 'arn:aws:iam::123456789012:role/pinpoint',
-      ExternalId: 'ext-id',
-      UserDataShared: false,
-    },
-    PreventUserExistenceErrors: 'ENABLED',
-    EnableTokenRevocation: true,
-    EnablePropagateAdditionalUserContextData: true,
-    AuthSessionValidity: 5,
-    RefreshTokenRotation: { Feature: 'ENABLED', RetryGracePeriodSeconds: 30 },
-  });
+  await gw.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: sourcePoolId,
+      ClientName: 'maximal',
+      GenerateSecret: true,
+      RefreshTokenValidity: 10,
+      AccessTokenValidity: 2,
+      IdTokenValidity: 3,
+      TokenValidityUnits: { AccessToken: 'hours', IdToken: 'hours', RefreshToken: 'days' },
+      ReadAttributes: ['email', 'name', 'custom:tier'],
+      WriteAttributes: ['name', 'custom:tier'],
+      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_USER_AUTH'],
+      SupportedIdentityProviders: ['COGNITO', 'Google', ...IDPS.map((i) => i.ProviderName ?? '')],
+      CallbackURLs: ['https://app.example.com/callback'],
+      LogoutURLs: ['https://app.example.com/logout'],
+      DefaultRedirectURI: 'https://app.example.com/callback',
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthScopes: ['openid', 'email', 'https://api.example.com/orders.read'],
+      AllowedOAuthFlowsUserPoolClient: true,
+      AnalyticsConfiguration: {
+        ApplicationId: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
+        RoleArn: 'arn:aws:iam::123456789012:role/pinpoint',
+        ExternalId: 'ext-id',
+        UserDataShared: false,
+      },
+      PreventUserExistenceErrors: 'ENABLED',
+      EnableTokenRevocation: true,
+      EnablePropagateAdditionalUserContextData: true,
+      AuthSessionValidity: 5,
+      RefreshTokenRotation: { Feature: 'ENABLED', RetryGracePeriodSeconds: 30 },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {

@@ -1,3 +1,5 @@
+import { items } from '../../src/cognito/gateway.js';
+import { paginateListUsers } from '@aws-sdk/client-cognito-identity-provider';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -143,8 +145,8 @@ async function killAndResume(poolName: string, killWhen: (journal: string) => bo
   expect(cmp.summary.subMap).toMatchObject({ entries: USERS, wrong: 0 });
   // Imported users keep RESET_REQUIRED: no password was set on them, on either run.
   let reset = 0;
-  for await (const u of fixture.gw.listUsers(r.userPoolId))
-    if (u.UserStatus === 'RESET_REQUIRED') reset++;
+  const listed = fixture.gw.pages(paginateListUsers, { UserPoolId: r.userPoolId });
+  for await (const u of items(listed, 'Users')) if (u.UserStatus === 'RESET_REQUIRED') reset++;
   expect(reset).toBe(r.users.imported);
   return { jobs, journal: readFileSync(journal, 'utf8') };
 }

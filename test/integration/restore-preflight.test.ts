@@ -11,10 +11,12 @@ import {
   ListResourceServersCommand,
   ListUserPoolClientsCommand,
   ListUsersCommand,
+  CreateUserPoolCommand,
+  paginateListUserPools,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { CognitoGateway } from '../../src/cognito/gateway.js';
+import { CognitoGateway, items } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
 import { PoolDocument, SnapshotReader } from '../../src/snapshot/index.js';
@@ -86,7 +88,7 @@ async function targetPool(
 ) {
   const input = planPoolCreation(doc, name).input;
   edit(input);
-  const p = await gw.createUserPool(input);
+  const { UserPool: p } = await gw.send(new CreateUserPoolCommand(input));
   return p?.Id ?? '';
 }
 
@@ -259,7 +261,8 @@ describe('restore preflight through the CLI', () => {
     expect(await contents(target)).toEqual(EMPTY);
     const collectNames = async () => {
       const names: string[] = [];
-      for await (const p of gw.listUserPools()) names.push(p.Name ?? '');
+      for await (const p of items(gw.pages(paginateListUserPools, { MaxResults: 60 }), 'UserPools'))
+        names.push(p.Name ?? '');
       return names;
     };
     const r2 = await cli([

@@ -9,6 +9,8 @@ import {
   ListIdentityProvidersCommand,
   ListUserPoolClientsCommand,
   ListUsersCommand,
+  CreateIdentityProviderCommand,
+  CreateUserPoolClientCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
@@ -113,39 +115,45 @@ beforeAll(async () => {
   });
   const poolId = seeded.userPoolId;
   // What DescribeIdentityProvider shows of an Apple provider: no private_key.
-  await gw.createIdentityProvider({
-    UserPoolId: poolId,
-    ProviderName: 'SignInWithApple',
-    ProviderType: 'SignInWithApple',
-    ProviderDetails: {
-      client_id: 'com.example.app',
-      team_id: 'TEAM123456',
-      key_id: 'KEY1234567',
-      authorize_scopes: 'email name',
-    },
-    AttributeMapping: { email: 'email' },
-  });
-  await gw.createIdentityProvider({
-    UserPoolId: poolId,
-    ProviderName: 'Broken',
-    ProviderType: 'OIDC',
-    ProviderDetails: {
-      client_id: 'broken',
-      client_secret: 'broken-secret',
-      oidc_issuer: 'https://broken.example.com',
-      authorize_scopes: 'openid',
-      attributes_request_method: 'GET',
-    },
-  });
-  await gw.createUserPoolClient({
-    UserPoolId: poolId,
-    ClientName: 'federated',
-    SupportedIdentityProviders: ['COGNITO', 'Google', 'SignInWithApple', 'Broken'],
-    CallbackURLs: ['https://app.example.com/callback'],
-    AllowedOAuthFlows: ['code'],
-    AllowedOAuthScopes: ['openid', 'email'],
-    AllowedOAuthFlowsUserPoolClient: true,
-  });
+  await gw.send(
+    new CreateIdentityProviderCommand({
+      UserPoolId: poolId,
+      ProviderName: 'SignInWithApple',
+      ProviderType: 'SignInWithApple',
+      ProviderDetails: {
+        client_id: 'com.example.app',
+        team_id: 'TEAM123456',
+        key_id: 'KEY1234567',
+        authorize_scopes: 'email name',
+      },
+      AttributeMapping: { email: 'email' },
+    }),
+  );
+  await gw.send(
+    new CreateIdentityProviderCommand({
+      UserPoolId: poolId,
+      ProviderName: 'Broken',
+      ProviderType: 'OIDC',
+      ProviderDetails: {
+        client_id: 'broken',
+        client_secret: 'broken-secret',
+        oidc_issuer: 'https://broken.example.com',
+        authorize_scopes: 'openid',
+        attributes_request_method: 'GET',
+      },
+    }),
+  );
+  await gw.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: poolId,
+      ClientName: 'federated',
+      SupportedIdentityProviders: ['COGNITO', 'Google', 'SignInWithApple', 'Broken'],
+      CallbackURLs: ['https://app.example.com/callback'],
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthScopes: ['openid', 'email'],
+      AllowedOAuthFlowsUserPoolClient: true,
+    }),
+  );
   const root = new LocalDirStorage(path.join(work, 'snapshots'));
   const b = await backupPool(gw, root, { userPoolId: poolId });
   snapshot = path.join(root.location, poolId, b.manifest.snapshotId);

@@ -15,6 +15,8 @@ import {
   ListUsersCommand,
   ListUsersInGroupCommand,
   type UserType,
+  CreateUserPoolCommand,
+  DescribeUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
@@ -226,7 +228,9 @@ async function restore(
 
 async function emptyPoolLike(seeded: Seeded, name: string): Promise<string> {
   const doc = await seeded.reader.readJson('pool', PoolDocument);
-  const pool = await gw.createUserPool(planPoolCreation(doc, name).input);
+  const { UserPool: pool } = await gw.send(
+    new CreateUserPoolCommand(planPoolCreation(doc, name).input),
+  );
   return pool?.Id ?? '';
 }
 
@@ -261,7 +265,9 @@ describe('restore on moto', () => {
           suppressed.push((args.input as { MessageAction?: string }).MessageAction);
         return next(args);
       },
-      { step: 'initialize', name: 'recordOperations' },
+      // After serialization (build step): the input as sent, after the pacing plugin's
+      // invariants (AdminCreateUser is SUPPRESS whatever the caller put in).
+      { step: 'build', name: 'recordOperations' },
     );
     const t0 = performance.now();
     const r = await restore(plain.reader, { target: { createPool: 'restored-new' } }).finally(() =>
@@ -432,7 +438,9 @@ describe('restore on moto', () => {
       domain: 'restored-email-prefix',
       legacySubAttribute: 'legacy_sub',
     });
-    const created = await gw.describeUserPool(r.userPoolId);
+    const { UserPool: created } = await gw.send(
+      new DescribeUserPoolCommand({ UserPoolId: r.userPoolId }),
+    );
     expect(created?.Domain).toBe('restored-email-prefix');
     expect(created?.SchemaAttributes?.map((a) => a.Name)).toContain('custom:legacy_sub');
     expect(r.users).toEqual({

@@ -1,4 +1,4 @@
-/** Errors shaped like the ones the AWS SDK and Node raise, for aws-sdk-client-mock tests. */
+/** Errors shaped like the ones the AWS SDK and Node raise, for client-double tests (stack-mock.ts). */
 export const awsError = (name: string, status = 400, fault: 'client' | 'server' = 'client') =>
   Object.assign(new Error(`${name}: simulated`), {
     name,

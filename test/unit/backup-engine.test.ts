@@ -30,7 +30,6 @@ import {
   type ListUsersInGroupCommandInput,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -60,6 +59,7 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import { joinKey, type Storage, type StorageEntry } from '../../src/storage/storage.js';
 import { awsError, htmlServerError } from '../support/aws-errors.js';
 import { FaultyStorage } from '../support/faulty-storage.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const POOL = 'us-east-1_EngineUnit';
 
@@ -103,7 +103,7 @@ function listUsersFake(all: UserType[], opts: { refuseFilter?: boolean } = {}) {
 }
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let users: UserType[];
 const GROUPS = ['everyone', 'admins'];
@@ -113,7 +113,7 @@ beforeEach(() => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2 },

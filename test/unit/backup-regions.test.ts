@@ -13,7 +13,6 @@ import {
   ListUserPoolsCommand,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   backupRegions,
@@ -26,8 +25,9 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { COGNITO_REGIONS, isOptInRegion, parseRegionList } from '../../src/cognito/regions.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
-type Mock = ReturnType<typeof mockClient>;
+type Mock = StackMock;
 
 interface FakeRegion {
   gw: CognitoGateway;
@@ -43,7 +43,7 @@ function fakeRegion(region: string, pools: string[], tweak?: (mock: Mock) => voi
     region,
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  const mock = mockClient(client);
+  const mock = stackMock(client);
   mock.on(ListUserPoolsCommand).resolves({ UserPools: pools.map((Id) => ({ Id, Name: 'same' })) });
   mock.on(DescribeUserPoolCommand).callsFake(async (input: { UserPoolId: string }) => ({
     UserPool: { Id: input.UserPoolId, Name: 'same', EstimatedNumberOfUsers: 2 },

@@ -18,7 +18,7 @@ import {
   ListUsersInGroupCommand,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESTORE_WRITES, WRITTEN_NOT_COMPARED } from '../../src/cognito/fields.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -107,7 +107,7 @@ function side(): Side {
   };
 }
 
-let mock: ReturnType<typeof mockClient> | undefined;
+let mock: StackMock | undefined;
 afterEach(() => mock?.restore());
 
 async function compare(a: Side, b: Side, opts: CompareOptions = { userMfa: true }) {
@@ -115,7 +115,7 @@ async function compare(a: Side, b: Side, opts: CompareOptions = { userMfa: true 
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   const of = (id: string | undefined): Side => (id === A ? a : b);
   mock.on(DescribeUserPoolCommand).callsFake((i) => ({ UserPool: of(i.UserPoolId).pool }));
   mock.on(GetUserPoolMfaConfigCommand).callsFake((i) => of(i.UserPoolId).mfa);

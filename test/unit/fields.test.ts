@@ -17,7 +17,6 @@ import {
   ListUsersCommand,
   ListUsersInGroupCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ASSET_KEYS,
@@ -44,6 +43,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { locateCognitoModel } from '../../src/demo/request-guard.js';
 import { comparePools } from '../../src/compare/index.js';
 import { awsError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 // The compile-time checks in src/cognito/fields.ts hold the SDK's members; this holds the API
 // model's (botocore's, installed with moto), which may know a field the SDK does not yet.
@@ -89,7 +89,7 @@ describe("field lists cover Cognito's API model", () => {
 
 const A = 'us-east-1_A';
 const B = 'us-east-1_B';
-let mock: ReturnType<typeof mockClient> | undefined;
+let mock: StackMock | undefined;
 afterEach(() => mock?.restore());
 
 interface Side {
@@ -118,7 +118,7 @@ async function compare(a: Side, b: Side) {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   const of = (id: string | undefined): Side => (id === A ? a : b);
   mock.on(DescribeUserPoolCommand).callsFake((i) => ({ UserPool: of(i.UserPoolId).pool }));
   mock.on(GetUserPoolMfaConfigCommand).callsFake((i) => of(i.UserPoolId).mfa);

@@ -10,10 +10,12 @@ import {
   NotAuthorizedException,
   ResourceNotFoundException,
   TooManyRequestsException,
+  paginateListGroups,
+  paginateListUsers,
+  paginateListUsersInGroup,
   type ListUsersCommandInput,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CognitoError,
@@ -26,12 +28,14 @@ import {
 import { classifyFailure, toVaultError } from '../../src/cognito/errors.js';
 import {
   CognitoGateway,
+  items,
   regionOfPoolId,
   resolveRegion,
   type RetryPolicy,
 } from '../../src/cognito/gateway.js';
 import { RateController } from '../../src/cognito/rate.js';
 import { awsError, htmlServerError, netError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const POOL = 'us-east-1_TestPool1';
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
@@ -46,14 +50,14 @@ function users(from: number, n: number): UserType[] {
 }
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 
 beforeEach(() => {
   client = new CognitoIdentityProviderClient({
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
 });
 afterEach(() => {
   mock.restore();
@@ -63,6 +67,9 @@ afterEach(() => {
 function gateway(retry: Partial<RetryPolicy> = {}, rate = new RateController({ unlimited: true })) {
   return new CognitoGateway(client, { rate, retry: { ...FAST, ...retry } });
 }
+
+const describePool = (gw: CognitoGateway) =>
+  gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL })).then((r) => r.UserPool);
 
 async function failure(p: Promise<unknown>): Promise<VaultError> {
   return p.then(
@@ -85,7 +92,8 @@ describe('throttling', () => {
       .resolves({ Users: users(0, 2) });
 
     const got: UserType[] = [];
-    for await (const u of gw.listUsers(POOL)) got.push(u);
+    for await (const u of items(gw.pages(paginateListUsers, { UserPoolId: POOL }), 'Users'))
+      got.push(u);
 
     expect(got.map((u) => u.Username)).toEqual(['u0', 'u1']);
     expect(mock.commandCalls(ListUsersCommand)).toHaveLength(4);
@@ -99,7 +107,8 @@ describe('throttling', () => {
     const rate = new RateController({ maxRps: { UserList: 1000 } });
     const gw = gateway({}, rate);
     mock.on(ListUsersInGroupCommand).rejectsOnce(throttle()).resolves({ Users: [] });
-    for await (const _ of gw.listUsersInGroup(POOL, 'g')) void _;
+    const members = gw.pages(paginateListUsersInGroup, { UserPoolId: POOL, GroupName: 'g' });
+    for await (const _ of members) void _;
     // ListUsers shares the UserList bucket with ListUsersInGroup.
     expect(rate.limiter('UserList').currentRate).toBeLessThanOrEqual(500);
   });
@@ -107,7 +116,7 @@ describe('throttling', () => {
   it('gives up after throttleAttempts with ServiceUnavailableError THROTTLED (exit 7)', async () => {
     const gw = gateway({ throttleAttempts: 3 });
     mock.on(DescribeUserPoolCommand).rejects(throttle());
-    const e = await failure(gw.describeUserPool(POOL));
+    const e = await failure(describePool(gw));
     expect(e).toBeInstanceOf(ServiceUnavailableError);
     expect(e).toMatchObject({ code: 'THROTTLED', exitCode: 7 });
     expect(e.context).toMatchObject({ operation: 'DescribeUserPool', attempts: 3 });
@@ -131,7 +140,7 @@ describe('transient failures', () => {
       .rejectsOnce(htmlServerError())
       .rejectsOnce(awsError('ServiceUnavailable', 503, 'server'))
       .resolves({ UserPool: { Id: POOL, Name: 'p' } });
-    const pool = await gw.describeUserPool(POOL);
+    const pool = await describePool(gw);
     expect(pool?.Id).toBe(POOL);
     expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(5);
     expect(gw.rate.report()[0]).toMatchObject({ calls: 5, retries: 4, throttles: 0 });
@@ -144,14 +153,15 @@ describe('transient failures', () => {
       .rejectsOnce(new Error('socket hang up'))
       .resolves({ Groups: [{ GroupName: 'g' }] });
     const names: string[] = [];
-    for await (const g of gw.listGroups(POOL)) names.push(g.GroupName ?? '');
+    for await (const g of items(gw.pages(paginateListGroups, { UserPoolId: POOL }), 'Groups'))
+      names.push(g.GroupName ?? '');
     expect(names).toEqual(['g']);
   });
 
   it('gives up after transientAttempts with SERVICE_ERROR (exit 7)', async () => {
     const gw = gateway({ transientAttempts: 4 });
     mock.on(DescribeUserPoolCommand).rejects(htmlServerError());
-    const e = await failure(gw.describeUserPool(POOL));
+    const e = await failure(describePool(gw));
     expect(e).toBeInstanceOf(ServiceUnavailableError);
     expect(e).toMatchObject({ code: 'SERVICE_ERROR', exitCode: 7 });
     expect(e.message).toMatch(/HTTP 500/);
@@ -161,7 +171,7 @@ describe('transient failures', () => {
   it('an endpoint that never answered fails fast when refused (ENDPOINT_UNREACHABLE, exit 7)', async () => {
     const gw = gateway({ transientAttempts: 8, unreachableAttempts: 3 });
     mock.on(DescribeUserPoolCommand).rejects(netError('ECONNREFUSED'));
-    const e = await failure(gw.describeUserPool(POOL));
+    const e = await failure(describePool(gw));
     expect(e).toMatchObject({ code: 'ENDPOINT_UNREACHABLE', exitCode: 7 });
     expect(e.message).toMatch(/cannot reach the Cognito endpoint \(ECONNREFUSED\)/);
     expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(3);
@@ -170,9 +180,9 @@ describe('transient failures', () => {
   it('once the endpoint has answered, a refused connection gets the full retry budget', async () => {
     const gw = gateway({ transientAttempts: 6, unreachableAttempts: 2 });
     mock.on(DescribeUserPoolCommand).resolvesOnce({ UserPool: { Id: POOL } });
-    await gw.describeUserPool(POOL);
+    await describePool(gw);
     mock.on(DescribeUserPoolCommand).rejects(netError('ENOTFOUND', 'getaddrinfo ENOTFOUND x'));
-    const e = await failure(gw.describeUserPool(POOL));
+    const e = await failure(describePool(gw));
     expect(e).toMatchObject({ code: 'ENDPOINT_UNREACHABLE', exitCode: 7 });
     expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(1 + 6);
   });
@@ -249,7 +259,7 @@ describe('permanent failures map to the error hierarchy', () => {
     it(`${name} → ${cls.name} ${code}, exit ${exitCode}, not retried`, async () => {
       const gw = gateway();
       mock.on(DescribeUserPoolCommand).rejects(make());
-      const e = await failure(gw.describeUserPool(POOL));
+      const e = await failure(describePool(gw));
       expect(e).toBeInstanceOf(cls);
       expect(e).toMatchObject({ code, exitCode });
       expect(e.context.operation).toBe('DescribeUserPool');
@@ -261,7 +271,9 @@ describe('permanent failures map to the error hierarchy', () => {
   it('access denied names the operation and points at the policy command', async () => {
     const gw = gateway();
     mock.on(ListUsersCommand).rejects(awsError('AccessDeniedException'));
-    const e = await failure(gw.listUsers(POOL).next());
+    const e = await failure(
+      items(gw.pages(paginateListUsers, { UserPoolId: POOL }), 'Users').next(),
+    );
     expect(e.message).toMatch(/access denied for ListUsers/);
     expect(e.message).toMatch(/cognito-vault policy/);
     expect(e.context.userPoolId).toBe(POOL);
@@ -283,7 +295,9 @@ describe('pagination', () => {
       .callsFake(async (input: ListUsersCommandInput) => pages[input.PaginationToken ?? '']);
 
     const got: string[] = [];
-    for await (const u of gw.listUsers(POOL, 'sub ^= "a"')) got.push(u.Username ?? '');
+    const input = { UserPoolId: POOL, Filter: 'sub ^= "a"' };
+    for await (const u of items(gw.pages(paginateListUsers, input), 'Users'))
+      got.push(u.Username ?? '');
     expect(got).toEqual(users(0, 127).map((u) => u.Username));
     const inputs = mock.commandCalls(ListUsersCommand).map((c) => c.args[0].input);
     expect(inputs.map((i) => (i as ListUsersCommandInput).PaginationToken)).toEqual([
@@ -298,7 +312,7 @@ describe('pagination', () => {
     }
   });
 
-  it('listUsersPages yields each page, empty ones included, without a Filter when none given', async () => {
+  it('the paginator yields each page, empty ones included, without a Filter when none given', async () => {
     const gw = gateway();
     mock
       .on(ListUsersCommand)
@@ -306,7 +320,8 @@ describe('pagination', () => {
       .resolvesOnce({ Users: [], PaginationToken: 'm' })
       .resolvesOnce({ Users: users(3, 1), PaginationToken: '' });
     const sizes: number[] = [];
-    for await (const p of gw.listUsersPages(POOL)) sizes.push(p.length);
+    for await (const p of gw.pages(paginateListUsers, { UserPoolId: POOL }))
+      sizes.push(p.Users?.length ?? 0);
     expect(sizes).toEqual([3, 0, 1]);
     expect(mock.commandCalls(ListUsersCommand)[0]?.args[0].input).not.toHaveProperty('Filter');
   });
@@ -323,10 +338,12 @@ describe('pagination', () => {
       .resolvesOnce({ Users: users(0, 60), NextToken: 'x' })
       .resolvesOnce({ Users: users(60, 1) });
     const groups: string[] = [];
-    for await (const g of gw.listGroups(POOL)) groups.push(g.GroupName ?? '');
+    for await (const g of items(gw.pages(paginateListGroups, { UserPoolId: POOL }), 'Groups'))
+      groups.push(g.GroupName ?? '');
     expect(groups).toEqual(['a', 'b', 'c']);
     let members = 0;
-    for await (const _ of gw.listUsersInGroup(POOL, 'a')) members++;
+    const input = { UserPoolId: POOL, GroupName: 'a' };
+    for await (const _ of items(gw.pages(paginateListUsersInGroup, input), 'Users')) members++;
     expect(members).toBe(61);
     expect(
       mock.commandCalls(ListUsersInGroupCommand).map((c) => c.args[0].input.NextToken),
@@ -347,7 +364,8 @@ describe('pagination', () => {
     const seen: string[] = [];
     const e = await failure(
       (async () => {
-        for await (const u of gw.listUsers(POOL)) seen.push(u.Username ?? '');
+        const pages = gw.pages(paginateListUsers, { UserPoolId: POOL });
+        for await (const u of items(pages, 'Users')) seen.push(u.Username ?? '');
       })(),
     );
     expect(seen).toHaveLength(60);
@@ -359,14 +377,17 @@ describe('AdminCreateUser', () => {
   it('always sends MessageAction SUPPRESS, even when the caller asks for RESEND', async () => {
     const gw = gateway();
     mock.on(AdminCreateUserCommand).resolves({ User: { Username: 'x' } });
-    await gw.adminCreateUser({
-      UserPoolId: POOL,
-      Username: 'x',
-      MessageAction: 'RESEND',
-      UserAttributes: [{ Name: 'email', Value: 'x@example.com' }],
-      DesiredDeliveryMediums: ['EMAIL'],
-    });
-    await gw.adminCreateUser({ UserPoolId: POOL, Username: 'y' });
+    await gw.send(
+      new AdminCreateUserCommand({
+        UserPoolId: POOL,
+        Username: 'x',
+        MessageAction: 'RESEND',
+        UserAttributes: [{ Name: 'email', Value: 'x@example.com' }],
+        DesiredDeliveryMediums: ['EMAIL'],
+      }),
+    );
+    // Sent on the paced client directly (no gateway method in between): still SUPPRESS.
+    await client.send(new AdminCreateUserCommand({ UserPoolId: POOL, Username: 'y' }));
     const inputs = mock.commandCalls(AdminCreateUserCommand).map((c) => c.args[0].input);
     expect(inputs.map((i) => i.MessageAction)).toEqual(['SUPPRESS', 'SUPPRESS']);
     expect(inputs[0]).toMatchObject({
@@ -378,22 +399,20 @@ describe('AdminCreateUser', () => {
 
 describe('interruption', () => {
   it('an aborted signal stops calls before they are sent', async () => {
-    const gw = gateway();
     const ac = new AbortController();
     ac.abort();
-    gw.setSignal(ac.signal);
+    const gw = gateway().withSignal(ac.signal);
     mock.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL } });
-    await expect(gw.describeUserPool(POOL)).rejects.toBeInstanceOf(InterruptedError);
+    await expect(describePool(gw)).rejects.toBeInstanceOf(InterruptedError);
     expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(0);
   });
 
   it('an abort during retry backoff ends the call promptly with InterruptedError', async () => {
-    const gw = gateway({ baseDelayMs: 10_000, maxDelayMs: 10_000 });
     const ac = new AbortController();
-    gw.setSignal(ac.signal);
+    const gw = gateway({ baseDelayMs: 10_000, maxDelayMs: 10_000 }).withSignal(ac.signal);
     mock.on(DescribeUserPoolCommand).rejects(htmlServerError());
     const t0 = Date.now();
-    const p = gw.describeUserPool(POOL);
+    const p = describePool(gw);
     setTimeout(() => ac.abort(), 50);
     await expect(p).rejects.toBeInstanceOf(InterruptedError);
     expect(Date.now() - t0).toBeLessThan(2_000);

@@ -24,7 +24,6 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, TargetIncompatibleError, UsageError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -45,6 +44,7 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const SRC_ACCOUNT = '111111111111';
 const DST_ACCOUNT = '222222222222';
@@ -318,7 +318,7 @@ describe('whole-settings UpdateUserPool', () => {
 // ---- the engine, on a mocked Cognito --------------------------------------------------------
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 let pools: Map<string, UserPoolType>;
@@ -372,7 +372,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
@@ -460,7 +460,7 @@ const MAP = {
   [`arn:aws:ses:us-east-1:${SRC_ACCOUNT}:*`]: `arn:aws:ses:us-east-1:${DST_ACCOUNT}:`,
 };
 
-describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
+describe('restore with foreign ARNs (stack mock)', () => {
   it('refuses a cross-account restore before writing anything when --target-account says so (exit 4)', async () => {
     const reader = await snapshot(sourceUserPool());
     const err = await restoreSnapshot(gw, reader, opts({ targetAccount: DST_ACCOUNT })).catch(
@@ -550,7 +550,7 @@ describe('restore with foreign ARNs (aws-sdk-client-mock)', () => {
   });
 });
 
-describe('--without-triggers (aws-sdk-client-mock)', () => {
+describe('--without-triggers (stack mock)', () => {
   const sameAccount = (): Record<string, unknown> => {
     const p = sourceUserPool();
     return JSON.parse(JSON.stringify(p).replaceAll(SRC_ACCOUNT, DST_ACCOUNT)) as Record<

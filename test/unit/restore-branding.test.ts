@@ -6,7 +6,6 @@ import {
   CreateManagedLoginBrandingCommand,
   type CreateManagedLoginBrandingCommandInput,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
@@ -20,6 +19,7 @@ import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const TARGET = 'us-east-1_New';
 const png = Buffer.from('\x89PNG style logo');
@@ -51,7 +51,7 @@ const brandings: ManagedLoginBrandingRecord[] = [
 
 let dir: string;
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 const locks: StateDirLock[] = [];
 
@@ -61,7 +61,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },

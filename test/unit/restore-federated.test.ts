@@ -18,7 +18,6 @@ import {
   ListUserPoolClientsCommand,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, TargetIncompatibleError, UsageError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -27,6 +26,7 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader, type UserRecord } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 /**
  * --federated-users precreate: moto has no AdminLinkProviderForUser, so the requests are checked
@@ -63,7 +63,7 @@ const NATIVE: UserRecord = {
 };
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 
@@ -112,7 +112,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
@@ -148,7 +148,7 @@ const opts = (over: Partial<RestoreOptions> = {}): RestoreOptions => ({
 const createdNames = (): string[] =>
   mock.commandCalls(AdminCreateUserCommand).map((c) => c.args[0].input.Username ?? '');
 
-describe('--federated-users (aws-sdk-client-mock)', () => {
+describe('--federated-users (stack mock)', () => {
   it('skip (the default) creates no federated user and lists it', async () => {
     const r = (await restoreSnapshot(gw, await snapshot(), opts())) as RestoreResult;
     expect(createdNames()).toEqual(['native']);

@@ -34,7 +34,6 @@ import {
   type UserImportJobType,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExitCode, InterruptedError, TargetIncompatibleError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -59,6 +58,7 @@ import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { CognitoError } from '../../src/core/errors.js';
 import { awsError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const SOURCE = 'us-east-1_Source';
 const TARGET = 'us-east-1_Target';
@@ -159,7 +159,7 @@ interface FakeJob {
 }
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 let targetPool: UserPoolType;
@@ -242,7 +242,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },

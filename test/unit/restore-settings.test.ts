@@ -11,7 +11,6 @@ import {
   SetUICustomizationCommand,
   SetUserPoolMfaConfigCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { RestoreJournal } from '../../src/restore/journal.js';
@@ -27,6 +26,7 @@ import {
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError, netError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 // moto 5.2.1 implements none of SetUICustomization, SetRiskConfiguration and
 // SetLogDeliveryConfiguration, and drops WebAuthnConfiguration: these run on a mocked client.
@@ -145,7 +145,7 @@ describe('log destinations in another account or region', () => {
 
 describe('applyNewPoolSettings (mocked Cognito)', () => {
   let client: CognitoIdentityProviderClient;
-  let mock: ReturnType<typeof mockClient>;
+  let mock: StackMock;
   let gw: CognitoGateway;
   let dir: string;
   let warnings: RestoreWarning[];
@@ -156,7 +156,7 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
       region: 'us-east-1',
       credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
     });
-    mock = mockClient(client);
+    mock = stackMock(client);
     gw = new CognitoGateway(client, {
       rate: { unlimited: true },
       retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },

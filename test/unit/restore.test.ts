@@ -34,7 +34,6 @@ import {
   SetUserPoolMfaConfigCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ExitCode,
@@ -55,6 +54,7 @@ import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError, netError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const SOURCE = 'us-east-1_Source';
 const TARGET = 'us-east-1_Target';
@@ -183,7 +183,7 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
 }
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 let targetPool: UserPoolType;
@@ -199,7 +199,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
@@ -303,7 +303,7 @@ function subMap(
     .map((l) => JSON.parse(l) as { username: string; oldSub: string; newSub: string });
 }
 
-describe('restore engine (aws-sdk-client-mock)', () => {
+describe('restore engine (stack mock)', () => {
   it('creates every user with MessageAction SUPPRESS, no delivery medium, and only writable attributes', async () => {
     const r = await restore(STANDARD);
     expect(r.users).toEqual({
@@ -1223,7 +1223,7 @@ describe("app clients' own settings through the engine", () => {
   });
 });
 
-describe('restore preflight (aws-sdk-client-mock)', () => {
+describe('restore preflight (stack mock)', () => {
   const writes = () =>
     mock
       .calls()

@@ -16,7 +16,6 @@ import {
   ListUserPoolClientsCommand,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
@@ -27,6 +26,7 @@ import { SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 
 const rec = (list?: string[], preferred?: string): UserRecord => ({
   Username: 'u',
@@ -58,7 +58,7 @@ describe('per-user MFA preferences', () => {
 });
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 
@@ -68,7 +68,7 @@ beforeEach(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
@@ -131,7 +131,7 @@ function mockTarget(): void {
   }));
 }
 
-describe('restore of per-user MFA (aws-sdk-client-mock)', () => {
+describe('restore of per-user MFA (stack mock)', () => {
   const users: UserRecord[] = [
     { ...rec(['SMS_MFA'], 'SMS_MFA'), Username: 'sms-person' },
     { ...rec(['EMAIL_OTP'], 'EMAIL_OTP'), Username: 'email-person' },
@@ -192,7 +192,7 @@ describe('restore of per-user MFA (aws-sdk-client-mock)', () => {
   });
 });
 
-describe('backup --user-mfa (aws-sdk-client-mock)', () => {
+describe('backup --user-mfa (stack mock)', () => {
   it('reads each native user once with AdminGetUser, keeps a vanished user without MFA, skips federated users', async () => {
     mock.on(DescribeUserPoolCommand).resolves({
       UserPool: { Id: 'us-east-1_S', Name: 's', EstimatedNumberOfUsers: 3 },
