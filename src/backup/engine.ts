@@ -53,6 +53,7 @@ import {
   PROGRESS_VERSION,
   type ProgressPlan,
   RESOURCES_UNIT,
+  unitRecordPath,
   type UnitRecord,
   usersUnit,
   writePlan,
@@ -264,6 +265,17 @@ export async function backupPool(
       lease = state.lease;
       plan = state.plan;
       kept = state.kept;
+      // Encrypted: groups.json cannot be read back without a key, so memberships still to be
+      // listed take their groups from resources captured again (its record goes first).
+      if (
+        state.plan.options.encryptTo?.length &&
+        kept.has(RESOURCES_UNIT) &&
+        !kept.has(MEMBERSHIPS_UNIT)
+      ) {
+        kept.delete(RESOURCES_UNIT);
+        state.redone++;
+        await writer0(root, poolId, opts.resume).delete(unitRecordPath(RESOURCES_UNIT));
+      }
       const o = plan.options;
       const differs = [
         opts.includeSecrets !== undefined && opts.includeSecrets !== o.includeSecrets
@@ -484,6 +496,7 @@ export async function backupPool(
     let membershipsListed = 0;
 
     /** The resource documents: pool, clients, branding, IdPs, resource servers, groups. */
+    let capturedGroupNames: string[] = [];
     const captureResources = async (resourceWarn: (w: Warning) => void): Promise<FileEntry[]> => {
       const files: FileEntry[] = [];
       const poolDoc = await capturePoolDocument(
@@ -591,6 +604,7 @@ export async function backupPool(
         ),
       );
       counts.groups = groups.length;
+      capturedGroupNames = groups.map((g) => g.GroupName ?? '');
       return files;
     };
 
@@ -647,7 +661,7 @@ export async function backupPool(
         const files = await captureResources(unitWarn(resourceWarnings));
         const { memberships: _m, ...resourceCounts } = counts;
         await record(RESOURCES_UNIT, files, resourceCounts, resourceWarnings);
-        groupNames = await recordedGroupNames(snap);
+        groupNames = capturedGroupNames;
       }
       const keptMemberships = kept.get(MEMBERSHIPS_UNIT);
       if (keptMemberships) {
@@ -723,6 +737,11 @@ export async function backupPool(
     opts.signal?.removeEventListener('abort', onOuterAbort);
     gw.setSignal(undefined);
   }
+}
+
+/** The storage of one snapshot under a backup root. */
+function writer0(root: Storage, poolId: string, snapshotId: string): Storage {
+  return root.child(`${poolId}/${snapshotId}`);
 }
 
 /** The group names of the snapshot's groups.json (memberships are listed for exactly those). */

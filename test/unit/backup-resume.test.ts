@@ -23,11 +23,13 @@ import {
   type ListUsersInGroupCommandInput,
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { findResumableBackup } from '../../src/backup/resume.js';
 import { InterruptedError, type VaultError } from '../../src/core/errors.js';
+import { AgeKeyring } from '../../src/snapshot/age.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { acquireLease } from '../../src/snapshot/lease.js';
 import {
@@ -393,6 +395,48 @@ describe('backup --resume', () => {
     await snap.put('locks/backup-00000000000000aa.json', JSON.stringify(stale));
     await backupPool(gw, root, { userPoolId: POOL, resume: id });
     expect((await keys(snap)).filter((k) => k.startsWith('locks/'))).toEqual([]);
+  });
+
+  it('an encrypted backup resumes to the same recipients (others refused) and decrypts whole', async () => {
+    const identity = await generateX25519Identity();
+    const recipient = await identityToRecipient(identity);
+    const other = await identityToRecipient(await generateX25519Identity());
+    const root = new MemoryStorage();
+    for (const p of '89abcdef') held.add(p);
+    const controller = new AbortController();
+    const first = backupPool(gw, root, {
+      userPoolId: POOL,
+      shards: 16,
+      encryptTo: [recipient],
+      signal: controller.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e as VaultError,
+    );
+    await until(
+      async () => (await keys(root)).filter((k) => k.includes('/progress/units/')).length === 10,
+    );
+    controller.abort();
+    const id = String((await first)?.context.snapshotId);
+    held.clear();
+    release();
+    newGate();
+    const e = await failure(
+      backupPool(gw, root, { userPoolId: POOL, resume: id, encryptTo: [other] }),
+    );
+    expect(e.code).toBe('RESUME_OPTIONS_DIFFER');
+    expect(await findResumableBackup(root, POOL, { encryptTo: [] })).toBeUndefined();
+    expect(await findResumableBackup(root, POOL, { encryptTo: [recipient] })).toBe(id);
+    const r = await backupPool(gw, root, { userPoolId: POOL, resume: id });
+    expect(r.manifest.encryption?.recipients).toEqual([recipient]);
+    const snap = root.child(`${POOL}/${id}`);
+    const reader = await SnapshotReader.open(snap, {
+      keyring: await AgeKeyring.fromKeys([identity], 'test-keys'),
+    });
+    expect((await reader.verify()).ok).toBe(true);
+    const names: string[] = [];
+    for await (const u of reader.records('users', UserRecord)) names.push(u.Username);
+    expect(names.sort()).toEqual(allNames());
   });
 
   it('refuses options other than those the snapshot started with', async () => {
