@@ -33,6 +33,7 @@ export {
   type BackupOptions,
   type BackupResult,
 } from './backup/engine.js';
+export { findResumableBackup, type FindResumableOptions } from './backup/resume.js';
 export {
   backupRegions,
   regionsExitCode,

@@ -8,10 +8,12 @@ import type {
   UserPoolType,
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { z } from 'zod';
 import {
   CognitoError,
   InterruptedError,
   ServiceUnavailableError,
+  SnapshotInvalidError,
   UsageError,
   VaultError,
 } from '../core/errors.js';
@@ -42,6 +44,7 @@ import { type CallOptions, type CognitoGateway, items, resolveRegion } from '../
 import type { CategoryReport } from '../cognito/rate.js';
 import {
   type Counts,
+  type FileEntry,
   FILES,
   type Manifest,
   MembershipRecord,
@@ -63,7 +66,21 @@ import {
 import { acquireLease, type HeldLease } from '../snapshot/lease.js';
 import { redactPaths, SECRET_PATHS } from '../snapshot/redaction.js';
 import { AgeRecipients } from '../snapshot/age.js';
+import {
+  MEMBERSHIPS_UNIT,
+  PLAN_FILE,
+  PROGRESS_DIR,
+  PROGRESS_VERSION,
+  type ProgressPlan,
+  RESOURCES_UNIT,
+  unitRecordPath,
+  type UnitRecord,
+  usersUnit,
+  writePlan,
+  writeUnitRecord,
+} from '../snapshot/progress.js';
 import { SnapshotWriter } from '../snapshot/writer.js';
+import { openForResume } from './resume.js';
 import { UserMfaReader, type UserMfaSettings } from './user-mfa.js';
 import type { Storage } from '../storage/storage.js';
 import { opt } from '../core/options.js';
@@ -88,6 +105,12 @@ export interface BackupOptions {
   userMfa?: boolean;
   /** Parallel ListUsersInGroup chains. */
   membershipWorkers?: number;
+  /**
+   * The id of an incomplete snapshot of this pool to finish instead of starting a new one
+   * (`backup --resume`): only its unfinished units run. Its options (secrets, user MFA,
+   * shards) are kept; giving different ones is a UsageError.
+   */
+  resume?: string;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   now?: () => Date;
@@ -121,7 +144,9 @@ export async function downloadUiImage(url: string, signal: AbortSignal): Promise
 }
 
 export interface BackupResult {
+  /** Where the snapshot is (a path or s3:// URL). */
   snapshot: string;
+  snapshotId: string;
   userPoolId: string;
   userPoolName: string;
   users: number;
@@ -135,6 +160,8 @@ export interface BackupResult {
   userMfa?: UserMfaSummary;
   /** backup --encrypt-to: the age recipients every data file was encrypted to. */
   encryptedTo?: string[];
+  /** Present when this run finished a snapshot earlier runs had started (backup --resume). */
+  resumed?: { count: number; unitsKept: number };
   warnings: Warning[];
   rates: CategoryReport[];
   manifest: Manifest;
@@ -204,13 +231,20 @@ function userRecord(u: UserType, mfa?: Map<string, UserMfaSettings>): Json<UserR
  * Captures a whole user pool into a new snapshot under `root/<userPoolId>/<snapshotId>/`:
  * settings, MFA config, domain, app clients, identity providers, resource servers, groups,
  * every user (sharded ListUsers, streamed) and every membership. Writes the manifest last.
+ *
+ * While it runs, each finished unit (a users shard, the resource documents, the memberships) is
+ * recorded under `progress/` once its files are durable; with `resume` (an incomplete
+ * snapshot's id) only the units without a valid record run (see src/backup/resume.ts). Stopped
+ * by `signal`, it throws InterruptedError with `{ snapshotId }` in its context and leaves the
+ * records for a later resume.
  */
 export async function backupPool(
   gateway: CognitoGateway,
   root: Storage,
   opts: BackupOptions,
 ): Promise<BackupResult> {
-  const started = (opts.now ?? (() => new Date()))();
+  const clock = opts.now ?? (() => new Date());
+  const runStarted = clock();
   const t0 = performance.now();
   const progress = opts.onProgress ?? noProgress;
   const poolId = opts.userPoolId;
@@ -220,6 +254,13 @@ export async function backupPool(
     warnings.push(w);
     progress({ type: 'warning', code: w.code, message: w.message });
   };
+  /** A warn that also keeps the unit's own warnings, for its completion record. */
+  const unitWarn =
+    (list: Warning[]) =>
+    (w: Warning): void => {
+      list.push(w);
+      warn(w);
+    };
 
   // One controller for the whole run: a failure in any shard stops the others.
   const run = new AbortController();
@@ -231,29 +272,127 @@ export async function backupPool(
   // share the client.
   const gw = gateway.withSignal(run.signal);
   let lease: HeldLease | undefined;
+  let snapshotId: string | undefined;
 
   try {
     progress({ type: 'phase', phase: 'pool' });
     const pool = await describePool(gw, poolId, region);
-    const snapshotId = newSnapshotId(started);
+    let plan: ProgressPlan;
+    let kept = new Map<string, UnitRecord>();
+    if (opts.resume !== undefined) {
+      // Named from here on if interrupted: a refused or stopped resume leaves it resumable.
+      snapshotId = opts.resume;
+      // Leases are judged by the real clock (`now` only names and dates the snapshot).
+      const state = await openForResume(root, poolId, opts.resume);
+      lease = state.lease;
+      plan = state.plan;
+      kept = state.kept;
+      // Encrypted: groups.json cannot be read back without a key, so memberships still to be
+      // listed take their groups from resources captured again (its record goes first).
+      if (
+        state.plan.options.encryptTo?.length &&
+        kept.has(RESOURCES_UNIT) &&
+        !kept.has(MEMBERSHIPS_UNIT)
+      ) {
+        kept.delete(RESOURCES_UNIT);
+        state.redone++;
+        await writer0(root, poolId, opts.resume).delete(unitRecordPath(RESOURCES_UNIT));
+      }
+      const o = plan.options;
+      const differs = [
+        opts.includeSecrets !== undefined && opts.includeSecrets !== o.includeSecrets
+          ? opt('includeSecrets')
+          : '',
+        opts.userMfa !== undefined && opts.userMfa !== Boolean(o.userMfa) ? opt('userMfa') : '',
+        opts.shards !== undefined && opts.shards !== o.requestedShards ? opt('shards') : '',
+        opts.encryptTo !== undefined &&
+        [...opts.encryptTo].sort().join() !== [...(o.encryptTo ?? [])].sort().join()
+          ? opt('encryptTo')
+          : '',
+      ].filter(Boolean);
+      if (differs.length > 0) {
+        throw new UsageError(
+          'RESUME_OPTIONS_DIFFER',
+          `snapshot ${plan.snapshotId} was started with other options (${differs.join(', ')}); a resume keeps the options it started with — leave them out or give the same ones`,
+          { snapshotId: plan.snapshotId },
+        );
+      }
+      plan.resumes.push({
+        at: runStarted.toISOString(),
+        unitsKept: kept.size,
+        unitsRedone: state.redone,
+      });
+    } else {
+      const id = newSnapshotId(runStarted);
+      const estimatedAtStart = pool.EstimatedNumberOfUsers;
+      plan = {
+        progressVersion: PROGRESS_VERSION,
+        tool: { name: TOOL_NAME, version: TOOL_VERSION },
+        snapshotId: id,
+        userPoolId: poolId,
+        startedAt: runStarted.toISOString(),
+        options: {
+          includeSecrets: Boolean(opts.includeSecrets),
+          ...(opts.userMfa ? { userMfa: true } : {}),
+          ...(opts.encryptTo?.length ? { encryptTo: [...opts.encryptTo] } : {}),
+          requestedShards:
+            opts.shards ??
+            (estimatedAtStart !== undefined && estimatedAtStart > 2_000_000 ? 256 : 16),
+        },
+        warnings: [],
+        resumes: [],
+      };
+    }
+    snapshotId = plan.snapshotId;
+    const includeSecrets = plan.options.includeSecrets;
+    const userMfa = Boolean(plan.options.userMfa);
+    const recipients = plan.options.encryptTo;
     const writer = new SnapshotWriter(
       root.child(`${poolId}/${snapshotId}`),
       run.signal,
-      opts.encryptTo?.length ? new AgeRecipients(opts.encryptTo) : undefined,
+      recipients?.length ? new AgeRecipients(recipients) : undefined,
     );
+    const snap = writer.storage;
     // A lease on the snapshot being written, refreshed while the backup runs: prune leaves a
     // snapshot with a live lease alone, however long the backup takes.
-    lease = await acquireLease(writer.storage, 'backup');
+    lease ??= await acquireLease(snap, 'backup');
+    await writePlan(snap, plan);
+    progress({ type: 'phase', phase: 'snapshot', detail: snapshotId });
+    /** A new part name for each resume, so an unrecorded part of an earlier run never mixes in. */
+    const partSuffix = plan.resumes.length > 0 ? `-r${plan.resumes.length}` : '';
+    const record = async (
+      unit: string,
+      files: FileEntry[],
+      counts: Record<string, number>,
+      unitWarnings: Warning[],
+      extra: { prefix?: string } = {},
+    ): Promise<void> => {
+      // After the files' puts resolved (durable); not tied to the run's signal: a finished unit
+      // is worth recording even while the run is being stopped.
+      await writeUnitRecord(snap, {
+        progressVersion: PROGRESS_VERSION,
+        unit,
+        completedAt: new Date().toISOString(),
+        files,
+        counts,
+        warnings: unitWarnings,
+        ...extra,
+      });
+    };
+    const adopt = (r: UnitRecord): void => {
+      for (const f of r.files) writer.adopt(f);
+      warnings.push(...r.warnings);
+    };
 
     // Users need nothing but the pool, so they are listed while the settings, groups and
     // memberships are captured: those use other quota categories (memberships share UserList),
     // and the UserList quota is busy from the start instead of after a dozen sequential calls.
     const estimated = pool.EstimatedNumberOfUsers;
-    const requested = opts.shards ?? (estimated !== undefined && estimated > 2_000_000 ? 256 : 16);
-    let shards: 1 | 16 | 256 = 1;
+    const requested = plan.options.requestedShards;
+    let shards: 1 | 16 | 256 = plan.options.sharding?.shards ?? 1;
 
     let usersListed = 0;
-    const mfa = opts.userMfa ? new UserMfaReader(gw, poolId, run.signal) : undefined;
+    const mfa = userMfa ? new UserMfaReader(gw, poolId, run.signal) : undefined;
     const userShard = async function* (
       filterPrefix: string,
       started: ProbedShard | undefined,
@@ -283,23 +422,25 @@ export async function backupPool(
      * (it expires them after one hour: a chain slowed by throttling, or the single chain of a
      * large pool when sharding is refused), the part is written again from a new chain — one
      * chain writes one part, so nothing is duplicated and nothing held in memory — and the
-     * manifest says so. After MAX_CHAIN_RESTARTS restarts the backup fails instead.
+     * manifest says so. After MAX_CHAIN_RESTARTS restarts the backup fails instead. A shard
+     * left unfinished by an interrupted run is listed from its beginning by the resume (tokens
+     * are never kept across runs).
      */
     const writeUserPart = async (
       prefix: string,
       index: number,
       started: ProbedShard | undefined,
-    ): Promise<void> => {
+      warnShard: (w: Warning) => void,
+    ): Promise<FileEntry> => {
       for (let restarts = 0; ; restarts++) {
         const chain = { listed: 0 };
         const t0 = performance.now();
         try {
-          await writer.writeJsonLines(
-            partPath(PART_DIRS.users, index),
+          return await writer.writeJsonLines(
+            partPath(PART_DIRS.users, index, partSuffix),
             'users',
             userShard(prefix, restarts === 0 ? started : undefined, chain),
           );
-          return;
         } catch (e) {
           usersListed -= chain.listed;
           if (!isExpiredPaginationToken(e) || run.signal.aborted) throw e;
@@ -313,7 +454,7 @@ export async function backupPool(
               { cause: e },
             );
           }
-          warn({
+          warnShard({
             code: 'LISTUSERS_CHAIN_RESTARTED',
             operation: 'ListUsers',
             message: `${what} lost its pagination token after ${minutes} min (Cognito expires them after one hour); that part was listed again from the start`,
@@ -324,33 +465,73 @@ export async function backupPool(
 
     const captureUsers = async (): Promise<void> => {
       progress({ type: 'phase', phase: 'users' });
-      const probe = requested === 1 ? undefined : await probeSharding(gw, poolId, requested, warn);
-      shards = probe?.shards ?? 1;
+      let probe: Awaited<ReturnType<typeof probeSharding>> | undefined;
+      if (plan.options.sharding) {
+        // Decided by the run that started the snapshot: the kept shards' files depend on it.
+        warnings.push(...plan.warnings);
+      } else {
+        const probeWarnings: Warning[] = [];
+        probe =
+          requested === 1
+            ? undefined
+            : await probeSharding(gw, poolId, requested, unitWarn(probeWarnings));
+        shards = probe?.shards ?? 1;
+        plan.options.sharding = { mode: shards === 1 ? 'single' : 'sub-prefix', shards };
+        plan.warnings = probeWarnings;
+        await writePlan(snap, plan);
+      }
       // At most MAX_OPEN_SHARDS chains at a time: enough to keep UserList busy at any round
       // trip, and each chain finishes well inside the 1-hour life of a pagination token even
       // when a pool is split 256 ways (256 concurrent chains would each crawl for hours).
-      await allOrAbort(
-        hexPrefixes(shards).map(
-          (prefix, i) => () =>
-            // The probe's first page is shard "0"'s first page: not fetched twice.
-            writeUserPart(prefix, i, prefix === probe?.started?.prefix ? probe.started : undefined),
-        ),
-        run,
-        MAX_OPEN_SHARDS,
-      );
+      const todo: (() => Promise<void>)[] = [];
+      for (const [i, prefix] of hexPrefixes(shards).entries()) {
+        const unit = usersUnit(i);
+        const done = kept.get(unit);
+        if (done) {
+          adopt(done);
+          usersListed += done.files.reduce((n, f) => n + f.records, 0);
+          continue;
+        }
+        todo.push(async () => {
+          const shardWarnings: Warning[] = [];
+          // The probe's first page is shard "0"'s first page: not fetched twice.
+          const entry = await writeUserPart(
+            prefix,
+            i,
+            prefix === probe?.started?.prefix ? probe.started : undefined,
+            unitWarn(shardWarnings),
+          );
+          await record(unit, [entry], { users: entry.records }, shardWarnings, { prefix });
+        });
+      }
+      if (kept.size > 0) progress({ type: 'users', done: usersListed });
+      await allOrAbort(todo, run, MAX_OPEN_SHARDS);
     };
 
-    const clients: ClientRecord[] = [];
-    const idps: IdentityProviderType[] = [];
-    const servers: ResourceServerType[] = [];
-    const groups: GroupType[] = [];
+    const counts = {
+      clients: 0,
+      identityProviders: 0,
+      resourceServers: 0,
+      groups: 0,
+      memberships: 0,
+    };
     let membershipsListed = 0;
 
-    const captureSettings = async (): Promise<void> => {
-      const poolDoc = await capturePoolDocument(gw, pool, warn, run.signal, opts.fetchImage);
-      if (!opts.includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
+    /** The resource documents: pool, clients, branding, IdPs, resource servers, groups. */
+    let capturedGroupNames: string[] = [];
+    const captureResources = async (resourceWarn: (w: Warning) => void): Promise<FileEntry[]> => {
+      const files: FileEntry[] = [];
+      const poolDoc = await capturePoolDocument(
+        gw,
+        pool,
+        resourceWarn,
+        run.signal,
+        opts.fetchImage,
+      );
+      if (!includeSecrets) redactPaths(poolDoc, SECRET_PATHS.pool);
 
       progress({ type: 'phase', phase: 'clients' });
+      const clients: ClientRecord[] = [];
       for await (const c of items(
         gw.pages(paginateListUserPoolClients, { UserPoolId: poolId }),
         'UserPoolClients',
@@ -359,13 +540,13 @@ export async function backupPool(
           new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: c.ClientId ?? '' }),
         );
         if (!full) continue;
-        if (!opts.includeSecrets) redactPaths(full, SECRET_PATHS.client);
+        if (!includeSecrets) redactPaths(full, SECRET_PATHS.client);
         // With secrets kept: which secrets the client holds (a client may hold two during a
         // rotation; Cognito reveals only the value DescribeUserPoolClient returns), so a
         // restore can say which one comes back.
-        if (full.ClientSecret && opts.includeSecrets && full.ClientId) {
+        if (full.ClientSecret && includeSecrets && full.ClientId) {
           const clientId = full.ClientId;
-          const secrets = await bestEffort('ListUserPoolClientSecrets', warn, () =>
+          const secrets = await bestEffort('ListUserPoolClientSecrets', resourceWarn, () =>
             gw
               .send(
                 new ListUserPoolClientSecretsCommand({ UserPoolId: poolId, ClientId: clientId }),
@@ -387,11 +568,12 @@ export async function backupPool(
         }
         clients.push({ ...full, ClientId: full.ClientId ?? '' });
       }
-      await writer.writeJson(FILES.clients, 'clients', clients, clients.length);
+      files.push(await writer.writeJson(FILES.clients, 'clients', clients, clients.length));
+      counts.clients = clients.length;
       // Per-client UI customization and risk configuration live in pool.json, next to the
       // pool's own: written once the clients are known.
       await captureClientSettings(gw, poolId, clients, poolDoc, {
-        warn,
+        warn: resourceWarn,
         // The pool-level read was refused (bestEffort's warning; not a logo download).
         refused: (op) =>
           warnings.some(
@@ -403,16 +585,19 @@ export async function backupPool(
         signal: run.signal,
         ...(opts.fetchImage ? { fetchImage: opts.fetchImage } : {}),
       });
-      await writer.writeJson(FILES.pool, 'pool', poolDoc, 1);
-      const brandings = await captureManagedLoginBranding(gw, poolId, clients, warn);
-      await writer.writeJson(
-        FILES.managedLoginBranding,
-        'managedLoginBranding',
-        brandings,
-        brandings.length,
+      files.push(await writer.writeJson(FILES.pool, 'pool', poolDoc, 1));
+      const brandings = await captureManagedLoginBranding(gw, poolId, clients, resourceWarn);
+      files.push(
+        await writer.writeJson(
+          FILES.managedLoginBranding,
+          'managedLoginBranding',
+          brandings,
+          brandings.length,
+        ),
       );
 
       progress({ type: 'phase', phase: 'identity-providers' });
+      const idps: IdentityProviderType[] = [];
       for await (const p of items(
         gw.pages(paginateListIdentityProviders, { UserPoolId: poolId }),
         'Providers',
@@ -424,42 +609,57 @@ export async function backupPool(
           }),
         );
         if (!full) continue;
-        if (!opts.includeSecrets)
-          full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
+        if (!includeSecrets) full.ProviderDetails = redactProviderDetails(full.ProviderDetails);
         idps.push(full);
       }
-      await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length);
+      files.push(
+        await writer.writeJson(FILES.identityProviders, 'identityProviders', idps, idps.length),
+      );
+      counts.identityProviders = idps.length;
 
       progress({ type: 'phase', phase: 'resource-servers' });
+      const servers: ResourceServerType[] = [];
       for await (const s of items(
         gw.pages(paginateListResourceServers, { UserPoolId: poolId }),
         'ResourceServers',
       ))
         servers.push(s);
-      await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
+      files.push(
+        await writer.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length),
+      );
+      counts.resourceServers = servers.length;
 
       progress({ type: 'phase', phase: 'groups' });
+      const groups: GroupType[] = [];
       for await (const g of items(gw.pages(paginateListGroups, { UserPoolId: poolId }), 'Groups'))
         groups.push(g);
-      await writer.writeJson(
-        FILES.groups,
-        'groups',
-        groups.map((g): GroupRecord => ({
-          GroupName: g.GroupName ?? '',
-          Description: g.Description,
-          Precedence: g.Precedence,
-          RoleArn: g.RoleArn,
-          CreationDate: g.CreationDate,
-          LastModifiedDate: g.LastModifiedDate,
-        })),
-        groups.length,
+      files.push(
+        await writer.writeJson(
+          FILES.groups,
+          'groups',
+          groups.map((g): GroupRecord => ({
+            GroupName: g.GroupName ?? '',
+            Description: g.Description,
+            Precedence: g.Precedence,
+            RoleArn: g.RoleArn,
+            CreationDate: g.CreationDate,
+            LastModifiedDate: g.LastModifiedDate,
+          })),
+          groups.length,
+        ),
       );
+      counts.groups = groups.length;
+      capturedGroupNames = groups.map((g) => g.GroupName ?? '');
+      return files;
+    };
 
+    /** Every group's members, from `groupNames` (the groups in groups.json). */
+    const captureMemberships = async (groupNames: string[]): Promise<FileEntry[]> => {
       let groupsDone = 0;
       let nextGroup = 0;
       const membershipWorker = async function* (): AsyncGenerator<MembershipRecord> {
-        while (nextGroup < groups.length) {
-          const g = groups[nextGroup++]?.GroupName ?? '';
+        while (nextGroup < groupNames.length) {
+          const g = groupNames[nextGroup++] ?? '';
           for await (const u of items(
             gw.pages(paginateListUsersInGroup, { UserPoolId: poolId, GroupName: g }),
             'Users',
@@ -472,36 +672,69 @@ export async function backupPool(
             type: 'memberships',
             done: membershipsListed,
             groupsDone,
-            groups: groups.length,
+            groups: groupNames.length,
           });
         }
       };
-      const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groups.length));
-      if (groups.length > 0) {
+      const workers = Math.max(1, Math.min(opts.membershipWorkers ?? 4, groupNames.length));
+      const files: FileEntry[] = [];
+      if (groupNames.length > 0) {
         await allOrAbort(
           Array.from(
             { length: workers },
-            (_, i) => () =>
-              writer.writeJsonLines(
-                partPath(PART_DIRS.memberships, i),
-                'memberships',
-                membershipWorker(),
+            (_, i) => async () =>
+              files.push(
+                await writer.writeJsonLines(
+                  partPath(PART_DIRS.memberships, i, partSuffix),
+                  'memberships',
+                  membershipWorker(),
+                ),
               ),
           ),
           run,
         );
       }
+      return files;
+    };
+
+    const captureSettings = async (): Promise<void> => {
+      let groupNames: string[];
+      const keptResources = kept.get(RESOURCES_UNIT);
+      if (keptResources) {
+        adopt(keptResources);
+        Object.assign(counts, keptResources.counts);
+        groupNames = kept.has(MEMBERSHIPS_UNIT) ? [] : await recordedGroupNames(snap);
+      } else {
+        const resourceWarnings: Warning[] = [];
+        const files = await captureResources(unitWarn(resourceWarnings));
+        const { memberships: _m, ...resourceCounts } = counts;
+        await record(RESOURCES_UNIT, files, resourceCounts, resourceWarnings);
+        groupNames = capturedGroupNames;
+      }
+      const keptMemberships = kept.get(MEMBERSHIPS_UNIT);
+      if (keptMemberships) {
+        adopt(keptMemberships);
+        membershipsListed = keptMemberships.files.reduce((n, f) => n + f.records, 0);
+        return;
+      }
+      const files = await captureMemberships(groupNames);
+      await record(
+        MEMBERSHIPS_UNIT,
+        files,
+        { memberships: files.reduce((n, f) => n + f.records, 0) },
+        [],
+      );
     };
 
     await allOrAbort([captureUsers, captureSettings], run);
 
-    const counts: Counts = {
+    const manifestCounts: Counts = {
       users: usersListed,
-      groups: groups.length,
+      groups: counts.groups,
       memberships: membershipsListed,
-      clients: clients.length,
-      identityProviders: idps.length,
-      resourceServers: servers.length,
+      clients: counts.clients,
+      identityProviders: counts.identityProviders,
+      resourceServers: counts.resourceServers,
     };
     progress({ type: 'phase', phase: 'manifest' });
     const manifest = await writer.commit({
@@ -514,34 +747,74 @@ export async function backupPool(
         ...(pool.Arn ? { arn: pool.Arn } : {}),
         ...(estimated !== undefined ? { estimatedNumberOfUsers: estimated } : {}),
       },
-      startedAt: started.toISOString(),
+      startedAt: plan.startedAt,
       finishedAt: new Date().toISOString(),
-      counts,
+      counts: manifestCounts,
       options: {
-        includeSecrets: Boolean(opts.includeSecrets),
+        includeSecrets,
         ...(mfa ? { userMfa: true } : {}),
         sharding: { mode: shards === 1 ? 'single' : 'sub-prefix', shards },
       },
       warnings,
+      ...(plan.resumes.length > 0 ? { resumes: plan.resumes } : {}),
     });
+    // Complete: the records have done their job (a leftover is ignored by every reader).
+    await removeProgress(snap);
     return {
       snapshot: writer.location,
+      snapshotId,
       userPoolId: poolId,
       userPoolName: pool.Name ?? '',
-      ...counts,
+      ...manifestCounts,
       durationMs: Math.round(performance.now() - t0),
       ...(mfa ? { userMfa: mfa.summary() } : {}),
       ...(manifest.encryption ? { encryptedTo: manifest.encryption.recipients } : {}),
+      ...(plan.resumes.length > 0
+        ? { resumed: { count: plan.resumes.length, unitsKept: kept.size } }
+        : {}),
       warnings,
       rates: gw.rate.report(),
       manifest,
     };
   } catch (e) {
-    if (opts.signal?.aborted) throw new InterruptedError();
+    if (opts.signal?.aborted)
+      throw new InterruptedError('interrupted', snapshotId ? { snapshotId } : {});
     throw e;
   } finally {
     await lease?.release();
     opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/** The storage of one snapshot under a backup root. */
+function writer0(root: Storage, poolId: string, snapshotId: string): Storage {
+  return root.child(`${poolId}/${snapshotId}`);
+}
+
+/** The group names of the snapshot's groups.json (memberships are listed for exactly those). */
+async function recordedGroupNames(snap: Storage): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of await snap.get(FILES.groups))
+    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  const parsed = z
+    .array(z.looseObject({ GroupName: z.string().min(1) }))
+    .safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+  if (!parsed.success)
+    throw new SnapshotInvalidError(`${snap.location}/${FILES.groups} is not a list of groups`);
+  return parsed.data.map((g) => g.GroupName);
+}
+
+/** Deletes the completion records of a committed snapshot (best effort). */
+async function removeProgress(snap: Storage): Promise<void> {
+  try {
+    const keys: string[] = [];
+    for await (const e of snap.list(PROGRESS_DIR)) keys.push(e.key);
+    // The plan last: records without a plan are never taken for a resumable snapshot.
+    keys.sort((a, b) => Number(a === PLAN_FILE) - Number(b === PLAN_FILE));
+    for (const k of keys) await snap.delete(k);
+    await snap.child(PROGRESS_DIR).removeEmptyDirs();
+  } catch {
+    // Harmless: a complete snapshot's progress/ is ignored (docs/format.md).
   }
 }
 

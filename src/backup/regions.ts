@@ -35,6 +35,8 @@ export interface FailureInfo {
   name: string;
   exitCode: number;
   message: string;
+  /** An interrupted backup: the snapshot `resume` finishes (its finished units are recorded). */
+  snapshotId?: string;
 }
 
 export type PoolOutcome =
@@ -90,6 +92,12 @@ export interface BackupRegionsOptions extends Omit<
    * escapes counts as that pool's failure.
    */
   afterPool?: (outcome: PoolOutcome, gw: CognitoGateway) => Promise<void>;
+  /**
+   * Before each pool: the id of an interrupted snapshot of it to finish (`resume`) instead of
+   * starting a new one, or undefined (the Lambda asks findResumableBackup). Its errors count as
+   * that pool's failure.
+   */
+  resumeFor?: (userPoolId: string) => Promise<string | undefined>;
 }
 
 const NOT_ENABLED = new Set(['UnrecognizedClientException', 'InvalidClientTokenId']);
@@ -104,7 +112,14 @@ export function failureInfo(e: unknown): FailureInfo {
         `unexpected failure: ${e instanceof Error ? e.name : 'error'}`,
         ExitCode.Unexpected,
       );
-  return { code: err.code, name: rootAwsName(e), exitCode: err.exitCode, message: err.message };
+  const snapshotId = err instanceof InterruptedError ? err.context.snapshotId : undefined;
+  return {
+    code: err.code,
+    name: rootAwsName(e),
+    exitCode: err.exitCode,
+    message: err.message,
+    ...(typeof snapshotId === 'string' ? { snapshotId } : {}),
+  };
 }
 
 export async function backupRegions(
@@ -129,7 +144,7 @@ async function backupOneRegion(
   root: Storage,
   opts: BackupRegionsOptions,
 ): Promise<{ region: RegionOutcome; pools: PoolOutcome[] }> {
-  const { gatewayFor, onProgress, afterPool, ...backupOpts } = opts;
+  const { gatewayFor, onProgress, afterPool, resumeFor, ...backupOpts } = opts;
   const region = plan.region;
   const t0 = performance.now();
   const emit = (e: RegionProgressEvent): void => onProgress?.(e);
@@ -173,8 +188,10 @@ async function backupOneRegion(
       } else {
         emit({ region, userPoolId, type: 'pool', status: 'started', index: i + 1, of: ids.length });
         try {
+          const resume = await resumeFor?.(userPoolId);
           const result = await backupPool(gw, root, {
             ...backupOpts,
+            ...(resume !== undefined ? { resume } : {}),
             userPoolId,
             region,
             onProgress: (e) => emit({ ...e, region, userPoolId }),

@@ -26,6 +26,7 @@ interface BackupFlags extends CommonFlags {
   shards?: string;
   userMfa?: boolean;
   encryptTo?: string[];
+  resume?: string;
 }
 
 const BACKUP_HELP = `
@@ -59,7 +60,7 @@ function regionsArg(v: string): RegionSelection {
 /** One pool's line in the --json result: ids, counts and the error's code — no PII. */
 function poolJson(p: PoolOutcome, summary: (r: BackupResult) => BackupSummary): unknown {
   if (p.ok) {
-    return { region: p.region, snapshotId: p.snapshotId, ...summary(p.result) };
+    return { region: p.region, ...summary(p.result) };
   }
   return { region: p.region, userPoolId: p.userPoolId, error: p.error };
 }
@@ -100,6 +101,10 @@ export function registerBackup(program: Command): void {
       ).argParser(collectRecipient),
     )
     .option(
+      '--resume <snapshot-id|latest>',
+      'finish an interrupted backup instead of starting one: only its unfinished parts run (latest: the newest resumable snapshot of --user-pool-id)',
+    )
+    .option(
       '--user-mfa',
       "capture each user's MFA settings with AdminGetUser: every user read is billed as a monthly active user (see below)",
     );
@@ -109,17 +114,35 @@ export function registerBackup(program: Command): void {
   addStorageOptions(cmd);
   cmd.addHelpText('after', BACKUP_HELP);
   cmd.action(async (flags: BackupFlags) => {
-    const [{ backupPool, backupSummary }, { backupRegions, regionsExitCode }, { regionOfPoolId }] =
-      await Promise.all([
-        import('../backup/engine.js'),
-        import('../backup/regions.js'),
-        import('../cognito/gateway.js'),
-      ]);
+    const [
+      { backupPool, backupSummary },
+      { backupRegions, regionsExitCode },
+      { findResumableBackup, locateSnapshot },
+      { regionOfPoolId },
+    ] = await Promise.all([
+      import('../backup/engine.js'),
+      import('../backup/regions.js'),
+      import('../backup/resume.js'),
+      import('../cognito/gateway.js'),
+    ]);
     await runCommand(
       flags,
       async ({ signal, progress }) => {
-        if (!flags.userPoolId === !flags.allPools) {
+        const resuming = flags.resume !== undefined;
+        if (
+          (flags.userPoolId && flags.allPools) ||
+          (!flags.userPoolId && !flags.allPools && !resuming)
+        ) {
           throw new UsageError('BAD_FLAG', 'give exactly one of --user-pool-id ID or --all-pools');
+        }
+        if (resuming && flags.allPools) {
+          throw new UsageError(
+            'BAD_FLAG',
+            "--resume finishes one pool's snapshot: give --user-pool-id ID (or nothing), not --all-pools",
+          );
+        }
+        if (flags.resume === 'latest' && !flags.userPoolId) {
+          throw new UsageError('BAD_FLAG', '--resume latest needs --user-pool-id ID');
         }
         if (flags.regions && !flags.allPools) {
           throw new UsageError('BAD_FLAG', '--regions goes with --all-pools only');
@@ -129,15 +152,24 @@ export function registerBackup(program: Command): void {
           throw new UsageError('BAD_FLAG', `--shards must be 1, 16 or 256, got "${flags.shards}"`);
         }
         const regions = flags.regions?.regions;
-        const region = flags.userPoolId
-          ? regionOfPoolId(flags.userPoolId)
+        let userPoolId = flags.userPoolId;
+        let region = userPoolId
+          ? regionOfPoolId(userPoolId)
           : (flags.region ?? process.env.AWS_REGION ?? regions?.[0]);
-        if (!region)
+        if (!region && flags.allPools)
           throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
         // Checked before the first AWS call: a location that cannot be written fails at once.
         const root = await makeOutputStorage(flags.to, flags, region, '--to');
+        if (!userPoolId && flags.resume !== undefined) {
+          // --resume ID alone: the pool is the one whose directory holds the snapshot.
+          userPoolId = await locateSnapshot(root, flags.resume);
+          region = regionOfPoolId(userPoolId);
+        }
         const base = {
-          includeSecrets: Boolean(flags.includeSecrets),
+          // A resume keeps the options its snapshot started with; only flags given are checked.
+          ...(!resuming || flags.includeSecrets
+            ? { includeSecrets: Boolean(flags.includeSecrets) }
+            : {}),
           ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
           ...(flags.userMfa ? { userMfa: true } : {}),
           ...(flags.encryptTo?.length ? { encryptTo: flags.encryptTo } : {}),
@@ -153,7 +185,7 @@ export function registerBackup(program: Command): void {
           });
           const all = flags.regions?.all ?? false;
           const r = await backupRegions(
-            (regions ?? [region]).map((x) => ({
+            (regions ?? [region ?? '']).map((x) => ({
               region: x,
               ...(all && isOptInRegion(x) ? { optional: true } : {}),
             })),
@@ -181,12 +213,24 @@ export function registerBackup(program: Command): void {
         }
         const gw = await makeGateway(flags, region, signal);
         try {
+          const poolId = userPoolId ?? '';
+          let resume = flags.resume;
+          if (resume === 'latest') {
+            resume = await findResumableBackup(root, poolId);
+            if (resume === undefined) {
+              throw new UsageError(
+                'NOTHING_TO_RESUME',
+                `no resumable snapshot of ${poolId} under ${root.location}`,
+              );
+            }
+          }
           return backupSummary(
             await backupPool(gw, root, {
               ...base,
               ...(flags.region ? { region: flags.region } : {}),
               onProgress: progress,
-              userPoolId: flags.userPoolId ?? '',
+              userPoolId: poolId,
+              ...(resume !== undefined ? { resume } : {}),
             }),
           );
         } finally {
@@ -201,7 +245,8 @@ export function registerBackup(program: Command): void {
         renderPool(result as unknown as Record<string, unknown>, say);
       },
       {
-        interrupted: 'interrupted; the partial snapshot has no manifest and is marked incomplete',
+        interrupted:
+          'interrupted; the partial snapshot has no manifest and is marked incomplete (its finished parts are recorded: backup --resume continues it)',
         exitCode: (result) => ('exitCode' in result ? result.exitCode : 0),
         json: (result) =>
           'outcomes' in result ? { pools: result.pools, regions: result.regions } : result,
@@ -217,6 +262,12 @@ function renderPool(r: Record<string, unknown>, say: (line: string) => void): vo
       `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
   );
   say(`snapshot: ${String(r.snapshot)}`);
+  const resumed = r.resumed as { count: number; unitsKept: number } | undefined;
+  if (resumed) {
+    say(
+      `resumed (${resumed.count} time(s)): ${resumed.unitsKept} finished part(s) kept from earlier runs; users were listed at different times`,
+    );
+  }
   const to = r.encryptedTo as string[] | undefined;
   if (to) say(`encrypted (age) to ${to.join(', ')}`);
   const mfa = r.userMfa as { billedAsMau: number } | undefined;

@@ -57,7 +57,8 @@ Exit codes:
   9    diff: the snapshot and the pool differ (0: they are the same)
   10   backup --all-pools: some pools or Regions failed, the others were backed up (the
        result lists each)
-  130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest`;
+  130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest
+       (backup --resume finishes it)`;
 
 /**
  * Commander's own errors (unknown flag, bad flag value, missing argument) in the tool's format:
@@ -357,7 +358,13 @@ function unexpectedMessage(e: unknown): string {
 }
 
 function toCliError(e: unknown, aborted: boolean, interrupted = 'interrupted'): VaultError {
-  if (aborted) return new InterruptedError(interrupted);
+  if (aborted) {
+    // Keep what the engine knows about the interrupted work (backup: the snapshot id to resume).
+    const id = e instanceof InterruptedError ? e.context.snapshotId : undefined;
+    return typeof id === 'string'
+      ? new InterruptedError(`${interrupted}; snapshot ${id}`, { snapshotId: id })
+      : new InterruptedError(interrupted);
+  }
   if (isVaultError(e)) return e;
   return new VaultError('UNEXPECTED', unexpectedMessage(e), ExitCode.Unexpected, {}, { cause: e });
 }

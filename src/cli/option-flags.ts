@@ -23,6 +23,8 @@ export const OPTION_FLAGS: Record<OptionName, string> = {
   encryptTo: '--encrypt-to',
   includeSecrets: '--include-secrets',
   userMfa: '--user-mfa',
+  shards: '--shards',
+  resume: '--resume',
   rateShare: '--rate-share',
   maxRps: '--max-rps',
   regions: '--regions',

@@ -141,12 +141,17 @@ export function operationsOfFeatures(
 /**
  * Storage operations a command performs on the snapshot location. `lease` = writing and removing
  * its own lease objects under `<snapshot>/locks/` (docs/format.md#leases) and reading others'.
+ * `progress` = removing completion records under `<snapshot>/progress/` (backup: once the
+ * manifest is written, and stale ones on a resume; docs/format.md, "Snapshots in progress").
  */
-export type StorageOperation = 'put' | 'get' | 'exists' | 'list' | 'delete' | 'lease';
+export type StorageOperation = 'put' | 'get' | 'exists' | 'list' | 'delete' | 'lease' | 'progress';
 
 export const COMMAND_STORAGE = {
-  // backup stats every file before it commits the manifest (HeadObject: s3:GetObject).
-  backup: ['put', 'exists', 'lease'],
+  // backup stats every file before it commits the manifest (HeadObject: s3:GetObject); it
+  // lists and reads a snapshot's completion records (and manifests, to find one to resume) and
+  // removes the records. It deletes nothing else it needs: parts a killed run left unrecorded
+  // are removed on a resume if the credentials allow, else left (unlisted, ignored by readers).
+  backup: ['put', 'exists', 'lease', 'get', 'list', 'progress'],
   restore: ['get', 'lease'],
   prune: ['get', 'list', 'delete', 'lease'],
   verify: ['get', 'lease'],

@@ -31,6 +31,8 @@ export const OPTION_NAMES = [
   'includeSecrets',
   'userMfa',
   'encryptTo',
+  'shards',
+  'resume',
   'rateShare',
   'maxRps',
   'regions',

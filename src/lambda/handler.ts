@@ -1,6 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { backupSummary, type BackupSummary } from '../backup/engine.js';
 import { backupRegions, type RegionOutcome, type RegionPlan } from '../backup/regions.js';
+import { findResumableBackup } from '../backup/resume.js';
+import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration } from '../core/duration.js';
 import {
   InterruptedError,
   isVaultError,
@@ -47,6 +49,9 @@ import { ACCOUNT_ID, openStorage } from '../storage/index.js';
  *   COGNITO_VAULT_KEEP_DAILY       … plus one per day for this many days
  *   COGNITO_VAULT_KEEP_MONTHLY     … plus one per month for this many months
  *   COGNITO_VAULT_INCOMPLETE_GRACE delete incomplete snapshots idle this long (default 7d)
+ *   COGNITO_VAULT_RESUME_MAX_AGE   resume a pool's newest interrupted snapshot if it started less
+ *                                  than this long ago (default 24h, or the incomplete grace if
+ *                                  shorter; `off`: always start anew); at most the grace
  *   COGNITO_VAULT_ENDPOINT_URL     Cognito and S3 endpoint (emulators and tests only)
  *   AWS_REGION                     set by Lambda
  * The event may name pools too: `{ "userPoolIds": ["eu-west-1_AbC"] }` overrides the variable.
@@ -67,7 +72,12 @@ export interface LambdaConfig {
   expectedBucketOwner?: string;
   endpointUrl?: string;
   retention?: RetentionPolicy;
+  /** Resume interrupted snapshots started less than this long ago; undefined: never resume. */
+  resumeMaxAgeMs?: number;
 }
+
+/** Default COGNITO_VAULT_RESUME_MAX_AGE: a resumed snapshot's users span at most a day. */
+export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 3_600_000;
 
 export interface ScheduledBackupEvent {
   userPoolIds?: string[];
@@ -85,10 +95,17 @@ export interface LambdaFailure {
   code: string;
   message: string;
   exitCode: number;
+  /** An interrupted backup: the snapshot the next invocation resumes. */
+  snapshotId?: string;
 }
 
 export interface LambdaBackupResult {
   snapshots: (BackupSummary & { region: string })[];
+  /**
+   * Snapshots this invocation resumed (an earlier invocation was stopped before its timeout
+   * or killed) instead of starting anew; they are in `snapshots` (or `failures`) too.
+   */
+  resumed: { userPoolId: string; snapshotId: string }[];
   /** Backups that failed: the handler throws when there is any. */
   failures: LambdaFailure[];
   /** Snapshots deleted by the retention policy. */
@@ -203,6 +220,28 @@ export function configFromEnv(
       'COGNITO_VAULT_KEEP_DAILY/MONTHLY and COGNITO_VAULT_INCOMPLETE_GRACE need COGNITO_VAULT_KEEP_LAST',
     );
   }
+  // Age since the start ≥ idle time, so a snapshot young enough to resume is never one
+  // retention deletes as abandoned: the default is capped at the grace, a larger value refused.
+  const grace = incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
+  const resumeText = env.COGNITO_VAULT_RESUME_MAX_AGE?.trim();
+  const resumeMaxAgeMs =
+    resumeText === 'off'
+      ? undefined
+      : resumeText
+        ? parseDuration(resumeText)
+        : Math.min(DEFAULT_RESUME_MAX_AGE_MS, grace);
+  if (resumeText && resumeText !== 'off' && !resumeMaxAgeMs) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      `COGNITO_VAULT_RESUME_MAX_AGE must be a duration such as 24h, or off, got "${resumeText}"`,
+    );
+  }
+  if (resumeMaxAgeMs !== undefined && keepLast !== undefined && resumeMaxAgeMs > grace) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      `COGNITO_VAULT_RESUME_MAX_AGE (${formatDuration(resumeMaxAgeMs)}) must not exceed COGNITO_VAULT_INCOMPLETE_GRACE (${formatDuration(grace)}): retention would delete snapshots still to be resumed`,
+    );
+  }
   const retention: RetentionPolicy | undefined =
     keepLast !== undefined
       ? {
@@ -244,6 +283,7 @@ export function configFromEnv(
   return {
     ...(retention ? { retention } : {}),
     ...(encryptTo ? { encryptTo } : {}),
+    ...(resumeMaxAgeMs !== undefined ? { resumeMaxAgeMs } : {}),
     to,
     userPoolIds,
     region: env.AWS_REGION,
@@ -272,6 +312,9 @@ function failure(userPoolId: string, e: unknown, region?: string): LambdaFailure
     code: err.code,
     message: err.message,
     exitCode: err.exitCode,
+    ...(err instanceof InterruptedError && typeof err.context.snapshotId === 'string'
+      ? { snapshotId: err.context.snapshotId }
+      : {}),
   };
 }
 
@@ -309,7 +352,9 @@ export function planRegions(cfg: LambdaConfig): RegionPlan[] {
  * Errors metric (and any alarm on it) sees the failure. Retention failures are reported in
  * `pruneFailures` and logged, never thrown: a throw makes Lambda retry the invocation, which
  * would back every pool up again for a problem a backup cannot fix. Near the Lambda timeout the running backup is
- * aborted: its snapshot stays without a manifest, recognisably incomplete.
+ * aborted: its snapshot stays without a manifest, recognisably incomplete, with its finished
+ * units recorded; the next invocation resumes the newest such snapshot of each pool (started
+ * less than COGNITO_VAULT_RESUME_MAX_AGE ago, same secrets option) instead of starting anew.
  */
 export async function handler(
   event: ScheduledBackupEvent = {},
@@ -335,6 +380,7 @@ export async function handler(
   });
   const result: LambdaBackupResult = {
     snapshots: [],
+    resumed: [],
     failures: [],
     pruned: [],
     retained: [],
@@ -394,6 +440,30 @@ export async function handler(
       ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
       ...(cfg.userMfa ? { userMfa: true } : {}),
       signal: controller.signal,
+      // The newest interrupted snapshot of the pool (young enough, same options) is finished
+      // instead of starting from zero; not knowing whether there is one is no reason not to back up.
+      ...(cfg.resumeMaxAgeMs !== undefined
+        ? {
+            resumeFor: async (userPoolId: string) => {
+              const id = await findResumableBackup(storage, userPoolId, {
+                ...(cfg.resumeMaxAgeMs !== undefined ? { maxAgeMs: cfg.resumeMaxAgeMs } : {}),
+                includeSecrets: cfg.includeSecrets,
+                userMfa: cfg.userMfa,
+                encryptTo: cfg.encryptTo ?? [],
+              }).catch((e: unknown) => {
+                console.error(
+                  JSON.stringify({ userPoolId, resumeLookupError: failure(userPoolId, e) }),
+                );
+                return undefined;
+              });
+              if (id !== undefined) {
+                result.resumed.push({ userPoolId, snapshotId: id });
+                console.log(JSON.stringify({ userPoolId, resuming: id }));
+              }
+              return id;
+            },
+          }
+        : {}),
       gatewayFor: (region) =>
         CognitoGateway.create(
           { region, ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}) },

@@ -94,6 +94,7 @@ const S3_OBJECT_ACTIONS: Record<StorageOperation, string[]> = {
   list: [],
   delete: ['s3:DeleteObject'],
   lease: [],
+  progress: [],
 };
 
 /** KMS actions per storage operation (SSE-KMS). Multipart uploads also need kms:Decrypt. */
@@ -105,6 +106,7 @@ const KMS_ACTIONS: Record<StorageOperation, string[]> = {
   delete: [],
   // A lease object is written (SSE-KMS: a new data key) and others' leases are read.
   lease: ['kms:GenerateDataKey', 'kms:Decrypt'],
+  progress: [],
 };
 
 function uniq(xs: string[]): string[] {
@@ -130,6 +132,16 @@ function storageStatements(storageOps: StorageOperation[], opts: PolicyOptions):
         Effect: 'Allow',
         Action: ['s3:PutObject', 's3:DeleteObject'],
         Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*/locks/*`,
+      });
+    }
+    if (storageOps.includes('progress')) {
+      // Completion records of a backup in progress (docs/format.md): removed once the manifest
+      // is written, and stale ones on a resume — and nothing else.
+      out.push({
+        Sid: 'SnapshotProgress',
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject'],
+        Resource: `arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*/progress/*`,
       });
     }
     // ListBucket also turns a missing object into 404 (instead of 403) for GetObject/HeadObject.

@@ -127,6 +127,17 @@ export const Warning = z.object({
 });
 export type Warning = z.infer<typeof Warning>;
 
+/** One `backup --resume` of a snapshot (see docs/format.md, "Snapshots in progress"). */
+export const ResumeEntry = z.object({
+  /** When this resume started. */
+  at: z.iso.datetime(),
+  /** Units kept from earlier runs (recorded, files present with their recorded sizes). */
+  unitsKept: z.number().int().nonnegative(),
+  /** Recorded units run again (a file missing or of another size than recorded, a bad record). */
+  unitsRedone: z.number().int().nonnegative(),
+});
+export type ResumeEntry = z.infer<typeof ResumeEntry>;
+
 /** How an encrypted snapshot's files were encrypted: age, to these X25519 recipients. */
 export const Encryption = z.object({
   scheme: z.literal('age-encryption.org/v1'),
@@ -160,6 +171,11 @@ const ManifestBase = z.object({
   warnings: z.array(Warning),
   /** Format version 2 only (and required there): see `Encryption`. */
   encryption: Encryption.optional(),
+  /**
+   * Present when the snapshot was completed by `backup --resume` after an interruption: one
+   * entry per resume, oldest first. Its users were then listed at different times.
+   */
+  resumes: z.array(ResumeEntry).optional(),
   files: z.array(FileEntry),
 });
 

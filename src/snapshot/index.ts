@@ -14,3 +14,4 @@ export {
   KeyMismatchError,
   KeyRequiredError,
 } from './age.js';
+export * from './progress.js';

@@ -5,7 +5,7 @@ import type { Storage } from '../storage/storage.js';
 import { DigestStream, gzipJsonLines } from './codec.js';
 import { AGE_SCHEME, AGE_SUFFIX, type AgeRecipients } from './age.js';
 import {
-  type FileEntry,
+  FileEntry,
   type FileKind,
   FORMAT_VERSION,
   FORMAT_VERSION_PLAIN,
@@ -135,6 +135,14 @@ export class SnapshotWriter {
       encoding: 'jsonl+gzip',
       records: counter.records,
     });
+  }
+
+  /**
+   * Lists a file written by an earlier run of this snapshot (a unit kept by `backup --resume`).
+   * `commit` checks it with `stat` like every other file.
+   */
+  adopt(entry: FileEntry): FileEntry {
+    return this.add(FileEntry.parse(entry));
   }
 
   private add(entry: FileEntry): FileEntry {

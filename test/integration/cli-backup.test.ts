@@ -397,14 +397,17 @@ describe('interrupted backups leave an incomplete snapshot, never a complete-loo
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code, r.stderr).toBe(130);
-    expect(errorLines(r.stderr)).toEqual([
-      'cognito-vault: error: interrupted; the partial snapshot has no manifest and is marked incomplete',
-    ]);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'INTERRUPTED', exitCode: 130 } });
-
     const snaps = await snapshotDirs(to);
     expect(snaps).toHaveLength(1);
+    const id = path.basename(snaps[0] ?? '');
+    expect(errorLines(r.stderr)).toEqual([
+      `cognito-vault: error: interrupted; the partial snapshot has no manifest and is marked incomplete (its finished parts are recorded: backup --resume continues it); snapshot ${id}`,
+    ]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      error: { code: 'INTERRUPTED', exitCode: 130, context: { snapshotId: id } },
+    });
+
     expect(await manifests(to)).toEqual([]);
     expect(existsSync(path.join(snaps[0] ?? '', 'pool.json'))).toBe(true);
 
@@ -420,6 +423,32 @@ describe('interrupted backups leave an incomplete snapshot, never a complete-loo
     const out = JSON.parse(v.stdout) as { ok: boolean; problems: string[] };
     expect(out.ok).toBe(false);
     expect(out.problems[0]).toMatch(/incomplete snapshot: it has no manifest\.json/);
+
+    // backup --resume finishes it (`latest`: the pool's newest resumable snapshot).
+    const common = ['--user-pool-id', seed.userPoolId, '--endpoint-url', moto.endpoint, '--to', to];
+    const resumed = await cli(['backup', ...common, '--resume', 'latest', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      snapshotId: id,
+      users: POOL_USERS,
+      resumed: { count: 1 },
+    });
+    expect(await snapshotDirs(to)).toEqual(snaps);
+    expect((await cli(['verify', snaps[0] ?? ''])).code).toBe(0);
+    // Now complete: refused, one line, exit 2; so is --resume without one pool.
+    const again = await cli(['backup', ...common, '--resume', id, '--quiet']);
+    expect(again.code).toBe(2);
+    expectOneErrorLine(again, /is complete \(it has a manifest\); there is nothing to resume/);
+    const all = await cli([
+      'backup',
+      '--all-pools',
+      '--region',
+      'us-east-1',
+      '--resume',
+      id,
+      '--quiet',
+    ]);
+    expect(all.code).toBe(2);
   });
 
   it('a killed backup (SIGKILL) leaves no manifest and lists as INCOMPLETE', async () => {
@@ -436,5 +465,31 @@ describe('interrupted backups leave an incomplete snapshot, never a complete-loo
     expect(listed.map((s) => s.complete)).toEqual([false]);
     const v = await cli(['verify', (await snapshotDirs(to))[0] ?? '']);
     expect(v.code).toBe(3);
+    // `--resume ID` alone: the pool is the one whose directory holds it; the dead process's
+    // lease does not hold it up.
+    const snap = (await snapshotDirs(to))[0] ?? '';
+    const id = path.basename(snap);
+    const unknown = await cli([
+      'backup',
+      '--to',
+      to,
+      '--resume',
+      '2020-01-01T00-00-00-000Z',
+      '--quiet',
+    ]);
+    expect(unknown.code).toBe(2);
+    expectOneErrorLine(unknown, /no snapshot 2020-01-01T00-00-00-000Z under /);
+    const resumed = await cli([
+      'backup',
+      '--endpoint-url',
+      moto.endpoint,
+      '--to',
+      to,
+      '--resume',
+      id,
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed \(1 time\(s\)\)/);
+    expect((await cli(['verify', snap])).code).toBe(0);
   });
 });

@@ -151,6 +151,35 @@ describe('scheduled backup Lambda handler', () => {
     expect(listed.every((s) => !s.complete)).toBe(true);
   });
 
+  it('the next invocation resumes the snapshot an interrupted one left, and says so', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/resume',
+      COGNITO_VAULT_USER_POOL_IDS: poolA,
+      COGNITO_VAULT_RATE_SHARE: '0.01',
+    });
+    await expect(
+      handler({}, { getRemainingTimeInMillis: () => TIMEOUT_MARGIN_MS + 4_000 }),
+    ).rejects.toThrow(/INTERRUPTED/);
+    const before = await listSnapshots(storage('resume'));
+    expect(before.map((s) => s.status)).toEqual(['incomplete']);
+    expect(before[0]?.leases.filter((l) => l.live)).toEqual([]);
+    configure({ COGNITO_VAULT_RATE_SHARE: '1' });
+    const r = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(r.resumed).toEqual([{ userPoolId: poolA, snapshotId: before[0]?.snapshotId }]);
+    expect(r.snapshots[0]).toMatchObject({ snapshotId: before[0]?.snapshotId, users: 40 });
+    const after = await listSnapshots(storage('resume'));
+    expect(after.map((s) => [s.snapshotId, s.status])).toEqual([
+      [before[0]?.snapshotId, 'complete'],
+    ]);
+    const reader = await SnapshotReader.open(storage(`resume/${after[0]?.path}`));
+    expect((await reader.verify()).ok).toBe(true);
+    expect(reader.manifest.resumes).toHaveLength(1);
+    // A third invocation has nothing to resume: a new snapshot.
+    const third = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(third.resumed).toEqual([]);
+    expect(third.snapshots[0]?.snapshotId).not.toBe(before[0]?.snapshotId);
+  });
+
   it('writes SSE-KMS objects and passes the expected bucket owner from the environment', async () => {
     const key = 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-00000000000b';
     configure({

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StorageError } from '../../src/core/errors.js';
+import { InterruptedError, StorageError } from '../../src/core/errors.js';
 
 /**
  * The Lambda handler's bookkeeping without AWS: the backup engine and retention are replaced by
@@ -8,6 +8,11 @@ import { StorageError } from '../../src/core/errors.js';
 const fakes = vi.hoisted(() => ({
   backup: vi.fn(),
   prune: vi.fn(),
+  findResumable: vi.fn(),
+}));
+vi.mock('../../src/backup/resume.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/backup/resume.js')>()),
+  findResumableBackup: fakes.findResumable,
 }));
 vi.mock('../../src/backup/engine.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../src/backup/engine.js')>()),
@@ -55,6 +60,7 @@ beforeEach(() => {
   });
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  fakes.findResumable.mockResolvedValue(undefined);
   fakes.backup.mockImplementation(async (_gw: unknown, _s: unknown, o: { userPoolId: string }) =>
     fakeBackup(o.userPoolId),
   );
@@ -65,6 +71,7 @@ afterEach(() => {
   vi.restoreAllMocks();
   fakes.backup.mockReset();
   fakes.prune.mockReset();
+  fakes.findResumable.mockReset();
 });
 
 describe('Lambda retention', () => {
@@ -204,6 +211,84 @@ describe('Lambda retention configuration', () => {
     expect(() => configFromEnv(base, { userPoolIds: A as unknown as string[] })).toThrow(
       /userPoolIds must be an array/,
     );
+  });
+
+  it('resume age: 24h by default (capped by the grace), off, a duration; never above the grace', () => {
+    expect(configFromEnv(base).resumeMaxAgeMs).toBe(24 * 3_600_000);
+    expect(
+      configFromEnv({
+        ...base,
+        COGNITO_VAULT_KEEP_LAST: '3',
+        COGNITO_VAULT_INCOMPLETE_GRACE: '2h',
+      }).resumeMaxAgeMs,
+    ).toBe(2 * 3_600_000);
+    expect(configFromEnv({ ...base, COGNITO_VAULT_RESUME_MAX_AGE: 'off' }).resumeMaxAgeMs).toBe(
+      undefined,
+    );
+    expect(configFromEnv({ ...base, COGNITO_VAULT_RESUME_MAX_AGE: '90m' }).resumeMaxAgeMs).toBe(
+      5_400_000,
+    );
+    expect(() => configFromEnv({ ...base, COGNITO_VAULT_RESUME_MAX_AGE: 'soon' })).toThrow(
+      /COGNITO_VAULT_RESUME_MAX_AGE must be a duration/,
+    );
+    expect(() =>
+      configFromEnv({
+        ...base,
+        COGNITO_VAULT_KEEP_LAST: '3',
+        COGNITO_VAULT_RESUME_MAX_AGE: '8d',
+      }),
+    ).toThrow(/must not exceed COGNITO_VAULT_INCOMPLETE_GRACE \(7d\)/);
+  });
+});
+
+describe('Lambda resume', () => {
+  it('resumes the newest resumable snapshot of a pool and says so in `resumed`', async () => {
+    fakes.prune.mockResolvedValue({
+      decisions: [],
+      deletedObjects: 0,
+      staleLeasesRemoved: 0,
+      errors: [],
+    });
+    fakes.findResumable.mockImplementation(async (_s: unknown, pool: string) =>
+      pool === A ? '2026-11-01T00-00-00-000Z' : undefined,
+    );
+    const r = await handler({}, { getRemainingTimeInMillis: () => 900_000 });
+    expect(r.resumed).toEqual([{ userPoolId: A, snapshotId: '2026-11-01T00-00-00-000Z' }]);
+    const calls = fakes.backup.mock.calls.map(
+      (c) => c[2] as { userPoolId: string; resume?: string },
+    );
+    expect(calls.map((o) => [o.userPoolId, o.resume])).toEqual([
+      [A, '2026-11-01T00-00-00-000Z'],
+      [B, undefined],
+    ]);
+    expect(fakes.findResumable.mock.calls[0]?.[2]).toMatchObject({
+      maxAgeMs: 24 * 3_600_000,
+      includeSecrets: false,
+    });
+  });
+
+  it('a failed lookup starts a new snapshot; an interrupted backup names its snapshot', async () => {
+    fakes.prune.mockResolvedValue({
+      decisions: [],
+      deletedObjects: 0,
+      staleLeasesRemoved: 0,
+      errors: [],
+    });
+    fakes.findResumable.mockRejectedValue(new StorageError('S3_ERROR', 'listing failed'));
+    fakes.backup.mockImplementation(
+      async (_gw: unknown, _s: unknown, o: { userPoolId: string }) => {
+        if (o.userPoolId === B)
+          throw new InterruptedError('stopped', { snapshotId: '2026-11-02T00-00-00-000Z' });
+        return fakeBackup(o.userPoolId);
+      },
+    );
+    await expect(handler({}, { getRemainingTimeInMillis: () => 900_000 })).rejects.toThrow(
+      /1 of 2 pool backups failed/,
+    );
+    const calls = fakes.backup.mock.calls.map((c) => (c[2] as { resume?: string }).resume);
+    expect(calls).toEqual([undefined, undefined]);
+    const logged = vi.mocked(console.error).mock.calls.map((c) => String(c[0]));
+    expect(logged.some((l) => l.includes('"snapshotId":"2026-11-02T00-00-00-000Z"'))).toBe(true);
   });
 });
 

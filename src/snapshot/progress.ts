@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { StorageError } from '../core/errors.js';
+import type { Storage } from '../storage/storage.js';
+import { FileEntry, ResumeEntry, Warning } from './format.js';
+
+/**
+ * Completion records of a snapshot in progress (docs/format.md, "Snapshots in progress"). While
+ * a backup runs, `progress/plan.json` says what it is (pool, options, sharding once decided,
+ * resumes so far) and `progress/units/<unit>.json` is written for each finished unit — a users
+ * shard, the resource documents, the memberships — only after that unit's files are durable
+ * (Storage.put resolved: renamed after a flushed write on disk, a completed upload on S3).
+ * `backup --resume` keeps a unit whose record is valid and whose files are all still there with
+ * the recorded sizes, and runs every other unit again. The records are removed once the
+ * manifest is written; a complete snapshot never needs them.
+ */
+export const PROGRESS_VERSION = 1;
+export const PROGRESS_DIR = 'progress';
+export const PLAN_FILE = `${PROGRESS_DIR}/plan.json`;
+export const UNITS_DIR = `${PROGRESS_DIR}/units`;
+
+/** The units a backup is made of. Users shards are `users-NNNNN` (the shard index). */
+export const RESOURCES_UNIT = 'resources';
+export const MEMBERSHIPS_UNIT = 'memberships';
+export function usersUnit(index: number): string {
+  return `users-${String(index).padStart(5, '0')}`;
+}
+export function unitRecordPath(unit: string): string {
+  return `${UNITS_DIR}/${unit}.json`;
+}
+
+const Sharding = z.object({
+  mode: z.enum(['sub-prefix', 'single']),
+  shards: z.union([z.literal(1), z.literal(16), z.literal(256)]),
+});
+
+export const ProgressPlan = z.object({
+  progressVersion: z.literal(PROGRESS_VERSION),
+  tool: z.object({ name: z.string(), version: z.string() }),
+  snapshotId: z.string().min(1),
+  userPoolId: z.string().min(1),
+  startedAt: z.iso.datetime(),
+  options: z.object({
+    includeSecrets: z.boolean(),
+    userMfa: z.boolean().optional(),
+    /** age recipients every data file is encrypted to (`encryptTo`): a resume keeps them. */
+    encryptTo: z.array(z.string()).optional(),
+    /** What was asked for (1, 16, 256); `sharding` is what the probe decided. */
+    requestedShards: z.union([z.literal(1), z.literal(16), z.literal(256)]),
+    sharding: Sharding.optional(),
+  }),
+  /** Warnings of the run that are not a unit's own (the sharding probe's). */
+  warnings: z.array(Warning),
+  resumes: z.array(ResumeEntry),
+});
+export type ProgressPlan = z.infer<typeof ProgressPlan>;
+
+export const UnitRecord = z.object({
+  progressVersion: z.literal(PROGRESS_VERSION),
+  unit: z.string().min(1),
+  completedAt: z.iso.datetime(),
+  /** The unit's files, exactly as the manifest will list them. */
+  files: z.array(FileEntry),
+  /** Per-unit counts the manifest needs (clients, groups, … for the resources unit). */
+  counts: z.record(z.string(), z.number().int().nonnegative()),
+  /** Warnings the unit gave (they go into the manifest). */
+  warnings: z.array(Warning),
+  /** Users shards: the sub prefix listed ('' for a single chain). */
+  prefix: z.string().optional(),
+});
+export type UnitRecord = z.infer<typeof UnitRecord>;
+
+async function readText(storage: Storage, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await storage.get(key))
+    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export type PlanRead =
+  | { status: 'ok'; plan: ProgressPlan }
+  | { status: 'absent' }
+  | { status: 'unknown-format'; version: number }
+  | { status: 'invalid'; problem: string };
+
+/**
+ * Reads `progress/plan.json`. `absent`: no plan (a snapshot of an older version, or killed
+ * before its first write). A storage failure other than NOT_FOUND is thrown (nothing guessed).
+ */
+export async function readPlan(snapshot: Storage): Promise<PlanRead> {
+  let text: string;
+  try {
+    text = await readText(snapshot, PLAN_FILE);
+  } catch (e) {
+    if (e instanceof StorageError && e.code === 'NOT_FOUND') return { status: 'absent' };
+    throw e;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { status: 'invalid', problem: `${PLAN_FILE} is not valid JSON` };
+  }
+  const version = (raw as { progressVersion?: unknown } | null)?.progressVersion;
+  if (typeof version === 'number' && Number.isInteger(version) && version > PROGRESS_VERSION)
+    return { status: 'unknown-format', version };
+  const parsed = ProgressPlan.safeParse(raw);
+  if (!parsed.success)
+    return { status: 'invalid', problem: `${PLAN_FILE} is not a valid progress plan` };
+  return { status: 'ok', plan: parsed.data };
+}
+
+export async function writePlan(snapshot: Storage, plan: ProgressPlan): Promise<void> {
+  await snapshot.put(PLAN_FILE, `${JSON.stringify(ProgressPlan.parse(plan), null, 2)}\n`);
+}
+
+export async function writeUnitRecord(snapshot: Storage, record: UnitRecord): Promise<void> {
+  await snapshot.put(
+    unitRecordPath(record.unit),
+    `${JSON.stringify(UnitRecord.parse(record), null, 2)}\n`,
+  );
+}
+
+/**
+ * Every readable, valid unit record of the snapshot, by unit. A record that cannot be parsed
+ * (or names another unit than its file name) is left out: its unit is run again. A storage
+ * failure listing or reading is thrown.
+ */
+export async function readUnitRecords(
+  snapshot: Storage,
+): Promise<{ records: Map<string, UnitRecord>; invalid: number }> {
+  const records = new Map<string, UnitRecord>();
+  let invalid = 0;
+  const keys: string[] = [];
+  for await (const e of snapshot.list(UNITS_DIR)) keys.push(e.key);
+  for (const key of keys.sort()) {
+    const m = /^progress\/units\/([a-z0-9-]+)\.json$/.exec(key);
+    if (!m) continue;
+    let text: string;
+    try {
+      text = await readText(snapshot, key);
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'NOT_FOUND') continue;
+      throw e;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      invalid++;
+      continue;
+    }
+    const parsed = UnitRecord.safeParse(raw);
+    if (!parsed.success || parsed.data.unit !== m[1]) {
+      invalid++;
+      continue;
+    }
+    records.set(parsed.data.unit, parsed.data);
+  }
+  return { records, invalid };
+}
