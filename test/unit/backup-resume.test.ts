@@ -24,7 +24,7 @@ import {
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { mockClient } from 'aws-sdk-client-mock';
+import { type StackMock, stackMock } from '../support/stack-mock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { findResumableBackup } from '../../src/backup/resume.js';
@@ -57,7 +57,7 @@ function makeUsers(n: number): UserType[] {
 const subOf = (u: UserType): string => u.Attributes?.find((a) => a.Name === 'sub')?.Value ?? '';
 
 let client: CognitoIdentityProviderClient;
-let mock: ReturnType<typeof mockClient>;
+let mock: StackMock;
 let gw: CognitoGateway;
 let users: UserType[];
 /** Shards whose ListUsers calls wait until `release` (or until the test's abort). */
@@ -77,7 +77,7 @@ beforeEach(() => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
   });
-  mock = mockClient(client);
+  mock = stackMock(client);
   gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: { baseDelayMs: 1, maxDelayMs: 2 },
