@@ -242,7 +242,7 @@ export function registerBackup(program: Command): void {
           renderAllPools(result.outcomes, result.regions, say, backupSummary);
           return;
         }
-        renderPool(result as unknown as Record<string, unknown>, say);
+        renderPool(result, say);
       },
       {
         interrupted:
@@ -255,14 +255,14 @@ export function registerBackup(program: Command): void {
   });
 }
 
-function renderPool(r: Record<string, unknown>, say: (line: string) => void): void {
+function renderPool(r: BackupSummary, say: (line: string) => void): void {
   say(
     `backed up ${String(r.userPoolId)}: ${String(r.users)} users, ${String(r.groups)} groups, ${String(r.memberships)} memberships, ` +
       `${String(r.clients)} clients, ${String(r.identityProviders)} identity providers, ${String(r.resourceServers)} resource servers ` +
       `in ${(Number(r.durationMs) / 1000).toFixed(1)} s`,
   );
   say(`snapshot: ${String(r.snapshot)}`);
-  const resumed = r.resumed as { count: number; unitsKept: number } | undefined;
+  const resumed = r.resumed;
   if (resumed) {
     say(
       `resumed (${resumed.count} time(s)): ${resumed.unitsKept} finished part(s) kept from earlier runs; users were listed at different times`,
@@ -286,7 +286,7 @@ function renderAllPools(
   summary: (r: BackupResult) => BackupSummary,
 ): void {
   for (const p of pools) {
-    if (p.ok) renderPool(summary(p.result) as unknown as Record<string, unknown>, say);
+    if (p.ok) renderPool(summary(p.result), say);
     else
       process.stderr.write(
         `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${renderOptionNames(p.error.message)} [${p.error.code}, exit ${p.error.exitCode}]\n`,

@@ -27,10 +27,12 @@ function age(): Promise<AgeModule> {
 }
 
 function toWeb(stream: Readable): ReadableStream<Uint8Array> {
-  return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+  // Node's stream/web types and the DOM ReadableStream age-encryption is typed with differ only
+  // in declarations; the object is the same WHATWG stream.
+  return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
 }
 function fromWeb(stream: ReadableStream<Uint8Array>): Readable {
-  return Readable.fromWeb(stream as unknown as NodeWebReadableStream<Uint8Array>);
+  return Readable.fromWeb(stream as NodeWebReadableStream<Uint8Array>);
 }
 
 /** The recipients a backup encrypts to (validated, deduplicated, in the order given). */
