@@ -132,25 +132,14 @@ export function configFromEnv(
   env: NodeJS.ProcessEnv,
   event: ScheduledBackupEvent = {},
 ): LambdaConfig {
-  const to = env.COGNITO_VAULT_TO?.trim();
-  if (!to?.startsWith('s3://')) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      'COGNITO_VAULT_TO must be an s3://bucket/prefix location',
-    );
-  }
+  const common = commonConfigFromEnv(env);
   if (
     event.userPoolIds !== undefined &&
     (!Array.isArray(event.userPoolIds) || event.userPoolIds.some((p) => typeof p !== 'string'))
   ) {
     throw new UsageError('LAMBDA_CONFIG', "the event's userPoolIds must be an array of pool ids");
   }
-  const listed =
-    event.userPoolIds ??
-    (env.COGNITO_VAULT_USER_POOL_IDS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+  const listed = event.userPoolIds ?? splitList(env.COGNITO_VAULT_USER_POOL_IDS);
   const userPoolIds = listed.length === 1 && listed[0] === '*' ? '*' : listed;
   if (userPoolIds !== '*' && userPoolIds.length === 0) {
     throw new UsageError(
@@ -173,6 +162,32 @@ export function configFromEnv(
     } catch (e) {
       throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
     }
+  }
+  return { ...common, userPoolIds, ...(regions ? { regions } : {}) };
+}
+
+/** A comma-separated environment variable as a list (blank entries dropped). */
+export function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * What every cognito-vault Lambda reads from its environment apart from the pools: the
+ * location, rate share, secrets, KMS key, bucket owner, retention and endpoint (the scheduled
+ * handler here and the Step Functions handlers in stepfunctions.ts share it).
+ */
+export function commonConfigFromEnv(
+  env: NodeJS.ProcessEnv,
+): Omit<LambdaConfig, 'userPoolIds' | 'regions'> {
+  const to = env.COGNITO_VAULT_TO?.trim();
+  if (!to?.startsWith('s3://')) {
+    throw new UsageError(
+      'LAMBDA_CONFIG',
+      'COGNITO_VAULT_TO must be an s3://bucket/prefix location',
+    );
   }
   const owner = env.COGNITO_VAULT_EXPECTED_BUCKET_OWNER?.trim();
   if (owner && !ACCOUNT_ID.test(owner)) {
@@ -285,9 +300,7 @@ export function configFromEnv(
     ...(encryptTo ? { encryptTo } : {}),
     ...(resumeMaxAgeMs !== undefined ? { resumeMaxAgeMs } : {}),
     to,
-    userPoolIds,
     region: env.AWS_REGION,
-    ...(regions ? { regions } : {}),
     rateShare,
     includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
     userMfa,

@@ -170,3 +170,29 @@ describe('CLI start-up rule', () => {
     ).toEqual([]);
   });
 });
+
+describe('cdk layer', () => {
+  it('may read the IAM policy source and the metric names, and nothing that runs a backup', async () => {
+    expect(
+      await layerErrors(
+        'src/cdk/probe.ts',
+        "import { iamPolicy } from '../policy/iam.js';\nimport { COMPLETED_METRIC } from '../lambda/metrics.js';\nexport const x = [iamPolicy, COMPLETED_METRIC];\n",
+      ),
+    ).toEqual([]);
+    const errors = await layerErrors(
+      'src/cdk/probe.ts',
+      "import { backupPool } from '../backup/engine.js';\nimport { CognitoGateway } from '../cognito/gateway.js';\nimport { plan } from '../lambda/stepfunctions.js';\nexport const x = [backupPool, CognitoGateway, plan];\n",
+    );
+    expect(errors).toHaveLength(3);
+  });
+
+  it('is imported by nothing in the engines or the CLI', async () => {
+    for (const dir of ['cli', 'backup', 'lambda', 'storage']) {
+      const errors = await layerErrors(
+        `src/${dir}/probe.ts`,
+        "import { CognitoVault } from '../cdk/index.js';\nexport const x = CognitoVault;\n",
+      );
+      expect(errors, dir).toHaveLength(1);
+    }
+  });
+});

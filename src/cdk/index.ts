@@ -1,0 +1,481 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { iamPolicy, type IamPolicy } from '../policy/iam.js';
+import { COMPLETED_METRIC, METRIC_NAMESPACE } from '../lambda/metrics.js';
+
+/**
+ * `cognito-vault/cdk`: scheduled, distributed backups as one construct (docs/architecture.md,
+ * "Distributed path"; README, "Scheduled backups in five minutes"). aws-cdk-lib and constructs
+ * are peer dependencies: only a CDK app that imports this entry point needs them.
+ */
+
+/** Retention, as the prune handler applies it (the same rules as `cognito-vault prune`). */
+export interface VaultRetention {
+  /** Keep the newest N complete snapshots of each pool. */
+  keepLast: number;
+  /** … plus the newest of each of the last N days. */
+  keepDaily?: number;
+  /** … plus the newest of each of the last N months. */
+  keepMonthly?: number;
+  /** Delete incomplete snapshots idle this long (default 7 days). */
+  incompleteGrace?: Duration;
+}
+
+export interface CognitoVaultProps {
+  /** Pool ids to back up, or `'*'` for every pool of each account and Region. */
+  readonly userPoolIds: string[] | '*';
+  /** Regions to list with `'*'` (default: the stack's Region). */
+  readonly regions?: string[];
+  /**
+   * Other accounts whose pools to back up (default: only this one). Each needs a role the
+   * functions can assume, `roleArnPattern` with `{account}` replaced, that allows
+   * `cognito-vault policy backup` and trusts this stack's plan and backup roles.
+   */
+  readonly accounts?: string[];
+  /** e.g. `arn:aws:iam::{account}:role/CognitoVaultBackup`. */
+  readonly roleArnPattern?: string;
+  /** The bucket to write to (default: a new KMS-encrypted, versioned, private bucket). */
+  readonly bucket?: s3.IBucket;
+  /** The key of a given bucket's SSE-KMS (its objects are written with it). */
+  readonly encryptionKey?: kms.IKey;
+  /** Key prefix of the snapshots in the bucket (default `snapshots`). */
+  readonly prefix?: string;
+  /** When to run (default: every day at 03:00 UTC). */
+  readonly schedule?: events.Schedule;
+  /** Retention after each pool's backup; none when omitted. */
+  readonly retention?: VaultRetention;
+  /**
+   * The new bucket's lifecycle expiry of current objects, a backstop behind prune (default:
+   * the longest retention window plus 30 days, assuming at least one backup a day).
+   */
+  readonly lifecycleExpiration?: Duration;
+  /** How long deleted or overwritten object versions stay recoverable (default 30 days). */
+  readonly noncurrentVersionExpiration?: Duration;
+  /** Share of each Cognito quota a backup uses (default 0.5, leaving the rest to production). */
+  readonly rateShare?: number;
+  /** Keep app client and IdP secrets in the snapshots (default false). */
+  readonly includeSecrets?: boolean;
+  /** Account/Region groups backed up at the same time (default 10; 1 to 40). */
+  readonly maxConcurrentGroups?: number;
+  /**
+   * Invocations one pool may take (each up to 15 minutes) before the unit fails (default 24:
+   * six hours, about 20 million users at the default rate share).
+   */
+  readonly maxInvocationsPerUnit?: number;
+  /** Alarm when no snapshot completed for this long (default 26 hours; at most 7 days). */
+  readonly staleAfter?: Duration;
+  /** Where alarms notify (default: no action; the alarms are still there to wire). */
+  readonly alarmTopic?: sns.ITopic;
+  /** The functions' code (default: the bundle `npm run build` writes to dist/lambda-bundle). */
+  readonly code?: lambda.Code;
+  /** The name of this vault: the `Vault` dimension of its metrics (default: the construct id). */
+  readonly vaultName?: string;
+  /** Removal policy of a new bucket and key (default RETAIN). */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Step Functions' inline Map runs at most 40 iterations at a time. */
+export const MAX_INLINE_CONCURRENCY = 40;
+/** Errors worth a second invocation: throttling that outlived the gateway, S3 trouble. */
+export const RETRIED_ERRORS = ['ServiceUnavailableError', 'StorageError', 'UNIT_NOT_RESUMABLE'];
+const PLACEHOLDER_BUCKET = 'cognito-vault-placeholder-bucket';
+const PLACEHOLDER_ACCOUNT = '000000000000';
+const PLACEHOLDER_KEY = `arn:aws:kms:us-east-1:${PLACEHOLDER_ACCOUNT}:key/placeholder`;
+
+/** The Lambda bundle beside the built construct (dist/cdk → dist/lambda-bundle). */
+export function bundleDirectory(): string {
+  for (const rel of ['../lambda-bundle', '../../dist/lambda-bundle']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}/index.mjs`)) return dir;
+  }
+  throw new Error(
+    'cognito-vault: the Lambda bundle (dist/lambda-bundle/index.mjs) is missing: run `npm run build`, or pass `code`',
+  );
+}
+
+/** The longest window retention keeps a snapshot for, in days (one backup a day assumed). */
+export function retentionDays(r: VaultRetention): number {
+  return Math.max(r.keepLast, r.keepDaily ?? 0, (r.keepMonthly ?? 0) * 31);
+}
+
+/**
+ * A policy of `cognito-vault policy` (src/policy/iam.ts, derived from the operation table) as
+ * CDK statements, with the bucket, key and account put in for the placeholders it was built
+ * with (the real ones are tokens until deployment).
+ */
+function statementsOf(
+  policy: IamPolicy,
+  bucket: s3.IBucket,
+  keyArn: string | undefined,
+): iam.PolicyStatement[] {
+  const put = (r: string): string =>
+    r
+      .replace(`arn:aws:s3:::${PLACEHOLDER_BUCKET}`, bucket.bucketArn)
+      .replace(PLACEHOLDER_KEY, keyArn ?? PLACEHOLDER_KEY)
+      .replace(`:${PLACEHOLDER_ACCOUNT}:`, `:${Aws.ACCOUNT_ID}:`);
+  return policy.Statement.map((s) =>
+    iam.PolicyStatement.fromJson({
+      ...s,
+      Resource: Array.isArray(s.Resource) ? s.Resource.map(put) : put(s.Resource),
+    }),
+  );
+}
+
+export class CognitoVault extends Construct {
+  readonly bucket: s3.IBucket;
+  readonly key?: kms.IKey;
+  readonly stateMachine: sfn.StateMachine;
+  readonly planFunction: lambda.Function;
+  readonly backupFunction: lambda.Function;
+  readonly pruneFunction: lambda.Function;
+  readonly reportFunction: lambda.Function;
+  readonly schedule: events.Rule;
+  readonly failureAlarm: cloudwatch.Alarm;
+  readonly staleAlarm: cloudwatch.Alarm;
+  /** Per pool, when the pools are named. */
+  readonly poolStaleAlarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: CognitoVaultProps) {
+    super(scope, id);
+    const prefix = (props.prefix ?? 'snapshots').replace(/^\/+|\/+$/g, '');
+    const vaultName = props.vaultName ?? id;
+    const groups = props.maxConcurrentGroups ?? 10;
+    if (!(Number.isInteger(groups) && groups >= 1 && groups <= MAX_INLINE_CONCURRENCY)) {
+      throw new Error(`maxConcurrentGroups must be 1 to ${MAX_INLINE_CONCURRENCY}`);
+    }
+    const maxInvocations = props.maxInvocationsPerUnit ?? 24;
+    const staleHours = (props.staleAfter ?? Duration.hours(26)).toHours();
+    if (!(Number.isInteger(staleHours) && staleHours >= 1 && staleHours <= 168)) {
+      throw new Error('staleAfter must be whole hours, 1 to 168 (CloudWatch: 7 days)');
+    }
+    if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
+      throw new Error('accounts need roleArnPattern with {account}');
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    // ── Storage ────────────────────────────────────────────────────────────────────────────
+    if (props.bucket) {
+      this.bucket = props.bucket;
+      if (props.encryptionKey) this.key = props.encryptionKey;
+    } else {
+      const key = new kms.Key(this, 'Key', {
+        description: `cognito-vault ${vaultName}: snapshot encryption`,
+        enableKeyRotation: true,
+        removalPolicy,
+      });
+      this.key = key;
+      const days = props.retention ? retentionDays(props.retention) + 30 : undefined;
+      const expiration = props.lifecycleExpiration ?? (days ? Duration.days(days) : undefined);
+      this.bucket = new s3.Bucket(this, 'Bucket', {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: key,
+        bucketKeyEnabled: true,
+        versioned: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removalPolicy,
+        lifecycleRules: [
+          {
+            id: 'abort-incomplete-uploads',
+            abortIncompleteMultipartUploadAfter: Duration.days(1),
+          },
+          {
+            id: 'noncurrent-versions',
+            noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+            expiredObjectDeleteMarker: true,
+          },
+          ...(expiration ? [{ id: 'retention-backstop', prefix: `${prefix}/`, expiration }] : []),
+        ],
+      });
+    }
+    const location = `s3://${PLACEHOLDER_BUCKET}/${prefix}`;
+    const keyArn = this.key?.keyArn;
+    const policyKey = keyArn ? { kmsKeyArn: PLACEHOLDER_KEY } : {};
+
+    // ── Functions ──────────────────────────────────────────────────────────────────────────
+    const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
+    const environment: Record<string, string> = {
+      COGNITO_VAULT_TO: `s3://${this.bucket.bucketName}/${prefix}`,
+      COGNITO_VAULT_USER_POOL_IDS: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
+      COGNITO_VAULT_RATE_SHARE: String(props.rateShare ?? 0.5),
+      COGNITO_VAULT_INCLUDE_SECRETS: props.includeSecrets ? 'true' : 'false',
+      COGNITO_VAULT_NAME: vaultName,
+      COGNITO_VAULT_EXPECTED_BUCKET_OWNER: Aws.ACCOUNT_ID,
+      ...(keyArn ? { COGNITO_VAULT_KMS_KEY_ID: keyArn } : {}),
+      ...(props.regions?.length ? { COGNITO_VAULT_REGIONS: props.regions.join(',') } : {}),
+      ...(props.accounts?.length ? { COGNITO_VAULT_ACCOUNTS: props.accounts.join(',') } : {}),
+      ...(props.roleArnPattern ? { COGNITO_VAULT_ROLE_ARN_PATTERN: props.roleArnPattern } : {}),
+      ...(props.retention
+        ? {
+            COGNITO_VAULT_KEEP_LAST: String(props.retention.keepLast),
+            ...(props.retention.keepDaily !== undefined
+              ? { COGNITO_VAULT_KEEP_DAILY: String(props.retention.keepDaily) }
+              : {}),
+            ...(props.retention.keepMonthly !== undefined
+              ? { COGNITO_VAULT_KEEP_MONTHLY: String(props.retention.keepMonthly) }
+              : {}),
+            ...(props.retention.incompleteGrace
+              ? {
+                  COGNITO_VAULT_INCOMPLETE_GRACE: `${props.retention.incompleteGrace.toHours()}h`,
+                }
+              : {}),
+          }
+        : {}),
+    };
+    const fn = (name: string, handler: string, timeout: Duration, memorySize: number) =>
+      new lambda.Function(this, name, {
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        handler: `index.${handler}`,
+        code,
+        timeout,
+        memorySize,
+        environment,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+      });
+    this.planFunction = fn('Plan', 'plan', Duration.minutes(5), 256);
+    this.backupFunction = fn('Backup', 'backupUnit', Duration.minutes(15), 1024);
+    this.pruneFunction = fn('Prune', 'prune', Duration.minutes(15), 512);
+    this.reportFunction = fn('Report', 'report', Duration.seconds(30), 128);
+
+    // ── Least privilege, from the same source as `cognito-vault policy` ───────────────────
+    const poolArns =
+      props.userPoolIds === '*' || props.accounts?.length
+        ? undefined
+        : props.userPoolIds.map(
+            (p) => `arn:aws:cognito-idp:${p.split('_')[0]}:${PLACEHOLDER_ACCOUNT}:userpool/${p}`,
+          );
+    const backupPolicy = iamPolicy('backup', {
+      ...(poolArns ? { userPoolArns: poolArns } : {}),
+      s3Location: location,
+      ...policyKey,
+    });
+    for (const s of statementsOf(backupPolicy, this.bucket, keyArn)) {
+      // Cross-account pools are backed up with the assumed role's permissions, not these.
+      if (props.accounts?.length && s.sid?.startsWith('Cognito')) continue;
+      this.backupFunction.addToRolePolicy(s);
+    }
+    const prunePolicy = iamPolicy('prune', { s3Location: location, ...policyKey });
+    for (const s of statementsOf(prunePolicy, this.bucket, keyArn)) {
+      this.pruneFunction.addToRolePolicy(s);
+    }
+    if (props.userPoolIds === '*' && !props.accounts?.length) {
+      this.planFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ListPools',
+          actions: ['cognito-idp:ListUserPools'],
+          resources: ['*'],
+        }),
+      );
+    }
+    if (props.accounts?.length && props.roleArnPattern) {
+      const roles = props.accounts.map((a) => props.roleArnPattern!.replaceAll('{account}', a));
+      for (const f of [this.planFunction, this.backupFunction]) {
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            sid: 'AssumeBackupRoles',
+            actions: ['sts:AssumeRole'],
+            resources: roles,
+          }),
+        );
+      }
+    }
+
+    // ── State machine ──────────────────────────────────────────────────────────────────────
+    const lambdaRetry = (t: tasks.LambdaInvoke): tasks.LambdaInvoke => {
+      t.addRetry({
+        errors: [
+          'Lambda.TooManyRequestsException',
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+        ],
+        interval: Duration.seconds(2),
+        maxAttempts: 6,
+        backoffRate: 2,
+      });
+      return t;
+    };
+    const planTask = lambdaRetry(
+      new tasks.LambdaInvoke(this, 'PlanUnits', {
+        lambdaFunction: this.planFunction,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        resultPath: '$.plan',
+      }),
+    );
+    const backupTask = lambdaRetry(
+      new tasks.LambdaInvoke(this, 'BackupUnit', {
+        lambdaFunction: this.backupFunction,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromJsonPathAt('$'),
+        // The backup's result replaces the unit's state: { unit, done, snapshotId, invocations }.
+        resultPath: '$',
+      }),
+    );
+    backupTask.addRetry({
+      errors: RETRIED_ERRORS,
+      interval: Duration.seconds(30),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
+    const pruneTask = lambdaRetry(
+      new tasks.LambdaInvoke(this, 'PruneUnit', {
+        lambdaFunction: this.pruneFunction,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromObject({ 'unit.$': '$.unit' }),
+        resultPath: '$.prune',
+      }),
+    );
+    const succeeded = new sfn.Pass(this, 'UnitSucceeded', {
+      parameters: {
+        'userPoolId.$': '$.unit.userPoolId',
+        ok: true,
+        'snapshotId.$': '$.snapshotId',
+        'pruneErrors.$': 'States.ArrayLength($.prune.errors)',
+      },
+    });
+    const pruneFailed = new sfn.Pass(this, 'PruneFailed', {
+      parameters: {
+        'userPoolId.$': '$.unit.userPoolId',
+        ok: true,
+        'snapshotId.$': '$.snapshotId',
+        pruneErrors: 1,
+      },
+    });
+    pruneTask.addCatch(pruneFailed, { errors: ['States.ALL'], resultPath: '$.pruneError' });
+    const unitFailed = new sfn.Pass(this, 'UnitFailed', {
+      parameters: {
+        'userPoolId.$': '$.unit.userPoolId',
+        ok: false,
+        'error.$': '$.failure.Error',
+        'cause.$': '$.failure.Cause',
+      },
+    });
+    const tooLong = new sfn.Pass(this, 'UnitTooLong', {
+      parameters: {
+        'userPoolId.$': '$.unit.userPoolId',
+        ok: false,
+        error: 'MaxInvocationsExceeded',
+        'cause.$': "States.Format('not complete after {} invocations', $.invocations)",
+      },
+    });
+    backupTask.addCatch(unitFailed, { errors: ['States.ALL'], resultPath: '$.failure' });
+    const doneChoice = new sfn.Choice(this, 'UnitDone')
+      .when(sfn.Condition.booleanEquals('$.done', true), pruneTask.next(succeeded))
+      .when(sfn.Condition.numberGreaterThanEquals('$.invocations', maxInvocations), tooLong)
+      .otherwise(backupTask);
+    backupTask.next(doneChoice);
+
+    const units = new sfn.Map(this, 'UnitsOneAtATime', {
+      itemsPath: '$.units',
+      // One account and Region: one backup at a time (quotas are per account and Region).
+      maxConcurrency: 1,
+      itemSelector: { 'unit.$': '$$.Map.Item.Value', invocations: 0 },
+    });
+    units.itemProcessor(backupTask);
+    const groupsMap = new sfn.Map(this, 'AccountRegionGroups', {
+      itemsPath: '$.plan.groups',
+      maxConcurrency: groups,
+      itemSelector: { 'units.$': '$$.Map.Item.Value.units' },
+      resultPath: '$.results',
+    });
+    groupsMap.itemProcessor(units);
+    const reportTask = lambdaRetry(
+      new tasks.LambdaInvoke(this, 'Report', {
+        lambdaFunction: this.reportFunction,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromObject({ 'results.$': '$.results' }),
+      }),
+    );
+    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(planTask.next(groupsMap).next(reportTask)),
+      // A run never overlaps the next daily one: two at once would share one quota.
+      timeout: Duration.hours(23),
+      logs: { destination: smLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+    });
+
+    // ── Schedule ───────────────────────────────────────────────────────────────────────────
+    this.schedule = new events.Rule(this, 'Schedule', {
+      schedule: props.schedule ?? events.Schedule.cron({ minute: '0', hour: '3' }),
+      targets: [new targets.SfnStateMachine(this.stateMachine)],
+    });
+
+    // ── Alarms ─────────────────────────────────────────────────────────────────────────────
+    const failures = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+        aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+      },
+      period: Duration.minutes(5),
+      label: 'executions failed, timed out or aborted',
+    });
+    this.failureAlarm = failures.createAlarm(this, 'FailureAlarm', {
+      alarmDescription: `cognito-vault ${vaultName}: a backup run failed (see the execution's Report step)`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const completed = (dims: Record<string, string>): cloudwatch.Metric =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: COMPLETED_METRIC,
+        dimensionsMap: dims,
+        statistic: 'Sum',
+        period: Duration.hours(1),
+      });
+    const staleAlarm = (name: string, dims: Record<string, string>, what: string) =>
+      completed(dims).createAlarm(this, name, {
+        alarmDescription: `cognito-vault ${vaultName}: no complete snapshot of ${what} in ${staleHours} hours`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: staleHours,
+        datapointsToAlarm: staleHours,
+        // No data point is no snapshot: the alarm also fires when nothing runs at all.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+    this.staleAlarm = staleAlarm('StaleAlarm', { Vault: vaultName }, 'any pool');
+    if (props.userPoolIds !== '*') {
+      props.userPoolIds.forEach((p, i) =>
+        this.poolStaleAlarms.push(
+          staleAlarm(`StaleAlarm${i}`, { Vault: vaultName, UserPoolId: p }, p),
+        ),
+      );
+    }
+    if (props.alarmTopic) {
+      const action = new cwActions.SnsAction(props.alarmTopic);
+      for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
+        a.addAlarmAction(action);
+      }
+    }
+  }
+}
