@@ -90,8 +90,12 @@ export interface CognitoVaultProps {
 
 /** Step Functions' inline Map runs at most 40 iterations at a time. */
 export const MAX_INLINE_CONCURRENCY = 40;
-/** Errors worth a second invocation: throttling that outlived the gateway, S3 trouble. */
-export const RETRIED_ERRORS = ['ServiceUnavailableError', 'StorageError', 'UNIT_NOT_RESUMABLE'];
+/**
+ * Errors (the thrown class's name, Step Functions' error name) worth another invocation:
+ * throttling or outages that outlived the gateway's retries, S3 trouble, and a unit stopped at
+ * its deadline before its snapshot had an id.
+ */
+export const RETRIED_ERRORS = ['ServiceUnavailableError', 'StorageError', 'InterruptedError'];
 const PLACEHOLDER_BUCKET = 'cognito-vault-placeholder-bucket';
 const PLACEHOLDER_ACCOUNT = '000000000000';
 const PLACEHOLDER_KEY = `arn:aws:kms:us-east-1:${PLACEHOLDER_ACCOUNT}:key/placeholder`;

@@ -380,11 +380,10 @@ export async function backupUnit(
     if (controller.signal.aborted && e instanceof InterruptedError) {
       const snapshotId = e.context.snapshotId ?? resume;
       if (typeof snapshotId !== 'string') {
-        // Nothing to continue from (stopped before the snapshot existed): start again.
-        throw new VaultError(
-          'UNIT_NOT_RESUMABLE',
+        // Stopped before the snapshot had an id: nothing to continue, the state machine
+        // retries the unit from the start (InterruptedError is one of its retried errors).
+        throw new InterruptedError(
           `${unit.userPoolId}: stopped at the deadline before the snapshot had an id to continue`,
-          ExitCode.Interrupted,
           { userPoolId: unit.userPoolId },
         );
       }

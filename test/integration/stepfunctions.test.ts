@@ -1,0 +1,251 @@
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { seedPool } from '../../src/demo/seed.js';
+import { backupUnit, plan, prune, report } from '../../src/lambda/stepfunctions.js';
+import { COMPLETED_METRIC } from '../../src/lambda/metrics.js';
+import { listSnapshots } from '../../src/snapshot/catalog.js';
+import { SnapshotReader } from '../../src/snapshot/reader.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+import { runExecution } from '../support/state-machine.js';
+
+/**
+ * The Step Functions handlers against moto, called exactly as the state machine calls them
+ * (test/support/state-machine.ts walks the construct's states): plan → per unit BackupUnit until
+ * done → PruneUnit → Report.
+ */
+let fixture: MotoFixture;
+let s3: S3Client;
+let poolA: string;
+let poolB: string;
+let poolBig: string;
+let saved: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  fixture = await startMotoFixture('cv-sfn-');
+  saved = { ...process.env };
+  s3 = new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  poolA = (await seedPool(fixture.gw, { users: 30, groups: 2, poolName: 'sfn-a' })).userPoolId;
+  poolB = (await seedPool(fixture.gw, { users: 20, groups: 2, poolName: 'sfn-b' })).userPoolId;
+  poolBig = (await seedPool(fixture.gw, { users: 240, groups: 3, poolName: 'sfn-big' })).userPoolId;
+});
+
+afterEach(() => {
+  process.env = { ...saved };
+  vi.restoreAllMocks();
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await fixture?.stop();
+});
+
+function configure(vars: Record<string, string>): void {
+  Object.assign(process.env, {
+    COGNITO_VAULT_ENDPOINT_URL: fixture.moto.endpoint,
+    AWS_REGION: REGION,
+    ...vars,
+  });
+}
+
+const storage = (prefix: string) =>
+  new S3Storage({
+    client: new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true }),
+    bucket: 'vault',
+    prefix,
+  });
+
+async function verifyAll(prefix: string): Promise<void> {
+  for (const s of await listSnapshots(storage(prefix))) {
+    if (!s.complete) continue;
+    const v = await (await SnapshotReader.open(storage(`${prefix}/${s.path}`))).verify();
+    expect(v.ok, v.problems.join('; ')).toBe(true);
+  }
+}
+
+describe('plan', () => {
+  it('groups units by account and Region, from the environment or the event', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/p',
+      COGNITO_VAULT_USER_POOL_IDS: `${poolA},${poolB}`,
+    });
+    const p = await plan({});
+    expect(p.unitCount).toBe(2);
+    expect(p.groups).toEqual([
+      {
+        group: `self/${REGION}`,
+        units: [
+          { userPoolId: poolA, region: REGION },
+          { userPoolId: poolB, region: REGION },
+        ],
+      },
+    ]);
+    // Explicit ids carry their own Region: one group per Region.
+    const q = await plan({ userPoolIds: [poolA, 'eu-west-1_AbCdEf123'] });
+    expect(q.groups.map((g) => g.group)).toEqual([`self/${REGION}`, 'self/eu-west-1']);
+  });
+
+  it('lists every pool of each Region for `*`', async () => {
+    configure({ COGNITO_VAULT_TO: 's3://vault/p', COGNITO_VAULT_USER_POOL_IDS: '*' });
+    const p = await plan({});
+    expect(p.groups).toHaveLength(1);
+    expect(p.groups[0]?.units.map((u) => u.userPoolId)).toEqual(
+      expect.arrayContaining([poolA, poolB, poolBig]),
+    );
+  });
+
+  it('plans accounts × Regions through the role pattern, one group per account and Region', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/p',
+      COGNITO_VAULT_USER_POOL_IDS: `${poolA},eu-west-1_AbCdEf123`,
+      COGNITO_VAULT_ACCOUNTS: '111111111111,222222222222',
+      COGNITO_VAULT_ROLE_ARN_PATTERN: 'arn:aws:iam::{account}:role/CognitoVaultBackup',
+    });
+    const p = await plan({});
+    expect(p.groups.map((g) => g.group)).toEqual([
+      `111111111111/${REGION}`,
+      '111111111111/eu-west-1',
+      `222222222222/${REGION}`,
+      '222222222222/eu-west-1',
+    ]);
+    expect(p.groups[2]?.units[0]).toEqual({
+      userPoolId: poolA,
+      region: REGION,
+      accountId: '222222222222',
+      roleArn: 'arn:aws:iam::222222222222:role/CognitoVaultBackup',
+    });
+  });
+
+  it('refuses bad configuration with one clear usage error', async () => {
+    configure({ COGNITO_VAULT_TO: 's3://vault/p', COGNITO_VAULT_USER_POOL_IDS: poolA });
+    await expect(plan({ accounts: ['111111111111'] })).rejects.toThrow(/ROLE_ARN_PATTERN/);
+    await expect(
+      plan({ accounts: ['12'], roleArnPattern: 'arn:aws:iam::{account}:role/X' }),
+    ).rejects.toThrow(/12-digit/);
+    await expect(plan({ regions: ['mars'] })).rejects.toThrow(/not a Region/);
+    await expect(plan({ userPoolIds: ['nope'] })).rejects.toMatchObject({ exitCode: 2 });
+    configure({ COGNITO_VAULT_USER_POOL_IDS: '' });
+    await expect(plan({})).rejects.toThrow(/no pools/);
+  });
+});
+
+describe('the state machine over the handlers', () => {
+  it('backs up every unit, prunes it, emits the completion metric and reports success', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/run',
+      COGNITO_VAULT_USER_POOL_IDS: `${poolA},${poolB}`,
+      COGNITO_VAULT_KEEP_LAST: '1',
+      COGNITO_VAULT_NAME: 'test-vault',
+    });
+    const logs: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((s: unknown) => void logs.push(String(s)));
+    const first = await runExecution({});
+    const second = await runExecution({});
+    for (const t of [first, second]) {
+      expect(t.reportError).toBeUndefined();
+      expect(t.report).toEqual({ units: 2, succeeded: 2, failed: [] });
+      expect(t.overlaps).toBe(0);
+      expect(t.invocations.every((i) => i.result?.done)).toBe(true);
+    }
+    // KEEP_LAST=1: the second run's prune left one complete snapshot per pool, the newest.
+    const listed = await listSnapshots(storage('run'));
+    expect(listed.map((s) => s.path).sort()).toEqual(
+      second.outcomes
+        .flat()
+        .map((o) => `${o.userPoolId}/${o.snapshotId}`)
+        .sort(),
+    );
+    await verifyAll('run');
+    const metrics = logs
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      })
+      .filter((m) => m._aws);
+    expect(metrics).toHaveLength(4);
+    expect(metrics[0]).toMatchObject({
+      Vault: 'test-vault',
+      UserPoolId: poolA,
+      [COMPLETED_METRIC]: 1,
+      UsersBackedUp: 30,
+    });
+    // Never a username or attribute value in the logs.
+    expect(logs.join('\n')).not.toMatch(/@example\.|"Username"|"email"/i);
+  });
+
+  it('one failing unit does not stop the others; the report fails the execution', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/partial',
+      COGNITO_VAULT_USER_POOL_IDS: `${poolA},us-east-1_doesNotExist1`,
+    });
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const t = await runExecution({});
+    expect(t.outcomes.flat().map((o) => [o.userPoolId, o.ok])).toEqual([
+      [poolA, true],
+      ['us-east-1_doesNotExist1', false],
+    ]);
+    expect(t.reportError?.message).toMatch(/1 of 2 pool backups failed: us-east-1_doesNotExist1/);
+    expect(t.reportError?.name).toBe('VaultError');
+  });
+
+  it('continues a unit stopped by its deadline on the same snapshot until it is done', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/deadline',
+      COGNITO_VAULT_USER_POOL_IDS: poolBig,
+      // ListUsers at 1.5 requests/s (of 30): the backup needs several short invocations.
+      COGNITO_VAULT_RATE_SHARE: '0.05',
+      COGNITO_VAULT_DEADLINE_MARGIN_MS: '0',
+    });
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const t = await runExecution(
+      {},
+      {
+        maxInvocations: 30,
+        // Longer each time, so the run always ends (a real Lambda gets its timeout every time).
+        contextFor: (_pool, n) => ({ getRemainingTimeInMillis: () => 1_500 + n * 1_000 }),
+      },
+    );
+    expect(t.reportError).toBeUndefined();
+    const results = t.invocations.flatMap((i) => (i.result ? [i.result] : []));
+    const stopped = results.filter((r) => !r.done);
+    expect(stopped.length).toBeGreaterThanOrEqual(1);
+    // Every continuation is of one snapshot, and that snapshot is the one committed.
+    const done = results.at(-1);
+    expect(done?.done).toBe(true);
+    expect(new Set(results.map((r) => r.snapshotId))).toEqual(new Set([done?.snapshotId]));
+    expect(done?.summary?.users).toBe(240);
+    const listed = await listSnapshots(storage('deadline'));
+    expect(listed.map((s) => [s.path, s.complete])).toEqual([
+      [`${poolBig}/${done?.snapshotId}`, true],
+    ]);
+    await verifyAll('deadline');
+  });
+});
+
+describe('handler inputs', () => {
+  it('backupUnit, prune and report refuse malformed events (exit 2)', async () => {
+    configure({ COGNITO_VAULT_TO: 's3://vault/x' });
+    await expect(backupUnit({ unit: { userPoolId: 'x', region: REGION } })).rejects.toMatchObject({
+      exitCode: 2,
+    });
+    await expect(backupUnit({ unit: { userPoolId: poolA, region: 'eu-west-1' } })).rejects.toThrow(
+      /not in eu-west-1/,
+    );
+    await expect(
+      backupUnit({ unit: { userPoolId: poolA, region: REGION }, snapshotId: '../x' }),
+    ).rejects.toMatchObject({ exitCode: 2 });
+    await expect(
+      backupUnit({ unit: { userPoolId: poolA, region: REGION, roleArn: 'arn:nope' } }),
+    ).rejects.toThrow(/not an IAM role ARN/);
+    await expect(report({ results: 'x' as never })).rejects.toMatchObject({ exitCode: 2 });
+    expect(await prune({ unit: { userPoolId: poolA, region: REGION } })).toMatchObject({
+      configured: false,
+      pruned: [],
+    });
+  });
+});
