@@ -256,10 +256,10 @@ export class CognitoVault extends Construct {
           removalPolicy: RemovalPolicy.DESTROY,
         }),
       });
-    this.planFunction = fn('Plan', 'plan', Duration.minutes(5), 256);
-    this.backupFunction = fn('Backup', 'backupUnit', Duration.minutes(15), 1024);
-    this.pruneFunction = fn('Prune', 'prune', Duration.minutes(15), 512);
-    this.reportFunction = fn('Report', 'report', Duration.seconds(30), 128);
+    this.planFunction = fn('PlanFunction', 'plan', Duration.minutes(5), 256);
+    this.backupFunction = fn('BackupFunction', 'backupUnit', Duration.minutes(15), 1024);
+    this.pruneFunction = fn('PruneFunction', 'prune', Duration.minutes(15), 512);
+    this.reportFunction = fn('ReportFunction', 'report', Duration.seconds(30), 128);
 
     // ── Least privilege, from the same source as `cognito-vault policy` ───────────────────
     const poolArns =
