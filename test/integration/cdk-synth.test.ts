@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `cdk synth` of the example app in infra/ (issue 10.3), offline: the CDK CLI and the app run
+ * with every outbound connection and DNS lookup refused and recorded
+ * (test/support/block-network.cjs), without AWS credentials. Uses the dist/ `npm test` builds
+ * first (the app imports `cognito-vault/cdk`, the Lambda asset is dist/lambda-bundle).
+ */
+const run = promisify(execFile);
+const ROOT = path.resolve('.');
+let out: string;
+let netLog: string;
+let synth: { stdout: string; stderr: string };
+
+type Template = {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+};
+const read = async (name: string): Promise<Template> =>
+  JSON.parse(await readFile(path.join(out, name), 'utf8')) as Template;
+const ofType = (t: Template, type: string) =>
+  Object.values(t.Resources).filter((r) => r.Type === type);
+
+beforeAll(async () => {
+  if (!existsSync(path.join(ROOT, 'dist', 'cdk', 'index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  out = await mkdtemp(path.join(tmpdir(), 'cv-synth-'));
+  netLog = path.join(out, 'network.log');
+  const env: NodeJS.ProcessEnv = {};
+  // Not a credential in sight: an account lookup would have nothing to go on.
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^(AWS_|CDK_)/.test(k) && k !== 'NODE_OPTIONS') env[k] = v;
+  synth = await run(
+    process.execPath,
+    ['scripts/synth-infra.mjs', '--output', path.join(out, 'cdk.out')],
+    {
+      cwd: ROOT,
+      env: {
+        ...env,
+        NODE_OPTIONS: `--require ${path.join(ROOT, 'test', 'support', 'block-network.cjs')}`,
+        BLOCK_NETWORK_LOG: netLog,
+        AWS_SHARED_CREDENTIALS_FILE: path.join(out, 'none'),
+        AWS_CONFIG_FILE: path.join(out, 'none'),
+      },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  out = path.join(out, 'cdk.out');
+}, 300_000);
+
+afterAll(async () => {
+  if (out) await rm(path.dirname(out), { recursive: true, force: true });
+});
+
+describe('infra/: npx cdk synth', () => {
+  it('synthesizes both stacks without touching the network', async () => {
+    expect(existsSync(netLog) ? await readFile(netLog, 'utf8') : '').toBe('');
+    expect(synth.stdout + synth.stderr).not.toMatch(/notice|telemetry|newer version/i);
+    expect((await readdir(out)).filter((f) => f.endsWith('.template.json')).sort()).toEqual([
+      'CognitoVault.template.json',
+      'CognitoVaultTemplate.template.json',
+    ]);
+  });
+
+  it('the CDK stack: state machine, four functions on the bundle asset, bucket, schedule, alarms', async () => {
+    const t = await read('CognitoVault.template.json');
+    expect(ofType(t, 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
+    expect(ofType(t, 'AWS::Lambda::Function').map((f) => f.Properties.Handler)).toEqual(
+      expect.arrayContaining(['index.plan', 'index.backupUnit', 'index.prune', 'index.report']),
+    );
+    expect(ofType(t, 'AWS::S3::Bucket')).toHaveLength(1);
+    expect(ofType(t, 'AWS::Events::Rule')).toHaveLength(1);
+    expect(ofType(t, 'AWS::CloudWatch::Alarm').length).toBeGreaterThanOrEqual(2);
+    // Environment-agnostic: no account or Region baked in.
+    expect(JSON.stringify(t)).not.toMatch(/\b\d{12}\b/);
+    // The Lambda asset is the bundle the build wrote, byte for byte.
+    const assets = JSON.parse(
+      await readFile(path.join(out, 'CognitoVault.assets.json'), 'utf8'),
+    ) as {
+      files: Record<string, { source: { path: string } }>;
+    };
+    const dirs = Object.values(assets.files)
+      .map((f) => f.source.path)
+      .filter((p) => p.startsWith('asset.'));
+    expect(dirs).toHaveLength(1);
+    expect(await readFile(path.join(out, dirs[0] ?? '', 'index.mjs'))).toEqual(
+      await readFile(path.join(ROOT, 'dist', 'lambda-bundle', 'index.mjs')),
+    );
+  });
+
+  it('the published template (infra/template) is the synthesized one: run `npm run infra:template`', async () => {
+    const published = JSON.parse(
+      await readFile(path.join(ROOT, 'infra', 'template', 'cognito-vault.template.json'), 'utf8'),
+    ) as unknown;
+    expect(published).toEqual(await read('CognitoVaultTemplate.template.json'));
+    const t = published as Template & { Parameters: Record<string, unknown> };
+    expect(Object.keys(t.Parameters).sort()).toEqual(['CodeBucket', 'CodeKey']);
+    // Deployable without CDK: no asset, no bootstrap stack.
+    expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|BootstrapVersion|AssetParameters/);
+  });
+});
