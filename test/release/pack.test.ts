@@ -74,6 +74,12 @@ describe('npm pack → install → use', () => {
       'dist/cli/main.js',
       'dist/lambda/handler.js',
       'dist/lambda/handler.d.ts',
+      'dist/lambda/stepfunctions.js',
+      'dist/lambda/stepfunctions.d.ts',
+      // The CDK construct and the Lambda bundle it deploys (built, no bundling at synth).
+      'dist/cdk/index.js',
+      'dist/cdk/index.d.ts',
+      'dist/lambda-bundle/index.mjs',
       'docs/format.md',
     ])
       expect(files).toContain(f);
@@ -86,11 +92,12 @@ describe('npm pack → install → use', () => {
     expect(stale).toEqual([]);
   });
 
-  it('imports `cognito-vault` and `cognito-vault/lambda` from ESM', async () => {
+  it('imports `cognito-vault`, `cognito-vault/lambda` and `cognito-vault/stepfunctions` from ESM', async () => {
     await writeFile(
       path.join(project, 'use.mjs'),
       `import * as vault from 'cognito-vault';
 import * as lambda from 'cognito-vault/lambda';
+import * as sfn from 'cognito-vault/stepfunctions';
 console.log(JSON.stringify({
   version: vault.TOOL_VERSION,
   backupPool: typeof vault.backupPool,
@@ -99,6 +106,7 @@ console.log(JSON.stringify({
   openStorage: typeof vault.openStorage,
   exitCodes: typeof vault.ExitCode,
   handler: typeof lambda.handler,
+  units: [sfn.plan, sfn.backupUnit, sfn.prune, sfn.report].map((f) => typeof f),
 }));
 `,
     );
@@ -111,6 +119,7 @@ console.log(JSON.stringify({
       openStorage: 'function',
       exitCodes: 'object',
       handler: 'function',
+      units: ['function', 'function', 'function', 'function'],
     });
   });
 
@@ -175,5 +184,28 @@ export async function nightly(): Promise<[BackupResult, LambdaBackupResult]> {
     expect(h.stdout).toMatch(/^ {2}backup /m);
     expect(h.stdout).toMatch(/^ {2}restore /m);
     expect(h.stdout).toContain('Exit codes:');
+  });
+
+  it('installs without the CDK: aws-cdk-lib and constructs are optional peers', async () => {
+    expect(existsSync(path.join(project, 'node_modules', 'aws-cdk-lib'))).toBe(false);
+    const manifest = JSON.parse(
+      await readFile(path.join(project, 'node_modules', 'cognito-vault', 'package.json'), 'utf8'),
+    ) as { peerDependenciesMeta: Record<string, { optional: boolean }> };
+    expect(manifest.peerDependenciesMeta).toEqual({
+      'aws-cdk-lib': { optional: true },
+      constructs: { optional: true },
+    });
+    // The bundle the construct deploys loads on its own, with every handler.
+    const bundle = path.join(project, 'node_modules', 'cognito-vault', 'dist', 'lambda-bundle');
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(path.join(bundle, 'index.mjs'))}); console.log(Object.keys(m).sort().join())`,
+      ],
+      { cwd: project },
+    );
+    expect(stdout.trim()).toBe('backupUnit,handler,plan,prune,report');
   });
 });
