@@ -66,7 +66,16 @@ const zones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'cognito-backups/', 'bench/results/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'cognito-backups/',
+      'bench/results/',
+      'infra/cdk.out/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -141,6 +150,15 @@ export default tseslint.config(
         structuredClone: 'readonly',
       },
     },
+  },
+  {
+    // Preloaded with `node --require` (test/support/block-network.cjs): CommonJS by necessity.
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', module: 'writable' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,
 );

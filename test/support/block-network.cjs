@@ -13,7 +13,8 @@ function record(what) {
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const o = args[0];
-  const target = typeof o === 'object' && o !== null ? (o.path ?? `${o.host}:${o.port}`) : String(o);
+  const target =
+    typeof o === 'object' && o !== null ? (o.path ?? `${o.host}:${o.port}`) : String(o);
   // IPC over a Unix socket path (e.g. a parent's pipe) is not the network.
   if (typeof o === 'object' && o !== null && o.path) return connect.apply(this, args);
   const err = record(`connect ${target}`);
