@@ -360,6 +360,12 @@ export async function backupUnit(
   const storage = storageFor(cfg);
   const gw = gatewayFor(unit, cfg, await credentialsFor(unit, cfg.endpointUrl));
   try {
+    if (resume && (await storage.exists(`${unit.userPoolId}/${resume}/manifest.json`))) {
+      // Already committed: an invocation that wrote the manifest and then failed to answer
+      // (Lambda timeout, crash) is retried with the same input. Done, not backed up again.
+      console.log(JSON.stringify({ userPoolId: unit.userPoolId, alreadyComplete: resume }));
+      return { unit, done: true, snapshotId: resume, invocations };
+    }
     // `resume` is the resumable backup's option (issue 10.1): the engine continues the
     // snapshot's unfinished shards and writes the manifest last.
     const options: BackupOptions & { resume?: string } = {

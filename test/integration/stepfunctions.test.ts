@@ -227,6 +227,21 @@ describe('the state machine over the handlers', () => {
   });
 });
 
+describe('backupUnit', () => {
+  it('answers done for a snapshot already committed (a retried invocation), backing up nothing', async () => {
+    configure({ COGNITO_VAULT_TO: 's3://vault/again', COGNITO_VAULT_USER_POOL_IDS: poolB });
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const unit = { userPoolId: poolB, region: REGION };
+    const first = await backupUnit({ unit });
+    expect(first).toMatchObject({ done: true, invocations: 1 });
+    const again = await backupUnit({ unit, snapshotId: first.snapshotId, invocations: 1 });
+    expect(again).toEqual({ unit, done: true, snapshotId: first.snapshotId, invocations: 2 });
+    expect((await listSnapshots(storage('again'))).map((s) => s.path)).toEqual([
+      `${poolB}/${first.snapshotId}`,
+    ]);
+  });
+});
+
 describe('handler inputs', () => {
   it('backupUnit, prune and report refuse malformed events (exit 2)', async () => {
     configure({ COGNITO_VAULT_TO: 's3://vault/x' });
