@@ -428,7 +428,13 @@ export class CognitoVault extends Construct {
     // ── Schedule ───────────────────────────────────────────────────────────────────────────
     this.schedule = new events.Rule(this, 'Schedule', {
       schedule: props.schedule ?? events.Schedule.cron({ minute: '0', hour: '3' }),
-      targets: [new targets.SfnStateMachine(this.stateMachine)],
+      // The plan reads its settings from the environment; an execution started by hand may
+      // pass { userPoolIds, regions, accounts, roleArnPattern } instead of the scheduled event.
+      targets: [
+        new targets.SfnStateMachine(this.stateMachine, {
+          input: events.RuleTargetInput.fromObject({}),
+        }),
+      ],
     });
 
     // ── Alarms ─────────────────────────────────────────────────────────────────────────────
