@@ -117,6 +117,25 @@ describe('plan', () => {
     });
   });
 
+  it('lists the pools of other accounts with their assumed role (STS), each account its own', async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/p',
+      COGNITO_VAULT_USER_POOL_IDS: '*',
+      // moto's default account holds the seeded pools; 111111111111 has none.
+      COGNITO_VAULT_ACCOUNTS: '123456789012,111111111111',
+      COGNITO_VAULT_ROLE_ARN_PATTERN: 'arn:aws:iam::{account}:role/CognitoVaultBackup',
+    });
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const p = await plan({});
+    expect(p.groups.map((g) => g.group)).toEqual([`123456789012/${REGION}`]);
+    expect(p.groups[0]?.units.map((u) => u.userPoolId)).toEqual(
+      expect.arrayContaining([poolA, poolB, poolBig]),
+    );
+    expect(p.groups[0]?.units[0]?.roleArn).toBe(
+      'arn:aws:iam::123456789012:role/CognitoVaultBackup',
+    );
+  });
+
   it('refuses bad configuration with one clear usage error', async () => {
     configure({ COGNITO_VAULT_TO: 's3://vault/p', COGNITO_VAULT_USER_POOL_IDS: poolA });
     await expect(plan({ accounts: ['111111111111'] })).rejects.toThrow(/ROLE_ARN_PATTERN/);
