@@ -50,6 +50,11 @@ export interface CognitoVaultProps {
   readonly roleArnPattern?: string;
   /** The bucket to write to (default: a new KMS-encrypted, versioned, private bucket). */
   readonly bucket?: s3.IBucket;
+  /**
+   * The account that must own a given bucket (every S3 request carries ExpectedBucketOwner).
+   * A new bucket is this stack's account's.
+   */
+  readonly expectedBucketOwner?: string;
   /** The key of a given bucket's SSE-KMS (its objects are written with it). */
   readonly encryptionKey?: kms.IKey;
   /** Key prefix of the snapshots in the bucket (default `snapshots`). */
@@ -220,7 +225,11 @@ export class CognitoVault extends Construct {
       COGNITO_VAULT_RATE_SHARE: String(props.rateShare ?? 0.5),
       COGNITO_VAULT_INCLUDE_SECRETS: props.includeSecrets ? 'true' : 'false',
       COGNITO_VAULT_NAME: vaultName,
-      COGNITO_VAULT_EXPECTED_BUCKET_OWNER: Aws.ACCOUNT_ID,
+      ...(props.bucket
+        ? props.expectedBucketOwner
+          ? { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: props.expectedBucketOwner }
+          : {}
+        : { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: Aws.ACCOUNT_ID }),
       ...(keyArn ? { COGNITO_VAULT_KMS_KEY_ID: keyArn } : {}),
       ...(props.regions?.length ? { COGNITO_VAULT_REGIONS: props.regions.join(',') } : {}),
       ...(props.accounts?.length ? { COGNITO_VAULT_ACCOUNTS: props.accounts.join(',') } : {}),
