@@ -81,6 +81,12 @@ export interface CognitoVaultProps {
    * six hours, about 20 million users at the default rate share).
    */
   readonly maxInvocationsPerUnit?: number;
+  /**
+   * Run each account/Region group as a child execution of a distributed Map (its own event
+   * history, up to 10,000 at a time) instead of an inline Map iteration: for more pools than
+   * one execution's 25,000-event history holds (roughly 1,000 units). Default false.
+   */
+  readonly distributedMap?: boolean;
   /** Alarm when no snapshot completed for this long (default 26 hours; at most 7 days). */
   readonly staleAfter?: Duration;
   /** Where alarms notify (default: no action; the alarms are still there to wire). */
@@ -163,8 +169,9 @@ export class CognitoVault extends Construct {
     const prefix = (props.prefix ?? 'snapshots').replace(/^\/+|\/+$/g, '');
     const vaultName = props.vaultName ?? id;
     const groups = props.maxConcurrentGroups ?? 10;
-    if (!(Number.isInteger(groups) && groups >= 1 && groups <= MAX_INLINE_CONCURRENCY)) {
-      throw new Error(`maxConcurrentGroups must be 1 to ${MAX_INLINE_CONCURRENCY}`);
+    const maxGroups = props.distributedMap ? 10_000 : MAX_INLINE_CONCURRENCY;
+    if (!(Number.isInteger(groups) && groups >= 1 && groups <= maxGroups)) {
+      throw new Error(`maxConcurrentGroups must be 1 to ${maxGroups}`);
     }
     const maxInvocations = props.maxInvocationsPerUnit ?? 24;
     const staleHours = (props.staleAfter ?? Duration.hours(26)).toHours();
@@ -408,12 +415,18 @@ export class CognitoVault extends Construct {
       itemSelector: { 'unit.$': '$$.Map.Item.Value', invocations: 0 },
     });
     units.itemProcessor(backupTask);
-    const groupsMap = new sfn.Map(this, 'AccountRegionGroups', {
+    const groupsProps = {
       itemsPath: '$.plan.groups',
       maxConcurrency: groups,
       itemSelector: { 'units.$': '$$.Map.Item.Value.units' },
       resultPath: '$.results',
-    });
+    };
+    const groupsMap = props.distributedMap
+      ? new sfn.DistributedMap(this, 'AccountRegionGroups', {
+          ...groupsProps,
+          mapExecutionType: sfn.StateMachineType.STANDARD,
+        })
+      : new sfn.Map(this, 'AccountRegionGroups', groupsProps);
     groupsMap.itemProcessor(units);
     const reportTask = lambdaRetry(
       new tasks.LambdaInvoke(this, 'Report', {

@@ -248,6 +248,21 @@ describe('CognitoVault construct: state machine', () => {
     expect(s.Report?.End).toBe(true);
   });
 
+  it('distributedMap: the groups become child executions of a distributed Map, same units inside', () => {
+    const { template } = synth({ distributedMap: true, maxConcurrentGroups: 100 });
+    const s = states(definition(template));
+    expect(s.AccountRegionGroups).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 100,
+      ItemsPath: '$.plan.groups',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    expect(s.UnitsOneAtATime).toMatchObject({ Type: 'Map', MaxConcurrency: 1 });
+    // The state machine may start its own child executions.
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('states:StartExecution');
+  });
+
   it('loops BackupUnit until done, within maxInvocationsPerUnit, then prunes', () => {
     const s = states(definition(synth({ maxInvocationsPerUnit: 12 }).template));
     expect(s.BackupUnit?.Next).toBe('UnitDone');
