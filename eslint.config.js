@@ -18,6 +18,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  *   policy  ->  cognito | core
  *   snapshot -> storage (its interface only, below) | core
  *   storage, cognito  ->  core;   core -> nothing
+ *   cdk     ->  policy | lambda (metrics.ts only, below) | core;  nothing imports cdk
  */
 export const MAY_IMPORT = {
   core: [],
@@ -33,6 +34,9 @@ export const MAY_IMPORT = {
   lambda: ['core', 'cognito', 'storage', 'snapshot', 'backup'],
   demo: ['core', 'cognito', 'storage', 'snapshot', 'backup', 'restore', 'compare'],
   cli: ['core', 'cognito', 'storage', 'snapshot', 'policy', 'backup', 'restore', 'compare', 'demo'],
+  // The CDK construct (cognito-vault/cdk) synthesizes; it never runs an engine.
+  // lambda: the metric names only (zone below)
+  cdk: ['core', 'policy', 'lambda'],
 };
 
 const LAYERS = Object.keys(MAY_IMPORT);
@@ -62,6 +66,13 @@ const zones = [
     from: './src/storage',
     except: ['./storage.ts'],
     message: 'src/snapshot uses the Storage interface (storage/storage.ts), never a backend.',
+  },
+  // The construct names the metric the handlers emit; it loads no handler (no engine, no SDK).
+  {
+    target: './src/cdk',
+    from: './src/lambda',
+    except: ['./metrics.ts'],
+    message: 'src/cdk takes only metrics.ts of src/lambda.',
   },
 ];
 
