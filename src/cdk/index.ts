@@ -38,7 +38,7 @@ export interface VaultRetention {
 export interface CognitoVaultProps {
   /** Pool ids to back up, or `'*'` for every pool of each account and Region. */
   readonly userPoolIds: string[] | '*';
-  /** Regions to list with `'*'` (default: the stack's Region). */
+  /** With `'*'`: the Regions to list, or `['all']` (default: the stack's Region). */
   readonly regions?: string[];
   /**
    * Other accounts whose pools to back up (default: only this one). Each needs a role the
@@ -177,6 +177,9 @@ export class CognitoVault extends Construct {
     const staleHours = (props.staleAfter ?? Duration.hours(26)).toHours();
     if (!(Number.isInteger(staleHours) && staleHours >= 1 && staleHours <= 168)) {
       throw new Error('staleAfter must be whole hours, 1 to 168 (CloudWatch: 7 days)');
+    }
+    if (props.regions?.length && props.userPoolIds !== '*') {
+      throw new Error("regions go with userPoolIds '*' only (pool ids name their Region)");
     }
     if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
       throw new Error('accounts need roleArnPattern with {account}');

@@ -15,6 +15,7 @@ import {
 } from '../core/errors.js';
 import type { ProgressEvent } from '../core/progress.js';
 import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
+import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
 import { prune as pruneSnapshots } from '../snapshot/retention.js';
 import type { Storage } from '../storage/storage.js';
 import { openStorage } from '../storage/index.js';
@@ -42,7 +43,8 @@ import { completionMetric } from './metrics.js';
  * Environment: the scheduled handler's (handler.ts: COGNITO_VAULT_TO, _RATE_SHARE,
  * _INCLUDE_SECRETS, _KMS_KEY_ID, _EXPECTED_BUCKET_OWNER, _KEEP_*, _ENDPOINT_URL), plus
  *   COGNITO_VAULT_USER_POOL_IDS    pool ids, or `*` for every pool of each account and Region
- *   COGNITO_VAULT_REGIONS          Regions to list with `*` (default: the function's Region)
+ *   COGNITO_VAULT_REGIONS          with `*`: Regions to list (us-east-1,eu-west-1) or `all`
+ *                                  (default: the function's Region)
  *   COGNITO_VAULT_ACCOUNTS         other accounts to back up (default: none, the function's own)
  *   COGNITO_VAULT_ROLE_ARN_PATTERN role to assume in each of them, `{account}` replaced by the
  *                                  account id, e.g. arn:aws:iam::{account}:role/CognitoVaultBackup
@@ -136,7 +138,6 @@ export interface ReportResult {
 
 export const DEFAULT_DEADLINE_MARGIN_MS = 30_000;
 const ACCOUNT = /^\d{12}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 function listOf(what: string, v: unknown): string[] | undefined {
@@ -246,11 +247,24 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
       'no pools: set COGNITO_VAULT_USER_POOL_IDS (ids, or * for every pool)',
     );
   }
-  const regions = listOf('regions', ev.regions) ?? splitList(env.COGNITO_VAULT_REGIONS);
-  if (regions.length === 0 && cfg.region) regions.push(cfg.region);
-  for (const r of regions) {
-    if (!REGION.test(r)) throw new UsageError('LAMBDA_CONFIG', `"${r}" is not a Region name`);
+  // The same list as `backup --all-pools --regions` and the single-function handler: names of
+  // Regions with user pools, or `all`.
+  const regionList = listOf('regions', ev.regions)?.join(',') ?? env.COGNITO_VAULT_REGIONS;
+  let selection: RegionSelection | undefined;
+  if (regionList !== undefined) {
+    if (!all) {
+      throw new UsageError(
+        'LAMBDA_CONFIG',
+        'COGNITO_VAULT_REGIONS (regions) goes with every pool (*) only: pool ids name their Region',
+      );
+    }
+    try {
+      selection = parseRegionList(regionList, 'COGNITO_VAULT_REGIONS');
+    } catch (e) {
+      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
+    }
   }
+  const regions = selection?.regions ?? (cfg.region ? [cfg.region] : []);
   const accounts = listOf('accounts', ev.accounts) ?? splitList(env.COGNITO_VAULT_ACCOUNTS);
   for (const a of accounts) {
     if (!ACCOUNT.test(a)) {
@@ -289,6 +303,10 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
         for await (const p of gw.listUserPools()) {
           if (p.Id) add({ userPoolId: p.Id, region, ...place });
         }
+      } catch (e) {
+        // `all`: an opt-in Region the account has not enabled is skipped, as with --regions all.
+        if (!(selection?.all && isOptInRegion(region))) throw e;
+        console.log(JSON.stringify({ skipped: region, account: place.accountId ?? 'self' }));
       } finally {
         gw.destroy();
       }

@@ -142,7 +142,10 @@ describe('plan', () => {
     await expect(
       plan({ accounts: ['12'], roleArnPattern: 'arn:aws:iam::{account}:role/X' }),
     ).rejects.toThrow(/12-digit/);
-    await expect(plan({ regions: ['mars'] })).rejects.toThrow(/not a Region/);
+    await expect(plan({ userPoolIds: '*', regions: ['mars'] })).rejects.toThrow(/not a Region/);
+    await expect(plan({ userPoolIds: '*', regions: [REGION, REGION] })).rejects.toThrow(/twice/);
+    // Pool ids name their Region: a Region list beside them is a mistake, not ignored.
+    await expect(plan({ regions: [REGION] })).rejects.toThrow(/every pool \(\*\) only/);
     await expect(plan({ userPoolIds: ['nope'] })).rejects.toMatchObject({ exitCode: 2 });
     configure({ COGNITO_VAULT_USER_POOL_IDS: '' });
     await expect(plan({})).rejects.toThrow(/no pools/);

@@ -378,5 +378,6 @@ describe('CognitoVault construct: alarms', () => {
     expect(() => synth({ staleAfter: Duration.days(8) })).toThrow(/7 days/);
     expect(() => synth({ maxConcurrentGroups: 41 })).toThrow(/1 to 40/);
     expect(() => synth({ accounts: ['111111111111'] })).toThrow(/roleArnPattern/);
+    expect(() => synth({ regions: ['eu-west-1'] })).toThrow(/'\*' only/);
   });
 });
