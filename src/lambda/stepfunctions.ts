@@ -14,7 +14,8 @@ import {
   VaultError,
 } from '../core/errors.js';
 import type { ProgressEvent } from '../core/progress.js';
-import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
+import { paginateListUserPools } from '@aws-sdk/client-cognito-identity-provider';
+import { CognitoGateway, items, regionOfPoolId } from '../cognito/gateway.js';
 import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
 import { prune as pruneSnapshots } from '../snapshot/retention.js';
 import type { Storage } from '../storage/storage.js';
@@ -300,7 +301,10 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
       const probe: BackupUnit = { userPoolId: '*', region, ...place };
       const gw = gatewayFor(probe, cfg, await credentialsFor(probe, cfg.endpointUrl));
       try {
-        for await (const p of gw.listUserPools()) {
+        for await (const p of items(
+          gw.pages(paginateListUserPools, { MaxResults: 60 }),
+          'UserPools',
+        )) {
           if (p.Id) add({ userPoolId: p.Id, region, ...place });
         }
       } catch (e) {
