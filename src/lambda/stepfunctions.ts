@@ -5,6 +5,7 @@ import {
   type BackupOptions,
   type BackupSummary,
 } from '../backup/engine.js';
+import { findResumableBackup } from '../backup/resume.js';
 import {
   CredentialsError,
   ExitCode,
@@ -361,10 +362,11 @@ export async function backupUnit(
   const env = process.env;
   const cfg = commonConfigFromEnv(env);
   const unit = parseUnit(event?.unit);
-  const resume = event.snapshotId;
-  if (resume !== undefined && (typeof resume !== 'string' || !/^[\w.-]+$/.test(resume))) {
+  const given = event.snapshotId;
+  if (given !== undefined && (typeof given !== 'string' || !/^[\w.-]+$/.test(given))) {
     throw new UsageError('LAMBDA_CONFIG', 'the event snapshotId must be a snapshot id');
   }
+  let resume = given;
   const invocations = (Number.isSafeInteger(event.invocations) ? (event.invocations ?? 0) : 0) + 1;
   const marginText = env.COGNITO_VAULT_DEADLINE_MARGIN_MS?.trim();
   const margin = marginText ? Number(marginText) : DEFAULT_DEADLINE_MARGIN_MS;
@@ -382,15 +384,37 @@ export async function backupUnit(
   const storage = storageFor(cfg);
   const gw = gatewayFor(unit, cfg, await credentialsFor(unit, cfg.endpointUrl));
   try {
-    if (resume && (await storage.exists(`${unit.userPoolId}/${resume}/manifest.json`))) {
+    if (resume === undefined && cfg.resumeMaxAgeMs !== undefined) {
+      // The first invocation of a unit: a snapshot an earlier run left interrupted (an
+      // execution that timed out, a Lambda that was killed) is continued rather than started
+      // anew, as the single-function handler does (COGNITO_VAULT_RESUME_MAX_AGE).
+      resume = await findResumableBackup(storage, unit.userPoolId, {
+        maxAgeMs: cfg.resumeMaxAgeMs,
+        includeSecrets: cfg.includeSecrets,
+        userMfa: false,
+      }).catch((e: unknown) => {
+        // Not knowing whether there is one to resume is no reason not to back up.
+        console.error(
+          JSON.stringify({
+            userPoolId: unit.userPoolId,
+            resumeLookupError: isVaultError(e) ? e.code : 'UNEXPECTED',
+          }),
+        );
+        return undefined;
+      });
+      if (resume !== undefined) {
+        console.log(JSON.stringify({ userPoolId: unit.userPoolId, resuming: resume }));
+      }
+    }
+    if (given && (await storage.exists(`${unit.userPoolId}/${given}/manifest.json`))) {
       // Already committed: an invocation that wrote the manifest and then failed to answer
       // (Lambda timeout, crash) is retried with the same input. Done, not backed up again.
-      console.log(JSON.stringify({ userPoolId: unit.userPoolId, alreadyComplete: resume }));
-      return { unit, done: true, snapshotId: resume, invocations };
+      console.log(JSON.stringify({ userPoolId: unit.userPoolId, alreadyComplete: given }));
+      return { unit, done: true, snapshotId: given, invocations };
     }
-    // `resume` is the resumable backup's option (issue 10.1): the engine continues the
-    // snapshot's unfinished shards and writes the manifest last.
-    const options: BackupOptions & { resume?: string } = {
+    // `resume` (issue 10.1): the engine continues the snapshot's unfinished units and writes
+    // the manifest last.
+    const options: BackupOptions = {
       userPoolId: unit.userPoolId,
       region: unit.region,
       includeSecrets: cfg.includeSecrets,

@@ -264,6 +264,35 @@ describe('backupUnit', () => {
   });
 });
 
+describe('backupUnit across executions', () => {
+  it("a unit's first invocation continues the snapshot an earlier, interrupted run left", async () => {
+    configure({
+      COGNITO_VAULT_TO: 's3://vault/across',
+      COGNITO_VAULT_USER_POOL_IDS: poolBig,
+      COGNITO_VAULT_RATE_SHARE: '0.2',
+      COGNITO_VAULT_DEADLINE_MARGIN_MS: '0',
+    });
+    vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const unit = { userPoolId: poolBig, region: REGION };
+    // An execution whose unit stopped at its deadline (and, say, the execution then timed out).
+    let stopped: Awaited<ReturnType<typeof backupUnit>> | undefined;
+    for (let n = 1; !stopped && n < 10; n++) {
+      stopped = await backupUnit({ unit }, { getRemainingTimeInMillis: () => n * 1_000 }).catch(
+        () => undefined,
+      );
+    }
+    expect(stopped?.done).toBe(false);
+    // The next execution starts the unit afresh, without a snapshot id: it is found and continued.
+    const next = await backupUnit({ unit });
+    expect(next).toMatchObject({ done: true, snapshotId: stopped?.snapshotId });
+    expect(next.summary?.users).toBe(240);
+    expect((await listSnapshots(storage('across'))).map((x) => [x.path, x.complete])).toEqual([
+      [`${poolBig}/${stopped?.snapshotId}`, true],
+    ]);
+    await verifyAll('across');
+  });
+});
+
 describe('handler inputs', () => {
   it('backupUnit, prune and report refuse malformed events (exit 2)', async () => {
     configure({ COGNITO_VAULT_TO: 's3://vault/x' });
