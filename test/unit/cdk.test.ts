@@ -189,9 +189,10 @@ describe('CognitoVault construct: functions and IAM', () => {
     });
     expect(actions(sts)).toEqual(actionsOf(expected).sort());
     expect(actions(sts).some((a) => a.endsWith(':*') || a === '*')).toBe(false);
-    // Deletes only its own lease objects (docs/format.md#leases), never a snapshot file.
+    // Deletes only its own lease objects and completion records (docs/format.md), never a
+    // snapshot file.
     for (const s of sts.filter((x) => actions([x]).includes('s3:DeleteObject'))) {
-      expect(JSON.stringify(s.Resource)).toMatch(/\/locks\/\*"/);
+      expect(JSON.stringify(s.Resource)).toMatch(/\/(locks|progress)\/\*"/);
     }
     const pool = sts.find((s) => s.Sid === 'CognitoUserPool');
     expect(JSON.stringify(pool?.Resource)).toContain(`userpool/${POOL_A}`);
