@@ -59,7 +59,8 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import { joinKey, type Storage, type StorageEntry } from '../../src/storage/storage.js';
 import { awsError, htmlServerError } from '../support/aws-errors.js';
 import { FaultyStorage } from '../support/faulty-storage.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_EngineUnit';
 
@@ -109,15 +110,7 @@ let users: UserType[];
 const GROUPS = ['everyone', 'admins'];
 
 beforeEach(() => {
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2 },
-  });
+  ({ client, mock, gw } = unitGateway({ retry: { baseDelayMs: 1, maxDelayMs: 2 } }));
   users = makeUsers(130);
   mock.on(DescribeUserPoolCommand).resolves({
     UserPool: {

@@ -24,7 +24,7 @@ import {
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { findResumableBackup } from '../../src/backup/resume.js';
@@ -41,6 +41,7 @@ import {
 } from '../../src/snapshot/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_ResumeUnit';
 
@@ -73,15 +74,7 @@ function newGate(): void {
 }
 
 beforeEach(() => {
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2 },
-  });
+  ({ client, mock, gw } = unitGateway({ retry: { baseDelayMs: 1, maxDelayMs: 2 } }));
   users = makeUsers(400);
   held = new Set();
   listCalls = [];

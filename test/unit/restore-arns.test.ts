@@ -7,7 +7,6 @@ import {
   type AdminCreateUserCommandInput,
   AdminDisableUserCommand,
   AdminAddUserToGroupCommand,
-  CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateUserPoolClientCommand,
   type CreateUserPoolClientCommandInput,
@@ -44,7 +43,8 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const SRC_ACCOUNT = '111111111111';
 const DST_ACCOUNT = '222222222222';
@@ -317,7 +317,6 @@ describe('whole-settings UpdateUserPool', () => {
 
 // ---- the engine, on a mocked Cognito --------------------------------------------------------
 
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
@@ -368,15 +367,7 @@ async function snapshot(
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'cv-arns-engine-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
   pools = new Map();
   calls = [];
   const account = (): string => DST_ACCOUNT;

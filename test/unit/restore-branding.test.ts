@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CognitoIdentityProviderClient,
   CreateManagedLoginBrandingCommand,
   type CreateManagedLoginBrandingCommandInput,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -19,7 +18,8 @@ import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const TARGET = 'us-east-1_New';
 const png = Buffer.from('\x89PNG style logo');
@@ -50,22 +50,13 @@ const brandings: ManagedLoginBrandingRecord[] = [
 ];
 
 let dir: string;
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 const locks: StateDirLock[] = [];
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cv-brand-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
 });
 
 afterEach(async () => {

@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CognitoIdentityProviderClient,
   SetRiskConfigurationCommand,
   SetUICustomizationCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { RequestGuard } from '../../src/demo/request-guard.js';
@@ -17,6 +16,7 @@ import type { PhaseContext } from '../../src/restore/resources.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError } from '../support/aws-errors.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const TARGET = 'us-east-1_New';
 const logo = Buffer.from('\x89PNG client logo');
@@ -50,22 +50,13 @@ const doc: PoolDocument = {
 };
 
 let dir: string;
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 const locks: StateDirLock[] = [];
 
 beforeEach(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'cv-client-settings-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
 });
 
 afterEach(async () => {

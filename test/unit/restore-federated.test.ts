@@ -8,7 +8,6 @@ import {
   AdminDisableUserCommand,
   AdminLinkProviderForUserCommand,
   AdminSetUserPasswordCommand,
-  CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
   DescribeUserPoolCommand,
@@ -26,7 +25,8 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader, type UserRecord } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 /**
  * --federated-users precreate: moto has no AdminLinkProviderForUser, so the requests are checked
@@ -62,7 +62,6 @@ const NATIVE: UserRecord = {
   UserStatus: 'FORCE_CHANGE_PASSWORD',
 };
 
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
@@ -108,15 +107,7 @@ async function snapshot(federated: UserRecord = FEDERATED): Promise<SnapshotRead
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'cv-federated-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
   mock.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: 'us-east-1_T', Name: 't' } });
   mock.on(ListUsersCommand).resolves({ Users: [] });
   mock.on(ListGroupsCommand).resolves({ Groups: [] });

@@ -9,7 +9,6 @@ import {
   AdminDisableUserCommand,
   AdminGetUserCommand,
   AdminLinkProviderForUserCommand,
-  CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
   CreateResourceServerCommand,
@@ -58,7 +57,8 @@ import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { CognitoError } from '../../src/core/errors.js';
 import { awsError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const SOURCE = 'us-east-1_Source';
 const TARGET = 'us-east-1_Target';
@@ -158,7 +158,6 @@ interface FakeJob {
   describes: number;
 }
 
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
@@ -238,15 +237,7 @@ const logReader: ImportLogReader = {
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'cv-import-unit-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
   targetPool = {
     Id: TARGET,
     Name: 'target',

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CognitoIdentityProviderClient,
   CreateUserPoolClientCommand,
   DescribeUserPoolCommand,
   ListUserPoolClientsCommand,
@@ -26,7 +25,8 @@ import {
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError, netError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 // moto 5.2.1 implements none of SetUICustomization, SetRiskConfiguration and
 // SetLogDeliveryConfiguration, and drops WebAuthnConfiguration: these run on a mocked client.
@@ -144,7 +144,6 @@ describe('log destinations in another account or region', () => {
 });
 
 describe('applyNewPoolSettings (mocked Cognito)', () => {
-  let client: CognitoIdentityProviderClient;
   let mock: StackMock;
   let gw: CognitoGateway;
   let dir: string;
@@ -152,15 +151,7 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'cv-settings-'));
-    client = new CognitoIdentityProviderClient({
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-    });
-    mock = stackMock(client);
-    gw = new CognitoGateway(client, {
-      rate: { unlimited: true },
-      retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-    });
+    ({ mock, gw } = unitGateway());
     mock.on(SetUserPoolMfaConfigCommand).resolves({});
     mock.on(SetUICustomizationCommand).resolves({});
     mock.on(SetRiskConfigurationCommand).resolves({});

@@ -12,7 +12,6 @@ import {
   AdminLinkProviderForUserCommand,
   AdminSetUserPasswordCommand,
   type AdminSetUserPasswordCommandInput,
-  CognitoIdentityProviderClient,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
   CreateResourceServerCommand,
@@ -54,7 +53,8 @@ import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError, netError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const SOURCE = 'us-east-1_Source';
 const TARGET = 'us-east-1_Target';
@@ -182,7 +182,6 @@ async function makeSnapshot(spec: SnapshotSpec): Promise<SnapshotReader> {
   return SnapshotReader.open(storage);
 }
 
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
@@ -195,15 +194,7 @@ let created: AdminCreateUserCommandInput[];
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'cv-restore-unit-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
   targetPool = {
     Id: TARGET,
     Name: 'target',

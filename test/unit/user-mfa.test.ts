@@ -7,7 +7,6 @@ import {
   type AdminCreateUserCommandInput,
   AdminGetUserCommand,
   AdminSetUserMFAPreferenceCommand,
-  CognitoIdentityProviderClient,
   DescribeUserPoolCommand,
   GetUserPoolMfaConfigCommand,
   ListGroupsCommand,
@@ -26,7 +25,8 @@ import { SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitGateway } from '../support/unit-gateway.js';
 
 const rec = (list?: string[], preferred?: string): UserRecord => ({
   Username: 'u',
@@ -57,22 +57,13 @@ describe('per-user MFA preferences', () => {
   });
 });
 
-let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 let gw: CognitoGateway;
 let stateDir: string;
 
 beforeEach(async () => {
   stateDir = await mkdtemp(path.join(tmpdir(), 'cv-user-mfa-'));
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
-  mock = stackMock(client);
-  gw = new CognitoGateway(client, {
-    rate: { unlimited: true },
-    retry: { baseDelayMs: 1, maxDelayMs: 2, transientAttempts: 2 },
-  });
+  ({ mock, gw } = unitGateway());
 });
 
 afterEach(async () => {
