@@ -1,5 +1,4 @@
 import {
-  CognitoIdentityProviderClient,
   DescribeRiskConfigurationCommand,
   DescribeUserPoolCommand,
   GetLogDeliveryConfigurationCommand,
@@ -26,6 +25,7 @@ import { COGNITO_REGIONS, isOptInRegion, parseRegionList } from '../../src/cogni
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
+import { unitClient } from '../support/unit-gateway.js';
 
 type Mock = StackMock;
 
@@ -39,10 +39,7 @@ const made: FakeRegion[] = [];
 
 /** A gateway for one Region whose client is mocked on its own: Regions answer differently. */
 function fakeRegion(region: string, pools: string[], tweak?: (mock: Mock) => void): FakeRegion {
-  const client = new CognitoIdentityProviderClient({
-    region,
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
+  const client = unitClient(region);
   const mock = stackMock(client);
   mock.on(ListUserPoolsCommand).resolves({ UserPools: pools.map((Id) => ({ Id, Name: 'same' })) });
   mock.on(DescribeUserPoolCommand).callsFake(async (input: { UserPoolId: string }) => ({

@@ -1,6 +1,5 @@
 import {
   AdminGetUserCommand,
-  CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
   DescribeManagedLoginBrandingByClientCommand,
   DescribeRiskConfigurationCommand,
@@ -24,6 +23,7 @@ import { RESTORE_WRITES, WRITTEN_NOT_COMPARED } from '../../src/cognito/fields.j
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { type CompareOptions, comparePools } from '../../src/compare/index.js';
 import { awsError } from '../support/aws-errors.js';
+import { unitClient } from '../support/unit-gateway.js';
 
 /**
  * `compare` checks every field restore writes: the cases are derived from RESTORE_WRITES in
@@ -111,10 +111,7 @@ let mock: StackMock | undefined;
 afterEach(() => mock?.restore());
 
 async function compare(a: Side, b: Side, opts: CompareOptions = { userMfa: true }) {
-  const client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
+  const client = unitClient();
   mock = stackMock(client);
   const of = (id: string | undefined): Side => (id === A ? a : b);
   mock.on(DescribeUserPoolCommand).callsFake((i) => ({ UserPool: of(i.UserPoolId).pool }));

@@ -1,7 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import {
-  CognitoIdentityProviderClient,
   DescribeIdentityProviderCommand,
   DescribeManagedLoginBrandingByClientCommand,
   DescribeRiskConfigurationCommand,
@@ -44,6 +43,7 @@ import { locateCognitoModel } from '../../src/demo/request-guard.js';
 import { comparePools } from '../../src/compare/index.js';
 import { awsError } from '../support/aws-errors.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
+import { unitClient } from '../support/unit-gateway.js';
 
 // The compile-time checks in src/cognito/fields.ts hold the SDK's members; this holds the API
 // model's (botocore's, installed with moto), which may know a field the SDK does not yet.
@@ -114,10 +114,7 @@ function side(): Side {
 }
 
 async function compare(a: Side, b: Side) {
-  const client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
+  const client = unitClient();
   mock = stackMock(client);
   const of = (id: string | undefined): Side => (id === A ? a : b);
   mock.on(DescribeUserPoolCommand).callsFake((i) => ({ UserPool: of(i.UserPoolId).pool }));

@@ -36,6 +36,7 @@ import {
 import { RateController } from '../../src/cognito/rate.js';
 import { awsError, htmlServerError, netError } from '../support/aws-errors.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
+import { unitClient } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_TestPool1';
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
@@ -53,10 +54,7 @@ let client: CognitoIdentityProviderClient;
 let mock: StackMock;
 
 beforeEach(() => {
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
+  client = unitClient();
   mock = stackMock(client);
 });
 afterEach(() => {

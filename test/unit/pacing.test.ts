@@ -21,6 +21,7 @@ import {
 import { CognitoGateway, paceClient, withCallOptions } from '../../src/cognito/gateway.js';
 import { RateController } from '../../src/cognito/rate.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
+import { unitClient } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_PacePool1';
 const FAST = { baseDelayMs: 1, maxDelayMs: 4 };
@@ -35,10 +36,7 @@ let mock: StackMock;
 beforeEach(() => {
   // A plain client as a library caller would hand it in: the SDK's defaults (standard retry
   // strategy, 3 attempts), nothing of ours.
-  client = new CognitoIdentityProviderClient({
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
-  });
+  client = unitClient();
   mock = stackMock(client);
 });
 afterEach(() => {
