@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   CreateManagedLoginBrandingCommand,
   type CreateManagedLoginBrandingCommandInput,
@@ -9,9 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
 import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
 import { loadSnapshot } from '../../src/restore/preflight.js';
-import { type PhaseContext, restoreManagedLoginBranding } from '../../src/restore/resources.js';
+import { restoreManagedLoginBranding } from '../../src/restore/resources.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import { brandingJson, FILES, type ManagedLoginBrandingRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
@@ -19,6 +15,7 @@ import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
 import type { StackMock } from '../support/stack-mock.js';
+import { phaseContext, TempStateDir } from '../support/restore-phase.js';
 import { unitGateway } from '../support/unit-gateway.js';
 
 const TARGET = 'us-east-1_New';
@@ -49,46 +46,28 @@ const brandings: ManagedLoginBrandingRecord[] = [
   { ClientId: 'old-gone', UseCognitoProvidedValues: true },
 ];
 
-let dir: string;
+let state: TempStateDir;
 let mock: StackMock;
 let gw: CognitoGateway;
-const locks: StateDirLock[] = [];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'cv-brand-'));
+  state = await TempStateDir.create('cv-brand-');
   ({ mock, gw } = unitGateway());
 });
 
 afterEach(async () => {
-  for (const l of locks.splice(0)) l.release();
   mock.restore();
   gw.destroy();
-  await rm(dir, { recursive: true, force: true });
+  await state.remove();
 });
 
-async function journal(): Promise<RestoreJournal> {
-  for (const l of locks.splice(0)) l.release();
-  const l = StateDirLock.acquire(dir);
-  locks.push(l);
-  return RestoreJournal.open(l, {
-    snapshotId: 's',
-    sourcePoolId: 'us-east-1_Old',
-    target: { createPool: 'new' },
-    at: '2026-11-29T00:00:00.000Z',
-  });
-}
+const journal = (): Promise<RestoreJournal> => state.journal();
 
-function context(j: RestoreJournal, warnings: RestoreWarning[] = [], events: ProgressEvent[] = []) {
-  const ctx: PhaseContext = {
-    gw,
-    poolId: TARGET,
-    journal: j,
-    warn: (w) => warnings.push(w),
-    progress: (e) => events.push(e),
-    signal: new AbortController().signal,
-  };
-  return ctx;
-}
+const context = (
+  j: RestoreJournal,
+  warnings: RestoreWarning[] = [],
+  events: ProgressEvent[] = [],
+) => phaseContext(gw, TARGET, j, warnings, events);
 
 /** The journal of a run whose clients phase mapped web and mobile (created) to new ids. */
 async function journalWithClients(s: 'c' | 'e' = 'c'): Promise<RestoreJournal> {

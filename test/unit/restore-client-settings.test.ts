@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   SetRiskConfigurationCommand,
   SetUICustomizationCommand,
@@ -11,11 +8,11 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { RequestGuard } from '../../src/demo/request-guard.js';
 import { CLIENT_SETTINGS_PHASE, restoreClientSettings } from '../../src/restore/client-settings.js';
 import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
 import type { PhaseContext } from '../../src/restore/resources.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError } from '../support/aws-errors.js';
+import { phaseContext, TempStateDir } from '../support/restore-phase.js';
 import { unitGateway } from '../support/unit-gateway.js';
 
 const TARGET = 'us-east-1_New';
@@ -49,33 +46,23 @@ const doc: PoolDocument = {
   ],
 };
 
-let dir: string;
+let state: TempStateDir;
 let mock: StackMock;
 let gw: CognitoGateway;
-const locks: StateDirLock[] = [];
 
 beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'cv-client-settings-'));
+  state = await TempStateDir.create('cv-client-settings-');
   ({ mock, gw } = unitGateway());
 });
 
 afterEach(async () => {
-  for (const l of locks.splice(0)) l.release();
   mock.restore();
   gw.destroy();
-  await rm(dir, { recursive: true, force: true });
+  await state.remove();
 });
 
 async function journal(s: 'c' | 'e' = 'c'): Promise<RestoreJournal> {
-  for (const l of locks.splice(0)) l.release();
-  const l = StateDirLock.acquire(dir);
-  locks.push(l);
-  const j = await RestoreJournal.open(l, {
-    snapshotId: 's',
-    sourcePoolId: 'us-east-1_Old',
-    target: { createPool: 'new' },
-    at: '2026-11-30T00:00:00.000Z',
-  });
+  const j = await state.journal('2026-11-30T00:00:00.000Z');
   if (!j.state.clients.has('old-web')) {
     j.append({ t: 'client', old: 'old-web', new: 'newweb1', s });
     j.append({ t: 'client', old: 'old-mobile', new: 'newmobile1', s: 'c' });
@@ -83,16 +70,8 @@ async function journal(s: 'c' | 'e' = 'c'): Promise<RestoreJournal> {
   return j;
 }
 
-function context(j: RestoreJournal, warnings: RestoreWarning[] = []): PhaseContext {
-  return {
-    gw,
-    poolId: TARGET,
-    journal: j,
-    warn: (w) => warnings.push(w),
-    progress: () => undefined,
-    signal: new AbortController().signal,
-  };
-}
+const context = (j: RestoreJournal, warnings: RestoreWarning[] = []): PhaseContext =>
+  phaseContext(gw, TARGET, j, warnings);
 
 const ids = (j: RestoreJournal) => new Map([...j.state.clients].map(([o, v]) => [o, v.id]));
 

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   CreateUserPoolClientCommand,
   DescribeUserPoolCommand,
@@ -12,8 +9,6 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
 import { planPoolCreation } from '../../src/restore/pool.js';
 import { restoreClients } from '../../src/restore/resources.js';
 import {
@@ -26,6 +21,7 @@ import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError, netError } from '../support/aws-errors.js';
 import type { StackMock } from '../support/stack-mock.js';
+import { TempStateDir } from '../support/restore-phase.js';
 import { unitGateway } from '../support/unit-gateway.js';
 
 // moto 5.2.1 implements none of SetUICustomization, SetRiskConfiguration and
@@ -146,11 +142,11 @@ describe('log destinations in another account or region', () => {
 describe('applyNewPoolSettings (mocked Cognito)', () => {
   let mock: StackMock;
   let gw: CognitoGateway;
-  let dir: string;
+  let state: TempStateDir;
   let warnings: RestoreWarning[];
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'cv-settings-'));
+    state = await TempStateDir.create('cv-settings-');
     ({ mock, gw } = unitGateway());
     mock.on(SetUserPoolMfaConfigCommand).resolves({});
     mock.on(SetUICustomizationCommand).resolves({});
@@ -162,29 +158,13 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
     warnings = [];
   });
 
-  const locks: StateDirLock[] = [];
-  const lock = (): StateDirLock => {
-    // The previous run's lock is released first, as a finished run does.
-    for (const l of locks.splice(0)) l.release();
-    const l = StateDirLock.acquire(dir);
-    locks.push(l);
-    return l;
-  };
-
   afterEach(async () => {
-    for (const l of locks.splice(0)) l.release();
     mock.restore();
     gw.destroy();
-    await rm(dir, { recursive: true, force: true });
+    await state.remove();
   });
 
-  const journal = () =>
-    RestoreJournal.open(lock(), {
-      snapshotId: 's',
-      sourcePoolId: 'us-east-1_Old',
-      target: { createPool: 'new' },
-      at: '2026-11-29T00:00:00.000Z',
-    });
+  const journal = () => state.journal();
 
   const logo = Buffer.from('\x89PNG logo');
   const doc = (): PoolDocument => ({
