@@ -1,4 +1,4 @@
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
@@ -6,7 +6,8 @@ import { configFromEnv, handler, TIMEOUT_MARGIN_MS } from '../../src/lambda/hand
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
-import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
+import { configureHandler, createVaultBucket, vaultStorage } from '../support/handler-env.js';
 
 let fixture: MotoFixture;
 let s3: S3Client;
@@ -17,8 +18,7 @@ let saved: NodeJS.ProcessEnv;
 beforeAll(async () => {
   fixture = await startMotoFixture('cv-lambda-');
   saved = { ...process.env }; // with moto's credentials
-  s3 = new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true });
-  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  s3 = await createVaultBucket(fixture);
   poolA = (await seedPool(fixture.gw, { users: 40, groups: 3, poolName: 'lambda-a' })).userPoolId;
   poolB = (await seedPool(fixture.gw, { users: 25, groups: 2, poolName: 'lambda-b' })).userPoolId;
 });
@@ -32,20 +32,8 @@ afterAll(async () => {
   await fixture?.stop();
 });
 
-function configure(vars: Record<string, string>): void {
-  Object.assign(process.env, {
-    COGNITO_VAULT_ENDPOINT_URL: fixture.moto.endpoint,
-    AWS_REGION: REGION,
-    ...vars,
-  });
-}
-
-const storage = (prefix: string) =>
-  new S3Storage({
-    client: new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true }),
-    bucket: 'vault',
-    prefix,
-  });
+const configure = (vars: Record<string, string>): void => configureHandler(fixture, vars);
+const storage = (prefix: string): S3Storage => vaultStorage(fixture, prefix);
 
 describe('scheduled backup Lambda handler', () => {
   it('backs up the configured pools into S3 as complete, verifiable snapshots', async () => {

@@ -1,4 +1,4 @@
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedPool } from '../../src/demo/seed.js';
 import { backupUnit, plan, prune, report } from '../../src/lambda/stepfunctions.js';
@@ -7,6 +7,7 @@ import { listSnapshots } from '../../src/snapshot/catalog.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+import { configureHandler, createVaultBucket, vaultStorage } from '../support/handler-env.js';
 import { runExecution } from '../support/state-machine.js';
 
 /**
@@ -24,8 +25,7 @@ let saved: NodeJS.ProcessEnv;
 beforeAll(async () => {
   fixture = await startMotoFixture('cv-sfn-');
   saved = { ...process.env };
-  s3 = new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true });
-  await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+  s3 = await createVaultBucket(fixture);
   poolA = (await seedPool(fixture.gw, { users: 30, groups: 2, poolName: 'sfn-a' })).userPoolId;
   poolB = (await seedPool(fixture.gw, { users: 20, groups: 2, poolName: 'sfn-b' })).userPoolId;
   poolBig = (await seedPool(fixture.gw, { users: 240, groups: 3, poolName: 'sfn-big' })).userPoolId;
@@ -41,20 +41,8 @@ afterAll(async () => {
   await fixture?.stop();
 });
 
-function configure(vars: Record<string, string>): void {
-  Object.assign(process.env, {
-    COGNITO_VAULT_ENDPOINT_URL: fixture.moto.endpoint,
-    AWS_REGION: REGION,
-    ...vars,
-  });
-}
-
-const storage = (prefix: string) =>
-  new S3Storage({
-    client: new S3Client({ region: REGION, endpoint: fixture.moto.endpoint, forcePathStyle: true }),
-    bucket: 'vault',
-    prefix,
-  });
+const configure = (vars: Record<string, string>): void => configureHandler(fixture, vars);
+const storage = (prefix: string): S3Storage => vaultStorage(fixture, prefix);
 
 async function verifyAll(prefix: string): Promise<void> {
   for (const s of await listSnapshots(storage(prefix))) {
