@@ -1,5 +1,5 @@
 import { newSnapshotId } from '../../src/snapshot/format.js';
-import { SnapshotWriter } from '../../src/snapshot/writer.js';
+import { type ManifestDraft, SnapshotWriter } from '../../src/snapshot/writer.js';
 import type { Storage } from '../../src/storage/storage.js';
 
 /**
@@ -36,4 +36,45 @@ export async function tinySnapshot(
     });
   }
   return `${pool}/${id}`;
+}
+
+type Counts = ManifestDraft['counts'];
+
+/**
+ * A manifest draft for a test snapshot: every count 0, no secrets, one shard, no warnings,
+ * unless `over` says otherwise (counts and options are merged into those defaults).
+ */
+export function manifestDraft(
+  over: {
+    snapshotId?: string;
+    userPool?: { id: string; name: string };
+    startedAt?: string;
+    finishedAt?: string;
+    counts?: Partial<Counts>;
+    options?: Partial<ManifestDraft['options']>;
+  } = {},
+): ManifestDraft {
+  const pool = over.userPool ?? { id: 'us-east-1_S', name: 's' };
+  return {
+    tool: { name: 'cognito-vault', version: 'test' },
+    snapshotId: over.snapshotId ?? '2026-11-27T17-22-00-123Z',
+    userPool: { id: pool.id, name: pool.name, region: 'us-east-1' },
+    startedAt: over.startedAt ?? '2026-11-27T17:22:00.123Z',
+    finishedAt: over.finishedAt ?? '2026-11-27T17:22:01.123Z',
+    counts: {
+      users: 0,
+      groups: 0,
+      memberships: 0,
+      clients: 0,
+      identityProviders: 0,
+      resourceServers: 0,
+      ...over.counts,
+    },
+    options: {
+      includeSecrets: false,
+      ...over.options,
+      sharding: over.options?.sharding ?? { mode: 'single', shards: 1 },
+    },
+    warnings: [],
+  };
 }

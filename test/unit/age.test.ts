@@ -39,6 +39,7 @@ import {
 } from '../../src/snapshot/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { FaultyStorage } from '../support/faulty-storage.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 interface Key {
   identity: string;
@@ -66,23 +67,14 @@ function user(i: number): UserRecord {
 const USERS = 3000;
 
 function draft(): ManifestDraft {
-  return {
-    tool: { name: 'cognito-vault', version: 'test' },
+  return manifestDraft({
     snapshotId: '2026-01-01T00-00-00-000Z',
-    userPool: { id: 'us-east-1_Test', name: 'pool', region: 'us-east-1' },
+    userPool: { id: 'us-east-1_Test', name: 'pool' },
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:01:00.000Z',
-    counts: {
-      users: USERS,
-      groups: 0,
-      memberships: 2,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-    },
-    options: { includeSecrets: false, sharding: { mode: 'sub-prefix', shards: 2 } },
-    warnings: [],
-  };
+    counts: { users: USERS, memberships: 2 },
+    options: { sharding: { mode: 'sub-prefix', shards: 2 } },
+  });
 }
 
 async function writeSnapshot(recipients?: string[]): Promise<MemoryStorage> {

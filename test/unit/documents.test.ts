@@ -30,6 +30,7 @@ import {
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 /**
  * Snapshot documents are the AWS SDK's types (issue 11.2): the compiler follows a field from
@@ -175,23 +176,14 @@ describe('documents read back', () => {
     const storage = new MemoryStorage();
     const w = new SnapshotWriter(storage);
     await w.writeJson(FILES.pool, 'pool', { userPool: { Id: 'p', CreationDate: 'garbage' } }, 1);
-    await w.commit({
-      tool: { name: 'cognito-vault', version: 'test' },
-      snapshotId: 's',
-      userPool: { id: 'p', name: 'p', region: 'us-east-1' },
-      startedAt: '2026-11-29T00:00:00.000Z',
-      finishedAt: '2026-11-29T00:00:01.000Z',
-      counts: {
-        users: 0,
-        groups: 0,
-        memberships: 0,
-        clients: 0,
-        identityProviders: 0,
-        resourceServers: 0,
-      },
-      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-      warnings: [],
-    } as never);
+    await w.commit(
+      manifestDraft({
+        snapshotId: 's',
+        userPool: { id: 'p', name: 'p' },
+        startedAt: '2026-11-29T00:00:00.000Z',
+        finishedAt: '2026-11-29T00:00:01.000Z',
+      }),
+    );
     const reader = await SnapshotReader.open(storage);
     const err = await reader.readJson('pool', PoolDocument).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SnapshotInvalidError);

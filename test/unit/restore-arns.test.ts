@@ -45,6 +45,7 @@ import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { StackMock } from '../support/stack-mock.js';
 import { unitGateway } from '../support/unit-gateway.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 const SRC_ACCOUNT = '111111111111';
 const DST_ACCOUNT = '222222222222';
@@ -345,23 +346,12 @@ async function snapshot(
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', [
     { group: 'admins', username: 'ann' },
   ]);
-  await w.commit({
-    tool: { name: 'cognito-vault', version: 'test' },
-    snapshotId: '2026-11-27T17-22-00-123Z',
-    userPool: { id: 'us-east-1_Source', name: 'source', region: 'us-east-1' },
-    startedAt: '2026-11-27T17:22:00.123Z',
-    finishedAt: '2026-11-27T17:22:01.123Z',
-    counts: {
-      users: 3,
-      groups: 1,
-      memberships: 1,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-    },
-    options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-    warnings: [],
-  });
+  await w.commit(
+    manifestDraft({
+      userPool: { id: 'us-east-1_Source', name: 'source' },
+      counts: { users: 3, groups: 1, memberships: 1 },
+    }),
+  );
   return SnapshotReader.open(storage);
 }
 

@@ -17,6 +17,7 @@ import { awsError } from '../support/aws-errors.js';
 import type { StackMock } from '../support/stack-mock.js';
 import { phaseContext, TempStateDir } from '../support/restore-phase.js';
 import { unitGateway } from '../support/unit-gateway.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 const TARGET = 'us-east-1_New';
 const png = Buffer.from('\x89PNG style logo');
@@ -216,23 +217,15 @@ describe('snapshot documents', () => {
       'memberships',
       (async function* () {})(),
     );
-    await w.commit({
-      tool: { name: 'cognito-vault', version: 'test' },
-      snapshotId: 's',
-      userPool: { id: 'us-east-1_Old', name: 'old', region: 'us-east-1' },
-      startedAt: '2026-11-29T00:00:00.000Z',
-      finishedAt: '2026-11-29T00:00:01.000Z',
-      counts: {
-        users: 0,
-        groups: 0,
-        memberships: 0,
-        clients: 3,
-        identityProviders: 0,
-        resourceServers: 0,
-      },
-      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-      warnings: [],
-    } as never);
+    await w.commit(
+      manifestDraft({
+        snapshotId: 's',
+        userPool: { id: 'us-east-1_Old', name: 'old' },
+        startedAt: '2026-11-29T00:00:00.000Z',
+        finishedAt: '2026-11-29T00:00:01.000Z',
+        counts: { clients: 3 },
+      }),
+    );
     return SnapshotReader.open(storage);
   }
 

@@ -27,6 +27,7 @@ import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { StackMock } from '../support/stack-mock.js';
 import { unitGateway } from '../support/unit-gateway.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 /**
  * --federated-users precreate: moto has no AdminLinkProviderForUser, so the requests are checked
@@ -85,23 +86,12 @@ async function snapshot(federated: UserRecord = FEDERATED): Promise<SnapshotRead
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', [
     { group: 'banned', username: FEDERATED.Username },
   ]);
-  await w.commit({
-    tool: { name: 'cognito-vault', version: 'test' },
-    snapshotId: '2026-11-27T17-22-00-123Z',
-    userPool: { id: 'us-east-1_S', name: 's', region: 'us-east-1' },
-    startedAt: '2026-11-27T17:22:00.123Z',
-    finishedAt: '2026-11-27T17:22:01.123Z',
-    counts: {
-      users: 2,
-      groups: 1,
-      memberships: 1,
-      clients: 0,
-      identityProviders: 1,
-      resourceServers: 0,
-    },
-    options: { includeSecrets: true, sharding: { mode: 'single', shards: 1 } },
-    warnings: [],
-  });
+  await w.commit(
+    manifestDraft({
+      counts: { users: 2, groups: 1, memberships: 1, identityProviders: 1 },
+      options: { includeSecrets: true },
+    }),
+  );
   return SnapshotReader.open(storage);
 }
 

@@ -27,6 +27,7 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
 import type { StackMock } from '../support/stack-mock.js';
 import { unitGateway } from '../support/unit-gateway.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 const rec = (list?: string[], preferred?: string): UserRecord => ({
   Username: 'u',
@@ -86,27 +87,12 @@ async function snapshot(users: UserRecord[], userMfa: boolean): Promise<Snapshot
   await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', users);
   await w.writeJsonLines('memberships/part-00000.jsonl.gz', 'memberships', []);
-  await w.commit({
-    tool: { name: 'cognito-vault', version: 'test' },
-    snapshotId: '2026-11-27T17-22-00-123Z',
-    userPool: { id: 'us-east-1_S', name: 's', region: 'us-east-1' },
-    startedAt: '2026-11-27T17:22:00.123Z',
-    finishedAt: '2026-11-27T17:22:01.123Z',
-    counts: {
-      users: users.length,
-      groups: 0,
-      memberships: 0,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-    },
-    options: {
-      includeSecrets: false,
-      ...(userMfa ? { userMfa: true } : {}),
-      sharding: { mode: 'single', shards: 1 },
-    },
-    warnings: [],
-  });
+  await w.commit(
+    manifestDraft({
+      counts: { users: users.length },
+      options: userMfa ? { userMfa: true } : {},
+    }),
+  );
   return SnapshotReader.open(storage);
 }
 
