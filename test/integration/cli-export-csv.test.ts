@@ -24,6 +24,7 @@ import { decodeImportLine } from '../../src/snapshot/import-csv.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { startMotoFixture, type MotoFixture } from '../support/fixture.js';
 import { MOTO_ENV } from '../support/moto.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 /** The built CLI's export-csv on a snapshot on local disk (no network). */
 const CLI = path.resolve('dist/cli/main.js');
@@ -104,23 +105,15 @@ beforeAll(async () => {
   ];
   await w.writeJsonLines(partPath(PART_DIRS.users, 0), 'users', users);
   await w.writeJsonLines(partPath(PART_DIRS.memberships, 0), 'memberships', []);
-  await w.commit({
-    tool: { name: 'cognito-vault', version: 'test' },
-    snapshotId: '2026-11-29T00-00-00-000Z',
-    userPool: { id: 'us-east-1_Src', name: 'src', region: 'us-east-1' },
-    startedAt: '2026-11-29T00:00:00.000Z',
-    finishedAt: '2026-11-29T00:00:01.000Z',
-    counts: {
-      users: users.length,
-      groups: 0,
-      memberships: 0,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-    },
-    options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-    warnings: [],
-  });
+  await w.commit(
+    manifestDraft({
+      snapshotId: '2026-11-29T00-00-00-000Z',
+      userPool: { id: 'us-east-1_Src', name: 'src' },
+      startedAt: '2026-11-29T00:00:00.000Z',
+      finishedAt: '2026-11-29T00:00:01.000Z',
+      counts: { users: users.length },
+    }),
+  );
 });
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { acquireLease } from '../../src/snapshot/lease.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 /** `list` and `prune` as a user runs them (dist/cli/main.js), on a local backup root. */
 const CLI = path.resolve('dist/cli/main.js');
@@ -38,23 +39,15 @@ async function snapshot(root: Storage, iso: string): Promise<string> {
   const id = newSnapshotId(new Date(iso));
   const w = new SnapshotWriter(root.child(`${POOL}/${id}`));
   await w.writeJson('groups.json', 'groups', [], 0);
-  await w.commit({
-    tool: { name: 'cognito-vault', version: 'test' },
-    snapshotId: id,
-    userPool: { id: POOL, name: 'p', region: 'us-east-1' },
-    startedAt: new Date(iso).toISOString(),
-    finishedAt: new Date(iso).toISOString(),
-    counts: {
-      users: 0,
-      groups: 0,
-      memberships: 0,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-    },
-    options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-    warnings: [],
-  });
+  const at = new Date(iso).toISOString();
+  await w.commit(
+    manifestDraft({
+      snapshotId: id,
+      userPool: { id: POOL, name: 'p' },
+      startedAt: at,
+      finishedAt: at,
+    }),
+  );
   return `${POOL}/${id}`;
 }
 

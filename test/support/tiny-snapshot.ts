@@ -17,28 +17,29 @@ export async function tinySnapshot(
   await w.writeJson('groups.json', 'groups', [], 0);
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
   if (complete) {
-    await w.commit({
-      tool: { name: 'cognito-vault', version: 'test' },
-      snapshotId: id,
-      userPool: { id: pool, name: 'p', region: 'us-east-1' },
-      startedAt: new Date(iso).toISOString(),
-      finishedAt: new Date(iso).toISOString(),
-      counts: {
-        users: 1,
-        groups: 0,
-        memberships: 0,
-        clients: 0,
-        identityProviders: 0,
-        resourceServers: 0,
-      },
-      options: { includeSecrets: false, sharding: { mode: 'single', shards: 1 } },
-      warnings: [],
-    });
+    const at = new Date(iso).toISOString();
+    await w.commit(
+      manifestDraft({
+        snapshotId: id,
+        userPool: { id: pool, name: 'p' },
+        startedAt: at,
+        finishedAt: at,
+        counts: { users: 1 },
+      }),
+    );
   }
   return `${pool}/${id}`;
 }
 
 type Counts = ManifestDraft['counts'];
+const NO_COUNTS: Counts = {
+  users: 0,
+  groups: 0,
+  memberships: 0,
+  clients: 0,
+  identityProviders: 0,
+  resourceServers: 0,
+};
 
 /**
  * A manifest draft for a test snapshot: every count 0, no secrets, one shard, no warnings,
@@ -61,15 +62,7 @@ export function manifestDraft(
     userPool: { id: pool.id, name: pool.name, region: 'us-east-1' },
     startedAt: over.startedAt ?? '2026-11-27T17:22:00.123Z',
     finishedAt: over.finishedAt ?? '2026-11-27T17:22:01.123Z',
-    counts: {
-      users: 0,
-      groups: 0,
-      memberships: 0,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-      ...over.counts,
-    },
+    counts: { ...NO_COUNTS, ...over.counts },
     options: {
       includeSecrets: false,
       ...over.options,

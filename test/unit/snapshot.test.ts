@@ -19,6 +19,7 @@ import {
   type ManifestDraft,
 } from '../../src/snapshot/index.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { manifestDraft } from '../support/tiny-snapshot.js';
 
 const NAMES = ['José Núñez', 'Zoë Müller', '山田 太郎', 'Ольга Иванова', 'O’Brien', '🙂 emoji'];
 
@@ -39,24 +40,14 @@ function user(i: number): UserRecord {
 }
 
 function draft(counts: Partial<ManifestDraft['counts']> = {}): ManifestDraft {
-  return {
-    tool: { name: 'cognito-vault', version: 'test' },
+  return manifestDraft({
     snapshotId: '2026-01-01T00-00-00-000Z',
-    userPool: { id: 'us-east-1_Test', name: 'pöol', region: 'us-east-1' },
+    userPool: { id: 'us-east-1_Test', name: 'pöol' },
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:01:00.000Z',
-    counts: {
-      users: 0,
-      groups: 0,
-      memberships: 0,
-      clients: 0,
-      identityProviders: 0,
-      resourceServers: 0,
-      ...counts,
-    },
-    options: { includeSecrets: false, sharding: { mode: 'sub-prefix', shards: 2 } },
-    warnings: [],
-  };
+    counts,
+    options: { sharding: { mode: 'sub-prefix', shards: 2 } },
+  });
 }
 
 const USERS_A = 3000;
