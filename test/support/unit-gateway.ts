@@ -28,6 +28,27 @@ export function unitClient(region = 'us-east-1'): CognitoIdentityProviderClient 
   });
 }
 
+export interface UnitStack {
+  client: CognitoIdentityProviderClient;
+  mock: StackMock;
+  /** Takes the double off the client and destroys the client. */
+  destroy(): void;
+}
+
+/** A unit client (the SDK's defaults, nothing of ours) with a stack double on it. */
+export function unitStack(region?: string): UnitStack {
+  const client = unitClient(region);
+  const mock = stackMock(client);
+  return {
+    client,
+    mock,
+    destroy: () => {
+      mock.restore();
+      client.destroy();
+    },
+  };
+}
+
 export interface UnitGateway {
   client: CognitoIdentityProviderClient;
   mock: StackMock;
@@ -43,8 +64,7 @@ export interface UnitGateway {
 export function unitGateway(
   opts: { retry?: GatewayOptions['retry']; region?: string } = {},
 ): UnitGateway {
-  const client = unitClient(opts.region);
-  const mock = stackMock(client);
+  const { client, mock } = unitStack(opts.region);
   const gw = new CognitoGateway(client, {
     rate: { unlimited: true },
     retry: opts.retry ?? FAST_RETRY,

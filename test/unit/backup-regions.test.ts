@@ -24,8 +24,8 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { COGNITO_REGIONS, isOptInRegion, parseRegionList } from '../../src/cognito/regions.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { awsError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
-import { unitClient } from '../support/unit-gateway.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitStack } from '../support/unit-gateway.js';
 
 type Mock = StackMock;
 
@@ -39,8 +39,7 @@ const made: FakeRegion[] = [];
 
 /** A gateway for one Region whose client is mocked on its own: Regions answer differently. */
 function fakeRegion(region: string, pools: string[], tweak?: (mock: Mock) => void): FakeRegion {
-  const client = unitClient(region);
-  const mock = stackMock(client);
+  const { client, mock } = unitStack(region);
   mock.on(ListUserPoolsCommand).resolves({ UserPools: pools.map((Id) => ({ Id, Name: 'same' })) });
   mock.on(DescribeUserPoolCommand).callsFake(async (input: { UserPoolId: string }) => ({
     UserPool: { Id: input.UserPoolId, Name: 'same', EstimatedNumberOfUsers: 2 },

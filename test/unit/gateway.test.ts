@@ -35,8 +35,8 @@ import {
 } from '../../src/cognito/gateway.js';
 import { RateController } from '../../src/cognito/rate.js';
 import { awsError, htmlServerError, netError } from '../support/aws-errors.js';
-import { type StackMock, stackMock } from '../support/stack-mock.js';
-import { unitClient } from '../support/unit-gateway.js';
+import type { StackMock } from '../support/stack-mock.js';
+import { unitStack } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_TestPool1';
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
@@ -52,15 +52,10 @@ function users(from: number, n: number): UserType[] {
 
 let client: CognitoIdentityProviderClient;
 let mock: StackMock;
+let destroy: () => void;
 
-beforeEach(() => {
-  client = unitClient();
-  mock = stackMock(client);
-});
-afterEach(() => {
-  mock.restore();
-  client.destroy();
-});
+beforeEach(() => ({ client, mock, destroy } = unitStack()));
+afterEach(() => destroy());
 
 function gateway(retry: Partial<RetryPolicy> = {}, rate = new RateController({ unlimited: true })) {
   return new CognitoGateway(client, { rate, retry: { ...FAST, ...retry } });

@@ -21,7 +21,7 @@ import {
 import { CognitoGateway, paceClient, withCallOptions } from '../../src/cognito/gateway.js';
 import { RateController } from '../../src/cognito/rate.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';
-import { unitClient } from '../support/unit-gateway.js';
+import { unitStack } from '../support/unit-gateway.js';
 
 const POOL = 'us-east-1_PacePool1';
 const FAST = { baseDelayMs: 1, maxDelayMs: 4 };
@@ -32,17 +32,12 @@ const serverError = () =>
 
 let client: CognitoIdentityProviderClient;
 let mock: StackMock;
+let destroy: () => void;
 
-beforeEach(() => {
-  // A plain client as a library caller would hand it in: the SDK's defaults (standard retry
-  // strategy, 3 attempts), nothing of ours.
-  client = unitClient();
-  mock = stackMock(client);
-});
-afterEach(() => {
-  mock.restore();
-  client.destroy();
-});
+// A plain client as a library caller would hand it in: the SDK's defaults (standard retry
+// strategy, 3 attempts), nothing of ours.
+beforeEach(() => ({ client, mock, destroy } = unitStack()));
+afterEach(() => destroy());
 
 const rejection = (p: Promise<unknown>): Promise<unknown> =>
   p.then(
