@@ -8,6 +8,8 @@
  *   let gw: CognitoGateway;
  *   beforeEach(() => ({ client, mock, gw } = unitGateway()));
  *   afterEach(() => mock.restore());
+ *
+ * unitStack() is the same without the gateway (a client with the SDK's defaults).
  */
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoGateway, type GatewayOptions } from '../../src/cognito/gateway.js';
@@ -49,12 +51,8 @@ export function unitStack(region?: string): UnitStack {
   };
 }
 
-export interface UnitGateway {
-  client: CognitoIdentityProviderClient;
-  mock: StackMock;
+export interface UnitGateway extends UnitStack {
   gw: CognitoGateway;
-  /** Takes the double off the client and destroys the client. */
-  destroy(): void;
 }
 
 /**
@@ -64,18 +62,10 @@ export interface UnitGateway {
 export function unitGateway(
   opts: { retry?: GatewayOptions['retry']; region?: string } = {},
 ): UnitGateway {
-  const { client, mock } = unitStack(opts.region);
-  const gw = new CognitoGateway(client, {
+  const stack = unitStack(opts.region);
+  const gw = new CognitoGateway(stack.client, {
     rate: { unlimited: true },
     retry: opts.retry ?? FAST_RETRY,
   });
-  return {
-    client,
-    mock,
-    gw,
-    destroy: () => {
-      mock.restore();
-      gw.destroy();
-    },
-  };
+  return { ...stack, gw };
 }
