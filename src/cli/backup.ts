@@ -13,6 +13,7 @@ import {
   makeGateway,
   makeOutputStorage,
   runCommand,
+  withFlagNames,
 } from './common.js';
 import { renderOptionNames } from './option-flags.js';
 import { parseLocationArg, parsePoolId } from './validate.js';
@@ -193,15 +194,7 @@ export function registerBackup(program: Command): void {
             {
               ...base,
               gatewayFor: (x) => makeGateway(flags, x, signal),
-              // Engine messages name options; printed, they show their flags.
-              onProgress: (e) =>
-                renderer.listener(
-                  e.type === 'warning'
-                    ? { ...e, message: renderOptionNames(e.message) }
-                    : e.type === 'phase' && e.detail !== undefined
-                      ? { ...e, detail: renderOptionNames(e.detail) }
-                      : e,
-                ),
+              onProgress: (e) => renderer.listener(withFlagNames(e)),
             },
           );
           return {

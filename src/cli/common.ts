@@ -297,14 +297,7 @@ export async function runCommand<R>(
   const say = (line: string): void => {
     (json ? process.stderr : process.stdout).write(`${renderOptionNames(line)}\n`);
   };
-  const progress: ProgressListener = (e) =>
-    renderer.listener(
-      e.type === 'warning'
-        ? { ...e, message: renderOptionNames(e.message) }
-        : e.type === 'phase' && e.detail !== undefined
-          ? { ...e, detail: renderOptionNames(e.detail) }
-          : e,
-    );
+  const progress: ProgressListener = (e) => renderer.listener(withFlagNames(e));
   try {
     const result = await body({
       signal: controller.signal,
@@ -367,4 +360,13 @@ function toCliError(e: unknown, aborted: boolean, interrupted = 'interrupted'): 
   }
   if (isVaultError(e)) return e;
   return new VaultError('UNEXPECTED', unexpectedMessage(e), ExitCode.Unexpected, {}, { cause: e });
+}
+
+/** A progress event as printed: engine messages name options; the CLI shows their flags. */
+export function withFlagNames<E extends { type: string }>(e: E): E {
+  if (e.type === 'warning' && 'message' in e && typeof e.message === 'string')
+    return { ...e, message: renderOptionNames(e.message) };
+  if (e.type === 'phase' && 'detail' in e && typeof e.detail === 'string')
+    return { ...e, detail: renderOptionNames(e.detail) };
+  return e;
 }
