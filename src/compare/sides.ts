@@ -40,16 +40,13 @@ import { CognitoError, InterruptedError } from '../core/errors.js';
 import {
   ClientRecord,
   ManagedLoginBrandingRecord,
-  GroupRecord,
-  IdentityProviderRecord,
   MembershipRecord,
   type MfaConfigRecord,
   PoolDocument,
-  ResourceServerRecord,
   UserRecord,
 } from '../snapshot/format.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
-import { z } from 'zod';
+import { readDocuments } from '../snapshot/documents.js';
 
 /** A setting in the form compared (the same for a live pool and a snapshot). */
 export type ComparedForm = Record<string, unknown>;
@@ -468,17 +465,9 @@ export function snapshotSide(reader: SnapshotReader, label: string): CompareSide
           (w) =>
             w.code === 'NOT_CAPTURED' && w.operation === 'DescribeManagedLoginBrandingByClient',
         );
-      const [pool, groups, clients, identityProviders, resourceServers, brandings] =
-        await Promise.all([
-          reader.readJson('pool', PoolDocument),
-          reader.readJson('groups', z.array(GroupRecord)),
-          reader.readJson('clients', z.array(ClientRecord)),
-          reader.readJson('identityProviders', z.array(IdentityProviderRecord)),
-          reader.readJson('resourceServers', z.array(ResourceServerRecord)),
-          brandingsHeld
-            ? reader.readJson('managedLoginBranding', z.array(ManagedLoginBrandingRecord))
-            : Promise.resolve(undefined),
-        ]);
+      const { pool, groups, clients, identityProviders, resourceServers, ...docs } =
+        await readDocuments(reader);
+      const brandings = brandingsHeld ? docs.managedLoginBranding : undefined;
       const extras = snapshotExtras(pool);
       if (pool.domain) extras.set('Domain', domainForm(pool.domain.ManagedLoginVersion));
       return {

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { SnapshotInvalidError } from '../core/errors.js';
 import {
   ClientRecord,
@@ -11,6 +10,7 @@ import {
   UserRecord,
 } from '../snapshot/format.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
+import { readDocuments } from '../snapshot/documents.js';
 import { parseIdentities } from '../cognito/fields.js';
 import { MembershipIndex } from './memberships.js';
 import type { UserScan } from './pool.js';
@@ -39,19 +39,8 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
       { problems: v.problems.length },
     );
   }
-  const [pool, groups, clients, identityProviders, resourceServers, managedLoginBranding] =
-    await Promise.all([
-      reader.readJson('pool', PoolDocument),
-      reader.readJson('groups', z.array(GroupRecord)),
-      reader.readJson('clients', z.array(ClientRecord)),
-      reader.readJson('identityProviders', z.array(IdentityProviderRecord)),
-      reader.readJson('resourceServers', z.array(ResourceServerRecord)),
-      // Added later in format version 1: older snapshots have no such file.
-      reader.filesOf('managedLoginBranding').length > 0
-        ? reader.readJson('managedLoginBranding', z.array(ManagedLoginBrandingRecord))
-        : Promise.resolve([]),
-    ]);
-  return { pool, groups, clients, identityProviders, resourceServers, managedLoginBranding };
+  const docs = await readDocuments(reader);
+  return { ...docs, managedLoginBranding: docs.managedLoginBranding ?? [] };
 }
 
 export { parseIdentities, type LinkedIdentity } from '../cognito/fields.js';

@@ -15,3 +15,4 @@ export {
   KeyRequiredError,
 } from './age.js';
 export * from './progress.js';
+export * from './documents.js';
