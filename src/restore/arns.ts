@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readOptionJson } from './option-file.js';
 import {
   DescribeUserPoolCommand,
   paginateListUserPools,
@@ -202,24 +202,7 @@ export function parseArnMap(raw: unknown, file: string): ArnMap {
 
 /** Reads and validates a --map-arns file (exit 2 naming the problem, never the contents). */
 export async function loadArnMap(file: string): Promise<Record<string, string>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      'BAD_INPUT',
-      `cannot read ${opt('mapArns')} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      { path: file, option: 'mapArns' },
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError('BAD_INPUT', `${opt('mapArns')} ${file} is not valid JSON`, {
-      path: file,
-    });
-  }
+  const raw = await readOptionJson(file, 'mapArns');
   parseArnMap(raw, file);
   return raw as Record<string, string>;
 }

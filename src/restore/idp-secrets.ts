@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
 import { opt } from '../core/options.js';
+import { readOptionJson } from './option-file.js';
 
 /** `{ "<ProviderName>": { "client_secret": "…" } }` — any ProviderDetails keys, as strings. */
 export const IdpSecretsFile = z.record(z.string().min(1), z.record(z.string().min(1), z.string()));
@@ -9,24 +9,7 @@ export type IdpSecrets = z.infer<typeof IdpSecretsFile>;
 
 /** Reads and validates an --idp-secrets file (never echoing its contents in errors). */
 export async function loadIdpSecrets(file: string): Promise<IdpSecrets> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(
-      'BAD_INPUT',
-      `cannot read ${opt('idpSecrets')} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      { path: file, option: 'idpSecrets' },
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError('BAD_INPUT', `${opt('idpSecrets')} ${file} is not valid JSON`, {
-      path: file,
-    });
-  }
+  const raw = await readOptionJson(file, 'idpSecrets');
   const r = IdpSecretsFile.safeParse(raw);
   if (!r.success) {
     throw new UsageError(
