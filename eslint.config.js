@@ -51,13 +51,13 @@ const zones = [
     message: `src/${layer} may import only ${allowed.length ? allowed.join(', ') : 'nothing else'} (eslint.config.js MAY_IMPORT, docs/architecture.md).`,
   })),
   // The comparison layer takes of the restore layer only two constants of its behaviour: the
-  // status a restored user gets (sign-in.ts) and the tag it marks restored pools with
+  // status a restored user gets (users/sign-in.ts) and the tag it marks restored pools with
   // (create-once.ts).
   {
     target: './src/compare',
     from: './src/restore',
-    except: ['./sign-in.ts', './create-once.ts'],
-    message: 'src/compare takes only sign-in.ts and create-once.ts of src/restore.',
+    except: ['./users/sign-in.ts', './create-once.ts'],
+    message: 'src/compare takes only users/sign-in.ts and create-once.ts of src/restore.',
   },
   // The snapshot format (retention, leases, reader, writer) works on any backend: it sees the
   // Storage interface, never a backend (LocalDirStorage, S3Storage).
@@ -121,9 +121,9 @@ export default tseslint.config(
             {
               group: [
                 '../backup/*',
-                '../restore/*',
+                '../restore/**/*.js',
                 // the --users path names (no imports)
-                '!../restore/users-path.js',
+                '!../restore/users/path.js',
                 '../compare/*',
                 '../demo/*',
                 '../snapshot/*',

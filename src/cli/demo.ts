@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { USERS_PATHS, type UsersPath } from '../restore/users-path.js';
+import { USERS_PATHS, type UsersPath } from '../restore/users/path.js';
 import {
   addOutputOptions,
   addRateOptions,

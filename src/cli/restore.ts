@@ -10,7 +10,7 @@ import type {
   RestoreResult,
   RestoreTarget,
 } from '../restore/types.js';
-import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users-path.js';
+import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users/path.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -262,8 +262,8 @@ export function registerRestore(program: Command): void {
       import('../snapshot/lease.js'),
       import('../snapshot/reader.js'),
       import('../restore/engine.js'),
-      import('../restore/pool.js'),
-      import('../restore/import-jobs.js'),
+      import('../restore/pool/target.js'),
+      import('../restore/users/import/jobs.js'),
     ]);
     await runCommand(
       flags,
@@ -323,10 +323,12 @@ export function registerRestore(program: Command): void {
           );
         }
         const idpSecrets = flags.idpSecrets
-          ? await (await import('../restore/idp-secrets.js')).loadIdpSecrets(flags.idpSecrets)
+          ? await (
+              await import('../restore/preflight/idp-secrets.js')
+            ).loadIdpSecrets(flags.idpSecrets)
           : undefined;
         const mapArns = flags.mapArns
-          ? await (await import('../restore/arns.js')).loadArnMap(flags.mapArns)
+          ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
           : undefined;
         const target: RestoreTarget = flags.toUserPoolId
           ? { userPoolId: flags.toUserPoolId }

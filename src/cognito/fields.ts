@@ -290,7 +290,7 @@ export const GROUP_COMPLETE: Complete<
   >
 > = true;
 
-// ---- settings set after CreateUserPool (src/restore/settings.ts) ---------------------------
+// ---- settings set after CreateUserPool (src/restore/pool/settings.ts) ---------------------------
 
 /** DescribeRiskConfiguration fields SetRiskConfiguration takes (ClientId: only the pool's). */
 export const RISK_KEYS = [
@@ -331,7 +331,7 @@ export const LOG_DELIVERY_COMPLETE: Complete<
   >
 > = true;
 
-// ---- per app client settings (src/restore/client-settings.ts) ------------------------------
+// ---- per app client settings (src/restore/resources/client-settings.ts) ------------------------------
 
 /**
  * DescribeManagedLoginBrandingByClient → CreateManagedLoginBranding: the style's members,

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { UsageError } from '../core/errors.js';
-import type { PasswordState } from '../restore/sign-in.js';
+import type { PasswordState } from '../restore/users/sign-in.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import {
   type CompareOptions,

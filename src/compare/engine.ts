@@ -22,7 +22,7 @@ import {
 } from '../cognito/fields.js';
 import { throwIfAborted } from '../core/errors.js';
 import { RESTORE_TOKEN_TAG } from '../restore/create-once.js';
-import { expectedRestoredStatus, type PasswordState } from '../restore/sign-in.js';
+import { expectedRestoredStatus, type PasswordState } from '../restore/users/sign-in.js';
 import type { ComparedForm, CompareSide, SideResources, UserLike } from './sides.js';
 import { Spill, SpillDir } from './spill.js';
 
@@ -80,7 +80,7 @@ export type StatusMapping = (statusInA: string | undefined) => readonly string[]
 
 /**
  * What a restore leaves a user in, given its status in the snapshot: the restore's own rule
- * (src/restore/sign-in.ts, expectedRestoredStatus — the one module of the restore layer the
+ * (src/restore/users/sign-in.ts, expectedRestoredStatus — the one module of the restore layer the
  * comparison may import), for its --password-state.
  */
 export function restoredStatus(state?: PasswordState): StatusMapping {
@@ -654,7 +654,7 @@ async function settleAll<T>(
 }
 
 /**
- * A user's MFA after a restore (src/restore/user-mfa.ts): SMS and email MFA come back, preferred
+ * A user's MFA after a restore (src/restore/users/mfa.ts): SMS and email MFA come back, preferred
  * as they were; TOTP cannot (no API reads or writes an authenticator secret).
  */
 function mfaAfterRestore([list, preferred]: [string[], string | null]): [string[], string | null] {

@@ -4,15 +4,15 @@ import { ExitCode, InterruptedError } from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
-import { planOnly } from './dry-run.js';
-import { ensureDomain } from './ensure-domain.js';
-import { ensurePool } from './ensure-pool.js';
-import { RestoreJournal } from './journal.js';
-import { runPreflight } from './preflight-run.js';
-import { warnAfterUsers, writeOutputs } from './report.js';
+import { planOnly } from './preflight/dry-run.js';
+import { ensureDomain } from './pool/domain.js';
+import { ensurePool } from './pool/ensure.js';
+import { RestoreJournal } from './state/journal.js';
+import { runPreflight } from './preflight/run.js';
+import { warnAfterUsers, writeOutputs } from './state/report.js';
 import { attachDeferredTriggers, runPhases } from './run-phases.js';
 import type { LockSlot, Preflight, RestoreRun } from './run-state.js';
-import { snapshotTriggers } from './triggers.js';
+import { snapshotTriggers } from './pool/triggers.js';
 import type {
   RestoreOptions,
   RestoreOutcome,
@@ -21,7 +21,7 @@ import type {
   RestoreWarning,
 } from './types.js';
 
-export { DOMAIN_PREFIX } from './preflight-run.js';
+export { DOMAIN_PREFIX } from './preflight/run.js';
 
 /**
  * The process exit code for a finished restore: 6 when any user or pool resource (identity

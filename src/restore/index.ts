@@ -1,5 +1,5 @@
 export { restoreSnapshot, restoreExitCode, DOMAIN_PREFIX } from './engine.js';
-export { legacyAttributeName } from './pool.js';
-export { loadIdpSecrets, type IdpSecrets } from './idp-secrets.js';
-export { defaultStateDir } from './outputs.js';
+export { legacyAttributeName } from './pool/target.js';
+export { loadIdpSecrets, type IdpSecrets } from './preflight/idp-secrets.js';
+export { defaultStateDir } from './state/outputs.js';
 export type * from './types.js';

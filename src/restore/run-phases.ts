@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { PartialRestoreError } from '../core/errors.js';
-import { restoreClientSettings } from './client-settings.js';
+import { restoreClientSettings } from './resources/client-settings.js';
 import { Gate } from './gate.js';
-import { type ImportPhaseResult, importUsers } from './import-path.js';
-import { CLIENT_MAP_FILE, writeClientMap } from './outputs.js';
-import { describeTargetPool } from './pool.js';
-import { partialRestoreError } from './report.js';
+import { type ImportPhaseResult, importUsers } from './users/import/phase.js';
+import { CLIENT_MAP_FILE, writeClientMap } from './state/outputs.js';
+import { describeTargetPool } from './pool/target.js';
+import { partialRestoreError } from './state/report.js';
 import {
   type PhaseContext,
   restoreClients,
@@ -13,12 +13,12 @@ import {
   restoreIdentityProviders,
   restoreManagedLoginBranding,
   restoreResourceServers,
-} from './resources.js';
+} from './resources/restore.js';
 import type { PhasesResult, RunStep } from './run-state.js';
-import { type SignInContext, signInContext } from './sign-in.js';
-import { attachTriggers, snapshotTriggers } from './triggers.js';
-import { TotpReport } from './user-mfa.js';
-import { restoreUsers, type UserPhaseResult } from './users.js';
+import { type SignInContext, signInContext } from './users/sign-in.js';
+import { attachTriggers, snapshotTriggers } from './pool/triggers.js';
+import { TotpReport } from './users/mfa.js';
+import { restoreUsers, type UserPhaseResult } from './users/admin-create.js';
 
 /** Users whose TOTP cannot be restored (0600, in the state directory). */
 const MFA_NOT_RESTORED_FILE = 'mfa-not-restored.jsonl';

@@ -2,16 +2,16 @@ import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
 import type { ProgressListener } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
-import type { ArnPreflightResult } from './arns.js';
-import type { ImportPhaseResult, UsersPathPlan } from './import-path.js';
-import type { JournalState, RestoreJournal } from './journal.js';
-import type { StateDirLock } from './lock.js';
-import type { MembershipIndex } from './memberships.js';
-import type { PoolCreatePlan, UserScan } from './pool.js';
-import type { SnapshotData } from './preflight.js';
-import type { PasswordState } from './sign-in.js';
+import type { ArnPreflightResult } from './preflight/arns.js';
+import type { ImportPhaseResult, UsersPathPlan } from './users/import/phase.js';
+import type { JournalState, RestoreJournal } from './state/journal.js';
+import type { StateDirLock } from './state/lock.js';
+import type { MembershipIndex } from './users/memberships.js';
+import type { PoolCreatePlan, UserScan } from './pool/target.js';
+import type { SnapshotData } from './preflight/snapshot.js';
+import type { PasswordState } from './users/sign-in.js';
 import type { RestoreOptions, RestoreTarget, RestoreWarning } from './types.js';
-import type { UserPhaseResult } from './users.js';
+import type { UserPhaseResult } from './users/admin-create.js';
 
 /**
  * What every step of one restore shares: the gateway, the snapshot, the options, the run's

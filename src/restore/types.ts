@@ -1,9 +1,9 @@
 import type { ProgressListener } from '../core/progress.js';
 import type { CategoryReport } from '../cognito/rate.js';
-import type { PasswordState } from './sign-in.js';
-import type { ImportJobReport, ImportLogReader, Uploader } from './import-jobs.js';
-import type { UsersPath, UsersPathPlan } from './import-path.js';
-import type { ReconfigureItem } from './reconfigure.js';
+import type { PasswordState } from './users/sign-in.js';
+import type { ImportJobReport, ImportLogReader, Uploader } from './users/import/jobs.js';
+import type { UsersPath, UsersPathPlan } from './users/import/phase.js';
+import type { ReconfigureItem } from './state/reconfigure.js';
 
 /** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
 export type RestoreTarget = { userPoolId: string } | { createPool: string };

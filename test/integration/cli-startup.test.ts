@@ -80,9 +80,9 @@ describe('start-up: what --version and --help load', () => {
     expect(loaded(t, /commander/).length).toBeGreaterThan(0);
     expect(loaded(t, /@aws-sdk|@smithy/)).toEqual([]);
     expect(loaded(t, /node_modules\/(zod|csv-|cli-progress)/)).toEqual([]);
-    // Of restore, only the --users path names (restore/users-path.js has no imports).
+    // Of restore, only the --users path names (restore/users/path.js has no imports).
     expect(
-      loaded(t, /dist\/(backup|restore|compare|snapshot|demo|lambda)\/(?!users-path\.js)/),
+      loaded(t, /dist\/(backup|restore|compare|snapshot|demo|lambda)\/(?!users\/path\.js)/),
     ).toEqual([]);
     // Of storage, only the interface, its pure helpers (parseS3Url, ACCOUNT_ID) and the location
     // parser: no backend.

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { putFile, UploadRefusedError } from '../../src/restore/import-jobs.js';
+import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';
 
 // An HTTP server on loopback: an integration test (unit tests make no network calls).
 let dir: string;

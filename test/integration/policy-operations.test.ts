@@ -26,8 +26,8 @@ import {
 } from '../../src/cognito/operations.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
-import { putFile, UploadRefusedError } from '../../src/restore/import-jobs.js';
-import { planPoolCreation } from '../../src/restore/pool.js';
+import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';
+import { planPoolCreation } from '../../src/restore/pool/target.js';
 import type { RestoreOptions } from '../../src/restore/types.js';
 import { actionsOf, iamPolicy } from '../../src/policy/iam.js';
 import { prune } from '../../src/snapshot/retention.js';

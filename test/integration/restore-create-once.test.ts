@@ -11,7 +11,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
-import { readJournal } from '../../src/restore/journal.js';
+import { readJournal } from '../../src/restore/state/journal.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';

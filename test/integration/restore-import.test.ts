@@ -13,7 +13,7 @@ import { TargetIncompatibleError } from '../../src/core/errors.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
-import { cloudWatchLogReader } from '../../src/restore/import-jobs.js';
+import { cloudWatchLogReader } from '../../src/restore/users/import/jobs.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';

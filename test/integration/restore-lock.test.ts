@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
+import { RestoreJournal } from '../../src/restore/state/journal.js';
+import { StateDirLock } from '../../src/restore/state/lock.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
@@ -24,7 +24,7 @@ import { MOTO_ENV } from '../support/moto.js';
  * over, and two concurrent `restore --create-pool` runs of the same restore create one pool.
  */
 const CLI = process.env.CV_TEST_CLI ?? path.resolve('dist/cli/main.js');
-const LOCK_JS = pathToFileURL(path.resolve('dist/restore/lock.js')).href;
+const LOCK_JS = pathToFileURL(path.resolve('dist/restore/state/lock.js')).href;
 
 interface Out {
   code: number | null;

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CognitoGateway } from '../../src/cognito/gateway.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
-import type { PhaseContext } from '../../src/restore/resources.js';
+import { RestoreJournal } from '../../src/restore/state/journal.js';
+import { StateDirLock } from '../../src/restore/state/lock.js';
+import type { PhaseContext } from '../../src/restore/resources/restore.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 
 /** A state directory for phase tests; each run's lock is released before the next is taken. */

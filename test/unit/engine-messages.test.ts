@@ -17,8 +17,8 @@ import { registerPrune } from '../../src/cli/prune.js';
 import { registerRestore } from '../../src/cli/restore.js';
 import { registerVerify } from '../../src/cli/verify.js';
 import { resolveRegion } from '../../src/cognito/gateway.js';
-import { loadArnMap } from '../../src/restore/arns.js';
-import { legacyAttributeName } from '../../src/restore/pool.js';
+import { loadArnMap } from '../../src/restore/preflight/arns.js';
+import { legacyAttributeName } from '../../src/restore/pool/target.js';
 import { planRetention } from '../../src/snapshot/retention.js';
 
 /** The layers library callers use: their messages must not name CLI flags. */

@@ -61,7 +61,7 @@ describe('compare layer', () => {
     expect(
       await layerErrors(
         'src/compare/probe.ts',
-        "import { CognitoGateway } from '../cognito/gateway.js';\nimport { SnapshotReader } from '../snapshot/reader.js';\nimport { expectedRestoredStatus } from '../restore/sign-in.js';\nexport const x = [CognitoGateway, SnapshotReader, expectedRestoredStatus];\n",
+        "import { CognitoGateway } from '../cognito/gateway.js';\nimport { SnapshotReader } from '../snapshot/reader.js';\nimport { expectedRestoredStatus } from '../restore/users/sign-in.js';\nexport const x = [CognitoGateway, SnapshotReader, expectedRestoredStatus];\n",
       ),
     ).toEqual([]);
     expect(

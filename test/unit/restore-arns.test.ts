@@ -34,11 +34,11 @@ import {
   loadArnMap,
   parseArn,
   parseArnMap,
-} from '../../src/restore/arns.js';
+} from '../../src/restore/preflight/arns.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
-import type { SnapshotData } from '../../src/restore/preflight.js';
+import type { SnapshotData } from '../../src/restore/preflight/snapshot.js';
 import { UPDATE_POOL_KEYS } from '../../src/cognito/fields.js';
-import { wholeSettingsUpdate } from '../../src/restore/triggers.js';
+import { wholeSettingsUpdate } from '../../src/restore/pool/triggers.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';

@@ -5,9 +5,9 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import { loadSnapshot } from '../../src/restore/preflight.js';
-import { restoreManagedLoginBranding } from '../../src/restore/resources.js';
+import { RestoreJournal } from '../../src/restore/state/journal.js';
+import { loadSnapshot } from '../../src/restore/preflight/snapshot.js';
+import { restoreManagedLoginBranding } from '../../src/restore/resources/restore.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import { brandingJson, FILES, type ManagedLoginBrandingRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';

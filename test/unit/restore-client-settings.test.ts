@@ -6,9 +6,12 @@ import type { StackMock } from '../support/stack-mock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { RequestGuard } from '../../src/demo/request-guard.js';
-import { CLIENT_SETTINGS_PHASE, restoreClientSettings } from '../../src/restore/client-settings.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import type { PhaseContext } from '../../src/restore/resources.js';
+import {
+  CLIENT_SETTINGS_PHASE,
+  restoreClientSettings,
+} from '../../src/restore/resources/client-settings.js';
+import { RestoreJournal } from '../../src/restore/state/journal.js';
+import type { PhaseContext } from '../../src/restore/resources/restore.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError } from '../support/aws-errors.js';

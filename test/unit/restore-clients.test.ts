@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientInput } from '../../src/restore/resources.js';
+import { clientInput } from '../../src/restore/resources/restore.js';
 import { REDACTED } from '../../src/snapshot/format.js';
 
 const base = {

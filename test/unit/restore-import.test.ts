@@ -45,13 +45,13 @@ import {
   runImportJobs,
   UploadRefusedError,
   type Uploader,
-} from '../../src/restore/import-jobs.js';
-import { RestoreJournal } from '../../src/restore/journal.js';
-import { StateDirLock } from '../../src/restore/lock.js';
+} from '../../src/restore/users/import/jobs.js';
+import { RestoreJournal } from '../../src/restore/state/journal.js';
+import { StateDirLock } from '../../src/restore/state/lock.js';
 import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { ImportRowEncoder, writeImportFiles } from '../../src/snapshot/import-csv.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
-import { poolLike } from '../../src/restore/import-path.js';
+import { poolLike } from '../../src/restore/users/import/phase.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';

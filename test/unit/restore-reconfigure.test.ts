@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconfigureList } from '../../src/restore/reconfigure.js';
+import { reconfigureList } from '../../src/restore/state/reconfigure.js';
 import type { IdentityProviderRecord } from '../../src/snapshot/format.js';
 
 const IDPS = [

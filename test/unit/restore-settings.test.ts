@@ -9,14 +9,14 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { planPoolCreation } from '../../src/restore/pool.js';
-import { restoreClients } from '../../src/restore/resources.js';
+import { planPoolCreation } from '../../src/restore/pool/target.js';
+import { restoreClients } from '../../src/restore/resources/restore.js';
 import {
   applyNewPoolSettings,
   logConfigurationsFor,
   SETTINGS_PHASE,
   webAuthnForRestore,
-} from '../../src/restore/settings.js';
+} from '../../src/restore/pool/settings.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError, netError } from '../support/aws-errors.js';

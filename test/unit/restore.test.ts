@@ -44,10 +44,10 @@ import {
 import { printedRestore } from '../../src/cli/restore.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { restoreExitCode, restoreSnapshot } from '../../src/restore/engine.js';
-import { MembershipIndex } from '../../src/restore/memberships.js';
-import { planPoolCreation } from '../../src/restore/pool.js';
+import { MembershipIndex } from '../../src/restore/users/memberships.js';
+import { planPoolCreation } from '../../src/restore/pool/target.js';
 import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
-import { WorkQueue } from '../../src/restore/queue.js';
+import { WorkQueue } from '../../src/restore/users/queue.js';
 import type { RestoreOptions, RestorePlan, RestoreResult } from '../../src/restore/types.js';
 import { REDACTED, SnapshotReader } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';

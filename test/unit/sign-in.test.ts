@@ -4,7 +4,7 @@ import {
   planSignIn,
   randomPassword,
   signInContext,
-} from '../../src/restore/sign-in.js';
+} from '../../src/restore/users/sign-in.js';
 import type { UserRecord } from '../../src/snapshot/format.js';
 
 function u(status: string, attrs: Record<string, string> = {}): UserRecord {

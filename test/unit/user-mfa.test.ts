@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { restoreSnapshot, restoreExitCode } from '../../src/restore/engine.js';
-import { mfaOf, mfaPreferenceInput } from '../../src/restore/user-mfa.js';
+import { mfaOf, mfaPreferenceInput } from '../../src/restore/users/mfa.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';

@@ -1,4 +1,4 @@
-import { SnapshotInvalidError } from '../core/errors.js';
+import { SnapshotInvalidError } from '../../core/errors.js';
 import {
   ClientRecord,
   GroupRecord,
@@ -8,13 +8,13 @@ import {
   PoolDocument,
   ResourceServerRecord,
   UserRecord,
-} from '../snapshot/format.js';
-import type { SnapshotReader } from '../snapshot/reader.js';
-import { readDocuments } from '../snapshot/documents.js';
-import { parseIdentities } from '../cognito/fields.js';
-import { MembershipIndex } from './memberships.js';
-import type { UserScan } from './pool.js';
-import { planSignIn, type SignInContext } from './sign-in.js';
+} from '../../snapshot/format.js';
+import type { SnapshotReader } from '../../snapshot/reader.js';
+import { readDocuments } from '../../snapshot/documents.js';
+import { parseIdentities } from '../../cognito/fields.js';
+import { MembershipIndex } from '../users/memberships.js';
+import type { UserScan } from '../pool/target.js';
+import { planSignIn, type SignInContext } from '../users/sign-in.js';
 
 export interface SnapshotData {
   pool: PoolDocument;
@@ -43,7 +43,7 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
   return { ...docs, managedLoginBranding: docs.managedLoginBranding ?? [] };
 }
 
-export { parseIdentities, type LinkedIdentity } from '../cognito/fields.js';
+export { parseIdentities, type LinkedIdentity } from '../../cognito/fields.js';
 
 export function attributeOf(u: UserRecord, name: string): string | undefined {
   return u.Attributes.find((a) => a.Name === name)?.Value;

@@ -10,7 +10,7 @@ import {
   StopUserImportJobCommand,
   type UserImportJobType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { sleep } from '../core/concurrency.js';
+import { sleep } from '../../../core/concurrency.js';
 import {
   CognitoError,
   ExitCode,
@@ -18,11 +18,11 @@ import {
   ServiceUnavailableError,
   StorageError,
   VaultError,
-} from '../core/errors.js';
-import type { ProgressListener } from '../core/progress.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
-import { awsMessage } from '../cognito/errors.js';
-import type { ImportJobProgress, RestoreJournal } from './journal.js';
+} from '../../../core/errors.js';
+import type { ProgressListener } from '../../../core/progress.js';
+import type { CognitoGateway } from '../../../cognito/gateway.js';
+import { awsMessage } from '../../../cognito/errors.js';
+import type { ImportJobProgress, RestoreJournal } from '../../state/journal.js';
 
 /** One CSV file to import (written by writeImportFiles, journaled in the `if` entry). */
 export interface ImportFileRef {

@@ -1,5 +1,5 @@
-import type { IdentityProviderRecord } from '../snapshot/format.js';
-import { opt } from '../core/options.js';
+import type { IdentityProviderRecord } from '../../snapshot/format.js';
+import { opt } from '../../core/options.js';
 
 /**
  * What must be changed outside Cognito after a restore, because the restored pool has a new

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { UsageError } from '../core/errors.js';
-import { opt } from '../core/options.js';
+import { UsageError } from '../../core/errors.js';
+import { opt } from '../../core/options.js';
 import { readOptionJson } from './option-file.js';
 
 /** `{ "<ProviderName>": { "client_secret": "…" } }` — any ProviderDetails keys, as strings. */

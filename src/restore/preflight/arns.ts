@@ -4,11 +4,11 @@ import {
   paginateListUserPools,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { type CognitoGateway, items } from '../cognito/gateway.js';
-import { TargetIncompatibleError, UsageError } from '../core/errors.js';
-import type { SnapshotData } from './preflight.js';
-import type { RestoreWarning } from './types.js';
-import { opt } from '../core/options.js';
+import { type CognitoGateway, items } from '../../cognito/gateway.js';
+import { TargetIncompatibleError, UsageError } from '../../core/errors.js';
+import type { SnapshotData } from './snapshot.js';
+import type { RestoreWarning } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /**
  * Account- and Region-bound ARNs in a snapshot: Lambda triggers and their KMS key, the SES

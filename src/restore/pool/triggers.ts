@@ -5,9 +5,9 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { pickPresent, UPDATE_POOL_KEYS } from '../cognito/fields.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
-import { withoutDuplicateSettings } from './pool.js';
+import { pickPresent, UPDATE_POOL_KEYS } from '../../cognito/fields.js';
+import type { CognitoGateway } from '../../cognito/gateway.js';
+import { withoutDuplicateSettings } from './target.js';
 
 /**
  * `--without-triggers`: the new pool is created without its Lambda triggers, so PreSignUp,

@@ -8,13 +8,13 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { CognitoError, UsageError } from '../core/errors.js';
-import { type CognitoGateway, items } from '../cognito/gateway.js';
-import { CREATE_POOL_KEYS, pickPresent } from '../cognito/fields.js';
-import type { PoolDocument } from '../snapshot/format.js';
-import { dropRedacted, redactedPaths, SECRET_PATHS } from '../snapshot/redaction.js';
-import type { RestoreWarning } from './types.js';
-import { opt } from '../core/options.js';
+import { CognitoError, UsageError } from '../../core/errors.js';
+import { type CognitoGateway, items } from '../../cognito/gateway.js';
+import { CREATE_POOL_KEYS, pickPresent } from '../../cognito/fields.js';
+import type { PoolDocument } from '../../snapshot/format.js';
+import { dropRedacted, redactedPaths, SECRET_PATHS } from '../../snapshot/redaction.js';
+import type { RestoreWarning } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /** The CreateUserPool fields copied by name (see src/cognito/fields.ts for the full table). */
 export { CREATE_POOL_KEYS };

@@ -1,25 +1,25 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
-import { TargetIncompatibleError, UsageError } from '../core/errors.js';
-import { assertWritableDir, assertWritableFile } from '../storage/local.js';
+import { TargetIncompatibleError, UsageError } from '../../core/errors.js';
+import { assertWritableDir, assertWritableFile } from '../../storage/local.js';
 import { arnPreflight } from './arns.js';
-import { adoptInterruptedPool } from './ensure-pool.js';
-import { DEFAULT_USERS_PATH, planUsersPath, poolLike } from './import-path.js';
+import { adoptInterruptedPool } from '../pool/ensure.js';
+import { DEFAULT_USERS_PATH, planUsersPath, poolLike } from '../users/import/phase.js';
 import {
   assertJournalMatches,
   JOURNAL_FILE,
   type JournalState,
   readJournal,
   RestoreJournal,
-} from './journal.js';
+} from '../state/journal.js';
 import {
   CLIENT_MAP_FILE,
   defaultStateDir,
   NEEDS_ADMIN_FILE,
   REPORT_FILE,
   SUB_MAP_FILE,
-} from './outputs.js';
+} from '../state/outputs.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
@@ -29,12 +29,12 @@ import {
   poolHasUsers,
   requiredAttributes,
   type UserScan,
-} from './pool.js';
-import { buildMembershipIndex, loadSnapshot, scanUsers } from './preflight.js';
-import type { LockSlot, Preflight, RestoreRun } from './run-state.js';
-import { PASSWORD_STATES, type PasswordState, signInContext } from './sign-in.js';
-import type { RestoreOptions } from './types.js';
-import { opt } from '../core/options.js';
+} from '../pool/target.js';
+import { buildMembershipIndex, loadSnapshot, scanUsers } from './snapshot.js';
+import type { LockSlot, Preflight, RestoreRun } from '../run-state.js';
+import { PASSWORD_STATES, type PasswordState, signInContext } from '../users/sign-in.js';
+import type { RestoreOptions } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
 export const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -3,18 +3,18 @@ import {
   CreateUserPoolCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { UsageError } from '../core/errors.js';
-import { type CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
-import { accountOfPoolArn, checkAfterCreate } from './arns.js';
-import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from './create-once.js';
-import type { JournalState } from './journal.js';
-import { describeTargetPool, planPoolCreation, poolsNamed } from './pool.js';
-import { isResourceError, recordResourceFailure } from './resources.js';
-import type { PoolReady, RunStep } from './run-state.js';
+import { UsageError } from '../../core/errors.js';
+import { type CognitoGateway, regionOfPoolId } from '../../cognito/gateway.js';
+import { accountOfPoolArn, checkAfterCreate } from '../preflight/arns.js';
+import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from '../create-once.js';
+import type { JournalState } from '../state/journal.js';
+import { describeTargetPool, planPoolCreation, poolsNamed } from './target.js';
+import { isResourceError, recordResourceFailure } from '../resources/restore.js';
+import type { PoolReady, RunStep } from '../run-state.js';
 import { applyNewPoolSettings, SETTINGS_PHASE } from './settings.js';
 import { snapshotTriggers, withoutLambdaConfig } from './triggers.js';
-import type { RestoreWarning } from './types.js';
-import { opt } from '../core/options.js';
+import type { RestoreWarning } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /**
  * The pool an earlier attempt created whose answer was lost (a reset connection, a 5xx, or the

@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { PartialRestoreError } from '../core/errors.js';
-import { regionOfPoolId } from '../cognito/gateway.js';
-import { collectArns } from './arns.js';
+import { PartialRestoreError } from '../../core/errors.js';
+import { regionOfPoolId } from '../../cognito/gateway.js';
+import { collectArns } from '../preflight/arns.js';
 import {
   NEEDS_ADMIN_FILE,
   REPORT_FILE,
@@ -9,11 +9,11 @@ import {
   writeReport,
   writeSubMap,
 } from './outputs.js';
-import type { SnapshotData } from './preflight.js';
+import type { SnapshotData } from '../preflight/snapshot.js';
 import { reconfigureList } from './reconfigure.js';
-import type { PhasesResult, PoolReady, RunStep } from './run-state.js';
-import type { RestoreResult } from './types.js';
-import { opt } from '../core/options.js';
+import type { PhasesResult, PoolReady, RunStep } from '../run-state.js';
+import type { RestoreResult } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /** Follow-up operations: a user failing one of them was still created. */
 const FOLLOW_UP_OPS = new Set([

@@ -13,11 +13,11 @@ import {
   type CreateUserPoolClientCommandInput,
   type GroupType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { forEachConcurrent } from '../core/concurrency.js';
-import { CognitoError } from '../core/errors.js';
-import type { ProgressListener } from '../core/progress.js';
-import { type CognitoGateway, items } from '../cognito/gateway.js';
-import { CREATE_CLIENT_KEYS, pickPresent } from '../cognito/fields.js';
+import { forEachConcurrent } from '../../core/concurrency.js';
+import { CognitoError } from '../../core/errors.js';
+import type { ProgressListener } from '../../core/progress.js';
+import { type CognitoGateway, items } from '../../cognito/gateway.js';
+import { CREATE_CLIENT_KEYS, pickPresent } from '../../cognito/fields.js';
 import {
   type ClientRecord,
   type GroupRecord,
@@ -25,12 +25,12 @@ import {
   type ManagedLoginBrandingRecord,
   REDACTED,
   type ResourceServerRecord,
-} from '../snapshot/format.js';
-import { createOnce, SINGLE_ATTEMPT } from './create-once.js';
-import type { RestoreJournal } from './journal.js';
-import type { ResourceFailure, RestoreWarning } from './types.js';
-import { awsMessage, rootAwsName } from '../cognito/errors.js';
-import { opt } from '../core/options.js';
+} from '../../snapshot/format.js';
+import { createOnce, SINGLE_ATTEMPT } from '../create-once.js';
+import type { RestoreJournal } from '../state/journal.js';
+import type { ResourceFailure, RestoreWarning } from '../types.js';
+import { awsMessage, rootAwsName } from '../../cognito/errors.js';
+import { opt } from '../../core/options.js';
 
 export interface PhaseContext {
   gw: CognitoGateway;

@@ -1,8 +1,8 @@
 import { CreateUserPoolDomainCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { describeTargetPool } from './pool.js';
-import { isResourceError, recordResourceFailure } from './resources.js';
-import type { RunStep } from './run-state.js';
-import { opt } from '../core/options.js';
+import { describeTargetPool } from './target.js';
+import { isResourceError, recordResourceFailure } from '../resources/restore.js';
+import type { RunStep } from '../run-state.js';
+import { opt } from '../../core/options.js';
 
 /**
  * The requested Cognito-hosted domain (options.domain), once: not when the pool already has a

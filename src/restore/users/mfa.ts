@@ -3,8 +3,8 @@ import {
   AdminSetUserMFAPreferenceCommand,
   type AdminSetUserMFAPreferenceCommandInput,
 } from '@aws-sdk/client-cognito-identity-provider';
-import type { CognitoGateway } from '../cognito/gateway.js';
-import type { UserRecord } from '../snapshot/format.js';
+import type { CognitoGateway } from '../../cognito/gateway.js';
+import type { UserRecord } from '../../snapshot/format.js';
 
 /**
  * Per-user MFA, from snapshots taken with `backup --user-mfa` (UserMFASettingList and

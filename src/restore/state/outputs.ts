@@ -2,10 +2,10 @@ import { chmodSync, createWriteStream, renameSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import path from 'node:path';
-import { StorageError } from '../core/errors.js';
-import { makeDir, storageErrorFromFs } from '../storage/local.js';
+import { StorageError } from '../../core/errors.js';
+import { makeDir, storageErrorFromFs } from '../../storage/local.js';
 import { type RestoreJournal, writePrivateFile } from './journal.js';
-import type { RestoreTarget } from './types.js';
+import type { RestoreTarget } from '../types.js';
 
 export const REPORT_FILE = 'report.json';
 export const SUB_MAP_FILE = 'sub-map.jsonl';

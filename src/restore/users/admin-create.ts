@@ -7,11 +7,11 @@ import {
   AdminSetUserPasswordCommand,
   type AttributeType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { forEachConcurrent } from '../core/concurrency.js';
-import { CognitoError, PartialRestoreError, VaultError } from '../core/errors.js';
-import { awsMessage, rootAwsName } from '../cognito/errors.js';
-import { UserRecord } from '../snapshot/format.js';
-import type { SnapshotReader } from '../snapshot/reader.js';
+import { forEachConcurrent } from '../../core/concurrency.js';
+import { CognitoError, PartialRestoreError, VaultError } from '../../core/errors.js';
+import { awsMessage, rootAwsName } from '../../cognito/errors.js';
+import { UserRecord } from '../../snapshot/format.js';
+import type { SnapshotReader } from '../../snapshot/reader.js';
 import type { MembershipIndex } from './memberships.js';
 import {
   attributeOf,
@@ -19,14 +19,14 @@ import {
   type LinkedIdentity,
   loginOf,
   parseIdentities,
-} from './preflight.js';
-import type { Gate } from './gate.js';
+} from '../preflight/snapshot.js';
+import type { Gate } from '../gate.js';
 import { WorkQueue } from './queue.js';
-import type { PhaseContext } from './resources.js';
-import { JournalState } from './journal.js';
-import type { ExternalProviderUser, FailedUser } from './types.js';
+import type { PhaseContext } from '../resources/restore.js';
+import { JournalState } from '../state/journal.js';
+import type { ExternalProviderUser, FailedUser } from '../types.js';
 import { planSignIn, randomPassword, type SignInContext, type SignInPlan } from './sign-in.js';
-import { type MfaPreference, mfaOf, setUserMfaPreference, type TotpReport } from './user-mfa.js';
+import { type MfaPreference, mfaOf, setUserMfaPreference, type TotpReport } from './mfa.js';
 
 /**
  * `--federated-users precreate`: the local profile gets no password (FORCE_CHANGE_PASSWORD, or

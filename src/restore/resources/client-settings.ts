@@ -4,11 +4,11 @@ import {
   SetRiskConfigurationCommand,
   SetUICustomizationCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { RISK_KEYS, UI_KEYS } from '../cognito/fields.js';
-import type { ClientRecord, PoolDocument } from '../snapshot/format.js';
-import type { PhaseContext } from './resources.js';
-import { isRefusal, refused, UI_IMAGE_MAX_BYTES } from './settings.js';
-import type { RestoreWarning } from './types.js';
+import { RISK_KEYS, UI_KEYS } from '../../cognito/fields.js';
+import type { ClientRecord, PoolDocument } from '../../snapshot/format.js';
+import type { PhaseContext } from './restore.js';
+import { isRefusal, refused, UI_IMAGE_MAX_BYTES } from '../pool/settings.js';
+import type { RestoreWarning } from '../types.js';
 
 /**
  * The app clients' own settings, after the clients exist under their new ids: the classic

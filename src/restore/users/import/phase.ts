@@ -10,33 +10,33 @@ import {
   paginateListUsers,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { StorageError, TargetIncompatibleError, UsageError } from '../core/errors.js';
+import { StorageError, TargetIncompatibleError, UsageError } from '../../../core/errors.js';
 import {
   deriveCsvHeader,
   type EncodeResult,
   type IneligibleReason,
   ImportRowEncoder,
   writeImportFiles,
-} from '../snapshot/import-csv.js';
-import { type PoolDocument, UserRecord } from '../snapshot/format.js';
-import { LocalDirStorage } from '../storage/local.js';
-import type { SnapshotReader } from '../snapshot/reader.js';
+} from '../../../snapshot/import-csv.js';
+import { type PoolDocument, UserRecord } from '../../../snapshot/format.js';
+import { LocalDirStorage } from '../../../storage/local.js';
+import type { SnapshotReader } from '../../../snapshot/reader.js';
 import {
   type ImportFileRef,
   type ImportJobsResult,
   type ImportLogReader,
   runImportJobs,
   type Uploader,
-} from './import-jobs.js';
-import type { JournalState } from './journal.js';
-import { isExternalProvider, loginOf } from './preflight.js';
-import type { PhaseContext } from './resources.js';
-import type { RestoreWarning } from './types.js';
-import type { ExistingUser } from './users.js';
-import type { UsersPath } from './users-path.js';
-import { opt } from '../core/options.js';
+} from './jobs.js';
+import type { JournalState } from '../../state/journal.js';
+import { isExternalProvider, loginOf } from '../../preflight/snapshot.js';
+import type { PhaseContext } from '../../resources/restore.js';
+import type { RestoreWarning } from '../../types.js';
+import type { ExistingUser } from '../admin-create.js';
+import type { UsersPath } from '../path.js';
+import { opt } from '../../../core/options.js';
 
-export { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from './users-path.js';
+export { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../path.js';
 
 export const INELIGIBLE_FILE = 'import-ineligible.jsonl';
 export const IMPORT_DIR = 'import';

@@ -15,11 +15,11 @@ import {
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { StorageError, UsageError, VaultError } from '../core/errors.js';
-import { makeDir, storageErrorFromFs } from '../storage/local.js';
+import { StorageError, UsageError, VaultError } from '../../core/errors.js';
+import { makeDir, storageErrorFromFs } from '../../storage/local.js';
 import { StateDirLock } from './lock.js';
-import type { ResourceFailure, RestoreTarget, RestoreWarning } from './types.js';
-import { opt } from '../core/options.js';
+import type { ResourceFailure, RestoreTarget, RestoreWarning } from '../types.js';
+import { opt } from '../../core/options.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 const JOURNAL_VERSION = 1;

@@ -9,13 +9,13 @@ import {
   type SetUserPoolMfaConfigCommandInput,
   type WebAuthnConfigurationType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { CognitoError, InterruptedError } from '../core/errors.js';
-import { pickPresent, RISK_KEYS } from '../cognito/fields.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
-import type { PoolDocument } from '../snapshot/format.js';
-import type { RestoreJournal } from './journal.js';
-import type { RestoreWarning } from './types.js';
-import { opt } from '../core/options.js';
+import { CognitoError, InterruptedError } from '../../core/errors.js';
+import { pickPresent, RISK_KEYS } from '../../cognito/fields.js';
+import type { CognitoGateway } from '../../cognito/gateway.js';
+import type { PoolDocument } from '../../snapshot/format.js';
+import type { RestoreJournal } from '../state/journal.js';
+import type { RestoreWarning } from '../types.js';
+import { opt } from '../../core/options.js';
 
 /**
  * Pool settings a new pool gets after CreateUserPool, from calls CreateUserPool cannot carry:

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../core/errors.js';
-import { opt, type OptionName } from '../core/options.js';
+import { UsageError } from '../../core/errors.js';
+import { opt, type OptionName } from '../../core/options.js';
 
 /**
  * Reads a JSON file an option names (`--map-arns`, `--idp-secrets`): exit 2 naming the option,

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { PasswordPolicyType, UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
-import type { UserRecord } from '../snapshot/format.js';
+import type { UserRecord } from '../../snapshot/format.js';
 
 /**
  * How the admin-create path leaves a restored user's password (`--password-state`):

@@ -1,32 +1,32 @@
-import { CLIENT_SETTINGS_PHASE, clientSettingsCount } from './client-settings.js';
+import { CLIENT_SETTINGS_PHASE, clientSettingsCount } from '../resources/client-settings.js';
 import {
   paginateListGroups,
   paginateListIdentityProviders,
   paginateListResourceServers,
   paginateListUserPoolClients,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { type CognitoGateway, items } from '../cognito/gateway.js';
-import { IMPORT_LIMITS } from '../snapshot/import-csv.js';
-import type { SnapshotReader } from '../snapshot/reader.js';
-import type { UsersPathPlan } from './import-path.js';
-import type { JournalState } from './journal.js';
-import type { UserScan } from './pool.js';
-import type { SnapshotData } from './preflight.js';
+import { type CognitoGateway, items } from '../../cognito/gateway.js';
+import { IMPORT_LIMITS } from '../../snapshot/import-csv.js';
+import type { SnapshotReader } from '../../snapshot/reader.js';
+import type { UsersPathPlan } from '../users/import/phase.js';
+import type { JournalState } from '../state/journal.js';
+import type { UserScan } from '../pool/target.js';
+import type { SnapshotData } from './snapshot.js';
 import {
   clientInput,
   identityProviderDetails,
   secondSecretWarning,
   secretMissing,
-} from './resources.js';
-import type { PasswordState } from './sign-in.js';
+} from '../resources/restore.js';
+import type { PasswordState } from '../users/sign-in.js';
 import type {
   PlanPhase,
   ResourceFailure,
   RestorePlan,
   RestoreTarget,
   RestoreWarning,
-} from './types.js';
-import { opt } from '../core/options.js';
+} from '../types.js';
+import { opt } from '../../core/options.js';
 
 export interface PlanInput {
   /** --federated-users precreate: federated users are created too. */
