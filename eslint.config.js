@@ -85,6 +85,9 @@ export default tseslint.config(
       'cognito-backups/',
       'bench/results/',
       'infra/cdk.out/',
+      // Deliberately broken: test/unit/layers.test.ts lints it with ignore off and expects the
+      // no-cycle error.
+      'test/fixtures/import-cycle/',
     ],
   },
   js.configs.recommended,
@@ -95,6 +98,9 @@ export default tseslint.config(
     // Resolve `./x.js` specifiers to the TypeScript sources, so the layer rule sees real paths.
     settings: {
       'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      // Parse the imported TypeScript modules too (no-cycle follows their imports).
+      'import-x/extensions': ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.mts', '.cts'] },
     },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones }],
@@ -104,6 +110,14 @@ export default tseslint.config(
       ],
       'no-console': 'off',
     },
+  },
+  {
+    // No import cycle anywhere in src (issue 19): a module that imports, through any chain, a
+    // module importing it. `import type` edges are not followed by this rule (they vanish at
+    // run time); test/unit/layers.test.ts checks the graph with type imports too. The fixture
+    // (test/fixtures/import-cycle) proves the rule fires.
+    files: ['src/**/*.ts', 'test/fixtures/import-cycle/**/*.ts'],
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     // Start-up (docs/architecture.md): `cognito-vault --version`/`--help` load every command's

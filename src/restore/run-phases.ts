@@ -6,8 +6,8 @@ import { type ImportPhaseResult, importUsers } from './users/import/phase.js';
 import { CLIENT_MAP_FILE, writeClientMap } from './state/outputs.js';
 import { describeTargetPool } from './pool/target.js';
 import { partialRestoreError } from './state/report.js';
+import type { PhaseContext } from './phase-context.js';
 import {
-  type PhaseContext,
   restoreClients,
   restoreGroups,
   restoreIdentityProviders,

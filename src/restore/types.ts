@@ -1,12 +1,79 @@
 import type { ProgressListener } from '../core/progress.js';
 import type { CategoryReport } from '../cognito/rate.js';
-import type { PasswordState } from './users/sign-in.js';
-import type { ImportJobReport, ImportLogReader, Uploader } from './users/import/jobs.js';
-import type { UsersPath, UsersPathPlan } from './users/import/phase.js';
-import type { ReconfigureItem } from './state/reconfigure.js';
+
+/*
+ * The restore layer's public types (re-exported by index.ts). This module imports no phase
+ * module: phases import their shared types from here, so no cycle can run through it.
+ */
 
 /** Where a restore goes: a pool that exists, or a new pool created from the snapshot. */
 export type RestoreTarget = { userPoolId: string } | { createPool: string };
+
+/**
+ * How AdminCreateUser'd users land: `sign-in-ready` (CONFIRMED with a random password nobody
+ * knows, or passwordless) or `force-change` (FORCE_CHANGE_PASSWORD). See users/sign-in.ts.
+ */
+export type PasswordState = 'sign-in-ready' | 'force-change';
+
+/** How users are written: CSV import jobs, AdminCreateUser, or each user by what it allows. */
+export type UsersPath = 'import-job' | 'admin-create' | 'auto';
+
+export interface UsersPathPlan {
+  requested: UsersPath;
+  /** What actually happens: every user by import job, every user by AdminCreateUser, or both. */
+  effective: 'import-job' | 'admin-create' | 'mixed';
+  /** Native users the import job can take / cannot take (by reason). */
+  eligible: number;
+  ineligible: number;
+  ineligibleByReason: Record<string, number>;
+  /** 0600 JSON Lines file naming each user the job cannot take and why (when there are any). */
+  ineligibleFile?: string;
+}
+
+/** What one import job did, for the report and the console (counts only on the console). */
+export interface ImportJobReport {
+  file: string;
+  rows: number;
+  jobId: string;
+  jobName: string;
+  status: string;
+  imported: number;
+  skipped: number;
+  failed: number;
+  completionMessage?: string;
+  /** Jobs created for this file (more than one when an unused job's upload URL expired). */
+  attempts: number;
+  /** Whether the per-line results were read from CloudWatch Logs. */
+  lineResults: 'not-needed' | 'read' | 'unreadable';
+  /** Why the log stream could not be read (unreadable only). */
+  lineResultsError?: string;
+}
+
+/** Puts one file to a pre-signed URL (Cognito's import bucket). */
+export type Uploader = (url: string, file: string, signal: AbortSignal) => Promise<void>;
+
+/** Reads the messages of one CloudWatch Logs stream, oldest first. */
+export interface ImportLogReader {
+  messages(group: string, stream: string, signal: AbortSignal): AsyncIterable<string>;
+}
+
+/**
+ * What must be changed outside Cognito after a restore, because the restored pool has a new
+ * id, new app client ids and maybe another domain: every SAML IdP needs the new SP entity id
+ * and ACS URL, every OIDC/social IdP the new redirect URL, every app the new client ids and
+ * token issuer, every Lambda trigger a permission for the new pool. All of it is configuration
+ * (no user data), printed and in the JSON result.
+ */
+export interface ReconfigureItem {
+  /** What it is about: an IdP, the app clients, the token issuer, the domain, triggers. */
+  kind: 'saml-idp' | 'oidc-idp' | 'app-clients' | 'token-issuer' | 'domain' | 'lambda-triggers';
+  /** Where to change it (the IdP's name, "your apps", …). */
+  subject: string;
+  /** One sentence: what to set to what. */
+  action: string;
+  /** The values to set (URLs, ids), for scripts. */
+  values: Record<string, string>;
+}
 
 export interface RestoreOptions {
   target: RestoreTarget;

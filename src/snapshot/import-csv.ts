@@ -4,6 +4,9 @@ import { InterruptedError, TargetIncompatibleError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream } from './codec.js';
 import type { PoolDocument } from './format.js';
+import { isCognitoOwnedAttribute, loginOf } from './user-record.js';
+
+export { isCognitoOwnedAttribute } from './user-record.js';
 
 /**
  * Cognito's CSV user-import format (CreateUserImportJob), written from a snapshot's users.
@@ -132,11 +135,6 @@ export type EncodeResult =
 
 type PoolLike = Pick<PoolDocument, 'userPool' | 'mfaConfig'>;
 
-/** Attributes Cognito owns: never columns of the import file. */
-export function isCognitoOwnedAttribute(name: string): boolean {
-  return name === 'sub' || name === 'identities' || name.startsWith('cognito:');
-}
-
 /**
  * The header GetCSVHeader would return for a pool with this schema: the standard attributes in
  * Cognito's order, `cognito:mfa_enabled`, `cognito:username`, then the custom attributes in
@@ -260,14 +258,6 @@ export class ImportRowEncoder {
     return this.autoVerified.length === 0 ? ['pool-has-no-auto-verified-attribute'] : [];
   }
 
-  private loginOf(attrs: ReadonlyMap<string, string>, username: string): string | undefined {
-    if (this.usernameAttributes.length === 0) return username;
-    if (this.usernameAttributes.includes('email') && attrs.get('email')) return attrs.get('email');
-    if (this.usernameAttributes.includes('phone_number') && attrs.get('phone_number'))
-      return attrs.get('phone_number');
-    return undefined;
-  }
-
   encode(user: ImportableUser): EncodeResult {
     const no = (reason: IneligibleReason, detail?: string): EncodeResult =>
       detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
@@ -279,7 +269,7 @@ export class ImportRowEncoder {
       if (!a.Name || a.Value === undefined || isCognitoOwnedAttribute(a.Name)) continue;
       attrs.set(a.Name, a.Value);
     }
-    const login = this.loginOf(attrs, user.Username ?? '');
+    const login = loginOf(user, this.usernameAttributes);
     if (!login) return no('no-username-attribute-value');
     if (/\s/.test(login)) return no('username-has-whitespace');
 

@@ -9,7 +9,7 @@ import type { CognitoGateway } from '../../src/cognito/gateway.js';
 import type { ProgressEvent } from '../../src/core/progress.js';
 import { RestoreJournal } from '../../src/restore/state/journal.js';
 import { StateDirLock } from '../../src/restore/state/lock.js';
-import type { PhaseContext } from '../../src/restore/resources/restore.js';
+import type { PhaseContext } from '../../src/restore/phase-context.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 
 /** A state directory for phase tests; each run's lock is released before the next is taken. */

@@ -1,4 +1,6 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
@@ -199,5 +201,98 @@ describe('cdk layer', () => {
       );
       expect(errors, dir).toHaveLength(1);
     }
+  });
+});
+
+describe('no import cycle', () => {
+  it('the lint rule (import-x/no-cycle on src) reports a cycle: its fixture fails', async () => {
+    // The fixture is in eslint.config.js's ignores (so `eslint .` passes): linted here with
+    // ignores off, under the same configuration as src.
+    const eslint = new ESLint({ cwd: process.cwd(), ignore: false });
+    const results = await eslint.lintFiles(['test/fixtures/import-cycle/*.ts']);
+    const cycles = results.flatMap((r) =>
+      r.messages.filter((m) => m.ruleId === 'import-x/no-cycle').map(() => r.filePath),
+    );
+    // phase.ts → run-state.ts → context.ts → phase.ts: each of the three is on the cycle.
+    expect(cycles.map((f) => path.basename(f)).sort()).toEqual([
+      'context.ts',
+      'phase.ts',
+      'run-state.ts',
+    ]);
+  }, 60_000);
+
+  /**
+   * The rule does not follow `import type` (erased at run time); a type cycle still ties modules
+   * together for a reader. This walks every relative import of src — types and re-exports
+   * included, parsed by TypeScript's own preProcessFile — and lists the strongly connected
+   * components of more than one module.
+   */
+  function cyclesIn(root: string): string[][] {
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) files.push(p);
+      }
+    };
+    walk(root);
+    const graph = new Map<string, string[]>();
+    for (const f of files) {
+      const { importedFiles } = ts.preProcessFile(readFileSync(f, 'utf8'), true, true);
+      graph.set(
+        f,
+        importedFiles
+          .map((i) => i.fileName)
+          .filter((s) => s.startsWith('.'))
+          .map((s) => path.join(path.dirname(f), s).replace(/\.js$/, '.ts'))
+          .filter((t) => files.includes(t)),
+      );
+    }
+    // Tarjan's strongly connected components.
+    let next = 0;
+    const index = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const onStack = new Set<string>();
+    const out: string[][] = [];
+    const visit = (v: string): void => {
+      index.set(v, next);
+      low.set(v, next++);
+      stack.push(v);
+      onStack.add(v);
+      for (const w of graph.get(v) ?? []) {
+        if (!index.has(w)) {
+          visit(w);
+          low.set(v, Math.min(low.get(v)!, low.get(w)!));
+        } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+      if (low.get(v) === index.get(v)) {
+        const c: string[] = [];
+        let w: string | undefined;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          c.push(w);
+        } while (w !== v);
+        if (c.length > 1) out.push(c.sort());
+      }
+    };
+    for (const f of files) if (!index.has(f)) visit(f);
+    return out;
+  }
+
+  it('src has no cycle through type imports either', () => {
+    // Issue 19 item 1 (backup in restore's shape) removes this one: backup/user-mfa.ts takes the
+    // type UserMfaSummary from backup/engine.ts. The check below fails once it is gone, so the
+    // exception cannot outlive it.
+    const KNOWN = [['src/backup/engine.ts', 'src/backup/user-mfa.ts'].join(' ')];
+    const found = cyclesIn('src').map((c) => c.join(' '));
+    expect(found.filter((c) => !KNOWN.includes(c))).toEqual([]);
+    expect(KNOWN.filter((c) => !found.includes(c))).toEqual([]);
+  });
+
+  it('the walk finds a cycle where there is one (the fixture)', () => {
+    expect(cyclesIn('test/fixtures/import-cycle')).toHaveLength(1);
   });
 });

@@ -11,7 +11,7 @@ import {
   restoreClientSettings,
 } from '../../src/restore/resources/client-settings.js';
 import { RestoreJournal } from '../../src/restore/state/journal.js';
-import type { PhaseContext } from '../../src/restore/resources/restore.js';
+import type { PhaseContext } from '../../src/restore/phase-context.js';
 import type { RestoreWarning } from '../../src/restore/types.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { awsError } from '../support/aws-errors.js';

@@ -12,6 +12,7 @@ import {
 import type { SnapshotReader } from '../../snapshot/reader.js';
 import { readDocuments } from '../../snapshot/documents.js';
 import { parseIdentities } from '../../cognito/fields.js';
+import { attributeOf, isExternalProvider, loginOf } from '../../snapshot/user-record.js';
 import { MembershipIndex } from '../users/memberships.js';
 import type { UserScan } from '../pool/target.js';
 import { planSignIn, type SignInContext } from '../users/sign-in.js';
@@ -44,31 +45,6 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
 }
 
 export { parseIdentities, type LinkedIdentity } from '../../cognito/fields.js';
-
-export function attributeOf(u: UserRecord, name: string): string | undefined {
-  return u.Attributes.find((a) => a.Name === name)?.Value;
-}
-
-export function isExternalProvider(u: UserRecord): boolean {
-  return u.UserStatus === 'EXTERNAL_PROVIDER';
-}
-
-/**
- * The Username to send to AdminCreateUser. Pools that sign in by email or phone generate the
- * username themselves and take the email (or phone number) in its place.
- */
-export function loginOf(u: UserRecord, usernameAttributes: readonly string[]): string | undefined {
-  if (usernameAttributes.length === 0) return u.Username;
-  if (usernameAttributes.includes('email')) {
-    const email = attributeOf(u, 'email');
-    if (email) return email;
-  }
-  if (usernameAttributes.includes('phone_number')) {
-    const phone = attributeOf(u, 'phone_number');
-    if (phone) return phone;
-  }
-  return undefined;
-}
 
 /** One streaming pass over the snapshot's users: counts and what the target must support. */
 export async function scanUsers(

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { RISK_KEYS, UI_KEYS } from '../../cognito/fields.js';
 import type { ClientRecord, PoolDocument } from '../../snapshot/format.js';
-import type { PhaseContext } from './restore.js';
+import type { PhaseContext } from '../phase-context.js';
 import { isRefusal, refused, UI_IMAGE_MAX_BYTES } from '../pool/settings.js';
 import type { RestoreWarning } from '../types.js';
 

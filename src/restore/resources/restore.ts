@@ -15,8 +15,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../../core/concurrency.js';
 import { CognitoError } from '../../core/errors.js';
-import type { ProgressListener } from '../../core/progress.js';
-import { type CognitoGateway, items } from '../../cognito/gateway.js';
+import { items } from '../../cognito/gateway.js';
 import { CREATE_CLIENT_KEYS, pickPresent } from '../../cognito/fields.js';
 import {
   type ClientRecord,
@@ -27,23 +26,10 @@ import {
   type ResourceServerRecord,
 } from '../../snapshot/format.js';
 import { createOnce, SINGLE_ATTEMPT } from '../create-once.js';
-import type { RestoreJournal } from '../state/journal.js';
+import type { PhaseContext } from '../phase-context.js';
 import type { ResourceFailure, RestoreWarning } from '../types.js';
 import { awsMessage, rootAwsName } from '../../cognito/errors.js';
 import { opt } from '../../core/options.js';
-
-export interface PhaseContext {
-  gw: CognitoGateway;
-  poolId: string;
-  journal: RestoreJournal;
-  warn: (w: RestoreWarning) => void;
-  progress: ProgressListener;
-  signal: AbortSignal;
-  /** Called when a group exists in the target (created, found, or done in an earlier run). */
-  groupReady?: (name: string) => void;
-  /** Override createOnce's settle delays (tests). */
-  settleDelaysMs?: readonly number[];
-}
 
 function awsCode(e: unknown): string | undefined {
   return e instanceof CognitoError ? e.awsCode : undefined;

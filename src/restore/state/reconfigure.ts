@@ -1,23 +1,8 @@
 import type { IdentityProviderRecord } from '../../snapshot/format.js';
 import { opt } from '../../core/options.js';
+import type { ReconfigureItem } from '../types.js';
 
-/**
- * What must be changed outside Cognito after a restore, because the restored pool has a new
- * id, new app client ids and maybe another domain: every SAML IdP needs the new SP entity id
- * and ACS URL, every OIDC/social IdP the new redirect URL, every app the new client ids and
- * token issuer, every Lambda trigger a permission for the new pool. All of it is configuration
- * (no user data), printed and in the JSON result.
- */
-export interface ReconfigureItem {
-  /** What it is about: an IdP, the app clients, the token issuer, the domain, triggers. */
-  kind: 'saml-idp' | 'oidc-idp' | 'app-clients' | 'token-issuer' | 'domain' | 'lambda-triggers';
-  /** Where to change it (the IdP's name, "your apps", …). */
-  subject: string;
-  /** One sentence: what to set to what. */
-  action: string;
-  /** The values to set (URLs, ids), for scripts. */
-  values: Record<string, string>;
-}
+export type { ReconfigureItem } from '../types.js';
 
 export interface ReconfigureInput {
   poolId: string;

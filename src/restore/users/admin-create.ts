@@ -13,16 +13,16 @@ import { awsMessage, rootAwsName } from '../../cognito/errors.js';
 import { UserRecord } from '../../snapshot/format.js';
 import type { SnapshotReader } from '../../snapshot/reader.js';
 import type { MembershipIndex } from './memberships.js';
+import { type LinkedIdentity, parseIdentities } from '../../cognito/fields.js';
 import {
   attributeOf,
+  isCognitoOwnedAttribute,
   isExternalProvider,
-  type LinkedIdentity,
   loginOf,
-  parseIdentities,
-} from '../preflight/snapshot.js';
+} from '../../snapshot/user-record.js';
 import type { Gate } from '../gate.js';
 import { WorkQueue } from './queue.js';
-import type { PhaseContext } from '../resources/restore.js';
+import type { ExistingUser, PhaseContext } from '../phase-context.js';
 import { JournalState } from '../state/journal.js';
 import type { ExternalProviderUser, FailedUser } from '../types.js';
 import { planSignIn, randomPassword, type SignInContext, type SignInPlan } from './sign-in.js';
@@ -34,9 +34,9 @@ import { type MfaPreference, mfaOf, setUserMfaPreference, type TotpReport } from
  */
 const FEDERATED_PLAN: SignInPlan = { kind: 'f', temporaryPassword: false, setPassword: false };
 
-/** Attributes Cognito owns: never sent to AdminCreateUser. */
+/** Attributes Cognito owns (snapshot/user-record.ts): never sent to AdminCreateUser. */
 export function isWritableAttribute(name: string): boolean {
-  return name !== 'sub' && name !== 'identities' && !name.startsWith('cognito:');
+  return !isCognitoOwnedAttribute(name);
 }
 
 /**
@@ -93,12 +93,6 @@ export interface UserPhaseOptions {
   federatedUsers?: 'skip' | 'precreate';
   /** Users with TOTP (from a --user-mfa snapshot): listed, never restorable. */
   totp?: TotpReport;
-}
-
-export interface ExistingUser {
-  username: string;
-  sub?: string;
-  s: 'i' | 'e';
 }
 
 export interface UserPhaseResult {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { PasswordPolicyType, UserPoolType } from '@aws-sdk/client-cognito-identity-provider';
 import type { UserRecord } from '../../snapshot/format.js';
+import type { PasswordState } from '../types.js';
 
 /**
  * How the admin-create path leaves a restored user's password (`--password-state`):
@@ -15,7 +16,7 @@ import type { UserRecord } from '../../snapshot/format.js';
  *
  * Neither sends a message to anyone.
  */
-export type PasswordState = 'sign-in-ready' | 'force-change';
+export type { PasswordState } from '../types.js';
 export const PASSWORD_STATES: readonly PasswordState[] = ['sign-in-ready', 'force-change'];
 
 /**

@@ -23,6 +23,9 @@ import type { ProgressListener } from '../../../core/progress.js';
 import type { CognitoGateway } from '../../../cognito/gateway.js';
 import { awsMessage } from '../../../cognito/errors.js';
 import type { ImportJobProgress, RestoreJournal } from '../../state/journal.js';
+import type { ImportJobReport, ImportLogReader, Uploader } from '../../types.js';
+
+export type { ImportJobReport, ImportLogReader, Uploader } from '../../types.js';
 
 /** One CSV file to import (written by writeImportFiles, journaled in the `if` entry). */
 export interface ImportFileRef {
@@ -33,25 +36,6 @@ export interface ImportFileRef {
   sha256: string;
   /** Side index: data row N (1-based) → JSON-encoded username on line N. */
   indexPath: string;
-}
-
-/** What one import job did, for the report and the console (counts only on the console). */
-export interface ImportJobReport {
-  file: string;
-  rows: number;
-  jobId: string;
-  jobName: string;
-  status: string;
-  imported: number;
-  skipped: number;
-  failed: number;
-  completionMessage?: string;
-  /** Jobs created for this file (more than one when an unused job's upload URL expired). */
-  attempts: number;
-  /** Whether the per-line results were read from CloudWatch Logs. */
-  lineResults: 'not-needed' | 'read' | 'unreadable';
-  /** Why the log stream could not be read (unreadable only). */
-  lineResultsError?: string;
 }
 
 /** A row the job skipped or failed, mapped back to the snapshot's username (report only). */
@@ -67,14 +51,6 @@ export interface ImportLineResult {
 export interface ImportJobsResult {
   jobs: ImportJobReport[];
   lines: ImportLineResult[];
-}
-
-/** Puts one file to a pre-signed URL (Cognito's import bucket). */
-export type Uploader = (url: string, file: string, signal: AbortSignal) => Promise<void>;
-
-/** Reads the messages of one CloudWatch Logs stream, oldest first. */
-export interface ImportLogReader {
-  messages(group: string, stream: string, signal: AbortSignal): AsyncIterable<string>;
 }
 
 /** The upload URL was refused (expired, 403): the job is replaced by a new one. */

@@ -29,14 +29,14 @@ import {
   type Uploader,
 } from './jobs.js';
 import type { JournalState } from '../../state/journal.js';
-import { isExternalProvider, loginOf } from '../../preflight/snapshot.js';
-import type { PhaseContext } from '../../resources/restore.js';
+import { isExternalProvider, loginOf } from '../../../snapshot/user-record.js';
+import type { ExistingUser, PhaseContext } from '../../phase-context.js';
 import type { RestoreWarning } from '../../types.js';
-import type { ExistingUser } from '../admin-create.js';
-import type { UsersPath } from '../path.js';
+import type { UsersPath, UsersPathPlan } from '../../types.js';
 import { opt } from '../../../core/options.js';
 
 export { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../path.js';
+export type { UsersPathPlan } from '../../types.js';
 
 export const INELIGIBLE_FILE = 'import-ineligible.jsonl';
 export const IMPORT_DIR = 'import';
@@ -51,18 +51,6 @@ function importable(encoder: ImportRowEncoder, u: UserRecord): EncodeResult {
   if (u.UserStatus === 'UNCONFIRMED')
     return { ok: false, reason: 'unconfirmed' as IneligibleReason };
   return encoder.encode(u);
-}
-
-export interface UsersPathPlan {
-  requested: UsersPath;
-  /** What actually happens: every user by import job, every user by AdminCreateUser, or both. */
-  effective: 'import-job' | 'admin-create' | 'mixed';
-  /** Native users the import job can take / cannot take (by reason). */
-  eligible: number;
-  ineligible: number;
-  ineligibleByReason: Record<string, number>;
-  /** 0600 JSON Lines file naming each user the job cannot take and why (when there are any). */
-  ineligibleFile?: string;
 }
 
 /**
