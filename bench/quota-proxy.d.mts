@@ -62,6 +62,9 @@ export interface CategoryStats {
   quotaRps: number;
   /** Seconds between the first and the last allowed request of this category. */
   activeSeconds: number;
+  /** When the first and the last allowed request came, in ms on the proxy's clock. */
+  firstAllowedAt: number | undefined;
+  lastAllowedAt: number | undefined;
   /** (allowed − 1) / activeSeconds. */
   achievedRps: number;
   /** achievedRps / quotaRps (competitors excluded). */

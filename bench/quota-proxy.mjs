@@ -330,6 +330,8 @@ export async function startQuotaProxy(opts) {
         competitorDropped: c.competitorDropped,
         quotaRps,
         activeSeconds: Math.round(span * 1000) / 1000,
+        firstAllowedAt: c.firstAllowedAt,
+        lastAllowedAt: c.lastAllowedAt,
         achievedRps: Math.round(achievedRps * 100) / 100,
         shareOfQuota: quotaRps ? Math.round((achievedRps / quotaRps) * 1000) / 1000 : 0,
       };
