@@ -239,15 +239,14 @@ function endlessLine(bytes: number, pulled: { n: number }): Readable {
 describe('JSON Lines records are bounded (a huge line is exit 3, fast, unbuffered)', () => {
   it('a 300 MB line is rejected after reading little more than the bound', async () => {
     const pulled = { n: 0 };
-    const t0 = performance.now();
     const e = await (async () => {
       for await (const _ of lines(endlessLine(300 * 1024 * 1024, pulled))) void _;
     })().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RecordTooLongError);
     expect(e).toBeInstanceOf(SnapshotInvalidError);
     expect((e as SnapshotInvalidError).exitCode).toBe(ExitCode.SnapshotInvalid);
+    // "Fast" is counted, not timed: what was read of the 300 MB before the refusal.
     expect(pulled.n).toBeLessThan(MAX_RECORD_BYTES + 256 * 1024);
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('lines up to the bound pass, in linear time, across chunk borders and multi-byte characters', async () => {
