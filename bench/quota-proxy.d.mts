@@ -38,6 +38,11 @@ export interface QuotaProxyOptions {
   port?: number;
   /** Keep-alive sockets to moto (default 32). */
   upstreamSockets?: number;
+  /**
+   * The clock (ms) of the buckets, counters and competitors (default performance.now). With a
+   * clock of its own the proxy starts no timer: competitors run on competeTick().
+   */
+  now?: () => number;
 }
 
 export interface CategoryStats {
@@ -57,6 +62,9 @@ export interface CategoryStats {
   quotaRps: number;
   /** Seconds between the first and the last allowed request of this category. */
   activeSeconds: number;
+  /** When the first and the last allowed request came, in ms on the proxy's clock. */
+  firstAllowedAt: number | undefined;
+  lastAllowedAt: number | undefined;
   /** (allowed − 1) / activeSeconds. */
   achievedRps: number;
   /** achievedRps / quotaRps (competitors excluded). */
@@ -80,6 +88,8 @@ export interface QuotaProxy {
   resetStats(): void;
   /** Starts a competing client eating `rps` of `category`; returns the function that stops it. */
   compete(category: string, rps: number): () => void;
+  /** Runs every competitor once at the clock's current time (needed with a `now` option). */
+  competeTick(): void;
   /**
    * Copies every user of the pool from moto (unthrottled, not counted) and answers that pool's
    * ListUsers from the copy from then on: moto scans the whole pool on every ListUsers page, so

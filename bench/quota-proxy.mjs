@@ -115,7 +115,8 @@ export async function startQuotaProxy(opts) {
   const resetRate = opts.resetRate ?? 0;
   const resetPhase = opts.resetPhase ?? 'before';
   const random = mulberry32(opts.seed ?? 1);
-  const now = () => performance.now();
+  // The clock of every bucket, counter and competitor (a test may pass a virtual one).
+  const now = opts.now ?? (() => performance.now());
 
   const rates = {};
   for (const [cat, q] of Object.entries(opts.quotaCategories)) {
@@ -329,6 +330,8 @@ export async function startQuotaProxy(opts) {
         competitorDropped: c.competitorDropped,
         quotaRps,
         activeSeconds: Math.round(span * 1000) / 1000,
+        firstAllowedAt: c.firstAllowedAt,
+        lastAllowedAt: c.lastAllowedAt,
         achievedRps: Math.round(achievedRps * 100) / 100,
         shareOfQuota: quotaRps ? Math.round((achievedRps / quotaRps) * 1000) / 1000 : 0,
       };
@@ -409,6 +412,7 @@ export async function startQuotaProxy(opts) {
   const endpoint = `http://127.0.0.1:${addr.port}`;
 
   const competitors = new Set();
+  const tickers = new Set();
 
   return {
     endpoint,
@@ -455,7 +459,7 @@ export async function startQuotaProxy(opts) {
       const t0 = now();
       let arrived = 0;
       const backlog = []; // requests still waiting for a token: { at, counted }
-      const timer = setInterval(() => {
+      const tick = () => {
         const c = countersOf(category);
         const t = now();
         const due = Math.floor(((t - t0) / 1000) * rps);
@@ -478,14 +482,22 @@ export async function startQuotaProxy(opts) {
           backlog.shift();
           c.competitorAllowed++;
         }
-      }, 5);
-      timer.unref?.();
+      };
+      // With a virtual clock (`now`), the test drives the competitor through competeTick().
+      const timer = opts.now ? undefined : setInterval(tick, 5);
+      timer?.unref?.();
       const stop = () => {
-        clearInterval(timer);
+        if (timer) clearInterval(timer);
         competitors.delete(stop);
+        tickers.delete(tick);
       };
       competitors.add(stop);
+      tickers.add(tick);
       return stop;
+    },
+    /** Runs every competitor once at the current time of the clock (for a virtual `now`). */
+    competeTick() {
+      for (const tick of [...tickers]) tick();
     },
     async close() {
       for (const stop of [...competitors]) stop();

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { requireOrSkip } from '../support/env.js';
 import { freePort, MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 
 /**
@@ -342,7 +343,7 @@ describe('errors a user will hit: one clear line, the documented exit code, no m
   });
 
   it('the disk fills up mid-backup (a 40 KiB tmpfs) → exit 8, no manifest', async (ctx) => {
-    if (!canMount) ctx.skip(); // needs root + mount; test/unit/storage.test.ts covers ENOSPC
+    requireOrSkip(ctx, canMount, 'root with mount rights (a 40 KiB tmpfs)');
     const to = dir('e-full');
     await mkdir(to);
     await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=40k', 'tmpfs', to]);

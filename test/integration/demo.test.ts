@@ -71,7 +71,9 @@ describe('cognito-vault demo', () => {
     expect(result.restore.disabled).toBe(result.seeded.disabled);
     expect(await readdir(result.snapshot)).toContain('manifest.json');
     // The emulator was stopped: nothing is left listening on its port.
-    await expect(fetch(`${result.emulator}/moto-api/`)).rejects.toThrow();
+    await expect(fetch(`${result.emulator}/moto-api/`)).rejects.toMatchObject({
+      cause: { code: 'ECONNREFUSED' },
+    });
   });
 
   it('names the missing emulator program in one line when moto_server is not installed', async () => {

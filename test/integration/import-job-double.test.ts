@@ -250,7 +250,7 @@ describe('import-job double', () => {
     );
     await expect(
       cog.send(new AdminGetUserCommand({ UserPoolId: id, Username: 'quoted' })),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ name: 'UserNotFoundException' });
   });
 
   it('too many failed rows fail the job (never a faked success)', async () => {
@@ -395,7 +395,7 @@ describe('import-job double', () => {
       expect(d.Status).toBe('Failed');
       await expect(
         cog.send(new AdminGetUserCommand({ UserPoolId: id, Username: 'r1' })),
-      ).rejects.toThrow();
+      ).rejects.toMatchObject({ name: 'UserNotFoundException' });
     } finally {
       c.destroy();
       await small.stop();

@@ -48,6 +48,23 @@ import type { Storage, StorageEntry } from '../../src/storage/storage.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
 
 /**
+ * A restore that must stop at an operation moto lacks (HTTP 500): the request was sent and
+ * recorded, which is the point. Any other outcome — finishing, or failing elsewhere (a bug, a
+ * request-guard violation) — fails the test instead of being swallowed.
+ */
+async function stopsAt(run: Promise<unknown>, operation: string): Promise<void> {
+  const e = await run.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  if (e === undefined) throw new Error(`the run finished: expected it to stop at ${operation}`);
+  const context = (e as Partial<VaultError>).context as { operation?: unknown } | undefined;
+  // moto's HTTP 500 for an operation it lacks, after the retries: SERVICE_ERROR naming it.
+  if (context?.operation !== operation || (e as Partial<VaultError>).code !== 'SERVICE_ERROR')
+    throw e;
+}
+
+/**
  * The IAM policies are derived from src/cognito/operations.ts. This test records what each
  * command really sends (an SDK middleware sees every request, also those that bypass the
  * gateway's helpers) and what it does to storage, and checks both directions against the
@@ -395,8 +412,9 @@ beforeAll(async () => {
     ['any', 'existingPool'],
     async (gw, wrap) => {
       const r = await SnapshotReader.open(wrap(new LocalDirStorage(path.join(work, 'linked'))));
-      await restoreSnapshot(gw, r, await opts({ target: { userPoolId: linkTarget } })).catch(
-        () => undefined,
+      await stopsAt(
+        restoreSnapshot(gw, r, await opts({ target: { userPoolId: linkTarget } })),
+        'AdminLinkProviderForUser',
       );
     },
     1,
@@ -432,11 +450,10 @@ beforeAll(async () => {
       ['any', 'createPool', 'poolSettings'],
       async (gw, wrap) => {
         const r = await SnapshotReader.open(wrap(new LocalDirStorage(dir)));
-        await restoreSnapshot(
-          gw,
-          r,
-          await opts({ target: { createPool: `policy-settings-${i}` } }),
-        ).catch(() => undefined);
+        await stopsAt(
+          restoreSnapshot(gw, r, await opts({ target: { createPool: `policy-settings-${i}` } })),
+          ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'][i] ?? '',
+        );
       },
       1,
     );
@@ -469,11 +486,14 @@ beforeAll(async () => {
       ['any', 'createPool', 'clientSettings'],
       async (gw, wrap) => {
         const r = await SnapshotReader.open(wrap(new LocalDirStorage(dir)));
-        await restoreSnapshot(
-          gw,
-          r,
-          await opts({ target: { createPool: `policy-client-settings-${i}` } }),
-        ).catch(() => undefined);
+        await stopsAt(
+          restoreSnapshot(
+            gw,
+            r,
+            await opts({ target: { createPool: `policy-client-settings-${i}` } }),
+          ),
+          ['SetUICustomization', 'SetRiskConfiguration'][i] ?? '',
+        );
       },
       1,
     );
@@ -494,8 +514,9 @@ beforeAll(async () => {
     ['any', 'createPool', 'managedLoginBranding'],
     async (gw, wrap) => {
       const r = await SnapshotReader.open(wrap(new LocalDirStorage(brandingDir)));
-      await restoreSnapshot(gw, r, await opts({ target: { createPool: 'policy-branding' } })).catch(
-        () => undefined,
+      await stopsAt(
+        restoreSnapshot(gw, r, await opts({ target: { createPool: 'policy-branding' } })),
+        'CreateManagedLoginBranding',
       );
     },
     1,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { classifyFailure } from '../../src/cognito/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { QUOTA_CATEGORIES } from '../../src/cognito/quotas.js';
+import { DOCUMENTED_QUOTAS } from '../support/quota-table.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { UserRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
@@ -20,7 +20,7 @@ import { startQuotaProxy, type QuotaProxy } from '../support/quota-proxy.js';
 const REGION = 'us-east-1';
 /** 3,000 users: 16 shards × 4 pages, so a backup spans a few seconds of UserList traffic. */
 const USERS = 3000;
-const QUOTA_HALF = QUOTA_CATEGORIES.UserList.rps / 2;
+const QUOTA_HALF = DOCUMENTED_QUOTAS.UserList.rps / 2;
 
 let moto: MotoServer;
 let poolId: string;
@@ -126,22 +126,39 @@ describe('quota proxy', () => {
     expect(stats.passthrough).toBe(1);
   });
 
-  it('refills at the rate: paced requests below the quota are never throttled', async () => {
-    const p = await proxy({ target: moto.endpoint, overrides: { UserPoolRead: 10 } });
-    // Drain the bucket, then send at 8 RPS for 2 s.
-    await Promise.all(
-      Array.from({ length: 10 }, () =>
-        cognitoPost(p.endpoint, 'DescribeUserPool', { UserPoolId: poolId }),
-      ),
-    );
+  it('refills at the rate on its own clock: below the quota never throttled, above it throttled', async () => {
+    // A virtual clock: the bucket's time moves only when the test says, so a loaded machine
+    // (late timers, slow answers) cannot change what is counted.
+    let t = 0;
+    const p = await proxy({ target: moto.endpoint, overrides: { UserPoolRead: 10 }, now: () => t });
+    const send = async () =>
+      (await cognitoPost(p.endpoint, 'DescribeUserPool', { UserPoolId: poolId })).status;
+    // The bucket starts full (one second: 10 tokens): 10 pass at once, the 11th is throttled.
+    const burst = [];
+    for (let i = 0; i < 11; i++) burst.push(await send());
+    expect(burst).toEqual([...Array<number>(10).fill(200), 400]);
     p.resetStats();
-    await new Promise((r) => setTimeout(r, 150)); // ~1.5 tokens back
+    // 8 RPS (every 125 ms) against 10 RPS: 1.25 tokens back per request, never throttled.
     for (let i = 0; i < 16; i++) {
-      const r = await cognitoPost(p.endpoint, 'DescribeUserPool', { UserPoolId: poolId });
-      expect(r.status).toBe(200);
-      await new Promise((res) => setTimeout(res, 125));
+      t += 125;
+      expect(await send()).toBe(200);
     }
     expect(p.stats().categories.UserPoolRead).toMatchObject({ allowed: 16, throttled: 0 });
+    // 20 RPS (every 50 ms): 0.5 tokens back per request; the 4 saved above run out, then every
+    // other request is throttled.
+    p.resetStats();
+    const fast = [];
+    for (let i = 0; i < 20; i++) {
+      t += 50;
+      fast.push(await send());
+    }
+    const s = p.stats().categories.UserPoolRead;
+    expect(s?.allowed).toBe(fast.filter((x) => x === 200).length);
+    expect(s?.throttled).toBe(fast.filter((x) => x === 400).length);
+    // Admitted = tokens saved (4) + tokens made in 1 s (10), give or take the last half token.
+    expect(s?.allowed).toBeGreaterThanOrEqual(13);
+    expect(s?.allowed).toBeLessThanOrEqual(14);
+    expect(fast.slice(0, 7).every((x) => x === 200)).toBe(true);
   });
 
   it('is parsed by the SDK as TooManyRequestsException, which the gateway treats as a throttle', async () => {
@@ -197,16 +214,40 @@ describe('quota proxy', () => {
     expect(await sequence(43)).not.toEqual(a);
   });
 
-  it('lets a competing client eat part of a category', async () => {
-    const p = await proxy({ target: moto.endpoint, overrides: { UserList: 20 } });
+  it('lets a competing client eat part of a category (counted on the bucket clock)', async () => {
+    let t = 0;
+    const p = await proxy({ target: moto.endpoint, overrides: { UserList: 20 }, now: () => t });
     const stop = p.compete('UserList', 10);
-    await new Promise((r) => setTimeout(r, 1000));
+    // One virtual second in 5 ms steps: exactly 10 arrivals, all admitted (the bucket starts
+    // full, 20 tokens); none of ours.
+    for (let ms = 5; ms <= 1000; ms += 5) {
+      t = ms;
+      p.competeTick();
+    }
     stop();
-    const s = p.stats().categories.UserList;
-    // ~10 arrivals in 1 s, all admitted (the bucket starts full); none of ours yet.
-    expect(s?.competitorAllowed).toBeGreaterThanOrEqual(8);
-    expect(s?.competitorAllowed).toBeLessThanOrEqual(11);
-    expect(s?.allowed).toBe(0);
+    expect(p.stats().categories.UserList).toMatchObject({
+      competitorAllowed: 10,
+      competitorThrottled: 0,
+      competitorDropped: 0,
+      allowed: 0,
+    });
+
+    // A competitor faster than the bucket gets what the bucket makes, no more: 50 RPS against
+    // 5 RPS for 2 s = 5 (burst) + 10 (refill) admitted; the rest meet an empty bucket, and what
+    // waited a second is dropped.
+    let u = 0;
+    const q = await proxy({ target: moto.endpoint, overrides: { UserList: 5 }, now: () => u });
+    const stopQ = q.compete('UserList', 50);
+    for (let ms = 5; ms <= 2000; ms += 5) {
+      u = ms;
+      q.competeTick();
+    }
+    stopQ();
+    const s = q.stats().categories.UserList;
+    expect(s?.competitorAllowed).toBeGreaterThanOrEqual(14);
+    expect(s?.competitorAllowed).toBeLessThanOrEqual(15);
+    expect(s?.competitorThrottled).toBeGreaterThan(0);
+    expect(s?.competitorDropped).toBeGreaterThan(0);
   });
   it("answers a frozen pool's ListUsers from its copy, like moto, filters and pages included", async () => {
     const p = await proxy({ target: moto.endpoint, scale: 100 });

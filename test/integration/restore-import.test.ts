@@ -18,6 +18,7 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
+import { plainDifferences, plainPool, readRawPool, subMapProblems } from '../support/raw-pool.js';
 
 /**
  * The import-job restore path on moto with the CSV import-job double in front of it: a varied
@@ -52,6 +53,41 @@ async function restore(reader: SnapshotReader, over: Partial<RestoreOptions>) {
     importPollMs: { min: 50, max: 200 },
     ...over,
   })) as RestoreResult;
+}
+
+/**
+ * The restore judged without src/compare: both pools read with the raw SDK straight from moto
+ * (past the import-job double), compared as plain data, and the sub map checked from them. The
+ * status rule is written here from the documentation: an imported user is RESET_REQUIRED, a
+ * created one CONFIRMED, or FORCE_CHANGE_PASSWORD when the source never confirmed it.
+ */
+async function judgeRestore(
+  sourceId: string,
+  targetId: string,
+  subMap: SubMapEntry[],
+  keyBy: 'username' | 'email',
+  imported: number,
+) {
+  const a = await readRawPool(fixture.raw, sourceId);
+  const b = await readRawPool(fixture.raw, targetId);
+  expect(plainDifferences(plainPool(a, { keyBy }), plainPool(b, { keyBy }))).toEqual([]);
+  expect(subMapProblems(a, b, subMap, keyBy)).toEqual([]);
+  const key = (u: UserType) =>
+    keyBy === 'email' ? u.Attributes?.find((x) => x.Name === 'email')?.Value : u.Username;
+  const before = new Map(a.users.map((u) => [key(u), u.UserStatus]));
+  let reset = 0;
+  for (const u of b.users) {
+    const was = before.get(key(u));
+    if (u.UserStatus === 'RESET_REQUIRED') reset++;
+    else
+      expect({ user: key(u), was, now: u.UserStatus }).toEqual({
+        user: key(u),
+        was,
+        now: was === 'UNCONFIRMED' ? 'FORCE_CHANGE_PASSWORD' : 'CONFIRMED',
+      });
+  }
+  expect(reset).toBe(imported);
+  expect(b.users).toHaveLength(a.users.length);
 }
 
 async function usersOf(poolId: string): Promise<UserType[]> {
@@ -128,6 +164,13 @@ describe('restore through CSV import jobs (moto + import-job double)', () => {
     expect(cmp.differences).toEqual([]);
     expect(cmp.summary.users.matched).toBe(90);
     expect(cmp.summary.subMap).toMatchObject({ entries: 90, wrong: 0 });
+    await judgeRestore(
+      src.poolId,
+      r.userPoolId,
+      readSubMap(r.subMap),
+      'username',
+      r.users.imported,
+    );
     // Per-row detail only in the 0600 report.
     expect(statSync(r.report).mode & 0o777).toBe(0o600);
   });
@@ -171,5 +214,6 @@ describe('restore through CSV import jobs (moto + import-job double)', () => {
     });
     expect(cmp.differences).toEqual([]);
     expect(cmp.summary.subMap).toMatchObject({ entries: 60, wrong: 0 });
+    await judgeRestore(src.poolId, r.userPoolId, readSubMap(r.subMap), 'email', 60);
   });
 });

@@ -6,15 +6,6 @@ import {
   AdminRemoveUserFromGroupCommand,
   AdminUpdateUserAttributesCommand,
   CognitoIdentityProviderClient,
-  DescribeIdentityProviderCommand,
-  DescribeUserPoolClientCommand,
-  ListGroupsCommand,
-  ListIdentityProvidersCommand,
-  ListResourceServersCommand,
-  ListUserPoolClientsCommand,
-  ListUsersCommand,
-  ListUsersInGroupCommand,
-  type UserType,
   CreateUserPoolCommand,
   DescribeUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -31,6 +22,14 @@ import type { RestoreOptions, RestoreResult } from '../../src/restore/types.js';
 import { PoolDocument, SnapshotReader, UserRecord } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';
+import {
+  plainDifferences,
+  plainPool,
+  type RawPool,
+  rawAttrs,
+  readRawPool,
+  subMapProblems,
+} from '../support/raw-pool.js';
 
 const USERS = 600;
 const GROUPS = 70;
@@ -53,6 +52,7 @@ let plain: Seeded;
 let small: Seeded;
 let emailPool: Seeded;
 const sources = new Map<string, Promise<RawPool>>();
+const rawPool = (poolId: string): Promise<RawPool> => readRawPool(raw, poolId);
 /** A source pool as the API shows it, read once. */
 const source = (s: Seeded): Promise<RawPool> => {
   let p = sources.get(s.poolId);
@@ -76,124 +76,6 @@ async function seedAndBackup(name: string, opts: Parameters<typeof seedPool>[1])
   return { poolId: seeded.userPoolId, reader };
 }
 
-// ---- the pool as the API shows it: raw SDK calls, our own pagination ---------------------------
-
-type Attrs = Record<string, string>;
-interface RawPool {
-  users: UserType[];
-  groups: Record<string, unknown>;
-  members: Record<string, string[]>;
-  clients: Record<string, Record<string, unknown>>;
-  idps: Record<string, unknown>;
-  servers: Record<string, unknown>;
-}
-
-async function rawPool(poolId: string): Promise<RawPool> {
-  const users: UserType[] = [];
-  let pt: string | undefined;
-  do {
-    const r = await raw.send(
-      new ListUsersCommand({ UserPoolId: poolId, Limit: 60, PaginationToken: pt }),
-    );
-    users.push(...(r.Users ?? []));
-    pt = r.PaginationToken;
-  } while (pt);
-  const groups: Record<string, unknown> = {};
-  const members: Record<string, string[]> = {};
-  let nt: string | undefined;
-  do {
-    const r = await raw.send(
-      new ListGroupsCommand({ UserPoolId: poolId, Limit: 60, NextToken: nt }),
-    );
-    for (const g of r.Groups ?? []) {
-      groups[g.GroupName ?? ''] = {
-        Description: g.Description,
-        Precedence: g.Precedence,
-        RoleArn: g.RoleArn,
-      };
-    }
-    nt = r.NextToken;
-  } while (nt);
-  for (const g of Object.keys(groups)) {
-    const list: string[] = [];
-    let t: string | undefined;
-    do {
-      const r = await raw.send(
-        new ListUsersInGroupCommand({ UserPoolId: poolId, GroupName: g, Limit: 60, NextToken: t }),
-      );
-      list.push(...(r.Users ?? []).map((u) => u.Username ?? ''));
-      t = r.NextToken;
-    } while (t);
-    members[g] = list;
-  }
-  const clients: Record<string, Record<string, unknown>> = {};
-  let ct: string | undefined;
-  do {
-    const r = await raw.send(
-      new ListUserPoolClientsCommand({ UserPoolId: poolId, MaxResults: 60, NextToken: ct }),
-    );
-    for (const c of r.UserPoolClients ?? []) {
-      const d = await raw.send(
-        new DescribeUserPoolClientCommand({ UserPoolId: poolId, ClientId: c.ClientId }),
-      );
-      const {
-        ClientId: _i,
-        ClientSecret,
-        UserPoolId: _p,
-        CreationDate: _c,
-        LastModifiedDate: _l,
-        ...rest
-      } = d.UserPoolClient ?? {};
-      clients[rest.ClientName ?? ''] = { ...rest, hasSecret: Boolean(ClientSecret) };
-    }
-    ct = r.NextToken;
-  } while (ct);
-  const idps: Record<string, unknown> = {};
-  const ip = await raw.send(
-    new ListIdentityProvidersCommand({ UserPoolId: poolId, MaxResults: 60 }),
-  );
-  for (const p of ip.Providers ?? []) {
-    const d = await raw.send(
-      new DescribeIdentityProviderCommand({ UserPoolId: poolId, ProviderName: p.ProviderName }),
-    );
-    const i = d.IdentityProvider ?? {};
-    idps[i.ProviderName ?? ''] = {
-      ProviderType: i.ProviderType,
-      ProviderDetails: i.ProviderDetails,
-      AttributeMapping: i.AttributeMapping,
-    };
-  }
-  const servers: Record<string, unknown> = {};
-  const rs = await raw.send(new ListResourceServersCommand({ UserPoolId: poolId, MaxResults: 50 }));
-  for (const s of rs.ResourceServers ?? [])
-    servers[s.Identifier ?? ''] = { Name: s.Name, Scopes: s.Scopes };
-  return { users, groups, members, clients, idps, servers };
-}
-
-const attrsOf = (u: UserType): Attrs =>
-  Object.fromEntries((u.Attributes ?? []).map((a) => [a.Name ?? '', a.Value ?? '']));
-
-/** Users keyed by username (or email where Cognito generated the usernames). */
-function normalize(p: RawPool, keyBy: 'username' | 'email', ignore: string[] = []) {
-  const keyOf = new Map<string, string>();
-  const users: Record<string, { attributes: Attrs; enabled: boolean | undefined }> = {};
-  for (const u of p.users) {
-    const a = attrsOf(u);
-    const key = keyBy === 'email' ? (a.email ?? '') : (u.Username ?? '');
-    keyOf.set(u.Username ?? '', key);
-    const attributes = { ...a };
-    for (const n of ['sub', ...ignore]) delete attributes[n];
-    users[key] = { attributes, enabled: u.Enabled };
-  }
-  const members = Object.fromEntries(
-    Object.entries(p.members).map(([g, list]) => [
-      g,
-      list.map((u) => keyOf.get(u) ?? `?${u}`).sort(),
-    ]),
-  );
-  return { users, members, groups: p.groups, clients: p.clients, idps: p.idps, servers: p.servers };
-}
-
 function readSubMap(file: string): SubMapEntry[] {
   return readFileSync(file, 'utf8')
     .trim()
@@ -203,16 +85,19 @@ function readSubMap(file: string): SubMapEntry[] {
 
 /** Every user of A maps, by old sub, to the sub of the same user (username/email) in B. */
 function checkSubMap(a: RawPool, b: RawPool, entries: SubMapEntry[], keyBy: 'username' | 'email') {
-  const map = new Map(entries.map((e) => [e.oldSub, e.newSub]));
-  expect(map.size).toBe(entries.length);
+  expect(subMapProblems(a, b, entries, keyBy)).toEqual([]);
   expect(new Set(entries.map((e) => e.username)).size).toBe(entries.length);
-  const key = (u: UserType) => (keyBy === 'email' ? attrsOf(u).email : u.Username);
-  const inB = new Map(b.users.map((u) => [key(u), attrsOf(u).sub]));
-  for (const u of a.users) {
-    const mapped = map.get(attrsOf(u).sub ?? '');
-    expect(mapped, `sub map entry for ${key(u)}`).toBeDefined();
-    expect(mapped).toBe(inB.get(key(u)));
-  }
+}
+
+/** The restored pool judged without src/compare: plain data read with the raw SDK. */
+function expectSamePool(
+  a: RawPool,
+  b: RawPool,
+  opts: Parameters<typeof plainPool>[1],
+  ignoreInB: string[] = [],
+) {
+  const pb = plainPool(b, { ...opts, ignore: [...(opts.ignore ?? []), ...ignoreInB] });
+  expect(plainDifferences(plainPool(a, opts), pb)).toEqual([]);
 }
 
 async function restore(
@@ -315,7 +200,7 @@ describe('restore on moto', () => {
     expect(r.signIn.forceChangePassword).toBe(unconfirmed);
     expect(ops.get('AdminSetUserPasswordCommand')).toBe(USERS - unconfirmed);
     expect(statSync(r.signIn.needsAdminFile).mode & 0o777).toBe(0o600);
-    expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
+    expectSamePool(a, b, { keyBy: 'username' });
     expect(r.memberships).toBe(Object.values(a.members).reduce((n, l) => n + l.length, 0));
     expect(r.disabled).toBe(a.users.filter((u) => u.Enabled === false).length);
     checkSubMap(a, b, readSubMap(r.subMap), 'username');
@@ -344,7 +229,7 @@ describe('restore on moto', () => {
     });
     const a = await source(small);
     const b = await rawPool(target);
-    expect(normalize(b, 'username')).toEqual(normalize(a, 'username'));
+    expectSamePool(a, b, { keyBy: 'username' });
     checkSubMap(a, b, readSubMap(r.subMap), 'username');
     const cmp = await comparePools(gw, small.poolId, gw, target, { subMap: readSubMap(r.subMap) });
     expect(cmp.equal).toBe(true);
@@ -393,10 +278,10 @@ describe('restore on moto', () => {
     });
     const a = await source(small);
     const b = await rawPool(target);
-    const nb = normalize(b, 'username');
+    const nb = plainPool(b, { keyBy: 'username' });
     expect(nb.users.stranger).toBeDefined();
     delete nb.users.stranger;
-    expect(nb).toEqual(normalize(a, 'username'));
+    expect(plainDifferences(plainPool(a, { keyBy: 'username' }), nb)).toEqual([]);
     const map = readSubMap(r.subMap);
     expect(map).toHaveLength(SMALL_USERS);
     checkSubMap(a, b, map, 'username');
@@ -453,11 +338,11 @@ describe('restore on moto', () => {
     const a = await source(emailPool);
     const b = await rawPool(r.userPoolId);
     expect(b.users).toHaveLength(EMAIL_USERS);
-    expect(normalize(b, 'email', ['custom:legacy_sub'])).toEqual(normalize(a, 'email'));
+    expectSamePool(a, b, { keyBy: 'email' }, ['custom:legacy_sub']);
     // Each user carries its old sub in custom:legacy_sub.
-    const oldSubByEmail = new Map(a.users.map((u) => [attrsOf(u).email, attrsOf(u).sub]));
+    const oldSubByEmail = new Map(a.users.map((u) => [rawAttrs(u).email, rawAttrs(u).sub]));
     for (const u of b.users)
-      expect(attrsOf(u)['custom:legacy_sub']).toBe(oldSubByEmail.get(attrsOf(u).email));
+      expect(rawAttrs(u)['custom:legacy_sub']).toBe(oldSubByEmail.get(rawAttrs(u).email));
     const map = readSubMap(r.subMap);
     checkSubMap(a, b, map, 'email');
     // The sub map names both usernames, since they differ.

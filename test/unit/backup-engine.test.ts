@@ -31,7 +31,7 @@ import {
   type UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   backupAllPools,
   backupPool,
@@ -501,16 +501,22 @@ describe('access denied and other failures: the right error, and no manifest', (
     });
 
     it(`${name} on ListUsers mid-backup → exit 5 and no manifest (local directory)`, async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'cv-engine-'));
       mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
         if (input.PaginationToken) {
-          // Users are listed alongside the settings: fail once those files are on disk, so
-          // the test sees a partial snapshot rather than an empty directory.
-          await new Promise((r) => setTimeout(r, 100));
+          // Users are listed alongside the settings: fail once pool.json is on disk (waited
+          // for, not slept for), so the test sees a partial snapshot, not an empty directory.
+          await vi.waitFor(
+            async () => {
+              const on = await keys(new LocalDirStorage(dir));
+              if (!on.some((k) => k.endsWith('/pool.json'))) throw new Error('not yet');
+            },
+            { timeout: 10_000, interval: 5 },
+          );
           throw make();
         }
         return listUsersFake(users)(input);
       });
-      const dir = await mkdtemp(path.join(tmpdir(), 'cv-engine-'));
       try {
         const root = new LocalDirStorage(dir);
         const e = await failure(backupPool(gw, root, { userPoolId: POOL, shards: 1 }));
@@ -617,7 +623,12 @@ describe('access denied and other failures: the right error, and no manifest', (
     });
     mock.on(GetUICustomizationCommand).rejects(htmlServerError());
     mock.on(ListUsersCommand).callsFake(async (input: ListUsersCommandInput) => {
-      await new Promise((r) => setTimeout(r, 50));
+      // Users go on once the settings call has failed once (it is then in its 600 ms backoff):
+      // a condition waited for, not a sleep.
+      await vi.waitFor(
+        () => expect(mock.commandCalls(GetUICustomizationCommand).length).toBeGreaterThan(0),
+        { timeout: 10_000, interval: 5 },
+      );
       return listUsersFake(users)(input);
     });
     // Users: one part cannot be written; the other parts take a while to wind down, as an S3

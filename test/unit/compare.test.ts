@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { readdirSync, statSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
+import type {
+  GroupType,
+  IdentityProviderType,
+  ResourceServerType,
+  UserPoolClientType,
+  UserType,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FakePool, fakeCognitoClient } from '../../bench/fake-cognito.mjs';
 import { backupPool } from '../../src/backup/engine.js';
@@ -16,6 +22,7 @@ import {
   poolSide,
   RESTORED_STATUS,
   restoredStatus,
+  type UserLike,
 } from '../../src/compare/index.js';
 import { InterruptedError } from '../../src/core/errors.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
@@ -293,25 +300,17 @@ describe('diff: snapshot vs live pool (streaming)', () => {
       partitions: 4,
       onDifference: () => {
         if (seen.length) return;
-        // Called while the partitions are compared: the spill files are there.
+        // Called (synchronously) while the partitions are compared: the spill files are there.
         const [dir] = readdirSync(work);
         if (!dir) return;
-        seen.push({ dir: 0, files: [] });
-        void (async () => {
-          const d = path.join(work, dir);
-          const st = await stat(d);
-          const files = await readdir(d);
-          seen[0] = {
-            dir: st.mode & 0o777,
-            files: await Promise.all(
-              files.map(async (f) => (await stat(path.join(d, f))).mode & 0o777),
-            ),
-          };
-        })();
+        const d = path.join(work, dir);
+        seen.push({
+          dir: statSync(d).mode & 0o777,
+          files: readdirSync(d).map((f) => statSync(path.join(d, f)).mode & 0o777),
+        });
       },
     });
     expect(r.onlyInSnapshot).toBe(1);
-    await new Promise((res) => setTimeout(res, 50));
     expect(seen[0]?.dir).toBe(0o700);
     expect(seen[0]?.files.length).toBeGreaterThan(0);
     expect(new Set(seen[0]?.files)).toEqual(new Set([0o600]));
@@ -348,6 +347,7 @@ describe('compareSides: a side that fails', () => {
     const base = poolSide(gw, POOL, 'A');
     const boom = new Error('ListUsers failed mid-way');
     let membershipsRead = 0;
+    let membershipsClosed = false;
     const failing: CompareSide = {
       label: 'B',
       resources: (settings) => base.resources(settings),
@@ -359,20 +359,23 @@ describe('compareSides: a side that fails', () => {
         }
       },
       async *memberships(groups) {
-        for await (const m of base.memberships(groups)) {
-          membershipsRead++;
-          yield m;
-          await new Promise((r) => setTimeout(r, 0));
+        try {
+          for await (const m of base.memberships(groups)) {
+            membershipsRead++;
+            yield m;
+            await new Promise((r) => setTimeout(r, 0));
+          }
+        } finally {
+          membershipsClosed = true;
         }
       },
     };
     await expect(
       compareSides(poolSide(gw, POOL, 'A'), failing, { tempDir: work, partitions: 3 }),
     ).rejects.toBe(boom);
-    // The other branch has stopped (not still reading memberships into removed files).
-    const atRejection = membershipsRead;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(membershipsRead).toBe(atRejection);
+    // The other branch had stopped before the rejection (not still reading memberships into
+    // removed files): its generator was closed, so no membership can be read after this point.
+    expect(membershipsClosed).toBe(true);
     expect(membershipsRead).toBeLessThan(40 + USERS / 2);
     expect(await readdir(work)).toEqual([]);
   });
@@ -433,4 +436,150 @@ describe('compareSides: the settings restore writes after CreateUserPool', () =>
     expect(c.equal).toBe(true);
     expect(c.summary.settingsNotCompared).toEqual(['UICustomization']);
   });
+});
+
+describe('compareSides: every direction, on either side', () => {
+  interface Data {
+    users: UserLike[];
+    groups: GroupType[];
+    members: [username: string, group: string][];
+    clients: UserPoolClientType[];
+    identityProviders: IdentityProviderType[];
+    resourceServers: ResourceServerType[];
+  }
+  const base = (): Data => ({
+    users: ['alice', 'bob'].map((n, i) => ({
+      Username: n,
+      Attributes: [
+        { Name: 'sub', Value: `sub-${i}` },
+        { Name: 'email', Value: `${n}@example.com` },
+      ],
+      Enabled: true,
+      UserStatus: 'CONFIRMED',
+    })),
+    groups: [{ GroupName: 'admins' }, { GroupName: 'staff' }],
+    members: [
+      ['alice', 'admins'],
+      ['bob', 'staff'],
+    ],
+    clients: [{ ClientId: 'c-web', ClientName: 'web' }],
+    identityProviders: [{ ProviderName: 'Google', ProviderType: 'Google' }],
+    resourceServers: [{ Identifier: 'https://api', Name: 'api' }],
+  });
+  const sideOf = (label: string, d: Data): CompareSide => ({
+    label,
+    resources: () =>
+      Promise.resolve({
+        pool: {},
+        mfa: {},
+        groups: d.groups,
+        clients: d.clients,
+        identityProviders: d.identityProviders,
+        resourceServers: d.resourceServers,
+      }),
+    async *users() {
+      yield* d.users;
+    },
+    async *memberships(groups) {
+      for (const [username, group] of d.members)
+        if (groups.includes(group)) yield { username, group };
+    },
+  });
+  /** One thing more on one side; what the comparison must report, whichever side has it. */
+  const extras: {
+    what: string;
+    add: (d: Data) => void;
+    expected: (side: 'A' | 'B') => Partial<PoolDifference>;
+  }[] = [
+    {
+      what: 'an attribute',
+      add: (d) => d.users[0]?.Attributes?.push({ Name: 'custom:extra', Value: 'x' }),
+      expected: (side) => ({
+        kind: 'user',
+        key: 'alice',
+        class: 'attributes',
+        field: 'custom:extra',
+        message:
+          side === 'A'
+            ? 'user alice: attribute custom:extra is missing in B'
+            : 'user alice: attribute custom:extra is only in B',
+      }),
+    },
+    {
+      what: 'a standard attribute',
+      add: (d) => d.users[1]?.Attributes?.push({ Name: 'phone_number', Value: '+15555550100' }),
+      expected: () => ({ kind: 'user', key: 'bob', class: 'attributes', field: 'phone_number' }),
+    },
+    {
+      what: 'a linked identity',
+      add: (d) =>
+        d.users[1]?.Attributes?.push({
+          Name: 'identities',
+          Value: JSON.stringify([{ providerName: 'Google', userId: '123' }]),
+        }),
+      expected: () => ({ kind: 'user', key: 'bob', class: 'attributes', field: 'identities' }),
+    },
+    {
+      what: 'a user',
+      add: (d) =>
+        d.users.push({ Username: 'carol', Attributes: [{ Name: 'sub', Value: 'sub-c' }] }),
+      expected: (side) => ({ kind: 'user', key: 'carol', only: side }),
+    },
+    {
+      what: 'a group',
+      add: (d) => d.groups.push({ GroupName: 'beta' }),
+      expected: (side) => ({ kind: 'group', key: 'beta', only: side }),
+    },
+    {
+      what: 'a membership',
+      add: (d) => d.members.push(['alice', 'staff']),
+      expected: (side) => ({
+        kind: 'membership',
+        key: 'alice',
+        class: 'groups',
+        field: 'staff',
+        message: `user alice is in group staff in ${side} only`,
+      }),
+    },
+    {
+      what: 'an app client',
+      add: (d) => d.clients.push({ ClientId: 'c-ios', ClientName: 'ios' }),
+      expected: (side) => ({ kind: 'client', key: 'ios', only: side }),
+    },
+    {
+      what: 'an identity provider',
+      add: (d) => d.identityProviders.push({ ProviderName: 'Okta', ProviderType: 'OIDC' }),
+      expected: (side) => ({ kind: 'identityProvider', key: 'Okta', only: side }),
+    },
+    {
+      what: 'a resource server',
+      add: (d) => d.resourceServers.push({ Identifier: 'https://other', Name: 'other' }),
+      expected: (side) => ({ kind: 'resourceServer', key: 'https://other', only: side }),
+    },
+  ];
+
+  it('two equal sides are equal', async () => {
+    const c = await compareSides(sideOf('A', base()), sideOf('B', base()), { tempDir: work });
+    expect(c.differences).toEqual([]);
+    expect(c.equal).toBe(true);
+  });
+
+  for (const x of extras)
+    for (const side of ['A', 'B'] as const)
+      it(`${x.what} only in ${side} is exactly one difference`, async () => {
+        const a = base();
+        const b = base();
+        x.add(side === 'A' ? a : b);
+        const c = await compareSides(sideOf('A', a), sideOf('B', b), { tempDir: work });
+        expect(c.equal).toBe(false);
+        expect(c.differenceCount).toBe(1);
+        expect(c.differences).toHaveLength(1);
+        expect(c.differences[0]).toMatchObject(x.expected(side));
+        if (x.what === 'a user')
+          expect(c.summary.users).toMatchObject(
+            side === 'A' ? { onlyInA: 1, onlyInB: 0 } : { onlyInA: 0, onlyInB: 1 },
+          );
+        if (x.what === 'an attribute' || x.what === 'a membership')
+          expect(c.summary.users.changed.total).toBe(1);
+      });
 });

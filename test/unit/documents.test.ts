@@ -10,6 +10,9 @@ import type {
   UserPoolType,
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { SnapshotInvalidError } from '../../src/core/errors.js';
@@ -80,7 +83,7 @@ describe('document types are the SDK types', () => {
 
   it('a document schema must convert every member whose JSON form differs, with the SDK type', () => {
     const dates = { CreationDate: IsoDate.optional(), LastModifiedDate: IsoDate.optional() };
-    sdkDocument<GroupType>()({ GroupName: z.string(), ...dates });
+    const Group = sdkDocument<GroupType>()({ GroupName: z.string(), ...dates });
     // @ts-expect-error -- CreationDate/LastModifiedDate are Dates: left unconverted, they would be strings
     sdkDocument<GroupType>()({ GroupName: z.string() });
     // @ts-expect-error -- Precedence is a number in GroupType
@@ -89,8 +92,58 @@ describe('document types are the SDK types', () => {
     sdkDocument<GroupType>()({ Precedance: z.number(), ...dates });
     // The JSON form is what JSON.stringify makes of the SDK type.
     expectTypeOf<Json<GroupType>['CreationDate']>().toEqualTypeOf<string | undefined>();
-    expect(true).toBe(true);
+    // The schema that compiles converts at run time too: the JSON string comes back a Date.
+    const g = Group.parse({ GroupName: 'admins', CreationDate: '2026-01-02T03:04:05.006Z' });
+    expect(g.CreationDate).toBeInstanceOf(Date);
+    expect(g.CreationDate?.toISOString()).toBe('2026-01-02T03:04:05.006Z');
+    expect(Group.safeParse({ GroupName: 'admins', CreationDate: 'soon' }).success).toBe(false);
   });
+
+  // The assertions above are types: vitest strips them and runs nothing. This test runs the
+  // compiler on this file, with the project's options, so a document type that drifts from its
+  // SDK type (or an @ts-expect-error that no longer has an error to expect: TS2578) fails here,
+  // not only in `npm run typecheck`.
+  it('the compiler accepts this file: every type assertion holds, every @ts-expect-error is used', () => {
+    const self = fileURLToPath(import.meta.url);
+    const config = ts.readConfigFile(path.resolve('tsconfig.json'), (f) => ts.sys.readFile(f));
+    const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, path.resolve('.'));
+    const compile = (file: string, text?: string, old?: ts.Program) => {
+      const host = ts.createCompilerHost({ ...options, noEmit: true });
+      if (text !== undefined) {
+        const getSourceFile = host.getSourceFile.bind(host);
+        const fileExists = host.fileExists.bind(host);
+        host.getSourceFile = (name, lang, ...rest) =>
+          name === file
+            ? ts.createSourceFile(name, text, lang)
+            : getSourceFile(name, lang, ...rest);
+        host.fileExists = (name) => name === file || fileExists(name);
+      }
+      const program = ts.createProgram([file], { ...options, noEmit: true }, host, old);
+      const errors = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => d.category === ts.DiagnosticCategory.Error)
+        .map((d) => `TS${d.code} ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+      return { program, errors };
+    };
+    const own = compile(self);
+    expect(own.errors).toEqual([]);
+    // The check can fail: a probe (never written to disk) whose @ts-expect-error sits on a line
+    // that compiles, and whose type assertion is false.
+    const probe = path.join(path.dirname(self), '__documents-probe__.ts');
+    const { errors } = compile(
+      probe,
+      [
+        "import type { GroupType } from '@aws-sdk/client-cognito-identity-provider';",
+        "import { expectTypeOf } from 'vitest';",
+        "import type { GroupRecord } from '../../src/snapshot/format.js';",
+        '// @ts-expect-error -- nothing wrong here',
+        'expectTypeOf<GroupRecord>().toEqualTypeOf<GroupType & { GroupName: string }>();',
+        'expectTypeOf<GroupRecord>().toEqualTypeOf<GroupType & { GroupName: number }>();',
+      ].join('\n'),
+      own.program,
+    );
+    expect(errors.map((e) => e.slice(0, 6)).sort()).toEqual(['TS2554', 'TS2578']);
+  }, 120_000);
 });
 
 describe('documents read back', () => {

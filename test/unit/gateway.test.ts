@@ -403,12 +403,20 @@ describe('interruption', () => {
   it('an abort during retry backoff ends the call promptly with InterruptedError', async () => {
     const ac = new AbortController();
     const gw = gateway({ baseDelayMs: 10_000, maxDelayMs: 10_000 }).withSignal(ac.signal);
-    mock.on(DescribeUserPoolCommand).rejects(htmlServerError());
-    const t0 = Date.now();
+    // The abort comes when the first attempt has failed (a counter, not a timer): the call is
+    // then in its 10 s backoff, and must end on the abort, not when the backoff is over.
+    mock.on(DescribeUserPoolCommand).callsFake(() => {
+      setImmediate(() => ac.abort());
+      throw htmlServerError();
+    });
     const p = describePool(gw);
-    setTimeout(() => ac.abort(), 50);
+    let abortedAt = 0;
+    ac.signal.addEventListener('abort', () => (abortedAt = performance.now()));
     await expect(p).rejects.toBeInstanceOf(InterruptedError);
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(abortedAt).toBeGreaterThan(0);
+    expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(1);
+    // Before the backoff could have ended (the claim), whatever the machine's load.
+    expect(performance.now() - abortedAt).toBeLessThan(10_000);
   });
 });
 

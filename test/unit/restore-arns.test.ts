@@ -591,7 +591,11 @@ describe('--without-triggers (stack mock)', () => {
     const reader = await snapshot(sameAccount(), DST_ROLE);
     await expect(
       restoreSnapshot(gw, reader, opts({ withoutTriggers: true, targetAccount: DST_ACCOUNT })),
-    ).rejects.toBeDefined();
+    ).rejects.toMatchObject({
+      name: 'CredentialsError',
+      exitCode: 5,
+      context: { operation: 'UpdateUserPool' },
+    });
     const r = (await restoreSnapshot(
       gw,
       await snapshot(sameAccount(), DST_ROLE),

@@ -303,7 +303,12 @@ describe('applyNewPoolSettings (mocked Cognito)', () => {
   it('a network failure is not swallowed as a refusal', async () => {
     const e = netError('ECONNREFUSED');
     mock.on(SetUICustomizationCommand).rejects(e);
-    await expect(apply(doc())).rejects.toThrow();
+    await expect(apply(doc())).rejects.toMatchObject({
+      name: 'ServiceUnavailableError',
+      code: 'ENDPOINT_UNREACHABLE',
+      exitCode: 7,
+      context: { operation: 'SetUICustomization', networkCode: 'ECONNREFUSED' },
+    });
   });
 
   it('app clients: a second secret and a secret Cognito would refuse are reported', async () => {

@@ -607,7 +607,13 @@ describe('restore engine (stack mock)', () => {
         },
       };
     });
-    await expect(restore(spec, { createConcurrency: 1 })).rejects.toBeDefined();
+    // The reset is the run's end: exit 7 for that operation, not some other failure.
+    await expect(restore(spec, { createConcurrency: 1 })).rejects.toMatchObject({
+      name: 'ServiceUnavailableError',
+      code: 'CONNECTION_FAILED',
+      exitCode: 7,
+      context: { operation: 'AdminCreateUser', networkCode: 'ECONNRESET' },
+    });
     mock.on(AdminCreateUserCommand).callsFake((i: AdminCreateUserCommandInput) => {
       if (existing.has(i.Username ?? '')) throw awsError('UsernameExistsException');
       return {

@@ -305,7 +305,11 @@ describe('verify finds damage', () => {
       (async () => {
         for await (const _ of r.records('users', UserRecord)) void _;
       })(),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({
+      name: 'SnapshotInvalidError',
+      exitCode: 3,
+      message: expect.stringMatching(/users\/part-00000\.jsonl\.gz is not valid gzip/),
+    });
   });
 
   it('a part re-gzipped with a line removed has a wrong record count', async () => {
