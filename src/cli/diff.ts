@@ -10,6 +10,7 @@ import {
   addRateOptions,
   type CommonFlags,
   addIdentityOption,
+  addStorageOptions,
   loadKeyring,
   makeGateway,
   makeStorage,
@@ -132,6 +133,7 @@ export function registerDiff(program: Command): void {
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
+  addStorageOptions(cmd);
   addIdentityOption(cmd);
   cmd.addHelpText('after', DIFF_HELP);
   cmd.action(async (snapshot: string, flags: DiffFlags) => {

@@ -139,9 +139,12 @@ describe('ExpectedBucketOwner and SSE-KMS on the wire', () => {
     );
     // moto does not check ExpectedBucketOwner (a foreign owner is accepted), so what is
     // asserted is that S3 is asked to check it: the header on every request.
+    // A bucket of its own: its Region is not known yet, so the storage's HeadBucket is seen.
+    const wireBucket = `wire-${randomUUID().slice(0, 8)}`;
+    await client.send(new CreateBucketCommand({ Bucket: wireBucket }));
     const st = new S3Storage({
       client: wire,
-      bucket,
+      bucket: wireBucket,
       prefix: `wire/${randomUUID()}`,
       expectedBucketOwner: MOTO_ACCOUNT,
       kmsKeyId: KEY,
@@ -166,6 +169,8 @@ describe('ExpectedBucketOwner and SSE-KMS on the wire', () => {
 
     const ops = new Set(seen.map((r) => r.op));
     for (const op of [
+      // The bucket's Region is looked up first, with the expected owner too.
+      'HeadBucketCommand',
       'PutObjectCommand',
       'CreateMultipartUploadCommand',
       'UploadPartCommand',
@@ -184,8 +189,8 @@ describe('ExpectedBucketOwner and SSE-KMS on the wire', () => {
     }
     const head = await client.send(
       new HeadObjectCommand({
-        Bucket: bucket,
-        Key: `${st.location.replace(`s3://${bucket}/`, '')}/big.bin`,
+        Bucket: wireBucket,
+        Key: `${st.location.replace(`s3://${wireBucket}/`, '')}/big.bin`,
       }),
     );
     expect(head.ServerSideEncryption).toBe('aws:kms');
