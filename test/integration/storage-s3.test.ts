@@ -113,6 +113,17 @@ storageConformance(
       expectedBucketOwner: MOTO_ACCOUNT,
       kmsKeyId: KEY,
     }),
+    // The same options against a bucket that does not exist: the delete fails.
+    failingDelete: async () => ({
+      storage: new S3Storage({
+        client,
+        bucket: `gone-${randomUUID().slice(0, 8)}`,
+        prefix: 'x',
+        expectedBucketOwner: MOTO_ACCOUNT,
+        kmsKeyId: KEY,
+      }),
+      key: 'manifest.json',
+    }),
   }),
 );
 

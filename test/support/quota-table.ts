@@ -12,9 +12,10 @@
  *
  * - Rates, "*"-marked categories (5 RPS per operation per user pool) and the UserCreation and
  *   UserAuthentication members are quoted from the page's text.
- * - The other categories' operation lists are transcribed from the page's table (the archived
- *   markdown elides that column: "See the AWS documentation website"); re-check them against the
- *   live page when AWS adds operations.
+ * - The other categories' operation lists are written from the page's table as we know it. NOT
+ *   verified against a stored copy: the copies reachable here (the archived markdown, search
+ *   excerpts) elide that column ("See the AWS documentation website"). Re-check them against the
+ *   live page, and whenever AWS adds operations.
  * - Operations the page does not list at all are in NOT_LISTED: the proxy does not throttle them
  *   (what AWS does there is not documented), the product paces them conservatively.
  */

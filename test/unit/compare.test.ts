@@ -558,6 +558,35 @@ describe('compareSides: every direction, on either side', () => {
     },
   ];
 
+  it("a sub map that sends a user to another user's new sub is wrong, both ways", async () => {
+    const a = base();
+    const b = base();
+    // B: everyone got a new sub (as after a restore); the map swaps alice's and bob's.
+    b.users.forEach((u, i) => u.Attributes?.splice(0, 1, { Name: 'sub', Value: `new-sub-${i}` }));
+    const swapped = new Map([
+      ['sub-0', 'new-sub-1'],
+      ['sub-1', 'new-sub-0'],
+    ]);
+    const c = await compareSides(sideOf('A', a), sideOf('B', b), {
+      tempDir: work,
+      subMap: swapped,
+    });
+    expect(c.summary.subMap).toEqual({ entries: 2, checked: 2, wrong: 2 });
+    expect(c.differences.map((d) => [d.kind, d.key])).toEqual([
+      ['subMap', 'alice'],
+      ['subMap', 'bob'],
+    ]);
+    const right = await compareSides(sideOf('A', a), sideOf('B', b), {
+      tempDir: work,
+      subMap: new Map([
+        ['sub-0', 'new-sub-0'],
+        ['sub-1', 'new-sub-1'],
+      ]),
+    });
+    expect(right.equal).toBe(true);
+    expect(right.summary.subMap).toEqual({ entries: 2, checked: 2, wrong: 0 });
+  });
+
   it('two equal sides are equal', async () => {
     const c = await compareSides(sideOf('A', base()), sideOf('B', base()), { tempDir: work });
     expect(c.differences).toEqual([]);

@@ -11,7 +11,7 @@ import {
   SignUpCommand,
   TooManyRequestsException,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CredentialsError,
   InterruptedError,
@@ -206,22 +206,39 @@ describe('per-call options', () => {
   });
 
   it('background calls queue at most BACKGROUND_MAX_AHEAD_MS ahead in the schedule', async () => {
-    const rate = new RateController({ maxRps: { UserList: 10 } });
-    const gw = new CognitoGateway(client, { rate });
-    mock.on(ListUsersCommand).resolves({ Users: [] });
-    mock.on(DescribeUserPoolCommand).resolves({});
-    // Warm the client (credentials, endpoint) so that every call below reaches the limiter now.
-    await gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL }));
-    // Sixteen background calls at 10/s: each reserves only while the schedule is ≤ 250 ms ahead.
-    const bg = Array.from({ length: 16 }, () =>
-      gw.send(new ListUsersCommand({ UserPoolId: POOL }), { background: true }),
-    );
-    await new Promise((r) => setTimeout(r, 100));
-    // A foreground call now gets a slot within ~350 ms, not behind all sixteen (~1.6 s).
-    const t0 = performance.now();
-    await gw.send(new ListUsersCommand({ UserPoolId: POOL }));
-    expect(performance.now() - t0).toBeLessThan(1_000);
-    await Promise.all(bg);
+    // Virtual time: the limiter's clock (performance.now) and its sleeps (setTimeout) move only
+    // when the test advances them, so the wait measured is the schedule's, not the machine's.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      const rate = new RateController({ maxRps: { UserList: 10 } });
+      const gw = new CognitoGateway(client, { rate });
+      mock.on(ListUsersCommand).resolves({ Users: [] });
+      mock.on(DescribeUserPoolCommand).resolves({});
+      // Warm the client (credentials, endpoint) so that every call below reaches the limiter now.
+      await gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL }));
+      // Sixteen background calls at 10/s: each reserves only while the schedule is ≤ 250 ms
+      // ahead.
+      const bg = Array.from({ length: 16 }, () =>
+        gw.send(new ListUsersCommand({ UserPoolId: POOL }), { background: true }),
+      );
+      await vi.advanceTimersByTimeAsync(100);
+      // A foreground call now gets a slot within ~350 ms, not behind all sixteen (~1.6 s).
+      let done = false;
+      const fg = gw.send(new ListUsersCommand({ UserPoolId: POOL })).then(() => (done = true));
+      let waited = 0;
+      while (!done && waited < 5_000) {
+        await vi.advanceTimersByTimeAsync(10);
+        waited += 10;
+      }
+      await fg;
+      expect(waited).toBeGreaterThan(0); // it did queue (the schedule was ahead)
+      expect(waited).toBeLessThanOrEqual(400);
+      await vi.advanceTimersByTimeAsync(3_000);
+      await Promise.all(bg);
+      expect(mock.commandCalls(ListUsersCommand)).toHaveLength(17);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

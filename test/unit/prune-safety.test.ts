@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../../src/core/errors.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
 import { MANIFEST_FILE } from '../../src/snapshot/format.js';
@@ -439,9 +439,14 @@ describe('leases', () => {
     const snap = root.child(s1 ?? '');
     const held = await acquireLease(snap, 'restore', { refreshMs: 20 });
     const first = JSON.parse(root.bytes(`${s1}/${held.key}`)?.toString() ?? '') as LeaseRecord;
-    await new Promise((r) => setTimeout(r, 150));
-    const later = JSON.parse(root.bytes(`${s1}/${held.key}`)?.toString() ?? '') as LeaseRecord;
-    expect(Date.parse(later.expiresAt)).toBeGreaterThan(Date.parse(first.expiresAt));
+    // Refreshed: waited for (the expiry moves on), not assumed after a fixed sleep.
+    await vi.waitFor(
+      () => {
+        const later = JSON.parse(root.bytes(`${s1}/${held.key}`)?.toString() ?? '') as LeaseRecord;
+        expect(Date.parse(later.expiresAt)).toBeGreaterThan(Date.parse(first.expiresAt));
+      },
+      { timeout: 10_000, interval: 10 },
+    );
     const v = await (await SnapshotReader.open(snap)).verify();
     expect(v.problems).toEqual([]);
     expect(v.ok).toBe(true);

@@ -1519,14 +1519,16 @@ describe('building blocks', () => {
     await q.push(3); // queue: 2, 3 (full)
     let fourth = false;
     const p = q.push(4).then(() => (fourth = true));
-    await new Promise((r) => setTimeout(r, 10));
+    // Many turns of the event loop, and still waiting: back-pressure, not slowness.
+    for (let turn = 0; turn < 50; turn++) await new Promise((r) => setImmediate(r));
     expect(fourth).toBe(false);
     release.shift()?.();
     await p;
     expect(fourth).toBe(true);
     const done = q.drained();
     for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 1));
+      // Wait for the worker to take the next item (a condition, not a 1 ms sleep).
+      while (release.length === 0) await new Promise((r) => setImmediate(r));
       release.shift()?.();
     }
     await done;

@@ -72,6 +72,44 @@ describe('retention', () => {
     );
   });
 
+  it('keepDaily N keeps exactly N days, no more', async () => {
+    const root = new MemoryStorage();
+    const paths: string[] = [];
+    for (const iso of [
+      '2026-11-01T03:00:00Z',
+      '2026-11-02T03:00:00Z',
+      '2026-11-03T03:00:00Z',
+      '2026-11-04T03:00:00Z',
+    ])
+      paths.push(await snapshot(root, POOL, iso));
+    const plan = planRetention(await listSnapshots(root), { keepLast: 1, keepDaily: 2 });
+    expect(
+      plan
+        .filter((d) => d.keep)
+        .map((d) => d.path)
+        .sort(),
+    ).toEqual([paths[2], paths[3]].sort());
+    expect(plan.find((d) => d.path === paths[3])?.reasons).toEqual(['last', 'daily']);
+    expect(plan.find((d) => d.path === paths[1])?.reasons).toEqual(['expired']);
+  });
+
+  it('the plan (what --dry-run shows) already keeps a snapshot a live lease holds', async () => {
+    const root = new MemoryStorage();
+    const old = await snapshot(root, POOL, '2026-11-01T00:00:00Z');
+    await snapshot(root, POOL, '2026-11-02T00:00:00Z');
+    const lease = await acquireLease(root.child(old), 'restore');
+    try {
+      const r = await prune(root, { keepLast: 1 }, { dryRun: true });
+      expect(r.decisions.find((d) => d.path === old)).toMatchObject({
+        keep: true,
+        reasons: ['in-use'],
+      });
+      expect(r.decisions.every((d) => d.keep)).toBe(true);
+    } finally {
+      await lease.release();
+    }
+  });
+
   it('deletes nothing on a dry run', async () => {
     const root = new MemoryStorage();
     await snapshot(root, POOL, '2026-11-01T00:00:00Z');
