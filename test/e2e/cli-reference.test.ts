@@ -244,5 +244,15 @@ describe('the CLI never fights its user', () => {
     expect(flag.code).toBe(ExitCode.Usage);
     const badEnv = run(['list', root], { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: 'nope' });
     expect(badEnv.code).toBe(ExitCode.Usage);
+    // Recipients from the environment are checked like the flag's, before anything runs, and
+    // never echoed (a secret key pasted by mistake).
+    const secret = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
+    const badRecipients = run(['backup', '--user-pool-id', 'us-east-1_abcdefghi', '--json'], {
+      COGNITO_VAULT_TO: root,
+      COGNITO_VAULT_ENCRYPT_TO: `age1notakey, ${secret}`,
+    });
+    expect(badRecipients.code).toBe(ExitCode.Usage);
+    expect(`${badRecipients.stdout}${badRecipients.stderr}`).not.toContain(secret);
+    expect(JSON.parse(badRecipients.stdout)).toMatchObject({ error: { exitCode: 2 } });
   });
 });
