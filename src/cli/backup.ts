@@ -83,6 +83,7 @@ export function registerBackup(program: Command): void {
     .addOption(
       new Option('--to <dir|s3://bucket/prefix>', 'where snapshots go')
         .default('./cognito-backups')
+        .env('COGNITO_VAULT_TO')
         .argParser(parseLocationArg('--to')),
     )
     .option(
@@ -99,7 +100,9 @@ export function registerBackup(program: Command): void {
       new Option(
         '--encrypt-to <recipient>',
         'encrypt every data file (users, memberships, settings) to this age X25519 recipient (age1…) before it leaves the process; repeat for several recipients (any one of their identities decrypts)',
-      ).argParser(collectRecipient),
+      )
+        .argParser(collectRecipient)
+        .env('COGNITO_VAULT_ENCRYPT_TO'),
     )
     .option(
       '--resume <snapshot-id|latest>',

@@ -14,10 +14,11 @@ import { parseRecipient } from '../core/age-keys.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
-import { ACCOUNT_ID, parseS3Url, type Storage } from '../storage/storage.js';
+import { parseS3Url, type Storage } from '../storage/storage.js';
 import { renderOptionNames } from './option-flags.js';
 import { beginCommand } from './signals.js';
 import {
+  parseAccountId,
   parseEndpointUrl,
   parseMaxRps,
   parseProfile,
@@ -37,28 +38,60 @@ export interface CommonFlags {
   sseKmsKeyId?: string;
   /** --identity FILE (readers of encrypted snapshots). */
   identity?: string;
+  /** Options whose value came from a COGNITO_VAULT_* variable (set before the action runs). */
+  envSourced?: ReadonlySet<string>;
 }
 
+/**
+ * Defaults an operator sets once (the Lambda reads the same names): each applies when its flag
+ * is not given, and is listed in --help. The owner and the KMS key apply to s3:// locations
+ * only (ignored for a directory, where the flags themselves are an error).
+ */
+export const CLI_ENV = {
+  COGNITO_VAULT_TO: 'snapshot location: backup --to, the ROOT of list and prune',
+  COGNITO_VAULT_EXPECTED_BUCKET_OWNER: '--expected-bucket-owner',
+  COGNITO_VAULT_KMS_KEY_ID: '--sse-kms-key-id',
+  COGNITO_VAULT_ENCRYPT_TO: 'backup --encrypt-to (recipients separated by commas or spaces)',
+} as const;
+
+export const ENV_HELP = `
+Environment (defaults when the flag is not given):
+${Object.entries(CLI_ENV)
+  .map(([k, v]) => `  ${k.padEnd(36)} ${v}`)
+  .join('\n')}
+  AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL*  as for every AWS SDK tool`;
+
+/** The default backup root: COGNITO_VAULT_TO, else ./cognito-backups. */
+export function defaultRoot(): string {
+  const v = process.env.COGNITO_VAULT_TO;
+  return v !== undefined && v.trim() !== '' ? v : './cognito-backups';
+}
+
+/** The exit-code table of --help; README.md's "Exit codes" holds the same text (tested). */
 export const EXIT_CODES_HELP = `
 Exit codes:
   0    success
   1    unexpected failure (a bug, or an AWS error not listed here)
-  2    bad usage or input: unknown flag, malformed or unknown pool id, region mismatch,
-       malformed location (S3://b, s3:/b, s3://, https://…) or flag value, a bad
-       --encrypt-to recipient, an --identity file that cannot be read or is malformed
-  3    snapshot invalid or incomplete (no manifest, checksum mismatch, unknown formatVersion,
-       a record over 4 MiB); encrypted and no --identity, or a wrong one
-  4    target pool incompatible, or not empty without --merge
+  2    bad usage or input: unknown flag, malformed or unknown pool id, --region different
+       from the pool's, malformed location (S3://b, s3:/b, s3://, https://…) or flag value,
+       a bad --encrypt-to recipient, an --identity file that cannot be read or is malformed
+  3    snapshot invalid or incomplete: no manifest, checksum mismatch, unknown
+       formatVersion, a record over 4 MiB, a file that is not JSON; encrypted and no
+       --identity, or none of its keys
+  4    restore target incompatible, or not empty without --merge, or an ARN of another
+       account or Region not mapped
   5    AWS credentials missing, or access denied
-  6    partial restore: some users failed (the report lists them)
+  6    partial restore: some users or pool resources failed (the report lists each)
   7    Cognito endpoint unreachable, or still failing/throttling after every retry
-  8    storage error: an output location is unwritable or cannot be created, the disk is
-       full, a file is missing
+  8    storage error: a snapshot or output location unwritable, unreadable (access denied,
+       KMS, 503 after retries), missing or not creatable, the disk full, a file missing;
+       a snapshot prune could not delete
   9    diff: the snapshot and the pool differ (0: they are the same)
   10   backup --all-pools: some pools or Regions failed, the others were backed up (the
        result lists each)
   130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest
-       (backup --resume finishes it)`;
+       (backup --resume finishes it); a restore continues when run again
+With --json every failure is also {"error": {…}} on stdout, parse errors included.`;
 
 /**
  * Commander's own errors (unknown flag, bad flag value, missing argument) in the tool's format:
@@ -90,11 +123,6 @@ export function addAwsOptions(cmd: Command): Command {
     );
 }
 
-function accountId(v: string): string {
-  if (!ACCOUNT_ID.test(v)) throw new InvalidArgumentError('expected a 12-digit AWS account id');
-  return v;
-}
-
 /** S3 options for every command that reads or writes an s3:// location. */
 export function addStorageOptions(cmd: Command): Command {
   return cmd
@@ -102,11 +130,15 @@ export function addStorageOptions(cmd: Command): Command {
       new Option(
         '--expected-bucket-owner <account>',
         's3:// only: the account that must own the bucket; every S3 request carries it (S3 refuses a bucket owned by anyone else)',
-      ).argParser(accountId),
+      )
+        .argParser(parseAccountId)
+        .env('COGNITO_VAULT_EXPECTED_BUCKET_OWNER'),
     )
-    .option(
-      '--sse-kms-key-id <key>',
-      's3:// only: encrypt the objects written with SSE-KMS under this key (id, ARN or alias)',
+    .addOption(
+      new Option(
+        '--sse-kms-key-id <key>',
+        's3:// only: encrypt the objects written with SSE-KMS under this key (id, ARN or alias)',
+      ).env('COGNITO_VAULT_KMS_KEY_ID'),
     );
 }
 
@@ -152,7 +184,10 @@ export async function loadKeyring(
  * pasted by mistake) to main's one-line error.
  */
 export function collectRecipient(v: string, prev: string[] = []): string[] {
-  return [...new Set([...prev, parseRecipient(v)])];
+  // COGNITO_VAULT_ENCRYPT_TO holds a list; one flag value is one recipient (no separator in it).
+  const given = v.split(/[\s,]+/).filter((r) => r.length > 0);
+  if (given.length === 0) return [...new Set([...prev, parseRecipient(v)])];
+  return [...new Set([...prev, ...given.map((r) => parseRecipient(r))])];
 }
 
 export function addOutputOptions(cmd: Command): Command {
@@ -178,7 +213,7 @@ export function addRateOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--rate-share <share>',
-        'use at most this share (0-1] of each Cognito quota, leaving the rest to your apps',
+        'use at most this share (0-1] of each Cognito quota, leaving the rest to your apps (default 1: the whole quota, backing off on throttling; the Lambda defaults to 0.5)',
       ).argParser(parseShare),
     )
     .addOption(
@@ -225,7 +260,14 @@ export async function makeStorage(
   region?: string,
   what = 'location',
 ): Promise<Storage> {
-  if ((flags.expectedBucketOwner || flags.sseKmsKeyId) && !parseS3Url(location)) {
+  const s3 = Boolean(parseS3Url(location));
+  // A default from the environment applies to s3:// locations only; the flag itself is an error
+  // for a directory.
+  const given = (name: 'expectedBucketOwner' | 'sseKmsKeyId'): string | undefined =>
+    s3 || !flags.envSourced?.has(name) ? flags[name] : undefined;
+  const expectedBucketOwner = given('expectedBucketOwner');
+  const sseKmsKeyId = given('sseKmsKeyId');
+  if ((expectedBucketOwner || sseKmsKeyId) && !s3) {
     throw new UsageError(
       'BAD_FLAG',
       `--expected-bucket-owner and --sse-kms-key-id apply to s3:// locations only, not to ${location}`,
@@ -238,8 +280,8 @@ export async function makeStorage(
       ...(region ? { region } : {}),
       ...(flags.profile ? { profile: flags.profile } : {}),
       ...(flags.endpointUrl ? { s3EndpointUrl: flags.endpointUrl } : {}),
-      ...(flags.expectedBucketOwner ? { expectedBucketOwner: flags.expectedBucketOwner } : {}),
-      ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
+      ...(expectedBucketOwner ? { expectedBucketOwner } : {}),
+      ...(sseKmsKeyId ? { kmsKeyId: sseKmsKeyId } : {}),
     },
     what,
   );

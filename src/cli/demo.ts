@@ -102,6 +102,15 @@ export function registerDemo(program: Command): void {
         say(`  snapshot   ${r.snapshot}`);
         say(`  sub map    ${r.subMap}   (old sub → new sub, for your application's data)`);
         say(`  client map ${r.clientMap}`);
+        // moto implements neither tags, UI customization, log delivery, risk configuration nor
+        // managed login branding reads: it answers them with HTTP 500.
+        const refused = (r.backup.warnings ?? []).filter((w) =>
+          /refused \(HTTP 500\)/.test(w.message),
+        ).length;
+        if (refused)
+          say(
+            `  note       the ${refused} "refused (HTTP 500)" warning(s) above are reads the emulator (moto) does not implement, not failures; on AWS they are captured`,
+          );
         for (const w of r.restore.warnings) say(`  note       ${w}`);
         if (c.settingsNotCompared?.length) {
           say(

@@ -50,12 +50,10 @@ export function registerPolicy(program: Command): void {
     .action((kind: string, flags: PolicyFlags) => {
       if (kind === 'import-role') {
         if (flags.accountId !== undefined && !/^\d{12}$/.test(flags.accountId)) {
-          program.error(
-            `cognito-vault: error: --account-id expects 12 digits, got "${flags.accountId}"`,
-            {
-              exitCode: 2,
-            },
-          );
+          // program.error prints through COMMANDER_OUTPUT, which adds the tool's prefix.
+          program.error(`--account-id expects 12 digits, got "${flags.accountId}"`, {
+            exitCode: 2,
+          });
         }
         const role = importLogsRole({
           ...(flags.region ? { region: flags.region } : {}),
@@ -79,8 +77,7 @@ export function registerPolicy(program: Command): void {
         const policy = iamPolicy(kind, opts);
         process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
       } catch (e) {
-        if (isVaultError(e))
-          program.error(`cognito-vault: error: ${renderOptionNames(e.message)}`, { exitCode: 2 });
+        if (isVaultError(e)) program.error(renderOptionNames(e.message), { exitCode: 2 });
         throw e;
       }
     });

@@ -6,6 +6,7 @@ import {
   addStorageOptions,
   addS3Options,
   type CommonFlags,
+  defaultRoot,
   makeStorage,
   runCommand,
 } from './common.js';
@@ -40,9 +41,9 @@ export function registerPrune(program: Command): void {
     .command('prune')
     .argument(
       '[root]',
-      'backup root: a directory or s3://bucket/prefix',
+      'backup root: a directory or s3://bucket/prefix (default: COGNITO_VAULT_TO, else ./cognito-backups)',
       parseLocationArg('root'),
-      './cognito-backups',
+      defaultRoot(),
     )
     .description(
       'delete old snapshots by a retention policy (per pool); the newest complete snapshot is always kept, unreadable ones and ones in use are never deleted',

@@ -24,6 +24,7 @@ import {
   runCommand,
 } from './common.js';
 import {
+  parseAccountId,
   parseLocalDir,
   parseLocalFile,
   parseLocationArg,
@@ -232,13 +233,18 @@ export function registerRestore(program: Command): void {
       '--allow-foreign-arns',
       'restore ARNs of another account or Region as they are (the preflight otherwise stops, exit 4)',
     )
-    .option(
-      '--target-account <id>',
-      "the target account, to check the snapshot's ARNs before a new pool exists",
+    // Checked as the flags are parsed (exit 2 before the snapshot is read).
+    .addOption(
+      new Option(
+        '--target-account <id>',
+        "the target account, to check the snapshot's ARNs before a new pool exists",
+      ).argParser(parseAccountId),
     )
-    .option(
-      '--federated-users <mode>',
-      'federated (EXTERNAL_PROVIDER) users: skip (default; they come back at their next IdP sign-in, without groups or disabled flag) or precreate (a local profile linked to their IdP identity, with groups and disabled flag)',
+    .addOption(
+      new Option(
+        '--federated-users <mode>',
+        'federated (EXTERNAL_PROVIDER) users: skip (default; they come back at their next IdP sign-in, without groups or disabled flag) or precreate (a local profile linked to their IdP identity, with groups and disabled flag)',
+      ).choices(['skip', 'precreate']),
     )
     .option(
       '--without-triggers',
@@ -276,6 +282,12 @@ export function registerRestore(program: Command): void {
           );
         }
         // Flag values checked before the snapshot is read.
+        if (flags.withoutTriggers && !flags.createPool) {
+          throw new UsageError(
+            'BAD_FLAG',
+            "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
+          );
+        }
         if (flags.legacySubAttribute !== undefined) legacyAttributeName(flags.legacySubAttribute);
         if (flags.domain !== undefined && !DOMAIN_PREFIX.test(flags.domain)) {
           throw new UsageError(

@@ -20,6 +20,12 @@ function nonEmpty(v: string): string {
   return v;
 }
 
+/** A 12-digit AWS account id (--expected-bucket-owner, restore --target-account). */
+export function parseAccountId(v: string): string {
+  if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit AWS account id');
+  return v;
+}
+
 /** An AWS Region name: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, … */
 export const REGION_PATTERN = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 

@@ -87,7 +87,7 @@ export function parseRegionList(value: string, what = opt('regions')): RegionSel
       const shown = printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
       throw new UsageError(
         'UNKNOWN_REGION',
-        `${what}: "${shown}" is not a Region with Cognito user pools (see the README for the list)`,
+        `${what}: "${shown}" is not a Region with Cognito user pools (docs/cli.md lists them)`,
         { region: shown },
       );
     }

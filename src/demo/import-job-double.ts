@@ -29,7 +29,7 @@ import {
  * UserImportInProgressException while a job on the pool is Pending, InProgress or Stopping (the
  * model lists that error on exactly these three operations).
  *
- * Sources: fact sheet §3 ([IMP] = "Importing users into user pools from a CSV file" and its
+ * Sources: the Cognito developer guide ([IMP] = "Importing users into user pools from a CSV file" and its
  * sub-pages "Creating the user import CSV file", "Creating and running the import job",
  * "Viewing the user pool import results in the CloudWatch console" —
  * https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-using-import-tool.html).

@@ -294,7 +294,8 @@ export interface ImportRoleOptions {
  * The IAM role CreateUserImportJob needs (CloudWatchLogsRoleArn): Cognito assumes it to write
  * each job's per-row results to /aws/cognito/userpools/<pool id>/<pool name>. Trust:
  * cognito-idp.amazonaws.com; permissions: the four CloudWatch Logs actions the import guide
- * lists, on the /aws/cognito/ log groups (fact sheet §3.2). The restore policy's
+ * lists, on the /aws/cognito/ log groups
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-using-import-tool-cli-cloudwatch-iam-role.html). The restore policy's
  * PassRolesToCognito statement lets the restore hand this role over.
  */
 export function importLogsRole(opts: ImportRoleOptions = {}): {

@@ -11,8 +11,7 @@ export { isCognitoOwnedAttribute } from './user-record.js';
 /**
  * Cognito's CSV user-import format (CreateUserImportJob), written from a snapshot's users.
  *
- * Sources: the fact sheet /work/shared/reference/cognito-facts.md §3 ([IMP]: "Creating the user
- * import CSV file", https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-using-import-tool-csv-header.html).
+ * Source: [IMP] = "Creating the user import CSV file" in the Cognito developer guide, https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-using-import-tool-csv-header.html).
  *
  * The format is NOT RFC 4180: values are never quoted ("Attribute values that are strings should
  * not be in quotation marks"), and a comma inside a value is written `\,`. csv-stringify cannot

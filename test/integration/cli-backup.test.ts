@@ -237,12 +237,18 @@ describe('cognito-vault backup (built CLI, moto)', () => {
     expect(out.snapshots[0]).toMatchObject({
       userPoolId: seed.userPoolId,
       complete: true,
+      state: 'complete',
       users: POOL_USERS,
+      poolName: expect.any(String),
+      bytes: expect.any(Number),
     });
     const t = await cli(['list', to]);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(
-      new RegExp(`^complete\\s+\\S+${seed.userPoolId}/\\S+\\s+${POOL_USERS} users`),
+      // state, path, pool name, users, size
+      new RegExp(
+        `^complete\\s+\\S+${seed.userPoolId}/\\S+\\s+"[^"]*"\\s+${POOL_USERS} users\\s+[\\d.]+ [kMG]?B`,
+      ),
     );
   });
 
@@ -417,7 +423,12 @@ describe('interrupted backups leave an incomplete snapshot, never a complete-loo
     const listed = (JSON.parse(list.stdout) as { snapshots: Record<string, unknown>[] }).snapshots;
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ complete: false, problem: 'no manifest (incomplete)' });
-    expect((await cli(['list', to])).stdout).toMatch(/^INCOMPLETE\s/);
+    // With completion records (progress/plan.json) `backup --resume` finishes it.
+    const resumable = existsSync(path.join(snaps[0] ?? '', 'progress', 'plan.json'));
+    expect(listed[0]).toMatchObject({ state: resumable ? 'resumable' : 'incomplete' });
+    expect((await cli(['list', to])).stdout).toMatch(
+      resumable ? /^RESUMABLE\s.*backup --resume/ : /^INCOMPLETE\s/,
+    );
 
     const v = await cli(['verify', snaps[0] ?? '', '--json']);
     expect(v.code).toBe(3);

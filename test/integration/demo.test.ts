@@ -76,6 +76,18 @@ describe('cognito-vault demo', () => {
     });
   });
 
+  it('reads as a success: the emulator\'s "refused (HTTP 500)" reads are explained in one line', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-demo-'));
+    dirs.push(dir);
+    const r = await run(['demo', '--users', '30', '--groups', '2', '--dir', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const refused = `${r.stdout}\n${r.stderr}`.match(/^warning: .*refused \(HTTP 500\)/gm) ?? [];
+    expect(refused.length).toBeGreaterThan(0);
+    const note = r.stdout.split('\n').filter((l) => /emulator \(moto\) does not implement/.test(l));
+    expect(note).toHaveLength(1);
+    expect(note[0]).toContain(`the ${refused.length} "refused (HTTP 500)" warning(s) above`);
+  });
+
   it('names the missing emulator program in one line when moto_server is not installed', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-demo-'));
     dirs.push(dir);

@@ -36,6 +36,8 @@ beforeAll(async () => {
     target: fixture.moto.endpoint,
     bucketRegions: regions,
     mode: 'redirect',
+    // The backup account owns the disaster-recovery bucket (moto's account id).
+    bucketOwners: { 'vault-west': '123456789012' },
   });
   // The buckets are created in their Regions directly on moto.
   for (const [Bucket, region] of Object.entries(regions)) {
@@ -203,14 +205,31 @@ describe('every command with the bucket in another Region than the pool', () => 
       expect(after.stdout).not.toContain(backups[0]);
       expect(after.stdout).toContain(backups[1]);
 
+      // Another account's bucket (or a wrong owner id): S3 refuses, exit 8, never read.
+      for (const cmd of [
+        ['list', root],
+        ['verify', snap],
+      ]) {
+        const denied = await runCli([
+          ...cmd,
+          '--endpoint-url',
+          proxy.endpoint,
+          '--expected-bucket-owner',
+          '999999999999',
+        ]);
+        expect(denied.code, denied.stderr).toBe(8);
+        expect(denied.stderr).toMatch(/access denied/);
+      }
+
       // Every S3 request that reached the bucket was signed for its Region; each command paid
       // at most one refused request (its HeadBucket) for finding it.
       const west = proxy.forwarded.filter((f) => f.bucket === 'vault-west');
       expect(west.length).toBeGreaterThan(10);
       expect(west.every((f) => f.signedRegion === 'us-west-2')).toBe(true);
-      const refused = proxy.refused.filter((f) => f.bucket === 'vault-west');
+      const refused = proxy.refused.filter((f) => f.bucket === 'vault-west' && f.status !== 403);
       expect(refused.every((f) => f.method === 'HEAD')).toBe(true);
-      expect(refused.length).toBeLessThanOrEqual(8);
+      // 10 commands: backup ×2, list ×2, verify, diff, restore, prune, and the two refused.
+      expect(refused.length).toBeLessThanOrEqual(10);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

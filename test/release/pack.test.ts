@@ -80,7 +80,12 @@ describe('npm pack → install → use', () => {
       'dist/cdk/index.js',
       'dist/cdk/index.d.ts',
       'dist/lambda-bundle/index.mjs',
+      // The documents README.md links to.
       'docs/format.md',
+      'docs/cli.md',
+      'docs/deploy.md',
+      'docs/library.md',
+      'docs/restore.md',
     ])
       expect(files).toContain(f);
     expect(files.filter((f) => /(^|\/)(test|tests|bench|src|node_modules)\//.test(f))).toEqual([]);

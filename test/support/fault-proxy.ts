@@ -36,7 +36,9 @@ export function operationOf(req: http.IncomingMessage): string {
     case 'POST':
       return 's3:put';
     case 'HEAD':
-      return 's3:exists';
+      // HeadBucket (the storage's look-up of the bucket's Region) is authorized by
+      // s3:ListBucket, like a listing; HeadObject by s3:GetObject (exists).
+      return objectKey ? 's3:exists' : 's3:list';
     case 'DELETE':
       return 's3:delete';
     default:

@@ -32,6 +32,13 @@ import type { AddressInfo } from 'node:net';
  *   (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html, which
  *   recommends HeadBucket for Region discovery).
  *
+ * Cross-account: each bucket of `bucketOwners` belongs to that account. A request carrying
+ * `x-amz-expected-bucket-owner` with another account is refused with 403 AccessDenied ("If the
+ * bucket is owned by a different account, the request fails with the HTTP status code 403
+ * Forbidden (access denied)",
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html), after the
+ * Region check; moto does not check the header at all.
+ *
  * Correctly signed requests, requests for other buckets and non-S3 requests (Cognito's
  * X-Amz-Target calls) are forwarded unchanged. A refused request's body is read to its end
  * first (S3 answers after the headers; a client that sent the body sees the answer).
@@ -46,6 +53,8 @@ export interface S3RegionProxyOptions {
   /** Bucket → the Region it lives in. */
   bucketRegions: Record<string, string>;
   mode: 'redirect' | 'malformed';
+  /** Bucket → the 12-digit account that owns it. */
+  bucketOwners?: Record<string, string>;
 }
 
 export interface RefusedRequest {
@@ -140,6 +149,29 @@ export async function startS3RegionProxy(opts: S3RegionProxyOptions): Promise<S3
           ...headers,
           'content-type': 'application/xml',
           'content-length': String(Buffer.byteLength(body)),
+        });
+        res.end(body);
+        return;
+      }
+      const owner = opts.bucketOwners?.[bucket];
+      const expected = req.headers['x-amz-expected-bucket-owner'];
+      if (scope?.service === 's3' && owner !== undefined && expected && expected !== owner) {
+        refused.push({ method: req.method ?? '', bucket, signedRegion: scope.region, status: 403 });
+        if (req.method === 'HEAD') {
+          res.writeHead(403, { server: 'AmazonS3' });
+          res.end();
+          return;
+        }
+        const body = xmlError({
+          Code: 'AccessDenied',
+          Message: 'Access Denied',
+          RequestId: randomBytes(8).toString('hex').toUpperCase(),
+          HostId: randomBytes(24).toString('base64'),
+        });
+        res.writeHead(403, {
+          'content-type': 'application/xml',
+          'content-length': String(Buffer.byteLength(body)),
+          server: 'AmazonS3',
         });
         res.end(body);
         return;

@@ -117,7 +117,7 @@ export function parseLogMessage(
 
 /**
  * Whether a StartUserImportJob/CreateUserImportJob error means "another import job is active
- * in the account" ("Only one import job can be active at a time per account" [IMP]). The API
+ * in the account" ("Only one import job can be active at a time per account", the Cognito import guide). The API
  * reference models no dedicated exception: Cognito answers LimitExceededException or
  * PreconditionNotMetException, or InvalidParameterException naming the running job.
  */
