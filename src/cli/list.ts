@@ -14,6 +14,7 @@ const LABEL = {
   incomplete: 'INCOMPLETE    ',
   unreadable: 'UNREADABLE    ',
   'unknown-format': 'UNKNOWN-FORMAT',
+  damaged: 'DAMAGED       ',
 } as const;
 
 export function registerList(program: Command): void {
@@ -26,7 +27,7 @@ export function registerList(program: Command): void {
       './cognito-backups',
     )
     .description(
-      'list the snapshots under a backup root: complete, incomplete, unreadable or of an unknown format, and why',
+      'list the snapshots under a backup root: complete, incomplete, damaged, unreadable or of an unknown format, and why',
     );
   addS3Options(cmd);
   addOutputOptions(cmd);
@@ -51,7 +52,7 @@ export function registerList(program: Command): void {
             complete: s.complete,
             bytes: s.bytes,
             ...(s.lastActivity ? { lastActivity: s.lastActivity.toISOString() } : {}),
-            ...(s.manifest
+            ...(s.manifest && s.status === 'complete'
               ? { users: s.manifest.counts.users, finishedAt: s.manifest.finishedAt }
               : {}),
             ...(s.formatVersion !== undefined ? { formatVersion: s.formatVersion } : {}),
