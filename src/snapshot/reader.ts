@@ -23,6 +23,7 @@ import {
   FORMAT_VERSIONS,
   Manifest,
   MANIFEST_FILE,
+  RESERVED_DIRS,
   structuralProblems,
 } from './format.js';
 import { PassThrough } from 'node:stream';
@@ -114,7 +115,9 @@ export class SnapshotReader {
       }
       throw e;
     }
-    return new SnapshotReader(storage, parseManifest(text, storage.location), opts.keyring);
+    const manifest = parseManifest(text, storage.location);
+    await assertNoLinkedDirs(storage);
+    return new SnapshotReader(storage, manifest, opts.keyring);
   }
 
   /** True when the snapshot's files are encrypted (format version 2). */
@@ -370,6 +373,26 @@ export class SnapshotReader {
           problems: v.problems.length,
         },
       );
+    }
+  }
+}
+
+/**
+ * A snapshot whose `locks/` or `progress/` is a symbolic link (planted: the tool never makes
+ * one) is refused at open (exit 3), by every reader, whether or not it would write there.
+ */
+async function assertNoLinkedDirs(storage: Storage): Promise<void> {
+  for (const dir of RESERVED_DIRS) {
+    try {
+      for await (const _ of storage.list(dir)) break;
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED')
+        throw new SnapshotInvalidError(
+          `${storage.location}: ${dir}/ is a symbolic link (or lies under one); a snapshot holds no links`,
+          [`${dir}/ is a symbolic link`],
+          { location: storage.location },
+        );
+      throw e;
     }
   }
 }
