@@ -289,18 +289,21 @@ export function gunzipBounded(source: Readable, maxBytes: number): Readable {
       counted.removeAllListeners('data');
       counted.removeAllListeners('end');
     };
+    const done = (): void => {
+      rest();
+      if (finished) return;
+      finished = true;
+      out.end();
+    };
+    // Usually the source has ended already (zlib ends after its input did).
+    if (counted.readableEnded) return done();
     counted.on('data', (c: Buffer) => {
       if (c.length > 0) {
         rest();
         fail(new TrailingBytesError());
       }
     });
-    counted.on('end', () => {
-      rest();
-      if (finished) return;
-      finished = true;
-      out.end();
-    });
+    counted.on('end', done);
     counted.resume();
   });
   source.pipe(counted).pipe(gunzip);

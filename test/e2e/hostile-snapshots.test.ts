@@ -189,7 +189,7 @@ async function replaceVouched(
 }
 
 function usersPart(m: Manifest): FileEntry {
-  const f = m.files.find((x) => x.kind === 'users');
+  const f = m.files.find((x) => x.kind === 'users' && x.records > 0);
   if (!f) throw new Error('no users part in the snapshot');
   return f;
 }

@@ -62,7 +62,7 @@ describe('gzip: trailing bytes and inflate bound', () => {
     const gz = gzipSync(Buffer.from('{"a":1}\n'));
     for (const tail of [Buffer.alloc(1 << 20), Buffer.from('x')]) {
       await expect(collect(gunzipBounded(Readable.from([gz, tail]), 1 << 20))).rejects.toThrow(
-        /bytes follow the end of the gzip data|incorrect header/,
+        /bytes follow the end of the gzip data|incorrect header|unexpected end of file/,
       );
     }
     expect((await collect(gunzipBounded(Readable.from([gz]), 100))).toString()).toBe('{"a":1}\n');
