@@ -59,7 +59,7 @@ export function completenessProblems(
   stored: ReadonlyMap<string, number>,
   now: Date,
 ): string[] {
-  const problems = structuralProblems(m, now);
+  const problems = structuralProblems(m, now, { requireDocuments: true });
   for (const f of m.files) {
     const bytes = stored.get(f.path);
     if (bytes === undefined) problems.push(`${f.path}: missing (or not a regular file)`);

@@ -214,13 +214,17 @@ export const RESERVED_DIRS = ['locks', 'progress'] as const;
 export const CLOCK_SKEW_MS = 60 * 60_000;
 
 /**
- * What is wrong with a manifest's structure, from the manifest alone: a required document
- * missing, a document listed twice, a path listed twice or in a reserved directory, counts that
+ * What is wrong with a manifest's structure, from the manifest alone: (with `requireDocuments`,
+ * as list and prune check it) a required document missing, a document listed twice, a path listed twice or in a reserved directory, counts that
  * do not match the files' records, a finish before the start, and (given `now`) dates in the
  * future beyond CLOCK_SKEW_MS. Empty when none. Verify reports these; list and prune count a
  * snapshot for retention only when there are none (and every file is stored at its size).
  */
-export function structuralProblems(m: Manifest, now?: Date): string[] {
+export function structuralProblems(
+  m: Manifest,
+  now?: Date,
+  opts: { requireDocuments?: boolean } = {},
+): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const f of m.files) {
@@ -232,7 +236,8 @@ export function structuralProblems(m: Manifest, now?: Date): string[] {
   for (const kind of FileKind.options) {
     const n = m.files.filter((f) => f.kind === kind).length;
     if (ENCODING_OF[kind] === 'json' && n > 1) problems.push(`${kind}: ${n} documents listed`);
-    if (REQUIRED_DOCUMENTS.includes(kind) && n === 0) problems.push(`${kind}: document missing`);
+    if (opts.requireDocuments && REQUIRED_DOCUMENTS.includes(kind) && n === 0)
+      problems.push(`${kind}: document missing`);
   }
   const records = (kind: FileKind): number =>
     m.files.filter((f) => f.kind === kind).reduce((n, f) => n + f.records, 0);

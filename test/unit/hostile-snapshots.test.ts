@@ -259,9 +259,11 @@ describe('retention counts only structurally complete snapshots', () => {
     const plan = planRetention(listed, { keepLast: 2 }, { now });
     expect(plan.every((d) => d.keep)).toBe(true);
     expect(plan.find((d) => d.snapshotId === forgedId)?.reasons).toEqual(['damaged']);
-    expect(structuralProblems(Manifest.parse({ ...m, files: [] }), now).join()).toMatch(
-      /pool: document missing/,
-    );
+    expect(
+      structuralProblems(Manifest.parse({ ...m, files: [] }), now, {
+        requireDocuments: true,
+      }).join(),
+    ).toMatch(/pool: document missing/);
     void a;
   });
 });
