@@ -617,6 +617,7 @@ describe('no surprise bill', () => {
     m2.counts.users = n;
     await writeManifest(snap, m2);
     const state = w('state', 'mau');
+    await mkdir(w('cwd-mau'), { recursive: true });
     const before = await poolState();
     proxy.calls.clear();
     const stop = await run(
