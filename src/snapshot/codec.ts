@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { SnapshotInvalidError, StorageError } from '../core/errors.js';
+import { SnapshotInvalidError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 
 /** Passes bytes through while computing their sha256 and length. */
@@ -160,8 +160,8 @@ export async function readSmallObject(
       `${key} longer than ${maxBytes} bytes`,
     ]);
   }
-  if (!s && !(await storage.exists(key)))
-    throw new StorageError('NOT_FOUND', `${what} does not exist`, { key });
+  // No stat (absent, or a link the storage will not follow): `get` says which, and the read
+  // is still bounded.
   return readBounded(await storage.get(key), maxBytes, what);
 }
 

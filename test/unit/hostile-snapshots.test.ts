@@ -222,6 +222,19 @@ describe('local storage never follows a link below its root', () => {
     });
   });
 
+  it('a manifest that is a symbolic link is refused (exit 3), never read through', async () => {
+    await withDir(async (dir) => {
+      const s = new MemoryStorage();
+      const snap = await tinySnapshot(s, 'us-east-1_H', '2026-11-01T00:00:00Z');
+      await writeFile(path.join(dir, 'elsewhere.json'), s.bytes(`${snap}/manifest.json`) as Buffer);
+      await mkdir(path.join(dir, 'snap'));
+      await symlink(path.join(dir, 'elsewhere.json'), path.join(dir, 'snap', 'manifest.json'));
+      await expect(
+        SnapshotReader.open(new LocalDirStorage(path.join(dir, 'snap'))),
+      ).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/symbolic link/) });
+    });
+  });
+
   it('a 2 GiB sparse manifest is refused by its size, unread', async () => {
     await withDir(async (dir) => {
       await writeFile(path.join(dir, 'manifest.json'), '');
