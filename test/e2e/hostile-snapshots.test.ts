@@ -89,6 +89,7 @@ interface Result {
   stdout: string;
   stderr: string;
   rssKb: number;
+  ms: number;
 }
 
 /** The CLI under /usr/bin/time (peak RSS), through the counting proxy. */
@@ -100,6 +101,7 @@ function run(args: string[], cwd: string): Promise<Result> {
   });
   let stdout = '';
   let stderr = '';
+  const t0 = performance.now();
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), RUN_MS);
@@ -113,7 +115,7 @@ function run(args: string[], cwd: string): Promise<Result> {
         /(Command exited with non-zero status \d+\n)?CV_MAXRSS_KB=\d+\s*$/,
         '',
       );
-      resolve({ code, stdout, stderr, rssKb });
+      resolve({ code, stdout, stderr, rssKb, ms: performance.now() - t0 });
     });
   });
 }
@@ -317,6 +319,11 @@ async function attack(name: string, h: Hostile): Promise<Record<Command, Result>
     expect(await readdir(cwd), where).toEqual([]);
   }
   expect(await poolState()).toBe(poolsBefore);
+  const peak = Math.max(...Object.values(results).map((r) => r.rssKb));
+  const slowest = Math.max(...Object.values(results).map((r) => r.ms));
+  console.log(
+    `${name}: peak RSS ${Math.round(peak / 1024)} MiB, slowest command ${Math.round(slowest)} ms`,
+  );
   for (const s of h.survives ?? [h.snap])
     expect(existsSync(path.join(s, 'manifest.json')), s).toBe(true);
   return results;
