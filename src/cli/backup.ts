@@ -12,6 +12,7 @@ import {
   type CommonFlags,
   makeGateway,
   makeOutputStorage,
+  oneLine,
   runCommand,
   withFlagNames,
 } from './common.js';
@@ -285,13 +286,13 @@ function renderAllPools(
     if (p.ok) renderPool(summary(p.result), say);
     else
       process.stderr.write(
-        `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${renderOptionNames(p.error.message)} [${p.error.code}, exit ${p.error.exitCode}]\n`,
+        `cognito-vault: ${p.userPoolId} (${p.region}) failed: ${oneLine(p.error.message)} [${p.error.code}, exit ${p.error.exitCode}]\n`,
       );
   }
   for (const r of regions) {
     if (r.status === 'failed' && r.error)
       process.stderr.write(
-        `cognito-vault: ${r.region} failed: ${renderOptionNames(r.error.message)} [${r.error.code}, exit ${r.error.exitCode}]\n`,
+        `cognito-vault: ${r.region} failed: ${oneLine(r.error.message)} [${r.error.code}, exit ${r.error.exitCode}]\n`,
       );
     if (r.status === 'skipped') say(`skipped ${r.region}: ${r.reason ?? ''}`);
   }

@@ -15,6 +15,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import type { QuotaCategory } from '../cognito/quotas.js';
 import type { RateOptions } from '../cognito/rate.js';
 import { parseS3Url, type Storage } from '../storage/storage.js';
+import { forTerminal, jsonForTerminal } from '../core/terminal.js';
 import { renderOptionNames } from './option-flags.js';
 import { beginCommand } from './signals.js';
 import {
@@ -336,8 +337,10 @@ export async function runCommand<R>(
   const { createProgressRenderer } = await import('./progress.js');
   const renderer = createProgressRenderer({ json, quiet: Boolean(flags.quiet) });
   // Engine messages name options ("`mapArns`"); everything printed shows their flags instead.
+  // Lines may quote names and paths from a snapshot or from Cognito: control characters are
+  // escaped (forTerminal), whatever the line holds.
   const say = (line: string): void => {
-    (json ? process.stderr : process.stdout).write(`${renderOptionNames(line)}\n`);
+    (json ? process.stderr : process.stdout).write(`${forTerminal(renderOptionNames(line))}\n`);
   };
   const progress: ProgressListener = (e) => renderer.listener(withFlagNames(e));
   try {
@@ -351,7 +354,7 @@ export async function runCommand<R>(
     renderer.stop();
     if (json)
       process.stdout.write(
-        `${renderOptionNames(JSON.stringify(opts.json ? opts.json(result) : result, null, 2))}\n`,
+        `${jsonForTerminal(renderOptionNames(JSON.stringify(opts.json ? opts.json(result) : result, null, 2)))}\n`,
       );
     else render(result, say);
     process.exitCode = opts.exitCode?.(result) ?? ExitCode.Ok;
@@ -361,7 +364,7 @@ export async function runCommand<R>(
     process.stderr.write(`cognito-vault: error: ${oneLine(err.message)}\n`);
     if (json) {
       const error = { ...err.toJSON(), message: renderOptionNames(err.message) };
-      process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(JSON.stringify({ error }, null, 2))}\n`);
     }
     if (process.env.COGNITO_VAULT_DEBUG && e instanceof Error)
       process.stderr.write(`${e.stack ?? ''}\n`);
@@ -382,7 +385,7 @@ export async function runCommand<R>(
  * a JSON parser's is dropped (it quotes the text it failed on, which may be personal data).
  */
 export function oneLine(message: string): string {
-  return renderOptionNames(message).replace(/\s*\n\s*/g, '; ');
+  return forTerminal(renderOptionNames(message).replace(/\s*\n\s*/g, '; '));
 }
 
 function unexpectedMessage(e: unknown): string {
@@ -406,9 +409,10 @@ function toCliError(e: unknown, aborted: boolean, interrupted = 'interrupted'): 
 
 /** A progress event as printed: engine messages name options; the CLI shows their flags. */
 export function withFlagNames<E extends { type: string }>(e: E): E {
+  // Messages and details may quote names from a snapshot or Cognito: escaped for the terminal.
   if (e.type === 'warning' && 'message' in e && typeof e.message === 'string')
-    return { ...e, message: renderOptionNames(e.message) };
+    return { ...e, message: forTerminal(renderOptionNames(e.message)) };
   if (e.type === 'phase' && 'detail' in e && typeof e.detail === 'string')
-    return { ...e, detail: renderOptionNames(e.detail) };
+    return { ...e, detail: forTerminal(renderOptionNames(e.detail)) };
   return e;
 }

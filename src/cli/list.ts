@@ -12,7 +12,8 @@ import {
 import { parseLocationArg } from './validate.js';
 
 /** What `list` says of a snapshot: the catalog's status, with `resumable` split off incomplete. */
-type ListedState = 'complete' | 'incomplete' | 'resumable' | 'unreadable' | 'unknown-format';
+type ListedState =
+  'complete' | 'incomplete' | 'resumable' | 'damaged' | 'unreadable' | 'unknown-format';
 
 const LABEL: Record<ListedState, string> = {
   complete: 'complete',
@@ -20,6 +21,7 @@ const LABEL: Record<ListedState, string> = {
   resumable: 'RESUMABLE',
   unreadable: 'UNREADABLE',
   'unknown-format': 'UNKNOWN-FORMAT',
+  damaged: 'DAMAGED',
 };
 
 /** 1234567 → "1.2 MB". */
@@ -44,7 +46,7 @@ export function registerList(program: Command): void {
       defaultRoot(),
     )
     .description(
-      'list the snapshots under a backup root: complete, incomplete, unreadable or of an unknown format, and why',
+      'list the snapshots under a backup root: complete, incomplete, damaged, unreadable or of an unknown format, and why',
     );
   addS3Options(cmd);
   addOutputOptions(cmd);
@@ -103,7 +105,7 @@ export function registerList(program: Command): void {
             complete: s.complete,
             bytes: s.bytes,
             ...(s.lastActivity ? { lastActivity: s.lastActivity.toISOString() } : {}),
-            ...(s.manifest
+            ...(s.manifest && s.status === 'complete'
               ? {
                   poolName: s.manifest.userPool.name,
                   users: s.manifest.counts.users,

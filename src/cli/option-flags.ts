@@ -11,6 +11,8 @@ export const OPTION_FLAGS: Record<OptionName, string> = {
   legacySubAttribute: '--legacy-sub-attribute',
   usersPath: '--users',
   importLogsRoleArn: '--import-logs-role-arn',
+  acceptMauCost: '--accept-mau-cost',
+  dryRun: '--dry-run',
   stateDir: '--state-dir',
   domain: '--domain',
   webauthnRpId: '--webauthn-rp-id',

@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { RegionProgressEvent } from '../backup/regions.js';
 import type { ProgressEvent, ProgressListener } from '../core/progress.js';
+import { forTerminal, jsonForTerminal } from '../core/terminal.js';
 
 export interface Renderer {
   listener: ProgressListener;
@@ -23,7 +24,7 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
           if (now - last < 250) return;
           last = now;
         }
-        process.stderr.write(`${JSON.stringify({ progress: e })}\n`);
+        process.stderr.write(`${jsonForTerminal(JSON.stringify({ progress: e }))}\n`);
       },
       stop: () => undefined,
     };
@@ -32,8 +33,8 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
     return {
       listener: (e) => {
         if (e.type === 'phase')
-          process.stderr.write(`… ${e.phase}${e.detail ? `: ${e.detail}` : ''}\n`);
-        if (e.type === 'warning') process.stderr.write(`warning: ${e.message}\n`);
+          process.stderr.write(`… ${e.phase}${e.detail ? `: ${forTerminal(e.detail)}` : ''}\n`);
+        if (e.type === 'warning') process.stderr.write(`warning: ${forTerminal(e.message)}\n`);
       },
       stop: () => undefined,
     };
@@ -79,7 +80,7 @@ export function createProgressRenderer(opts: { json: boolean; quiet: boolean }):
         case 'warning':
           if (active) bar.stop();
           active = false;
-          process.stderr.write(`warning: ${e.message}\n`);
+          process.stderr.write(`warning: ${forTerminal(e.message)}\n`);
           break;
       }
     },
@@ -116,14 +117,14 @@ export function createRegionalRenderer(opts: { json: boolean; quiet: boolean }):
         if (e.type === 'users' || e.type === 'memberships') {
           if (!counterDue(`${e.region} ${e.userPoolId ?? ''}`, 250)) return;
         }
-        process.stderr.write(`${JSON.stringify({ progress: e })}\n`);
+        process.stderr.write(`${jsonForTerminal(JSON.stringify({ progress: e }))}\n`);
       },
       stop: () => undefined,
     };
   }
   const line = (e: RegionProgressEvent, text: string): void => {
     const where = e.userPoolId ? `${e.region} ${e.userPoolId}` : e.region;
-    process.stderr.write(`[${where}] ${text}\n`);
+    process.stderr.write(`[${where}] ${forTerminal(text)}\n`);
   };
   return {
     listener: (e) => {

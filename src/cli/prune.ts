@@ -8,9 +8,9 @@ import {
   type CommonFlags,
   defaultRoot,
   makeStorage,
+  oneLine,
   runCommand,
 } from './common.js';
-import { renderOptionNames } from './option-flags.js';
 import { parseLocationArg, parsePoolId } from './validate.js';
 
 interface PruneFlags extends CommonFlags {
@@ -103,7 +103,8 @@ export function registerPrune(program: Command): void {
           deleted: r.decisions.filter((d) => !d.keep && !failed.has(d.path)),
           /** Kept because nobody can tell what they are, or never deletable: reported with why. */
           unreadable: r.decisions.filter(
-            (d) => d.status === 'unreadable' || d.status === 'unknown-format',
+            (d) =>
+              d.status === 'unreadable' || d.status === 'unknown-format' || d.status === 'damaged',
           ),
           failed: r.errors,
           deletedObjects: r.deletedObjects,
@@ -118,11 +119,11 @@ export function registerPrune(program: Command): void {
         for (const f of r.failed) say(`FAILED        ${f.path}  (${f.message})`);
         if (r.failed[0])
           process.stderr.write(
-            `cognito-vault: error: ${r.failed.length} snapshot(s) could not be deleted: ${renderOptionNames(r.failed[0].message)}\n`,
+            `cognito-vault: error: ${r.failed.length} snapshot(s) could not be deleted: ${oneLine(r.failed[0].message)}\n`,
           );
         say(
           `${r.deleted.length} snapshot(s) ${r.dryRun ? 'would be deleted' : 'deleted'}, ${r.kept.length} kept` +
-            `${r.unreadable.length ? ` (${r.unreadable.length} unreadable or of an unknown format: never deleted)` : ''}` +
+            `${r.unreadable.length ? ` (${r.unreadable.length} damaged, unreadable or of an unknown format: never deleted)` : ''}` +
             `${r.failed.length ? `, ${r.failed.length} could not be deleted` : ''} under ${r.root}`,
         );
       },

@@ -46,6 +46,7 @@ interface RestoreFlags extends CommonFlags {
   passwordState?: string;
   users?: string;
   importLogsRoleArn?: string;
+  acceptMauCost?: boolean;
   webauthnRpId?: string;
   mapArns?: string;
   allowForeignArns?: boolean;
@@ -58,7 +59,10 @@ const RESTORE_HELP = `
 No message is sent to anyone (MessageAction SUPPRESS). --users auto (default) imports every
 user a CSV import job can take (RESET_REQUIRED, "forgot password" works, no MAU; needs
 --import-logs-role-arn, see \`cognito-vault policy import-role\`) and creates the rest with
-AdminCreateUser; without the role every user is created. Created users who could sign in come
+AdminCreateUser; without the role every user is created, each billed as a monthly active user
+(MAU): above 10,000 such users restore stops in preflight (exit 4, nothing written) unless
+--import-logs-role-arn, --users admin-create or --accept-mau-cost (--dry-run shows an estimate
+of the cost at list prices). Created users who could sign in come
 back CONFIRMED with a random password nobody knows (--password-state force-change:
 FORCE_CHANGE_PASSWORD, as before). Passwords, TOTP secrets, devices and subs cannot be
 restored: see docs/restore.md.
@@ -220,6 +224,10 @@ export function registerRestore(program: Command): void {
     .option(
       '--import-logs-role-arn <arn>',
       "IAM role Cognito writes the import jobs' CloudWatch Logs with (`cognito-vault policy import-role`)",
+    )
+    .option(
+      '--accept-mau-cost',
+      'go ahead although more than 10,000 users would be created with AdminCreateUser, each billed as a monthly active user (without it such a restore stops in preflight, exit 4)',
     )
     .option(
       '--webauthn-rp-id <id>',
@@ -388,6 +396,7 @@ export function registerRestore(program: Command): void {
               ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
               : {}),
             usersPath,
+            ...(flags.acceptMauCost ? { acceptMauCost: true } : {}),
             ...(flags.importLogsRoleArn
               ? {
                   importLogsRoleArn: flags.importLogsRoleArn,

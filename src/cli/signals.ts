@@ -1,3 +1,4 @@
+import { forTerminal } from '../core/terminal.js';
 import { ExitCode, InterruptedError } from '../core/errors.js';
 
 /**
@@ -27,7 +28,7 @@ let signals = 0;
 
 function exitInterrupted(message: string, json: boolean): never {
   const err = new InterruptedError(message);
-  process.stderr.write(`cognito-vault: error: ${err.message}\n`);
+  process.stderr.write(`cognito-vault: error: ${forTerminal(err.message)}\n`);
   if (json) process.stdout.write(`${JSON.stringify({ error: err.toJSON() }, null, 2)}\n`);
   process.exit(ExitCode.Interrupted);
 }

@@ -16,6 +16,8 @@ export const OPTION_NAMES = [
   'legacySubAttribute',
   'usersPath',
   'importLogsRoleArn',
+  'acceptMauCost',
+  'dryRun',
   'stateDir',
   'domain',
   'webauthnRpId',

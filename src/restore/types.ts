@@ -144,6 +144,14 @@ export interface RestoreOptions {
   usersPath?: UsersPath;
   /** CloudWatchLogsRoleArn for CreateUserImportJob (required by the import-job path). */
   importLogsRoleArn?: string;
+  /**
+   * Go ahead although more than `mauCostThreshold` users would be written with admin
+   * operations (each billed as a monthly active user). Without it, `usersPath` `auto` and no
+   * `importLogsRoleArn`, such a restore stops in preflight (exit 4, nothing written).
+   */
+  acceptMauCost?: boolean;
+  /** The MAU gate's threshold (default 10,000 users written with admin operations). */
+  mauCostThreshold?: number;
   /** Reads the import jobs' CloudWatch Logs streams (per-row results). */
   importLogs?: ImportLogReader;
   /** Override the pre-signed URL upload (tests). */

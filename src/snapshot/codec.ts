@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { SnapshotInvalidError } from '../core/errors.js';
+import type { Storage } from '../storage/storage.js';
 
 /** Passes bytes through while computing their sha256 and length. */
 export class DigestStream extends Transform {
@@ -38,12 +39,19 @@ export async function* encodeJsonLines<T>(
   if (buf) yield buf;
 }
 
-/** A gzip'd JSON Lines byte stream of `records`. */
+/** A gzip'd JSON Lines byte stream of `records`; `counter.bytes` counts the bytes before gzip. */
 export function gzipJsonLines<T>(
   records: AsyncIterable<T> | Iterable<T>,
-  counter: { records: number },
+  counter: { records: number; bytes?: number },
 ): Readable {
-  const source = Readable.from(encodeJsonLines(records, counter));
+  const source = Readable.from(
+    (async function* () {
+      for await (const chunk of encodeJsonLines(records, counter)) {
+        counter.bytes = (counter.bytes ?? 0) + Buffer.byteLength(chunk);
+        yield chunk;
+      }
+    })(),
+  );
   const gzip = createGzip({ level: 6 });
   // .pipe() does not forward errors: a failing record source (a Cognito call that fails, or the
   // run being aborted) must fail the gzip stream, not crash the process as an unhandled 'error'.
@@ -62,8 +70,100 @@ export function gzipJsonLines<T>(
  */
 export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
-/** The longest JSON document (pool.json, groups.json, clients.json, manifest.json) read whole. */
+/** The longest JSON document (pool.json, groups.json, clients.json) read whole. */
 export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The longest manifest.json read: a manifest lists a few documents and the users and
+ * memberships parts (256 shards × a few parts each at most, ~400 bytes an entry): 16 MiB is
+ * over 40,000 entries. Checked by size before a byte is read.
+ */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/** The longest lease (a few hundred bytes as written). */
+export const MAX_LEASE_BYTES = 64 * 1024;
+
+/**
+ * How deep JSON from a snapshot may nest (objects and arrays). Cognito's deepest documents
+ * (a managed login style's settings) nest about a dozen levels; 100,000 levels would overflow
+ * the stack of any recursive walk. Checked iteratively right after parsing.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * A users or memberships part without a recorded decompressed size (snapshots written before
+ * `inflatedBytes` was recorded) may inflate to at most this many bytes per stored byte, and
+ * never less than MIN_INFLATE_CAP_BYTES. Real parts compress 5 to 20 times; a gzip bomb ~1000.
+ */
+export const LEGACY_INFLATE_RATIO = 64;
+export const MIN_INFLATE_CAP_BYTES = 64 * 1024 * 1024;
+
+/** The decompressed-size bound of a part: the recorded size, or the legacy cap. */
+export function inflateLimit(entry: {
+  bytes: number;
+  inflatedBytes?: number | undefined;
+  plaintext?: { bytes: number } | undefined;
+}): number {
+  if (entry.inflatedBytes !== undefined) return entry.inflatedBytes;
+  const stored = entry.plaintext?.bytes ?? entry.bytes;
+  return Math.max(MIN_INFLATE_CAP_BYTES, stored * LEGACY_INFLATE_RATIO);
+}
+
+/** A snapshot's JSON nests deeper than MAX_JSON_DEPTH (exit 3). */
+export class JsonTooDeepError extends SnapshotInvalidError {
+  constructor(limit: number) {
+    super(`JSON nested deeper than ${limit} levels`, [`nested deeper than ${limit} levels`]);
+  }
+}
+
+/** Throws JsonTooDeepError when `value` nests deeper than `limit`; iterative (no recursion). */
+export function assertJsonDepth(value: unknown, limit = MAX_JSON_DEPTH): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > limit) throw new JsonTooDeepError(limit);
+    const children = Array.isArray(v) ? v : Object.values(v as Record<string, unknown>);
+    for (const c of children) if (c !== null && typeof c === 'object') stack.push([c, depth + 1]);
+  }
+}
+
+/**
+ * JSON.parse for text from a snapshot: undefined when the text is not JSON (the parser's own
+ * message quotes the text, which may be personal data), JsonTooDeepError beyond the depth limit.
+ */
+export function parseSnapshotJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false };
+  }
+  assertJsonDepth(value);
+  return { ok: true, value };
+}
+
+/**
+ * Reads a small object (manifest, lease, progress record) whole, refusing one larger than
+ * `maxBytes` by its size before a byte is read (a 2 GiB sparse file costs nothing to stat), and
+ * again while reading (it may grow meanwhile). NOT_FOUND when absent.
+ */
+export async function readSmallObject(
+  storage: Storage,
+  key: string,
+  maxBytes: number,
+  what = `${storage.location}: ${key}`,
+): Promise<Buffer> {
+  const s = await storage.stat(key);
+  if (s && s.bytes > maxBytes) {
+    throw new SnapshotInvalidError(`${what} is longer than ${maxBytes} bytes`, [
+      `${key} longer than ${maxBytes} bytes`,
+    ]);
+  }
+  // No stat (absent, or a link the storage will not follow): `get` says which, and the read
+  // is still bounded.
+  return readBounded(await storage.get(key), maxBytes, what);
+}
 
 /** A record longer than the bound: the snapshot is invalid (exit 3). */
 export class RecordTooLongError extends SnapshotInvalidError {
@@ -82,7 +182,9 @@ export class RecordTooLongError extends SnapshotInvalidError {
 export async function* lines(
   source: AsyncIterable<Buffer | string>,
   maxBytes = MAX_RECORD_BYTES,
+  opts: { refuseBlank?: boolean } = {},
 ): AsyncGenerator<string> {
+  let n = 0;
   // The current line's pieces (before its newline), and their total length in bytes.
   let pieces: Buffer[] = [];
   let pending = 0;
@@ -92,6 +194,8 @@ export async function* lines(
     for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       const len = pending + (nl - start);
       if (len > maxBytes) throw new RecordTooLongError(maxBytes);
+      n++;
+      if (len === 0 && opts.refuseBlank) throw new BlankLineError(n);
       if (len > 0) {
         const part = chunk.subarray(start, nl);
         const whole = pieces.length ? Buffer.concat([...pieces, part], len) : part;
@@ -109,6 +213,101 @@ export async function* lines(
     }
   }
   if (pending > 0) yield Buffer.concat(pieces, pending).toString('utf8');
+}
+
+/** A JSON Lines part holds an empty line: refused (a writer never writes one; exit 3). */
+export class BlankLineError extends SnapshotInvalidError {
+  constructor(line: number) {
+    super(`line ${line} is empty`, [`line ${line}: empty`]);
+  }
+}
+
+/** A gzip member followed by bytes that are not one: refused (exit 3). */
+export class TrailingBytesError extends SnapshotInvalidError {
+  constructor() {
+    super('bytes follow the end of the gzip data', ['trailing bytes after the gzip data']);
+  }
+}
+
+/** A part inflating beyond its bound (a decompression bomb, or a manifest that lies). */
+export class InflateLimitError extends SnapshotInvalidError {
+  constructor(limit: number) {
+    super(`inflates beyond ${limit} bytes (its recorded or largest allowed size)`, [
+      `inflates beyond ${limit} bytes`,
+    ]);
+  }
+}
+
+/**
+ * Gunzips `source`, failing (the returned stream errors, the source is destroyed) as soon as
+ * the output exceeds `maxBytes` (InflateLimitError) or bytes follow the last gzip member
+ * (TrailingBytesError: zlib stops reading there and would otherwise leave the producer waiting
+ * for a `drain` that never comes). zlib's own errors (Z_DATA_ERROR…) pass through.
+ */
+export function gunzipBounded(source: Readable, maxBytes: number): Readable {
+  const gunzip = createGunzip();
+  const out = new PassThrough();
+  let fed = 0;
+  let produced = 0;
+  let finished = false;
+  const fail = (e: Error): void => {
+    if (finished) return;
+    finished = true;
+    out.destroy(e);
+    if (!gunzip.destroyed) gunzip.destroy();
+    if (!source.destroyed) source.destroy();
+  };
+  const counted = new Transform({
+    transform(chunk: Buffer, _enc, cb): void {
+      fed += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  source.on('error', (e) => fail(e));
+  counted.on('error', (e) => fail(e));
+  gunzip.on('error', (e) => fail(e));
+  out.on('close', () => {
+    if (!finished) {
+      finished = true;
+      if (!gunzip.destroyed) gunzip.destroy();
+      if (!source.destroyed) source.destroy();
+    }
+  });
+  gunzip.on('data', (d: Buffer) => {
+    produced += d.length;
+    if (produced > maxBytes) return fail(new InflateLimitError(maxBytes));
+    if (!out.write(d)) gunzip.pause();
+  });
+  out.on('drain', () => gunzip.resume());
+  gunzip.on('end', () => {
+    if (finished) return;
+    // zlib ends after the last member it understood: whatever it did not take in, or anything
+    // the source still holds, follows the gzip data.
+    counted.unpipe(gunzip);
+    if (gunzip.bytesWritten < fed) return fail(new TrailingBytesError());
+    const rest = (): void => {
+      counted.removeAllListeners('data');
+      counted.removeAllListeners('end');
+    };
+    const done = (): void => {
+      rest();
+      if (finished) return;
+      finished = true;
+      out.end();
+    };
+    // Usually the source has ended already (zlib ends after its input did).
+    if (counted.readableEnded) return done();
+    counted.on('data', (c: Buffer) => {
+      if (c.length > 0) {
+        rest();
+        fail(new TrailingBytesError());
+      }
+    });
+    counted.on('end', done);
+    counted.resume();
+  });
+  source.pipe(counted).pipe(gunzip);
+  return out;
 }
 
 /** Reads a whole stream, refusing more than `maxBytes` (the stream is destroyed then). */
@@ -141,20 +340,17 @@ export async function readBounded(
 export async function* gunzipJsonLines(
   source: Readable,
   maxBytes = MAX_RECORD_BYTES,
+  opts: { maxInflated?: number } = {},
 ): AsyncGenerator<unknown> {
-  const gunzip = source.pipe(createGunzip());
-  source.on('error', (e) => gunzip.destroy(e));
+  const gunzip = gunzipBounded(source, opts.maxInflated ?? Number.MAX_SAFE_INTEGER);
   let n = 0;
   try {
-    for await (const line of lines(gunzip, maxBytes)) {
+    for await (const line of lines(gunzip, maxBytes, { refuseBlank: true })) {
       n++;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
+      const parsed = parseSnapshotJson(line);
+      if (!parsed.ok)
         throw new SnapshotInvalidError(`line ${n} is not valid JSON`, [`line ${n}: not JSON`]);
-      }
-      yield value;
+      yield parsed.value;
     }
   } finally {
     // Stop decompressing (a gzip bomb, an early error): nothing reads the rest.

@@ -96,6 +96,13 @@ export const FileEntry = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   records: z.number().int().nonnegative(),
   /**
+   * JSON Lines parts: the size of the decompressed JSON Lines (recorded since this field was
+   * added; older parts lack it). Readers stop, exit 3, as soon as a part inflates beyond it, and
+   * verify checks it exactly. Without it a part may inflate to LEGACY_INFLATE_RATIO times its
+   * stored size (codec.ts).
+   */
+  inflatedBytes: z.number().int().nonnegative().optional(),
+  /**
    * Format version 2: the stored bytes are the age encryption of what `encoding` describes;
    * `bytes` and `sha256` are of the stored (encrypted) bytes, so verify checks them without the
    * key, and `plaintext` those of the decrypted content (checked with the key).
@@ -179,6 +186,89 @@ const ManifestBase = z.object({
   files: z.array(FileEntry),
 });
 
+/** The one encoding each kind of file has: documents are JSON, users and memberships parts gzip'd JSON Lines. */
+export const ENCODING_OF: Record<FileKind, FileEntry['encoding']> = {
+  pool: 'json',
+  clients: 'json',
+  identityProviders: 'json',
+  resourceServers: 'json',
+  groups: 'json',
+  managedLoginBranding: 'json',
+  users: 'jsonl+gzip',
+  memberships: 'jsonl+gzip',
+};
+
+/** Document kinds every snapshot has (managedLoginBranding came later: optional). */
+export const REQUIRED_DOCUMENTS: readonly FileKind[] = [
+  'pool',
+  'clients',
+  'identityProviders',
+  'resourceServers',
+  'groups',
+];
+
+/** Directories of a snapshot that hold no snapshot file (leases, backup progress). */
+export const RESERVED_DIRS = ['locks', 'progress'] as const;
+
+/** How far in the future a manifest's dates may lie (clocks of different machines). */
+export const CLOCK_SKEW_MS = 60 * 60_000;
+
+/**
+ * What is wrong with a manifest's structure, from the manifest alone: (with `requireDocuments`,
+ * as list and prune check it) a required document missing, a document listed twice, a path listed twice or in a reserved directory, counts that
+ * do not match the files' records, a finish before the start, and (given `now`) dates in the
+ * future beyond CLOCK_SKEW_MS. Empty when none. Verify reports these; list and prune count a
+ * snapshot for retention only when there are none (and every file is stored at its size).
+ */
+export function structuralProblems(
+  m: Manifest,
+  now?: Date,
+  opts: { requireDocuments?: boolean } = {},
+): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const f of m.files) {
+    if (seen.has(f.path)) problems.push(`${f.path}: listed twice`);
+    seen.add(f.path);
+    if (f.path === MANIFEST_FILE || RESERVED_DIRS.some((d) => f.path.startsWith(`${d}/`)))
+      problems.push(`${f.path}: not a place for a snapshot file`);
+  }
+  for (const kind of FileKind.options) {
+    const n = m.files.filter((f) => f.kind === kind).length;
+    if (ENCODING_OF[kind] === 'json' && n > 1) problems.push(`${kind}: ${n} documents listed`);
+    if (opts.requireDocuments && REQUIRED_DOCUMENTS.includes(kind) && n === 0)
+      problems.push(`${kind}: document missing`);
+  }
+  const records = (kind: FileKind): number =>
+    m.files.filter((f) => f.kind === kind).reduce((n, f) => n + f.records, 0);
+  for (const kind of [
+    'users',
+    'memberships',
+    'groups',
+    'clients',
+    'identityProviders',
+    'resourceServers',
+  ] as const) {
+    if (kind !== 'users' && kind !== 'memberships' && !m.files.some((f) => f.kind === kind))
+      continue;
+    if (records(kind) !== m.counts[kind])
+      problems.push(`${kind}: files hold ${records(kind)}, counts say ${m.counts[kind]}`);
+  }
+  const pool = m.files.find((f) => f.kind === 'pool');
+  if (pool && pool.records !== 1) problems.push(`pool: ${pool.records} records, expected 1`);
+  if (Date.parse(m.finishedAt) < Date.parse(m.startedAt))
+    problems.push(`finishedAt ${m.finishedAt} is before startedAt ${m.startedAt}`);
+  if (now) {
+    const limit = now.getTime() + CLOCK_SKEW_MS;
+    for (const [name, at] of [
+      ['startedAt', m.startedAt],
+      ['finishedAt', m.finishedAt],
+    ] as const)
+      if (Date.parse(at) > limit) problems.push(`${name} ${at} is in the future`);
+  }
+  return problems;
+}
+
 export const Manifest = ManifestBase.superRefine((m, ctx) => {
   if (m.formatVersion === 2 && !m.encryption) {
     ctx.addIssue({
@@ -195,6 +285,14 @@ export const Manifest = ManifestBase.superRefine((m, ctx) => {
     });
   }
   m.files.forEach((f, i) => {
+    // One encoding per kind: a users part declared "json" must not skip gzip and record checks.
+    if (f.encoding !== ENCODING_OF[f.kind]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['files', i, 'encoding'],
+        message: `a ${f.kind} file is ${ENCODING_OF[f.kind]}, not ${f.encoding}`,
+      });
+    }
     if (f.encryption && !m.encryption) {
       ctx.addIssue({
         code: 'custom',

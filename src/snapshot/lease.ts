@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { StorageError, VaultError } from '../core/errors.js';
+import { SnapshotInvalidError, StorageError, VaultError } from '../core/errors.js';
 import { TOOL_VERSION } from '../core/version.js';
 import type { Storage, StorageEntry } from '../storage/storage.js';
+import { MAX_LEASE_BYTES, readSmallObject } from './codec.js';
 
 /**
  * Leases: restic's lock files, per snapshot. A process that writes or reads a snapshot puts a
@@ -94,11 +95,23 @@ export function leaseIsLive(lease: LeaseRecord, now: Date): boolean {
   return !holderIsDead(lease);
 }
 
+/** A lease, read whole but never more than MAX_LEASE_BYTES (checked by size first). */
 async function readText(storage: Storage, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await storage.get(key))
-    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readSmallObject(storage, key, MAX_LEASE_BYTES)).toString('utf8');
+}
+
+/**
+ * A `locks/` that is a symbolic link (planted in a copied or shared snapshot): the snapshot is
+ * refused (exit 3) rather than written or swept through the link.
+ */
+function linkedLocks(snapshot: Storage, e: unknown): unknown {
+  if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED')
+    return new SnapshotInvalidError(
+      `${snapshot.location}: ${LOCKS_DIR}/ is a symbolic link (or holds one); refusing to write or remove leases through it`,
+      [`${LOCKS_DIR}/ is a symbolic link`],
+      { location: snapshot.location },
+    );
+  return e;
 }
 
 /**
@@ -113,7 +126,13 @@ export async function readLeases(
 ): Promise<LeaseInfo[]> {
   const found: StorageEntry[] = [];
   if (entries) found.push(...entries.filter((e) => isLeaseKey(e.key)));
-  else for await (const e of snapshot.list(LOCKS_DIR)) if (isLeaseKey(e.key)) found.push(e);
+  else {
+    try {
+      for await (const e of snapshot.list(LOCKS_DIR)) if (isLeaseKey(e.key)) found.push(e);
+    } catch (e) {
+      throw linkedLocks(snapshot, e);
+    }
+  }
   // The storage's own clock, read off a lease we have just written (S3 LastModified is the
   // server's time): a lease refreshed within the TTL by that clock is live whatever our clock
   // says, so a machine whose clock runs ahead cannot take live leases for expired ones.
@@ -129,6 +148,16 @@ export async function readLeases(
       text = await readText(snapshot, e.key);
     } catch (err) {
       if (err instanceof StorageError && err.code === 'NOT_FOUND') continue; // released meanwhile
+      // Larger than any lease: not one (counted like a damaged lease, below).
+      if (err instanceof SnapshotInvalidError) {
+        const age = e.modified ? now.getTime() - e.modified.getTime() : 0;
+        out.push({
+          key: e.key,
+          live: !e.modified || age < LEASE_TTL_MS || freshByStorage(e),
+          problem: `lease ${e.key} is not a valid lease document`,
+        });
+        continue;
+      }
       out.push({
         key: e.key,
         live: true,
@@ -211,7 +240,11 @@ export async function acquireLease(
     };
     return `${JSON.stringify(record)}\n`;
   };
-  await snapshot.put(key, body());
+  try {
+    await snapshot.put(key, body());
+  } catch (e) {
+    throw linkedLocks(snapshot, e);
+  }
   let released = false;
   let inFlight: Promise<void> | undefined;
   const timer = setInterval(() => {

@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SnapshotInvalidError, StorageError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
-import { DigestStream, gunzipJsonLines, lines, MAX_DOCUMENT_BYTES, readBounded } from './codec.js';
+import {
+  DigestStream,
+  gunzipBounded,
+  gunzipJsonLines,
+  inflateLimit,
+  lines,
+  MAX_DOCUMENT_BYTES,
+  MAX_MANIFEST_BYTES,
+  parseSnapshotJson,
+  readBounded,
+  readSmallObject,
+} from './codec.js';
+import { DuplicateNames } from './duplicates.js';
 import {
   type FileEntry,
   type FileKind,
@@ -11,8 +23,9 @@ import {
   FORMAT_VERSIONS,
   Manifest,
   MANIFEST_FILE,
+  RESERVED_DIRS,
+  structuralProblems,
 } from './format.js';
-import { createGunzip } from 'node:zlib';
 import { PassThrough } from 'node:stream';
 import { type AgeKeyring, KeyMismatchError, KeyRequiredError } from './age.js';
 
@@ -36,14 +49,20 @@ export interface VerifyResult {
 
 /** Parses and validates a manifest: the format version is checked before anything else. */
 export function parseManifest(text: string, location: string): Manifest {
-  let raw: unknown;
+  let parsedJson;
   try {
-    raw = JSON.parse(text);
-  } catch {
+    parsedJson = parseSnapshotJson(text);
+  } catch (e) {
+    if (e instanceof SnapshotInvalidError)
+      throw new SnapshotInvalidError(`${location}: manifest.json: ${e.message}`, e.problems);
+    throw e;
+  }
+  if (!parsedJson.ok) {
     throw new SnapshotInvalidError(`${location}: manifest.json is not valid JSON`, [
       'manifest.json is not JSON',
     ]);
   }
+  const raw = parsedJson.value;
   const version = (raw as { formatVersion?: unknown } | null)?.formatVersion;
   if (typeof version !== 'number' || !FORMAT_VERSIONS.includes(version)) {
     throw new SnapshotInvalidError(
@@ -75,13 +94,15 @@ export class SnapshotReader {
     let text: string;
     try {
       text = (
-        await readBounded(
-          await storage.get(MANIFEST_FILE),
-          MAX_DOCUMENT_BYTES,
+        await readSmallObject(
+          storage,
+          MANIFEST_FILE,
+          MAX_MANIFEST_BYTES,
           `${storage.location}: manifest.json`,
         )
       ).toString('utf8');
     } catch (e) {
+      if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED') throw symlinkInSnapshot(e);
       if (e instanceof StorageError && e.code === 'NOT_FOUND') {
         const anything = await firstEntry(storage);
         throw new SnapshotInvalidError(
@@ -94,7 +115,9 @@ export class SnapshotReader {
       }
       throw e;
     }
-    return new SnapshotReader(storage, parseManifest(text, storage.location), opts.keyring);
+    const manifest = parseManifest(text, storage.location);
+    await assertNoLinkedDirs(storage);
+    return new SnapshotReader(storage, manifest, opts.keyring);
   }
 
   /** True when the snapshot's files are encrypted (format version 2). */
@@ -115,9 +138,19 @@ export class SnapshotReader {
       throw new KeyMismatchError(this.location, enc.recipients, this.keyring);
   }
 
+  /** The stored bytes of a file; a symbolic link there makes the snapshot invalid (exit 3). */
+  private async stored(path: string): Promise<Readable> {
+    try {
+      return await this.storage.get(path);
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED') throw symlinkInSnapshot(e);
+      throw e;
+    }
+  }
+
   /** The content of a file: the stored bytes, decrypted when the file is encrypted. */
   private async content(entry: FileEntry): Promise<Readable> {
-    const raw = await this.storage.get(entry.path);
+    const raw = await this.stored(entry.path);
     if (!entry.encryption) return raw;
     const recipients = this.manifest.encryption?.recipients ?? [];
     if (!this.keyring) {
@@ -149,16 +182,23 @@ export class SnapshotReader {
         `${this.location}: ${entry.path}`,
       )
     ).toString('utf8');
-    let raw: unknown;
+    let parsed;
     try {
-      raw = JSON.parse(text);
-    } catch {
-      // The parser's message quotes the text: never shown.
+      parsed = parseSnapshotJson(text);
+    } catch (e) {
+      if (e instanceof SnapshotInvalidError)
+        throw new SnapshotInvalidError(
+          `${this.location}: ${entry.path}: ${e.message}`,
+          e.problems.map((p) => `${entry.path}: ${p}`),
+        );
+      throw e;
+    }
+    // The parser's message quotes the text: never shown.
+    if (!parsed.ok)
       throw new SnapshotInvalidError(`${this.location}: ${entry.path} is not valid JSON`, [
         `${entry.path}: not JSON`,
       ]);
-    }
-    const r = schema.safeParse(raw);
+    const r = schema.safeParse(parsed.value);
     if (!r.success) {
       throw new SnapshotInvalidError(`${this.location}: ${entry.path} does not match the format`, [
         ...r.error.issues.slice(0, 5).map((i) => `${entry.path} ${i.path.join('.')}: ${i.message}`),
@@ -171,7 +211,10 @@ export class SnapshotReader {
   async *records<S extends z.ZodType>(kind: FileKind, schema: S): AsyncGenerator<z.infer<S>> {
     for (const entry of this.filesOf(kind)) {
       let line = 0;
-      const decoded = gunzipJsonLines(await this.content(entry));
+      // Inflating stops at the part's recorded decompressed size (a bomb fails at once).
+      const decoded = gunzipJsonLines(await this.content(entry), undefined, {
+        maxInflated: inflateLimit(entry),
+      });
       try {
         for (;;) {
           let next: IteratorResult<unknown>;
@@ -195,9 +238,22 @@ export class SnapshotReader {
             }
             throw e;
           }
-          if (next.done) break;
+          if (next.done) {
+            // Counts are always checked, whoever reads: not only verify.
+            if (line !== entry.records)
+              throw new SnapshotInvalidError(
+                `${this.location}: ${entry.path} holds ${line} records, the manifest says ${entry.records}`,
+                [`${entry.path}: ${line} records, manifest says ${entry.records}`],
+              );
+            break;
+          }
           const raw = next.value;
           line++;
+          if (line > entry.records)
+            throw new SnapshotInvalidError(
+              `${this.location}: ${entry.path} holds more records than the manifest's ${entry.records}`,
+              [`${entry.path}: more than ${entry.records} records`],
+            );
           const r = schema.safeParse(raw);
           if (!r.success) {
             throw new SnapshotInvalidError(
@@ -216,12 +272,16 @@ export class SnapshotReader {
   }
 
   /**
-   * Recomputes sha256, size and record count of every file against the manifest. For an
-   * encrypted snapshot without a key, the stored (encrypted) bytes only; with the key (a
-   * KeyMismatchError when it is not one of the snapshot's), the decrypted content too.
+   * Recomputes sha256, size and record count of every file against the manifest, and checks
+   * the manifest's structure (structuralProblems). For an encrypted snapshot without a key, the
+   * stored (encrypted) bytes only; with the key (a KeyMismatchError when it is not one of the
+   * snapshot's), the decrypted content too: every JSON Lines record parses (no blank line, no
+   * nesting beyond MAX_JSON_DEPTH), a part inflates to its recorded size and no byte follows its
+   * gzip data, documents parse and hold their recorded number of items, and no username occurs
+   * twice (DuplicateNames: 8 bytes of memory a user).
    */
   async verify(): Promise<VerifyResult> {
-    const problems: string[] = [];
+    const problems: string[] = structuralProblems(this.manifest);
     let records = 0;
     let bytes = 0;
     const enc = this.manifest.encryption;
@@ -231,27 +291,41 @@ export class SnapshotReader {
       enc && keyring
         ? (what: string) => (c: Readable) => keyring.decrypt(c, what, this.location, enc.recipients)
         : undefined;
+    const names = new DuplicateNames();
     for (const f of this.manifest.files) {
       try {
         const got = await digestFile(
-          await this.storage.get(f.path),
+          await this.stored(f.path),
           f,
           f.encryption ? decrypt?.(f.path) : undefined,
+          f.kind === 'users' ? (u) => names.add(u) : undefined,
         );
         bytes += got.bytes;
         records += got.records;
         if (got.bytes !== f.bytes)
           problems.push(`${f.path}: ${got.bytes} bytes, manifest says ${f.bytes}`);
         if (got.sha256 !== f.sha256) problems.push(`${f.path}: sha256 mismatch`);
-        if (got.decodeError !== undefined) {
+        // A document whose stored bytes are already wrong needs no second word on its content.
+        if (got.decodeError !== undefined && (f.encoding !== 'json' || got.sha256 === f.sha256)) {
           problems.push(
             f.encryption
               ? `${f.path}: does not decrypt and decode (${got.decodeError})`
-              : `${f.path}: not valid gzip'd JSON Lines (${got.decodeError})`,
+              : f.encoding === 'json'
+                ? `${f.path}: not a valid JSON document (${got.decodeError})`
+                : `${f.path}: not valid gzip'd JSON Lines (${got.decodeError})`,
           );
-        } else if (got.checked) {
-          if (f.encoding === 'jsonl+gzip' && got.records !== f.records)
+        } else if (got.checked && got.decodeError === undefined) {
+          if (got.records !== f.records)
             problems.push(`${f.path}: ${got.records} records, manifest says ${f.records}`);
+          if (
+            got.records === f.records &&
+            f.inflatedBytes !== undefined &&
+            got.inflated !== undefined &&
+            got.inflated !== f.inflatedBytes
+          )
+            problems.push(
+              `${f.path}: inflates to ${got.inflated} bytes, manifest says ${f.inflatedBytes}`,
+            );
           if (f.plaintext && got.plaintext) {
             if (got.plaintext.bytes !== f.plaintext.bytes)
               problems.push(
@@ -265,20 +339,15 @@ export class SnapshotReader {
         if (e instanceof KeyMismatchError) throw e;
         if (e instanceof StorageError && e.code === 'NOT_FOUND')
           problems.push(`${f.path}: missing`);
+        else if (e instanceof SnapshotInvalidError && e.code === 'SNAPSHOT_INVALID')
+          problems.push(e.message);
         else problems.push(`${f.path}: unreadable (${(e as Error).message})`);
       }
     }
-    const counted = (kind: FileKind): number =>
-      this.filesOf(kind).reduce((n, f) => n + f.records, 0);
-    if (counted('users') !== this.manifest.counts.users) {
-      problems.push(
-        `users: files hold ${counted('users')}, counts say ${this.manifest.counts.users}`,
-      );
-    }
-    if (counted('memberships') !== this.manifest.counts.memberships) {
-      problems.push(
-        `memberships: files hold ${counted('memberships')}, counts say ${this.manifest.counts.memberships}`,
-      );
+    // Two records of one username: restore would write the user twice (and count it twice).
+    if (problems.length === 0 && names.count > 0) {
+      const dup = await names.duplicates(() => this.usernames());
+      if (dup > 0) problems.push(`users: ${dup} username(s) occur more than once across the parts`);
     }
     return {
       ok: problems.length === 0,
@@ -288,6 +357,11 @@ export class SnapshotReader {
       bytes,
       ...(enc ? { encrypted: keyring ? ('decrypted' as const) : ('stored-only' as const) } : {}),
     };
+  }
+
+  /** Every username of the users parts, in order (a second pass for DuplicateNames). */
+  private async *usernames(): AsyncGenerator<string> {
+    for await (const u of this.records('users', UsernameOnly)) yield u.Username;
   }
 
   /** Throws SnapshotInvalidError unless verify() passes. */
@@ -305,48 +379,87 @@ export class SnapshotReader {
   }
 }
 
+/**
+ * A snapshot whose `locks/` or `progress/` is a symbolic link (planted: the tool never makes
+ * one) is refused at open (exit 3), by every reader, whether or not it would write there.
+ */
+async function assertNoLinkedDirs(storage: Storage): Promise<void> {
+  for (const dir of RESERVED_DIRS) {
+    try {
+      for await (const _ of storage.list(dir)) break;
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED')
+        throw new SnapshotInvalidError(
+          `${storage.location}: ${dir}/ is a symbolic link (or lies under one); a snapshot holds no links`,
+          [`${dir}/ is a symbolic link`],
+          { location: storage.location },
+        );
+      throw e;
+    }
+  }
+}
+
 async function firstEntry(storage: Storage): Promise<boolean> {
   for await (const _ of storage.list()) return true;
   return false;
 }
 
+/** What verify needs of a user record: its username. */
+const UsernameOnly = z.looseObject({ Username: z.string().min(1) });
+
+/** The snapshot holds a symbolic link where a file should be (exit 3, naming it). */
+function symlinkInSnapshot(e: StorageError): SnapshotInvalidError {
+  return new SnapshotInvalidError(
+    `${e.message}; a snapshot holds no links (copy it with the files themselves)`,
+    ['symbolic link in the snapshot'],
+    { path: String(e.context.path ?? '') },
+  );
+}
+
 /**
- * sha256 and size of the stored bytes, plus, for JSON Lines, the record count, and for an
- * encrypted file read with a key, the size and sha256 of the decrypted content. The digest is
- * always computed over every stored byte, so a corrupted part reports a checksum mismatch even
- * when it no longer decrypts or decompresses; a decoding failure is reported beside it.
+ * sha256 and size of the stored bytes, plus the record count (JSON Lines: lines, each parsed;
+ * a document: its items) and, for a part, the decompressed size; for an encrypted file read with
+ * a key, the size and sha256 of the decrypted content. The digest is always computed over every
+ * stored byte, so a corrupted part reports a checksum mismatch even when it no longer decrypts
+ * or decompresses; a decoding failure is reported beside it.
  */
 async function digestFile(
   stream: Readable,
   entry: FileEntry,
   decrypt?: (ciphertext: Readable) => Promise<Readable>,
+  onUsername?: (name: string) => void,
 ): Promise<{
   bytes: number;
   sha256: string;
   records: number;
   checked: boolean;
+  inflated?: number;
   plaintext?: { bytes: number; sha256: string };
   decodeError?: string;
 }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const checked = !entry.encryption || decrypt !== undefined;
-  if (!checked || (!entry.encryption && entry.encoding !== 'jsonl+gzip')) {
+  if (!checked) {
     for await (const c of stream) {
       const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
       hash.update(b);
       bytes += b.length;
     }
-    return { bytes, sha256: hash.digest('hex'), records: checked ? 1 : 0, checked };
+    return { bytes, sha256: hash.digest('hex'), records: 0, checked };
   }
   // The stored bytes go to `sink` while they are hashed; a consumer decrypts (when encrypted),
-  // hashes the content and counts its lines. Once the consumer fails, hashing goes on alone.
+  // hashes the content, and decodes it. Once the consumer ends — done or failed — hashing goes
+  // on alone: a wait for `drain` also ends when the consumer does (it may stop reading before
+  // the end, e.g. zlib at the end of the gzip data), so the producer never waits forever.
   const sink = new PassThrough();
   sink.on('error', () => undefined);
   let records = 0;
+  let inflated: number | undefined;
   let decodeError: string | undefined;
   let keyError: unknown;
   let plain: DigestStream | undefined;
+  let consumerDone = false;
   const consuming = (async () => {
     try {
       let content: Readable = sink;
@@ -358,16 +471,40 @@ async function digestFile(
         content = decrypted.pipe(p);
       }
       if (entry.encoding === 'jsonl+gzip') {
-        const gunzip = createGunzip();
-        content.on('error', (e) => gunzip.destroy(e));
-        for await (const _ of lines(content.pipe(gunzip))) records++;
+        const limit = inflateLimit(entry);
+        const text = gunzipBounded(content, limit);
+        let n = 0;
+        const counted = (async function* () {
+          for await (const d of text) {
+            n += (d as Buffer).length;
+            yield d as Buffer;
+          }
+        })();
+        for await (const line of lines(counted, undefined, { refuseBlank: true })) {
+          records++;
+          if (records > entry.records)
+            throw new Error(`more than the manifest's ${entry.records} records`);
+          const parsed = parseSnapshotJson(line);
+          if (!parsed.ok) throw new Error(`line ${records} is not valid JSON`);
+          if (onUsername) {
+            const u = UsernameOnly.safeParse(parsed.value);
+            if (!u.success) throw new Error(`line ${records} has no Username`);
+            onUsername(u.data.Username);
+          }
+        }
+        inflated = n;
       } else {
-        for await (const _ of content) void _;
-        records = 1;
+        const text = await readBounded(content, MAX_DOCUMENT_BYTES, entry.path);
+        const parsed = parseSnapshotJson(text.toString('utf8'));
+        if (!parsed.ok) throw new Error('not valid JSON');
+        records = Array.isArray(parsed.value) ? parsed.value.length : 1;
       }
     } catch (e) {
       if (e instanceof KeyMismatchError) keyError = e;
       decodeError = e instanceof Error ? e.message : String(e);
+    } finally {
+      consumerDone = true;
+      // Nothing reads the rest: the producer hashes it alone.
       sink.destroy();
     }
   })();
@@ -380,13 +517,15 @@ async function digestFile(
       };
       sink.on('drain', done);
       sink.on('close', done);
+      // The consumer may have ended before these listeners were added.
+      if (consumerDone || sink.destroyed) done();
     });
   for await (const c of stream) {
     const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
     hash.update(b);
     bytes += b.length;
-    if (decodeError !== undefined || sink.destroyed) continue;
-    if (!sink.write(b)) await writable();
+    if (consumerDone || sink.destroyed) continue;
+    if (!sink.write(b)) await Promise.race([writable(), consuming]);
   }
   if (!sink.destroyed) sink.end();
   await consuming;
@@ -396,6 +535,7 @@ async function digestFile(
     sha256: hash.digest('hex'),
     records,
     checked,
+    ...(inflated !== undefined ? { inflated } : {}),
     ...(plain && decodeError === undefined
       ? { plaintext: { bytes: plain.bytes, sha256: plain.digest() } }
       : {}),

@@ -39,8 +39,8 @@ export interface PruneDecision {
   keep: boolean;
   /**
    * Why it is kept — `last`, `daily`, `monthly`; `in-use` (a live lease); `maybe-running`
-   * (incomplete, inside the grace period); `age-unknown`; `unreadable`, `unknown-format` (never
-   * deleted) — or deleted: `expired`, `abandoned` (incomplete, past the grace period).
+   * (incomplete, inside the grace period); `age-unknown`; `unreadable`, `unknown-format`,
+   * `damaged` (never deleted) — or deleted: `expired`, `abandoned` (incomplete, past the grace period).
    */
   reasons: string[];
   /** The details behind the reasons: what could not be read, which lease, how old. */
@@ -83,8 +83,9 @@ const OPTION_REFS = {
 
 /** The UTC instant a snapshot id names (ids are the backup's start time). */
 function startedAt(s: SnapshotListing): string {
+  // Only a structurally complete snapshot's manifest is believed; others go by their id.
   return (
-    s.manifest?.startedAt ??
+    (s.status === 'complete' ? s.manifest?.startedAt : undefined) ??
     s.snapshotId.replace(
       /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z$/,
       '$1T$2:$3:$4.$5Z',
@@ -99,8 +100,8 @@ function liveLeases(s: SnapshotListing): LeaseInfo[] {
 /**
  * Decides which snapshots a retention policy keeps, per pool. Complete snapshots are kept by
  * the newest-N, daily and monthly rules; the newest complete snapshot is always kept. Only
- * complete snapshots count for those rules. Unreadable and unknown-format snapshots are always
- * kept. Incomplete snapshots are deleted only when their last activity is older than the grace
+ * complete snapshots — structurally complete, see catalog.ts — count for those rules.
+ * Unreadable, unknown-format and damaged snapshots are always kept (and never counted). Incomplete snapshots are deleted only when their last activity is older than the grace
  * period. A snapshot with a live lease (a backup, restore or verify running) is kept.
  */
 export function planRetention(
@@ -140,7 +141,7 @@ export function planRetention(
       const r = reasons.get(s.path) ?? [];
       let keep = r.length > 0;
       let why: string | undefined;
-      if (s.status === 'unreadable' || s.status === 'unknown-format') {
+      if (s.status === 'unreadable' || s.status === 'unknown-format' || s.status === 'damaged') {
         keep = true;
         r.push(s.status);
         why = s.problem;

@@ -127,13 +127,15 @@ export class SnapshotWriter {
     kind: FileKind,
     records: AsyncIterable<T> | Iterable<T>,
   ): Promise<FileEntry> {
-    const counter = { records: 0 };
+    const counter = { records: 0, bytes: 0 };
     const r = await this.putDigested(path, gzipJsonLines(records, counter));
     return this.add({
       ...this.stored(r),
       kind,
       encoding: 'jsonl+gzip',
       records: counter.records,
+      // The decompressed size: readers refuse a part that inflates beyond it (a gzip bomb).
+      inflatedBytes: counter.bytes,
     });
   }
 

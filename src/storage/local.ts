@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -213,17 +213,73 @@ export function mapStreamErrors(source: Readable, map: (e: unknown) => Error): R
   return out;
 }
 
-/** A directory on local disk. Directories are created 0700 and files 0600. */
+/** Open flags that refuse a symbolic link as the last component (ELOOP). */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * The error for a symbolic link met below a storage root: the tool never reads, writes,
+ * deletes or sweeps through one (a planted `locks -> /home/you` would otherwise receive the
+ * tool's writes and lose its empty directories). Exit 8; readers of a snapshot report it as an
+ * invalid snapshot (exit 3).
+ */
+export function symlinkRefused(full: string, op: string): StorageError {
+  return new StorageError(
+    'SYMLINK_REFUSED',
+    `refusing to ${op} ${full}: it is a symbolic link, or lies under one, inside the storage root`,
+    { path: full, op },
+  );
+}
+
+/**
+ * A directory on local disk. Directories are created 0700 and files 0600.
+ *
+ * Symbolic links: the root the user names may be (or lie under) a link; nothing below it is
+ * followed. Every path the storage reads, writes, deletes or sweeps is checked with `lstat`
+ * level by level below the root, files are opened with O_NOFOLLOW, `list` does not descend into
+ * or list links, and `stat` reports a link as no object. A link is a StorageError
+ * SYMLINK_REFUSED (`symlinkRefused`).
+ */
 export class LocalDirStorage implements Storage {
   readonly location: string;
+  /** The root the user named: links at or above it are the user's; below it none is followed. */
+  private readonly base: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    base?: string,
+  ) {
     this.location = path.resolve(root);
+    this.base = base === undefined ? this.location : path.resolve(base);
   }
 
   private pathOf(key: string): string {
     assertSafeKey(key);
     return path.join(this.location, ...key.split('/'));
+  }
+
+  /**
+   * Checks with lstat every existing level of `full` below the base (the base itself excluded,
+   * `full` included unless `lastToo` is false): a symbolic link there is SYMLINK_REFUSED. Levels
+   * that do not exist end the check (nothing below them exists either).
+   */
+  private async assertNoLinks(full: string, op: string, lastToo = true): Promise<void> {
+    const rel = path.relative(this.base, full);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return;
+    const parts = rel.split(path.sep);
+    const upto = lastToo ? parts.length : parts.length - 1;
+    let cur = this.base;
+    for (let i = 0; i < upto; i++) {
+      cur = path.join(cur, parts[i] ?? '');
+      let s;
+      try {
+        s = await lstat(cur);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        throw storageErrorFromFs(e, op, cur);
+      }
+      if (s.isSymbolicLink()) throw symlinkRefused(cur, op);
+    }
   }
 
   async put(
@@ -237,18 +293,28 @@ export class LocalDirStorage implements Storage {
     // never truncated (a full disk or a crash while writing manifest.json leaves no manifest).
     const temp = `${file}.partial-${randomBytes(4).toString('hex')}`;
     try {
+      // No level below the root may be a link: neither the directories (created here, or
+      // found) nor the object (rename replaces a link at `file`, never writes through it).
+      await this.assertNoLinks(path.dirname(file), 'write');
       try {
         await makeDir(path.dirname(file));
       } catch (e) {
         throw storageErrorFromFs(e, 'mkdir', path.dirname(file));
       }
+      await this.assertNoLinks(path.dirname(file), 'write');
       const source =
         typeof body === 'string' || body instanceof Uint8Array
           ? Readable.from([Buffer.from(body)])
           : body;
       await pipeline(
         source,
-        createWriteStream(temp, { mode: FILE_MODE, flush: true }),
+        createWriteStream(temp, {
+          mode: FILE_MODE,
+          flush: true,
+          // A new file, never one planted at the temporary name: O_CREAT|O_EXCL fails on any
+          // existing name, a (dangling) link included, and never follows one.
+          flags: 'wx',
+        }),
         signal ? { signal } : {},
       );
       await rename(temp, file);
@@ -265,6 +331,7 @@ export class LocalDirStorage implements Storage {
         return this.put(key, body, signal, true);
       }
       if ((e as Error)?.name === 'AbortError') throw e;
+      if (e instanceof StorageError) throw e;
       // The body's own failure (a Cognito error, an interruption) is not a storage problem.
       if (e instanceof VaultError) throw e;
       throw storageErrorFromFs(e, 'write', file);
@@ -274,15 +341,23 @@ export class LocalDirStorage implements Storage {
   async get(key: string, signal?: AbortSignal): Promise<Readable> {
     const file = this.pathOf(key);
     if (signal?.aborted) throw abortReason(signal);
+    let handle;
     try {
-      const s = await stat(file);
+      await this.assertNoLinks(file, 'read');
+      // O_NOFOLLOW: a link put in place after the check is refused by the kernel (ELOOP).
+      handle = await open(file, constants.O_RDONLY | O_NOFOLLOW);
+      const s = await handle.stat();
       if (!s.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
     } catch (e) {
+      await handle?.close().catch(() => undefined);
+      if ((e as NodeJS.ErrnoException)?.code === 'ELOOP') throw symlinkRefused(file, 'read');
       throw storageErrorFromFs(e, 'read', file);
     }
-    // Errors while streaming (the file removed before it is opened, EIO) are storage errors too.
+    // Errors while streaming (EIO) are storage errors too.
     return destroyOnAbort(
-      mapStreamErrors(createReadStream(file), (e) => storageErrorFromFs(e, 'read', file)),
+      mapStreamErrors(createReadStream('', { fd: handle }), (e) =>
+        storageErrorFromFs(e, 'read', file),
+      ),
       signal,
     );
   }
@@ -290,11 +365,14 @@ export class LocalDirStorage implements Storage {
   async stat(key: string): Promise<StorageStat | undefined> {
     const file = this.pathOf(key);
     try {
-      const s = await stat(file);
+      // A link (or an object under one) is no object: never the size of what it points at.
+      await this.assertNoLinks(file, 'stat', false);
+      const s = await lstat(file);
       return s.isFile() ? { bytes: s.size, modified: s.mtime } : undefined;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException)?.code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (e instanceof StorageError && e.code === 'SYMLINK_REFUSED') return undefined;
       throw storageErrorFromFs(e, 'stat', file);
     }
   }
@@ -305,6 +383,8 @@ export class LocalDirStorage implements Storage {
 
   async *list(prefix = ''): AsyncIterable<StorageEntry> {
     const start = prefix ? this.pathOf(prefix) : this.location;
+    // Never list through a link below the root (a planted `locks -> /elsewhere`).
+    if (prefix) await this.assertNoLinks(start, 'list');
     if (!prefix) {
       // A root that is a file is a mistake, not an empty root.
       const s = await stat(start).catch((e: NodeJS.ErrnoException) => {
@@ -341,7 +421,7 @@ export class LocalDirStorage implements Storage {
           if (!ent.isFile()) continue;
           let s;
           try {
-            s = await stat(full);
+            s = await lstat(full);
           } catch (e) {
             const code = (e as NodeJS.ErrnoException).code;
             if (code === 'ENOENT') {
@@ -362,6 +442,8 @@ export class LocalDirStorage implements Storage {
   async delete(key: string): Promise<void> {
     const file = this.pathOf(key);
     try {
+      // rm removes a link itself, never its target; a linked directory above is refused.
+      await this.assertNoLinks(file, 'delete', false);
       await rm(file, { force: true });
     } catch (e) {
       throw storageErrorFromFs(e, 'delete', file);
@@ -373,6 +455,14 @@ export class LocalDirStorage implements Storage {
    * up empty. Never removes a file: a directory something was written into meanwhile stays.
    */
   async removeEmptyDirs(): Promise<void> {
+    // A root below the base that is (or lies under) a link is not swept at all: the sweep would
+    // remove empty directories wherever the link points. Inside, links are never descended
+    // into (a dirent of a link is not a directory).
+    try {
+      await this.assertNoLinks(this.location, 'sweep');
+    } catch {
+      return;
+    }
     const sweep = async (dir: string): Promise<void> => {
       let entries;
       try {
@@ -388,6 +478,6 @@ export class LocalDirStorage implements Storage {
 
   child(prefix: string): Storage {
     assertSafeKey(prefix);
-    return new LocalDirStorage(path.join(this.location, ...prefix.split('/')));
+    return new LocalDirStorage(path.join(this.location, ...prefix.split('/')), this.base);
   }
 }

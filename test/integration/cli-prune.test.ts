@@ -38,6 +38,11 @@ async function cli(args: string[]): Promise<Run> {
 async function snapshot(root: Storage, iso: string): Promise<string> {
   const id = newSnapshotId(new Date(iso));
   const w = new SnapshotWriter(root.child(`${POOL}/${id}`));
+  // Every required document: only a structurally complete snapshot counts for retention.
+  await w.writeJson('pool.json', 'pool', { userPool: { Id: POOL } }, 1);
+  await w.writeJson('clients.json', 'clients', [], 0);
+  await w.writeJson('identity-providers.json', 'identityProviders', [], 0);
+  await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
   await w.writeJson('groups.json', 'groups', [], 0);
   const at = new Date(iso).toISOString();
   await w.commit(

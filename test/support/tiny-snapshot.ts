@@ -3,8 +3,8 @@ import { type ManifestDraft, SnapshotWriter } from '../../src/snapshot/writer.js
 import type { Storage } from '../../src/storage/storage.js';
 
 /**
- * Writes a real (tiny) snapshot of `pool` started at `iso` under `root`: one group file, one
- * user, and — unless `complete` is false — its manifest. Returns `<pool>/<snapshotId>`.
+ * Writes a real (tiny) snapshot of `pool` started at `iso` under `root`: the required
+ * documents (empty), one user, and — unless `complete` is false — its manifest. Returns `<pool>/<snapshotId>`.
  */
 export async function tinySnapshot(
   root: Storage,
@@ -14,6 +14,11 @@ export async function tinySnapshot(
 ): Promise<string> {
   const id = newSnapshotId(new Date(iso));
   const w = new SnapshotWriter(root.child(`${pool}/${id}`));
+  // Every required document: only a structurally complete snapshot counts for retention.
+  await w.writeJson('pool.json', 'pool', { userPool: { Id: pool } }, 1);
+  await w.writeJson('clients.json', 'clients', [], 0);
+  await w.writeJson('identity-providers.json', 'identityProviders', [], 0);
+  await w.writeJson('resource-servers.json', 'resourceServers', [], 0);
   await w.writeJson('groups.json', 'groups', [], 0);
   await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', [{ Username: 'u', Attributes: [] }]);
   if (complete) {

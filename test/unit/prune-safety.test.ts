@@ -517,7 +517,15 @@ describe('leases', () => {
       await held.release();
       expect(existsSync(path.join(dir, s, 'locks'))).toBe(false);
       expect((await readdir(path.join(dir, s))).sort()).toEqual(
-        ['groups.json', 'manifest.json', 'users'].sort(),
+        [
+          'clients.json',
+          'groups.json',
+          'identity-providers.json',
+          'manifest.json',
+          'pool.json',
+          'resource-servers.json',
+          'users',
+        ].sort(),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -536,6 +544,10 @@ describe('local disk', () => {
       const old = new Date(Date.now() - 10 * DAY);
       await writeFile(path.join(dir, dead, 'users', 'part-00001.jsonl.gz.partial-abcd'), 'x');
       for (const f of [
+        'pool.json',
+        'clients.json',
+        'identity-providers.json',
+        'resource-servers.json',
         'groups.json',
         'users/part-00000.jsonl.gz',
         'users/part-00001.jsonl.gz.partial-abcd',

@@ -140,7 +140,7 @@ describe('retention', () => {
     await prune(root, { keepLast: 1 });
     const data = deletes.filter((k) => !k.startsWith('locks/'));
     expect(data[0]).toBe('manifest.json');
-    expect(data).toHaveLength(3);
+    expect(data).toHaveLength(7); // the manifest, five documents, the users part
     // The only other delete is prune's own lease, last.
     expect(deletes.at(-1)).toMatch(/^locks\/prune-[0-9a-f]{16}\.json$/);
   });
@@ -156,7 +156,7 @@ describe('retention', () => {
       const old = await snapshot(root, POOL, '2026-11-01T00:00:00Z');
       const newest = await snapshot(root, POOL, '2026-11-02T00:00:00Z');
       const r = await prune(root, { keepLast: 1 });
-      expect(r.deletedObjects).toBe(3); // manifest.json, groups.json, the users part
+      expect(r.deletedObjects).toBe(7); // manifest.json, the five documents, the users part
       expect(existsSync(path.join(dir, old))).toBe(false);
       expect(existsSync(path.join(dir, newest, 'manifest.json'))).toBe(true);
     } finally {
@@ -177,10 +177,18 @@ describe('retention', () => {
       await held.release();
       expect(existsSync(path.join(dir, newest, 'locks'))).toBe(false);
       const r = await prune(root, { keepLast: 1 });
-      expect(r.deletedObjects).toBe(3);
+      expect(r.deletedObjects).toBe(7);
       expect(existsSync(path.join(dir, old))).toBe(false);
       expect((await readdir(path.join(dir, newest))).sort()).toEqual(
-        ['groups.json', 'manifest.json', 'users'].sort(),
+        [
+          'clients.json',
+          'groups.json',
+          'identity-providers.json',
+          'manifest.json',
+          'pool.json',
+          'resource-servers.json',
+          'users',
+        ].sort(),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

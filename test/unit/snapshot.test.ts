@@ -64,6 +64,10 @@ async function writeSample(): Promise<{ root: MemoryStorage; snap: MemoryStorage
   ];
   await w.writeJson(FILES.pool, 'pool', { userPool: { Id: 'us-east-1_Test', Name: 'pöol' } }, 1);
   await w.writeJson(FILES.groups, 'groups', groups, groups.length);
+  // The other required documents (a snapshot lacking one is not structurally complete).
+  await w.writeJson(FILES.clients, 'clients', [], 0);
+  await w.writeJson(FILES.identityProviders, 'identityProviders', [], 0);
+  await w.writeJson(FILES.resourceServers, 'resourceServers', [], 0);
   async function* gen(from: number, n: number): AsyncGenerator<UserRecord> {
     for (let i = from; i < from + n; i++) yield user(i);
   }
@@ -134,9 +138,12 @@ describe('SnapshotWriter → SnapshotReader round trip (MemoryStorage)', () => {
     expect(m.formatVersion).toBe(FORMAT_VERSION_PLAIN);
     expect(m.counts).toMatchObject({ users: USERS_A + USERS_B, groups: 2, memberships: 3 });
     expect(m.files.map((f) => f.path)).toEqual([
+      'clients.json',
       'groups.json',
+      'identity-providers.json',
       'memberships/part-00000.jsonl.gz',
       'pool.json',
+      'resource-servers.json',
       'users/part-00000.jsonl.gz',
       'users/part-00001.jsonl.gz',
     ]);
@@ -168,8 +175,9 @@ describe('SnapshotWriter → SnapshotReader round trip (MemoryStorage)', () => {
   it('verifies clean', async () => {
     const { snap } = await writeSample();
     const v = await (await SnapshotReader.open(snap)).verify();
-    expect(v).toMatchObject({ ok: true, problems: [], files: 5 });
-    expect(v.records).toBe(USERS_A + USERS_B + 3 + 2);
+    expect(v).toMatchObject({ ok: true, problems: [], files: 8 });
+    // Users, memberships, and the documents' items (pool 1, groups 2, the others 0).
+    expect(v.records).toBe(USERS_A + USERS_B + 3 + 1 + 2);
   });
 
   it('writes the manifest last and refuses files after commit', async () => {
@@ -346,7 +354,8 @@ describe('verify finds damage', () => {
     await w.writeJsonLines(partPath('users', 0), 'users', [user(1), { Username: '' }]);
     await w.commit(draft({ users: 2 }));
     const r = await SnapshotReader.open(snap);
-    expect((await r.verify()).ok).toBe(true);
+    // verify reads every username (duplicates): a record without one fails it already.
+    expect((await r.verify()).problems.join()).toMatch(/line 2 has no Username/);
     await expect(
       (async () => {
         for await (const _ of r.records('users', UserRecord)) void _;

@@ -20,6 +20,11 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       await hooks.beforeStat?.(String(p));
       return orig.stat(p);
     },
+    // The storage never follows links below its root: it looks with lstat.
+    lstat: async (p: string) => {
+      await hooks.beforeStat?.(String(p));
+      return orig.lstat(p);
+    },
     mkdir: async (p: string, o: Parameters<typeof orig.mkdir>[1]) => {
       const r = await orig.mkdir(p, o);
       await hooks.afterMkdir?.(String(p));

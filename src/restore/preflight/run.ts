@@ -6,6 +6,7 @@ import { assertWritableDir, assertWritableFile } from '../../storage/local.js';
 import { arnPreflight } from './arns.js';
 import { adoptInterruptedPool } from '../pool/ensure.js';
 import { DEFAULT_USERS_PATH, planUsersPath, poolLike } from '../users/import/phase.js';
+import { mauCostGate } from './mau-cost.js';
 import {
   assertJournalMatches,
   JOURNAL_FILE,
@@ -265,6 +266,20 @@ export async function runPreflight(run: RestoreRun, slot: LockSlot): Promise<Pre
     legacySubAttribute: legacy,
     pool: existingTarget && targetPool ? poolLike(targetPool) : data.pool,
     stateDir,
+    warn,
+  });
+  // No surprise bill: many users written with admin operations (each a MAU) only because no
+  // import-logs role was given stop here, before anything is written to Cognito (exit 4).
+  mauCostGate({
+    plan: usersPlan,
+    requested: options.usersPath ?? DEFAULT_USERS_PATH,
+    roleArn: options.importLogsRoleArn,
+    accept: Boolean(options.acceptMauCost),
+    threshold: options.mauCostThreshold,
+    native:
+      options.federatedUsers === 'precreate' ? scan.total : scan.total - scan.externalProvider,
+    alreadyDone: prior?.users.size ?? 0,
+    dryRun: Boolean(options.dryRun),
     warn,
   });
   return {
