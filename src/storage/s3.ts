@@ -238,13 +238,16 @@ export class BucketClient {
     let found: string | undefined;
     try {
       const r = await asker.send(new HeadBucketCommand({ Bucket: this.bucket }));
-      found = r.BucketRegion && REGION_NAME.test(r.BucketRegion) ? r.BucketRegion : own;
+      // An S3-compatible store may name no Region: the configured one, not remembered.
+      found = r?.BucketRegion && REGION_NAME.test(r.BucketRegion) ? r.BucketRegion : undefined;
     } catch (e) {
-      // A missing bucket, a denied HeadBucket without a Region, a network failure: the
-      // operations themselves report it (as StorageError, exit 8), in the configured Region.
+      // Denied (the policy `cognito-vault policy` prints grants s3:ListBucket only for the
+      // prefix, so HeadBucket is refused): S3's 403 still names the Region. A missing bucket, a
+      // denial without a Region, a network failure: the operations themselves report it (as
+      // StorageError, exit 8), in the configured Region.
       found = bucketRegionOf(e);
     }
-    if (!found) return this.base;
+    if (!found) return own ? this.base : this.inRegion('us-east-1');
     knownRegions.set(key, found);
     return found === own ? this.base : this.inRegion(found);
   }

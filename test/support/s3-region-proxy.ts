@@ -158,7 +158,11 @@ export async function startS3RegionProxy(opts: S3RegionProxyOptions): Promise<S3
       if (scope?.service === 's3' && owner !== undefined && expected && expected !== owner) {
         refused.push({ method: req.method ?? '', bucket, signedRegion: scope.region, status: 403 });
         if (req.method === 'HEAD') {
-          res.writeHead(403, { server: 'AmazonS3' });
+          // HeadBucket names the Region "whether access to the bucket is authorized or not".
+          res.writeHead(403, {
+            server: 'AmazonS3',
+            ...(home ? { 'x-amz-bucket-region': home } : {}),
+          });
           res.end();
           return;
         }
