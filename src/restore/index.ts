@@ -3,3 +3,4 @@ export { legacyAttributeName } from './pool.js';
 export { loadIdpSecrets, type IdpSecrets } from './idp-secrets.js';
 export { defaultStateDir } from './outputs.js';
 export type * from './types.js';
+export { cloudWatchLogReader } from './import-jobs.js';
