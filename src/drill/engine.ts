@@ -178,6 +178,7 @@ export async function runDrill(
         idpSecrets: idps.secrets,
         ...(options.importLogsRoleArn ? { importLogsRoleArn: options.importLogsRoleArn } : {}),
         ...(options.importLogs ? { importLogs: options.importLogs } : {}),
+        ...options.restoreOverrides,
         signal: controller.signal,
         onProgress: relay,
       });

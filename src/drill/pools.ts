@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoError, CredentialsError, TargetIncompatibleError } from '../core/errors.js';
 import { type CognitoGateway, items } from '../cognito/gateway.js';
+import { DRILL_TAGS } from '../cognito/operations.js';
 
 /**
  * The scratch pools of drills: how they are named and tagged, found, kept alive and deleted.
@@ -15,9 +16,9 @@ import { type CognitoGateway, items } from '../cognito/gateway.js';
  */
 
 /** Every scratch pool carries this tag (value: the drill id). The IAM policy keys on it. */
-export const DRILL_TAG = 'cognito-vault:drill';
+export const DRILL_TAG = DRILL_TAGS.drill;
 /** ISO time of the last heartbeat of the drill that owns the pool. */
-export const HEARTBEAT_TAG = 'cognito-vault:drill-heartbeat';
+export const HEARTBEAT_TAG = DRILL_TAGS.heartbeat;
 /** Scratch pool names: `cognito-vault-drill-<id>`. */
 export const DRILL_POOL_PREFIX = 'cognito-vault-drill-';
 /** A drill pool whose heartbeat is older than this is an orphan (its drill was killed). */

@@ -29,6 +29,11 @@ export interface DrillOptions {
   now?: () => Date;
   /** Heartbeat period (default 30 s; tests). */
   heartbeatMs?: number;
+  /** Restore settings passed through (tests: import-job polling, uploads, settle delays). */
+  restoreOverrides?: Pick<
+    RestoreOptions,
+    'importPollMs' | 'importUpload' | 'settleDelaysMs' | 'rttMs'
+  >;
   /** Called once the scratch pool exists (tests: kill -9 points). */
   onScratchPool?: (poolId: string) => void;
 }

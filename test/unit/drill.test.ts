@@ -13,6 +13,7 @@ import {
   HEARTBEAT_TAG,
 } from '../../src/drill/pools.js';
 import { scratchPoolDocument } from '../../src/drill/view.js';
+import { iamPolicy } from '../../src/policy/iam.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -185,5 +186,37 @@ describe('RTO estimate', () => {
     const imp = rto.paths.find((p) => p.path === 'import-job');
     // 2000 / 20 rows/s = 100 s; ListUsers 34 pages / 30 = 1.1 s; follow-ups 3100 / 24 = 129.2 s.
     expect(imp?.totalSeconds).toBeCloseTo(5 + 3 + 100 + 1.1 + 129.2, 0);
+  });
+});
+
+describe('policy drill', () => {
+  it('pool actions only on drill-tagged pools, create only with the tag, heartbeat key only', () => {
+    const p = iamPolicy('drill', { s3Location: 's3://vault/cognito' });
+    const cognito = p.Statement.filter((s) => s.Action.some((a) => a.startsWith('cognito-idp:')));
+    const withAction = (a: string) => cognito.filter((s) => s.Action.includes(`cognito-idp:${a}`));
+    for (const op of ['DeleteUserPool', 'AdminCreateUser', 'DescribeUserPool', 'ListUsers']) {
+      const [st, ...more] = withAction(op);
+      expect(more).toEqual([]);
+      expect(st?.Condition).toEqual({
+        StringLike: { 'aws:ResourceTag/cognito-vault:drill': '?*' },
+      });
+    }
+    expect(withAction('UpdateUserPool')).toEqual([]);
+    expect(withAction('CreateUserPool')).toEqual([
+      {
+        Sid: 'CognitoDrillCreate',
+        Effect: 'Allow',
+        Action: ['cognito-idp:CreateUserPool'],
+        Resource: '*',
+        Condition: { StringLike: { 'aws:RequestTag/cognito-vault:drill': '?*' } },
+      },
+    ]);
+    expect(withAction('TagResource')[0]?.Condition).toEqual({
+      StringLike: { 'aws:ResourceTag/cognito-vault:drill': '?*' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['cognito-vault:drill-heartbeat'] },
+    });
+    // Every statement but ListUserPools carries a tag condition.
+    const unconditioned = cognito.filter((s) => !s.Condition).flatMap((s) => s.Action);
+    expect(unconditioned).toEqual(['cognito-idp:ListUserPools']);
   });
 });
