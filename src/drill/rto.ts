@@ -111,7 +111,9 @@ export function estimateRto(m: DrillMeasurements): RtoEstimate {
   const sampleCalls = (c: QuotaCategory): number =>
     m.rates.find((x) => x.category === c)?.calls ?? 0;
   const followUpsFull = m.memberships.total + full.disabled;
-  const preflight = round(m.preflightSeconds * userScale);
+  // The restore's preflight reads (and checks) every user of the snapshot whatever the sample:
+  // the drill's preflight is already a full-size one.
+  const preflight = round(m.preflightSeconds);
   const setup = round(m.setupSeconds);
   const paths: PathEstimate[] = [];
 
@@ -137,7 +139,7 @@ export function estimateRto(m: DrillMeasurements): RtoEstimate {
       path: 'admin-create',
       totalSeconds: round(preflight + setup + users),
       phases: [
-        { phase: 'preflight', seconds: preflight, basis: 'scaled' },
+        { phase: 'preflight', seconds: preflight, basis: 'measured' },
         { phase: 'pool and resources', seconds: setup, basis: 'measured' },
         {
           phase: 'users',
@@ -183,7 +185,7 @@ export function estimateRto(m: DrillMeasurements): RtoEstimate {
         path: 'import-job',
         totalSeconds: round(preflight + setup + importS + listS + followS),
         phases: [
-          { phase: 'preflight', seconds: preflight, basis: 'scaled' },
+          { phase: 'preflight', seconds: preflight, basis: 'measured' },
           { phase: 'pool and resources', seconds: setup, basis: 'measured' },
           {
             phase: 'import jobs',

@@ -11,7 +11,10 @@ import {
   UntagResourceCommand,
   UpdateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { drill as lambdaDrill } from '../../src/lambda/drill.js';
+import { S3Storage } from '../../src/storage/s3.js';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { startEmulator, type Emulator } from '../../src/demo/emulator.js';
@@ -347,6 +350,66 @@ describe('cognito-vault drill (moto)', () => {
     }
     expect(tags.tagCalls()).toBeGreaterThan(calls);
     expect(new Set(beats.filter(Boolean)).size).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('the Lambda entry: newest snapshot in S3 → drill → metrics; at its deadline it stops and deletes the scratch pool', async () => {
+    const s3 = new S3Client({ region: REGION, endpoint: guard.endpoint, forcePathStyle: true });
+    const saved = { ...process.env };
+    const lines: string[] = [];
+    const spy = vi
+      .spyOn(console, 'log')
+      .mockImplementation((l: unknown) => void lines.push(String(l)));
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'vault' }));
+      await backupPool(gw, new S3Storage({ client: s3, bucket: 'vault', prefix: 'lambda' }), {
+        userPoolId: sourcePoolId,
+      });
+      Object.assign(process.env, {
+        COGNITO_VAULT_TO: 's3://vault/lambda',
+        COGNITO_VAULT_ENDPOINT_URL: guard.endpoint,
+        COGNITO_VAULT_DRILL_SAMPLE: '10',
+        COGNITO_VAULT_NAME: 'v1',
+        AWS_REGION: REGION,
+      });
+      const before = await poolIds();
+      const summary = await lambdaDrill(
+        { userPoolId: sourcePoolId },
+        { getRemainingTimeInMillis: () => 900_000 },
+      );
+      expect(summary).toMatchObject({
+        userPoolId: sourcePoolId,
+        passed: true,
+        exitCode: 0,
+        sampledUsers: 10,
+        users: 60,
+        scratchDeleted: true,
+      });
+      expect(summary.estimatedRestoreSeconds).toBeGreaterThan(0);
+      const metric = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((m) => '_aws' in m);
+      expect(metric).toMatchObject({ Vault: 'v1', UserPoolId: sourcePoolId, DrillPassed: 1 });
+      expect(metric?.EstimatedRestoreSeconds).toBeGreaterThan(0);
+      expect(await poolIds()).toEqual(before);
+
+      // 61 s left of a 60 s margin: the deadline fires a second in, mid-drill.
+      lines.length = 0;
+      delete process.env.COGNITO_VAULT_DRILL_SAMPLE;
+      await expect(
+        lambdaDrill({ userPoolId: sourcePoolId }, { getRemainingTimeInMillis: () => 61_000 }),
+      ).rejects.toMatchObject({ code: 'INTERRUPTED' });
+      const failed = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((m) => '_aws' in m);
+      expect(failed).toMatchObject({ DrillPassed: 0 });
+      expect(await poolIds()).toEqual(before);
+    } finally {
+      spy.mockRestore();
+      vi.restoreAllMocks();
+      process.env = saved;
+      s3.destroy();
+    }
   }, 120_000);
 
   it('refuses to start near the account user-pool limit (exit 4), before creating anything', async () => {

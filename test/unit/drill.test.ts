@@ -172,7 +172,7 @@ describe('RTO estimate', () => {
     // UserUpdate: (3000 + 100) / 24 = 129.2 s; the sample's model 310/24 = 12.9 s > 5 s → no overhead.
     expect(admin?.bottleneck).toBe('UserUpdate');
     expect(admin?.phases.find((p) => p.phase === 'users')?.seconds).toBeCloseTo(129.2, 1);
-    expect(admin?.totalSeconds).toBeCloseTo(5 + 3 + 129.2, 0);
+    expect(admin?.totalSeconds).toBeCloseTo(0.5 + 3 + 129.2, 0);
     expect(rto.paths.find((p) => p.path === 'import-job')?.totalSeconds).toBeNull();
   });
 
@@ -185,7 +185,7 @@ describe('RTO estimate', () => {
     });
     const imp = rto.paths.find((p) => p.path === 'import-job');
     // 2000 / 20 rows/s = 100 s; ListUsers 34 pages / 30 = 1.1 s; follow-ups 3100 / 24 = 129.2 s.
-    expect(imp?.totalSeconds).toBeCloseTo(5 + 3 + 100 + 1.1 + 129.2, 0);
+    expect(imp?.totalSeconds).toBeCloseTo(0.5 + 3 + 100 + 1.1 + 129.2, 0);
   });
 });
 
