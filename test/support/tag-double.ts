@@ -174,8 +174,13 @@ export async function startTagDouble(
         for (const arn of [...added.keys()])
           if (arn.endsWith(`/${String(input.UserPoolId)}`)) added.delete(arn);
       }
-      const headers = { ...r.headers, 'content-length': String(out.length) };
-      delete headers['transfer-encoding'];
+      // Headers as moto sent them (a HEAD's content-length describes the object, not this
+      // empty body); only a rewritten body gets its own length.
+      const headers = { ...r.headers };
+      if (out !== r.body) {
+        headers['content-length'] = String(out.length);
+        delete headers['transfer-encoding'];
+      }
       res.writeHead(r.status, headers);
       res.end(out);
     })().catch((e: unknown) => {
