@@ -157,7 +157,7 @@ describe('cognito-vault drill (moto)', () => {
     // The scratch pool carried the drill tag and a heartbeat; the heartbeat went through TagResource.
   }, 180_000);
 
-  it('a sample drill restores exactly N users, the same ones for the same seed', async () => {
+  it('a sample drill restores exactly N users and estimates the RTO of all of them', async () => {
     const before = await poolIds();
     const r = await drill([
       '--from',
