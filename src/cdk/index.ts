@@ -16,6 +16,9 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy } from '../policy/iam.js';
 import { COMPLETED_METRIC, METRIC_NAMESPACE } from '../lambda/metrics.js';
+import { addDrill, type DrillProps, type DrillResources } from './drill.js';
+
+export { DRILL_METRICS, type DrillProps, type DrillResources } from './drill.js';
 
 /**
  * `cognito-vault/cdk`: scheduled, distributed backups as one construct (docs/architecture.md,
@@ -97,6 +100,8 @@ export interface CognitoVaultProps {
   readonly vaultName?: string;
   /** Removal policy of a new bucket and key (default RETAIN). */
   readonly removalPolicy?: RemovalPolicy;
+  /** Scheduled restore drills (src/cdk/drill.ts); none when omitted. */
+  readonly drill?: DrillProps;
 }
 
 /** Step Functions' inline Map runs at most 40 iterations at a time. */
@@ -163,6 +168,8 @@ export class CognitoVault extends Construct {
   readonly staleAlarm: cloudwatch.Alarm;
   /** Per pool, when the pools are named. */
   readonly poolStaleAlarms: cloudwatch.Alarm[] = [];
+  /** Present with the `drill` prop. */
+  readonly drill?: DrillResources;
 
   constructor(scope: Construct, id: string, props: CognitoVaultProps) {
     super(scope, id);
@@ -512,5 +519,16 @@ export class CognitoVault extends Construct {
         a.addAlarmAction(action);
       }
     }
+    if (props.drill)
+      this.drill = addDrill(this, {
+        drill: props.drill,
+        userPoolIds: props.userPoolIds,
+        code,
+        environment,
+        vaultName,
+        policyOptions: { s3Location: location, ...policyKey },
+        statements: (p) => statementsOf(p, this.bucket, keyArn),
+        ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+      });
   }
 }

@@ -9,6 +9,7 @@ import { COMMANDER_OUTPUT, ENV_HELP, EXIT_CODES_HELP, oneLine } from './common.j
 import { registerDemo } from './demo.js';
 import { registerExportCsv } from './export-csv.js';
 import { registerDiff } from './diff.js';
+import { registerDrill } from './drill.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
 import { registerPrune } from './prune.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerExportCsv(program);
   registerDiff(program);
+  registerDrill(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }

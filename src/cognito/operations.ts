@@ -101,12 +101,74 @@ export const COMMAND_OPERATIONS = {
   'export-csv': {
     headerFrom: ['GetCSVHeader', 'DescribeUserPool', 'GetUserPoolMfaConfig'],
   },
+  /**
+   * `drill`: a scratch pool created with the drill tag, restored into (the restore's
+   * operations), compared and deleted. Its policy (src/policy/iam.ts) allows every pool-scoped
+   * operation only on pools carrying DRILL_TAGS.drill, CreateUserPool only with that tag on the
+   * request, and TagResource only for the heartbeat key.
+   */
+  drill: {
+    /** Finding drill pools (names, then the tag), the heartbeat, deleting. */
+    lifecycle: ['ListUserPools', 'DescribeUserPool', 'TagResource', 'DeleteUserPool'],
+    /** The restore into the scratch pool. */
+    restore: [
+      'CreateUserPool',
+      'SetUserPoolMfaConfig',
+      'ListGroups',
+      'CreateGroup',
+      'ListResourceServers',
+      'CreateResourceServer',
+      'ListIdentityProviders',
+      'CreateIdentityProvider',
+      'ListUserPoolClients',
+      'CreateUserPoolClient',
+      'AdminCreateUser',
+      'AdminSetUserPassword',
+      'AdminAddUserToGroup',
+      'AdminDisableUser',
+    ],
+    /** The comparison of the scratch pool with the snapshot, and the recovery check. */
+    compare: [
+      'GetUserPoolMfaConfig',
+      'DescribeUserPoolClient',
+      'DescribeIdentityProvider',
+      'ListUsers',
+      'ListUsersInGroup',
+      'GetUICustomization',
+      'DescribeRiskConfiguration',
+      'GetLogDeliveryConfiguration',
+      'DescribeManagedLoginBrandingByClient',
+    ],
+    /** A snapshot with hosted UI customization, risk or log delivery settings (as restore). */
+    poolSettings: ['SetUICustomization', 'SetRiskConfiguration', 'SetLogDeliveryConfiguration'],
+    /** App clients' own UI customization or risk configuration (as restore). */
+    clientSettings: ['SetUICustomization', 'SetRiskConfiguration'],
+    /** Managed login branding (as restore). */
+    managedLoginBranding: ['CreateManagedLoginBranding'],
+    /** --users auto|import-job with --import-logs-role-arn. */
+    importJobs: [
+      'GetCSVHeader',
+      'CreateUserImportJob',
+      'StartUserImportJob',
+      'DescribeUserImportJob',
+      'ListUserImportJobs',
+    ],
+  },
   /** Storage-only commands: no Cognito call. */
   prune: {},
   verify: {},
 } as const satisfies Record<string, Record<string, readonly CognitoOperation[]>>;
 
 export type CommandName = keyof typeof COMMAND_OPERATIONS;
+
+/**
+ * The tags of a drill's scratch pool: `drill` (the drill id) marks it — the drill policy's
+ * conditions key on it — and `heartbeat` (an ISO time) dates its drill's last sign of life.
+ */
+export const DRILL_TAGS = {
+  drill: 'cognito-vault:drill',
+  heartbeat: 'cognito-vault:drill-heartbeat',
+} as const;
 
 /**
  * Operations IAM cannot scope to a user pool ARN (Resource must be "*"): they name no pool
@@ -156,4 +218,5 @@ export const COMMAND_STORAGE = {
   prune: ['get', 'list', 'delete', 'lease'],
   verify: ['get', 'lease'],
   'export-csv': ['get', 'list', 'put', 'lease'],
+  drill: ['get', 'lease'],
 } as const satisfies Record<CommandName, readonly StorageOperation[]>;

@@ -4,6 +4,7 @@ import {
   type CommandName,
   COMMAND_OPERATIONS,
   COMMAND_STORAGE,
+  DRILL_TAGS,
   operationsOf,
   operationsOfFeatures,
   type StorageOperation,
@@ -258,6 +259,15 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
       Action: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
       Resource: importLogGroups(first?.region, first?.account, first?.partition),
     });
+  } else if (kind === 'drill') {
+    statements.push(...drillStatements(first));
+    statements.push(passRoleStatement(opts, first?.account ?? '*', first?.partition ?? 'aws'));
+    statements.push({
+      Sid: 'ImportJobResults',
+      Effect: 'Allow',
+      Action: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+      Resource: importLogGroups(first?.region, first?.account, first?.partition),
+    });
   } else {
     const ops = operationsOf(kind);
     statements.push(...cognitoStatements(ops, arns ?? 'arn:aws:cognito-idp:*:*:userpool/*'));
@@ -272,6 +282,62 @@ function commandPolicy(kind: CommandName, opts: PolicyOptions): IamPolicy {
     );
   }
   return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * `policy drill`: the drill works on scratch pools it creates, so nothing is granted on any
+ * other pool. Every pool-scoped action carries an `aws:ResourceTag` condition on the drill tag
+ * (DeleteUserPool included: a pool without the tag cannot be deleted with this policy, whatever
+ * the code does); CreateUserPool is allowed only with the drill tag on the request
+ * (`aws:RequestTag`); TagResource only on drill pools and only for the heartbeat key
+ * (`aws:TagKeys`), so the policy cannot put the drill tag on a production pool and then delete
+ * it. UpdateUserPool is not granted: the drill never sends it (the heartbeat is TagResource, which
+ * leaves every setting alone). `--user-pool-arn` narrows the account and Region.
+ */
+function drillStatements(first?: {
+  partition: string;
+  region: string;
+  account: string;
+}): Statement[] {
+  const tag = DRILL_TAGS.drill;
+  const pools = first
+    ? `arn:${first.partition}:cognito-idp:${first.region}:${first.account}:userpool/*`
+    : 'arn:aws:cognito-idp:*:*:userpool/*';
+  const ops = operationsOf('drill');
+  const scoped = ops.filter((o) => !ACCOUNT_LEVEL.has(o) && o !== 'TagResource').map(cognito);
+  const tagged = { StringLike: { [`aws:ResourceTag/${tag}`]: '?*' } };
+  return [
+    {
+      Sid: 'CognitoDrillPools',
+      Effect: 'Allow',
+      Action: scoped,
+      Resource: pools,
+      Condition: tagged,
+    },
+    {
+      Sid: 'CognitoDrillHeartbeat',
+      Effect: 'Allow',
+      Action: [cognito('TagResource')],
+      Resource: pools,
+      Condition: {
+        ...tagged,
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [DRILL_TAGS.heartbeat] },
+      },
+    },
+    {
+      Sid: 'CognitoDrillCreate',
+      Effect: 'Allow',
+      Action: [cognito('CreateUserPool')],
+      Resource: '*',
+      Condition: { StringLike: { [`aws:RequestTag/${tag}`]: '?*' } },
+    },
+    {
+      Sid: 'CognitoAccount',
+      Effect: 'Allow',
+      Action: ops.filter((o) => ACCOUNT_LEVEL.has(o) && o !== 'CreateUserPool').map(cognito),
+      Resource: '*',
+    },
+  ];
 }
 
 /** The log groups Cognito writes import-job results to: /aws/cognito/userpools/<id>/<name>. */

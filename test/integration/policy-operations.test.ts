@@ -26,6 +26,7 @@ import {
 } from '../../src/cognito/operations.js';
 import { seedPool } from '../../src/demo/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
+import { runDrill } from '../../src/drill/index.js';
 import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';
 import { planPoolCreation } from '../../src/restore/pool/target.js';
 import type { RestoreOptions } from '../../src/restore/types.js';
@@ -555,6 +556,55 @@ beforeAll(async () => {
       }),
     );
   });
+
+  // ---- drill: admin-create, and import jobs; the heartbeat ticks (moto has no TagResource:
+  // it answers an error, the drill goes on with a warning — the request was sent) -----------
+  await record('drill', ['lifecycle', 'restore', 'compare'], async (gw, wrap) => {
+    const snap = wrap(new LocalDirStorage(snapshotDir));
+    await withReadLease(snap, 'restore', noWarning, async () => {
+      const r = await SnapshotReader.open(snap);
+      const result = await runDrill(gw, r, {
+        usersPath: 'admin-create',
+        heartbeatMs: 20,
+        restoreOverrides: { rttMs: 400 },
+      });
+      expect(result.cleanup.scratchDeleted).toBe(true);
+    });
+  });
+  await record('drill', ['lifecycle', 'restore', 'compare', 'importJobs'], async (gw, wrap) => {
+    const r = await SnapshotReader.open(wrap(new LocalDirStorage(snapshotDir)));
+    const result = await runDrill(gw, r, {
+      usersPath: 'auto',
+      importLogsRoleArn: 'arn:aws:iam::123456789012:role/CognitoImportLogs',
+      restoreOverrides: { importPollMs: { min: 50, max: 200 } },
+    });
+    expect(result.cleanup.scratchDeleted).toBe(true);
+  });
+
+  // The same settings snapshots through a drill (moto answers each Set with HTTP 500: the drill
+  // fails, deletes its scratch pool, and the request was sent).
+  const settingsDirs: [string, string][] = [
+    ...poolSettings.map((_, i): [string, string] => [
+      path.join(work, `settings-${i}`),
+      'poolSettings',
+    ]),
+    ...clientSettings.map((_, i): [string, string] => [
+      path.join(work, `client-settings-${i}`),
+      'clientSettings',
+    ]),
+    [brandingDir, 'managedLoginBranding'],
+  ];
+  for (const [dir, feature] of settingsDirs) {
+    await record(
+      'drill',
+      ['lifecycle', 'restore', 'compare', feature],
+      async (gw, wrap) => {
+        const r = await SnapshotReader.open(wrap(new LocalDirStorage(dir)));
+        await runDrill(gw, r, { usersPath: 'admin-create', sample: 2 }).catch(() => undefined);
+      },
+      1,
+    );
+  }
 
   // ---- export-csv: a CLI command; recorded on the wire by a proxy (Cognito and S3) ---------
   const s3 = new S3Client({

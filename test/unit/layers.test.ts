@@ -81,6 +81,29 @@ describe('compare layer', () => {
   });
 });
 
+describe('drill layer', () => {
+  it('takes restore and compare through their public entries only', async () => {
+    expect(
+      await layerErrors(
+        'src/drill/probe.ts',
+        "import { restoreSnapshot } from '../restore/index.js';\nimport { compareSides } from '../compare/index.js';\nimport { CognitoGateway } from '../cognito/gateway.js';\nexport const x = [restoreSnapshot, compareSides, CognitoGateway];\n",
+      ),
+    ).toEqual([]);
+    expect(
+      await layerErrors(
+        'src/drill/probe.ts',
+        "import { restoreSnapshot } from '../restore/engine.js';\nimport { compareSides } from '../compare/engine.js';\nexport const x = [restoreSnapshot, compareSides];\n",
+      ),
+    ).toHaveLength(2);
+    expect(
+      await layerErrors(
+        'src/drill/probe.ts',
+        "import { backupPool } from '../backup/engine.js';\nimport { runCommand } from '../cli/common.js';\nexport const x = [backupPool, runCommand];\n",
+      ),
+    ).toHaveLength(2);
+  });
+});
+
 describe('allow-listed layers', () => {
   const layers = Object.keys(MAY_IMPORT);
   /** A value import of one (real, so that it resolves) module of `to`, as a file of `from` would write it. */
@@ -105,9 +128,11 @@ describe('allow-listed layers', () => {
         if (to === from) continue;
         const allowed = (MAY_IMPORT[from] ?? []).includes(to);
         // compare takes two files of restore only; snapshot only the Storage interface; cdk
-        // only the metric names of lambda (the 'cdk layer' tests below).
+        // only the metric names of lambda (the 'cdk layer' tests below); drill only the public
+        // entries of restore and compare ('drill layer' below).
         if (
           (from === 'compare' && to === 'restore') ||
+          (from === 'drill' && (to === 'restore' || to === 'compare')) ||
           (from === 'snapshot' && to === 'storage') ||
           (from === 'cdk' && to === 'lambda')
         )

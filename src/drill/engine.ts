@@ -1,0 +1,341 @@
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ExitCode, InterruptedError, UsageError } from '../core/errors.js';
+import { noProgress, type ProgressEvent } from '../core/progress.js';
+import type { CognitoGateway } from '../cognito/gateway.js';
+import { QUOTA_CATEGORIES, type QuotaCategory } from '../cognito/quotas.js';
+import { compareSides, poolSide, readSubMapFile, snapshotSide } from '../compare/index.js';
+import { restoreSnapshot, type RestoreResult } from '../restore/index.js';
+import { readDocuments, type SnapshotReader } from '../snapshot/index.js';
+import { runGuarded, startHeartbeat } from './lifecycle.js';
+import {
+  assertPoolRoom,
+  cleanupDrillPools,
+  DEFAULT_POOL_LIMIT,
+  drillPoolName,
+  drillTags,
+  listAccountPools,
+} from './pools.js';
+import { placeholderSecrets } from './placeholders.js';
+import { checkRecovery } from './recovery.js';
+import { estimateRto } from './rto.js';
+import { drawSample } from './sample.js';
+import type { DrillCheck, DrillDifference, DrillOptions, DrillResult, UsersPath } from './types.js';
+import { scratchSide, scratchView } from './view.js';
+
+export const DEFAULT_SEED = 'cognito-vault';
+
+/** 0 when every check passed; 9 when the scratch pool differs or users cannot recover; 6 when
+ * the restore itself left users or resources behind; 1 when the scratch pool could not be
+ * deleted. */
+export function drillExitCode(r: DrillResult): number {
+  const failed = new Set(r.checks.filter((c) => !c.passed).map((c) => c.name));
+  if (failed.has('cleanup')) return ExitCode.Unexpected;
+  if (failed.has('restore')) return ExitCode.PartialRestore;
+  if (failed.has('compare') || failed.has('recovery')) return ExitCode.Differs;
+  return ExitCode.Ok;
+}
+
+/**
+ * A restore drill: the snapshot restored into a scratch pool of this account (drill-tagged,
+ * triggers detached, no domain, deletion protection off; every resource and every user or a
+ * deterministic sample), compared with the snapshot, each restored user's way back in checked,
+ * the rates achieved turned into an RTO estimate — and the scratch pool deleted, whatever
+ * happens (success, failure, interruption; after a kill -9 the next drill or cleanup does it).
+ *
+ * Steps: snapshot check → stale pools and pool room → sample → cost → restore (restore engine,
+ * heartbeat running) → compare (compare engine) → recovery → RTO → delete.
+ */
+export async function runDrill(
+  gw: CognitoGateway,
+  reader: SnapshotReader,
+  options: DrillOptions = {},
+): Promise<DrillResult> {
+  const t0 = performance.now();
+  const now = options.now ?? (() => new Date());
+  const progress = options.onProgress ?? noProgress;
+  const seed = options.seed ?? DEFAULT_SEED;
+  const usersPath: UsersPath = options.usersPath ?? 'auto';
+  if (options.sample !== undefined && !(Number.isInteger(options.sample) && options.sample > 0))
+    throw new UsageError(
+      'BAD_FLAG',
+      `sample expects a positive whole number of users, got ${options.sample}`,
+      {
+        option: 'sample',
+      },
+    );
+  const drillId = options.drillId ?? randomBytes(6).toString('hex');
+  const name = drillPoolName(drillId);
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onOuterAbort = (): void => controller.abort(new InterruptedError());
+  if (options.signal?.aborted) throw new InterruptedError();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const run = gw.withSignal(controller.signal);
+  const warnings: string[] = [];
+  const checks: DrillCheck[] = [];
+  let work: string | undefined;
+
+  try {
+    // 1. The snapshot, whole: every file against the manifest (exit 3 before anything exists).
+    progress({ type: 'phase', phase: 'drill', detail: 'verifying the snapshot' });
+    await reader.assertValid();
+    checks.push({
+      name: 'snapshot',
+      passed: true,
+      detail: `${reader.manifest.files.length} files verified`,
+    });
+
+    // 2. What killed drills left behind, then room for one more pool.
+    progress({ type: 'phase', phase: 'drill', detail: 'cleaning up stale drill pools' });
+    const stale = await cleanupDrillPools(run, { now });
+    const { total } = await listAccountPools(run);
+    assertPoolRoom(total, options.poolLimit ?? DEFAULT_POOL_LIMIT);
+
+    // 3. The sample (one pass over the users) and what the drill costs.
+    const sample = await drawSample(reader, options.sample, seed);
+    const nativeSampled = sample.sampled.users - sample.sampled.externalProvider;
+    const plannedCost = {
+      usersWritten: nativeSampled,
+      mauBilled: usersPath === 'import-job' ? 0 : nativeSampled,
+    };
+    progress({
+      type: 'phase',
+      phase: 'drill-cost',
+      detail:
+        `writes ${plannedCost.usersWritten} users into scratch pool ${name}; ` +
+        (usersPath === 'import-job'
+          ? 'import jobs bill no monthly active users'
+          : `up to ${plannedCost.mauBilled} billed as monthly active users of the scratch pool (AdminCreateUser; users an import job takes add none)`),
+    });
+
+    const idps = placeholderSecrets((await readDocuments(reader)).identityProviders);
+    if (idps.providers.length)
+      warnings.push(
+        `identity provider(s) ${idps.providers.join(', ')} restored with placeholder secrets (the snapshot holds none): their configuration is tested, sign-in through them is not`,
+      );
+    const memberships = { total: reader.manifest.counts.memberships, sampled: 0 };
+    const tags = drillTags(drillId, now());
+    const view = scratchView(reader, { tags, usernames: sample.usernames });
+    const dir = options.workDir ?? (await mkdtemp(path.join(tmpdir(), 'cognito-vault-drill-')));
+    if (!options.workDir) work = dir;
+    await chmod(dir, 0o700);
+
+    const result: DrillResult = {
+      drillId,
+      passed: false,
+      snapshot: reader.location,
+      snapshotId: reader.manifest.snapshotId,
+      sourceUserPoolId: reader.manifest.userPool.id,
+      scratchPoolName: name,
+      sample: { size: options.sample, seed, users: sample.sampled.users, of: sample.counts.users },
+      usersPath,
+      checks,
+      counts: {
+        users: { restored: 0, created: 0, imported: 0, failed: 0, externalProvider: 0 },
+        groups: 0,
+        memberships: 0,
+        clients: 0,
+        identityProviders: 0,
+        resourceServers: 0,
+        resourceFailures: 0,
+      },
+      differences: { total: 0, listed: [] },
+      plannedCost,
+      cost: { usersWritten: 0, mauBilled: 0 },
+      cleanup: { scratchDeleted: false, stale },
+      durationMs: 0,
+      warnings,
+    };
+
+    // 4–6. Restore, compare, recover: inside the guard that always deletes the scratch pool.
+    const phaseAt = new Map<string, number>();
+    const relay = (e: ProgressEvent): void => {
+      const key = e.type === 'phase' ? e.phase : e.type === 'users' ? 'users-written' : undefined;
+      if (key && !phaseAt.has(key)) phaseAt.set(key, performance.now());
+      if (e.type === 'memberships') memberships.sampled = Math.max(memberships.sampled, e.done);
+      progress(e);
+    };
+    const heartbeat = startHeartbeat(gw, drillId, {
+      now,
+      everyMs: options.heartbeatMs,
+      onPool: (id) => {
+        result.scratchPoolId = id;
+        options.onScratchPool?.(id);
+      },
+      onError: (msg) => warnings.push(msg),
+    });
+    let restored: RestoreResult | undefined;
+    const guarded = await runGuarded(gw, drillId, heartbeat, async () => {
+      const tRestore = performance.now();
+      const outcome = await restoreSnapshot(run, view, {
+        target: { createPool: name },
+        stateDir: path.join(dir, 'restore'),
+        usersPath,
+        idpSecrets: idps.secrets,
+        ...(options.importLogsRoleArn ? { importLogsRoleArn: options.importLogsRoleArn } : {}),
+        ...(options.importLogs ? { importLogs: options.importLogs } : {}),
+        ...options.restoreOverrides,
+        signal: controller.signal,
+        onProgress: relay,
+      });
+      if (outcome.dryRun) throw new Error('the restore answered with a plan');
+      restored = outcome;
+      heartbeat.known(outcome.userPoolId);
+      result.scratchPoolId = outcome.userPoolId;
+      const u = outcome.users;
+      result.counts = {
+        users: {
+          restored: u.created + u.imported + (u.federatedPrecreated ?? 0),
+          created: u.created,
+          imported: u.imported,
+          failed: u.failed,
+          externalProvider: u.externalProvider,
+        },
+        groups: outcome.groups,
+        memberships: outcome.memberships,
+        clients: outcome.clients,
+        identityProviders: outcome.identityProviders,
+        resourceServers: outcome.resourceServers,
+        resourceFailures: outcome.resourceFailures.length,
+      };
+      memberships.sampled = outcome.memberships;
+      result.cost = { usersWritten: u.created + u.imported, mauBilled: u.created };
+      for (const w of outcome.warnings) warnings.push(w.message);
+      const restoreOk = outcome.failedUsers.length === 0 && outcome.resourceFailures.length === 0;
+      checks.push({
+        name: 'restore',
+        passed: restoreOk,
+        detail: restoreOk
+          ? `${result.counts.users.restored} users, ${outcome.groups} groups, ${outcome.clients} app clients restored`
+          : `${outcome.failedUsers.length} user operation(s) and ${outcome.resourceFailures.length} resource(s) failed`,
+      });
+
+      // The scratch pool against the snapshot (the same lens on both sides).
+      progress({
+        type: 'phase',
+        phase: 'drill',
+        detail: 'comparing the scratch pool with the snapshot',
+      });
+      const cmp = await compareSides(
+        scratchSide(snapshotSide(view, 'the snapshot'), sample.sampled.users),
+        scratchSide(poolSide(run, outcome.userPoolId, 'the scratch pool'), sample.sampled.users),
+        {
+          userStatus: 'restored',
+          restoredStatuses: ['RESET_REQUIRED'],
+          subMap: await readSubMapFile(outcome.subMap),
+          tempDir: dir,
+          signal: controller.signal,
+        },
+      );
+      result.differences = {
+        total: cmp.differenceCount,
+        listed: cmp.differences.slice(0, 100).map((d): DrillDifference => ({
+          kind: d.kind,
+          ...(d.field ? { field: d.field } : {}),
+          ...(d.class ? { class: d.class } : {}),
+          ...(d.only ? { only: d.only } : {}),
+          // Usernames and emails are personal data: only configuration names are listed.
+          ...(d.kind !== 'user' && d.kind !== 'membership' && d.kind !== 'subMap'
+            ? { key: d.key }
+            : {}),
+        })),
+      };
+      checks.push({
+        name: 'compare',
+        passed: cmp.equal,
+        detail: cmp.equal
+          ? `equal: ${cmp.summary.users.matched} users, ${cmp.summary.groups.b} groups, ${cmp.summary.memberships.b} memberships`
+          : `${cmp.differenceCount} difference(s)`,
+      });
+
+      progress({
+        type: 'phase',
+        phase: 'drill',
+        detail: 'checking that restored users can recover',
+      });
+      const recovery = await checkRecovery(run, outcome.userPoolId);
+      result.recovery = recovery;
+      checks.push({
+        name: 'recovery',
+        passed: recovery.passed,
+        detail: recovery.passed
+          ? `${recovery.canRecover} can reset their password, ${recovery.noVerifiedContact} need an administrator (no verified contact)`
+          : `${recovery.lockedOut} user(s) with a verified contact cannot recover`,
+      });
+
+      // RTO: from the restore's own phases and rates.
+      const at = (k: string): number | undefined => phaseAt.get(k);
+      const usersStart =
+        at('users-written') ??
+        at('users') ??
+        at('import-files') ??
+        at('outputs') ??
+        performance.now();
+      const poolStart = at('pool') ?? usersStart;
+      const end = tRestore + outcome.durationMs;
+      const imported = outcome.importJobs.filter((j) => j.status === 'Succeeded');
+      result.rto = estimateRto({
+        preflightSeconds: (poolStart - tRestore) / 1000,
+        setupSeconds: Math.max(0, usersStart - poolStart) / 1000,
+        usersSeconds: Math.max(0, end - usersStart) / 1000,
+        counts: sample.counts,
+        sampled: sample.sampled,
+        memberships,
+        rates: outcome.rates,
+        created: u.created,
+        imported: u.imported,
+        ...(imported.length
+          ? {
+              importJobs: {
+                jobs: imported.length,
+                rows: imported.reduce((a, j) => a + j.rows, 0),
+                seconds: importSeconds(phaseAt, end),
+              },
+            }
+          : {}),
+        ceilings: ceilings(run),
+      });
+    });
+    result.cleanup.scratchDeleted = guarded.deleted;
+    if (guarded.poolId) result.scratchPoolId = guarded.poolId;
+    checks.push({
+      name: 'cleanup',
+      passed: guarded.deleted || !guarded.poolId,
+      detail: guarded.deleted
+        ? `scratch pool ${guarded.poolId} deleted`
+        : guarded.poolId
+          ? `scratch pool ${guarded.poolId} could not be deleted: ${guarded.deleteError ?? 'unknown'}`
+          : 'no scratch pool was created',
+    });
+    if (guarded.error) throw guarded.error;
+    void restored;
+    result.passed = checks.every((c) => c.passed);
+    result.durationMs = Math.round(performance.now() - t0);
+    return result;
+  } catch (e) {
+    if (options.signal?.aborted)
+      throw new InterruptedError('drill interrupted; the scratch pool was deleted');
+    throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    // The journal, sub map and report hold usernames: nothing of them outlives the drill.
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Seconds the import jobs ran: from the first import-job event to the users' follow-ups. */
+function importSeconds(phaseAt: Map<string, number>, end: number): number {
+  const start = phaseAt.get('import-job');
+  const after = phaseAt.get('import-map') ?? end;
+  return start === undefined ? 0 : Math.max(0, after - start) / 1000;
+}
+
+function ceilings(gw: CognitoGateway): Partial<Record<QuotaCategory, number>> {
+  const out: Partial<Record<QuotaCategory, number>> = {};
+  for (const c of Object.keys(QUOTA_CATEGORIES) as QuotaCategory[]) out[c] = gw.rate.ceilingOf(c);
+  return out;
+}
