@@ -19,6 +19,33 @@ import { type AgeKeyring, KeyMismatchError, KeyRequiredError } from './age.js';
 export interface ReaderOptions {
   /** The keys of `--identity`: needed to read the files of an encrypted snapshot. */
   keyring?: AgeKeyring;
+  /**
+   * Users erased with `forget` (the pool's erasure ledger, erasure-ledger.ts): their user and
+   * membership records are left out of `records`, so no restore or export brings them back.
+   */
+  erasures?: {
+    has(username: string, sub: string | undefined): boolean;
+    /** Distinct users `has` found erased (a result's count). */
+    readonly erasedSeen?: number;
+  };
+}
+
+/** Whether a users/memberships record belongs to an erased user. */
+function erasedRecord(
+  kind: FileKind,
+  record: unknown,
+  erasures: NonNullable<ReaderOptions['erasures']>,
+): boolean {
+  if (kind === 'users') {
+    const u = record as { Username?: string; Attributes?: { Name: string; Value?: string }[] };
+    const sub = u.Attributes?.find((a) => a.Name === 'sub')?.Value;
+    return u.Username !== undefined && erasures.has(u.Username, sub);
+  }
+  if (kind === 'memberships') {
+    const m = record as { username?: string };
+    return m.username !== undefined && erasures.has(m.username, undefined);
+  }
+  return false;
 }
 
 export interface VerifyResult {
@@ -69,6 +96,7 @@ export class SnapshotReader {
     readonly storage: Storage,
     readonly manifest: Manifest,
     readonly keyring?: AgeKeyring,
+    readonly erasures?: ReaderOptions['erasures'],
   ) {}
 
   static async open(storage: Storage, opts: ReaderOptions = {}): Promise<SnapshotReader> {
@@ -94,7 +122,12 @@ export class SnapshotReader {
       }
       throw e;
     }
-    return new SnapshotReader(storage, parseManifest(text, storage.location), opts.keyring);
+    return new SnapshotReader(
+      storage,
+      parseManifest(text, storage.location),
+      opts.keyring,
+      opts.erasures,
+    );
   }
 
   /** True when the snapshot's files are encrypted (format version 2). */
@@ -207,6 +240,7 @@ export class SnapshotReader {
               ],
             );
           }
+          if (this.erasures && erasedRecord(kind, r.data, this.erasures)) continue;
           yield r.data;
         }
       } finally {
