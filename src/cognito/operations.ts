@@ -96,6 +96,29 @@ export const COMMAND_OPERATIONS = {
     withoutTriggers: ['UpdateUserPool'],
     /** A snapshot taken with `backup --user-mfa`: SMS/email MFA preferences. */
     userMfa: ['AdminSetUserMFAPreference'],
+    /**
+     * A selection (--user, --group, --client, …): the selected users looked up (ListUsers
+     * filters, or one listing), the selected resources described, and with --existing revert
+     * put back in place (attributes, enabled state, memberships, group/IdP/resource server/app
+     * client settings).
+     */
+    selective: [
+      'ListUsers',
+      'ListUsersInGroup',
+      'AdminListGroupsForUser',
+      'DescribeIdentityProvider',
+      'DescribeUserPoolClient',
+      'AdminUpdateUserAttributes',
+      'AdminDeleteUserAttributes',
+      'AdminEnableUser',
+      'AdminDisableUser',
+      'AdminAddUserToGroup',
+      'AdminRemoveUserFromGroup',
+      'UpdateGroup',
+      'UpdateResourceServer',
+      'UpdateIdentityProvider',
+      'UpdateUserPoolClient',
+    ],
   },
   /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
   'export-csv': {

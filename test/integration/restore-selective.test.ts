@@ -1,7 +1,15 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  AdminAddUserToGroupCommand,
   AdminDeleteUserCommand,
+  CreateUserPoolCommand,
+  DeleteGroupCommand,
+  DeleteIdentityProviderCommand,
+  DeleteUserPoolClientCommand,
+  UpdateGroupCommand,
+  UpdateIdentityProviderCommand,
+  UpdateUserPoolClientCommand,
   AdminDisableUserCommand,
   AdminRemoveUserFromGroupCommand,
   AdminUpdateUserAttributesCommand,
@@ -51,7 +59,7 @@ afterAll(async () => {
 });
 
 let runs = 0;
-async function cli(args: string[]): Promise<Run> {
+async function cli(args: string[], target = poolId): Promise<Run> {
   runs++;
   return startCli(
     [
@@ -59,7 +67,7 @@ async function cli(args: string[]): Promise<Run> {
       '--from',
       snapshot,
       '--to-user-pool-id',
-      poolId,
+      target,
       '--state-dir',
       path.join(work, `state-${runs}`),
       '--endpoint-url',
@@ -150,4 +158,302 @@ describe('restore --user', () => {
     expect(g.stderr).not.toContain('no-such-group');
     expectUnchangedOutside(before, await listPool(raw, poolId), {});
   }, 60_000);
+});
+
+describe('restore --users-from', () => {
+  it('takes a plain list and a diff --details file; revert puts the attributes back', async () => {
+    const before = await listPool(raw, poolId);
+    const names = [U(11), U(12)];
+    for (const n of names)
+      await raw.send(
+        new AdminUpdateUserAttributesCommand({
+          UserPoolId: poolId,
+          Username: n,
+          UserAttributes: [{ Name: 'custom:score', Value: '1' }],
+        }),
+      );
+    const plain = path.join(work, 'users.txt');
+    writeFileSync(plain, `# incident 42\n${names[0]}\n\n`);
+    const details = path.join(work, 'diff-details.jsonl');
+    const d = await startCli(
+      [
+        'diff',
+        snapshot,
+        '--user-pool-id',
+        poolId,
+        '--details',
+        details,
+        '--endpoint-url',
+        endpoint,
+      ],
+      { env: cliEnv(work, endpoint), cwd: work },
+    ).done;
+    expect(d.code, d.stderr).toBe(9);
+    const skip = await cli(['--users-from', plain]);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect(json<{ counts: { users: { skip: number } } }>(skip).counts.users.skip).toBe(1);
+    const revert = await cli(['--users-from', details, '--existing', 'revert']);
+    expect(revert.code, revert.stderr).toBe(0);
+    expect(json<{ reverted: number }>(revert).reverted).toBe(2);
+    expectUnchangedOutside(before, await listPool(raw, poolId), {});
+  }, 60_000);
+});
+
+describe('restore --group', () => {
+  it('a deleted group comes back with its settings and members; revert puts back settings and removes members added since', async () => {
+    const before = await listPool(raw, poolId);
+    const group = 'team-001';
+    const members = [...before.users].filter(([, u]) => u.groups.includes(group)).map(([n]) => n);
+    expect(members.length).toBeGreaterThan(2);
+    await raw.send(new DeleteGroupCommand({ UserPoolId: poolId, GroupName: group }));
+    const skip = await cli(['--group', group]);
+    expect(skip.code, skip.stderr).toBe(0);
+    const s = json<{ counts: { group: { create: number }; memberships: { add: number } } }>(skip);
+    expect(s.counts.group.create).toBe(1);
+    expect(s.counts.memberships.add).toBe(members.length);
+    const mid = await listPool(raw, poolId);
+    expect(mid.groups.get(group)).toEqual(before.groups.get(group));
+    expectUnchangedOutside(before, mid, {});
+
+    // Settings changed and an outsider added: skip leaves both, revert undoes both.
+    const outsider = [...before.users].find(([, u]) => !u.groups.includes(group))?.[0] ?? '';
+    await raw.send(
+      new UpdateGroupCommand({
+        UserPoolId: poolId,
+        GroupName: group,
+        Description: 'changed',
+        Precedence: 99,
+      }),
+    );
+    await raw.send(
+      new AdminAddUserToGroupCommand({ UserPoolId: poolId, Username: outsider, GroupName: group }),
+    );
+    const skip2 = await cli(['--group', group]);
+    expect(skip2.code, skip2.stderr).toBe(0);
+    expect((await listPool(raw, poolId)).groups.get(group)?.Description).toBe('changed');
+    const revert = await cli(['--group', group, '--existing', 'revert']);
+    expect(revert.code, revert.stderr).toBe(0);
+    expectUnchangedOutside(before, await listPool(raw, poolId), {});
+  }, 60_000);
+});
+
+describe('restore --client', () => {
+  it('a deleted client is created (client id map); a changed one is reverted in place with the same id', async () => {
+    const before = await listPool(raw, poolId);
+    const machine = before.clients.get('machine');
+    const web = before.clients.get('web');
+    if (!machine || !web) throw new Error('seeded clients missing');
+    await raw.send(new DeleteUserPoolClientCommand({ UserPoolId: poolId, ClientId: machine.id }));
+    await raw.send(
+      new UpdateUserPoolClientCommand({
+        UserPoolId: poolId,
+        ClientId: web.id,
+        ClientName: 'web',
+        RefreshTokenValidity: 3,
+      }),
+    );
+    const skip = await cli(['--client', 'machine', '--client', 'web']);
+    expect(skip.code, skip.stderr).toBe(0);
+    const s = json<{ clientMap: string; counts: { client: Record<string, number> } }>(skip);
+    expect(s.counts.client).toMatchObject({ create: 1, skip: 1 });
+    const map = JSON.parse(readFileSync(s.clientMap, 'utf8')) as Record<string, string>;
+    const mid = await listPool(raw, poolId);
+    expect(Object.values(map)).toEqual([mid.clients.get('machine')?.id]);
+    // A new client id, and a new secret: the snapshot (without --include-secrets) has none.
+    const { ClientSecret: newSecret, ...machineSettings } =
+      mid.clients.get('machine')?.settings ?? {};
+    const { ClientSecret: oldSecret, ...oldMachineSettings } = machine.settings;
+    expect(typeof newSecret).toBe(typeof oldSecret);
+    expect(machineSettings).toEqual(oldMachineSettings);
+    expect(mid.clients.get('web')?.settings.RefreshTokenValidity).toBe(3);
+    const revert = await cli(['--client', 'web', '--existing', 'revert']);
+    expect(revert.code, revert.stderr).toBe(0);
+    const after = await listPool(raw, poolId);
+    expect(after.clients.get('web')).toEqual(web);
+    expectUnchangedOutside(before, after, { clients: ['machine'] });
+  }, 60_000);
+});
+
+describe('restore --identity-provider', () => {
+  it('a deleted IdP is created with --idp-secrets; a changed one is reverted', async () => {
+    const before = await listPool(raw, poolId);
+    const google = before.identityProviders.get('Google');
+    expect(google).toBeDefined();
+    await raw.send(
+      new DeleteIdentityProviderCommand({ UserPoolId: poolId, ProviderName: 'Google' }),
+    );
+    const skip = await cli(['--identity-provider', 'Google', '--idp-secrets', secrets]);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect((await listPool(raw, poolId)).identityProviders.get('Google')).toEqual(google);
+    await raw.send(
+      new UpdateIdentityProviderCommand({
+        UserPoolId: poolId,
+        ProviderName: 'Google',
+        AttributeMapping: { email: 'email', given_name: 'given_name' },
+      }),
+    );
+    expect((await listPool(raw, poolId)).identityProviders.get('Google')).not.toEqual(google);
+    const skip2 = await cli(['--identity-provider', 'Google']);
+    expect(skip2.code, skip2.stderr).toBe(0);
+    expect(
+      json<{ counts: { identityProvider: { skip: number } } }>(skip2).counts.identityProvider.skip,
+    ).toBe(1);
+    const revert = await cli([
+      '--identity-provider',
+      'Google',
+      '--existing',
+      'revert',
+      '--idp-secrets',
+      secrets,
+    ]);
+    expect(revert.code, revert.stderr).toBe(0);
+    expectUnchangedOutside(before, await listPool(raw, poolId), {});
+  }, 60_000);
+});
+
+describe('restore --resource-server', () => {
+  it('a missing resource server is created; an existing one is counted (skip) or planned (revert)', async () => {
+    // moto 5.2.1 has neither DeleteResourceServer nor UpdateResourceServer: the missing server
+    // is restored into a second pool (same username settings), the revert is checked as a plan.
+    const target =
+      (
+        await raw.send(
+          new CreateUserPoolCommand({
+            PoolName: 'rs-target',
+            AliasAttributes: ['email'],
+            AutoVerifiedAttributes: ['email'],
+            UsernameConfiguration: { CaseSensitive: false },
+          }),
+        )
+      ).UserPool?.Id ?? '';
+    const before = await listPool(raw, target);
+    const id = 'https://api.example.com';
+    const skip = await cli(['--resource-server', id], target);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect(
+      json<{ counts: { resourceServer: { create: number } } }>(skip).counts.resourceServer.create,
+    ).toBe(1);
+    const after = await listPool(raw, target);
+    expect(after.resourceServers.get(id)).toEqual({
+      ...(await listPool(raw, poolId)).resourceServers.get(id),
+      UserPoolId: target,
+    });
+    expectUnchangedOutside(before, after, { resourceServers: [id] });
+    const again = await cli(['--resource-server', id, '--existing', 'revert', '--dry-run'], target);
+    expect(again.code, again.stderr).toBe(0);
+    expect(
+      json<{ counts: { resourceServer: { unchanged: number } } }>(again).counts.resourceServer
+        .unchanged,
+    ).toBe(1);
+  }, 60_000);
+});
+
+describe('restore --differences', () => {
+  it('selects everything diff finds (narrowed by other selectors) and revert makes the pool equal to the snapshot', async () => {
+    const before = await listPool(raw, poolId);
+    await raw.send(new AdminDeleteUserCommand({ UserPoolId: poolId, Username: U(21) }));
+    await raw.send(
+      new AdminUpdateUserAttributesCommand({
+        UserPoolId: poolId,
+        Username: U(22),
+        UserAttributes: [{ Name: 'given_name', Value: 'Changed' }],
+      }),
+    );
+    await raw.send(
+      new UpdateGroupCommand({ UserPoolId: poolId, GroupName: 'team-002', Description: 'x' }),
+    );
+    // Narrowed: only U(22) of the differences.
+    const narrowed = await cli(['--differences', '--user', U(22), '--existing', 'revert']);
+    expect(narrowed.code, narrowed.stderr).toBe(0);
+    const n = json<{ counts: { users: Record<string, number>; group: Record<string, number> } }>(
+      narrowed,
+    );
+    expect(n.counts.users).toMatchObject({ create: 0, revert: 1 });
+    expect(n.counts.group.revert).toBe(0);
+    expect((await listPool(raw, poolId)).users.has(U(21))).toBe(false);
+    const all = await cli(['--differences', '--existing', 'revert']);
+    expect(all.code, all.stderr).toBe(0);
+    const a = json<{ counts: { users: Record<string, number>; group: Record<string, number> } }>(
+      all,
+    );
+    expect(a.counts.users.create).toBe(1);
+    expect(a.counts.group.revert).toBe(1);
+    const after = await listPool(raw, poolId);
+    expect(withoutSub(after.users.get(U(21)))).toEqual({
+      ...withoutSub(before.users.get(U(21))),
+      status: 'CONFIRMED',
+    });
+    expectUnchangedOutside(before, after, { users: [U(21)] });
+  }, 90_000);
+});
+
+describe('restore --dry-run and --plan-hash', () => {
+  it('prints counts and a planHash, per-user detail only in a 0600 file; a changed pool makes --plan-hash refuse (exit 9, nothing written)', async () => {
+    const before = await listPool(raw, poolId);
+    await raw.send(new AdminDeleteUserCommand({ UserPoolId: poolId, Username: U(31) }));
+    await raw.send(
+      new AdminUpdateUserAttributesCommand({
+        UserPoolId: poolId,
+        Username: U(32),
+        UserAttributes: [{ Name: 'custom:tier', Value: 'x' }],
+      }),
+    );
+    const planFile = path.join(work, 'plan.jsonl');
+    const sel = ['--user', U(31), '--user', U(32), '--existing', 'revert'];
+    const dry = await cli([...sel, '--dry-run', '--plan-file', planFile]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const p = json<{
+      planHash: string;
+      planFile: string;
+      counts: { users: Record<string, number> };
+    }>(dry);
+    expect(p.planHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(p.counts.users).toMatchObject({ create: 1, revert: 1 });
+    expect(statSync(planFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(planFile, 'utf8')).toContain(U(32));
+    // Counts only on stdout: no username, no attribute value.
+    expect(dry.stdout).not.toContain(U(32));
+    expect(dry.stdout).not.toContain('gold');
+    const human = await startCli(
+      [
+        'restore',
+        '--from',
+        snapshot,
+        '--to-user-pool-id',
+        poolId,
+        '--endpoint-url',
+        endpoint,
+        ...sel,
+        '--dry-run',
+        '--plan-file',
+        path.join(work, 'plan2.jsonl'),
+      ],
+      { env: cliEnv(work, endpoint), cwd: work },
+    ).done;
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`planHash: ${p.planHash}`);
+    expect(`${human.stdout}${human.stderr}`).not.toContain(U(32));
+
+    // The same pool gives the same hash; a pool changed since the review: exit 9.
+    const again = await cli([...sel, '--dry-run', '--plan-file', path.join(work, 'plan3.jsonl')]);
+    expect(json<{ planHash: string }>(again).planHash).toBe(p.planHash);
+    await raw.send(
+      new AdminUpdateUserAttributesCommand({
+        UserPoolId: poolId,
+        Username: U(32),
+        UserAttributes: [{ Name: 'custom:tier', Value: 'y' }],
+      }),
+    );
+    const mid = await listPool(raw, poolId);
+    const refused = await cli([...sel, '--plan-hash', p.planHash]);
+    expect(refused.code, refused.stderr).toBe(9);
+    expect(refused.stderr).toMatch(/not the reviewed one/);
+    expectUnchangedOutside(mid, await listPool(raw, poolId), {});
+    const fresh = await cli([...sel, '--dry-run', '--plan-file', path.join(work, 'plan4.jsonl')]);
+    const ok = await cli([...sel, '--plan-hash', json<{ planHash: string }>(fresh).planHash]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const after = await listPool(raw, poolId);
+    expect(after.users.get(U(32))).toEqual(before.users.get(U(32)));
+    expectUnchangedOutside(before, after, { users: [U(31)] });
+  }, 90_000);
 });

@@ -183,24 +183,22 @@ export async function applyPlan(
       },
       run.signal,
     );
-    for (const r of plan.removals) {
-      if (sj.state.removedMembers.has(`${r.group}\u0000${r.username}`)) continue;
+    // ---- memberships of selected groups ------------------------------------------------------
+    for (const c of plan.memberships) {
+      const key = `${c.group}\u0000${c.username}`;
+      if ((c.action === 'add' ? sj.state.addedMembers : sj.state.removedMembers).has(key)) continue;
+      const operation = c.action === 'add' ? 'AdminAddUserToGroup' : 'AdminRemoveUserFromGroup';
       try {
+        const input = { UserPoolId: poolId, Username: c.username, GroupName: c.group };
         await gw.send(
-          new AdminRemoveUserFromGroupCommand({
-            UserPoolId: poolId,
-            Username: r.username,
-            GroupName: r.group,
-          }),
+          c.action === 'add'
+            ? new AdminAddUserToGroupCommand(input)
+            : new AdminRemoveUserFromGroupCommand(input),
         );
-        sj.append({ t: 'mr', g: r.group, u: r.username });
+        sj.append({ t: c.action === 'add' ? 'ma' : 'mr', g: c.group, u: c.username });
       } catch (e) {
-        if (isFatal(e, 'AdminRemoveUserFromGroup')) throw e;
-        failedUsers.push({
-          username: r.username,
-          operation: 'AdminRemoveUserFromGroup',
-          error: describe(e),
-        });
+        if (isFatal(e, operation)) throw e;
+        failedUsers.push({ username: c.username, operation, error: describe(e) });
       }
     }
 
@@ -209,8 +207,11 @@ export async function applyPlan(
     const reportFile = path.join(plan.stateDir, REPORT_FILE);
     const resourceFailures: ResourceFailure[] = [...journal.state.resourceFailures.values()];
     const st = sj.state;
-    const removedUsers = new Set([...st.removedMembers].map((k) => k.split('\u0000')[1] ?? ''));
-    for (const u of st.revertedUsers) removedUsers.delete(u);
+    // Users written: created, reverted, or given/removed a membership (each counted once).
+    const memberUsers = new Set(
+      [...st.removedMembers, ...st.addedMembers].map((k) => k.split('\u0000')[1] ?? ''),
+    );
+    for (const u of st.revertedUsers) memberUsers.delete(u);
     const result: SelectiveResult = {
       dryRun: false,
       selective: true,
@@ -221,7 +222,7 @@ export async function applyPlan(
       planHash: st.planHash ?? plan.hash,
       resumed,
       counts: plan.builder.counts,
-      usersWritten: journal.state.created + st.revertedUsers.size + removedUsers.size,
+      usersWritten: journal.state.created + st.revertedUsers.size + memberUsers.size,
       created: journal.state.created,
       reverted: st.revertedUsers.size,
       failed: failedUsers.length,

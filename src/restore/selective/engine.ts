@@ -60,7 +60,7 @@ import {
   readLiveResources,
   scanUsers,
 } from './live.js';
-import { type GroupRemoval, PlanBuilder, type ResourceWork, type UserWork } from './plan.js';
+import { type MembershipChange, PlanBuilder, type ResourceWork, type UserWork } from './plan.js';
 import { readSelectiveJournal, SELECTIVE_JOURNAL_FILE } from './journal.js';
 import {
   KIND_SELECTOR,
@@ -467,9 +467,14 @@ async function computePlan(
         const enable =
           (u.Enabled !== false) !== (lu.Enabled !== false) ? u.Enabled !== false : undefined;
         const current = liveGroups.get(u.Username);
-        const addGroups = current ? groups.filter((g) => !current.includes(g)) : [];
+        // Selected groups' memberships are the group's (below), not the user's.
+        const addGroups = current
+          ? groups.filter((g) => !current.includes(g) && !selectedGroups.has(g))
+          : [];
         const snapGroups = new Set(userGroups.get(u.Username) ?? []);
-        const removeGroups = current ? current.filter((g) => !snapGroups.has(g)) : [];
+        const removeGroups = current
+          ? current.filter((g) => !snapGroups.has(g) && !selectedGroups.has(g))
+          : [];
         const differs =
           attrs.differing.length > 0 ||
           enable !== undefined ||
@@ -506,21 +511,30 @@ async function computePlan(
         message: `${n} membership(s) of group ${g} not restored: the group is not in the pool and not selected (add --group ${g} to restore it)`,
       });
     }
-    // --group with revert: members the pool added to the group since the snapshot leave it.
-    const removals: GroupRemoval[] = [];
-    if (existing === 'revert') {
-      for (const g of sel.groups) {
-        if (!liveRes.groups.has(g)) continue;
-        if (diff && sel.narrowing && !diff.groups.has(g) && !diff.users.size) continue;
-        const snap = members.get(g) ?? new Set();
-        await membersOf(gw, poolId, g, (lu) => {
-          const name = lu.Username ?? '';
-          if (!snap.has(name) && !removals.some((r) => r.group === g && r.username === name)) {
-            const r = { group: g, username: name };
-            removals.push(r);
-            builder.removal(r);
-          }
-        });
+    // --group: the group's members as of the snapshot. Missing ones are added (the group is
+    // restored with its members); with revert, members the pool added since leave it.
+    const memberships: MembershipChange[] = [];
+    for (const g of sel.groups) {
+      if (!groupsAvailable.has(g)) continue;
+      const liveMembers = new Set<string>();
+      if (liveRes.groups.has(g))
+        await membersOf(gw, poolId, g, (lu) => liveMembers.add(lu.Username ?? ''));
+      const snapLive = new Set<string>();
+      for (const m of members.get(g) ?? []) snapLive.add(live.get(m)?.Username ?? m);
+      for (const w of users) {
+        if (!w.target || !w.groups.includes(g)) continue;
+        if (w.action === 'create' || w.action === 'erased' || w.action === 'external') continue;
+        if (liveMembers.has(w.target)) continue;
+        const c: MembershipChange = { group: g, username: w.target, action: 'add' };
+        memberships.push(c);
+        builder.membership(c);
+      }
+      if (existing !== 'revert') continue;
+      for (const name of [...liveMembers].sort()) {
+        if (snapLive.has(name)) continue;
+        const c: MembershipChange = { group: g, username: name, action: 'remove' };
+        memberships.push(c);
+        builder.membership(c);
       }
     }
     if (erased.length) {
@@ -541,7 +555,7 @@ async function computePlan(
       existing,
       users,
       resources,
-      removals,
+      memberships,
       groupsAvailable,
       builder,
       hash: builder.digest(),

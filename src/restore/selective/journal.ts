@@ -13,8 +13,8 @@ import type { ResourceKind } from './types.js';
  * - `plan`: the plan hash of the run that started this restore (a resumed run with the same
  *   --plan-hash is that reviewed plan continuing, not a changed one);
  * - `ur`: an existing user reverted (`a` attributes written, `d` removed, `e` enabled state set,
- *   `g`/`r` memberships added/removed); `rr`: a resource reverted; `mr`: a member removed from a
- *   selected group.
+ *   `g`/`r` memberships added/removed); `rr`: a resource reverted; `ma`/`mr`: a member added
+ *   to / removed from a selected group.
  * Reverts are idempotent (a resumed run recomputes the differences from the pool); the lines
  * give the result's counts over every run.
  */
@@ -24,13 +24,14 @@ export type SelectiveEntry =
   | { t: 'plan'; h: string; at: string }
   | { t: 'ur'; u: string; a: number; d: number; e?: 0 | 1; g: number; r: number }
   | { t: 'rr'; k: ResourceKind; n: string }
-  | { t: 'mr'; g: string; u: string };
+  | { t: 'ma' | 'mr'; g: string; u: string };
 
 export class SelectiveState {
   planHash: string | undefined;
   readonly revertedUsers = new Set<string>();
   readonly revertedResources = new Set<string>();
   readonly removedMembers = new Set<string>();
+  readonly addedMembers = new Set<string>();
   attributes = 0;
   membershipsAdded = 0;
   membershipsRemoved = 0;
@@ -56,6 +57,10 @@ export class SelectiveState {
       case 'mr':
         if (!this.removedMembers.has(`${e.g}\u0000${e.u}`)) this.membershipsRemoved++;
         this.removedMembers.add(`${e.g}\u0000${e.u}`);
+        break;
+      case 'ma':
+        if (!this.addedMembers.has(`${e.g}\u0000${e.u}`)) this.membershipsAdded++;
+        this.addedMembers.add(`${e.g}\u0000${e.u}`);
         break;
     }
   }

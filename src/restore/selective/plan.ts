@@ -43,11 +43,16 @@ export interface ResourceWork {
   liveId?: string;
 }
 
-/** Members of a selected group in the pool who were not in it in the snapshot (--existing revert). */
-export interface GroupRemoval {
+/**
+ * A membership of a selected group: a snapshot member missing from it (added, whatever
+ * --existing says: the group's members as of the snapshot are part of the group), or a member
+ * the pool added since the snapshot (removed, with --existing revert only).
+ */
+export interface MembershipChange {
   group: string;
   /** Username in the pool. */
   username: string;
+  action: 'add' | 'remove';
 }
 
 export function emptyCounts(): SelectiveCounts {
@@ -85,8 +90,12 @@ export class PlanBuilder {
   private readonly hash = createHash('sha256');
   private out: WriteStream | undefined;
   private failed: Error | undefined;
+  private readonly written = new Set<string>();
+
   /** Users the plan writes (created or changed): billed as monthly active users. */
-  usersToWrite = 0;
+  get usersToWrite(): number {
+    return this.written.size;
+  }
 
   constructor(readonly existing: ExistingMode) {
     this.hash.update(`selective-plan v1\nexisting ${existing}\n`);
@@ -136,7 +145,7 @@ export class PlanBuilder {
     if (w.action === 'erased') c.erased++;
     else if (w.action === 'external') c.externalProvider++;
     else c[w.action]++;
-    if (w.action === 'create' || w.action === 'revert') this.usersToWrite++;
+    if (w.action === 'create' || w.action === 'revert') this.written.add(w.target ?? w.username);
     const a = w.attrs;
     if (w.action === 'revert') {
       if (a) {
@@ -188,11 +197,11 @@ export class PlanBuilder {
     this.line({ missing: n });
   }
 
-  removal(r: GroupRemoval): void {
-    this.counts.memberships.remove++;
-    this.usersToWrite++;
-    this.line({ m: r.group, u: r.username });
-    this.detail({ kind: 'membership', group: r.group, user: r.username, action: 'remove' });
+  membership(c: MembershipChange): void {
+    this.counts.memberships[c.action]++;
+    this.written.add(c.username);
+    this.line({ m: c.group, u: c.username, a: c.action });
+    this.detail({ kind: 'membership', group: c.group, user: c.username, action: c.action });
   }
 
   digest(): string {

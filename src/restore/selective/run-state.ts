@@ -4,7 +4,7 @@ import type { SnapshotReader } from '../../snapshot/reader.js';
 import type { JournalState } from '../journal.js';
 import type { SnapshotData } from '../preflight.js';
 import type { RestoreWarning } from '../types.js';
-import type { GroupRemoval, PlanBuilder, ResourceWork, UserWork } from './plan.js';
+import type { MembershipChange, PlanBuilder, ResourceWork, UserWork } from './plan.js';
 import type { ExistingMode, SelectiveOptions } from './types.js';
 
 /** What the planning established; nothing has been written when it returns. */
@@ -20,7 +20,8 @@ export interface SelectivePlan {
   existing: ExistingMode;
   users: UserWork[];
   resources: ResourceWork[];
-  removals: GroupRemoval[];
+  /** Memberships of selected groups to add (and, with revert, remove). */
+  memberships: MembershipChange[];
   /** Groups that exist (live) or are created by this plan: memberships into them can be written. */
   groupsAvailable: Set<string>;
   builder: PlanBuilder;
