@@ -134,8 +134,12 @@ export function attributeRevert(
     const v = s.get(name) ?? (name.endsWith('_verified') ? 'false' : undefined);
     if (v !== undefined) out.set.push({ Name: name, Value: v });
   }
-  // A *_verified flag removed alongside a refused address stays as it is.
-  out.remove = out.remove.filter((n) => !out.refused.some((r) => VERIFIED[r] === n));
+  // A *_verified flag sent with its address is not removed; one removed alongside a refused
+  // address stays as it is.
+  const sent = new Set(out.set.map((a) => a.Name));
+  out.remove = out.remove.filter(
+    (n) => !sent.has(n) && !out.refused.some((r) => VERIFIED[r] === n),
+  );
   return out;
 }
 
