@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdminAddUserToGroupCommand,
@@ -455,5 +455,126 @@ describe('restore --dry-run and --plan-hash', () => {
     const after = await listPool(raw, poolId);
     expect(after.users.get(U(32))).toEqual(before.users.get(U(32)));
     expectUnchangedOutside(before, after, { users: [U(31)] });
+  }, 90_000);
+});
+
+describe('--from latest', () => {
+  it('restore, diff, verify and export-csv pick the newest complete snapshot (before a time) and say which', async () => {
+    const root = path.join(work, 'backups');
+    const second = await backupPool(
+      fixture?.gw as NonNullable<MotoFixture>['gw'],
+      new LocalDirStorage(root),
+      {
+        userPoolId: poolId,
+      },
+    );
+    const newest = path.join(root, poolId, second.manifest.snapshotId);
+    // Newer still, but never to be picked: an interrupted backup and an unreadable manifest.
+    const later = (ms: number) => new Date(Date.now() + ms).toISOString().replace(/[:.]/g, '-');
+    mkdirSync(path.join(root, poolId, later(60_000), 'users'), { recursive: true });
+    writeFileSync(path.join(root, poolId, later(60_000), 'users', 'part-00000.jsonl.gz'), 'x');
+    mkdirSync(path.join(root, poolId, later(120_000)), { recursive: true });
+    writeFileSync(path.join(root, poolId, later(120_000), 'manifest.json'), '{broken');
+    const env = cliEnv(work, endpoint);
+    const run = (a: string[]) => startCli(a, { env, cwd: work }).done;
+
+    const plan = await run([
+      'restore',
+      '--from',
+      'latest',
+      '--root',
+      root,
+      '--to-user-pool-id',
+      poolId,
+      '--user',
+      U(1),
+      '--dry-run',
+      '--plan-file',
+      path.join(work, 'latest-plan.jsonl'),
+      '--endpoint-url',
+      endpoint,
+      '--json',
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stderr).toContain(`latest: ${newest}`);
+    expect(json<{ snapshot: string }>(plan).snapshot).toBe(newest);
+
+    const before = new Date(new Date(second.manifest.finishedAt).getTime() - 1).toISOString();
+    const older = await run([
+      'restore',
+      '--from',
+      'latest',
+      '--before',
+      before,
+      '--root',
+      root,
+      '--to-user-pool-id',
+      poolId,
+      '--user',
+      U(1),
+      '--dry-run',
+      '--plan-file',
+      path.join(work, 'latest-plan2.jsonl'),
+      '--endpoint-url',
+      endpoint,
+      '--json',
+    ]);
+    expect(older.code, older.stderr).toBe(0);
+    expect(json<{ snapshot: string }>(older).snapshot).toBe(snapshot);
+
+    const v = await run(['verify', 'latest', '--root', root, '--source-pool-id', poolId, '--json']);
+    expect(v.code, v.stderr).toBe(0);
+    expect(json<{ ok: boolean; snapshot: string }>(v)).toMatchObject({
+      ok: true,
+      snapshot: newest,
+    });
+    const d = await run([
+      'diff',
+      'latest',
+      '--root',
+      root,
+      '--user-pool-id',
+      poolId,
+      '--endpoint-url',
+      endpoint,
+      '--json',
+    ]);
+    expect([0, 9]).toContain(d.code);
+    expect(json<{ snapshot: string }>(d).snapshot).toBe(newest);
+    const e = await run([
+      'export-csv',
+      'latest',
+      '--root',
+      root,
+      '--source-pool-id',
+      poolId,
+      '--to',
+      path.join(work, 'csv'),
+      '--json',
+    ]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(json<{ snapshot: string }>(e).snapshot).toBe(newest);
+
+    const bad = await run([
+      'verify',
+      'latest',
+      '--root',
+      root,
+      '--source-pool-id',
+      poolId,
+      '--before',
+      'yesterday',
+    ]);
+    expect(bad.code).toBe(2);
+    const none = await run([
+      'verify',
+      'latest',
+      '--root',
+      root,
+      '--source-pool-id',
+      'us-east-1_Nothing',
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no complete snapshot of pool us-east-1_Nothing/);
   }, 90_000);
 });
