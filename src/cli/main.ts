@@ -8,6 +8,7 @@ import { registerBackup } from './backup.js';
 import { COMMANDER_OUTPUT, EXIT_CODES_HELP, oneLine } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerExportCsv } from './export-csv.js';
+import { registerForget } from './forget.js';
 import { registerDiff } from './diff.js';
 import { registerList } from './list.js';
 import { registerPolicy } from './policy.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerRestore(program);
   registerExportCsv(program);
   registerDiff(program);
+  registerForget(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }

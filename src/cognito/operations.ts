@@ -127,6 +127,8 @@ export const COMMAND_OPERATIONS = {
   /** Storage-only commands: no Cognito call. */
   prune: {},
   verify: {},
+  /** `forget`: rewrites snapshots and the erasure ledger; no Cognito call. */
+  forget: {},
 } as const satisfies Record<string, Record<string, readonly CognitoOperation[]>>;
 
 export type CommandName = keyof typeof COMMAND_OPERATIONS;
@@ -175,8 +177,13 @@ export const COMMAND_STORAGE = {
   // removes the records. It deletes nothing else it needs: parts a killed run left unrecorded
   // are removed on a resume if the credentials allow, else left (unlisted, ignored by readers).
   backup: ['put', 'exists', 'lease', 'get', 'list', 'progress'],
-  restore: ['get', 'lease'],
+  // restore and verify list the root with `--from latest` / `verify latest` (the catalog).
+  restore: ['get', 'lease', 'list'],
   prune: ['get', 'list', 'delete', 'lease'],
-  verify: ['get', 'lease'],
+  verify: ['get', 'lease', 'list'],
+  // forget: the erasure ledger (get, put), the catalog (list), each snapshot's manifest and
+  // parts (get), new parts and manifest (put, then exists: the writer stats them), old parts
+  // deleted, a lease while rewriting.
+  forget: ['get', 'put', 'list', 'exists', 'delete', 'lease'],
   'export-csv': ['get', 'list', 'put', 'lease'],
 } as const satisfies Record<CommandName, readonly StorageOperation[]>;

@@ -202,50 +202,54 @@ export class SnapshotReader {
 
   /** Streams every record of a JSON Lines kind (users, memberships), validating each. */
   async *records<S extends z.ZodType>(kind: FileKind, schema: S): AsyncGenerator<z.infer<S>> {
-    for (const entry of this.filesOf(kind)) {
-      let line = 0;
-      const decoded = gunzipJsonLines(await this.content(entry));
-      try {
-        for (;;) {
-          let next: IteratorResult<unknown>;
-          try {
-            next = await decoded.next();
-          } catch (e) {
-            // Key and decryption errors name the snapshot and file already.
-            if (e instanceof SnapshotInvalidError && e.code !== 'SNAPSHOT_INVALID') throw e;
-            if (e instanceof SnapshotInvalidError) {
-              throw new SnapshotInvalidError(
-                `${this.location}: ${entry.path}: ${e.message}`,
-                e.problems.map((p) => `${entry.path}: ${p}`),
-              );
-            }
-            // A corrupt gzip stream (zlib's message names no data).
-            if ((e as NodeJS.ErrnoException)?.code?.startsWith('Z_')) {
-              throw new SnapshotInvalidError(
-                `${this.location}: ${entry.path} is not valid gzip (${(e as Error).message})`,
-                [`${entry.path}: not gzip`],
-              );
-            }
-            throw e;
-          }
-          if (next.done) break;
-          const raw = next.value;
-          line++;
-          const r = schema.safeParse(raw);
-          if (!r.success) {
+    for (const entry of this.filesOf(kind)) yield* this.fileRecords(entry, schema);
+  }
+
+  /** The records of one JSON Lines file of the manifest, validated (erased users left out). */
+  async *fileRecords<S extends z.ZodType>(entry: FileEntry, schema: S): AsyncGenerator<z.infer<S>> {
+    const kind = entry.kind;
+    let line = 0;
+    const decoded = gunzipJsonLines(await this.content(entry));
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await decoded.next();
+        } catch (e) {
+          // Key and decryption errors name the snapshot and file already.
+          if (e instanceof SnapshotInvalidError && e.code !== 'SNAPSHOT_INVALID') throw e;
+          if (e instanceof SnapshotInvalidError) {
             throw new SnapshotInvalidError(
-              `${this.location}: ${entry.path} line ${line} does not match the format`,
-              [
-                `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
-              ],
+              `${this.location}: ${entry.path}: ${e.message}`,
+              e.problems.map((p) => `${entry.path}: ${p}`),
             );
           }
-          if (this.erasures && erasedRecord(kind, r.data, this.erasures)) continue;
-          yield r.data;
+          // A corrupt gzip stream (zlib's message names no data).
+          if ((e as NodeJS.ErrnoException)?.code?.startsWith('Z_')) {
+            throw new SnapshotInvalidError(
+              `${this.location}: ${entry.path} is not valid gzip (${(e as Error).message})`,
+              [`${entry.path}: not gzip`],
+            );
+          }
+          throw e;
         }
-      } finally {
-        await decoded.return(undefined);
+        if (next.done) break;
+        const raw = next.value;
+        line++;
+        const r = schema.safeParse(raw);
+        if (!r.success) {
+          throw new SnapshotInvalidError(
+            `${this.location}: ${entry.path} line ${line} does not match the format`,
+            [
+              `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+            ],
+          );
+        }
+        if (this.erasures && erasedRecord(kind, r.data, this.erasures)) continue;
+        yield r.data;
       }
+    } finally {
+      await decoded.return(undefined);
     }
   }
 
