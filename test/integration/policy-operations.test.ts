@@ -610,10 +610,19 @@ beforeAll(async () => {
     }),
   );
   await raw.send(
+    // user 2 is in team-002 only (seedUserPlan): the revert removes it from team-004 …
     new AdminAddUserToGroupCommand({
       UserPoolId: sourcePoolId,
-      Username: U(1),
+      Username: U(2),
       GroupName: 'team-004',
+    }),
+  );
+  await raw.send(
+    // … and user 4 (team-004 only) from the selected group team-002.
+    new AdminAddUserToGroupCommand({
+      UserPoolId: sourcePoolId,
+      Username: U(4),
+      GroupName: 'team-002',
     }),
   );
   await raw.send(

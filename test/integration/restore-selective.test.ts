@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdminAddUserToGroupCommand,
@@ -113,6 +113,12 @@ describe('restore --user', () => {
       }),
     );
     await raw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: disabled }));
+    // A membership the snapshot does not have: the revert removes it.
+    const other =
+      [...before.groups.keys()].find((g) => !before.users.get(disabled)?.groups.includes(g)) ?? '';
+    await raw.send(
+      new AdminAddUserToGroupCommand({ UserPoolId: poolId, Username: disabled, GroupName: other }),
+    );
     const sel = ['--user', deleted, '--user', changed, '--user', disabled];
 
     const skip = await cli(sel);
@@ -156,6 +162,7 @@ describe('restore --user', () => {
     expect(g.code).toBe(2);
     expect(g.stderr).toMatch(/--group \(1st\) matches nothing in the snapshot/);
     expect(g.stderr).not.toContain('no-such-group');
+    expect(existsSync(path.join(work, `state-${runs}`))).toBe(false);
     expectUnchangedOutside(before, await listPool(raw, poolId), {});
   }, 60_000);
 });
@@ -448,6 +455,8 @@ describe('restore --dry-run and --plan-hash', () => {
     const refused = await cli([...sel, '--plan-hash', p.planHash]);
     expect(refused.code, refused.stderr).toBe(9);
     expect(refused.stderr).toMatch(/not the reviewed one/);
+    // Nothing written: not even the state directory.
+    expect(existsSync(path.join(work, `state-${runs}`))).toBe(false);
     expectUnchangedOutside(mid, await listPool(raw, poolId), {});
     const fresh = await cli([...sel, '--dry-run', '--plan-file', path.join(work, 'plan4.jsonl')]);
     const ok = await cli([...sel, '--plan-hash', json<{ planHash: string }>(fresh).planHash]);

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { existsSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type {
   SchemaAttributeType,
@@ -124,7 +125,10 @@ export async function restoreSelection(
     callsBefore: totalCalls(gw),
     dryRun: Boolean(options.dryRun),
   };
-  const slot: { lock: StateDirLock | undefined } = { lock: undefined };
+  const slot: { lock: StateDirLock | undefined; created: boolean } = {
+    lock: undefined,
+    created: false,
+  };
   try {
     const plan = await computePlan(run, slot);
     if (run.dryRun) return planResult(run, plan);
@@ -137,7 +141,11 @@ export async function restoreSelection(
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
-    slot.lock?.release();
+    if (slot.lock) {
+      // Stopped before the journal took over (exit 2, 4, 9…): no state directory left behind.
+      slot.lock.release();
+      if (slot.created) rmEmptyDir(slot.lock.dir);
+    }
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
 }
@@ -297,10 +305,18 @@ function requiredOf(pool: UserPoolType): string[] {
     .map((a) => a.Name ?? '');
 }
 
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or gone
+  }
+}
+
 /** Everything up to the plan and its hash: read-only (a real run also locks the state directory). */
 async function computePlan(
   run: SelectiveRun,
-  slot: { lock: StateDirLock | undefined },
+  slot: { lock: StateDirLock | undefined; created: boolean },
 ): Promise<SelectivePlan> {
   const { gw, reader, options, progress, poolId } = run;
   const existing = validate(options);
@@ -339,7 +355,10 @@ async function computePlan(
   }
   assertResourcesInSnapshot(sel, data);
   const targetPool = await describeTargetPool(gw, poolId);
-  if (!run.dryRun) slot.lock = await RestoreJournal.lockDir(stateDir);
+  if (!run.dryRun) {
+    slot.created = !existsSync(stateDir);
+    slot.lock = await RestoreJournal.lockDir(stateDir);
+  }
   const prior = await readJournal(stateDir);
   if (prior) assertJournalMatches(prior, stateDir, snapshotId, target);
   const priorSelective = await readSelectiveJournal(stateDir);
