@@ -76,6 +76,15 @@ export async function forgetUser(
     throw new UsageError('BAD_FLAG', 'give exactly one of --user NAME or --sub SUB');
   const now = opts.now ?? (() => new Date());
   const progress = opts.onProgress ?? (() => undefined);
+  // A root without any snapshot of the pool (a typo, the wrong pool): nothing is written.
+  const listed = await listSnapshots(root, { userPoolId, now: now() });
+  if (!listed.some((s) => s.userPoolId === userPoolId)) {
+    throw new UsageError(
+      'NO_SNAPSHOT',
+      `no snapshot of pool ${userPoolId} under ${root.location}; nothing was written`,
+      { userPoolId, root: root.location },
+    );
+  }
   const ledger = await ErasureLedger.read(root.child(userPoolId), userPoolId);
   let ledgerEntries = 0;
   const known: Match = { username: opts.username, sub: opts.sub };
@@ -92,7 +101,6 @@ export async function forgetUser(
     pending: [],
     leftoversDeleted: 0,
   };
-  const listed = await listSnapshots(root, { userPoolId, now: now() });
   for (const s of listed) {
     opts.signal?.throwIfAborted();
     if (s.status !== 'complete') {
