@@ -48,6 +48,14 @@ const ENV = {
   AWS_EC2_METADATA_DISABLED: 'true',
 };
 delete ENV.AWS_PROFILE;
+// The seeding client and the backup in this process talk to the emulator with the same keys.
+Object.assign(process.env, {
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+});
+delete process.env.AWS_PROFILE;
 
 const name = (i) => `user-${String(i).padStart(7, '0')}`;
 
