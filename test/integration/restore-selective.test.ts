@@ -480,10 +480,12 @@ describe('--from latest', () => {
     const newest = path.join(root, poolId, second.manifest.snapshotId);
     // Newer still, but never to be picked: an interrupted backup and an unreadable manifest.
     const later = (ms: number) => new Date(Date.now() + ms).toISOString().replace(/[:.]/g, '-');
-    mkdirSync(path.join(root, poolId, later(60_000), 'users'), { recursive: true });
-    writeFileSync(path.join(root, poolId, later(60_000), 'users', 'part-00000.jsonl.gz'), 'x');
-    mkdirSync(path.join(root, poolId, later(120_000)), { recursive: true });
-    writeFileSync(path.join(root, poolId, later(120_000), 'manifest.json'), '{broken');
+    const interrupted = path.join(root, poolId, later(60_000));
+    mkdirSync(path.join(interrupted, 'users'), { recursive: true });
+    writeFileSync(path.join(interrupted, 'users', 'part-00000.jsonl.gz'), 'x');
+    const unreadable = path.join(root, poolId, later(120_000));
+    mkdirSync(unreadable, { recursive: true });
+    writeFileSync(path.join(unreadable, 'manifest.json'), '{broken');
     const env = cliEnv(work, endpoint);
     const run = (a: string[]) => startCli(a, { env, cwd: work }).done;
 
