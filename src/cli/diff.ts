@@ -16,8 +16,10 @@ import {
   makeStorage,
   runCommand,
 } from './common.js';
+import { addChoiceOptions, type ChoiceFlags, LATEST } from './snapshot-choice.js';
+import { parseLocationArg } from './validate.js';
 
-interface DiffFlags extends CommonFlags {
+interface DiffFlags extends CommonFlags, ChoiceFlags {
   userPoolId?: string;
   details?: string | boolean;
   subMap?: string;
@@ -105,7 +107,11 @@ async function openDetails(
 export function registerDiff(program: Command): void {
   const cmd = program
     .command('diff')
-    .argument('<snapshot>', 'path or s3:// URL of one snapshot, as backup prints it')
+    .argument(
+      '<snapshot>',
+      'path or s3:// URL of one snapshot, as backup prints it, or `latest` (with --root)',
+      (v: string) => (v === LATEST ? v : parseLocationArg('snapshot')(v)),
+    )
     .description(
       'compare a snapshot with a live pool: users only in either, changed users (attributes, status, enabled, groups), group/client/IdP/resource-server/settings differences',
     )
@@ -130,13 +136,14 @@ export function registerDiff(program: Command): void {
       '--user-mfa',
       "also compare each user's MFA settings (snapshots taken with backup --user-mfa). Costs money: AdminGetUser per user of the pool, each read billed as a monthly active user",
     );
+  addChoiceOptions(cmd, '<snapshot>');
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   addIdentityOption(cmd);
   cmd.addHelpText('after', DIFF_HELP);
-  cmd.action(async (snapshot: string, flags: DiffFlags) => {
+  cmd.action(async (given: string, flags: DiffFlags) => {
     const [{ diffSnapshot, readSubMapFile }, { regionOfPoolId }, { SnapshotReader }] =
       await Promise.all([
         import('../compare/index.js'),
@@ -156,6 +163,9 @@ export function registerDiff(program: Command): void {
           );
         }
         const subMap = flags.subMap ? await readSubMapFile(flags.subMap) : undefined;
+        const snapshot = await (
+          await import('./snapshot-choice.js')
+        ).choose(flags, flags.userPoolId, progress, given);
         const keyring = await loadKeyring(flags.identity, progress);
         const reader = await SnapshotReader.open(
           await makeStorage(snapshot, flags, flags.region ?? process.env.AWS_REGION),

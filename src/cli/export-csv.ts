@@ -17,14 +17,17 @@ import {
   runCommand,
 } from './common.js';
 import { parseLocationArg, parsePoolId } from './validate.js';
+import { addChoiceOptions, type ChoiceFlags, LATEST } from './snapshot-choice.js';
 
-interface ExportCsvFlags extends CommonFlags {
+interface ExportCsvFlags extends CommonFlags, ChoiceFlags {
   to?: string;
   headerFrom?: string;
 }
 
 export interface ExportCsvResult extends Omit<ImportFileSet, 'files' | 'report'> {
   snapshot: string;
+  /** Users erased with `cognito-vault forget` (the erasure ledger): left out. */
+  erased?: number;
   to: string;
   headerSource: 'derived' | 'GetCSVHeader';
   files: (ImportFileSet['files'][number] & { path: string; indexPath: string })[];
@@ -42,8 +45,8 @@ export function registerExportCsv(program: Command): void {
     .command('export-csv')
     .argument(
       '<snapshot>',
-      'path or s3:// URL of one snapshot, as backup prints it',
-      parseLocationArg('snapshot'),
+      'path or s3:// URL of one snapshot, as backup prints it, or `latest` (with --root and --source-pool-id)',
+      (v: string) => (v === LATEST ? v : parseLocationArg('snapshot')(v)),
     )
     .description("write a snapshot's users as Cognito user-import CSV files")
     .addOption(
@@ -59,11 +62,12 @@ export function registerExportCsv(program: Command): void {
     );
   addAwsOptions(cmd);
   addRateOptions(cmd);
+  addChoiceOptions(cmd, '<snapshot>');
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   addIdentityOption(cmd);
   cmd.addHelpText('after', EXPORT_CSV_HELP);
-  cmd.action(async (snapshot: string, flags: ExportCsvFlags) => {
+  cmd.action(async (given: string, flags: ExportCsvFlags) => {
     // Loaded when the command runs (docs/architecture.md, "Start-up").
     const [
       { PoolDocument, UserRecord },
@@ -84,7 +88,11 @@ export function registerExportCsv(program: Command): void {
         // Both locations checked before anything is read: --to must be writable.
         await makeOutputStorage(to, flags, flags.region, '--to');
         const keyring = await loadKeyring(flags.identity, progress);
+        const { choose, openErasures } = await import('./snapshot-choice.js');
+        const snapshot = await choose(flags, undefined, progress, given);
         const source = await makeStorage(snapshot, flags, flags.region);
+        // Users erased with `forget` are never exported (counted in the result).
+        const erasures = await openErasures(snapshot, flags, flags.region);
         // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, at once.
         (await SnapshotReader.open(source, keyring ? { keyring } : {})).assertCanDecrypt();
         // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.
@@ -93,7 +101,10 @@ export function registerExportCsv(program: Command): void {
           'export',
           (e) => progress(noLeaseWarning(e)),
           async () => {
-            const reader = await SnapshotReader.open(source, keyring ? { keyring } : {});
+            const reader = await SnapshotReader.open(source, {
+              ...(keyring ? { keyring } : {}),
+              ...(erasures ? { erasures } : {}),
+            });
             await reader.assertValid();
             const sink = await makeStorage(to, flags, flags.region);
             for await (const _ of sink.list()) {
@@ -153,6 +164,7 @@ export function registerExportCsv(program: Command): void {
               ineligible: set.ineligible,
               report: at(set.report),
               poolBlockers: encoder.poolBlockers(),
+              ...(erasures ? { erased: erasures.erasedSeen } : {}),
             };
             return result;
           },

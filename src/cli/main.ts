@@ -8,6 +8,7 @@ import { registerBackup } from './backup.js';
 import { COMMANDER_OUTPUT, ENV_HELP, EXIT_CODES_HELP, oneLine } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerExportCsv } from './export-csv.js';
+import { registerForget } from './forget.js';
 import { registerDiff } from './diff.js';
 import { registerDrill } from './drill.js';
 import { registerList } from './list.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerExportCsv(program);
   registerDiff(program);
   registerDrill(program);
+  registerForget(program);
   for (const c of program.commands) c.addHelpText('after', EXIT_CODES_HELP).exitOverride();
   return program;
 }

@@ -31,8 +31,16 @@ import {
   parsePoolId,
   parsePoolName,
 } from './validate.js';
+import {
+  addSelectionOptions,
+  assertSelectionOnlyFlags,
+  runSelectiveRestore,
+  type SelectionFlags,
+  selectionGiven,
+} from './restore-selective.js';
+import { addChoiceOptions, type ChoiceFlags } from './snapshot-choice.js';
 
-interface RestoreFlags extends CommonFlags {
+interface RestoreFlags extends CommonFlags, SelectionFlags, ChoiceFlags {
   from?: string;
   createPool?: string;
   toUserPoolId?: string;
@@ -174,8 +182,8 @@ export function registerRestore(program: Command): void {
     .addOption(
       new Option(
         '--from <snapshot>',
-        'the snapshot: a directory or s3:// URL, as backup printed it',
-      ).argParser(parseLocationArg('--from')),
+        'the snapshot: a directory or s3:// URL, as backup printed it, or `latest` (with --root)',
+      ).argParser((v: string) => (v === 'latest' ? v : parseLocationArg('--from')(v))),
     )
     .addOption(
       new Option(
@@ -258,6 +266,8 @@ export function registerRestore(program: Command): void {
       '--without-triggers',
       'create the new pool without its Lambda triggers and attach them after the users (--create-pool only)',
     );
+  addSelectionOptions(cmd);
+  addChoiceOptions(cmd, '--from');
   addAwsOptions(cmd);
   addRateOptions(cmd);
   addOutputOptions(cmd);
@@ -265,6 +275,8 @@ export function registerRestore(program: Command): void {
   addIdentityOption(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
   cmd.action(async (flags: RestoreFlags) => {
+    // A selection (--user, --group, …) restores into the live pool: its own engine.
+    if (selectionGiven(flags)) return runSelectiveRestore(flags);
     // Loaded when the command runs (docs/architecture.md, "Start-up").
     const [
       { noLeaseWarning, tryAcquireReadLease },
@@ -283,6 +295,7 @@ export function registerRestore(program: Command): void {
       flags,
       async ({ signal, progress }) => {
         if (!flags.from) throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT');
+        assertSelectionOnlyFlags(flags);
         if (!flags.createPool === !flags.toUserPoolId) {
           throw new UsageError(
             'BAD_FLAG',
@@ -355,9 +368,13 @@ export function registerRestore(program: Command): void {
           : { createPool: flags.createPool ?? '' };
         const storageRegion = flags.region ?? process.env.AWS_REGION;
         const keyring = await loadKeyring(flags.identity, progress);
+        const { choose, openErasures } = await import('./snapshot-choice.js');
+        const from = await choose(flags, flags.toUserPoolId, progress);
+        // Users erased with `forget` are left out of every read of the snapshot (and counted).
+        const erasures = await openErasures(from, flags, storageRegion);
         const reader = await SnapshotReader.open(
-          await makeStorage(flags.from, flags, storageRegion, '--from'),
-          keyring ? { keyring } : {},
+          await makeStorage(from, flags, storageRegion, '--from'),
+          { ...(keyring ? { keyring } : {}), ...(erasures ? { erasures } : {}) },
         );
         // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, before
         // any call to Cognito.

@@ -11,23 +11,25 @@ import {
   runCommand,
 } from './common.js';
 import { parseLocationArg } from './validate.js';
+import { addChoiceOptions, type ChoiceFlags, LATEST } from './snapshot-choice.js';
 
 export function registerVerify(program: Command): void {
   const cmd = program
     .command('verify')
     .argument(
       '<snapshot>',
-      'path or s3:// URL of one snapshot, as backup prints it',
-      parseLocationArg('snapshot'),
+      'path or s3:// URL of one snapshot, as backup prints it, or `latest` (with --root and --source-pool-id)',
+      (v: string) => (v === LATEST ? v : parseLocationArg('snapshot')(v)),
     )
     .description(
       'check a snapshot: format version, manifest, sha256, size and record count of every file',
     );
+  addChoiceOptions(cmd, '<snapshot>');
   addS3Options(cmd);
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   addIdentityOption(cmd);
-  cmd.action(async (snapshot: string, flags: CommonFlags) => {
+  cmd.action(async (given: string, flags: CommonFlags & ChoiceFlags) => {
     await runCommand(
       flags,
       async ({ progress }) => {
@@ -37,6 +39,9 @@ export function registerVerify(program: Command): void {
         ]);
         // An identity file that cannot be used is a usage error (exit 2), before any read.
         const keyring = await loadKeyring(flags.identity, progress);
+        const snapshot = await (
+          await import('./snapshot-choice.js')
+        ).choose(flags, undefined, progress, given);
         try {
           const opened = await SnapshotReader.open(
             await makeStorage(snapshot, flags, flags.region),

@@ -96,6 +96,29 @@ export const COMMAND_OPERATIONS = {
     withoutTriggers: ['UpdateUserPool'],
     /** A snapshot taken with `backup --user-mfa`: SMS/email MFA preferences. */
     userMfa: ['AdminSetUserMFAPreference'],
+    /**
+     * A selection (--user, --group, --client, …): the selected users looked up (ListUsers
+     * filters, or one listing), the selected resources described, and with --existing revert
+     * put back in place (attributes, enabled state, memberships, group/IdP/resource server/app
+     * client settings).
+     */
+    selective: [
+      'ListUsers',
+      'ListUsersInGroup',
+      'AdminListGroupsForUser',
+      'DescribeIdentityProvider',
+      'DescribeUserPoolClient',
+      'AdminUpdateUserAttributes',
+      'AdminDeleteUserAttributes',
+      'AdminEnableUser',
+      'AdminDisableUser',
+      'AdminAddUserToGroup',
+      'AdminRemoveUserFromGroup',
+      'UpdateGroup',
+      'UpdateResourceServer',
+      'UpdateIdentityProvider',
+      'UpdateUserPoolClient',
+    ],
   },
   /** `export-csv --header-from POOL`: the live pool's CSV header and import rules. */
   'export-csv': {
@@ -157,6 +180,8 @@ export const COMMAND_OPERATIONS = {
   /** Storage-only commands: no Cognito call. */
   prune: {},
   verify: {},
+  /** `forget`: rewrites snapshots and the erasure ledger; no Cognito call. */
+  forget: {},
 } as const satisfies Record<string, Record<string, readonly CognitoOperation[]>>;
 
 export type CommandName = keyof typeof COMMAND_OPERATIONS;
@@ -214,9 +239,14 @@ export const COMMAND_STORAGE = {
   // removes the records. It deletes nothing else it needs: parts a killed run left unrecorded
   // are removed on a resume if the credentials allow, else left (unlisted, ignored by readers).
   backup: ['put', 'exists', 'lease', 'get', 'list', 'progress'],
-  restore: ['get', 'lease'],
+  // restore and verify list the root with `--from latest` / `verify latest` (the catalog).
+  restore: ['get', 'lease', 'list'],
   prune: ['get', 'list', 'delete', 'lease'],
-  verify: ['get', 'lease'],
+  verify: ['get', 'lease', 'list'],
+  // forget: the erasure ledger (get, put), the catalog (list), each snapshot's manifest and
+  // parts (get), new parts and manifest (put, then exists: the writer stats them), old parts
+  // deleted, a lease while rewriting.
+  forget: ['get', 'put', 'list', 'exists', 'delete', 'lease'],
   'export-csv': ['get', 'list', 'put', 'lease'],
   drill: ['get', 'lease'],
 } as const satisfies Record<CommandName, readonly StorageOperation[]>;

@@ -28,3 +28,4 @@ export {
   type SideResources,
   type UserLike,
 } from './sides.js';
+export { differenceSelection, type Differences } from './selection.js';

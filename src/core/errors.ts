@@ -13,7 +13,11 @@ export const ExitCode = {
   PartialRestore: 6,
   ServiceUnavailable: 7,
   Storage: 8,
-  /** `diff` compared both sides and found differences (1 is taken by unexpected failures). */
+  /**
+   * `diff` compared both sides and found differences (1 is taken by unexpected failures);
+   * `restore --plan-hash`: the plan computed now differs from the reviewed one (PLAN_CHANGED,
+   * nothing written).
+   */
   Differs: 9,
   /**
    * `backup --all-pools`: some pools (or whole Regions) failed, others were backed up; the

@@ -222,6 +222,8 @@ export interface RestoreResult {
     externalProvider: number;
     /** --federated-users precreate: federated users created as linked local profiles. */
     federatedPrecreated?: number;
+    /** Users erased with `cognito-vault forget` (the erasure ledger): never re-created. */
+    erased?: number;
   };
   /** Which path users took, with the import-job eligibility counts. */
   usersPath: UsersPathPlan;

@@ -32,6 +32,33 @@ import { type AgeKeyring, KeyMismatchError, KeyRequiredError } from './age.js';
 export interface ReaderOptions {
   /** The keys of `--identity`: needed to read the files of an encrypted snapshot. */
   keyring?: AgeKeyring;
+  /**
+   * Users erased with `forget` (the pool's erasure ledger, erasure-ledger.ts): their user and
+   * membership records are left out of `records`, so no restore or export brings them back.
+   */
+  erasures?: {
+    has(username: string, sub: string | undefined): boolean;
+    /** Distinct users `has` found erased (a result's count). */
+    readonly erasedSeen?: number;
+  };
+}
+
+/** Whether a users/memberships record belongs to an erased user. */
+function erasedRecord(
+  kind: FileKind,
+  record: unknown,
+  erasures: NonNullable<ReaderOptions['erasures']>,
+): boolean {
+  if (kind === 'users') {
+    const u = record as { Username?: string; Attributes?: { Name: string; Value?: string }[] };
+    const sub = u.Attributes?.find((a) => a.Name === 'sub')?.Value;
+    return u.Username !== undefined && erasures.has(u.Username, sub);
+  }
+  if (kind === 'memberships') {
+    const m = record as { username?: string };
+    return m.username !== undefined && erasures.has(m.username, undefined);
+  }
+  return false;
 }
 
 export interface VerifyResult {
@@ -88,6 +115,7 @@ export class SnapshotReader {
     readonly storage: Storage,
     readonly manifest: Manifest,
     readonly keyring?: AgeKeyring,
+    readonly erasures?: ReaderOptions['erasures'],
   ) {}
 
   static async open(storage: Storage, opts: ReaderOptions = {}): Promise<SnapshotReader> {
@@ -117,7 +145,7 @@ export class SnapshotReader {
     }
     const manifest = parseManifest(text, storage.location);
     await assertNoLinkedDirs(storage);
-    return new SnapshotReader(storage, manifest, opts.keyring);
+    return new SnapshotReader(storage, manifest, opts.keyring, opts.erasures);
   }
 
   /** True when the snapshot's files are encrypted (format version 2). */
@@ -209,65 +237,73 @@ export class SnapshotReader {
 
   /** Streams every record of a JSON Lines kind (users, memberships), validating each. */
   async *records<S extends z.ZodType>(kind: FileKind, schema: S): AsyncGenerator<z.infer<S>> {
-    for (const entry of this.filesOf(kind)) {
-      let line = 0;
-      // Inflating stops at the part's recorded decompressed size (a bomb fails at once).
-      const decoded = gunzipJsonLines(await this.content(entry), undefined, {
-        maxInflated: inflateLimit(entry),
-      });
-      try {
-        for (;;) {
-          let next: IteratorResult<unknown>;
-          try {
-            next = await decoded.next();
-          } catch (e) {
-            // Key and decryption errors name the snapshot and file already.
-            if (e instanceof SnapshotInvalidError && e.code !== 'SNAPSHOT_INVALID') throw e;
-            if (e instanceof SnapshotInvalidError) {
-              throw new SnapshotInvalidError(
-                `${this.location}: ${entry.path}: ${e.message}`,
-                e.problems.map((p) => `${entry.path}: ${p}`),
-              );
-            }
-            // A corrupt gzip stream (zlib's message names no data).
-            if ((e as NodeJS.ErrnoException)?.code?.startsWith('Z_')) {
-              throw new SnapshotInvalidError(
-                `${this.location}: ${entry.path} is not valid gzip (${(e as Error).message})`,
-                [`${entry.path}: not gzip`],
-              );
-            }
-            throw e;
-          }
-          if (next.done) {
-            // Counts are always checked, whoever reads: not only verify.
-            if (line !== entry.records)
-              throw new SnapshotInvalidError(
-                `${this.location}: ${entry.path} holds ${line} records, the manifest says ${entry.records}`,
-                [`${entry.path}: ${line} records, manifest says ${entry.records}`],
-              );
-            break;
-          }
-          const raw = next.value;
-          line++;
-          if (line > entry.records)
+    for (const entry of this.filesOf(kind)) yield* this.fileRecords(entry, schema);
+  }
+
+  /**
+   * The records of one JSON Lines file of the manifest, validated (erased users left out; they
+   * still count against the manifest's record count).
+   */
+  async *fileRecords<S extends z.ZodType>(entry: FileEntry, schema: S): AsyncGenerator<z.infer<S>> {
+    const kind = entry.kind;
+    let line = 0;
+    // Inflating stops at the part's recorded decompressed size (a bomb fails at once).
+    const decoded = gunzipJsonLines(await this.content(entry), undefined, {
+      maxInflated: inflateLimit(entry),
+    });
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await decoded.next();
+        } catch (e) {
+          // Key and decryption errors name the snapshot and file already.
+          if (e instanceof SnapshotInvalidError && e.code !== 'SNAPSHOT_INVALID') throw e;
+          if (e instanceof SnapshotInvalidError) {
             throw new SnapshotInvalidError(
-              `${this.location}: ${entry.path} holds more records than the manifest's ${entry.records}`,
-              [`${entry.path}: more than ${entry.records} records`],
-            );
-          const r = schema.safeParse(raw);
-          if (!r.success) {
-            throw new SnapshotInvalidError(
-              `${this.location}: ${entry.path} line ${line} does not match the format`,
-              [
-                `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
-              ],
+              `${this.location}: ${entry.path}: ${e.message}`,
+              e.problems.map((p) => `${entry.path}: ${p}`),
             );
           }
-          yield r.data;
+          // A corrupt gzip stream (zlib's message names no data).
+          if ((e as NodeJS.ErrnoException)?.code?.startsWith('Z_')) {
+            throw new SnapshotInvalidError(
+              `${this.location}: ${entry.path} is not valid gzip (${(e as Error).message})`,
+              [`${entry.path}: not gzip`],
+            );
+          }
+          throw e;
         }
-      } finally {
-        await decoded.return(undefined);
+        if (next.done) {
+          // Counts are always checked, whoever reads: not only verify.
+          if (line !== entry.records)
+            throw new SnapshotInvalidError(
+              `${this.location}: ${entry.path} holds ${line} records, the manifest says ${entry.records}`,
+              [`${entry.path}: ${line} records, manifest says ${entry.records}`],
+            );
+          break;
+        }
+        const raw = next.value;
+        line++;
+        if (line > entry.records)
+          throw new SnapshotInvalidError(
+            `${this.location}: ${entry.path} holds more records than the manifest's ${entry.records}`,
+            [`${entry.path}: more than ${entry.records} records`],
+          );
+        const r = schema.safeParse(raw);
+        if (!r.success) {
+          throw new SnapshotInvalidError(
+            `${this.location}: ${entry.path} line ${line} does not match the format`,
+            [
+              `${entry.path}:${line} ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+            ],
+          );
+        }
+        if (this.erasures && erasedRecord(kind, r.data, this.erasures)) continue;
+        yield r.data;
       }
+    } finally {
+      await decoded.return(undefined);
     }
   }
 

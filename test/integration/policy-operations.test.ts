@@ -5,8 +5,17 @@ import type { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import {
+  AdminAddUserToGroupCommand,
+  AdminDisableUserCommand,
+  AdminEnableUserCommand,
+  AdminRemoveUserFromGroupCommand,
+  AdminUpdateUserAttributesCommand,
   CognitoIdentityProviderClient,
   CreateUserPoolCommand,
+  ListUserPoolClientsCommand,
+  UpdateGroupCommand,
+  UpdateIdentityProviderCommand,
+  UpdateUserPoolClientCommand,
   CreateUserPoolDomainCommand,
   SetUserPoolMfaConfigCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -29,6 +38,9 @@ import { restoreSnapshot } from '../../src/restore/engine.js';
 import { runDrill } from '../../src/drill/index.js';
 import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';
 import { planPoolCreation } from '../../src/restore/pool/target.js';
+import { restoreSelection } from '../../src/restore/selective/engine.js';
+import { chooseLatest } from '../../src/snapshot/choose.js';
+import { forgetUser } from '../../src/snapshot/forget.js';
 import type { RestoreOptions } from '../../src/restore/types.js';
 import { actionsOf, iamPolicy } from '../../src/policy/iam.js';
 import { prune } from '../../src/snapshot/retention.js';
@@ -644,9 +656,147 @@ beforeAll(async () => {
     ),
   });
 
+  // ---- restore with a selection: the source pool broken, then reverted --------------------
+  // (last: it writes to the source pool). `--from latest` lists the root for the snapshot.
+  const raw = fixture.raw;
+  const U = (i: number) => `user-${String(i).padStart(6, '0')}`;
+  await raw.send(
+    new AdminUpdateUserAttributesCommand({
+      UserPoolId: sourcePoolId,
+      Username: U(1),
+      // custom:beta is only on even users: added here, removed by the revert.
+      UserAttributes: [
+        { Name: 'custom:tier', Value: 'changed' },
+        { Name: 'custom:beta', Value: 'true' },
+      ],
+    }),
+  );
+  await raw.send(new AdminDisableUserCommand({ UserPoolId: sourcePoolId, Username: U(2) }));
+  await raw.send(new AdminEnableUserCommand({ UserPoolId: sourcePoolId, Username: U(5) }));
+  await raw.send(
+    new AdminRemoveUserFromGroupCommand({
+      UserPoolId: sourcePoolId,
+      Username: U(3),
+      GroupName: 'team-003',
+    }),
+  );
+  await raw.send(
+    // user 2 is in team-002 only (seedUserPlan): the revert removes it from team-004 …
+    new AdminAddUserToGroupCommand({
+      UserPoolId: sourcePoolId,
+      Username: U(2),
+      GroupName: 'team-004',
+    }),
+  );
+  await raw.send(
+    // … and user 4 (team-004 only) from the selected group team-002.
+    new AdminAddUserToGroupCommand({
+      UserPoolId: sourcePoolId,
+      Username: U(4),
+      GroupName: 'team-002',
+    }),
+  );
+  await raw.send(
+    new UpdateGroupCommand({ UserPoolId: sourcePoolId, GroupName: 'team-002', Description: 'x' }),
+  );
+  await raw.send(
+    new UpdateIdentityProviderCommand({
+      UserPoolId: sourcePoolId,
+      ProviderName: 'Google',
+      AttributeMapping: { email: 'email', given_name: 'given_name' },
+    }),
+  );
+  const web = (
+    await raw.send(new ListUserPoolClientsCommand({ UserPoolId: sourcePoolId, MaxResults: 60 }))
+  ).UserPoolClients?.find((c) => c.ClientName === 'web');
+  await raw.send(
+    new UpdateUserPoolClientCommand({
+      UserPoolId: sourcePoolId,
+      ClientId: web?.ClientId,
+      ClientName: 'web',
+      RefreshTokenValidity: 3,
+    }),
+  );
+  await record('restore', ['any', 'selective'], async (gw, wrap) => {
+    const root = wrap(new LocalDirStorage(snapshotRoot));
+    const chosen = await chooseLatest(root, sourcePoolId);
+    const r = await SnapshotReader.open(root.child(chosen.path));
+    const out = await restoreSelection(
+      gw,
+      r,
+      { userPoolId: sourcePoolId },
+      {
+        selection: {
+          users: [U(1), U(2), U(3), U(5)],
+          groups: ['team-002'],
+          identityProviders: ['Google'],
+          clients: ['web'],
+        },
+        existing: 'revert',
+        stateDir: await state(),
+        idpSecrets,
+      },
+    );
+    if (out.dryRun) throw new Error('not a dry run');
+    expect(out.failedUsers).toEqual([]);
+    expect(out.reverted).toBe(4);
+  });
+  // moto 5.2.1 has no UpdateResourceServer: a snapshot whose resource server differs makes the
+  // restore send it (answered with a 404 page; the request is what is recorded).
+  const rsDir = path.join(work, 'rs-changed');
+  {
+    const src = await SnapshotReader.open(new LocalDirStorage(snapshotDir));
+    const w = new SnapshotWriter(new LocalDirStorage(rsDir));
+    for (const kind of ['pool', 'clients', 'identityProviders', 'groups'] as const) {
+      const value = await src.readJson(kind, z.unknown());
+      await w.writeJson(FILES[kind], kind, value, Array.isArray(value) ? value.length : 1);
+    }
+    const servers = (
+      await src.readJson('resourceServers', z.array(z.record(z.string(), z.unknown())))
+    ).map((x) => ({ ...x, Name: 'renamed' }));
+    await w.writeJson(FILES.resourceServers, 'resourceServers', servers, servers.length);
+    await w.writeJsonLines('users/part-00000.jsonl.gz', 'users', src.records('users', UserRecord));
+    await w.writeJsonLines(
+      'memberships/part-00000.jsonl.gz',
+      'memberships',
+      src.records('memberships', MembershipRecord),
+    );
+    await w.commit({ ...src.manifest });
+  }
+  await record(
+    'restore',
+    ['any', 'selective'],
+    async (gw, wrap) => {
+      const r = await SnapshotReader.open(wrap(new LocalDirStorage(rsDir)));
+      await restoreSelection(
+        gw,
+        r,
+        { userPoolId: sourcePoolId },
+        {
+          selection: { resourceServers: ['https://api.example.com'] },
+          existing: 'revert',
+          stateDir: await state(),
+        },
+      ).catch(() => undefined);
+    },
+    1,
+  );
+
+  // ---- forget: storage only (ledger, rewritten parts and manifest, old parts deleted) -----
+  const forgetRoot = path.join(work, 'forget');
+  await backupPool(fixture.gw, new LocalDirStorage(forgetRoot), { userPoolId: sourcePoolId });
+  await record('forget', [], async (_gw, wrap) => {
+    const r = await forgetUser(wrap(new LocalDirStorage(forgetRoot)), sourcePoolId, {
+      username: U(4),
+    });
+    expect(r.snapshots.rewritten).toBe(1);
+  });
+
   // ---- verify and prune: storage only ----------------------------------------------------
   await record('verify', [], async (_gw, wrap) => {
     const snap = wrap(new LocalDirStorage(snapshotDir));
+    // `verify latest`: the root is listed for the newest complete snapshot.
+    await chooseLatest(wrap(new LocalDirStorage(snapshotRoot)), sourcePoolId);
     await withReadLease(snap, 'verify', noWarning, async () => {
       const r = await SnapshotReader.open(snap);
       await r.verify();

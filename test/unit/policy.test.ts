@@ -38,7 +38,12 @@ describe('least-privilege IAM policies', () => {
     expect(
       actions.some((a) => /ResetUserPassword|ResendConfirmationCode|ForgotPassword|SignUp/.test(a)),
     ).toBe(false);
-    expect(actions.some((a) => /Delete|UpdateUserPool$/.test(a))).toBe(false);
+    expect(actions.some((a) => /UpdateUserPool$/.test(a))).toBe(false);
+    // The one Delete: a selective revert removes attributes a user gained since the snapshot
+    // (AdminDeleteUserAttributes); no user, group, client, provider, server or pool is deleted.
+    expect(actions.filter((a) => /Delete/.test(a))).toEqual([
+      'cognito-idp:AdminDeleteUserAttributes',
+    ]);
   });
 
   it('allows AdminGetUser (backup --user-mfa) and UpdateUserPool (restore --without-triggers) only when asked', () => {

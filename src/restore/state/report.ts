@@ -129,6 +129,7 @@ function buildResult(
       ...(options.federatedUsers === 'precreate'
         ? { federatedPrecreated: state.federatedCreated }
         : {}),
+      ...(run.reader.erasures ? { erased: run.reader.erasures.erasedSeen ?? 0 } : {}),
     },
     usersPath: pre.usersPlan,
     importJobs: phases.imported?.jobs ?? [],

@@ -58,6 +58,8 @@ export function userAttributesFor(u: UserRecord, legacySubAttribute?: string): A
 
 export interface UserPhaseOptions {
   reader: SnapshotReader;
+  /** The users to restore, when not every user of the snapshot (a selective restore). */
+  users?: AsyncIterable<UserRecord> | Iterable<UserRecord>;
   index: MembershipIndex;
   usernameAttributes: readonly string[];
   legacySubAttribute: string | undefined;
@@ -466,7 +468,7 @@ export async function restoreUsers(
   ctx.progress({ type: 'phase', phase: 'users', detail: `${opts.total} users` });
   try {
     await forEachConcurrent(
-      opts.reader.records('users', UserRecord),
+      opts.users ?? opts.reader.records('users', UserRecord),
       opts.createConcurrency,
       perUser,
       ctx.signal,
