@@ -351,7 +351,9 @@ export class CognitoVault extends Construct {
         lambdaFunction: this.backupFunction,
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
-        payload: sfn.TaskInput.fromJsonPathAt('$'),
+        // No `payload`: the state's whole input ({ unit, invocations, snapshotId? }) is the
+        // function's event. (`TaskInput.fromJsonPathAt('$')` renders `"Parameters": "$"`, a
+        // string where the States Language requires an object: aws-cdk issue 34260.)
         // The backup's result replaces the unit's state: { unit, done, snapshotId, invocations }.
         resultPath: '$',
       }),
