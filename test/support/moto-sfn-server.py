@@ -23,6 +23,16 @@ to moto 5.2.1, applied before the server starts, nothing else changed:
    StartExecution on one state machine fails with "cannot pickle '_thread.RLock'" because
    start_execution deep-copies the state machine together with its running executions. As
    upstream does, the copy seeds deepcopy's memo so the clone gets an empty `executions` list.
+   Upstream's fix leaves a second path to the same failure, which this one also closes: a state
+   machine holds its backend (`.backend`), so the copy also walks every other state machine of
+   the account and Region with their executions — the first StartExecution of machine B fails
+   once machine A has run. The clone shares the backend instead of copying it.
+
+$CV_LAMBDA_CONTROL (when set) names a JSON file the harness writes: { functionName: [seconds…] }
+gives the n-th invocation of that function the n-th timeout (the last one from then on) instead
+of the function's configured Timeout — a test's way to stop the first invocations of a unit
+early and let a later one finish, which a fixed timeout cannot promise while resume makes no
+durable progress below the shard (issue 15 item 2).
 
 Every invocation is appended as one JSON line to $CV_LAMBDA_LOG (when set): function, handler,
 Region, start and end (epoch ms), event, outcome and the function's log lines — what the tests
@@ -52,9 +62,25 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUNTIME = os.path.join(HERE, "lambda-runtime.mjs")
 NODE = os.environ.get("CV_LAMBDA_NODE", "node")
 LOG_PATH = os.environ.get("CV_LAMBDA_LOG")
+CONTROL_PATH = os.environ.get("CV_LAMBDA_CONTROL")
 CODE_ROOT = tempfile.mkdtemp(prefix="cv-lambda-code-")
 _log_lock = threading.Lock()
 _code_lock = threading.Lock()
+_count_lock = threading.Lock()
+_invocation_counts: dict = {}
+
+
+def _timeout_seconds(fn) -> float:
+    """The function's Timeout, or the harness's schedule for its n-th invocation."""
+    with _count_lock:
+        n = _invocation_counts.get(fn.function_arn, 0)
+        _invocation_counts[fn.function_arn] = n + 1
+    if CONTROL_PATH and os.path.exists(CONTROL_PATH):
+        with open(CONTROL_PATH, encoding="utf-8") as f:
+            schedule = json.load(f).get(fn.function_name)
+        if schedule:
+            return float(schedule[min(n, len(schedule) - 1)])
+    return float(fn.timeout)
 
 
 # ── 2. moto issue 10077 ─────────────────────────────────────────────────────────────────────
@@ -70,6 +96,9 @@ class _CopyWithoutExecutions:
         executions = getattr(x, "executions", None)
         if isinstance(executions, list):
             memo[id(executions)] = []
+        backend = getattr(x, "backend", None)
+        if backend is not None:
+            memo[id(backend)] = backend
         return copy.deepcopy(x, memo)
 
 
@@ -116,7 +145,8 @@ class _NodeLambdaClient:
         fn = lambda_backends[account][region].get_function(name)
         payload = lambda_eval_utils.to_payload_type(Payload)
         code = _code_dir(fn)
-        timeout_ms = int(fn.timeout) * 1000
+        timeout_s = _timeout_seconds(fn)
+        timeout_ms = int(timeout_s * 1000)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "LANG": "C.UTF-8",
@@ -166,7 +196,7 @@ class _NodeLambdaClient:
                 "ok": False,
                 "error": {
                     "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {fn.timeout:.2f} seconds",
+                    "errorMessage": f"Task timed out after {timeout_s:.2f} seconds",
                 },
             }
             logs = []
@@ -187,6 +217,7 @@ class _NodeLambdaClient:
                 "region": region,
                 "start": start,
                 "end": end,
+                "timeoutMs": timeout_ms,
                 "event": event,
                 **(
                     {"result": outcome.get("result")}
@@ -226,5 +257,9 @@ lambda_eval_utils.boto_client_for = _boto_client_for
 
 if __name__ == "__main__":
     from moto.server import main
+
+    # CV_MOTO_STDERR=FILE keeps the server's tracebacks (its stderr) for debugging a test.
+    if os.environ.get("CV_MOTO_STDERR"):
+        sys.stderr = open(os.environ["CV_MOTO_STDERR"], "a", buffering=1)
 
     main(sys.argv[1:])

@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -31,6 +31,8 @@ export interface Invocation {
   region: string;
   start: number;
   end: number;
+  /** The deadline the invocation had. */
+  timeoutMs: number;
   event: unknown;
   result?: unknown;
   error?: { errorType: string; errorMessage: string; trace?: string[] };
@@ -83,8 +85,11 @@ export interface DeployOptions {
    * deadline. Each test says why.
    */
   environment?: Record<string, string>;
-  /** Timeout (seconds) by handler, replacing the template's (a short deadline). */
-  timeouts?: Record<string, number>;
+  /**
+   * Timeout (seconds) by handler, replacing the template's (a short deadline); a list gives the
+   * n-th invocation of the function the n-th value (the last one from then on).
+   */
+  timeouts?: Record<string, number | number[]>;
   /** Rewrites the definition before it is created (e.g. shorter Retry intervals). */
   editDefinition?: (asl: Record<string, unknown>) => void;
 }
@@ -260,9 +265,16 @@ export async function startSfnEmulator(
 ): Promise<SfnEmulator> {
   const work = await mkdtemp(path.join(tmpdir(), tmpPrefix));
   const logFile = path.join(work, 'lambda.jsonl');
-  const saved = { MOTO_SERVER: process.env.MOTO_SERVER, CV_LAMBDA_LOG: process.env.CV_LAMBDA_LOG };
+  const controlFile = path.join(work, 'lambda-control.json');
+  const schedules: Record<string, number[]> = {};
+  const saved = {
+    MOTO_SERVER: process.env.MOTO_SERVER,
+    CV_LAMBDA_LOG: process.env.CV_LAMBDA_LOG,
+    CV_LAMBDA_CONTROL: process.env.CV_LAMBDA_CONTROL,
+  };
   process.env.MOTO_SERVER = SERVER;
   process.env.CV_LAMBDA_LOG = logFile;
+  process.env.CV_LAMBDA_CONTROL = controlFile;
   let fixture: MotoFixture;
   try {
     fixture = await startMotoFixture(`${tmpPrefix}f-`);
@@ -392,6 +404,11 @@ export async function startSfnEmulator(
           Environment?: { Variables?: Record<string, string> };
         };
         const fn = refs[id] as string;
+        const timeout = opts.timeouts?.[p.Handler];
+        if (Array.isArray(timeout)) {
+          schedules[fn] = timeout;
+          await writeFile(controlFile, JSON.stringify(schedules));
+        }
         await call(endpoint, 'lambda', REGION, {
           path: '/2015-03-31/functions',
           headers: { 'content-type': 'application/json' },
@@ -401,7 +418,7 @@ export async function startSfnEmulator(
             Role: roleArn,
             Handler: p.Handler,
             Code: { S3Bucket: p.Code.S3Bucket, S3Key: p.Code.S3Key },
-            Timeout: opts.timeouts?.[p.Handler] ?? p.Timeout ?? 3,
+            Timeout: (Array.isArray(timeout) ? Math.max(...timeout) : timeout) ?? p.Timeout ?? 3,
             MemorySize: p.MemorySize ?? 128,
             ...(p.Architectures ? { Architectures: p.Architectures } : {}),
             Environment: {
