@@ -15,6 +15,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy } from '../policy/iam.js';
+import { ENV } from '../lambda/env.js';
 import { COMPLETED_METRIC, METRIC_NAMESPACE } from '../lambda/metrics.js';
 
 /**
@@ -230,32 +231,32 @@ export class CognitoVault extends Construct {
     // ── Functions ──────────────────────────────────────────────────────────────────────────
     const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
     const environment: Record<string, string> = {
-      COGNITO_VAULT_TO: `s3://${this.bucket.bucketName}/${prefix}`,
-      COGNITO_VAULT_USER_POOL_IDS: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
-      COGNITO_VAULT_RATE_SHARE: String(props.rateShare ?? 0.5),
-      COGNITO_VAULT_INCLUDE_SECRETS: props.includeSecrets ? 'true' : 'false',
-      COGNITO_VAULT_NAME: vaultName,
+      [ENV.to]: `s3://${this.bucket.bucketName}/${prefix}`,
+      [ENV.userPoolIds]: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
+      [ENV.rateShare]: String(props.rateShare ?? 0.5),
+      [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
+      [ENV.vaultName]: vaultName,
       ...(props.bucket
         ? props.expectedBucketOwner
-          ? { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: props.expectedBucketOwner }
+          ? { [ENV.expectedBucketOwner]: props.expectedBucketOwner }
           : {}
-        : { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: Aws.ACCOUNT_ID }),
-      ...(keyArn ? { COGNITO_VAULT_KMS_KEY_ID: keyArn } : {}),
-      ...(props.regions?.length ? { COGNITO_VAULT_REGIONS: props.regions.join(',') } : {}),
-      ...(props.accounts?.length ? { COGNITO_VAULT_ACCOUNTS: props.accounts.join(',') } : {}),
-      ...(props.roleArnPattern ? { COGNITO_VAULT_ROLE_ARN_PATTERN: props.roleArnPattern } : {}),
+        : { [ENV.expectedBucketOwner]: Aws.ACCOUNT_ID }),
+      ...(keyArn ? { [ENV.kmsKeyId]: keyArn } : {}),
+      ...(props.regions?.length ? { [ENV.regions]: props.regions.join(',') } : {}),
+      ...(props.accounts?.length ? { [ENV.accounts]: props.accounts.join(',') } : {}),
+      ...(props.roleArnPattern ? { [ENV.roleArnPattern]: props.roleArnPattern } : {}),
       ...(props.retention
         ? {
-            COGNITO_VAULT_KEEP_LAST: String(props.retention.keepLast),
+            [ENV.keepLast]: String(props.retention.keepLast),
             ...(props.retention.keepDaily !== undefined
-              ? { COGNITO_VAULT_KEEP_DAILY: String(props.retention.keepDaily) }
+              ? { [ENV.keepDaily]: String(props.retention.keepDaily) }
               : {}),
             ...(props.retention.keepMonthly !== undefined
-              ? { COGNITO_VAULT_KEEP_MONTHLY: String(props.retention.keepMonthly) }
+              ? { [ENV.keepMonthly]: String(props.retention.keepMonthly) }
               : {}),
             ...(props.retention.incompleteGrace
               ? {
-                  COGNITO_VAULT_INCOMPLETE_GRACE: `${props.retention.incompleteGrace.toHours()}h`,
+                  [ENV.incompleteGrace]: `${props.retention.incompleteGrace.toHours()}h`,
                 }
               : {}),
           }

@@ -388,22 +388,30 @@ describe('executions of synthesized stacks', () => {
 
   it('continues a unit stopped at its deadline on the same snapshot until it is done', async () => {
     const d = await deploy(synthesize({ userPoolIds: [poolBig], rateShare: 0.2 }), 'deadline', {
-      // Short deadlines: BackupUnit's first two invocations get 4 s instead of 15 minutes, the
-      // unit stops 2 s before (ListUsers at 6 requests/s cannot list 240 users in that); the
-      // third gets 30 s. (With the same short deadline every time the unit never finishes
+      // Short deadlines: BackupUnit's first two invocations get 6 s instead of 15 minutes, the
+      // unit stops 3 s before (ListUsers at 6 requests/s cannot list 240 users in the rest);
+      // the third gets 60 s. (With the same short deadline every time the unit never finishes
       // today: each invocation restarts every shard — issue 15 item 2.)
-      timeouts: { 'index.backupUnit': [4, 4, 30] },
-      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '2000' },
+      timeouts: { 'index.backupUnit': [6, 6, 60] },
+      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000' },
     });
     const r = await emu.execute(d, {}, { timeoutMs: 300_000 });
     expect(r.status, r.cause).toBe('SUCCEEDED');
     const runs = ofHandler(r, 'index.backupUnit');
-    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.map((i) => i.error?.errorMessage ?? 'answered')).toEqual([
+      'answered',
+      'answered',
+      'answered',
+    ]);
+    expect(runs.map((i) => i.timeoutMs)).toEqual([6_000, 6_000, 60_000]);
     const results = runs.map(
       (i) => i.result as { done: boolean; snapshotId: string; invocations: number },
     );
-    expect(results.slice(0, -1).every((x) => !x.done)).toBe(true);
-    expect(results.at(-1)?.done).toBe(true);
+    expect(results.map((x) => [x.done, x.invocations])).toEqual([
+      [false, 1],
+      [false, 2],
+      [true, 3],
+    ]);
     // Each continuation was handed the snapshot and count the previous invocation returned.
     runs.slice(1).forEach((i, n) => {
       expect(i.event).toMatchObject({
