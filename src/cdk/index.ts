@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -75,6 +75,16 @@ export interface CognitoVaultProps {
   readonly rateShare?: number;
   /** Keep app client and IdP secrets in the snapshots (default false). */
   readonly includeSecrets?: boolean;
+  /**
+   * age X25519 recipients (age1…): every data file is encrypted to them before it is uploaded
+   * (`backup --encrypt-to`; default: not encrypted, SSE-KMS only).
+   */
+  readonly encryptTo?: string[];
+  /**
+   * Capture each user's MFA settings (`backup --user-mfa`): one AdminGetUser per user, each
+   * user read that way billed as a monthly active user (default false).
+   */
+  readonly userMfa?: boolean;
   /** Account/Region groups backed up at the same time (default 10; 1 to 40). */
   readonly maxConcurrentGroups?: number;
   /**
@@ -90,8 +100,10 @@ export interface CognitoVaultProps {
   readonly distributedMap?: boolean;
   /** Alarm when no snapshot completed for this long (default 26 hours; at most 7 days). */
   readonly staleAfter?: Duration;
-  /** Where alarms notify (default: no action; the alarms are still there to wire). */
+  /** Where every alarm notifies (default: a new topic, `alarmTopic` of the construct). */
   readonly alarmTopic?: sns.ITopic;
+  /** An e-mail address subscribed to the alarm topic (default: none; subscribe yourself). */
+  readonly alarmEmail?: string;
   /** The functions' code (default: the bundle `npm run build` writes to dist/lambda-bundle). */
   readonly code?: lambda.Code;
   /** The name of this vault: the `Vault` dimension of its metrics (default: the construct id). */
@@ -164,6 +176,11 @@ export class CognitoVault extends Construct {
   readonly staleAlarm: cloudwatch.Alarm;
   /** Per pool, when the pools are named. */
   readonly poolStaleAlarms: cloudwatch.Alarm[] = [];
+  /** Every alarm's action. */
+  readonly alarmTopic: sns.ITopic;
+  /** The `alarmEmail` subscription, when one was given. */
+  readonly alarmSubscription?: sns.Subscription;
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: CognitoVaultProps) {
     super(scope, id);
@@ -184,6 +201,12 @@ export class CognitoVault extends Construct {
     }
     if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
       throw new Error('accounts need roleArnPattern with {account}');
+    }
+    for (const r of props.encryptTo ?? []) {
+      // Tokens (template parameters) are checked by the functions when they start.
+      if (!Token.isUnresolved(r) && !/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+        throw new Error(`encryptTo: "${r}" is not an age X25519 recipient (age1…)`);
+      }
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
@@ -235,6 +258,8 @@ export class CognitoVault extends Construct {
       [ENV.userPoolIds]: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
       [ENV.rateShare]: String(props.rateShare ?? 0.5),
       [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
+      ...(props.encryptTo?.length ? { [ENV.encryptTo]: props.encryptTo.join(',') } : {}),
+      ...(props.userMfa ? { [ENV.userMfa]: 'true' } : {}),
       [ENV.vaultName]: vaultName,
       ...(props.bucket
         ? props.expectedBucketOwner
@@ -509,11 +534,91 @@ export class CognitoVault extends Construct {
         ),
       );
     }
-    if (props.alarmTopic) {
-      const action = new cwActions.SnsAction(props.alarmTopic);
-      for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
-        a.addAlarmAction(action);
-      }
+    // Every alarm notifies the topic: a given one, or a new one (an alarm that notifies nobody
+    // is a dashboard nobody looks at).
+    this.alarmTopic =
+      props.alarmTopic ??
+      new sns.Topic(this, 'AlarmTopic', {
+        displayName: `cognito-vault ${vaultName} alarms`,
+        enforceSSL: true,
+      });
+    if (props.alarmEmail) {
+      this.alarmSubscription = new sns.Subscription(this, 'AlarmEmail', {
+        topic: this.alarmTopic,
+        protocol: sns.SubscriptionProtocol.EMAIL,
+        endpoint: props.alarmEmail,
+      });
     }
+    const action = new cwActions.SnsAction(this.alarmTopic);
+    for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
+      a.addAlarmAction(action);
+    }
+
+    // ── Dashboard ──────────────────────────────────────────────────────────────────────────
+    const vaultMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { Vault: vaultName },
+        statistic,
+        period: Duration.hours(1),
+      });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(14),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Snapshots completed (per hour)',
+            left: [vaultMetric(COMPLETED_METRIC, 'Sum')],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Users per snapshot',
+            left: [vaultMetric('UsersBackedUp', 'Maximum')],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Runs: duration',
+            left: [this.stateMachine.metricTime({ statistic: 'Maximum' })],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Runs: failed, timed out, aborted',
+            left: [failures],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Backup function: errors and throttles',
+            left: [
+              this.backupFunction.metricErrors({ statistic: 'Sum' }),
+              this.backupFunction.metricThrottles({ statistic: 'Sum' }),
+            ],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms],
+            width: 24,
+          }),
+        ],
+      ],
+    });
+
+    new CfnOutput(this, 'BucketName', {
+      description: 'Where the snapshots are',
+      value: this.bucket.bucketName,
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'The backup run (start an execution to back up now)',
+      value: this.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Every alarm notifies this topic: subscribe to it',
+      value: this.alarmTopic.topicArn,
+    });
   }
 }

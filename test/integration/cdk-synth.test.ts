@@ -99,7 +99,7 @@ describe('infra/: npx cdk synth', () => {
     ) as unknown;
     expect(published).toEqual(await read('CognitoVaultTemplate.template.json'));
     const t = published as Template & { Parameters: Record<string, unknown> };
-    expect(Object.keys(t.Parameters).sort()).toEqual(['CodeBucket', 'CodeKey']);
+    expect(Object.keys(t.Parameters).sort()).toEqual(['AlarmEmail', 'CodeBucket', 'CodeKey']);
     // Deployable without CDK: no asset, no bootstrap stack.
     expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|BootstrapVersion|AssetParameters/);
   });

@@ -346,6 +346,44 @@ describe('CognitoVault construct: alarms', () => {
     });
   });
 
+  it('every alarm notifies a topic: a new one by default, with an optional e-mail subscription', () => {
+    const { template, vault } = synth({ alarmEmail: 'ops@example.com' });
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBe(2 + 2); // failure, stale, one per named pool
+    for (const a of alarms) {
+      expect((a as { Properties: { AlarmActions: unknown[] } }).Properties.AlarmActions).toEqual([
+        { Ref: expect.stringMatching(/^VaultAlarmTopic/) },
+      ]);
+    }
+    expect(vault.alarmSubscription).toBeDefined();
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    for (const out of ['BucketName', 'StateMachineArn', 'AlarmTopicArn']) {
+      expect(Object.keys(template.findOutputs('*')).some((k) => k.startsWith(`Vault${out}`))).toBe(
+        true,
+      );
+    }
+    expect(synth().template.findResources('AWS::SNS::Subscription')).toEqual({});
+  });
+
+  it('passes age recipients and user MFA capture to the functions, refusing a bad recipient', () => {
+    const age = `age1${'q'.repeat(58)}`;
+    const { template } = synth({ encryptTo: [age], userMfa: true });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          COGNITO_VAULT_ENCRYPT_TO: age,
+          COGNITO_VAULT_USER_MFA: 'true',
+        }),
+      },
+    });
+    expect(() => synth({ encryptTo: ['age1nope'] })).toThrow(/not an age X25519 recipient/);
+  });
+
   it('alarms when no snapshot completed in N hours, missing data breaching, per vault and per pool', () => {
     const topic = (s: Stack) => new sns.Topic(s, 'T');
     const app = new App();
