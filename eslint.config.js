@@ -19,7 +19,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
  *   policy  ->  cognito | core
  *   snapshot -> storage (its interface only, below) | core
  *   storage, cognito  ->  core;   core -> nothing
- *   cdk     ->  policy | lambda (metrics.ts only, below) | core;  nothing imports cdk
+ *   cdk     ->  policy | lambda (metrics.ts, env.ts only, below) | core;  nothing imports cdk
  */
 export const MAY_IMPORT = {
   core: [],
@@ -49,7 +49,7 @@ export const MAY_IMPORT = {
     'drill',
   ],
   // The CDK construct (cognito-vault/cdk) synthesizes; it never runs an engine.
-  // lambda: the metric names only (zone below)
+  // lambda: the metric and environment variable names only (zone below)
   cdk: ['core', 'policy', 'lambda'],
 };
 
@@ -94,12 +94,13 @@ const zones = [
     except: ['./storage.ts'],
     message: 'src/snapshot uses the Storage interface (storage/storage.ts), never a backend.',
   },
-  // The construct names the metric the handlers emit; it loads no handler (no engine, no SDK).
+  // The construct names the metric the handlers emit and the environment variables they read;
+  // it loads no handler (no engine, no SDK).
   {
     target: './src/cdk',
     from: './src/lambda',
-    except: ['./metrics.ts', './drill-metrics.ts'],
-    message: 'src/cdk takes only metrics.ts and drill-metrics.ts of src/lambda.',
+    except: ['./metrics.ts', './drill-metrics.ts', './env.ts'],
+    message: 'src/cdk takes only metrics.ts, drill-metrics.ts and env.ts of src/lambda.',
   },
 ];
 

@@ -12,7 +12,9 @@
 import {
   Annotations,
   App,
+  CfnCondition,
   CfnParameter,
+  Fn,
   DefaultStackSynthesizer,
   Duration,
   Stack,
@@ -60,11 +62,23 @@ Annotations.of(plain).acknowledgeWarning(
   '@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified',
   'a new bundle is uploaded under a new CodeKey',
 );
-new CognitoVault(plain, 'Vault', {
+const alarmEmail = new CfnParameter(plain, 'AlarmEmail', {
+  description:
+    'An e-mail address subscribed to the alarm topic (empty: none; subscribe to the AlarmTopicArn output yourself)',
+  default: '',
+});
+const vault = new CognitoVault(plain, 'Vault', {
   userPoolIds: '*',
+  alarmEmail: alarmEmail.valueAsString,
   retention: { keepLast: 7, keepDaily: 14, keepMonthly: 3 },
   code: lambda.Code.fromBucket(
     s3.Bucket.fromBucketName(plain, 'CodeBucketRef', codeBucket.valueAsString),
     codeKey.valueAsString,
   ),
 });
+// The subscription exists only when an address is given.
+vault.alarmSubscription.node.defaultChild.cfnOptions.condition = new CfnCondition(
+  plain,
+  'HasAlarmEmail',
+  { expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')) },
+);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,11 +10,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy } from '../policy/iam.js';
+import { ENV } from '../lambda/env.js';
 import { COMPLETED_METRIC, METRIC_NAMESPACE } from '../lambda/metrics.js';
 import { addDrill, type DrillProps, type DrillResources } from './drill.js';
 
@@ -77,6 +78,16 @@ export interface CognitoVaultProps {
   readonly rateShare?: number;
   /** Keep app client and IdP secrets in the snapshots (default false). */
   readonly includeSecrets?: boolean;
+  /**
+   * age X25519 recipients (age1…): every data file is encrypted to them before it is uploaded
+   * (`backup --encrypt-to`; default: not encrypted, SSE-KMS only).
+   */
+  readonly encryptTo?: string[];
+  /**
+   * Capture each user's MFA settings (`backup --user-mfa`): one AdminGetUser per user, each
+   * user read that way billed as a monthly active user (default false).
+   */
+  readonly userMfa?: boolean;
   /** Account/Region groups backed up at the same time (default 10; 1 to 40). */
   readonly maxConcurrentGroups?: number;
   /**
@@ -92,8 +103,10 @@ export interface CognitoVaultProps {
   readonly distributedMap?: boolean;
   /** Alarm when no snapshot completed for this long (default 26 hours; at most 7 days). */
   readonly staleAfter?: Duration;
-  /** Where alarms notify (default: no action; the alarms are still there to wire). */
+  /** Where every alarm notifies (default: a new topic, `alarmTopic` of the construct). */
   readonly alarmTopic?: sns.ITopic;
+  /** An e-mail address subscribed to the alarm topic (default: none; subscribe yourself). */
+  readonly alarmEmail?: string;
   /** The functions' code (default: the bundle `npm run build` writes to dist/lambda-bundle). */
   readonly code?: lambda.Code;
   /** The name of this vault: the `Vault` dimension of its metrics (default: the construct id). */
@@ -170,6 +183,11 @@ export class CognitoVault extends Construct {
   readonly poolStaleAlarms: cloudwatch.Alarm[] = [];
   /** Present with the `drill` prop. */
   readonly drill?: DrillResources;
+  /** Every alarm's action. */
+  readonly alarmTopic: sns.ITopic;
+  /** The `alarmEmail` subscription, when one was given. */
+  readonly alarmSubscription?: sns.Subscription;
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: CognitoVaultProps) {
     super(scope, id);
@@ -190,6 +208,12 @@ export class CognitoVault extends Construct {
     }
     if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
       throw new Error('accounts need roleArnPattern with {account}');
+    }
+    for (const r of props.encryptTo ?? []) {
+      // Tokens (template parameters) are checked by the functions when they start.
+      if (!Token.isUnresolved(r) && !/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+        throw new Error(`encryptTo: "${r}" is not an age X25519 recipient (age1…)`);
+      }
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
@@ -237,32 +261,34 @@ export class CognitoVault extends Construct {
     // ── Functions ──────────────────────────────────────────────────────────────────────────
     const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
     const environment: Record<string, string> = {
-      COGNITO_VAULT_TO: `s3://${this.bucket.bucketName}/${prefix}`,
-      COGNITO_VAULT_USER_POOL_IDS: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
-      COGNITO_VAULT_RATE_SHARE: String(props.rateShare ?? 0.5),
-      COGNITO_VAULT_INCLUDE_SECRETS: props.includeSecrets ? 'true' : 'false',
-      COGNITO_VAULT_NAME: vaultName,
+      [ENV.to]: `s3://${this.bucket.bucketName}/${prefix}`,
+      [ENV.userPoolIds]: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
+      [ENV.rateShare]: String(props.rateShare ?? 0.5),
+      [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
+      ...(props.encryptTo?.length ? { [ENV.encryptTo]: props.encryptTo.join(',') } : {}),
+      ...(props.userMfa ? { [ENV.userMfa]: 'true' } : {}),
+      [ENV.vaultName]: vaultName,
       ...(props.bucket
         ? props.expectedBucketOwner
-          ? { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: props.expectedBucketOwner }
+          ? { [ENV.expectedBucketOwner]: props.expectedBucketOwner }
           : {}
-        : { COGNITO_VAULT_EXPECTED_BUCKET_OWNER: Aws.ACCOUNT_ID }),
-      ...(keyArn ? { COGNITO_VAULT_KMS_KEY_ID: keyArn } : {}),
-      ...(props.regions?.length ? { COGNITO_VAULT_REGIONS: props.regions.join(',') } : {}),
-      ...(props.accounts?.length ? { COGNITO_VAULT_ACCOUNTS: props.accounts.join(',') } : {}),
-      ...(props.roleArnPattern ? { COGNITO_VAULT_ROLE_ARN_PATTERN: props.roleArnPattern } : {}),
+        : { [ENV.expectedBucketOwner]: Aws.ACCOUNT_ID }),
+      ...(keyArn ? { [ENV.kmsKeyId]: keyArn } : {}),
+      ...(props.regions?.length ? { [ENV.regions]: props.regions.join(',') } : {}),
+      ...(props.accounts?.length ? { [ENV.accounts]: props.accounts.join(',') } : {}),
+      ...(props.roleArnPattern ? { [ENV.roleArnPattern]: props.roleArnPattern } : {}),
       ...(props.retention
         ? {
-            COGNITO_VAULT_KEEP_LAST: String(props.retention.keepLast),
+            [ENV.keepLast]: String(props.retention.keepLast),
             ...(props.retention.keepDaily !== undefined
-              ? { COGNITO_VAULT_KEEP_DAILY: String(props.retention.keepDaily) }
+              ? { [ENV.keepDaily]: String(props.retention.keepDaily) }
               : {}),
             ...(props.retention.keepMonthly !== undefined
-              ? { COGNITO_VAULT_KEEP_MONTHLY: String(props.retention.keepMonthly) }
+              ? { [ENV.keepMonthly]: String(props.retention.keepMonthly) }
               : {}),
             ...(props.retention.incompleteGrace
               ? {
-                  COGNITO_VAULT_INCOMPLETE_GRACE: `${props.retention.incompleteGrace.toHours()}h`,
+                  [ENV.incompleteGrace]: `${props.retention.incompleteGrace.toHours()}h`,
                 }
               : {}),
           }
@@ -358,7 +384,9 @@ export class CognitoVault extends Construct {
         lambdaFunction: this.backupFunction,
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
-        payload: sfn.TaskInput.fromJsonPathAt('$'),
+        // No `payload`: the state's whole input ({ unit, invocations, snapshotId? }) is the
+        // function's event. (`TaskInput.fromJsonPathAt('$')` renders `"Parameters": "$"`, a
+        // string where the States Language requires an object: aws-cdk issue 34260.)
         // The backup's result replaces the unit's state: { unit, done, snapshotId, invocations }.
         resultPath: '$',
       }),
@@ -513,12 +541,93 @@ export class CognitoVault extends Construct {
         ),
       );
     }
-    if (props.alarmTopic) {
-      const action = new cwActions.SnsAction(props.alarmTopic);
-      for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
-        a.addAlarmAction(action);
-      }
+    // Every alarm notifies the topic: a given one, or a new one (an alarm that notifies nobody
+    // is a dashboard nobody looks at).
+    this.alarmTopic =
+      props.alarmTopic ??
+      new sns.Topic(this, 'AlarmTopic', {
+        displayName: `cognito-vault ${vaultName} alarms`,
+        enforceSSL: true,
+      });
+    if (props.alarmEmail) {
+      this.alarmSubscription = new sns.Subscription(this, 'AlarmEmail', {
+        topic: this.alarmTopic,
+        protocol: sns.SubscriptionProtocol.EMAIL,
+        endpoint: props.alarmEmail,
+      });
     }
+    const action = new cwActions.SnsAction(this.alarmTopic);
+    for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
+      a.addAlarmAction(action);
+    }
+
+    // ── Dashboard ──────────────────────────────────────────────────────────────────────────
+    const vaultMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { Vault: vaultName },
+        statistic,
+        period: Duration.hours(1),
+      });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(14),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Snapshots completed (per hour)',
+            left: [vaultMetric(COMPLETED_METRIC, 'Sum')],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Users per snapshot',
+            left: [vaultMetric('UsersBackedUp', 'Maximum')],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Runs: duration',
+            left: [this.stateMachine.metricTime({ statistic: 'Maximum' })],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Runs: failed, timed out, aborted',
+            left: [failures],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Backup function: errors and throttles',
+            left: [
+              this.backupFunction.metricErrors({ statistic: 'Sum' }),
+              this.backupFunction.metricThrottles({ statistic: 'Sum' }),
+            ],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms],
+            width: 24,
+          }),
+        ],
+      ],
+    });
+
+    new CfnOutput(this, 'BucketName', {
+      description: 'Where the snapshots are',
+      value: this.bucket.bucketName,
+    });
+    new CfnOutput(this, 'StateMachineArn', {
+      description: 'The backup run (start an execution to back up now)',
+      value: this.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Every alarm notifies this topic: subscribe to it',
+      value: this.alarmTopic.topicArn,
+    });
+
     if (props.drill)
       this.drill = addDrill(this, {
         drill: props.drill,
@@ -528,7 +637,7 @@ export class CognitoVault extends Construct {
         vaultName,
         policyOptions: { s3Location: location, ...policyKey },
         statements: (p) => statementsOf(p, this.bucket, keyArn),
-        ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+        alarmTopic: this.alarmTopic,
       });
   }
 }

@@ -1,25 +1,29 @@
-import { setMaxListeners } from 'node:events';
 import { backupSummary, type BackupSummary } from '../backup/engine.js';
 import { backupRegions, type RegionOutcome, type RegionPlan } from '../backup/regions.js';
-import { findResumableBackup } from '../backup/resume.js';
-import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration } from '../core/duration.js';
+import { ExitCode, UsageError, VaultError } from '../core/errors.js';
+import { regionOfPoolId } from '../cognito/gateway.js';
+import { isOptInRegion } from '../cognito/regions.js';
+import { configFromEnv, type LambdaConfig, type ScheduledBackupEvent } from './config.js';
 import {
-  InterruptedError,
-  isVaultError,
-  UsageError,
-  VaultError,
-  ExitCode,
-} from '../core/errors.js';
-import { CognitoGateway, regionOfPoolId } from '../cognito/gateway.js';
-import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
-import { parseRecipientList } from '../core/age-keys.js';
-import {
-  parseDuration,
-  prune,
-  type RetentionPolicy,
-  validatePolicy,
-} from '../snapshot/retention.js';
-import { ACCOUNT_ID, openStorage } from '../storage/index.js';
+  deadline,
+  gatewayFor,
+  type LambdaContextLike,
+  Logger,
+  pruneSummary,
+  resumableSnapshot,
+  storageFor,
+  TIMEOUT_MARGIN_MS,
+} from './runtime.js';
+
+export {
+  commonConfigFromEnv,
+  configFromEnv,
+  DEFAULT_RESUME_MAX_AGE_MS,
+  splitList,
+  type LambdaConfig,
+  type ScheduledBackupEvent,
+} from './config.js';
+export { type LambdaContextLike, TIMEOUT_MARGIN_MS } from './runtime.js';
 
 /**
  * The scheduled backup as an AWS Lambda handler (runtime nodejs22.x), as thin as the CLI:
@@ -56,38 +60,6 @@ import { ACCOUNT_ID, openStorage } from '../storage/index.js';
  *   AWS_REGION                     set by Lambda
  * The event may name pools too: `{ "userPoolIds": ["eu-west-1_AbC"] }` overrides the variable.
  */
-export interface LambdaConfig {
-  to: string;
-  userPoolIds: string[] | '*';
-  region: string | undefined;
-  /** COGNITO_VAULT_REGIONS (with userPoolIds `*` only). */
-  regions?: RegionSelection;
-  rateShare: number;
-  includeSecrets: boolean;
-  /** COGNITO_VAULT_ENCRYPT_TO: age recipients (validated). */
-  encryptTo?: string[];
-  /** COGNITO_VAULT_USER_MFA: per-user MFA settings (AdminGetUser per user, billed as MAU). */
-  userMfa: boolean;
-  kmsKeyId?: string;
-  expectedBucketOwner?: string;
-  endpointUrl?: string;
-  retention?: RetentionPolicy;
-  /** Resume interrupted snapshots started less than this long ago; undefined: never resume. */
-  resumeMaxAgeMs?: number;
-}
-
-/** Default COGNITO_VAULT_RESUME_MAX_AGE: a resumed snapshot's users span at most a day. */
-export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 3_600_000;
-
-export interface ScheduledBackupEvent {
-  userPoolIds?: string[];
-}
-
-/** The part of the Lambda context the handler uses. */
-export interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
-}
-
 export interface LambdaFailure {
   /** The pool, or `*` when a whole Region failed (its pools could not be listed). */
   userPoolId: string;
@@ -123,212 +95,6 @@ export interface LambdaBackupResult {
   pruneFailures: LambdaFailure[];
   /** Per Region: pools found, backed up, failed; status (ok, failed, skipped); quota report. */
   regions: RegionOutcome[];
-}
-
-/** Stop this long before Lambda's own timeout, so the failure is ours and reported. */
-export const TIMEOUT_MARGIN_MS = 10_000;
-
-export function configFromEnv(
-  env: NodeJS.ProcessEnv,
-  event: ScheduledBackupEvent = {},
-): LambdaConfig {
-  const common = commonConfigFromEnv(env);
-  if (
-    event.userPoolIds !== undefined &&
-    (!Array.isArray(event.userPoolIds) || event.userPoolIds.some((p) => typeof p !== 'string'))
-  ) {
-    throw new UsageError('LAMBDA_CONFIG', "the event's userPoolIds must be an array of pool ids");
-  }
-  const listed = event.userPoolIds ?? splitList(env.COGNITO_VAULT_USER_POOL_IDS);
-  const userPoolIds = listed.length === 1 && listed[0] === '*' ? '*' : listed;
-  if (userPoolIds !== '*' && userPoolIds.length === 0) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      'no pools: set COGNITO_VAULT_USER_POOL_IDS (ids, or * for every pool)',
-    );
-  }
-  if (userPoolIds !== '*') for (const id of userPoolIds) regionOfPoolId(id);
-  const regionsText = env.COGNITO_VAULT_REGIONS?.trim();
-  let regions: RegionSelection | undefined;
-  if (env.COGNITO_VAULT_REGIONS !== undefined) {
-    if (userPoolIds !== '*') {
-      throw new UsageError(
-        'LAMBDA_CONFIG',
-        'COGNITO_VAULT_REGIONS goes with COGNITO_VAULT_USER_POOL_IDS=* only (pool ids name their Region)',
-      );
-    }
-    try {
-      regions = parseRegionList(regionsText ?? '', 'COGNITO_VAULT_REGIONS');
-    } catch (e) {
-      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
-    }
-  }
-  return { ...common, userPoolIds, ...(regions ? { regions } : {}) };
-}
-
-/** A comma-separated environment variable as a list (blank entries dropped). */
-export function splitList(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-/**
- * What every cognito-vault Lambda reads from its environment apart from the pools: the
- * location, rate share, secrets, KMS key, bucket owner, retention and endpoint (the scheduled
- * handler here and the Step Functions handlers in stepfunctions.ts share it).
- */
-export function commonConfigFromEnv(
-  env: NodeJS.ProcessEnv,
-): Omit<LambdaConfig, 'userPoolIds' | 'regions'> {
-  const to = env.COGNITO_VAULT_TO?.trim();
-  if (!to?.startsWith('s3://')) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      'COGNITO_VAULT_TO must be an s3://bucket/prefix location',
-    );
-  }
-  const owner = env.COGNITO_VAULT_EXPECTED_BUCKET_OWNER?.trim();
-  if (owner && !ACCOUNT_ID.test(owner)) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      'COGNITO_VAULT_EXPECTED_BUCKET_OWNER must be a 12-digit AWS account id',
-    );
-  }
-  const bool = (name: string): boolean => {
-    const v = env[name]?.trim().toLowerCase();
-    if (v === undefined || v === '' || v === 'false') return false;
-    if (v === 'true') return true;
-    throw new UsageError('LAMBDA_CONFIG', `${name} must be true or false, got "${env[name]}"`);
-  };
-  const userMfa = bool('COGNITO_VAULT_USER_MFA');
-  const rateShare = env.COGNITO_VAULT_RATE_SHARE ? Number(env.COGNITO_VAULT_RATE_SHARE) : 0.5;
-  if (!(rateShare > 0 && rateShare <= 1)) {
-    throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_RATE_SHARE must be a number in (0, 1]');
-  }
-  const int = (name: string): number | undefined => {
-    const v = env[name]?.trim();
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
-      throw new UsageError('LAMBDA_CONFIG', `${name} must be a whole number, got "${v}"`);
-    return n;
-  };
-  const keepLast = int('COGNITO_VAULT_KEEP_LAST');
-  const keepDaily = int('COGNITO_VAULT_KEEP_DAILY');
-  const keepMonthly = int('COGNITO_VAULT_KEEP_MONTHLY');
-  const graceText = env.COGNITO_VAULT_INCOMPLETE_GRACE?.trim();
-  const incompleteGraceMs = graceText ? parseDuration(graceText) : undefined;
-  if (graceText && incompleteGraceMs === undefined) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      `COGNITO_VAULT_INCOMPLETE_GRACE must be a duration such as 7d or 36h, got "${graceText}"`,
-    );
-  }
-  if (
-    (keepDaily !== undefined || keepMonthly !== undefined || incompleteGraceMs !== undefined) &&
-    keepLast === undefined
-  ) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      'COGNITO_VAULT_KEEP_DAILY/MONTHLY and COGNITO_VAULT_INCOMPLETE_GRACE need COGNITO_VAULT_KEEP_LAST',
-    );
-  }
-  // Age since the start ≥ idle time, so a snapshot young enough to resume is never one
-  // retention deletes as abandoned: the default is capped at the grace, a larger value refused.
-  const grace = incompleteGraceMs ?? DEFAULT_INCOMPLETE_GRACE_MS;
-  const resumeText = env.COGNITO_VAULT_RESUME_MAX_AGE?.trim();
-  const resumeMaxAgeMs =
-    resumeText === 'off'
-      ? undefined
-      : resumeText
-        ? parseDuration(resumeText)
-        : Math.min(DEFAULT_RESUME_MAX_AGE_MS, grace);
-  if (resumeText && resumeText !== 'off' && !resumeMaxAgeMs) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      `COGNITO_VAULT_RESUME_MAX_AGE must be a duration such as 24h, or off, got "${resumeText}"`,
-    );
-  }
-  if (resumeMaxAgeMs !== undefined && keepLast !== undefined && resumeMaxAgeMs > grace) {
-    throw new UsageError(
-      'LAMBDA_CONFIG',
-      `COGNITO_VAULT_RESUME_MAX_AGE (${formatDuration(resumeMaxAgeMs)}) must not exceed COGNITO_VAULT_INCOMPLETE_GRACE (${formatDuration(grace)}): retention would delete snapshots still to be resumed`,
-    );
-  }
-  const retention: RetentionPolicy | undefined =
-    keepLast !== undefined
-      ? {
-          keepLast,
-          ...(keepDaily !== undefined ? { keepDaily } : {}),
-          ...(keepMonthly !== undefined ? { keepMonthly } : {}),
-          ...(incompleteGraceMs !== undefined ? { incompleteGraceMs } : {}),
-        }
-      : undefined;
-  if (retention) {
-    // The same rules as prune's flags, checked before any backup runs (KEEP_LAST=0 would
-    // otherwise fail every pool after its backup).
-    try {
-      validatePolicy(retention, {
-        keepLast: 'COGNITO_VAULT_KEEP_LAST',
-        keepDaily: 'COGNITO_VAULT_KEEP_DAILY',
-        keepMonthly: 'COGNITO_VAULT_KEEP_MONTHLY',
-        incompleteGrace: 'COGNITO_VAULT_INCOMPLETE_GRACE',
-      });
-    } catch (e) {
-      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
-    }
-  }
-  let encryptTo: string[] | undefined;
-  if (env.COGNITO_VAULT_ENCRYPT_TO !== undefined) {
-    try {
-      encryptTo = parseRecipientList(env.COGNITO_VAULT_ENCRYPT_TO, 'COGNITO_VAULT_ENCRYPT_TO');
-    } catch (e) {
-      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
-    }
-    // Set but empty is a mistake (a template variable that did not expand), not "no encryption".
-    if (encryptTo.length === 0) {
-      throw new UsageError(
-        'LAMBDA_CONFIG',
-        'COGNITO_VAULT_ENCRYPT_TO is set but empty: give age1… recipients, or unset it',
-      );
-    }
-  }
-  return {
-    ...(retention ? { retention } : {}),
-    ...(encryptTo ? { encryptTo } : {}),
-    ...(resumeMaxAgeMs !== undefined ? { resumeMaxAgeMs } : {}),
-    to,
-    region: env.AWS_REGION,
-    rateShare,
-    includeSecrets: env.COGNITO_VAULT_INCLUDE_SECRETS === 'true',
-    userMfa,
-    ...(env.COGNITO_VAULT_KMS_KEY_ID ? { kmsKeyId: env.COGNITO_VAULT_KMS_KEY_ID } : {}),
-    ...(owner ? { expectedBucketOwner: owner } : {}),
-    ...(env.COGNITO_VAULT_ENDPOINT_URL ? { endpointUrl: env.COGNITO_VAULT_ENDPOINT_URL } : {}),
-  };
-}
-
-function failure(userPoolId: string, e: unknown, region?: string): LambdaFailure {
-  const err = isVaultError(e)
-    ? e
-    : new VaultError(
-        'UNEXPECTED',
-        // The name only: a raw message can quote data (a JSON parser's does).
-        `unexpected failure: ${e instanceof Error ? e.name : 'error'}`,
-        ExitCode.Unexpected,
-      );
-  return {
-    userPoolId,
-    ...(region ? { region } : {}),
-    code: err.code,
-    message: err.message,
-    exitCode: err.exitCode,
-    ...(err instanceof InterruptedError && typeof err.context.snapshotId === 'string'
-      ? { snapshotId: err.context.snapshotId }
-      : {}),
-  };
 }
 
 /**
@@ -375,22 +141,9 @@ export async function handler(
 ): Promise<LambdaBackupResult> {
   const cfg = configFromEnv(process.env, event ?? {});
   const plans = planRegions(cfg);
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  const remaining = context?.getRemainingTimeInMillis();
-  const timer =
-    remaining !== undefined
-      ? setTimeout(
-          () => controller.abort(new InterruptedError('stopped before the Lambda timeout')),
-          Math.max(0, remaining - TIMEOUT_MARGIN_MS),
-        )
-      : undefined;
-  const storage = openStorage(cfg.to, {
-    ...(cfg.region ? { region: cfg.region } : {}),
-    ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
-    ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
-    ...(cfg.expectedBucketOwner ? { expectedBucketOwner: cfg.expectedBucketOwner } : {}),
-  });
+  const log = new Logger({ ...(context ? { context } : {}) });
+  const stop = deadline(context, cfg.deadlineMarginMs ?? TIMEOUT_MARGIN_MS);
+  const storage = storageFor(cfg);
   const result: LambdaBackupResult = {
     snapshots: [],
     resumed: [],
@@ -400,51 +153,6 @@ export async function handler(
     pruneFailures: [],
     regions: [],
   };
-  /** Retention, only after a successful backup and only for this pool's snapshots. */
-  const retain = async (userPoolId: string): Promise<void> => {
-    if (!cfg.retention) return;
-    // A retention failure is reported on its own: the backup it follows succeeded.
-    try {
-      const pruned = await prune(storage, cfg.retention, {
-        userPoolId,
-        signal: controller.signal,
-      });
-      const deleted = pruned.decisions
-        .filter((d) => !d.keep && !pruned.errors.some((x) => x.path === d.path))
-        .map((d) => d.snapshotId);
-      result.pruned.push(...deleted.map((snapshotId) => ({ userPoolId, snapshotId })));
-      const held = pruned.decisions.filter(
-        (d) => d.keep && !d.reasons.some((x) => x === 'last' || x === 'daily' || x === 'monthly'),
-      );
-      result.retained.push(
-        ...held.map((d) => ({
-          userPoolId,
-          snapshotId: d.snapshotId,
-          reasons: d.reasons,
-          ...(d.why ? { why: d.why } : {}),
-        })),
-      );
-      for (const x of pruned.errors) {
-        result.pruneFailures.push({
-          userPoolId,
-          code: x.code,
-          message: x.message,
-          exitCode: x.exitCode,
-        });
-      }
-      if (deleted.length) console.log(JSON.stringify({ userPoolId, pruned: deleted }));
-      for (const d of held)
-        console.log(
-          JSON.stringify({ userPoolId, retained: d.snapshotId, reasons: d.reasons, why: d.why }),
-        );
-      if (pruned.errors.length)
-        console.error(JSON.stringify({ userPoolId, pruneErrors: pruned.errors }));
-    } catch (e) {
-      const f = failure(userPoolId, e);
-      result.pruneFailures.push(f);
-      console.error(JSON.stringify({ userPoolId, pruneError: f }));
-    }
-  };
   try {
     // Regions in parallel, each with its own gateway (quota buckets at the configured share);
     // the pools of one Region one after another, each pruned right after its backup.
@@ -452,39 +160,24 @@ export async function handler(
       includeSecrets: cfg.includeSecrets,
       ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
       ...(cfg.userMfa ? { userMfa: true } : {}),
-      signal: controller.signal,
+      signal: stop.signal,
       // The newest interrupted snapshot of the pool (young enough, same options) is finished
-      // instead of starting from zero; not knowing whether there is one is no reason not to back up.
+      // instead of starting from zero.
       ...(cfg.resumeMaxAgeMs !== undefined
         ? {
             resumeFor: async (userPoolId: string) => {
-              const id = await findResumableBackup(storage, userPoolId, {
-                ...(cfg.resumeMaxAgeMs !== undefined ? { maxAgeMs: cfg.resumeMaxAgeMs } : {}),
-                includeSecrets: cfg.includeSecrets,
-                userMfa: cfg.userMfa,
-                encryptTo: cfg.encryptTo ?? [],
-              }).catch((e: unknown) => {
-                console.error(
-                  JSON.stringify({ userPoolId, resumeLookupError: failure(userPoolId, e) }),
-                );
-                return undefined;
-              });
-              if (id !== undefined) {
-                result.resumed.push({ userPoolId, snapshotId: id });
-                console.log(JSON.stringify({ userPoolId, resuming: id }));
-              }
+              const id = await resumableSnapshot(storage, cfg, userPoolId, log);
+              if (id !== undefined) result.resumed.push({ userPoolId, snapshotId: id });
               return id;
             },
           }
         : {}),
-      gatewayFor: (region) =>
-        CognitoGateway.create(
-          { region, ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}) },
-          { rate: { rateShare: cfg.rateShare } },
-        ),
+      gatewayFor: (region) => gatewayFor(cfg, region),
       onProgress: (e) => {
-        if (e.type === 'phase' || e.type === 'warning' || e.type === 'region')
-          console.log(JSON.stringify(e));
+        if (e.type === 'phase' || e.type === 'warning' || e.type === 'region') {
+          const { type, ...keys } = e;
+          log.log(type === 'warning' ? 'WARN' : 'INFO', type, keys);
+        }
       },
       afterPool: async (outcome) => {
         if (!outcome.ok) {
@@ -495,13 +188,19 @@ export async function handler(
             ...error,
           };
           result.failures.push(f);
-          console.error(JSON.stringify({ userPoolId: outcome.userPoolId, error: f }));
+          log.error('backup failed', { userPoolId: outcome.userPoolId, error: f });
           return;
         }
         const summary = { ...backupSummary(outcome.result), region: outcome.region };
         result.snapshots.push(summary);
-        console.log(JSON.stringify(summary));
-        await retain(outcome.userPoolId);
+        log.info('backup complete', { ...summary });
+        // Retention, only after a successful backup and only for this pool's snapshots.
+        if (!cfg.retention) return;
+        const userPoolId = outcome.userPoolId;
+        const p = await pruneSummary(storage, cfg.retention, userPoolId, log, stop.signal);
+        result.pruned.push(...p.pruned.map((snapshotId) => ({ userPoolId, snapshotId })));
+        result.retained.push(...p.retained.map((d) => ({ userPoolId, ...d })));
+        result.pruneFailures.push(...p.errors.map((x) => ({ userPoolId, ...x })));
       },
     });
     result.regions = r.regions;
@@ -515,10 +214,10 @@ export async function handler(
       const { name: _name, ...error } = x.error;
       const f: LambdaFailure = { userPoolId: '*', region: x.region, ...error };
       result.failures.push(f);
-      console.error(JSON.stringify({ region: x.region, error: f }));
+      log.error('region failed', { region: x.region, error: f });
     }
   } finally {
-    if (timer) clearTimeout(timer);
+    stop.dispose();
   }
   if (result.failures.length > 0) {
     throw new VaultError(

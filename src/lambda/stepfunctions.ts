@@ -1,28 +1,32 @@
-import { setMaxListeners } from 'node:events';
 import {
   backupPool,
   backupSummary,
   type BackupOptions,
   type BackupSummary,
 } from '../backup/engine.js';
-import { findResumableBackup } from '../backup/resume.js';
 import {
   CredentialsError,
   ExitCode,
   InterruptedError,
-  isVaultError,
   UsageError,
   VaultError,
 } from '../core/errors.js';
-import type { ProgressEvent } from '../core/progress.js';
 import { paginateListUserPools } from '@aws-sdk/client-cognito-identity-provider';
-import { CognitoGateway, items, regionOfPoolId } from '../cognito/gateway.js';
-import { isOptInRegion, parseRegionList, type RegionSelection } from '../cognito/regions.js';
-import { prune as pruneSnapshots } from '../snapshot/retention.js';
-import type { Storage } from '../storage/storage.js';
-import { openStorage } from '../storage/index.js';
-import { commonConfigFromEnv, type LambdaContextLike, splitList } from './handler.js';
+import { items, regionOfPoolId } from '../cognito/gateway.js';
+import { isOptInRegion, type RegionSelection } from '../cognito/regions.js';
+import { commonConfigFromEnv, regionList, splitList } from './config.js';
+import { ENV } from './env.js';
 import { completionMetric } from './metrics.js';
+import {
+  deadline,
+  errorSummary,
+  gatewayFor,
+  type LambdaContextLike,
+  Logger,
+  pruneSummary,
+  resumableSnapshot,
+  storageFor,
+} from './runtime.js';
 
 /**
  * The Step Functions scale-out (docs/architecture.md, "Distributed path"): the state machine
@@ -206,74 +210,50 @@ async function credentialsFor(
   }
 }
 
-function gatewayFor(
-  unit: BackupUnit,
-  cfg: ReturnType<typeof commonConfigFromEnv>,
-  credentials: Awaited<ReturnType<typeof credentialsFor>>,
-): CognitoGateway {
-  return CognitoGateway.create(
-    {
-      region: unit.region,
-      ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}),
-      ...(credentials ? { credentials } : {}),
-    },
-    { rate: { rateShare: cfg.rateShare } },
-  );
-}
-
-function storageFor(cfg: ReturnType<typeof commonConfigFromEnv>): Storage {
-  return openStorage(cfg.to, {
-    ...(cfg.region ? { region: cfg.region } : {}),
-    ...(cfg.endpointUrl ? { s3EndpointUrl: cfg.endpointUrl } : {}),
-    ...(cfg.kmsKeyId ? { kmsKeyId: cfg.kmsKeyId } : {}),
-    ...(cfg.expectedBucketOwner ? { expectedBucketOwner: cfg.expectedBucketOwner } : {}),
-  });
-}
-
 /**
  * accounts × Regions × pools → one group per account and Region. Explicit pool ids carry their
  * Region; `*` lists the pools of every configured Region in every account (ListUserPools).
  */
-export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
+export async function plan(
+  event: PlanEvent = {},
+  context?: LambdaContextLike,
+): Promise<PlanResult> {
   const env = process.env;
   const cfg = commonConfigFromEnv(env);
+  const log = new Logger({ ...(context ? { context } : {}) });
   const ev = event ?? {};
   const poolsIn =
     ev.userPoolIds === '*'
       ? ['*']
-      : (listOf('userPoolIds', ev.userPoolIds) ?? splitList(env.COGNITO_VAULT_USER_POOL_IDS));
+      : (listOf('userPoolIds', ev.userPoolIds) ?? splitList(env[ENV.userPoolIds]));
   const all = poolsIn.length === 1 && poolsIn[0] === '*';
   if (!all && poolsIn.length === 0) {
     throw new UsageError(
       'LAMBDA_CONFIG',
-      'no pools: set COGNITO_VAULT_USER_POOL_IDS (ids, or * for every pool)',
+      `no pools: set ${ENV.userPoolIds} (ids, or * for every pool)`,
     );
   }
   // The same list as `backup --all-pools --regions` and the single-function handler: names of
   // Regions with user pools, or `all`.
-  const regionList = listOf('regions', ev.regions)?.join(',') ?? env.COGNITO_VAULT_REGIONS;
+  const regionText = listOf('regions', ev.regions)?.join(',') ?? env[ENV.regions];
   let selection: RegionSelection | undefined;
-  if (regionList !== undefined) {
+  if (regionText !== undefined) {
     if (!all) {
       throw new UsageError(
         'LAMBDA_CONFIG',
-        'COGNITO_VAULT_REGIONS (regions) goes with every pool (*) only: pool ids name their Region',
+        `${ENV.regions} (regions) goes with every pool (*) only: pool ids name their Region`,
       );
     }
-    try {
-      selection = parseRegionList(regionList, 'COGNITO_VAULT_REGIONS');
-    } catch (e) {
-      throw new UsageError('LAMBDA_CONFIG', (e as Error).message);
-    }
+    selection = regionList(regionText);
   }
   const regions = selection?.regions ?? (cfg.region ? [cfg.region] : []);
-  const accounts = listOf('accounts', ev.accounts) ?? splitList(env.COGNITO_VAULT_ACCOUNTS);
+  const accounts = listOf('accounts', ev.accounts) ?? splitList(env[ENV.accounts]);
   for (const a of accounts) {
     if (!ACCOUNT.test(a)) {
       throw new UsageError('LAMBDA_CONFIG', `"${a}" is not a 12-digit AWS account id`);
     }
   }
-  const pattern = ev.roleArnPattern ?? env.COGNITO_VAULT_ROLE_ARN_PATTERN?.trim();
+  const pattern = ev.roleArnPattern ?? env[ENV.roleArnPattern]?.trim();
   // Each place: the function's own account (no role) or another account through its role.
   const places: { accountId?: string; roleArn?: string }[] = accounts.length
     ? accounts.map((accountId) => ({ accountId, roleArn: roleFor(pattern, accountId) }))
@@ -293,14 +273,11 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
       continue;
     }
     if (regions.length === 0) {
-      throw new UsageError(
-        'LAMBDA_CONFIG',
-        'every pool (*) needs COGNITO_VAULT_REGIONS or AWS_REGION',
-      );
+      throw new UsageError('LAMBDA_CONFIG', `every pool (*) needs ${ENV.regions} or AWS_REGION`);
     }
     for (const region of regions) {
       const probe: BackupUnit = { userPoolId: '*', region, ...place };
-      const gw = gatewayFor(probe, cfg, await credentialsFor(probe, cfg.endpointUrl));
+      const gw = gatewayFor(cfg, region, await credentialsFor(probe, cfg.endpointUrl));
       try {
         for await (const p of items(
           gw.pages(paginateListUserPools, { MaxResults: 60 }),
@@ -311,7 +288,10 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
       } catch (e) {
         // `all`: an opt-in Region the account has not enabled is skipped, as with --regions all.
         if (!(selection?.all && isOptInRegion(region))) throw e;
-        console.log(JSON.stringify({ skipped: region, account: place.accountId ?? 'self' }));
+        log.info('Region skipped (opt-in, not enabled)', {
+          skipped: region,
+          account: place.accountId ?? 'self',
+        });
       } finally {
         gw.destroy();
       }
@@ -319,9 +299,7 @@ export async function plan(event: PlanEvent = {}): Promise<PlanResult> {
   }
   const out = [...groups.values()];
   const result = { groups: out, unitCount: out.reduce((n, g) => n + g.units.length, 0) };
-  console.log(
-    JSON.stringify({ plan: out.map((g) => ({ group: g.group, units: g.units.length })) }),
-  );
+  log.info('planned', { plan: out.map((g) => ({ group: g.group, units: g.units.length })) });
   return result;
 }
 
@@ -344,11 +322,6 @@ function parseUnit(v: unknown): BackupUnit {
   };
 }
 
-/** One JSON log line per phase and warning: never attribute values. */
-function log(userPoolId: string, e: ProgressEvent): void {
-  if (e.type === 'phase' || e.type === 'warning') console.log(JSON.stringify({ userPoolId, ...e }));
-}
-
 /**
  * One pool, one invocation: a new backup, or the continuation of `snapshotId`. Stops
  * COGNITO_VAULT_DEADLINE_MARGIN_MS before the Lambda timeout and returns `done: false` with the
@@ -366,70 +339,48 @@ export async function backupUnit(
   if (given !== undefined && (typeof given !== 'string' || !/^[\w.-]+$/.test(given))) {
     throw new UsageError('LAMBDA_CONFIG', 'the event snapshotId must be a snapshot id');
   }
-  let resume = given;
   const invocations = (Number.isSafeInteger(event.invocations) ? (event.invocations ?? 0) : 0) + 1;
-  const marginText = env.COGNITO_VAULT_DEADLINE_MARGIN_MS?.trim();
-  const margin = marginText ? Number(marginText) : DEFAULT_DEADLINE_MARGIN_MS;
-  if (!(Number.isSafeInteger(margin) && margin >= 0)) {
-    throw new UsageError('LAMBDA_CONFIG', 'COGNITO_VAULT_DEADLINE_MARGIN_MS must be milliseconds');
-  }
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  const deadline = new InterruptedError('stopped before the Lambda timeout');
-  const remaining = context?.getRemainingTimeInMillis();
-  const timer =
-    remaining !== undefined
-      ? setTimeout(() => controller.abort(deadline), Math.max(0, remaining - margin))
-      : undefined;
+  const log = new Logger({ ...(context ? { context } : {}), userPoolId: unit.userPoolId });
+  const stop = deadline(context, cfg.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS);
   const storage = storageFor(cfg);
-  const gw = gatewayFor(unit, cfg, await credentialsFor(unit, cfg.endpointUrl));
+  const gw = gatewayFor(cfg, unit.region, await credentialsFor(unit, cfg.endpointUrl));
+  // The first invocation of a unit continues a snapshot an earlier run left interrupted (an
+  // execution that timed out, a Lambda that was killed) rather than starting anew.
+  let resume = given;
   try {
-    if (resume === undefined && cfg.resumeMaxAgeMs !== undefined) {
-      // The first invocation of a unit: a snapshot an earlier run left interrupted (an
-      // execution that timed out, a Lambda that was killed) is continued rather than started
-      // anew, as the single-function handler does (COGNITO_VAULT_RESUME_MAX_AGE).
-      resume = await findResumableBackup(storage, unit.userPoolId, {
-        maxAgeMs: cfg.resumeMaxAgeMs,
-        includeSecrets: cfg.includeSecrets,
-        userMfa: false,
-      }).catch((e: unknown) => {
-        // Not knowing whether there is one to resume is no reason not to back up.
-        console.error(
-          JSON.stringify({
-            userPoolId: unit.userPoolId,
-            resumeLookupError: isVaultError(e) ? e.code : 'UNEXPECTED',
-          }),
-        );
-        return undefined;
-      });
-      if (resume !== undefined) {
-        console.log(JSON.stringify({ userPoolId: unit.userPoolId, resuming: resume }));
-      }
-    }
+    if (resume === undefined) resume = await resumableSnapshot(storage, cfg, unit.userPoolId, log);
     if (given && (await storage.exists(`${unit.userPoolId}/${given}/manifest.json`))) {
       // Already committed: an invocation that wrote the manifest and then failed to answer
       // (Lambda timeout, crash) is retried with the same input. Done, not backed up again.
-      console.log(JSON.stringify({ userPoolId: unit.userPoolId, alreadyComplete: given }));
+      log.info('already complete', { alreadyComplete: given });
       return { unit, done: true, snapshotId: given, invocations };
     }
-    // `resume` (issue 10.1): the engine continues the snapshot's unfinished units and writes
-    // the manifest last.
+    // The engine continues the snapshot's unfinished units and writes the manifest last; the
+    // same options as the scheduled handler (encryption, user MFA), so a resumed snapshot is
+    // the one it would have been.
     const options: BackupOptions = {
       userPoolId: unit.userPoolId,
       region: unit.region,
       includeSecrets: cfg.includeSecrets,
-      signal: controller.signal,
-      onProgress: (e) => log(unit.userPoolId, e),
+      ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
+      ...(cfg.userMfa ? { userMfa: true } : {}),
+      signal: stop.signal,
+      onProgress: (e) => {
+        if (e.type === 'phase' || e.type === 'warning') {
+          const { type, ...keys } = e;
+          log.log(type === 'warning' ? 'WARN' : 'INFO', type, keys);
+        }
+      },
       ...(resume ? { resume } : {}),
     };
     const r = await backupPool(gw, storage, options);
     const summary = backupSummary(r);
     const snapshotId = r.snapshot.split('/').filter(Boolean).pop() ?? '';
-    console.log(JSON.stringify(summary));
-    console.log(JSON.stringify(completionMetric(env, unit.userPoolId, summary.users)));
+    log.info('backup complete', { ...summary });
+    log.metric(completionMetric(env, unit.userPoolId, summary.users));
     return { unit, done: true, snapshotId, invocations, summary };
   } catch (e) {
-    if (controller.signal.aborted && e instanceof InterruptedError) {
+    if (stop.reached && e instanceof InterruptedError) {
       const snapshotId = e.context.snapshotId ?? resume;
       if (typeof snapshotId !== 'string') {
         // Stopped before the snapshot had an id: nothing to continue, the state machine
@@ -439,71 +390,40 @@ export async function backupUnit(
           { userPoolId: unit.userPoolId },
         );
       }
-      console.log(
-        JSON.stringify({ userPoolId: unit.userPoolId, continue: snapshotId, invocations }),
-      );
+      log.info('stopped at the deadline; to continue', { continue: snapshotId, invocations });
       return { unit, done: false, snapshotId, invocations };
     }
-    const err = isVaultError(e) ? e : undefined;
-    console.error(
-      JSON.stringify({
-        userPoolId: unit.userPoolId,
-        error: err ? err.toJSON() : { name: e instanceof Error ? e.name : 'error' },
-      }),
-    );
+    log.error('backup failed', {
+      error: errorSummary(e),
+      name: e instanceof Error ? e.name : 'error',
+    });
     throw e;
   } finally {
-    if (timer) clearTimeout(timer);
+    stop.dispose();
     gw.destroy();
   }
 }
 
 /** Retention for one pool (after its snapshot is committed). Failures are reported, not thrown. */
-export async function prune(event: PruneEvent): Promise<PruneResult> {
+export async function prune(event: PruneEvent, context?: LambdaContextLike): Promise<PruneResult> {
   const cfg = commonConfigFromEnv(process.env);
   const unit = parseUnit(event?.unit);
-  const out: PruneResult = {
-    userPoolId: unit.userPoolId,
-    configured: Boolean(cfg.retention),
-    pruned: [],
-    retained: [],
-    errors: [],
-  };
-  if (!cfg.retention) return out;
-  try {
-    const r = await pruneSnapshots(storageFor(cfg), cfg.retention, { userPoolId: unit.userPoolId });
-    out.pruned = r.decisions
-      .filter((d) => !d.keep && !r.errors.some((x) => x.path === d.path))
-      .map((d) => d.snapshotId);
-    out.retained = r.decisions
-      .filter(
-        (d) => d.keep && !d.reasons.some((x) => x === 'last' || x === 'daily' || x === 'monthly'),
-      )
-      .map((d) => ({
-        snapshotId: d.snapshotId,
-        reasons: d.reasons,
-        ...(d.why ? { why: d.why } : {}),
-      }));
-    out.errors = r.errors.map((x) => ({ code: x.code, message: x.message, exitCode: x.exitCode }));
-  } catch (e) {
-    const err = isVaultError(e)
-      ? e
-      : new VaultError(
-          'UNEXPECTED',
-          `unexpected failure: ${e instanceof Error ? e.name : 'error'}`,
-          ExitCode.Unexpected,
-        );
-    out.errors.push({ code: err.code, message: err.message, exitCode: err.exitCode });
+  const log = new Logger({ ...(context ? { context } : {}), userPoolId: unit.userPoolId });
+  if (!cfg.retention) {
+    return { userPoolId: unit.userPoolId, configured: false, pruned: [], retained: [], errors: [] };
   }
-  console.log(JSON.stringify(out));
-  return out;
+  const p = await pruneSummary(storageFor(cfg), cfg.retention, unit.userPoolId, log);
+  return { userPoolId: unit.userPoolId, configured: true, ...p };
 }
 
 /**
  * The end of the run: counts the units' outcomes and throws when any failed, so the execution
  * fails (ExecutionsFailed) although the Map went on with the other units.
  */
-export async function report(event: ReportEvent): Promise<ReportResult> {
+export async function report(
+  event: ReportEvent,
+  context?: LambdaContextLike,
+): Promise<ReportResult> {
   const results = event?.results;
   if (!Array.isArray(results) || results.some((g) => !Array.isArray(g))) {
     throw new UsageError('LAMBDA_CONFIG', 'the event needs results: per group, per unit');
@@ -513,7 +433,9 @@ export async function report(event: ReportEvent): Promise<ReportResult> {
     .filter((o) => !o.ok)
     .map((o) => ({ userPoolId: o.userPoolId, ...(o.error ? { error: o.error } : {}) }));
   const r: ReportResult = { units: all.length, succeeded: all.length - failed.length, failed };
-  console.log(JSON.stringify(r));
+  new Logger({ ...(context ? { context } : {}) }).log(failed.length ? 'ERROR' : 'INFO', 'report', {
+    ...r,
+  });
   if (failed.length) {
     throw new VaultError(
       'UNITS_FAILED',

@@ -99,8 +99,35 @@ describe('infra/: npx cdk synth', () => {
     ) as unknown;
     expect(published).toEqual(await read('CognitoVaultTemplate.template.json'));
     const t = published as Template & { Parameters: Record<string, unknown> };
-    expect(Object.keys(t.Parameters).sort()).toEqual(['CodeBucket', 'CodeKey']);
+    expect(Object.keys(t.Parameters).sort()).toEqual(['AlarmEmail', 'CodeBucket', 'CodeKey']);
     // Deployable without CDK: no asset, no bootstrap stack.
     expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|BootstrapVersion|AssetParameters/);
+  });
+
+  it('the published template passes cfn-lint with no error (when cfn-lint is installed)', async () => {
+    const installed = await run('cfn-lint', ['--version']).then(
+      () => true,
+      () => false,
+    );
+    if (!installed) {
+      // CI installs it (pip install cfn-lint): there its absence is a failure, not a skip.
+      if (process.env.CI) throw new Error('cfn-lint is not installed (pip install cfn-lint)');
+      console.warn('cfn-lint is not installed: the published template was NOT linted');
+      return;
+    }
+    // Exit status is a bit mask (2 errors, 4 warnings, 8 informational): read the findings.
+    const out = await run(
+      'cfn-lint',
+      ['--format', 'json', path.join(ROOT, 'infra', 'template', 'cognito-vault.template.json')],
+      { maxBuffer: 16 * 1024 * 1024 },
+    ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+    const findings = JSON.parse(out.stdout || '[]') as {
+      Level: string;
+      Rule: { Id: string };
+      Message: string;
+    }[];
+    expect(
+      findings.filter((f) => f.Level === 'Error').map((f) => `${f.Rule.Id} ${f.Message}`),
+    ).toEqual([]);
   });
 });

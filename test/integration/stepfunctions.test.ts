@@ -2,18 +2,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { seedPool } from '../../src/demo/seed.js';
 import { backupUnit, plan, prune, report } from '../../src/lambda/stepfunctions.js';
-import { COMPLETED_METRIC } from '../../src/lambda/metrics.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
 import { configureHandler, createVaultBucket, vaultStorage } from '../support/handler-env.js';
-import { runExecution } from '../support/state-machine.js';
 
 /**
- * The Step Functions handlers against moto, called exactly as the state machine calls them
- * (test/support/state-machine.ts walks the construct's states): plan → per unit BackupUnit until
- * done → PruneUnit → Report.
+ * The Step Functions handlers against moto, one call at a time: what a single invocation does
+ * with its event (plan's grouping and validation, a retried BackupUnit, a unit resumed across
+ * executions, malformed events). The state machine that strings them together is executed on an
+ * ASL interpreter in stepfunctions-execution.test.ts.
  */
 let fixture: MotoFixture;
 let s3: S3Client;
@@ -137,103 +136,6 @@ describe('plan', () => {
     await expect(plan({ userPoolIds: ['nope'] })).rejects.toMatchObject({ exitCode: 2 });
     configure({ COGNITO_VAULT_USER_POOL_IDS: '' });
     await expect(plan({})).rejects.toThrow(/no pools/);
-  });
-});
-
-describe('the state machine over the handlers', () => {
-  it('backs up every unit, prunes it, emits the completion metric and reports success', async () => {
-    configure({
-      COGNITO_VAULT_TO: 's3://vault/run',
-      COGNITO_VAULT_USER_POOL_IDS: `${poolA},${poolB}`,
-      COGNITO_VAULT_KEEP_LAST: '1',
-      COGNITO_VAULT_NAME: 'test-vault',
-    });
-    const logs: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((s: unknown) => void logs.push(String(s)));
-    const first = await runExecution({});
-    const second = await runExecution({});
-    for (const t of [first, second]) {
-      expect(t.reportError).toBeUndefined();
-      expect(t.report).toEqual({ units: 2, succeeded: 2, failed: [] });
-      expect(t.overlaps).toBe(0);
-      expect(t.invocations.every((i) => i.result?.done)).toBe(true);
-    }
-    // KEEP_LAST=1: the second run's prune left one complete snapshot per pool, the newest.
-    const listed = await listSnapshots(storage('run'));
-    expect(listed.map((s) => s.path).sort()).toEqual(
-      second.outcomes
-        .flat()
-        .map((o) => `${o.userPoolId}/${o.snapshotId}`)
-        .sort(),
-    );
-    await verifyAll('run');
-    const metrics = logs
-      .map((l) => {
-        try {
-          return JSON.parse(l) as Record<string, unknown>;
-        } catch {
-          return {};
-        }
-      })
-      .filter((m) => m._aws);
-    expect(metrics).toHaveLength(4);
-    expect(metrics[0]).toMatchObject({
-      Vault: 'test-vault',
-      UserPoolId: poolA,
-      [COMPLETED_METRIC]: 1,
-      UsersBackedUp: 30,
-    });
-    // Never a username or attribute value in the logs.
-    expect(logs.join('\n')).not.toMatch(/@example\.|"Username"|"email"/i);
-  });
-
-  it('one failing unit does not stop the others; the report fails the execution', async () => {
-    configure({
-      COGNITO_VAULT_TO: 's3://vault/partial',
-      COGNITO_VAULT_USER_POOL_IDS: `${poolA},us-east-1_doesNotExist1`,
-    });
-    vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    const t = await runExecution({});
-    expect(t.outcomes.flat().map((o) => [o.userPoolId, o.ok])).toEqual([
-      [poolA, true],
-      ['us-east-1_doesNotExist1', false],
-    ]);
-    expect(t.reportError?.message).toMatch(/1 of 2 pool backups failed: us-east-1_doesNotExist1/);
-    expect(t.reportError?.name).toBe('VaultError');
-  });
-
-  it('continues a unit stopped by its deadline on the same snapshot until it is done', async () => {
-    configure({
-      COGNITO_VAULT_TO: 's3://vault/deadline',
-      COGNITO_VAULT_USER_POOL_IDS: poolBig,
-      // ListUsers at 6 requests/s (of 30): the backup needs several short invocations.
-      COGNITO_VAULT_RATE_SHARE: '0.2',
-      COGNITO_VAULT_DEADLINE_MARGIN_MS: '0',
-    });
-    vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    const t = await runExecution(
-      {},
-      {
-        maxInvocations: 30,
-        // Longer each time, so the run always ends (a real Lambda gets its timeout every time).
-        contextFor: (_pool, n) => ({ getRemainingTimeInMillis: () => n * 1_500 }),
-      },
-    );
-    expect(t.reportError).toBeUndefined();
-    const results = t.invocations.flatMap((i) => (i.result ? [i.result] : []));
-    const stopped = results.filter((r) => !r.done);
-    expect(stopped.length).toBeGreaterThanOrEqual(1);
-    // Every continuation is of one snapshot, and that snapshot is the one committed.
-    const done = results.at(-1);
-    expect(done?.done).toBe(true);
-    expect(new Set(results.map((r) => r.snapshotId))).toEqual(new Set([done?.snapshotId]));
-    expect(done?.summary?.users).toBe(240);
-    const listed = await listSnapshots(storage('deadline'));
-    expect(listed.map((s) => [s.path, s.complete])).toEqual([
-      [`${poolBig}/${done?.snapshotId}`, true],
-    ]);
-    await verifyAll('deadline');
   });
 });
 

@@ -5,6 +5,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { CognitoVault, type CognitoVaultProps, RETRIED_ERRORS } from '../../src/cdk/index.js';
+
+/** The errors BackupUnit retries, pinned: the bundle's class names (a changed list must fail). */
+const RETRIED = ['ServiceUnavailableError', 'StorageError', 'InterruptedError'];
 import { actionsOf, iamPolicy } from '../../src/policy/iam.js';
 
 const POOL_A = 'us-east-1_AAAAAAAAA';
@@ -280,11 +283,18 @@ describe('CognitoVault construct: state machine', () => {
   });
 
   it('retries throttling, outages and Lambda errors; catches the rest per unit', () => {
+    expect(RETRIED_ERRORS).toEqual(RETRIED);
     const s = states(definition(synth().template));
+    // Every Task's Parameters (when it has one) is a JSON object: a string such as "$" is
+    // rejected by the States Language and handed to the function as it is (aws-cdk issue 34260).
+    for (const [name, st] of Object.entries(s)) {
+      if ('Parameters' in st) expect(typeof st.Parameters, name).toBe('object');
+    }
+    expect(s.BackupUnit).not.toHaveProperty('Parameters');
     const retry = s.BackupUnit?.Retry as { ErrorEquals: string[]; MaxAttempts: number }[];
     expect(retry).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ ErrorEquals: RETRIED_ERRORS, MaxAttempts: 3, BackoffRate: 2 }),
+        expect.objectContaining({ ErrorEquals: RETRIED, MaxAttempts: 3, BackoffRate: 2 }),
         expect.objectContaining({
           ErrorEquals: expect.arrayContaining(['Lambda.TooManyRequestsException']),
         }),
@@ -334,6 +344,44 @@ describe('CognitoVault construct: alarms', () => {
         }),
       ]),
     });
+  });
+
+  it('every alarm notifies a topic: a new one by default, with an optional e-mail subscription', () => {
+    const { template, vault } = synth({ alarmEmail: 'ops@example.com' });
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBe(2 + 2); // failure, stale, one per named pool
+    for (const a of alarms) {
+      expect((a as { Properties: { AlarmActions: unknown[] } }).Properties.AlarmActions).toEqual([
+        { Ref: expect.stringMatching(/^VaultAlarmTopic/) },
+      ]);
+    }
+    expect(vault.alarmSubscription).toBeDefined();
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    for (const out of ['BucketName', 'StateMachineArn', 'AlarmTopicArn']) {
+      expect(Object.keys(template.findOutputs('*')).some((k) => k.startsWith(`Vault${out}`))).toBe(
+        true,
+      );
+    }
+    expect(synth().template.findResources('AWS::SNS::Subscription')).toEqual({});
+  });
+
+  it('passes age recipients and user MFA capture to the functions, refusing a bad recipient', () => {
+    const age = `age1${'q'.repeat(58)}`;
+    const { template } = synth({ encryptTo: [age], userMfa: true });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          COGNITO_VAULT_ENCRYPT_TO: age,
+          COGNITO_VAULT_USER_MFA: 'true',
+        }),
+      },
+    });
+    expect(() => synth({ encryptTo: ['age1nope'] })).toThrow(/not an age X25519 recipient/);
   });
 
   it('alarms when no snapshot completed in N hours, missing data breaching, per vault and per pool', () => {

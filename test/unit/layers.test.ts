@@ -204,11 +204,11 @@ describe('CLI start-up rule', () => {
 });
 
 describe('cdk layer', () => {
-  it('may read the IAM policy source and the metric names, and nothing that runs a backup', async () => {
+  it('may read the IAM policy source, the metric and environment names, and nothing that runs a backup', async () => {
     expect(
       await layerErrors(
         'src/cdk/probe.ts',
-        "import { iamPolicy } from '../policy/iam.js';\nimport { COMPLETED_METRIC } from '../lambda/metrics.js';\nexport const x = [iamPolicy, COMPLETED_METRIC];\n",
+        "import { iamPolicy } from '../policy/iam.js';\nimport { COMPLETED_METRIC } from '../lambda/metrics.js';\nimport { ENV } from '../lambda/env.js';\nexport const x = [iamPolicy, COMPLETED_METRIC, ENV];\n",
       ),
     ).toEqual([]);
     const errors = await layerErrors(
