@@ -24,7 +24,7 @@ import {
   operationsOfFeatures,
   type StorageOperation,
 } from '../../src/cognito/operations.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';
 import { planPoolCreation } from '../../src/restore/pool/target.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakePool, fakeCognitoClient } from '../../bench/fake-cognito.mjs';
+import { type FakePool, fakeCognitoClient } from '../../testing/fake-cognito.mjs';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import {
