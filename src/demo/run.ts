@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
-import { VaultError, ExitCode } from '../core/errors.js';
+import { ExitCode, InternalError, VaultError } from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { paginateListUsers } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoGateway, items } from '../cognito/gateway.js';
@@ -192,7 +192,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: progress,
     });
-    if (restored.dryRun) throw new Error('unexpected dry run');
+    if (restored.dryRun) throw new InternalError('the demo restore returned a plan');
     const statuses: Record<string, number> = {};
     const users = seeder.pages(paginateListUsers, { UserPoolId: restored.userPoolId });
     for await (const u of items(users, 'Users')) {

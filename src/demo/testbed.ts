@@ -67,7 +67,7 @@ export function fromTestbedError(e: unknown, signal?: AbortSignal): unknown {
   if (e instanceof VaultError) return e;
   if (signal?.aborted) return new InterruptedError();
   const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.startsWith('EMULATOR_')) {
+  if (code === 'EMULATOR_MISSING' || code === 'EMULATOR_FAILED') {
     const program = (e as { program?: unknown }).program;
     return new VaultError(code, (e as Error).message, ExitCode.Unexpected, {
       ...(typeof program === 'string' ? { program } : {}),
