@@ -94,6 +94,19 @@ const zones = [
     except: ['./storage.ts'],
     message: 'src/snapshot uses the Storage interface (storage/storage.ts), never a backend.',
   },
+  // Test doubles (testing/: emulator, import-job double, request guard, seeder, fakes) judge the
+  // product, so they share none of its code; and nothing shipped imports them (the demo loads
+  // testing/dist at run time from a clone, src/demo/testbed.ts).
+  {
+    target: './testing',
+    from: './src',
+    message: 'testing/ imports nothing of src: a double that reuses the product checks nothing.',
+  },
+  {
+    target: './src',
+    from: './testing',
+    message: 'src/ never imports testing/ (test doubles are not in the package).',
+  },
   // The construct names the metric the handlers emit and the environment variables they read;
   // it loads no handler (no engine, no SDK).
   {
@@ -108,6 +121,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/',
+      'testing/dist/',
       'node_modules/',
       'coverage/',
       'cognito-backups/',

@@ -1,5 +1,5 @@
 // `cognito-vault diff` at scale: snapshot vs live pool for 10,000 and 100,000 users (and more
-// with --users=N,M), the pool being an in-memory fake (bench/fake-cognito.mjs: no moto, no
+// with --users=N,M), the pool being an in-memory fake (testing/fake-cognito.mjs: no moto, no
 // quotas — this measures the comparison's own cost and memory, not Cognito's pace). Each diff
 // runs in its own process, so its peak RSS is its own; the pool has a few changes of each class.
 //   npm run build && node bench/diff.mjs [--users=10000,100000]
@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
-import { fakeCognitoClient } from './fake-cognito.mjs';
+import { fakeCognitoClient } from '../testing/fake-cognito.mjs';
 
 const arg = (name, dflt) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;

@@ -25,7 +25,7 @@ import { backupPool } from '../dist/backup/engine.js';
 import { CognitoGateway } from '../dist/cognito/gateway.js';
 import { OPERATION_CATEGORY, QUOTA_CATEGORIES } from '../dist/cognito/quotas.js';
 import { LocalDirStorage } from '../dist/storage/local.js';
-import { startEmulator } from '../dist/demo/emulator.js';
+import { startEmulator } from '../testing/dist/emulator.js';
 import { startQuotaProxy } from './quota-proxy.mjs';
 import { addUsers, createPlainPool, directClient } from './seed-users.mjs';
 
@@ -307,7 +307,7 @@ async function main() {
     }
 
     if (ONLY.includes('b') || ONLY.includes('c')) {
-      const { seedPool } = await import('../dist/demo/seed.js');
+      const { seedPool } = await import('../testing/dist/seed.js');
       if (ONLY.includes('b')) {
         const poolB = await seedTimed('6000 users, 30 groups, memberships', () =>
           seedPool(direct, {

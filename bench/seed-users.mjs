@@ -1,6 +1,6 @@
 // Fast users-only seeding straight into moto (raw SDK, no proxy, no pacing): a plain pool and
 // `AdminCreateUser` for a range of indexes, so a pool can grow in steps (10k, then 100k).
-// Pools with groups, memberships and disabled users come from dist/demo/seed.js.
+// Pools with groups, memberships and disabled users come from testing/dist/seed.js.
 
 import {
   AdminCreateUserCommand,

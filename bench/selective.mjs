@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { backupPool } from '../dist/backup/engine.js';
 import { CognitoGateway } from '../dist/cognito/gateway.js';
-import { startEmulator } from '../dist/demo/emulator.js';
+import { startEmulator } from '../testing/dist/emulator.js';
 import { LocalDirStorage } from '../dist/storage/local.js';
 import { addUsers, createPlainPool, directClient } from './seed-users.mjs';
 

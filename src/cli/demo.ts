@@ -53,10 +53,13 @@ export function registerDemo(program: Command): void {
     await runCommand(
       flags,
       async ({ signal, progress }) => {
-        const [{ assertWritableDir }, { runDemo }] = await Promise.all([
+        const [{ assertWritableDir }, { runDemo }, { loadTestbed }] = await Promise.all([
           import('../storage/local.js'),
           import('../demo/run.js'),
+          import('../demo/testbed.js'),
         ]);
+        // From an installed package: says it needs a clone before anything is written.
+        await loadTestbed();
         await assertWritableDir(flags.dir, '--dir');
         const custom = flags.rateShare !== undefined || (flags.maxRps?.length ?? 0) > 0;
         const usersPath = flags.usersPath ?? 'auto';

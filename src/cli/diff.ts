@@ -190,6 +190,7 @@ export function registerDiff(program: Command): void {
             ...(flags.userMfa ? { userMfa: true } : {}),
             ...(details ? { onDifference: details.write } : {}),
             signal,
+            onProgress: progress,
           });
           await details?.close();
           return { ...r, ...(detailsFile ? { details: detailsFile } : {}) };

@@ -2,7 +2,6 @@ import { type Command, Option } from 'commander';
 import { CognitoError, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
 import type { PoolDocument } from '../snapshot/format.js';
-import type { ImportFileSet } from '../snapshot/import-csv.js';
 import {
   addAwsOptions,
   addOutputOptions,
@@ -24,16 +23,7 @@ interface ExportCsvFlags extends CommonFlags, ChoiceFlags {
   headerFrom?: string;
 }
 
-export interface ExportCsvResult extends Omit<ImportFileSet, 'files' | 'report'> {
-  snapshot: string;
-  /** Users erased with `cognito-vault forget` (the erasure ledger): left out. */
-  erased?: number;
-  to: string;
-  headerSource: 'derived' | 'GetCSVHeader';
-  files: (ImportFileSet['files'][number] & { path: string; indexPath: string })[];
-  report: string;
-  poolBlockers: string[];
-}
+export type { ExportCsvResult } from '../snapshot/export-csv.js';
 
 const EXPORT_CSV_HELP = `
 Writes the snapshot's users as Cognito user-import CSV files (CreateUserImportJob), split at
@@ -69,15 +59,8 @@ export function registerExportCsv(program: Command): void {
   cmd.addHelpText('after', EXPORT_CSV_HELP);
   cmd.action(async (given: string, flags: ExportCsvFlags) => {
     // Loaded when the command runs (docs/architecture.md, "Start-up").
-    const [
-      { PoolDocument, UserRecord },
-      { deriveCsvHeader, ImportRowEncoder, writeImportFiles },
-      { noLeaseWarning, withReadLease },
-      { SnapshotReader },
-    ] = await Promise.all([
-      import('../snapshot/format.js'),
-      import('../snapshot/import-csv.js'),
-      import('../snapshot/lease.js'),
+    const [{ exportCsv }, { SnapshotReader }] = await Promise.all([
+      import('../snapshot/export-csv.js'),
       import('../snapshot/reader.js'),
     ]);
     await runCommand(
@@ -93,82 +76,21 @@ export function registerExportCsv(program: Command): void {
         const source = await makeStorage(snapshot, flags, flags.region);
         // Users erased with `forget` are never exported (counted in the result).
         const erasures = await openErasures(snapshot, flags, flags.region);
+        const reader = await SnapshotReader.open(source, {
+          ...(keyring ? { keyring } : {}),
+          ...(erasures ? { erasures } : {}),
+        });
         // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, at once.
-        (await SnapshotReader.open(source, keyring ? { keyring } : {})).assertCanDecrypt();
-        // A lease on the snapshot while it is read, so a concurrent prune leaves it alone.
-        return withReadLease(
-          source,
-          'export',
-          (e) => progress(noLeaseWarning(e)),
-          async () => {
-            const reader = await SnapshotReader.open(source, {
-              ...(keyring ? { keyring } : {}),
-              ...(erasures ? { erasures } : {}),
-            });
-            await reader.assertValid();
-            const sink = await makeStorage(to, flags, flags.region);
-            for await (const _ of sink.list()) {
-              throw new UsageError('TARGET_NOT_EMPTY', `--to ${sink.location} is not empty`, {
-                to: sink.location,
-              });
-            }
-            let pool: Pick<PoolDocument, 'userPool' | 'mfaConfig'> = await reader.readJson(
-              'pool',
-              PoolDocument,
-            );
-            let header: string[];
-            if (flags.headerFrom) {
-              const gw = await makeGateway(flags, region, signal);
-              const { DescribeUserPoolCommand, GetCSVHeaderCommand, GetUserPoolMfaConfigCommand } =
-                await import('@aws-sdk/client-cognito-identity-provider');
-              try {
-                const input = { UserPoolId: flags.headerFrom };
-                header = await gw.send(new GetCSVHeaderCommand(input)).then(
-                  (r) => r.CSVHeader ?? [],
-                  (e: unknown) => {
-                    if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
-                      throw new UsageError(
-                        'POOL_NOT_FOUND',
-                        `user pool ${flags.headerFrom} does not exist in ${region}`,
-                        { userPoolId: flags.headerFrom },
-                        { cause: e },
-                      );
-                    }
-                    throw e;
-                  },
-                );
-                const { UserPool: live } = await gw.send(new DescribeUserPoolCommand(input));
-                const mfa = await gw.send(new GetUserPoolMfaConfigCommand(input));
-                pool = {
-                  userPool: { ...live, Id: flags.headerFrom },
-                  mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },
-                };
-              } finally {
-                gw.destroy();
-              }
-            } else {
-              header = deriveCsvHeader(pool);
-            }
-            const encoder = new ImportRowEncoder(header, pool);
-            const set = await writeImportFiles(reader.records('users', UserRecord), encoder, sink, {
-              signal,
-            });
-            const at = (key: string): string => `${sink.location}/${key}`;
-            const result: ExportCsvResult = {
-              snapshot: reader.location,
-              to: sink.location,
-              headerSource: flags.headerFrom ? 'GetCSVHeader' : 'derived',
-              header: set.header,
-              files: set.files.map((f) => ({ ...f, path: at(f.name), indexPath: at(f.index) })),
-              eligible: set.eligible,
-              ineligible: set.ineligible,
-              report: at(set.report),
-              poolBlockers: encoder.poolBlockers(),
-              ...(erasures ? { erased: erasures.erasedSeen } : {}),
-            };
-            return result;
-          },
-        );
+        reader.assertCanDecrypt();
+        const sink = await makeStorage(to, flags, flags.region);
+        // exportCsv holds a read lease on the snapshot while it reads it.
+        return exportCsv(reader, sink, {
+          signal,
+          onProgress: progress,
+          ...(flags.headerFrom
+            ? { live: () => liveHeader(flags, flags.headerFrom ?? '', region, signal) }
+            : {}),
+        });
       },
       (r, say) => {
         say(
@@ -188,4 +110,44 @@ export function registerExportCsv(program: Command): void {
       { interrupted: 'interrupted; the files under --to are incomplete: delete them' },
     );
   });
+}
+
+/** --header-from: GetCSVHeader and the import rules (schema, MFA) of a live pool. */
+async function liveHeader(
+  flags: ExportCsvFlags,
+  userPoolId: string,
+  region: string | undefined,
+  signal: AbortSignal,
+): Promise<{ header: string[]; pool: Pick<PoolDocument, 'userPool' | 'mfaConfig'> }> {
+  const gw = await makeGateway(flags, region, signal);
+  const { DescribeUserPoolCommand, GetCSVHeaderCommand, GetUserPoolMfaConfigCommand } =
+    await import('@aws-sdk/client-cognito-identity-provider');
+  try {
+    const input = { UserPoolId: userPoolId };
+    const header = await gw.send(new GetCSVHeaderCommand(input)).then(
+      (r) => r.CSVHeader ?? [],
+      (e: unknown) => {
+        if (e instanceof CognitoError && e.awsCode === 'ResourceNotFoundException') {
+          throw new UsageError(
+            'POOL_NOT_FOUND',
+            `user pool ${userPoolId} does not exist in ${region}`,
+            { userPoolId },
+            { cause: e },
+          );
+        }
+        throw e;
+      },
+    );
+    const { UserPool: live } = await gw.send(new DescribeUserPoolCommand(input));
+    const mfa = await gw.send(new GetUserPoolMfaConfigCommand(input));
+    return {
+      header,
+      pool: {
+        userPool: { ...live, Id: userPoolId },
+        mfaConfig: { MfaConfiguration: mfa.MfaConfiguration },
+      },
+    };
+  } finally {
+    gw.destroy();
+  }
 }

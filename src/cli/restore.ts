@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
-import type { HeldLease } from '../snapshot/lease.js';
 import type {
   ResourceFailure,
   RestoreOptions,
@@ -279,13 +278,11 @@ export function registerRestore(program: Command): void {
     if (selectionGiven(flags)) return runSelectiveRestore(flags);
     // Loaded when the command runs (docs/architecture.md, "Start-up").
     const [
-      { noLeaseWarning, tryAcquireReadLease },
       { SnapshotReader },
       { DOMAIN_PREFIX, restoreSnapshot },
       { legacyAttributeName },
       { cloudWatchLogReader },
     ] = await Promise.all([
-      import('../snapshot/lease.js'),
       import('../snapshot/reader.js'),
       import('../restore/engine.js'),
       import('../restore/pool/target.js'),
@@ -392,14 +389,8 @@ export function registerRestore(program: Command): void {
           region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
         }
         const gw = await makeGateway(flags, region, signal);
-        let lease: HeldLease | undefined;
         try {
-          // A lease on the snapshot for the whole run, so prune leaves it alone; then the
-          // manifest again: a prune that finished just before the lease leaves none (exit 3).
-          lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-            progress(noLeaseWarning(e)),
-          );
-          await SnapshotReader.open(reader.storage);
+          // restoreSnapshot holds a read lease on the snapshot for the whole run.
           const outcome = await restoreSnapshot(gw, reader, {
             target,
             dryRun: Boolean(flags.dryRun),
@@ -443,7 +434,6 @@ export function registerRestore(program: Command): void {
           return printedRestore(outcome);
         } finally {
           gw.destroy();
-          await lease?.release();
         }
       },
       render,

@@ -3,6 +3,8 @@ import { createInterface } from 'node:readline';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { UsageError } from '../core/errors.js';
 import type { PasswordState } from '../restore/users/sign-in.js';
+import { noProgress, type ProgressListener } from '../core/progress.js';
+import { underReadLease } from '../snapshot/read-lease.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import {
   type CompareOptions,
@@ -38,6 +40,8 @@ export interface DiffOptions {
   partitions?: number;
   tempDir?: string;
   signal?: AbortSignal;
+  /** Warnings (NO_LEASE when the snapshot's storage cannot take a read lease). */
+  onProgress?: ProgressListener;
 }
 
 export type ResourceKind = 'pool' | 'group' | 'client' | 'identityProvider' | 'resourceServer';
@@ -104,11 +108,26 @@ export async function readSubMapFile(file: string): Promise<Map<string, string>>
   return map;
 }
 
+/**
+ * Compares the snapshot with the live pool, under a read lease on the snapshot (a concurrent
+ * prune leaves it alone while it is read; snapshot/read-lease.ts).
+ */
 export async function diffSnapshot(
   reader: SnapshotReader,
   gw: CognitoGateway,
   userPoolId: string,
   opts: DiffOptions = {},
+): Promise<DiffResult> {
+  return underReadLease(reader, 'diff', opts.onProgress ?? noProgress, () =>
+    diffUnderLease(reader, gw, userPoolId, opts),
+  );
+}
+
+async function diffUnderLease(
+  reader: SnapshotReader,
+  gw: CognitoGateway,
+  userPoolId: string,
+  opts: DiffOptions,
 ): Promise<DiffResult> {
   await reader.assertValid();
   const empty = (): ResourceDiff => ({ onlyInSnapshot: [], onlyInPool: [], changed: [] });

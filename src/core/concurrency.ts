@@ -1,16 +1,16 @@
-import { throwIfAborted } from './errors.js';
+import { InterruptedError, throwIfAborted } from './errors.js';
 
 /** Sleeps `ms`, resolving early (and throwing) when the signal aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+    if (signal?.aborted) return reject(signal.reason ?? new InterruptedError());
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(t);
-      reject(signal?.reason ?? new Error('aborted'));
+      reject(signal?.reason ?? new InterruptedError());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -28,15 +28,101 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/*
+ * Every error code the tool throws (warnings have their own codes, in the results). One union,
+ * so a library caller can `switch (e.code)` and TypeScript checks the cases; a new code is added
+ * here first. `COGNITO_<AwsExceptionName>` is a Cognito service error not mapped to a class
+ * (CognitoError, its awsCode alone).
+ */
+export const ERROR_CODES = [
+  'ACCESS_DENIED',
+  'ASSUME_ROLE_FAILED',
+  'BAD_FLAG',
+  'BAD_IDENTITY',
+  'BAD_INPUT',
+  'BAD_LOCATION',
+  'BAD_RECIPIENT',
+  'BAD_REGIONS',
+  'BAD_SNAPSHOT_ID',
+  'BAD_SUB_MAP',
+  'BAD_USERS_FROM',
+  'CONNECTION_FAILED',
+  'DECRYPT_FAILED',
+  'DEMO_MISMATCH',
+  'DEMO_NEEDS_CLONE',
+  'DISK_FULL',
+  'EMULATOR_FAILED',
+  'EMULATOR_MISSING',
+  'ENDPOINT_UNREACHABLE',
+  'EXISTS',
+  'IDENTITY_UNREADABLE',
+  'IMPORT_FILE_CHANGED',
+  'IMPORT_JOB_BUSY',
+  'IMPORT_JOB_STATUS',
+  'IMPORT_UPLOAD_EXPIRED',
+  'INTERNAL',
+  'INTERRUPTED',
+  'IO_ERROR',
+  'JOURNAL_CORRUPT',
+  'KEY_MISMATCH',
+  'KEY_REQUIRED',
+  'LAMBDA_BACKUP_FAILED',
+  'LAMBDA_CONFIG',
+  'MALFORMED_POOL_ID',
+  'NOTHING_TO_RESUME',
+  'NOT_FOUND',
+  'NOT_RESUMABLE',
+  'NO_CREDENTIALS',
+  'NO_REGION',
+  'NO_SNAPSHOT',
+  'PAGINATION_EXPIRED',
+  'PARTIAL_RESTORE',
+  'PLAN_CHANGED',
+  'POOL_AMBIGUOUS',
+  'POOL_GONE',
+  'POOL_NOT_FOUND',
+  'PUT_REFUSED',
+  'REGION_MISMATCH',
+  'RESUME_OPTIONS_DIFFER',
+  'S3_ERROR',
+  'SELECTOR_NO_MATCH',
+  'SERVICE_ERROR',
+  'SNAPSHOT_BEING_PRUNED',
+  'SNAPSHOT_COMPLETE',
+  'SNAPSHOT_FILES_MISSING',
+  'SNAPSHOT_INVALID',
+  'SNAPSHOT_IN_USE',
+  'SNAPSHOT_NOT_FOUND',
+  'SNAPSHOT_OTHER_POOL',
+  'SOURCE_BROKE',
+  'STATE_DIR_LOCKED',
+  'STATE_DIR_MISMATCH',
+  'SYMLINK_REFUSED',
+  'TARGET_ACCOUNT_UNKNOWN',
+  'TARGET_INCOMPATIBLE',
+  'TARGET_NOT_EMPTY',
+  'THROTTLED',
+  'UNEXPECTED',
+  'UNEXPECTED_RESPONSE',
+  'UNITS_FAILED',
+  'UNKNOWN_FORMAT',
+  'UNKNOWN_REGION',
+  'UNREADABLE',
+  'UNWRITABLE',
+  'UPLOAD_FAILED',
+  'USER_MESSAGE_REFUSED',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number] | `COGNITO_${string}`;
+
 export type ErrorContext = Record<string, string | number | boolean | undefined | string[]>;
 
 export class VaultError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: ExitCode;
   readonly context: ErrorContext;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     exitCode: ExitCode,
     context: ErrorContext = {},
@@ -49,7 +135,7 @@ export class VaultError extends Error {
     this.context = context;
   }
 
-  toJSON(): { code: string; message: string; exitCode: number; context: ErrorContext } {
+  toJSON(): { code: ErrorCode; message: string; exitCode: number; context: ErrorContext } {
     return {
       code: this.code,
       message: this.message,
@@ -62,7 +148,7 @@ export class VaultError extends Error {
 /** Bad flags or input the user can fix: malformed/unknown pool id, region mismatch, bad file. */
 export class UsageError extends VaultError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     context: ErrorContext = {},
     options?: { cause?: unknown },
@@ -78,7 +164,7 @@ export class SnapshotInvalidError extends VaultError {
     message: string,
     problems: string[] = [],
     context: ErrorContext = {},
-    code = 'SNAPSHOT_INVALID',
+    code: ErrorCode = 'SNAPSHOT_INVALID',
   ) {
     super(code, message, ExitCode.SnapshotInvalid, context);
     this.problems = problems;
@@ -97,7 +183,7 @@ export class TargetIncompatibleError extends VaultError {
 /** No credentials, or the credentials lack a permission. */
 export class CredentialsError extends VaultError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     context: ErrorContext = {},
     options?: { cause?: unknown },
@@ -124,7 +210,7 @@ export class PartialRestoreError extends VaultError {
 /** The endpoint could not be reached, or kept failing/throttling after every retry. */
 export class ServiceUnavailableError extends VaultError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     context: ErrorContext = {},
     options?: { cause?: unknown },
@@ -136,7 +222,7 @@ export class ServiceUnavailableError extends VaultError {
 /** Reading or writing the snapshot location failed (unwritable, disk full, missing object). */
 export class StorageError extends VaultError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     context: ErrorContext = {},
     options?: { cause?: unknown },
@@ -163,6 +249,27 @@ export class CognitoError extends VaultError {
   ) {
     super(`COGNITO_${awsCode}`, message, ExitCode.Unexpected, { ...context, awsCode }, options);
     this.awsCode = awsCode;
+  }
+}
+
+/**
+ * Cognito answered without a field it always carries (the id of what it just created, the pool
+ * it was asked to describe): exit 1, naming the operation and the field.
+ */
+export class UnexpectedResponseError extends VaultError {
+  constructor(operation: string, missing: string, context: ErrorContext = {}) {
+    super('UNEXPECTED_RESPONSE', `${operation} returned no ${missing}`, ExitCode.Unexpected, {
+      ...context,
+      operation,
+      missing,
+    });
+  }
+}
+
+/** A broken invariant of the tool itself (a bug, never bad input): exit 1, saying where. */
+export class InternalError extends VaultError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('INTERNAL', message, ExitCode.Unexpected, context);
   }
 }
 

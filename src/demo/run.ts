@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { backupPool, backupSummary, type BackupSummary } from '../backup/engine.js';
-import { VaultError, ExitCode } from '../core/errors.js';
+import { ExitCode, InternalError, VaultError } from '../core/errors.js';
 import { noProgress, type ProgressListener } from '../core/progress.js';
 import { paginateListUsers } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoGateway, items } from '../cognito/gateway.js';
@@ -13,9 +13,9 @@ import { SnapshotReader } from '../snapshot/reader.js';
 import { LocalDirStorage } from '../storage/local.js';
 import { cloudWatchLogReader } from '../restore/users/import/jobs.js';
 import type { UsersPath } from '../restore/users/import/phase.js';
-import { EMULATOR_CREDENTIALS, startEmulator } from './emulator.js';
-import { formatViolation } from './request-guard.js';
-import { seedPool, type SeedResult } from './seed.js';
+import { fromTestbedError, loadTestbed, type SeedResult } from './testbed.js';
+
+export type { SeedResult } from './testbed.js';
 
 export interface DemoOptions {
   users: number;
@@ -127,15 +127,20 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const validate = opts.validateRequests ?? process.env.COGNITO_VAULT_VALIDATE_REQUESTS === '1';
   // The CSV import-job double in front of moto (moto has no import jobs); optionally the
   // request guard (every request checked against Cognito's API model) in front of both.
-  const emulator = await startEmulator({
-    validateRequests: validate,
-    ...(usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } }),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
+  const testbed = await loadTestbed();
+  const emulator = await testbed
+    .startEmulator({
+      validateRequests: validate,
+      ...(usersPath === 'admin-create' ? {} : { importJobs: { jobDelayMs: 10 } }),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })
+    .catch((e: unknown) => {
+      throw fromTestbedError(e, opts.signal);
+    });
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
-    credentials: EMULATOR_CREDENTIALS,
+    credentials: testbed.credentials,
   };
   // Every phase, seeding included, stops at SIGINT/SIGTERM.
   const seeder = CognitoGateway.create(settings, {
@@ -153,7 +158,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       phase: 'seed',
       detail: `${opts.users} users, ${opts.groups} groups`,
     });
-    const seeded = await seedPool(seeder, {
+    const seeded = await testbed.seedPool(seeder, {
       poolName: 'demo-source',
       users: opts.users,
       groups: opts.groups,
@@ -180,14 +185,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
             importLogs: cloudWatchLogReader({
               region: 'us-east-1',
               endpointUrl: emulator.motoEndpoint,
-              credentials: EMULATOR_CREDENTIALS,
+              credentials: testbed.credentials,
             }),
             importPollMs: { min: 50, max: 500 },
           }),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: progress,
     });
-    if (restored.dryRun) throw new Error('unexpected dry run');
+    if (restored.dryRun) throw new InternalError('the demo restore returned a plan');
     const statuses: Record<string, number> = {};
     const users = seeder.pages(paginateListUsers, { UserPoolId: restored.userPoolId });
     for await (const u of items(users, 'Users')) {
@@ -258,7 +263,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         ? {
             requestValidation: {
               checked: emulator.requestCheck.checked(),
-              violations: [...new Set(emulator.requestCheck.violations().map(formatViolation))],
+              violations: emulator.requestCheck.violationMessages(),
             },
           }
         : {}),

@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { rmdirSync } from 'node:fs';
-import { ExitCode, InterruptedError } from '../core/errors.js';
+import { ExitCode, InternalError, InterruptedError } from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
+import { underReadLease } from '../snapshot/read-lease.js';
 import type { SnapshotReader } from '../snapshot/reader.js';
 import { planOnly } from './preflight/dry-run.js';
 import { ensureDomain } from './pool/domain.js';
@@ -38,7 +39,8 @@ export function restoreExitCode(outcome: RestoreOutcome): number {
  * Restores one snapshot into a new or existing user pool: preflight (nothing is written unless
  * it passes) → pool → groups → resource servers → identity providers → app clients → users with
  * their memberships, links and disabled state (pipelined) → sub map, client id map, report.
- * Every finished unit is journaled in the state directory; running it again with the same
+ * The snapshot is read under a lease (snapshot/read-lease.ts), so a concurrent prune leaves it
+ * alone. Every finished unit is journaled in the state directory; running it again with the same
  * target continues where a crash, SIGKILL or Ctrl-C stopped it and ends with the same result.
  *
  * The steps live in their own modules: preflight-run (checks, nothing written), ensure-pool,
@@ -60,9 +62,12 @@ export async function restoreSnapshot(
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const slot: LockSlot = { lock: undefined, createdStateDir: false };
   try {
-    const pre = await runPreflight(run, slot);
-    if (options.dryRun) return await dryRun(run, pre);
-    return await restore(run, pre, slot);
+    // The whole run under a read lease on the snapshot (a concurrent prune leaves it alone).
+    return await underReadLease(reader, 'restore', run.progress, async () => {
+      const pre = await runPreflight(run, slot);
+      if (options.dryRun) return await dryRun(run, pre);
+      return await restore(run, pre, slot);
+    });
   } catch (e) {
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
@@ -106,7 +111,7 @@ function newRun(
 /** The restore proper, once preflight passed: the journal owns the state directory lock. */
 async function restore(run: RestoreRun, pre: Preflight, slot: LockSlot): Promise<RestoreResult> {
   const held = slot.lock;
-  if (!held) throw new Error('state directory not locked');
+  if (!held) throw new InternalError('state directory not locked');
   slot.lock = undefined; // the journal owns it now
   const journal = await RestoreJournal.open(held, {
     snapshotId: pre.snapshotId,

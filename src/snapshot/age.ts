@@ -40,7 +40,8 @@ export class AgeRecipients {
   readonly recipients: string[];
 
   constructor(recipients: readonly string[]) {
-    if (recipients.length === 0) throw new Error('AgeRecipients needs at least one recipient');
+    if (recipients.length === 0)
+      throw new UsageError('BAD_RECIPIENT', 'AgeRecipients needs at least one recipient');
     this.recipients = [...new Set(recipients.map((r) => parseRecipient(r)))];
   }
 

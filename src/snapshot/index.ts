@@ -16,3 +16,11 @@ export {
 } from './age.js';
 export * from './progress.js';
 export * from './documents.js';
+export { exportCsv, type ExportCsvOptions, type ExportCsvResult } from './export-csv.js';
+export { underReadLease } from './read-lease.js';
+export {
+  attributeOf,
+  isCognitoOwnedAttribute,
+  isExternalProvider,
+  loginOf,
+} from './user-record.js';

@@ -24,7 +24,7 @@ export const LEASE_TTL_MS = 30 * 60_000;
 /** How often a holder rewrites its lease (six chances before it goes stale). */
 export const LEASE_REFRESH_MS = 5 * 60_000;
 
-export const LeaseKind = z.enum(['backup', 'restore', 'verify', 'export', 'prune']);
+export const LeaseKind = z.enum(['backup', 'restore', 'verify', 'export', 'diff', 'prune']);
 export type LeaseKind = z.infer<typeof LeaseKind>;
 
 export const LeaseRecord = z.object({

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InterruptedError, StorageError, VaultError } from '../core/errors.js';
+import { InternalError, InterruptedError, StorageError, VaultError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream, gzipJsonLines } from './codec.js';
 import { AGE_SCHEME, AGE_SUFFIX, type AgeRecipients } from './age.js';
@@ -148,7 +148,7 @@ export class SnapshotWriter {
   }
 
   private add(entry: FileEntry): FileEntry {
-    if (this.committed) throw new Error('snapshot already committed');
+    if (this.committed) throw new InternalError('snapshot already committed');
     this.files.push(entry);
     return entry;
   }

@@ -14,7 +14,7 @@ import {
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { CLI, cliEnv, outputLines, type Run, startCli } from '../support/cli.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 

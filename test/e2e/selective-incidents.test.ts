@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { forEachConcurrent } from '../../src/core/concurrency.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, type Run, startCli } from '../support/cli.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';

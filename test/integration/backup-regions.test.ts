@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupRegions, regionsExitCode } from '../../src/backup/regions.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, startCli } from '../support/cli.js';

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { type FileKind, SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, type Run, startCli } from '../support/cli.js';

@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { backupPool, type BackupResult } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import {
   ClientRecord,
   GroupRecord,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { requireOrSkip } from '../support/env.js';
 import { freePort, MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 

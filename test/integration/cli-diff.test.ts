@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway, items } from '../../src/cognito/gateway.js';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 
 /**

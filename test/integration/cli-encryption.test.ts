@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { REGION, startMotoFixture, type MotoFixture } from '../support/fixture.js';
 import { MOTO_ENV } from '../support/moto.js';
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool, type SeedResult } from '../../src/demo/seed.js';
+import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
 
 /**

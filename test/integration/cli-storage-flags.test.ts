@@ -10,7 +10,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
 import { MOTO_ENV } from '../support/moto.js';
 

@@ -7,7 +7,7 @@ import {
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { AgeKeyring } from '../../src/snapshot/age.js';
 import { MembershipRecord, UserRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';

@@ -16,7 +16,7 @@ import {
   type UserImportJobType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startImportJobDouble, type ImportJobDouble } from '../../src/demo/import-job-double.js';
+import { startImportJobDouble, type ImportJobDouble } from '../../testing/import-job-double.js';
 import { ImportRowEncoder, type ImportableUser } from '../../src/snapshot/import-csv.js';
 import { useMotoEnv } from '../support/env.js';
 import { startMoto, type MotoServer } from '../support/moto.js';

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { configFromEnv, handler, TIMEOUT_MARGIN_MS } from '../../src/lambda/handler.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';

@@ -33,7 +33,7 @@ import {
   operationsOfFeatures,
   type StorageOperation,
 } from '../../src/cognito/operations.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { runDrill } from '../../src/drill/index.js';
 import { putFile, UploadRefusedError } from '../../src/restore/users/import/jobs.js';

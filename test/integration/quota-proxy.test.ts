@@ -9,7 +9,7 @@ import { backupPool } from '../../src/backup/engine.js';
 import { classifyFailure } from '../../src/cognito/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { DOCUMENTED_QUOTAS } from '../support/quota-table.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { UserRecord } from '../../src/snapshot/format.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { MemoryStorage } from '../../src/storage/memory.js';

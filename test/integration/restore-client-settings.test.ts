@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import type { CognitoGateway } from '../../src/cognito/gateway.js';
 import { comparePools, diffSnapshot } from '../../src/compare/index.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { z } from 'zod';
 import { FILES, MembershipRecord, UserRecord } from '../../src/snapshot/format.js';

@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { RESTORE_TOKEN_TAG } from '../../src/restore/create-once.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { readJournal } from '../../src/restore/state/journal.js';

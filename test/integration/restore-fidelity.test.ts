@@ -7,7 +7,7 @@ import type { CreateIdentityProviderCommandInput } from '@aws-sdk/client-cognito
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { comparePools } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { LocalDirStorage } from '../../src/storage/local.js';

@@ -10,7 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { cloudWatchLogReader } from '../../src/restore/users/import/jobs.js';

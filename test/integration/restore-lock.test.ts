@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { RestoreJournal } from '../../src/restore/state/journal.js';
 import { StateDirLock } from '../../src/restore/state/lock.js';

@@ -15,7 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import type { RestorePlan, RestoreResult } from '../../src/restore/types.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';

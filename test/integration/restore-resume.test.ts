@@ -12,7 +12,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import type { RestoreResult } from '../../src/restore/types.js';
 import { LocalDirStorage } from '../../src/storage/local.js';

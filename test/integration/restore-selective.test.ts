@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, startCli, type Run } from '../support/cli.js';
 import { type MotoFixture, startMotoFixture } from '../support/fixture.js';

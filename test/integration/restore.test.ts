@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupPool } from '../../src/backup/engine.js';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { comparePools, type SubMapEntry } from '../../src/compare/index.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
 import { loadIdpSecrets } from '../../src/restore/preflight/idp-secrets.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { openStorage } from '../../src/storage/index.js';
 import { loadStorage } from '../../src/storage/open.js';
 import { S3Storage } from '../../src/storage/s3.js';

@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CognitoVault, type CognitoVaultProps, RETRIED_ERRORS } from '../../src/cdk/index.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { REGION } from '../support/fixture.js';

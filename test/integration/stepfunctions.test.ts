@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { backupUnit, plan, prune, report } from '../../src/lambda/stepfunctions.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';

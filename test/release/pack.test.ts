@@ -97,6 +97,41 @@ describe('npm pack → install → use', () => {
     expect(stale).toEqual([]);
   });
 
+  it('carries no test double: no testing/, and no shipped module holds one', async () => {
+    expect(files.filter((f) => f.startsWith('testing/'))).toEqual([]);
+    const doubles =
+      /(emulator|import-job-double|import-csv-rules|request-guard|validating-proxy|seed|fake-cognito|quota-proxy)\.(m?js|d\.m?ts)$/;
+    expect(files.filter((f) => doubles.test(path.basename(f)))).toEqual([]);
+    // By content too (a double bundled or inlined under another name): identifiers only they
+    // define.
+    const marks = [
+      'startImportJobDouble',
+      'startValidatingProxy',
+      'class RequestGuard',
+      'locateCognitoModel',
+      'fakeCognitoClient',
+      'startQuotaProxy',
+      'readAwsCsvRow',
+    ];
+    const carrying: string[] = [];
+    for (const f of files.filter((x) => /\.(m?js|d\.ts)$/.test(x))) {
+      const text = await readFile(path.join(project, 'node_modules', pkg.name, f), 'utf8');
+      for (const m of marks) if (text.includes(m)) carrying.push(`${f}: ${m}`);
+    }
+    expect(carrying).toEqual([]);
+  });
+
+  it('`cognito-vault demo` from the installed package says it needs a clone (exit 2)', async () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'cognito-vault');
+    const r = await run(bin, ['demo', '--dir', path.join(work, 'demo-dir')], { cwd: project }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/clone of the repository/);
+    expect(existsSync(path.join(work, 'demo-dir'))).toBe(false);
+  });
+
   it('imports `cognito-vault`, `cognito-vault/lambda` and `cognito-vault/stepfunctions` from ESM', async () => {
     await writeFile(
       path.join(project, 'use.mjs'),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { useMotoEnv } from './env.js';
-import type { ImportJobDouble, ImportJobDoubleOptions } from '../../src/demo/import-job-double.js';
+import type { ImportJobDouble, ImportJobDoubleOptions } from '../../testing/import-job-double.js';
 import { type MotoServer, startMoto } from './moto.js';
 
 export const REGION = 'us-east-1';
@@ -28,7 +28,7 @@ export async function startMotoFixture(
   tmpPrefix: string,
   opts: {
     /**
-     * Start the CSV import-job double (src/demo/import-job-double.ts) in front of moto: `gw` and
+     * Start the CSV import-job double (testing/import-job-double.ts) in front of moto: `gw` and
      * `moto.endpoint` then go through it; `raw` still reads moto directly.
      */
     withImportJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;

@@ -1,10 +1,10 @@
-import { startEmulator, type Emulator } from '../../src/demo/emulator.js';
-import type { ImportJobDoubleOptions } from '../../src/demo/import-job-double.js';
-import { formatViolation, type Violation } from '../../src/demo/request-guard.js';
+import { startEmulator, type Emulator } from '../../testing/emulator.js';
+import type { ImportJobDoubleOptions } from '../../testing/import-job-double.js';
+import { formatViolation, type Violation } from '../../testing/request-guard.js';
 
-export { freePort } from '../../src/demo/emulator.js';
-export { startValidatingProxy } from '../../src/demo/validating-proxy.js';
-export type { Violation } from '../../src/demo/request-guard.js';
+export { freePort } from '../../testing/emulator.js';
+export { startValidatingProxy } from '../../testing/validating-proxy.js';
+export type { Violation } from '../../testing/request-guard.js';
 
 /**
  * A moto server on a free loopback port, started by the test and stopped by PID, behind the

@@ -11,7 +11,7 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakePool, fakeCognitoClient } from '../../bench/fake-cognito.mjs';
+import { type FakePool, fakeCognitoClient } from '../../testing/fake-cognito.mjs';
 import { backupPool } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import {

@@ -39,7 +39,7 @@ import {
   RESOURCE_SERVER_NOT_COPIED,
 } from '../../src/cognito/fields.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { locateCognitoModel } from '../../src/demo/request-guard.js';
+import { locateCognitoModel } from '../../testing/request-guard.js';
 import { comparePools } from '../../src/compare/index.js';
 import { awsError } from '../support/aws-errors.js';
 import { type StackMock, stackMock } from '../support/stack-mock.js';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { TargetIncompatibleError } from '../../src/core/errors.js';
+import { awsCsvHeader, readAwsCsvRow } from '../../testing/import-csv-rules.js';
 import {
   decodeImportLine,
   deriveCsvHeader,
@@ -13,6 +14,17 @@ import {
 } from '../../src/snapshot/import-csv.js';
 import type { PoolDocument } from '../../src/snapshot/format.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+
+/**
+ * Rows are read back with the independent reader written from AWS's documented rules
+ * (testing/import-csv-rules.ts), never with the encoder's own inverse (decodeImportLine), which
+ * would agree with any mistake the encoder makes.
+ */
+function decode(line: string): string[] {
+  const r = readAwsCsvRow(line);
+  if ('problem' in r) throw new Error(`Cognito would refuse this row: ${r.problem}`);
+  return r.values;
+}
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'import-csv');
 
@@ -115,6 +127,10 @@ describe('deriveCsvHeader', () => {
       'custom:legacy_id',
     ]);
   });
+  it('is the header GetCSVHeader documents (independent list, testing/import-csv-rules.ts)', () => {
+    const p = pool();
+    expect(deriveCsvHeader(p)).toEqual(awsCsvHeader(p.userPool.SchemaAttributes ?? []));
+  });
   it('skips developer-only attributes', () => {
     const p = pool();
     (p.userPool as unknown as { SchemaAttributes: unknown[] }).SchemaAttributes.push({
@@ -128,7 +144,7 @@ describe('ImportRowEncoder', () => {
   const header = deriveCsvHeader(pool());
   const enc = new ImportRowEncoder(header, pool());
   const col = (line: string, name: string): string | undefined =>
-    decodeImportLine(line)[header.indexOf(name)];
+    decode(line)[header.indexOf(name)];
 
   it('writes every header column in header order, with username, mfa and verified flags', () => {
     const r = enc.encode(
@@ -136,7 +152,7 @@ describe('ImportRowEncoder', () => {
     );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    const fields = decodeImportLine(r.line);
+    const fields = decode(r.line);
     expect(fields).toHaveLength(header.length);
     expect(col(r.line, 'cognito:username')).toBe('alice');
     expect(col(r.line, 'cognito:mfa_enabled')).toBe('false');
@@ -152,7 +168,7 @@ describe('ImportRowEncoder', () => {
     const shuffled = [...header].reverse();
     const e = new ImportRowEncoder(shuffled, pool());
     const r = e.encode(u('bob', { ...ok, given_name: 'Bob' }));
-    expect(r.ok && decodeImportLine(r.line)[shuffled.indexOf('given_name')]).toBe('Bob');
+    expect(r.ok && decode(r.line)[shuffled.indexOf('given_name')]).toBe('Bob');
     expect(e.headerLine()).toBe(shuffled.join(','));
   });
 
@@ -368,11 +384,24 @@ describe('encode/decode round trip (property)', () => {
       expect(r.ok).toBe(true);
       if (!r.ok) continue;
       accepted++;
-      const fields = decodeImportLine(r.line);
+      const fields = decode(r.line);
       expect(fields).toHaveLength(header.length);
       cols.forEach((c, i) => expect(fields[header.indexOf(c)]).toBe(values[i]));
     }
     expect(accepted).toBeGreaterThan(200);
+  });
+
+  it("the product's decodeImportLine agrees with the independent reader on accepted rows", () => {
+    const header = deriveCsvHeader(pool());
+    const enc = new ImportRowEncoder(header, pool());
+    const rand = rng(7);
+    for (let n = 0; n < 500; n++) {
+      let name = '';
+      for (let i = 0; i < 6; i++) name += ALPHABET[Math.floor(rand() * ALPHABET.length)];
+      const r = enc.encode(u('user', { ...ok, name }));
+      if (!r.ok) continue;
+      expect(decodeImportLine(r.line)).toEqual(decode(r.line));
+    }
   });
 
   it('rows without commas in values parse the same with csv-parse (plain CSV subset)', () => {

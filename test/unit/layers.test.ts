@@ -229,6 +229,23 @@ describe('cdk layer', () => {
   });
 });
 
+describe('test doubles (testing/)', () => {
+  it('share no code with the product, and the product never imports them', async () => {
+    expect(
+      await layerErrors(
+        'testing/probe.ts',
+        "import { decodeImportLine } from '../src/snapshot/import-csv.js';\nexport const x = decodeImportLine;\n",
+      ),
+    ).toHaveLength(1);
+    expect(
+      await layerErrors(
+        'src/demo/probe.ts',
+        "import { seedPool } from '../../testing/seed.js';\nexport const x = seedPool;\n",
+      ),
+    ).toHaveLength(1);
+  });
+});
+
 describe('no import cycle', () => {
   it('the lint rule (import-x/no-cycle on src) reports a cycle: its fixture fails', async () => {
     // The fixture is in eslint.config.js's ignores (so `eslint .` passes): linted here with

@@ -9,7 +9,7 @@ import {
   loadModel,
   RequestGuard,
   translatePattern,
-} from '../../src/demo/request-guard.js';
+} from '../../testing/request-guard.js';
 
 // The real model (botocore, as installed with moto): the guard must find it, loudly.
 const guard = RequestGuard.fromBotocore();

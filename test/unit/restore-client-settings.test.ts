@@ -5,7 +5,7 @@ import {
 import type { StackMock } from '../support/stack-mock.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
-import { RequestGuard } from '../../src/demo/request-guard.js';
+import { RequestGuard } from '../../testing/request-guard.js';
 import {
   CLIENT_SETTINGS_PHASE,
   restoreClientSettings,

@@ -3,7 +3,7 @@ import {
   CreateUserPoolCommand,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { UsageError } from '../../core/errors.js';
+import { InternalError, UnexpectedResponseError, UsageError } from '../../core/errors.js';
 import { type CognitoGateway, regionOfPoolId } from '../../cognito/gateway.js';
 import { accountOfPoolArn, checkAfterCreate } from '../preflight/arns.js';
 import { createOnce, RESTORE_TOKEN_TAG, SINGLE_ATTEMPT } from '../create-once.js';
@@ -97,7 +97,7 @@ async function createPool(step: RunStep, name: string): Promise<string> {
       ...(options.settleDelaysMs ? { settleDelaysMs: options.settleDelaysMs } : {}),
     },
   );
-  if (!createdId) throw new Error('CreateUserPool returned no pool id');
+  if (!createdId) throw new UnexpectedResponseError('CreateUserPool', 'UserPool.Id');
   return createdId;
 }
 
@@ -146,7 +146,7 @@ export async function ensurePool(step: RunStep): Promise<PoolReady> {
   const state = journal.state;
   let poolId = pre.poolId;
   if (!('createPool' in target)) {
-    if (!poolId) throw new Error('no target pool');
+    if (!poolId) throw new InternalError('no target pool after pool creation');
     return { poolId, createdPool: false };
   }
   poolId ??= await createPool(step, target.createPool);

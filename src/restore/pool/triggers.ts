@@ -5,6 +5,7 @@ import {
   type UpdateUserPoolCommandInput,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
+import { UnexpectedResponseError } from '../../core/errors.js';
 import { pickPresent, UPDATE_POOL_KEYS } from '../../cognito/fields.js';
 import type { CognitoGateway } from '../../cognito/gateway.js';
 import { withoutDuplicateSettings } from './target.js';
@@ -67,7 +68,8 @@ export async function attachTriggers(
   lambdaConfig: LambdaConfigType,
 ): Promise<void> {
   const { UserPool: live } = await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }));
-  if (!live) throw new Error(`DescribeUserPool ${poolId} returned no pool`);
+  if (!live)
+    throw new UnexpectedResponseError('DescribeUserPool', 'UserPool', { userPoolId: poolId });
   const input = wholeSettingsUpdate(live, lambdaConfig);
   // Idempotent (the same whole settings twice): a retry after a lost answer is harmless.
   await gw.send(new UpdateUserPoolCommand(input));

@@ -14,7 +14,7 @@ import {
   type GroupType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { forEachConcurrent } from '../../core/concurrency.js';
-import { CognitoError } from '../../core/errors.js';
+import { CognitoError, UnexpectedResponseError } from '../../core/errors.js';
 import { items } from '../../cognito/gateway.js';
 import { CREATE_CLIENT_KEYS, pickPresent } from '../../cognito/fields.js';
 import {
@@ -518,7 +518,10 @@ export async function restoreClients(
       recordResourceFailure(ctx, 'client', name, 'CreateUserPoolClient', e);
       continue;
     }
-    if (!newId) throw new Error(`CreateUserPoolClient returned no client id for ${name}`);
+    if (!newId)
+      throw new UnexpectedResponseError('CreateUserPoolClient', 'UserPoolClient.ClientId', {
+        client: name,
+      });
     journal.append({ t: 'client', old: c.ClientId, new: newId, s: 'c' });
   }
   journal.append({ t: 'phase', p: 'clients' });

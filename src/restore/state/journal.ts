@@ -15,7 +15,7 @@ import {
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { StorageError, UsageError, VaultError } from '../../core/errors.js';
+import { InternalError, StorageError, UsageError, VaultError } from '../../core/errors.js';
 import { makeDir, storageErrorFromFs } from '../../storage/local.js';
 import { StateDirLock } from './lock.js';
 import type { ResourceFailure, RestoreTarget, RestoreWarning } from '../types.js';
@@ -531,7 +531,7 @@ export class RestoreJournal {
 
   /** Records one finished unit of work (durable against the process dying on return). */
   append(entry: JournalEntry): void {
-    if (this.fd === undefined) throw new Error('journal is closed');
+    if (this.fd === undefined) throw new InternalError('journal is closed');
     try {
       writeSync(this.fd, `${JSON.stringify(entry)}\n`);
     } catch (e) {

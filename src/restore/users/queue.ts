@@ -1,3 +1,5 @@
+import { InternalError } from '../../core/errors.js';
+
 /**
  * A bounded work queue served by a fixed pool of workers. `push` waits while the queue is full
  * (back-pressure: the producer — user creation — slows to the pace of the consumers instead of
@@ -31,7 +33,7 @@ export class WorkQueue<T> {
       await new Promise<void>((r) => this.spaceWaiters.push(r));
     }
     if (this.fatal) throw this.fatal.error;
-    if (this.closed) throw new Error('work queue is closed');
+    if (this.closed) throw new InternalError('work queue is closed');
     this.items.push(item);
     this.wakeWorkers();
   }

@@ -17,6 +17,7 @@ import {
   InterruptedError,
   ServiceUnavailableError,
   StorageError,
+  UnexpectedResponseError,
   VaultError,
 } from '../../../core/errors.js';
 import type { ProgressListener } from '../../../core/progress.js';
@@ -246,235 +247,306 @@ function ms(d: Date | number | undefined): number | undefined {
  * a job that may have been started is described, not started again; a running job is polled;
  * a created job whose URL expired before the upload is stopped and replaced.
  */
+/** One file's job as it is driven through its steps (shared by the named steps below). */
+interface FileJob {
+  o: ImportJobsOptions;
+  file: ImportFileRef;
+  index: number;
+  now: () => number;
+  /** Journaled progress of this file's job. */
+  job: ImportJobProgress;
+  /** The job as Cognito last described it. */
+  live: UserImportJobType | undefined;
+  /** Since when StartUserImportJob has been refused because another job is active. */
+  waitedSince: number | undefined;
+  /** The current DescribeUserImportJob interval. */
+  poll: number;
+  /** Progress: the rows done so far in this file, added to the files before it. */
+  report: (p: UserImportJobType | undefined) => void;
+}
+
+function nameOf(r: FileJob, attempt: number): string {
+  return `${r.o.jobNamePrefix}-${String(r.index + 1).padStart(4, '0')}-${attempt}`;
+}
+
+/** Journals a step of this file's job and moves it there. */
+function step(r: FileJob, s: 'dropped' | 'uploaded' | 'started', jobId: string): void {
+  r.o.journal.append({ t: 'ij', f: r.file.name, s, id: jobId, a: r.job.attempt });
+  r.job = { ...r.job, step: s };
+}
+
+async function describeJob(
+  o: ImportJobsOptions,
+  jobId: string,
+): Promise<UserImportJobType | undefined> {
+  return (await o.gw.send(new DescribeUserImportJobCommand({ UserPoolId: o.poolId, JobId: jobId })))
+    .UserImportJob;
+}
+
+/** The job of that name an interrupted run may have created (never make two). */
+async function findJob(o: ImportJobsOptions, name: string): Promise<UserImportJobType | undefined> {
+  // The SDK has no paginator for ListUserImportJobs: its token is followed here.
+  let token: string | undefined;
+  do {
+    const page = await o.gw.send(
+      new ListUserImportJobsCommand({
+        UserPoolId: o.poolId,
+        MaxResults: 60,
+        ...(token ? { PaginationToken: token } : {}),
+      }),
+    );
+    const found = page.UserImportJobs?.find((j) => j.JobName === name);
+    if (found) return found;
+    token = page.PaginationToken || undefined;
+  } while (token);
+  return undefined;
+}
+
+/** Records the intent, creates a job (or adopts one an interrupted run created). */
+async function createJob(r: FileJob, attempt: number): Promise<void> {
+  const { o, file } = r;
+  const name = nameOf(r, attempt);
+  if (attempt > MAX_ATTEMPTS) {
+    throw new VaultError(
+      'IMPORT_UPLOAD_EXPIRED',
+      `the upload URL of ${MAX_ATTEMPTS} import jobs in a row expired before the file could be uploaded; check the network to Amazon S3 and run the same command again`,
+      ExitCode.ServiceUnavailable,
+      { file: file.name },
+    );
+  }
+  const createdAt = r.now();
+  if (!(r.job.step === 'create' && r.job.name === name)) {
+    o.journal.append({ t: 'ij', f: file.name, s: 'create', n: name, a: attempt });
+  }
+  const found = await findJob(o, name);
+  r.live =
+    found ??
+    (
+      await o.gw.send(
+        new CreateUserImportJobCommand({
+          UserPoolId: o.poolId,
+          JobName: name,
+          CloudWatchLogsRoleArn: o.roleArn,
+        }),
+      )
+    ).UserImportJob;
+  if (!r.live?.JobId) throw new UnexpectedResponseError('CreateUserImportJob', 'JobId');
+  // The URL's 15 minutes are counted on this machine's clock from before the create (an
+  // adopted job: from its creation date, as Cognito reports it).
+  const at = found ? (ms(found.CreationDate) ?? createdAt) : createdAt;
+  o.journal.append({ t: 'ij', f: file.name, s: 'created', id: r.live.JobId, a: attempt, at });
+  r.job = { step: 'created', attempt, name, id: r.live.JobId, createdAt: at };
+}
+
+/** Gives a job up (it expires on its own too): the next turn creates a new one. */
+async function dropJob(r: FileJob, jobId: string): Promise<void> {
+  await r.o.gw
+    .send(new StopUserImportJobCommand({ UserPoolId: r.o.poolId, JobId: jobId }))
+    .catch(() => undefined);
+  step(r, 'dropped', jobId);
+}
+
+/**
+ * A job in Created: upload the file (unless done before) while its URL is fresh, then start
+ * it. Returns without starting when the job was dropped or must wait for another active job.
+ */
+async function uploadAndStart(r: FileJob, jobId: string, c: JobTimings): Promise<void> {
+  const { o, file, index } = r;
+  if (r.job.step !== 'uploaded') {
+    const created = r.job.createdAt ?? ms(r.live?.CreationDate) ?? r.now();
+    if (!r.live?.PreSignedUrl || r.now() > created + c.ttl - c.margin) {
+      // Never uploaded in time: give it up and start over.
+      await dropJob(r, jobId);
+      return;
+    }
+    o.progress({ type: 'phase', phase: 'import-job', detail: `uploading file ${index + 1}` });
+    try {
+      await c.upload(r.live.PreSignedUrl, file.path, o.signal);
+    } catch (e) {
+      if (e instanceof UploadRefusedError) {
+        await dropJob(r, jobId);
+        return;
+      }
+      throw e;
+    }
+    step(r, 'uploaded', jobId);
+  }
+  try {
+    r.live = (
+      await o.gw.send(new StartUserImportJobCommand({ UserPoolId: o.poolId, JobId: jobId }))
+    ).UserImportJob;
+  } catch (e) {
+    if (o.signal.aborted || e instanceof InterruptedError) throw e;
+    if (isAnotherJobActive(e)) {
+      r.waitedSince ??= r.now();
+      if (r.now() - r.waitedSince > c.waitMax) {
+        throw new ServiceUnavailableError(
+          'IMPORT_JOB_BUSY',
+          `another user import job in the account stayed active for ${Math.round(c.waitMax / 60_000)} minutes; run the same command again later`,
+          { jobId },
+        );
+      }
+      o.progress({
+        type: 'phase',
+        phase: 'import-job',
+        detail: 'waiting: another user import job is active in the account',
+      });
+      await pause(o, o.activeJobRetryMs ?? 15_000);
+      return;
+    }
+    // The start may have happened before the answer was lost: describe decides.
+    const again = await describeJob(o, jobId);
+    if (again?.Status === 'Created') throw e;
+    r.live = again;
+  }
+  step(r, 'started', jobId);
+}
+
+/** A job in a terminal status: journal its counts (true), or drop it if it never started. */
+function settleJob(r: FileJob, jobId: string, status: string): boolean {
+  const neverStarted =
+    (status === 'Expired' || status === 'Stopped') && r.live?.StartDate === undefined;
+  if (neverStarted && r.job.step !== 'started') {
+    step(r, 'dropped', jobId);
+    return false;
+  }
+  const c = jobCounts(r.live);
+  const message = r.live?.CompletionMessage;
+  r.o.journal.append({
+    t: 'ij',
+    f: r.file.name,
+    s: 'done',
+    id: jobId,
+    a: r.job.attempt,
+    st: status,
+    i: c.i,
+    k: c.k,
+    x: c.x,
+    ...(message ? { m: message } : {}),
+  });
+  r.job = {
+    ...r.job,
+    step: 'done',
+    status,
+    imported: c.i,
+    skipped: c.k,
+    failed: c.x,
+    ...(message ? { message } : {}),
+  };
+  r.report(r.live);
+  return true;
+}
+
+async function pause(o: ImportJobsOptions, waitMs: number): Promise<void> {
+  try {
+    await sleep(waitMs, o.signal);
+  } catch {
+    throw new InterruptedError();
+  }
+}
+
+interface JobTimings {
+  upload: Uploader;
+  ttl: number;
+  margin: number;
+  pollMax: number;
+  waitMax: number;
+}
+
+/** Drives one file's job from wherever the journal left it to a terminal status. */
+async function driveJob(r: FileJob, c: JobTimings): Promise<void> {
+  const { o } = r;
+  for (;;) {
+    if (o.signal.aborted) throw new InterruptedError();
+    if (r.job.step === 'done') return;
+    if (r.job.step === 'dropped' || r.job.attempt === 0) {
+      await createJob(r, r.job.attempt + 1);
+      continue;
+    }
+    if (r.job.step === 'create') {
+      await createJob(r, r.job.attempt);
+      continue;
+    }
+    const jobId = r.job.id as string;
+    r.live = await describeJob(o, jobId);
+    const status = r.live?.Status ?? 'Unknown';
+    if (status === 'Created') {
+      await uploadAndStart(r, jobId, c);
+      continue;
+    }
+    if (RUNNING.has(status)) {
+      if (r.job.step !== 'started') step(r, 'started', jobId);
+      r.report(r.live);
+      await pause(o, r.poll);
+      r.poll = Math.min(c.pollMax, Math.ceil(r.poll * 1.5));
+      continue;
+    }
+    if (TERMINAL.has(status)) {
+      if (settleJob(r, jobId, status)) return;
+      continue;
+    }
+    throw new VaultError(
+      'IMPORT_JOB_STATUS',
+      `import job ${jobId} is in an unexpected status "${status}"`,
+      ExitCode.Unexpected,
+      { jobId },
+    );
+  }
+}
+
+/**
+ * Runs one import job per file, in order (one active job per account): each through
+ * create → upload → start → poll (driveJob), every step journaled, then the per-line results of
+ * rows not imported from the job's CloudWatch Logs stream.
+ */
 export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsResult> {
   const now = o.now ?? Date.now;
-  const upload = o.upload ?? putFile;
   const ttl = o.urlTtlMs ?? URL_TTL_MS;
-  const margin = Math.min(o.urlMarginMs ?? 120_000, ttl / 2);
-  const pollMin = o.pollMinMs ?? 1000;
-  const pollMax = o.pollMaxMs ?? 15_000;
-  const waitMax = o.activeJobWaitMaxMs ?? 12 * 3600_000;
-  const { gw, journal, poolId } = o;
-  const state = journal.state;
+  const timings: JobTimings = {
+    upload: o.upload ?? putFile,
+    ttl,
+    margin: Math.min(o.urlMarginMs ?? 120_000, ttl / 2),
+    pollMax: o.pollMaxMs ?? 15_000,
+    waitMax: o.activeJobWaitMaxMs ?? 12 * 3600_000,
+  };
   const jobs: ImportJobReport[] = [];
   const lines: ImportLineResult[] = [];
   const totalRows = o.files.reduce((n, f) => n + f.rows, 0);
   let rowsBefore = 0;
 
-  const pause = async (waitMs: number): Promise<void> => {
-    try {
-      await sleep(waitMs, o.signal);
-    } catch {
-      throw new InterruptedError();
-    }
-  };
-
-  const describeJob = async (jobId: string): Promise<UserImportJobType | undefined> =>
-    (await gw.send(new DescribeUserImportJobCommand({ UserPoolId: poolId, JobId: jobId })))
-      .UserImportJob;
-
   for (const [index, file] of o.files.entries()) {
-    const fileNo = String(index + 1).padStart(4, '0');
-    const nameOf = (attempt: number): string => `${o.jobNamePrefix}-${fileNo}-${attempt}`;
-    let job: ImportJobProgress = state.importJobs.get(file.name) ?? { step: 'create', attempt: 0 };
-    let live: UserImportJobType | undefined;
-    const report = (p: UserImportJobType | undefined): void => {
-      const c = jobCounts(p);
-      o.progress({
-        type: 'restore',
-        phase: 'import-job',
-        done: rowsBefore + c.i + c.k + c.x,
-        total: totalRows,
-      });
+    const r: FileJob = {
+      o,
+      file,
+      index,
+      now,
+      job: o.journal.state.importJobs.get(file.name) ?? { step: 'create', attempt: 0 },
+      live: undefined,
+      waitedSince: undefined,
+      poll: o.pollMinMs ?? 1000,
+      report: (p) => {
+        const c = jobCounts(p);
+        o.progress({
+          type: 'restore',
+          phase: 'import-job',
+          done: rowsBefore + c.i + c.k + c.x,
+          total: totalRows,
+        });
+      },
     };
-
-    /** Records the intent, creates a job (or adopts one an interrupted run created). */
-    const createJob = async (attempt: number): Promise<void> => {
-      const name = nameOf(attempt);
-      if (attempt > MAX_ATTEMPTS) {
-        throw new VaultError(
-          'IMPORT_UPLOAD_EXPIRED',
-          `the upload URL of ${MAX_ATTEMPTS} import jobs in a row expired before the file could be uploaded; check the network to Amazon S3 and run the same command again`,
-          ExitCode.ServiceUnavailable,
-          { file: file.name },
-        );
-      }
-      const createdAt = now();
-      if (!(job.step === 'create' && job.name === name)) {
-        journal.append({ t: 'ij', f: file.name, s: 'create', n: name, a: attempt });
-      }
-      // An interrupted run may have created it already: adopt that one, never make two.
-      // (The SDK has no paginator for ListUserImportJobs: its token is followed here.)
-      let found: UserImportJobType | undefined;
-      let token: string | undefined;
-      do {
-        const page = await gw.send(
-          new ListUserImportJobsCommand({
-            UserPoolId: poolId,
-            MaxResults: 60,
-            ...(token ? { PaginationToken: token } : {}),
-          }),
-        );
-        found = page.UserImportJobs?.find((j) => j.JobName === name);
-        token = page.PaginationToken || undefined;
-      } while (!found && token);
-      live =
-        found ??
-        (
-          await gw.send(
-            new CreateUserImportJobCommand({
-              UserPoolId: poolId,
-              JobName: name,
-              CloudWatchLogsRoleArn: o.roleArn,
-            }),
-          )
-        ).UserImportJob;
-      if (!live?.JobId) throw new Error('CreateUserImportJob returned no job id');
-      // The URL's 15 minutes are counted on this machine's clock from before the create (an
-      // adopted job: from its creation date, as Cognito reports it).
-      const at = found ? (ms(found.CreationDate) ?? createdAt) : createdAt;
-      journal.append({ t: 'ij', f: file.name, s: 'created', id: live.JobId, a: attempt, at });
-      job = { step: 'created', attempt, name, id: live.JobId, createdAt: at };
-    };
-
     o.progress({
       type: 'phase',
       phase: 'import-job',
       detail: `file ${index + 1} of ${o.files.length}: ${file.rows} users`,
     });
-    let waitedSince: number | undefined;
-    let poll = pollMin;
-    for (;;) {
-      if (o.signal.aborted) throw new InterruptedError();
-      if (job.step === 'done') break;
-      if (job.step === 'dropped' || job.attempt === 0) {
-        await createJob(job.attempt + 1);
-        continue;
-      }
-      if (job.step === 'create') {
-        await createJob(job.attempt);
-        continue;
-      }
-      const jobId = job.id as string;
-      live = await describeJob(jobId);
-      const status = live?.Status ?? 'Unknown';
-      if (status === 'Created') {
-        if (job.step !== 'uploaded') {
-          const created = job.createdAt ?? ms(live?.CreationDate) ?? now();
-          if (!live?.PreSignedUrl || now() > created + ttl - margin) {
-            // Never uploaded in time: give it up (it expires on its own too) and start over.
-            await gw
-              .send(new StopUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
-              .catch(() => undefined);
-            journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
-            job = { ...job, step: 'dropped' };
-            continue;
-          }
-          o.progress({ type: 'phase', phase: 'import-job', detail: `uploading file ${index + 1}` });
-          try {
-            await upload(live.PreSignedUrl, file.path, o.signal);
-          } catch (e) {
-            if (e instanceof UploadRefusedError) {
-              await gw
-                .send(new StopUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
-                .catch(() => undefined);
-              journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
-              job = { ...job, step: 'dropped' };
-              continue;
-            }
-            throw e;
-          }
-          journal.append({ t: 'ij', f: file.name, s: 'uploaded', id: jobId, a: job.attempt });
-          job = { ...job, step: 'uploaded' };
-        }
-        try {
-          live = (
-            await gw.send(new StartUserImportJobCommand({ UserPoolId: poolId, JobId: jobId }))
-          ).UserImportJob;
-        } catch (e) {
-          if (o.signal.aborted || e instanceof InterruptedError) throw e;
-          if (isAnotherJobActive(e)) {
-            waitedSince ??= now();
-            if (now() - waitedSince > waitMax) {
-              throw new ServiceUnavailableError(
-                'IMPORT_JOB_BUSY',
-                `another user import job in the account stayed active for ${Math.round(waitMax / 60_000)} minutes; run the same command again later`,
-                { jobId },
-              );
-            }
-            o.progress({
-              type: 'phase',
-              phase: 'import-job',
-              detail: 'waiting: another user import job is active in the account',
-            });
-            await pause(o.activeJobRetryMs ?? 15_000);
-            continue;
-          }
-          // The start may have happened before the answer was lost: describe decides.
-          const again = await describeJob(jobId);
-          if (again?.Status === 'Created') throw e;
-          live = again;
-        }
-        journal.append({ t: 'ij', f: file.name, s: 'started', id: jobId, a: job.attempt });
-        job = { ...job, step: 'started' };
-        continue;
-      }
-      if (RUNNING.has(status)) {
-        if (job.step !== 'started') {
-          journal.append({ t: 'ij', f: file.name, s: 'started', id: jobId, a: job.attempt });
-          job = { ...job, step: 'started' };
-        }
-        report(live);
-        await pause(poll);
-        poll = Math.min(pollMax, Math.ceil(poll * 1.5));
-        continue;
-      }
-      if (TERMINAL.has(status)) {
-        const neverStarted =
-          (status === 'Expired' || status === 'Stopped') && live?.StartDate === undefined;
-        if (neverStarted && job.step !== 'started') {
-          journal.append({ t: 'ij', f: file.name, s: 'dropped', id: jobId, a: job.attempt });
-          job = { ...job, step: 'dropped' };
-          continue;
-        }
-        const c = jobCounts(live);
-        journal.append({
-          t: 'ij',
-          f: file.name,
-          s: 'done',
-          id: jobId,
-          a: job.attempt,
-          st: status,
-          i: c.i,
-          k: c.k,
-          x: c.x,
-          ...(live?.CompletionMessage ? { m: live.CompletionMessage } : {}),
-        });
-        job = {
-          ...job,
-          step: 'done',
-          status,
-          imported: c.i,
-          skipped: c.k,
-          failed: c.x,
-          ...(live?.CompletionMessage ? { message: live.CompletionMessage } : {}),
-        };
-        report(live);
-        break;
-      }
-      throw new VaultError(
-        'IMPORT_JOB_STATUS',
-        `import job ${jobId} is in an unexpected status "${status}"`,
-        ExitCode.Unexpected,
-        { jobId },
-      );
-    }
+    await driveJob(r, timings);
 
+    const { job } = r;
     const jobReport: ImportJobReport = {
       file: file.name,
       rows: file.rows,
       jobId: job.id ?? '',
-      jobName: job.name ?? nameOf(job.attempt),
+      jobName: job.name ?? nameOf(r, job.attempt),
       status: job.status ?? 'Unknown',
       imported: job.imported ?? 0,
       skipped: job.skipped ?? 0,
@@ -483,8 +555,7 @@ export async function runImportJobs(o: ImportJobsOptions): Promise<ImportJobsRes
       attempts: job.attempt,
       lineResults: 'not-needed',
     };
-    const notImported = file.rows - jobReport.imported;
-    if (notImported > 0) {
+    if (file.rows - jobReport.imported > 0) {
       const got = await readLineResults(o, file, jobReport);
       if (got.ok) {
         jobReport.lineResults = 'read';

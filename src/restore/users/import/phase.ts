@@ -10,7 +10,12 @@ import {
   paginateListUsers,
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { StorageError, TargetIncompatibleError, UsageError } from '../../../core/errors.js';
+import {
+  StorageError,
+  TargetIncompatibleError,
+  UnexpectedResponseError,
+  UsageError,
+} from '../../../core/errors.js';
 import {
   deriveCsvHeader,
   type EncodeResult,
@@ -226,7 +231,8 @@ export async function importUsers(
   const state: JournalState = journal.state;
   const header = (await gw.send(new GetCSVHeaderCommand({ UserPoolId: poolId }))).CSVHeader ?? [];
   const { UserPool: livePool } = await gw.send(new DescribeUserPoolCommand({ UserPoolId: poolId }));
-  if (!livePool) throw new Error(`DescribeUserPool returned no pool for ${poolId}`);
+  if (!livePool)
+    throw new UnexpectedResponseError('DescribeUserPool', 'UserPool', { userPoolId: poolId });
   const encoder = new ImportRowEncoder(header, poolLike(livePool));
   const dir = path.join(o.stateDir, IMPORT_DIR);
 

@@ -5,6 +5,9 @@ import {
   AdminResetUserPasswordCommand,
   AdminSetUserPasswordCommand,
   type AttributeType,
+  type CognitoIdentityProviderClientResolvedConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
   CreateGroupCommand,
   CreateIdentityProviderCommand,
   CreateResourceServerCommand,
@@ -12,8 +15,47 @@ import {
   CreateUserPoolCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { forEachConcurrent } from '../core/concurrency.js';
-import type { CognitoGateway } from '../cognito/gateway.js';
+import type { Command } from '@smithy/types';
+
+/**
+ * What seedPool sends through: the SDK client, or anything with its `send` (the product's
+ * CognitoGateway). Structural, so testing/ imports nothing of src.
+ */
+export interface CognitoSender {
+  send<I extends ServiceInputTypes, O extends ServiceOutputTypes>(
+    command: Command<
+      ServiceInputTypes,
+      I,
+      ServiceOutputTypes,
+      O,
+      CognitoIdentityProviderClientResolvedConfig
+    >,
+    // The product's gateway refuses calls that message a user unless told (SignUp here).
+    opts?: { messagesUsers?: boolean },
+  ): Promise<O>;
+}
+
+/** Runs fn over 0..n-1 with at most `workers` at a time; the first failure stops the rest. */
+async function eachConcurrent(
+  n: number,
+  workers: number,
+  fn: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < n) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(workers, n) }, worker));
+}
 
 /**
  * Seeds a realistic user pool on an emulator (moto) for the demo, tests and benchmarks:
@@ -97,7 +139,7 @@ export function seedUserPlan(i: number, groups: number, memberships: 'varied' | 
   return { phoneOnly, disabled, status, groups: [...new Set(inGroups)] };
 }
 
-export async function seedPool(gw: CognitoGateway, opts: SeedOptions): Promise<SeedResult> {
+export async function seedPool(gw: CognitoSender, opts: SeedOptions): Promise<SeedResult> {
   const usernameAttributes = opts.usernameAttributes;
   const { UserPool: pool } = await gw.send(
     new CreateUserPoolCommand({
@@ -213,90 +255,86 @@ export async function seedPool(gw: CognitoGateway, opts: SeedOptions): Promise<S
   const withStatuses = opts.statuses ?? true;
   const webId = web?.ClientId ?? '';
 
-  await forEachConcurrent(
-    Array.from({ length: opts.users }, (_, i) => i),
-    opts.concurrency ?? 8,
-    async (i) => {
-      // Email-username pools can only hold users with an email unless phone is also allowed.
-      const plan = seedUserPlan(i, opts.groups, opts.memberships ?? 'varied');
-      const phoneOnly =
-        plan.phoneOnly && (!usernameAttributes || usernameAttributes.includes('phone_number'));
-      const attrs: AttributeType[] = [
-        { Name: 'name', Value: `${GIVEN[i % GIVEN.length]} ${FAMILY[i % FAMILY.length]}` },
-        { Name: 'given_name', Value: GIVEN[i % GIVEN.length] ?? '' },
-        { Name: 'custom:tier', Value: ['gold', 'silver', 'bronze, plus'][i % 3] ?? '' },
-        { Name: 'custom:score', Value: String((i * 37) % 1000) },
-      ];
-      if (i % 2 === 0) attrs.push({ Name: 'custom:beta', Value: i % 4 === 0 ? 'true' : 'false' });
-      if (phoneOnly) {
-        attrs.push(
-          { Name: 'phone_number', Value: phoneOf(i) },
-          { Name: 'phone_number_verified', Value: 'true' },
-        );
-      } else {
-        attrs.push(
-          { Name: 'email', Value: `user${i}@example.com` },
-          { Name: 'email_verified', Value: i % 6 === 0 ? 'false' : 'true' },
-        );
-        if (i % 9 === 0) attrs.push({ Name: 'phone_number', Value: phoneOf(i) });
-      }
-      const login = loginOf(i, phoneOnly);
-      let username: string;
-      if (withStatuses && plan.status === 'UNCONFIRMED' && webId) {
-        // The emulator sends nothing; against Cognito SignUp would message the user, which
-        // the paced client refuses unless the call says so (only the seeder does).
-        const r = await gw.send(
-          new SignUpCommand({
-            ClientId: webId,
-            Username: login,
-            Password: SEED_PASSWORD,
-            UserAttributes: attrs.filter((a) => !a.Name?.endsWith('_verified')),
-          }),
-          { messagesUsers: true },
-        );
-        username = r.UserSub && usernameAttributes ? r.UserSub : login;
-      } else {
-        const { User: u } = await gw.send(
-          new AdminCreateUserCommand({
-            UserPoolId: poolId,
-            Username: login,
-            UserAttributes: attrs,
-          }),
-        );
-        username = u?.Username ?? login;
-        if (withStatuses && (plan.status === 'CONFIRMED' || plan.status === 'RESET_REQUIRED')) {
-          await gw.send(
-            new AdminSetUserPasswordCommand({
-              UserPoolId: poolId,
-              Username: username,
-              Password: SEED_PASSWORD,
-              Permanent: true,
-            }),
-          );
-          if (plan.status === 'RESET_REQUIRED') {
-            await gw.send(
-              new AdminResetUserPasswordCommand({ UserPoolId: poolId, Username: username }),
-              { messagesUsers: true },
-            );
-          }
-        }
-      }
-      if (plan.disabled) {
-        await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: username }));
-        disabled++;
-      }
-      for (const g of plan.groups) {
+  await eachConcurrent(opts.users, opts.concurrency ?? 8, async (i) => {
+    // Email-username pools can only hold users with an email unless phone is also allowed.
+    const plan = seedUserPlan(i, opts.groups, opts.memberships ?? 'varied');
+    const phoneOnly =
+      plan.phoneOnly && (!usernameAttributes || usernameAttributes.includes('phone_number'));
+    const attrs: AttributeType[] = [
+      { Name: 'name', Value: `${GIVEN[i % GIVEN.length]} ${FAMILY[i % FAMILY.length]}` },
+      { Name: 'given_name', Value: GIVEN[i % GIVEN.length] ?? '' },
+      { Name: 'custom:tier', Value: ['gold', 'silver', 'bronze, plus'][i % 3] ?? '' },
+      { Name: 'custom:score', Value: String((i * 37) % 1000) },
+    ];
+    if (i % 2 === 0) attrs.push({ Name: 'custom:beta', Value: i % 4 === 0 ? 'true' : 'false' });
+    if (phoneOnly) {
+      attrs.push(
+        { Name: 'phone_number', Value: phoneOf(i) },
+        { Name: 'phone_number_verified', Value: 'true' },
+      );
+    } else {
+      attrs.push(
+        { Name: 'email', Value: `user${i}@example.com` },
+        { Name: 'email_verified', Value: i % 6 === 0 ? 'false' : 'true' },
+      );
+      if (i % 9 === 0) attrs.push({ Name: 'phone_number', Value: phoneOf(i) });
+    }
+    const login = loginOf(i, phoneOnly);
+    let username: string;
+    if (withStatuses && plan.status === 'UNCONFIRMED' && webId) {
+      // The emulator sends nothing; against Cognito SignUp would message the user, which
+      // the paced client refuses unless the call says so (only the seeder does).
+      const r = await gw.send(
+        new SignUpCommand({
+          ClientId: webId,
+          Username: login,
+          Password: SEED_PASSWORD,
+          UserAttributes: attrs.filter((a) => !a.Name?.endsWith('_verified')),
+        }),
+        { messagesUsers: true },
+      );
+      username = r.UserSub && usernameAttributes ? r.UserSub : login;
+    } else {
+      const { User: u } = await gw.send(
+        new AdminCreateUserCommand({
+          UserPoolId: poolId,
+          Username: login,
+          UserAttributes: attrs,
+        }),
+      );
+      username = u?.Username ?? login;
+      if (withStatuses && (plan.status === 'CONFIRMED' || plan.status === 'RESET_REQUIRED')) {
         await gw.send(
-          new AdminAddUserToGroupCommand({
+          new AdminSetUserPasswordCommand({
             UserPoolId: poolId,
             Username: username,
-            GroupName: groupNames[g] ?? '',
+            Password: SEED_PASSWORD,
+            Permanent: true,
           }),
         );
-        memberships++;
+        if (plan.status === 'RESET_REQUIRED') {
+          await gw.send(
+            new AdminResetUserPasswordCommand({ UserPoolId: poolId, Username: username }),
+            { messagesUsers: true },
+          );
+        }
       }
-    },
-  );
+    }
+    if (plan.disabled) {
+      await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: username }));
+      disabled++;
+    }
+    for (const g of plan.groups) {
+      await gw.send(
+        new AdminAddUserToGroupCommand({
+          UserPoolId: poolId,
+          Username: username,
+          GroupName: groupNames[g] ?? '',
+        }),
+      );
+      memberships++;
+    }
+  });
 
   return {
     userPoolId: poolId,

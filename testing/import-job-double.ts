@@ -11,12 +11,13 @@ import {
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import {
-  decodeImportLine,
-  deriveCsvHeader,
-  IMPORT_LIMITS,
-  MFA_COLUMN,
-  USERNAME_COLUMN,
-} from '../snapshot/import-csv.js';
+  AWS_IMPORT_LIMITS as IMPORT_LIMITS,
+  AWS_MFA_COLUMN as MFA_COLUMN,
+  AWS_USERNAME_COLUMN as USERNAME_COLUMN,
+  awsCsvHeader,
+  awsCsvLines,
+  readAwsCsvRow,
+} from './import-csv-rules.js';
 
 /**
  * A test double for Cognito's CSV user-import jobs, in front of moto (which has neither import
@@ -369,9 +370,7 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
   }
 
   function headerOf(pool: UserPoolType): string[] {
-    return deriveCsvHeader({
-      userPool: { ...(pool as Record<string, unknown>), Id: pool.Id ?? '' },
-    });
+    return awsCsvHeader(pool.SchemaAttributes ?? []);
   }
 
   function expireIfDue(j: Job): void {
@@ -456,10 +455,14 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
     if (j.stopRequested) return undefined;
     if (raw.length > limits.maxRowChars)
       return failed(`The row is longer than ${limits.maxRowChars} characters.`);
-    if (raw.includes('"')) return failed('Attribute values must not be in quotation marks.');
-    if (/\\(?!,)/.test(raw))
-      return failed('The row contains a backslash that does not escape a comma.');
-    const fields = decodeImportLine(raw).map((v) => v.trim());
+    const read = readAwsCsvRow(raw);
+    if ('problem' in read)
+      return failed(
+        read.problem === 'QuotationMark'
+          ? 'Attribute values must not be in quotation marks.'
+          : 'The row contains a backslash that does not escape a comma.',
+      );
+    const fields = read.values;
     if (fields.length !== header.length) {
       return failed(
         `The row has ${fields.length} values; the header has ${header.length} columns.`,
@@ -580,8 +583,7 @@ export async function startImportJobDouble(opts: ImportJobDoubleOptions): Promis
       return;
     }
     const text = bytes.toString('utf8');
-    const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-    while (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+    const lines = awsCsvLines(text);
     const headerLine = lines[0] ?? '';
     const given = headerLine.split(',').map((h) => h.trim());
     const expected = headerOf(pool);

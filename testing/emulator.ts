@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { ExitCode, InterruptedError, VaultError } from '../core/errors.js';
 import {
   type ImportJobDouble,
   type ImportJobDoubleOptions,
@@ -8,6 +7,22 @@ import {
 } from './import-job-double.js';
 import type { Violation } from './request-guard.js';
 import { startValidatingProxy, type ValidatingProxy } from './validating-proxy.js';
+
+/**
+ * Why the emulator could not start. Its own class (testing/ imports nothing of src, so that the
+ * doubles check the product instead of sharing its code): the demo (src/demo/run.ts) turns it
+ * into the product's VaultError with the same code.
+ */
+export class EmulatorError extends Error {
+  constructor(
+    readonly code: 'EMULATOR_MISSING' | 'EMULATOR_FAILED' | 'EMULATOR_INTERRUPTED',
+    message: string,
+    readonly program: string,
+  ) {
+    super(message);
+    this.name = 'EmulatorError';
+  }
+}
 
 /** A moto server (the local AWS emulator) on a free loopback port, stopped by PID. */
 export interface Emulator {
@@ -50,7 +65,8 @@ async function waitUntilUp(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (signal?.aborted) throw new InterruptedError();
+    if (signal?.aborted)
+      throw new EmulatorError('EMULATOR_INTERRUPTED', 'interrupted', 'moto_server');
     if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}`);
     try {
       const r = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
@@ -72,7 +88,7 @@ export async function startEmulator(
     timeoutMs?: number;
     program?: string;
     /**
-     * Put the CSV import-job double (src/demo/import-job-double.ts) in front of moto: `endpoint`
+     * Put the CSV import-job double (testing/import-job-double.ts) in front of moto: `endpoint`
      * is then the double's, which forwards everything else to moto. Off by default.
      */
     importJobs?: boolean | Omit<ImportJobDoubleOptions, 'upstream'>;
@@ -102,13 +118,12 @@ export async function startEmulator(
     child.once('error', (e) => resolve(e));
   });
   if (spawned) {
-    throw new VaultError(
+    throw new EmulatorError(
       'EMULATOR_MISSING',
       spawned.code === 'ENOENT'
         ? `${program} is not installed: the demo needs the moto AWS emulator (pip install "moto[server]")`
         : `cannot start ${program}: ${spawned.message}`,
-      ExitCode.Unexpected,
-      { program },
+      program,
     );
   }
   // However this process ends (an error, SIGTERM's deadline, process.exit), the emulator ends
@@ -123,14 +138,11 @@ export async function startEmulator(
     await waitUntilUp(endpoint, child, opts.timeoutMs ?? 30_000, opts.signal);
   } catch (e) {
     child.kill('SIGKILL');
-    if (e instanceof InterruptedError) throw e;
-    throw new VaultError(
+    if (e instanceof EmulatorError) throw e;
+    throw new EmulatorError(
       'EMULATOR_FAILED',
       `${(e as Error).message}: ${stderr.trim().split('\n').pop() ?? ''}`,
-      ExitCode.Unexpected,
-      {
-        program,
-      },
+      program,
     );
   }
   const pid = child.pid ?? 0;
@@ -157,11 +169,10 @@ export async function startEmulator(
     } catch (e) {
       await importJobs?.stop();
       child.kill('SIGKILL');
-      throw new VaultError(
+      throw new EmulatorError(
         'EMULATOR_FAILED',
         `cannot start the request-validating front: ${(e as Error).message}`,
-        ExitCode.Unexpected,
-        { program },
+        program,
       );
     }
   }
