@@ -180,13 +180,15 @@ describe('resume below the shard, through the quota proxy', () => {
     const ref = await uninterrupted();
     const to = path.join(fx.work, 'deadlines');
     const root = new LocalDirStorage(to);
-    // UserList at half the rate: ~8 s of listing, in invocations of 1.5 s (start-up included).
+    // UserList at a quarter of the rate: ~16 s of listing, in invocations of 3 s (start-up and
+    // the pool's resources, which must fit in one invocation, included).
+    const rps = USER_LIST_RPS / 4;
     const slow = await startQuotaProxy({
       target: fx.moto.endpoint,
       delayMs: 20,
-      overrides: { UserList: USER_LIST_RPS / 2 },
+      overrides: { UserList: rps },
     });
-    const deadlineMs = 1500;
+    const deadlineMs = 3000;
     let id: string | undefined;
     let invocations = 0;
     let calls = 0;
@@ -197,7 +199,7 @@ describe('resume below the shard, through the quota proxy', () => {
       invocations++;
       const gw = CognitoGateway.create(
         { region: REGION, endpointUrl: slow.endpoint },
-        { rate: { maxRps: { UserList: USER_LIST_RPS / 2 } } },
+        { rate: { maxRps: { UserList: rps } } },
       );
       const deadline = new AbortController();
       const timer = setTimeout(
