@@ -13,7 +13,7 @@ import type { BackupPlan, BackupRun, Tally } from './run-state.js';
 import { allOrAbort } from './tasks.js';
 import type { BackupOptions, BackupResult } from './types.js';
 import { UserMfaReader } from './user-mfa.js';
-import { captureUsers } from './users.js';
+import { captureUsers, startEarly } from './users.js';
 
 export { NoProgressError } from './errors.js';
 export { describePool } from './plan.js';
@@ -33,7 +33,8 @@ export {
  * finishes an incomplete one (`opts.resume`). The steps, each in its own module over one
  * BackupRun (run-state.ts):
  *
- *   1. pool       DescribeUserPool (plan.ts: describePool)
+ *   1. pool       DescribeUserPool (plan.ts: describePool), a new snapshot's first ListUsers
+ *                 pages asked for beside it (users.ts: startEarly)
  *   2. plan       a new snapshot's id, options and lease, or the resume checks and what earlier
  *                 runs left: finished units, stored segments (plan.ts, resume.ts)
  *   3. users      sharding, the ListUsers chains segment by segment, each segment's page record,
@@ -77,6 +78,8 @@ export async function backupPool(
   let planned: BackupPlan | undefined;
   try {
     run.progress({ type: 'phase', phase: 'pool' });
+    // A new snapshot's listing starts at once, beside DescribeUserPool and the plan.
+    const early = opts.resume === undefined ? startEarly(run, opts.shards ?? 16) : undefined;
     const pool = await describePool(run.gw, run.poolId, run.region);
     planned = await openPlan(run, pool, (id) => (snapshotId = id));
     const p = planned;
@@ -84,7 +87,7 @@ export async function backupPool(
       ? new UserMfaReader(run.gw, run.poolId, run.signal)
       : undefined;
     await allOrAbort(
-      [() => captureUsers(run, p, tally, mfa), () => captureSettings(run, p, tally)],
+      [() => captureUsers(run, p, tally, mfa, early), () => captureSettings(run, p, tally)],
       run,
     );
     return await commitSnapshot(run, p, tally, mfa);
@@ -94,6 +97,8 @@ export async function backupPool(
   } finally {
     await planned?.lease.release();
     opts.signal?.removeEventListener('abort', onOuterAbort);
+    // Ends what no step waits for any more (first pages asked for early, when the run failed).
+    if (!controller.signal.aborted) controller.abort(new InterruptedError());
   }
 }
 

@@ -74,11 +74,39 @@ interface Shard {
   readonly stored: readonly PageRecord[] | undefined;
 }
 
-/** A shard whose first page the sharding probe already fetched. */
+/** A shard whose first page was asked for before its turn (the probe, or an early start). */
 interface ProbedShard {
   readonly prefix: string;
-  readonly page: ListUsersCommandOutput;
+  readonly first: Promise<IteratorResult<ListUsersCommandOutput>>;
   readonly rest: AsyncIterator<ListUsersCommandOutput>;
+}
+
+/** First pages asked for before the plan exists, so that UserList is busy from the start. */
+export interface EarlyStart {
+  readonly shards: 1 | 16 | 256;
+  readonly started: ReadonlyMap<string, ProbedShard>;
+}
+
+/**
+ * Asks for the first page of each of the first MAX_OPEN_SHARDS shards at once, while the pool is
+ * described and the snapshot planned (a new snapshot: `shards` as asked, 16 when left to the
+ * pool's size). captureUsers takes them when the sharding decided matches (else they are
+ * dropped: a pool of over two million users, split 256 ways, wastes 16 calls).
+ */
+export function startEarly(run: BackupRun, shards: 1 | 16 | 256): EarlyStart {
+  const started = new Map<string, ProbedShard>();
+  for (const prefix of hexPrefixes(shards).slice(0, MAX_OPEN_SHARDS))
+    started.set(prefix, startShard(run, prefix, shards));
+  return { shards, started };
+}
+
+function startShard(run: BackupRun, prefix: string, shards: 1 | 16 | 256): ProbedShard {
+  const rest = usersPages(run, prefix ? `sub ^= "${prefix}"` : undefined, {
+    background: shards > 1,
+  });
+  const first = rest.next();
+  first.catch(() => undefined); // awaited by its shard, or dropped
+  return { prefix, first, rest };
 }
 
 /** One segment being written: its pages so far and the token after its last page. */
@@ -109,9 +137,10 @@ export async function captureUsers(
   planned: BackupPlan,
   tally: Tally,
   mfa: UserMfaReader | undefined,
+  early?: EarlyStart,
 ): Promise<void> {
   run.progress({ type: 'phase', phase: 'users' });
-  const { shards, started } = await decideSharding(run, planned);
+  const { shards, started } = await decideSharding(run, planned, early);
   const ctx: UsersContext = {
     run,
     planned,
@@ -134,8 +163,8 @@ export async function captureUsers(
     }
     const stored = planned.chains.get(unit);
     if (stored) tally.users += stored[stored.length - 1]?.users ?? 0;
-    // The probe's first page is shard "0"'s first page: not fetched twice.
-    const probed = prefix === started?.prefix ? started : undefined;
+    // The first pages already asked for (the probe's, an early start's): not fetched twice.
+    const probed = started?.get(prefix);
     todo.push(() => listShard(ctx, { index, unit, prefix, started: probed, stored }));
   }
   if (planned.kept.size > 0 || planned.chains.size > 0)
@@ -150,7 +179,8 @@ export async function captureUsers(
 async function decideSharding(
   run: BackupRun,
   planned: BackupPlan,
-): Promise<{ shards: 1 | 16 | 256; started?: ProbedShard }> {
+  early: EarlyStart | undefined,
+): Promise<{ shards: 1 | 16 | 256; started?: ReadonlyMap<string, ProbedShard> }> {
   const { plan } = planned;
   if (plan.options.sharding) {
     run.warnings.push(...plan.warnings);
@@ -158,13 +188,19 @@ async function decideSharding(
   }
   const probeWarnings: Warning[] = [];
   const requested = plan.options.requestedShards;
+  const taken = early?.shards === requested ? early.started : undefined;
   const probe =
     requested === 1
-      ? { shards: 1 as const }
-      : await probeSharding(run, requested, (w) => {
-          probeWarnings.push(w);
-          run.warn(w);
-        });
+      ? { shards: 1 as const, ...(taken ? { started: taken } : {}) }
+      : await probeSharding(
+          run,
+          requested,
+          (w) => {
+            probeWarnings.push(w);
+            run.warn(w);
+          },
+          taken,
+        );
   plan.options.sharding = {
     mode: probe.shards === 1 ? 'single' : 'sub-prefix',
     shards: probe.shards,
@@ -175,20 +211,21 @@ async function decideSharding(
 }
 
 /**
- * Fetches the first page of shard "0" to learn whether Cognito takes the `sub ^=` filter; falls
- * back to a single ListUsers chain (and says so) when it does not. The page is kept for shard 0.
+ * Awaits the first page of shard "0" (asked for early, or now) to learn whether Cognito takes the
+ * `sub ^=` filter; falls back to a single ListUsers chain (and says so) when it does not. The
+ * pages asked for are kept for their shards.
  */
 async function probeSharding(
   run: BackupRun,
   shards: 16 | 256,
   warn: (w: Warning) => void,
-): Promise<{ shards: 1 | 16 | 256; started?: ProbedShard }> {
+  early: ReadonlyMap<string, ProbedShard> | undefined,
+): Promise<{ shards: 1 | 16 | 256; started?: ReadonlyMap<string, ProbedShard> }> {
   const prefix = shards === 16 ? '0' : '00';
+  const started = early ?? new Map([[prefix, startShard(run, prefix, shards)]]);
   try {
-    const rest = usersPages(run, `sub ^= "${prefix}"`, { background: true });
-    const first = await rest.next();
-    if (first.done) return { shards };
-    return { shards, started: { prefix, page: first.value, rest } };
+    await started.get(prefix)?.first;
+    return { shards, started };
   } catch (e) {
     if (
       e instanceof CognitoError &&
@@ -463,7 +500,9 @@ function usersPages(
 async function* withFirst(
   started: ProbedShard,
 ): AsyncGenerator<ListUsersCommandOutput, void, undefined> {
-  yield started.page;
+  const first = await started.first;
+  if (first.done) return;
+  yield first.value;
   for (let n = await started.rest.next(); !n.done; n = await started.rest.next()) yield n.value;
 }
 
