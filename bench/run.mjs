@@ -7,18 +7,22 @@
 //   npm run bench:large    users-only backup of 10,000 then 100,000 users (RSS flat?)
 //   npm run bench:regions  backup --regions: two Regions, each behind its own quota proxy, backed
 //                          up in parallel, against one Region alone (--users=N per Region)
+//   --only=resume          the users-only backup killed (kill -9) at --kill-at of its full time
+//                          (default 0.55), then `backup --resume`: the resumed run's ListUsers
+//                          calls against a full backup's (issue 15.2)
 //
-// Options: --only=a,b,c,d,local,local-age,regions   --delay=MS (default 100)
+// Options: --only=a,b,c,d,local,local-age,regions,resume   --delay=MS (default 100)
 //          --users=N (scenarios a and regions, default 12000)
 // BENCH_MEMBERSHIP_WORKERS=2,8,16 repeats scenario b with those membershipWorkers.
 // Results: a Markdown table on stdout and bench/results/<time>.json.
 
 import { spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { backupPool } from '../dist/backup/engine.js';
@@ -39,13 +43,17 @@ const opt = (name, dflt) => {
 const LARGE = argv.includes('--large');
 const DELAY_MS = Number(opt('delay', '100'));
 const USERS_A = Number(opt('users', '12000'));
-const ONLY = opt('only', LARGE ? 'large' : 'a,d,b,c,local,local-age').split(',');
+const ONLY = opt('only', LARGE ? 'large' : 'a,d,resume,b,c,local,local-age').split(',');
+const KILL_AT = Number(opt('kill-at', '0.55'));
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const secs = (ms) => Math.round(ms / 100) / 10;
 
-/** Runs bench/scenario.mjs in a child process; resolves with its RESULT object. */
-function runScenario(args) {
+/**
+ * Runs bench/scenario.mjs in a child process; resolves with its RESULT object. `killAfterMs`:
+ * kill -9 it then (resolves with `{ killed: true }` if it had not finished).
+ */
+function runScenario(args, killAfterMs) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -57,7 +65,11 @@ function runScenario(args) {
       out += d.toString();
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    const timer =
+      killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), killAfterMs) : undefined;
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (signal === 'SIGKILL') return resolve({ killed: true });
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       if (!line) return reject(new Error(`scenario ${args.kind} exited ${code} without a result`));
       resolve(JSON.parse(line.slice(7)));
@@ -239,6 +251,79 @@ async function regionsScenario(moto, proxyUs) {
 }
 
 const regionsSummary = [];
+const resumeSummary = [];
+
+/**
+ * Issue 15.2: a users-only backup killed (kill -9) part-way, then resumed. The resumed run lists
+ * only what the killed one had not stored (about one page per open shard again); before page
+ * records it listed the whole pool again. Compared with a full backup's ListUsers calls.
+ */
+async function resumeScenario(proxy, poolId) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-bench-resume-'));
+  const calls = () => proxy.stats().categories.UserList?.allowed ?? 0;
+  try {
+    await sleep(1100);
+    proxy.resetStats();
+    log('scenario resume: full users-only backup …');
+    const full = await runScenario({ kind: 'backup', poolId, endpoint: proxy.endpoint });
+    if (full.error) throw new Error(full.error);
+    const fullCalls = calls();
+    const killAt = Math.round(full.wallMs * KILL_AT);
+    await sleep(1100);
+    proxy.resetStats();
+    log(`scenario resume: the same, killed (kill -9) after ${secs(killAt)} s …`);
+    const killed = await runScenario(
+      { kind: 'backup', poolId, endpoint: proxy.endpoint, dir },
+      killAt + 400, // the child's own start-up, before its wall clock starts
+    );
+    const killedCalls = calls();
+    const [id] = await readdir(path.join(dir, poolId)).catch(() => []);
+    if (!killed.killed || !id) throw new Error('the backup finished before its kill');
+    await sleep(1100);
+    proxy.resetStats();
+    log(`scenario resume: backup --resume ${id} …`);
+    const resumed = await runScenario({
+      kind: 'backup',
+      poolId,
+      endpoint: proxy.endpoint,
+      dir,
+      backupOptions: { resume: id },
+    });
+    if (resumed.error) throw new Error(resumed.error);
+    const resumedCalls = calls();
+    const relisted = killedCalls + resumedCalls - fullCalls;
+    results.scenarios.resume = {
+      label: 'users-only backup killed part-way, then resumed',
+      users: resumed.users,
+      fullCalls,
+      fullWallMs: full.wallMs,
+      killAtMs: killAt,
+      killedCalls,
+      resumedCalls,
+      resumedWallMs: resumed.wallMs,
+      relisted,
+    };
+    rows.push({
+      id: 'resume',
+      label: `resumed backup after kill -9 at ${secs(killAt)} s: ListUsers ${resumedCalls} resumed + ${killedCalls} killed vs ${fullCalls} full (${relisted} listed again)`,
+      users: resumed.users,
+      wallS: secs(resumed.wallMs),
+      usersPerS: Math.round(resumed.users / (resumed.wallMs / 1000)),
+      busy: [`ListUsers resumed/full = ${(resumedCalls / fullCalls).toFixed(2)}`],
+      throttles: undefined,
+      rssMB: resumed.maxRssMB,
+    });
+    resumeSummary.push(
+      `Resume (${USERS_A} users, killed at ${secs(killAt)} s of ${secs(full.wallMs)} s): the resumed run made ${resumedCalls} ListUsers calls against ${fullCalls} for a full backup; with the killed run's ${killedCalls}, ${relisted} pages were listed twice.`,
+    );
+    log(resumeSummary[resumeSummary.length - 1]);
+  } catch (e) {
+    log(`scenario resume: ${e.message}`);
+    rows.push({ id: 'resume', label: 'resumed backup', note: 'FAILED (see log)' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 async function seedTimed(name, fn) {
   const t0 = performance.now();
@@ -280,7 +365,7 @@ async function main() {
   try {
     log(`moto ${moto.endpoint}, quota proxy ${proxy.endpoint} (+${DELAY_MS} ms round trip)`);
 
-    if (ONLY.includes('a') || ONLY.includes('d')) {
+    if (ONLY.includes('a') || ONLY.includes('d') || ONLY.includes('resume')) {
       const poolA = await seedTimed(`${USERS_A} users, no groups`, async () => {
         const id = await createPlainPool(client, 'bench-users-only');
         await addUsers(client, id, 0, USERS_A, {
@@ -297,6 +382,7 @@ async function main() {
           poolId: poolA,
         });
       }
+      if (ONLY.includes('resume')) await resumeScenario(proxy, poolA);
       if (ONLY.includes('d')) {
         await installPeer();
         await measure(proxy, 'd', 'users-only backup (cognito-backup-restore 1.3.2)', {
@@ -427,7 +513,7 @@ async function main() {
       `cognito-vault vs cognito-backup-restore (users-only backup): ${(d.wallMs / a.wallMs).toFixed(2)}× faster (wall time).`,
     );
   }
-  summary.push(...regionsSummary);
+  summary.push(...regionsSummary, ...resumeSummary);
   results.totalSeconds = secs(performance.now() - t0);
   results.loadAverage = {
     atStart: loadAtStart,

@@ -15,8 +15,11 @@ import {
   readLeases,
 } from '../snapshot/lease.js';
 import {
+  latestChains,
   MEMBERSHIPS_UNIT,
+  type PageRecord,
   type ProgressPlan,
+  readPageRecords,
   readPlan,
   readUnitRecords,
   RESOURCES_UNIT,
@@ -30,6 +33,12 @@ export interface ResumeState {
   plan: ProgressPlan;
   /** Units whose records are valid and whose files are all there with the recorded sizes. */
   kept: Map<string, UnitRecord>;
+  /**
+   * Users units not finished but with stored segments: their page records, linked from seq 0,
+   * files intact. The unit continues from the last record's token (or from its start, with a
+   * clean part, when Cognito no longer takes it).
+   */
+  chains: Map<string, PageRecord[]>;
   /** Records found but not kept (their units run again). */
   redone: number;
   lease: HeldLease;
@@ -125,8 +134,19 @@ export async function openForResume(
       kept.delete(MEMBERSHIPS_UNIT);
       redone++;
     }
-    await removeUnkept(snap, records, kept);
-    return { plan, kept, redone, lease };
+    const pages = await readPageRecords(snap);
+    const chains = await latestChains(
+      [...pages.records.values()].filter(
+        (r) => !kept.has(r.unit) && shards !== undefined && Number(r.unit.slice(6)) < shards,
+      ),
+      (r) => filesIntact(snap, { files: [r.file] }),
+    );
+    const chained = new Set([...chains.values()].flat().map((r) => r.file.path));
+    // Required like stale unit records: only the chains continued keep their page records.
+    for (const [key, r] of pages.records) if (!chained.has(r.file.path)) await snap.delete(key);
+    for (const key of pages.invalid) await snap.delete(key);
+    await removeUnkept(snap, records, kept, chained);
+    return { plan, kept, chains, redone, lease };
   } catch (e) {
     await lease.release();
     throw e;
@@ -230,7 +250,7 @@ async function checkResumable(
   return plan;
 }
 
-async function filesIntact(snap: Storage, record: UnitRecord): Promise<boolean> {
+async function filesIntact(snap: Storage, record: Pick<UnitRecord, 'files'>): Promise<boolean> {
   for (const f of record.files) {
     const s = await snap.stat(f.path);
     if (!s || s.bytes !== f.bytes) return false;
@@ -240,7 +260,8 @@ async function filesIntact(snap: Storage, record: UnitRecord): Promise<boolean> 
 
 /**
  * Deletes the records of units not kept (before their files: a record never points at a file
- * that is gone on purpose), then every file under users/ and memberships/ no kept record lists
+ * that is gone on purpose), then every file under users/ and memberships/ no kept record or
+ * continued chain lists
  * and every `.partial-` leftover of a killed write. The resources' fixed-name files are
  * overwritten by the run that redoes them.
  */
@@ -248,10 +269,12 @@ async function removeUnkept(
   snap: Storage,
   records: Map<string, UnitRecord>,
   kept: Map<string, UnitRecord>,
+  chained: ReadonlySet<string>,
 ): Promise<void> {
   // Required: a stale record left behind could be taken for a finished unit later.
   for (const unit of records.keys()) if (!kept.has(unit)) await snap.delete(unitRecordPath(unit));
   const keep = new Set([...kept.values()].flatMap((r) => r.files.map((f) => f.path)));
+  for (const p of chained) keep.add(p);
   const doomed: string[] = [];
   for await (const e of snap.list()) {
     if (e.key.startsWith(`${LOCKS_DIR}/`)) continue;

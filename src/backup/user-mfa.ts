@@ -2,7 +2,7 @@ import { AdminGetUserCommand, type UserType } from '@aws-sdk/client-cognito-iden
 import { forEachConcurrent } from '../core/concurrency.js';
 import { CognitoError } from '../core/errors.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
-import type { UserMfaSummary } from './engine.js';
+import type { UserMfaSummary } from './types.js';
 
 /**
  * `backup --user-mfa`: ListUsers does not return a user's MFA settings, so each user listed is

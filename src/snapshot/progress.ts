@@ -12,6 +12,12 @@ import { FileEntry, ResumeEntry, Warning } from './format.js';
  * `backup --resume` keeps a unit whose record is valid and whose files are all still there with
  * the recorded sizes, and runs every other unit again. The records are removed once the
  * manifest is written; a complete snapshot never needs them.
+ *
+ * Below the unit, a users shard is written as a chain of segments (one part file each, closed
+ * at a ListUsers page boundary) and `progress/pages/<unit>/<chain>/<seq>.json` is written for
+ * each segment once it is durable: its file, the users so far and the pagination token to
+ * continue from. Each is a new small object (S3 objects cannot be appended to); a record names
+ * the previous segment's sha256, so a chain is read back only as far as it links up.
  */
 export const PROGRESS_VERSION = 1;
 export const PROGRESS_DIR = 'progress';
@@ -26,6 +32,17 @@ export function usersUnit(index: number): string {
 }
 export function unitRecordPath(unit: string): string {
   return `${UNITS_DIR}/${unit}.json`;
+}
+export const PAGES_DIR = `${PROGRESS_DIR}/pages`;
+/**
+ * A chain's id: the run that started it (0 = the first, n = the n-th resume) and its restarts in
+ * that run, so that a later chain of a shard sorts after an earlier one.
+ */
+export function chainId(run: number, restart: number): string {
+  return `${String(run).padStart(4, '0')}-${String(restart).padStart(2, '0')}`;
+}
+export function pageRecordPath(unit: string, chain: string, seq: number): string {
+  return `${PAGES_DIR}/${unit}/${chain}/${String(seq).padStart(6, '0')}.json`;
 }
 
 const Sharding = z.object({
@@ -68,6 +85,99 @@ export const UnitRecord = z.object({
   prefix: z.string().optional(),
 });
 export type UnitRecord = z.infer<typeof UnitRecord>;
+
+/** One durable segment of a users shard's ListUsers chain (see the top of this file). */
+export const PageRecord = z.object({
+  progressVersion: z.literal(PROGRESS_VERSION),
+  unit: z.string().regex(/^users-\d{5}$/),
+  chain: z.string().regex(/^\d{4}-\d{2}$/),
+  seq: z.number().int().nonnegative(),
+  /** The shard's sub prefix ('' for a single chain). */
+  prefix: z.string(),
+  /** The segment's part file, exactly as the manifest will list it. */
+  file: FileEntry,
+  /** sha256 of the previous segment's file (absent for seq 0): the chain links up to here. */
+  previous: z.string().optional(),
+  /** Users and ListUsers pages of the chain up to and including this segment. */
+  users: z.number().int().nonnegative(),
+  pages: z.number().int().nonnegative(),
+  /** The PaginationToken to continue from; absent when the chain ended with this segment. */
+  nextToken: z.string().min(1).optional(),
+  /** When Cognito handed out `nextToken` (tokens live about an hour). */
+  writtenAt: z.iso.datetime(),
+  /** Warnings the chain gave so far (restarts), for the unit's record. */
+  warnings: z.array(Warning),
+});
+export type PageRecord = z.infer<typeof PageRecord>;
+
+export async function writePageRecord(snapshot: Storage, record: PageRecord): Promise<void> {
+  await snapshot.put(
+    pageRecordPath(record.unit, record.chain, record.seq),
+    `${JSON.stringify(PageRecord.parse(record))}\n`,
+  );
+}
+
+/** Every page record of the snapshot (valid ones by key; keys of unreadable ones apart). */
+export async function readPageRecords(
+  snapshot: Storage,
+): Promise<{ records: Map<string, PageRecord>; invalid: string[] }> {
+  const records = new Map<string, PageRecord>();
+  const invalid: string[] = [];
+  const keys: string[] = [];
+  for await (const e of snapshot.list(PAGES_DIR)) keys.push(e.key);
+  for (const key of keys.sort()) {
+    const m = /^progress\/pages\/(users-\d{5})\/(\d{4}-\d{2})\/(\d{6})\.json$/.exec(key);
+    if (!m) continue;
+    let text: string;
+    try {
+      text = await readText(snapshot, key);
+    } catch (e) {
+      if (e instanceof StorageError && e.code === 'NOT_FOUND') continue;
+      throw e;
+    }
+    let parsed: ReturnType<typeof PageRecord.safeParse> | undefined;
+    try {
+      parsed = PageRecord.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    const r = parsed?.success ? parsed.data : undefined;
+    if (!r || r.unit !== m[1] || r.chain !== m[2] || r.seq !== Number(m[3])) invalid.push(key);
+    else records.set(key, r);
+  }
+  return { records, invalid };
+}
+
+/**
+ * The newest chain of each users unit that links up from seq 0 (each record's `previous` is the
+ * sha256 of the one before), cut at the first gap, broken link or record `intact` refuses.
+ */
+export async function latestChains(
+  records: Iterable<PageRecord>,
+  intact: (r: PageRecord) => Promise<boolean>,
+): Promise<Map<string, PageRecord[]>> {
+  const byChain = new Map<string, PageRecord[]>();
+  for (const r of records) {
+    const k = `${r.unit}/${r.chain}`;
+    byChain.set(k, [...(byChain.get(k) ?? []), r]);
+  }
+  const out = new Map<string, PageRecord[]>();
+  for (const k of [...byChain.keys()].sort().reverse()) {
+    const list = (byChain.get(k) ?? []).sort((a, b) => a.seq - b.seq);
+    const unit = list[0]?.unit ?? '';
+    if (out.has(unit)) continue;
+    const linked: PageRecord[] = [];
+    for (const r of list) {
+      const prev = linked[linked.length - 1];
+      if (r.seq !== linked.length || r.previous !== prev?.file.sha256) break;
+      if (prev && prev.nextToken === undefined) break;
+      if (!(await intact(r))) break;
+      linked.push(r);
+    }
+    if (linked.length > 0) out.set(unit, linked);
+  }
+  return out;
+}
 
 async function readText(storage: Storage, key: string): Promise<string> {
   const chunks: Buffer[] = [];

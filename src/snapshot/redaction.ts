@@ -3,7 +3,7 @@ import { REDACTED } from './format.js';
 /**
  * Secret values a snapshot replaces by the REDACTED marker unless `--include-secrets`, as paths
  * into the pool document and into each app client. (Identity provider secrets are matched by
- * key name: see redactProviderDetails in the backup engine.) The SMS role's and the analytics
+ * key name: see redactProviderDetails below.) The SMS role's and the analytics
  * role's ExternalId are shared secrets that guard sts:AssumeRole, like a password.
  */
 export const SECRET_PATHS = {
@@ -55,4 +55,17 @@ export function dropRedacted(obj: unknown, paths: readonly (readonly string[])[]
     }
   }
   return out;
+}
+
+/** Keys of an identity provider's ProviderDetails whose values are secrets. */
+export const SECRET_KEYS = /secret|private_?key|password/i;
+
+/** Replaces secret values of an identity provider's ProviderDetails with the marker. */
+export function redactProviderDetails(
+  details: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (!details) return details;
+  return Object.fromEntries(
+    Object.entries(details).map(([k, v]) => [k, SECRET_KEYS.test(k) ? REDACTED : v]),
+  );
 }

@@ -436,7 +436,15 @@ describe('backupPool → LocalDirStorage equals what the pool holds', () => {
       includeSecrets: false,
       sharding: { mode: 'sub-prefix', shards: 16 },
     });
-    expect(m.files.filter((f) => f.kind === 'users')).toHaveLength(16);
+    // One shard per sub prefix, each written as one or more segments (part-NNNNN[-sNNNNNN]).
+    const shardIndexes = new Set(
+      m.files
+        .filter((f) => f.kind === 'users')
+        .map((f) => /^users\/part-(\d{5})(-s\d{6})?\.jsonl\.gz$/.exec(f.path)?.[1]),
+    );
+    expect([...shardIndexes].sort()).toEqual(
+      Array.from({ length: 16 }, (_, i) => String(i).padStart(5, '0')),
+    );
     expect(m.files.filter((f) => f.kind === 'users').reduce((n, f) => n + f.records, 0)).toBe(
       counts.users,
     );

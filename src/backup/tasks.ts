@@ -1,0 +1,35 @@
+import { InterruptedError } from '../core/errors.js';
+
+/**
+ * Runs every task, at most `concurrency` at a time; on the first failure aborts the run (so the
+ * running ones stop), starts no more, and rethrows the root cause. Calls nest (users ‖ settings,
+ * each with its own parts), so the first failure *here* may only be the echo of an abort caused
+ * elsewhere (InterruptedError, AbortError): the run's abort reason is the cause, unless the run
+ * was interrupted from outside (Ctrl-C), which the caller reports.
+ */
+export async function allOrAbort(
+  tasks: readonly (() => Promise<unknown>)[],
+  run: { readonly signal: AbortSignal; readonly abort: (reason: unknown) => void },
+  concurrency = Infinity,
+): Promise<void> {
+  let first: unknown;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (first === undefined && next < tasks.length) {
+      const task = tasks[next++];
+      try {
+        await task?.();
+      } catch (e) {
+        if (first === undefined) {
+          first = e;
+          run.abort(e);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+  if (first !== undefined) {
+    const reason: unknown = run.signal.reason;
+    throw reason !== undefined && !(reason instanceof InterruptedError) ? reason : first;
+  }
+}
