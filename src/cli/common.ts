@@ -75,19 +75,24 @@ Exit codes:
   1    unexpected failure (a bug, or an AWS error not listed here)
   2    bad usage or input: unknown flag, malformed or unknown pool id, --region different
        from the pool's, malformed location (S3://b, s3:/b, s3://, https://…) or flag value,
-       a bad --encrypt-to recipient, an --identity file that cannot be read or is malformed
+       a bad --encrypt-to recipient, an --identity file that cannot be read or is malformed,
+       a restore selector that matches nothing in the snapshot
   3    snapshot invalid or incomplete: no manifest, checksum mismatch, unknown
-       formatVersion, a record over 4 MiB, a file that is not JSON; encrypted and no
-       --identity, or none of its keys
+       formatVersion, a record over 4 MiB, a file that is not JSON, a symbolic link inside
+       it; encrypted and no --identity, or none of its keys
   4    restore target incompatible, or not empty without --merge, or an ARN of another
-       account or Region not mapped
+       account or Region not mapped, or over 10,000 users billed as MAU without
+       --accept-mau-cost
   5    AWS credentials missing, or access denied
   6    partial restore: some users or pool resources failed (the report lists each)
   7    Cognito endpoint unreachable, or still failing/throttling after every retry
   8    storage error: a snapshot or output location unwritable, unreadable (access denied,
        KMS, 503 after retries), missing or not creatable, the disk full, a file missing;
-       a snapshot prune could not delete
-  9    diff: the snapshot and the pool differ (0: they are the same)
+       a snapshot prune could not delete; forget: some snapshots pending (leased, or
+       encrypted without --identity)
+  9    diff: the snapshot and the pool differ (0: they are the same); drill: the scratch
+       pool differs or users cannot recover; restore --plan-hash: the plan changed since
+       the dry run, nothing written
   10   backup --all-pools: some pools or Regions failed, the others were backed up (the
        result lists each)
   130  interrupted (Ctrl-C or SIGTERM); a partial backup is left without a manifest
