@@ -37,6 +37,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export const ERROR_CODES = [
   'ACCESS_DENIED',
   'ASSUME_ROLE_FAILED',
+  'BACKUP_NO_PROGRESS',
   'BAD_FLAG',
   'BAD_IDENTITY',
   'BAD_INPUT',

@@ -365,6 +365,9 @@ export async function backupUnit(
       ...(cfg.encryptTo ? { encryptTo: cfg.encryptTo } : {}),
       ...(cfg.userMfa ? { userMfa: true } : {}),
       signal: stop.signal,
+      // An invocation that stored nothing before its deadline fails the unit (NoProgressError,
+      // not retried) instead of handing the state machine the same snapshot to continue forever.
+      failWithoutProgress: true,
       onProgress: (e) => {
         if (e.type === 'phase' || e.type === 'warning') {
           const { type, ...keys } = e;

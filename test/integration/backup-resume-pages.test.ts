@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { backupPool, NoProgressError } from '../../src/backup/engine.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { InterruptedError, type VaultError } from '../../src/core/errors.js';
-import { seedPool } from '../../src/demo/seed.js';
+import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, startCli } from '../support/cli.js';
