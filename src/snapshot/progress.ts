@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { StorageError } from '../core/errors.js';
+import { SnapshotInvalidError, StorageError } from '../core/errors.js';
+import { readSmallObject } from './codec.js';
 import type { Storage } from '../storage/storage.js';
 import { FileEntry, ResumeEntry, Warning } from './format.js';
 
@@ -128,12 +129,11 @@ export async function readPageRecords(
   for (const key of keys.sort()) {
     const m = /^progress\/pages\/(users-\d{5})\/(\d{4}-\d{2})\/(\d{6})\.json$/.exec(key);
     if (!m) continue;
-    let text: string;
-    try {
-      text = await readText(snapshot, key);
-    } catch (e) {
-      if (e instanceof StorageError && e.code === 'NOT_FOUND') continue;
-      throw e;
+    const text = await readText(snapshot, key);
+    if (text === undefined) continue;
+    if (text === null) {
+      invalid.push(key);
+      continue;
     }
     let parsed: ReturnType<typeof PageRecord.safeParse> | undefined;
     try {
@@ -179,11 +179,22 @@ export async function latestChains(
   return out;
 }
 
-async function readText(storage: Storage, key: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await storage.get(key))
-    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * Progress records are small (a page record, a unit record, the plan): one longer than this is
+ * refused by its size before a byte is read, like manifests and leases (a planted 2 GiB file
+ * costs nothing to stat and would otherwise be read whole).
+ */
+export const MAX_PROGRESS_RECORD_BYTES = 1024 * 1024;
+
+/** A record's text; `undefined` when it is absent; `null` when it is over the bound (invalid). */
+async function readText(storage: Storage, key: string): Promise<string | undefined | null> {
+  try {
+    return (await readSmallObject(storage, key, MAX_PROGRESS_RECORD_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof StorageError && e.code === 'NOT_FOUND') return undefined;
+    if (e instanceof SnapshotInvalidError && e.code === 'SNAPSHOT_INVALID') return null;
+    throw e;
+  }
 }
 
 export type PlanRead =
@@ -197,13 +208,13 @@ export type PlanRead =
  * before its first write). A storage failure other than NOT_FOUND is thrown (nothing guessed).
  */
 export async function readPlan(snapshot: Storage): Promise<PlanRead> {
-  let text: string;
-  try {
-    text = await readText(snapshot, PLAN_FILE);
-  } catch (e) {
-    if (e instanceof StorageError && e.code === 'NOT_FOUND') return { status: 'absent' };
-    throw e;
-  }
+  const text = await readText(snapshot, PLAN_FILE);
+  if (text === undefined) return { status: 'absent' };
+  if (text === null)
+    return {
+      status: 'invalid',
+      problem: `${PLAN_FILE} is longer than ${MAX_PROGRESS_RECORD_BYTES} bytes`,
+    };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -245,12 +256,11 @@ export async function readUnitRecords(
   for (const key of keys.sort()) {
     const m = /^progress\/units\/([a-z0-9-]+)\.json$/.exec(key);
     if (!m) continue;
-    let text: string;
-    try {
-      text = await readText(snapshot, key);
-    } catch (e) {
-      if (e instanceof StorageError && e.code === 'NOT_FOUND') continue;
-      throw e;
+    const text = await readText(snapshot, key);
+    if (text === undefined) continue;
+    if (text === null) {
+      invalid++;
+      continue;
     }
     let raw: unknown;
     try {

@@ -246,8 +246,10 @@ describe('backup --resume', () => {
     const { id, snap } = await interrupted(root);
     // The killed run had written shard 9's part but died before its record (and left a
     // .partial- file of another): both are leftovers, never part of the snapshot.
-    const plain = await SnapshotReader.open(snap).catch(() => undefined);
-    expect(plain).toBeUndefined(); // no manifest yet
+    // No manifest yet: the reader refuses it as incomplete (and for no other reason).
+    await expect(SnapshotReader.open(snap)).rejects.toThrow(
+      /incomplete snapshot: it has no manifest/,
+    );
     const stale = users.filter((u) => subOf(u).startsWith('9'));
     const { gzipJsonLines } = await import('../../src/snapshot/index.js');
     await snap.put(
