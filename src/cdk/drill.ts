@@ -11,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy, type PolicyOptions } from '../policy/iam.js';
+import { ENV } from '../lambda/env.js';
 import {
   DRILL_DURATION_METRIC,
   DRILL_METRIC_NAMESPACE,
@@ -97,8 +98,8 @@ export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
     memorySize: 1024,
     environment: {
       ...ctx.environment,
-      COGNITO_VAULT_DRILL_SAMPLE: String(sample),
-      ...(drill.seed ? { COGNITO_VAULT_DRILL_SEED: drill.seed } : {}),
+      [ENV.drillSample]: String(sample),
+      ...(drill.seed ? { [ENV.drillSeed]: drill.seed } : {}),
     },
     logGroup: new logs.LogGroup(scope, 'DrillFunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
