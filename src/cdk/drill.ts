@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -11,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy, type PolicyOptions } from '../policy/iam.js';
+import { ENV } from '../lambda/env.js';
 import {
   DRILL_DURATION_METRIC,
   DRILL_METRIC_NAMESPACE,
@@ -33,8 +34,12 @@ export interface DrillProps {
    * created with AdminCreateUser and billed as a monthly active user of the scratch pool.
    */
   readonly sample?: number;
-  /** The pools to drill (default: the construct's `userPoolIds`; required with `'*'`). */
-  readonly userPoolIds?: string[];
+  /**
+   * The pools to drill (default: the construct's `userPoolIds`; required with `'*'` or a
+   * token), or a token (a template parameter) resolving to comma-separated pool ids: the
+   * state machine splits it, and there are no per-pool alarms (the Vault-wide one covers them).
+   */
+  readonly userPoolIds?: string[] | (string & {});
   /** Changes which users the sample draws (default: the same users every drill). */
   readonly seed?: string;
   /** Alarm when no drill passed for this long (default 7 days; 1 to 7 days). */
@@ -53,8 +58,8 @@ export interface DrillResources {
 
 export interface DrillContext {
   drill: DrillProps;
-  /** The construct's pool ids (used when `drill.userPoolIds` is absent). */
-  userPoolIds: string[] | '*';
+  /** The construct's pool ids, when named (used when `drill.userPoolIds` is absent). */
+  userPoolIds?: string[];
   code: lambda.Code;
   /** The construct's function environment (location, KMS key, bucket owner, vault name…). */
   environment: Record<string, string>;
@@ -70,10 +75,12 @@ export const DEFAULT_DRILL_SAMPLE = 1000;
 
 export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
   const { drill, vaultName } = ctx;
-  const pools = drill.userPoolIds ?? (ctx.userPoolIds === '*' ? undefined : ctx.userPoolIds);
+  const pools = drill.userPoolIds ?? ctx.userPoolIds;
+  if (typeof pools === 'string' && !Token.isUnresolved(pools))
+    throw new Error('cognito-vault: drill.userPoolIds must be a list, or a token of a list');
   if (!pools?.length)
     throw new Error(
-      'cognito-vault: drill needs userPoolIds when the construct backs up every pool (*)',
+      'cognito-vault: drill needs userPoolIds when the construct backs up every pool (*) or pools from a parameter',
     );
   const sample = drill.sample ?? DEFAULT_DRILL_SAMPLE;
   if (!(Number.isSafeInteger(sample) && sample > 0))
@@ -91,8 +98,8 @@ export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
     memorySize: 1024,
     environment: {
       ...ctx.environment,
-      COGNITO_VAULT_DRILL_SAMPLE: String(sample),
-      ...(drill.seed ? { COGNITO_VAULT_DRILL_SEED: drill.seed } : {}),
+      [ENV.drillSample]: String(sample),
+      ...(drill.seed ? { [ENV.drillSeed]: drill.seed } : {}),
     },
     logGroup: new logs.LogGroup(scope, 'DrillFunctionLogs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -130,8 +137,15 @@ export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
     itemSelector: { 'userPoolId.$': '$$.Map.Item.Value' },
   });
   each.itemProcessor(invoke);
+  // Pools from a parameter arrive as one comma-separated string: split them first.
+  const start =
+    typeof pools === 'string'
+      ? new sfn.Pass(scope, 'DrillSplitPools', {
+          parameters: { 'userPoolIds.$': "States.StringSplit($.userPoolIds, ',')" },
+        }).next(each)
+      : each;
   const stateMachine = new sfn.StateMachine(scope, 'DrillStateMachine', {
-    definitionBody: sfn.DefinitionBody.fromChainable(each),
+    definitionBody: sfn.DefinitionBody.fromChainable(start),
     timeout: Duration.hours(23),
     logs: {
       destination: new logs.LogGroup(scope, 'DrillStateMachineLogs', {
@@ -170,9 +184,11 @@ export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
   const alarm = alarmOf('DrillAlarm', { Vault: vaultName }, 'any pool');
-  const poolAlarms = pools.map((p, i) =>
-    alarmOf(`DrillAlarm${i}`, { Vault: vaultName, UserPoolId: p }, p),
-  );
+  // Pools from a template parameter are known at deployment only: the Vault-wide alarm covers them.
+  const poolAlarms =
+    typeof pools === 'string'
+      ? []
+      : pools.map((p, i) => alarmOf(`DrillAlarm${i}`, { Vault: vaultName, UserPoolId: p }, p));
   if (ctx.alarmTopic) {
     const action = new cwActions.SnsAction(ctx.alarmTopic);
     for (const a of [alarm, ...poolAlarms]) a.addAlarmAction(action);

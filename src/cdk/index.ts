@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Aws, CfnOutput, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -29,7 +29,10 @@ export { DRILL_METRICS, type DrillProps, type DrillResources } from './drill.js'
 
 /** Retention, as the prune handler applies it (the same rules as `cognito-vault prune`). */
 export interface VaultRetention {
-  /** Keep the newest N complete snapshots of each pool. */
+  /**
+   * Keep the newest N complete snapshots of each pool. Each count may be a token (a template
+   * parameter's `valueAsNumber`); then give the construct `lifecycleExpiration` too.
+   */
   keepLast: number;
   /** … plus the newest of each of the last N days. */
   keepDaily?: number;
@@ -40,9 +43,17 @@ export interface VaultRetention {
 }
 
 export interface CognitoVaultProps {
-  /** Pool ids to back up, or `'*'` for every pool of each account and Region. */
-  readonly userPoolIds: string[] | '*';
-  /** With `'*'`: the Regions to list, or `['all']` (default: the stack's Region). */
+  /**
+   * Pool ids to back up, or `'*'` for every pool of each account and Region, or a token (a
+   * template parameter) that resolves to `*` or comma-separated pool ids: then the functions
+   * may act on every pool of the account (the ids are not known when the policy is written),
+   * there are no per-pool alarms, and a drill names its pools itself.
+   */
+  readonly userPoolIds: string[] | '*' | (string & {});
+  /**
+   * With `'*'`: the Regions to list, or `['all']` (default: the stack's Region). Entries may be
+   * tokens (comma-separated lists; one resolving to `AWS::NoValue` sets nothing).
+   */
   readonly regions?: string[];
   /**
    * Other accounts whose pools to back up (default: only this one). Each needs a role the
@@ -74,20 +85,25 @@ export interface CognitoVaultProps {
   readonly lifecycleExpiration?: Duration;
   /** How long deleted or overwritten object versions stay recoverable (default 30 days). */
   readonly noncurrentVersionExpiration?: Duration;
-  /** Share of each Cognito quota a backup uses (default 0.5, leaving the rest to production). */
+  /**
+   * Share of each Cognito quota a backup uses, in (0, 1] (default 0.5, leaving the rest to
+   * production). May be a token (a template parameter's `valueAsNumber`).
+   */
   readonly rateShare?: number;
   /** Keep app client and IdP secrets in the snapshots (default false). */
   readonly includeSecrets?: boolean;
   /**
    * age X25519 recipients (age1…): every data file is encrypted to them before it is uploaded
-   * (`backup --encrypt-to`; default: not encrypted, SSE-KMS only).
+   * (`backup --encrypt-to`; default: not encrypted, SSE-KMS only). Tokens are checked by the
+   * functions when they start; one resolving to `AWS::NoValue` sets nothing.
    */
   readonly encryptTo?: string[];
   /**
    * Capture each user's MFA settings (`backup --user-mfa`): one AdminGetUser per user, each
-   * user read that way billed as a monthly active user (default false).
+   * user read that way billed as a monthly active user (default false). May be a token (a
+   * template parameter) resolving to `true` or `false`.
    */
-  readonly userMfa?: boolean;
+  readonly userMfa?: boolean | (string & {});
   /** Account/Region groups backed up at the same time (default 10; 1 to 40). */
   readonly maxConcurrentGroups?: number;
   /**
@@ -142,8 +158,17 @@ export function bundleDirectory(): string {
 
 /** The longest window retention keeps a snapshot for, in days (one backup a day assumed). */
 export function retentionDays(r: VaultRetention): number {
+  if (
+    [r.keepLast, r.keepDaily, r.keepMonthly].some((n) => n !== undefined && Token.isUnresolved(n))
+  )
+    throw new Error(
+      'cognito-vault: retention from template parameters needs lifecycleExpiration (at least the longest retention window plus 30 days), or none',
+    );
   return Math.max(r.keepLast, r.keepDaily ?? 0, (r.keepMonthly ?? 0) * 31);
 }
+
+/** A number prop as environment text: a literal, or the token of a template parameter. */
+const numberText = (n: number): string => Tokenization.stringifyNumber(n);
 
 /**
  * A policy of `cognito-vault policy` (src/policy/iam.ts, derived from the operation table) as
@@ -203,11 +228,26 @@ export class CognitoVault extends Construct {
     if (!(Number.isInteger(staleHours) && staleHours >= 1 && staleHours <= 168)) {
       throw new Error('staleAfter must be whole hours, 1 to 168 (CloudWatch: 7 days)');
     }
-    if (props.regions?.length && props.userPoolIds !== '*') {
+    const pools = props.userPoolIds;
+    const poolsToken = typeof pools === 'string' && Token.isUnresolved(pools);
+    if (typeof pools === 'string' && pools !== '*' && !poolsToken) {
+      throw new Error("userPoolIds: a list of pool ids, '*', or a token (template parameter)");
+    }
+    /** The pools by name, when they are known at synthesis. */
+    const namedPools = Array.isArray(pools) ? pools : undefined;
+    if (props.regions?.length && namedPools) {
       throw new Error("regions go with userPoolIds '*' only (pool ids name their Region)");
     }
     if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
       throw new Error('accounts need roleArnPattern with {account}');
+    }
+    const rateShare = props.rateShare ?? 0.5;
+    if (!Token.isUnresolved(rateShare) && !(rateShare > 0 && rateShare <= 1)) {
+      throw new Error('rateShare must be a number in (0, 1]');
+    }
+    const userMfa = props.userMfa ?? false;
+    if (typeof userMfa === 'string' && !Token.isUnresolved(userMfa)) {
+      throw new Error('userMfa: true, false, or a token (template parameter) of "true"/"false"');
     }
     for (const r of props.encryptTo ?? []) {
       // Tokens (template parameters) are checked by the functions when they start.
@@ -228,8 +268,9 @@ export class CognitoVault extends Construct {
         removalPolicy,
       });
       this.key = key;
-      const days = props.retention ? retentionDays(props.retention) + 30 : undefined;
-      const expiration = props.lifecycleExpiration ?? (days ? Duration.days(days) : undefined);
+      const expiration =
+        props.lifecycleExpiration ??
+        (props.retention ? Duration.days(retentionDays(props.retention) + 30) : undefined);
       this.bucket = new s3.Bucket(this, 'Bucket', {
         encryption: s3.BucketEncryption.KMS,
         encryptionKey: key,
@@ -262,11 +303,12 @@ export class CognitoVault extends Construct {
     const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
     const environment: Record<string, string> = {
       [ENV.to]: `s3://${this.bucket.bucketName}/${prefix}`,
-      [ENV.userPoolIds]: props.userPoolIds === '*' ? '*' : props.userPoolIds.join(','),
-      [ENV.rateShare]: String(props.rateShare ?? 0.5),
+      [ENV.userPoolIds]: namedPools ? namedPools.join(',') : (pools as string),
+      [ENV.rateShare]: numberText(rateShare),
       [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
       ...(props.encryptTo?.length ? { [ENV.encryptTo]: props.encryptTo.join(',') } : {}),
-      ...(props.userMfa ? { [ENV.userMfa]: 'true' } : {}),
+      ...(userMfa === true ? { [ENV.userMfa]: 'true' } : {}),
+      ...(typeof userMfa === 'string' ? { [ENV.userMfa]: userMfa } : {}),
       [ENV.vaultName]: vaultName,
       ...(props.bucket
         ? props.expectedBucketOwner
@@ -279,12 +321,12 @@ export class CognitoVault extends Construct {
       ...(props.roleArnPattern ? { [ENV.roleArnPattern]: props.roleArnPattern } : {}),
       ...(props.retention
         ? {
-            [ENV.keepLast]: String(props.retention.keepLast),
+            [ENV.keepLast]: numberText(props.retention.keepLast),
             ...(props.retention.keepDaily !== undefined
-              ? { [ENV.keepDaily]: String(props.retention.keepDaily) }
+              ? { [ENV.keepDaily]: numberText(props.retention.keepDaily) }
               : {}),
             ...(props.retention.keepMonthly !== undefined
-              ? { [ENV.keepMonthly]: String(props.retention.keepMonthly) }
+              ? { [ENV.keepMonthly]: numberText(props.retention.keepMonthly) }
               : {}),
             ...(props.retention.incompleteGrace
               ? {
@@ -315,9 +357,9 @@ export class CognitoVault extends Construct {
 
     // ── Least privilege, from the same source as `cognito-vault policy` ───────────────────
     const poolArns =
-      props.userPoolIds === '*' || props.accounts?.length
+      !namedPools || props.accounts?.length
         ? undefined
-        : props.userPoolIds.map(
+        : namedPools.map(
             (p) => `arn:aws:cognito-idp:${p.split('_')[0]}:${PLACEHOLDER_ACCOUNT}:userpool/${p}`,
           );
     const backupPolicy = iamPolicy('backup', {
@@ -334,7 +376,7 @@ export class CognitoVault extends Construct {
     for (const s of statementsOf(prunePolicy, this.bucket, keyArn)) {
       this.pruneFunction.addToRolePolicy(s);
     }
-    if (props.userPoolIds === '*' && !props.accounts?.length) {
+    if (!namedPools && !props.accounts?.length) {
       this.planFunction.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ListPools',
@@ -534,8 +576,8 @@ export class CognitoVault extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     this.staleAlarm = staleAlarm('StaleAlarm', { Vault: vaultName }, 'any pool');
-    if (props.userPoolIds !== '*') {
-      props.userPoolIds.forEach((p, i) =>
+    if (namedPools) {
+      namedPools.forEach((p, i) =>
         this.poolStaleAlarms.push(
           staleAlarm(`StaleAlarm${i}`, { Vault: vaultName, UserPoolId: p }, p),
         ),
@@ -631,7 +673,7 @@ export class CognitoVault extends Construct {
     if (props.drill)
       this.drill = addDrill(this, {
         drill: props.drill,
-        userPoolIds: props.userPoolIds,
+        ...(namedPools ? { userPoolIds: namedPools } : {}),
         code,
         environment,
         vaultName,

@@ -36,6 +36,14 @@ export interface LambdaConfig {
 /** What every function reads apart from the pools and Regions. */
 export type CommonConfig = Omit<LambdaConfig, 'userPoolIds' | 'regions'>;
 
+/** The drill Lambda's configuration (drill.ts): the common one plus the sample and its seed. */
+export interface DrillConfig extends CommonConfig {
+  /** COGNITO_VAULT_DRILL_SAMPLE: users per drill; undefined: every user. */
+  sample?: number;
+  /** COGNITO_VAULT_DRILL_SEED. */
+  seed?: string;
+}
+
 /** Default COGNITO_VAULT_RESUME_MAX_AGE: a resumed snapshot's users span at most a day. */
 export const DEFAULT_RESUME_MAX_AGE_MS = 24 * 3_600_000;
 
@@ -189,5 +197,22 @@ export function commonConfigFromEnv(env: NodeJS.ProcessEnv): CommonConfig {
     ...(raw[ENV.deadlineMarginMs] !== undefined
       ? { deadlineMarginMs: raw[ENV.deadlineMarginMs] }
       : {}),
+  };
+}
+
+/**
+ * The drill handler's configuration: what every function reads (location, rate share, KMS
+ * key, bucket owner, endpoint, deadline margin — the construct gives the drill function the
+ * same environment) plus COGNITO_VAULT_DRILL_SAMPLE and COGNITO_VAULT_DRILL_SEED.
+ */
+export function drillConfigFromEnv(env: NodeJS.ProcessEnv): DrillConfig {
+  const common = commonConfigFromEnv(env);
+  const raw = readEnv(env);
+  const sample = raw[ENV.drillSample];
+  const seed = raw[ENV.drillSeed];
+  return {
+    ...common,
+    ...(sample !== undefined ? { sample } : {}),
+    ...(seed ? { seed } : {}),
   };
 }

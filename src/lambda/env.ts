@@ -47,6 +47,10 @@ export const ENV = {
   vaultName: 'COGNITO_VAULT_NAME',
   /** Cognito and S3 endpoint (emulators and tests only). */
   endpointUrl: 'COGNITO_VAULT_ENDPOINT_URL',
+  /** Restore drill: users per drill, a deterministic sample (empty: every user). */
+  drillSample: 'COGNITO_VAULT_DRILL_SAMPLE',
+  /** Restore drill: changes which users the sample draws. */
+  drillSeed: 'COGNITO_VAULT_DRILL_SEED',
 } as const;
 
 export type EnvKey = keyof typeof ENV;
@@ -141,6 +145,11 @@ export const envSchema = z.object({
   [ENV.metricNamespace]: z.string().optional(),
   [ENV.vaultName]: z.string().optional(),
   [ENV.endpointUrl]: z.string().optional(),
+  [ENV.drillSample]: wholeNumber(ENV.drillSample).refine(
+    (n) => n === undefined || n > 0,
+    `${ENV.drillSample} must be a positive whole number of users`,
+  ),
+  [ENV.drillSeed]: trimmed,
   AWS_REGION: z.string().optional(),
 });
 

@@ -98,8 +98,74 @@ describe('infra/: npx cdk synth', () => {
       await readFile(path.join(ROOT, 'infra', 'template', 'cognito-vault.template.json'), 'utf8'),
     ) as unknown;
     expect(published).toEqual(await read('CognitoVaultTemplate.template.json'));
-    const t = published as Template & { Parameters: Record<string, unknown> };
-    expect(Object.keys(t.Parameters).sort()).toEqual(['AlarmEmail', 'CodeBucket', 'CodeKey']);
+    const t = published as Template & {
+      Parameters: Record<string, { Default?: unknown }>;
+      Conditions: Record<string, unknown>;
+      Rules: Record<string, unknown>;
+    };
+    expect(Object.keys(t.Parameters).sort()).toEqual([
+      'AlarmEmail',
+      'CodeBucket',
+      'CodeKey',
+      'DrillSchedule',
+      'DrillUserPoolIds',
+      'EncryptTo',
+      'KeepDaily',
+      'KeepLast',
+      'KeepMonthly',
+      'RateShare',
+      'Regions',
+      'ScheduleExpression',
+      'UserMfa',
+      'UserPoolIds',
+    ]);
+    // Every operator setting reaches every function's environment (what the functions read).
+    const ref = (p: string) => ({ Ref: p });
+    const ifSet = (c: string, p: string) => ({ 'Fn::If': [c, ref(p), ref('AWS::NoValue')] });
+    const functions = Object.entries(t.Resources).filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Function',
+    );
+    expect(functions).toHaveLength(5);
+    for (const [, f] of functions) {
+      expect((f.Properties.Environment as { Variables: unknown }).Variables).toMatchObject({
+        COGNITO_VAULT_USER_POOL_IDS: ref('UserPoolIds'),
+        COGNITO_VAULT_REGIONS: ifSet('HasRegions', 'Regions'),
+        COGNITO_VAULT_KEEP_LAST: ref('KeepLast'),
+        COGNITO_VAULT_KEEP_DAILY: ref('KeepDaily'),
+        COGNITO_VAULT_KEEP_MONTHLY: ref('KeepMonthly'),
+        COGNITO_VAULT_ENCRYPT_TO: ifSet('HasEncryptTo', 'EncryptTo'),
+        COGNITO_VAULT_USER_MFA: ref('UserMfa'),
+        COGNITO_VAULT_RATE_SHARE: ref('RateShare'),
+      });
+    }
+    const rules = Object.entries(t.Resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(
+      expect.arrayContaining([ref('ScheduleExpression'), ref('DrillSchedule')]),
+    );
+    expect(Object.keys(t.Rules).sort()).toEqual(['DrillNeedsPools', 'RegionsNeedAllPools']);
+    // The drill is off by default: its every resource exists only with a DrillSchedule, and
+    // nothing else refers to one of them (a stack without the drill still deploys).
+    expect(t.Parameters.DrillSchedule!.Default).toBe('');
+    const drill = Object.entries(t.Resources).filter(([id]) => id.startsWith('VaultDrill'));
+    expect(drill.map(([, r]) => r.Type).sort()).toEqual(
+      expect.arrayContaining([
+        'AWS::CloudWatch::Alarm',
+        'AWS::Events::Rule',
+        'AWS::Lambda::Function',
+        'AWS::StepFunctions::StateMachine',
+      ]),
+    );
+    for (const [id, r] of drill)
+      expect([id, (r as { Condition?: string }).Condition]).toEqual([id, 'DrillEnabled']);
+    const drillIds = new Set(drill.map(([id]) => id));
+    for (const [id, r] of Object.entries(t.Resources)) {
+      if (drillIds.has(id)) continue;
+      const text = JSON.stringify(r);
+      expect(
+        [...drillIds].filter((d) => text.includes(`"${d}"`)),
+        id,
+      ).toEqual([]);
+    }
     // Deployable without CDK: no asset, no bootstrap stack.
     expect(JSON.stringify(t)).not.toMatch(/cdk-hnb659fds|BootstrapVersion|AssetParameters/);
   });

@@ -303,6 +303,31 @@ describe('the published template, executed', () => {
   });
 });
 
+describe('the published template with its parameters, executed', () => {
+  it('UserPoolIds and KeepLast reach the functions (RateShare 1 accepted): one pool, pruned to its newest', async () => {
+    const d = await deploy(await published(), 'params', {
+      parameters: {
+        UserPoolIds: poolB,
+        KeepLast: '1',
+        KeepDaily: '0',
+        KeepMonthly: '0',
+        RateShare: '1',
+      },
+    });
+    const first = await emu.execute(d, {});
+    expect(first.error ?? first.status, first.cause).toBe('SUCCEEDED');
+    expect(outcomes(first).map((u) => u.userPoolId)).toEqual([poolB]);
+    const second = await emu.execute(d, {});
+    expect(second.error ?? second.status, second.cause).toBe('SUCCEEDED');
+    const [unit] = outcomes(second);
+    // KeepLast 1: the second run's snapshot is all that is left.
+    expect(await manifests(d)).toEqual([`${poolB}/${unit?.snapshotId}`]);
+    expect(
+      ofHandler(second, 'index.prune').map((i) => (i.result as { pruned: string[] }).pruned.length),
+    ).toEqual([1]);
+  });
+});
+
 describe('executions of synthesized stacks', () => {
   it('a second run prunes the first run’s snapshots (keepLast 1), reporting no prune errors', async () => {
     const d = await deploy(

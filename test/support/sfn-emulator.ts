@@ -40,9 +40,12 @@ export interface Invocation {
 }
 
 export interface CfnTemplate {
-  Parameters?: Record<string, { Default?: string }>;
+  Parameters?: Record<string, { Default?: string | number }>;
   Conditions?: Record<string, unknown>;
-  Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  Resources: Record<
+    string,
+    { Type: string; Condition?: string; Properties?: Record<string, unknown> }
+  >;
   Outputs?: Record<string, { Value: unknown }>;
 }
 
@@ -332,7 +335,8 @@ export async function startSfnEmulator(
       for (const [k, p] of Object.entries(template.Parameters ?? {})) {
         const v = opts.parameters?.[k] ?? p.Default;
         if (v === undefined) throw new Error(`template parameter ${k} has no value`);
-        parameters[k] = v;
+        // CloudFormation hands every parameter to Ref as a string (a Number's too).
+        parameters[k] = String(v);
       }
       for (const k of Object.keys(opts.parameters ?? {})) {
         if (!(k in parameters)) throw new Error(`the template has no parameter ${k}`);
@@ -349,7 +353,12 @@ export async function startSfnEmulator(
       const attrs: Record<string, string> = {};
       const name = opts.name.toLowerCase();
       const bucket = `${name}-vault`;
-      const resources = Object.entries(template.Resources);
+      // A resource whose Condition is false is not created (CloudFormation's rule); the
+      // conditions read parameters only, so they resolve before any resource exists.
+      const conditionHolds = resolver(template, refs, attrs);
+      const resources = Object.entries(template.Resources).filter(
+        ([, r]) => r.Condition === undefined || conditionHolds({ Condition: r.Condition }) === true,
+      );
       // Resources the functions' environment and the definition refer to.
       for (const [id, r] of resources) {
         switch (r.Type) {

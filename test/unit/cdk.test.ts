@@ -1,5 +1,6 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -382,6 +383,71 @@ describe('CognitoVault construct: alarms', () => {
       },
     });
     expect(() => synth({ encryptTo: ['age1nope'] })).toThrow(/not an age X25519 recipient/);
+  });
+
+  it('takes template parameters (tokens) for pools, retention, rate share, MFA capture and drill pools', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Params');
+    const param = (id: string, type = 'String') => new CfnParameter(stack, id, { type });
+    const vault = new CognitoVault(stack, 'Vault', {
+      userPoolIds: param('Pools').valueAsString,
+      regions: [param('Regions').valueAsString],
+      retention: {
+        keepLast: param('KeepLast', 'Number').valueAsNumber,
+        keepDaily: param('KeepDaily', 'Number').valueAsNumber,
+      },
+      lifecycleExpiration: Duration.days(400),
+      rateShare: param('RateShare', 'Number').valueAsNumber,
+      userMfa: param('UserMfa').valueAsString,
+      drill: {
+        schedule: events.Schedule.expression(param('DrillSchedule').valueAsString),
+        userPoolIds: param('DrillPools').valueAsString,
+      },
+      code,
+    });
+    const t = Template.fromStack(stack);
+    t.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          COGNITO_VAULT_USER_POOL_IDS: { Ref: 'Pools' },
+          COGNITO_VAULT_REGIONS: { Ref: 'Regions' },
+          COGNITO_VAULT_KEEP_LAST: { Ref: 'KeepLast' },
+          COGNITO_VAULT_KEEP_DAILY: { Ref: 'KeepDaily' },
+          COGNITO_VAULT_RATE_SHARE: { Ref: 'RateShare' },
+          COGNITO_VAULT_USER_MFA: { Ref: 'UserMfa' },
+        }),
+      },
+    });
+    // The pools are known at deployment only: the plan may list pools, no per-pool alarm.
+    expect(JSON.stringify(t.toJSON())).toContain('cognito-idp:ListUserPools');
+    expect(vault.poolStaleAlarms).toEqual([]);
+    expect(vault.drill!.poolAlarms).toEqual([]);
+    // The drill's pools arrive as one string; its state machine splits them first.
+    const sms = Object.values(t.findResources('AWS::StepFunctions::StateMachine'));
+    expect(JSON.stringify(sms)).toContain("States.StringSplit($.userPoolIds, ',')");
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: { Ref: 'DrillSchedule' } });
+
+    const again = (props: Partial<CognitoVaultProps>) => () => {
+      const s = new Stack(new App(), 'P');
+      new CognitoVault(s, 'Vault', {
+        userPoolIds: [POOL_A],
+        code,
+        ...props,
+        ...(props.retention
+          ? {
+              retention: {
+                keepLast: new CfnParameter(s, 'K', { type: 'Number' }).valueAsNumber,
+              },
+            }
+          : {}),
+      });
+    };
+    // The backstop cannot be computed from parameters: it must be given.
+    expect(again({ retention: { keepLast: 1 } })).toThrow(/needs lifecycleExpiration/);
+    expect(again({ rateShare: 0 })).toThrow(/rateShare/);
+    expect(again({ rateShare: 1.5 })).toThrow(/rateShare/);
+    expect(again({ userMfa: 'yes' })).toThrow(/userMfa/);
+    expect(again({ userPoolIds: 'eu-west-1_X' })).toThrow(/userPoolIds/);
   });
 
   it('alarms when no snapshot completed in N hours, missing data breaching, per vault and per pool', () => {

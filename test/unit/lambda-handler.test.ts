@@ -443,3 +443,39 @@ describe('Lambda per-user MFA (COGNITO_VAULT_USER_MFA)', () => {
     expect(fakes.backup).not.toHaveBeenCalled();
   });
 });
+
+describe('the drill handler reads its environment through env.ts and config.ts', () => {
+  const base = { COGNITO_VAULT_TO: 's3://vault/snapshots', AWS_REGION: 'us-east-1' };
+  it('sample, seed and the common settings; a bad sample names its variable', async () => {
+    const { drillConfigFromEnv } = await import('../../src/lambda/config.js');
+    expect(
+      drillConfigFromEnv({
+        ...base,
+        COGNITO_VAULT_DRILL_SAMPLE: ' 25 ',
+        COGNITO_VAULT_DRILL_SEED: 's1',
+        COGNITO_VAULT_RATE_SHARE: '0.25',
+        COGNITO_VAULT_DEADLINE_MARGIN_MS: '90000',
+      }),
+    ).toMatchObject({ sample: 25, seed: 's1', rateShare: 0.25, deadlineMarginMs: 90_000 });
+    expect(drillConfigFromEnv(base)).not.toHaveProperty('sample');
+    for (const bad of ['abc', '0', '-3', '1.5'])
+      expect(() => drillConfigFromEnv({ ...base, COGNITO_VAULT_DRILL_SAMPLE: bad })).toThrow(
+        /COGNITO_VAULT_DRILL_SAMPLE/,
+      );
+    expect(() => drillConfigFromEnv({ ...base, COGNITO_VAULT_RATE_SHARE: '2' })).toThrow(
+      /COGNITO_VAULT_RATE_SHARE/,
+    );
+  });
+
+  it('a bad environment fails the invocation before any storage or Cognito call', async () => {
+    const { drill } = await import('../../src/lambda/drill.js');
+    Object.assign(process.env, { ...base, COGNITO_VAULT_DRILL_SAMPLE: 'many' });
+    await expect(drill({ userPoolId: A })).rejects.toMatchObject({
+      code: 'LAMBDA_CONFIG',
+      message: expect.stringMatching(/COGNITO_VAULT_DRILL_SAMPLE/) as unknown,
+    });
+    await expect(drill({ userPoolId: 'not a pool' })).rejects.toMatchObject({
+      code: 'LAMBDA_CONFIG',
+    });
+  });
+});
