@@ -27,8 +27,6 @@ const ALLOWED: Record<string, string> = {
   'src/cli/drill.ts:registerDrill':
     'declarative table: the commander option list of `drill` and its action',
   'src/drill/engine.ts:runDrill': 'to split: the drill orchestrator',
-  'src/restore/selective/engine.ts:computePlan': 'to split: the selective-restore planner',
-  'src/restore/selective/apply.ts:applyPlan': 'to split: the selective-restore applier',
   'src/demo/run.ts:runDemo':
     'the demo script (src/demo is being moved out of the package by another branch, issue 19 item 4)',
 };
