@@ -26,7 +26,6 @@ const ALLOWED: Record<string, string> = {
     'declarative table: the commander option list of `backup` and its action',
   'src/cli/drill.ts:registerDrill':
     'declarative table: the commander option list of `drill` and its action',
-  'src/drill/engine.ts:runDrill': 'to split: the drill orchestrator',
   'src/demo/run.ts:runDemo':
     'the demo script (src/demo is being moved out of the package by another branch, issue 19 item 4)',
 };
