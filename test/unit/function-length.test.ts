@@ -18,10 +18,6 @@ const ALLOWED: Record<string, string> = {
     'issue 19 item 1 (backup in restore shape) is being done on another branch; split there',
   'src/cdk/index.ts:CognitoVault>constructor':
     "the construct's constructor: another branch owns src/cdk (issue 19 items 1 and 3)",
-  'src/cli/restore.ts:registerRestore':
-    'declarative table: the commander option list of `restore` (one .option() per flag)',
-  'src/cli/restore.ts:registerRestore>action':
-    'to split: the restore command action (options to RestoreOptions)',
   'src/cli/backup.ts:registerBackup':
     'declarative table: the commander option list of `backup` and its action',
   'src/cli/drill.ts:registerDrill':
