@@ -118,138 +118,141 @@ export function registerBackup(program: Command): void {
   addOutputOptions(cmd);
   addStorageOptions(cmd);
   cmd.addHelpText('after', BACKUP_HELP);
-  cmd.action(async (flags: BackupFlags) => {
-    const [
-      { backupPool, backupSummary },
-      { backupRegions, regionsExitCode },
-      { findResumableBackup, locateSnapshot },
-      { regionOfPoolId },
-    ] = await Promise.all([
-      import('../backup/engine.js'),
-      import('../backup/regions.js'),
-      import('../backup/resume.js'),
-      import('../cognito/gateway.js'),
-    ]);
-    await runCommand(
-      flags,
-      async ({ signal, progress }) => {
-        const resuming = flags.resume !== undefined;
-        if (
-          (flags.userPoolId && flags.allPools) ||
-          (!flags.userPoolId && !flags.allPools && !resuming)
-        ) {
-          throw new UsageError('BAD_FLAG', 'give exactly one of --user-pool-id ID or --all-pools');
-        }
-        if (resuming && flags.allPools) {
-          throw new UsageError(
-            'BAD_FLAG',
-            "--resume finishes one pool's snapshot: give --user-pool-id ID (or nothing), not --all-pools",
-          );
-        }
-        if (flags.resume === 'latest' && !flags.userPoolId) {
-          throw new UsageError('BAD_FLAG', '--resume latest needs --user-pool-id ID');
-        }
-        if (flags.regions && !flags.allPools) {
-          throw new UsageError('BAD_FLAG', '--regions goes with --all-pools only');
-        }
-        const shards = flags.shards === undefined ? undefined : Number(flags.shards);
-        if (shards !== undefined && shards !== 1 && shards !== 16 && shards !== 256) {
-          throw new UsageError('BAD_FLAG', `--shards must be 1, 16 or 256, got "${flags.shards}"`);
-        }
-        const regions = flags.regions?.regions;
-        let userPoolId = flags.userPoolId;
-        let region = userPoolId
-          ? regionOfPoolId(userPoolId)
-          : (flags.region ?? process.env.AWS_REGION ?? regions?.[0]);
-        if (!region && flags.allPools)
-          throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
-        // Checked before the first AWS call: a location that cannot be written fails at once.
-        const root = await makeOutputStorage(flags.to, flags, region, '--to');
-        if (!userPoolId && flags.resume !== undefined) {
-          // --resume ID alone: the pool is the one whose directory holds the snapshot.
-          userPoolId = await locateSnapshot(root, flags.resume);
-          region = regionOfPoolId(userPoolId);
-        }
-        const base = {
-          // A resume keeps the options its snapshot started with; only flags given are checked.
-          ...(!resuming || flags.includeSecrets
-            ? { includeSecrets: Boolean(flags.includeSecrets) }
-            : {}),
-          ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
-          ...(flags.userMfa ? { userMfa: true } : {}),
-          ...(flags.encryptTo?.length ? { encryptTo: flags.encryptTo } : {}),
-          signal,
+  cmd.action(backupAction);
+}
+
+/** The `backup` command's action: one pool (or a resume), or every pool of the Regions. */
+async function backupAction(flags: BackupFlags): Promise<void> {
+  const [
+    { backupPool, backupSummary },
+    { backupRegions, regionsExitCode },
+    { findResumableBackup, locateSnapshot },
+    { regionOfPoolId },
+  ] = await Promise.all([
+    import('../backup/engine.js'),
+    import('../backup/regions.js'),
+    import('../backup/resume.js'),
+    import('../cognito/gateway.js'),
+  ]);
+  await runCommand(
+    flags,
+    async ({ signal, progress }) => {
+      const resuming = flags.resume !== undefined;
+      if (
+        (flags.userPoolId && flags.allPools) ||
+        (!flags.userPoolId && !flags.allPools && !resuming)
+      ) {
+        throw new UsageError('BAD_FLAG', 'give exactly one of --user-pool-id ID or --all-pools');
+      }
+      if (resuming && flags.allPools) {
+        throw new UsageError(
+          'BAD_FLAG',
+          "--resume finishes one pool's snapshot: give --user-pool-id ID (or nothing), not --all-pools",
+        );
+      }
+      if (flags.resume === 'latest' && !flags.userPoolId) {
+        throw new UsageError('BAD_FLAG', '--resume latest needs --user-pool-id ID');
+      }
+      if (flags.regions && !flags.allPools) {
+        throw new UsageError('BAD_FLAG', '--regions goes with --all-pools only');
+      }
+      const shards = flags.shards === undefined ? undefined : Number(flags.shards);
+      if (shards !== undefined && shards !== 1 && shards !== 16 && shards !== 256) {
+        throw new UsageError('BAD_FLAG', `--shards must be 1, 16 or 256, got "${flags.shards}"`);
+      }
+      const regions = flags.regions?.regions;
+      let userPoolId = flags.userPoolId;
+      let region = userPoolId
+        ? regionOfPoolId(userPoolId)
+        : (flags.region ?? process.env.AWS_REGION ?? regions?.[0]);
+      if (!region && flags.allPools)
+        throw new UsageError('NO_REGION', '--all-pools needs --region (or AWS_REGION)');
+      // Checked before the first AWS call: a location that cannot be written fails at once.
+      const root = await makeOutputStorage(flags.to, flags, region, '--to');
+      if (!userPoolId && flags.resume !== undefined) {
+        // --resume ID alone: the pool is the one whose directory holds the snapshot.
+        userPoolId = await locateSnapshot(root, flags.resume);
+        region = regionOfPoolId(userPoolId);
+      }
+      const base = {
+        // A resume keeps the options its snapshot started with; only flags given are checked.
+        ...(!resuming || flags.includeSecrets
+          ? { includeSecrets: Boolean(flags.includeSecrets) }
+          : {}),
+        ...(shards ? { shards: shards as 1 | 16 | 256 } : {}),
+        ...(flags.userMfa ? { userMfa: true } : {}),
+        ...(flags.encryptTo?.length ? { encryptTo: flags.encryptTo } : {}),
+        signal,
+      };
+      if (flags.allPools) {
+        // Every --all-pools run: one gateway (quota buckets, --rate-share) per Region, a
+        // failure recorded per pool or Region, the others go on.
+        const { createRegionalRenderer } = await import('./progress.js');
+        const renderer = createRegionalRenderer({
+          json: Boolean(flags.json),
+          quiet: Boolean(flags.quiet),
+        });
+        const all = flags.regions?.all ?? false;
+        const r = await backupRegions(
+          (regions ?? [region ?? '']).map((x) => ({
+            region: x,
+            ...(all && isOptInRegion(x) ? { optional: true } : {}),
+          })),
+          root,
+          {
+            ...base,
+            gatewayFor: (x) => makeGateway(flags, x, signal),
+            onProgress: (e) => renderer.listener(withFlagNames(e)),
+          },
+        );
+        return {
+          pools: r.pools.map((p) => poolJson(p, backupSummary)),
+          regions: r.regions,
+          exitCode: regionsExitCode(r),
+          outcomes: r.pools,
         };
-        if (flags.allPools) {
-          // Every --all-pools run: one gateway (quota buckets, --rate-share) per Region, a
-          // failure recorded per pool or Region, the others go on.
-          const { createRegionalRenderer } = await import('./progress.js');
-          const renderer = createRegionalRenderer({
-            json: Boolean(flags.json),
-            quiet: Boolean(flags.quiet),
-          });
-          const all = flags.regions?.all ?? false;
-          const r = await backupRegions(
-            (regions ?? [region ?? '']).map((x) => ({
-              region: x,
-              ...(all && isOptInRegion(x) ? { optional: true } : {}),
-            })),
-            root,
-            {
-              ...base,
-              gatewayFor: (x) => makeGateway(flags, x, signal),
-              onProgress: (e) => renderer.listener(withFlagNames(e)),
-            },
-          );
-          return {
-            pools: r.pools.map((p) => poolJson(p, backupSummary)),
-            regions: r.regions,
-            exitCode: regionsExitCode(r),
-            outcomes: r.pools,
-          };
-        }
-        const gw = await makeGateway(flags, region, signal);
-        try {
-          const poolId = userPoolId ?? '';
-          let resume = flags.resume;
-          if (resume === 'latest') {
-            resume = await findResumableBackup(root, poolId);
-            if (resume === undefined) {
-              throw new UsageError(
-                'NOTHING_TO_RESUME',
-                `no resumable snapshot of ${poolId} under ${root.location}`,
-              );
-            }
+      }
+      const gw = await makeGateway(flags, region, signal);
+      try {
+        const poolId = userPoolId ?? '';
+        let resume = flags.resume;
+        if (resume === 'latest') {
+          resume = await findResumableBackup(root, poolId);
+          if (resume === undefined) {
+            throw new UsageError(
+              'NOTHING_TO_RESUME',
+              `no resumable snapshot of ${poolId} under ${root.location}`,
+            );
           }
-          return backupSummary(
-            await backupPool(gw, root, {
-              ...base,
-              ...(flags.region ? { region: flags.region } : {}),
-              onProgress: progress,
-              userPoolId: poolId,
-              ...(resume !== undefined ? { resume } : {}),
-            }),
-          );
-        } finally {
-          gw.destroy();
         }
-      },
-      (result, say) => {
-        if ('outcomes' in result) {
-          renderAllPools(result.outcomes, result.regions, say, backupSummary);
-          return;
-        }
-        renderPool(result, say);
-      },
-      {
-        interrupted:
-          'interrupted; the partial snapshot has no manifest and is marked incomplete (its finished parts are recorded: backup --resume continues it)',
-        exitCode: (result) => ('exitCode' in result ? result.exitCode : 0),
-        json: (result) =>
-          'outcomes' in result ? { pools: result.pools, regions: result.regions } : result,
-      },
-    );
-  });
+        return backupSummary(
+          await backupPool(gw, root, {
+            ...base,
+            ...(flags.region ? { region: flags.region } : {}),
+            onProgress: progress,
+            userPoolId: poolId,
+            ...(resume !== undefined ? { resume } : {}),
+          }),
+        );
+      } finally {
+        gw.destroy();
+      }
+    },
+    (result, say) => {
+      if ('outcomes' in result) {
+        renderAllPools(result.outcomes, result.regions, say, backupSummary);
+        return;
+      }
+      renderPool(result, say);
+    },
+    {
+      interrupted:
+        'interrupted; the partial snapshot has no manifest and is marked incomplete (its finished parts are recorded: backup --resume continues it)',
+      exitCode: (result) => ('exitCode' in result ? result.exitCode : 0),
+      json: (result) =>
+        'outcomes' in result ? { pools: result.pools, regions: result.regions } : result,
+    },
+  );
 }
 
 function renderPool(r: BackupSummary, say: (line: string) => void): void {

@@ -144,116 +144,118 @@ export function registerDrill(program: Command): void {
   addStorageOptions(cmd);
   addIdentityOption(cmd);
   cmd.addHelpText('after', DRILL_HELP);
-  cmd.action(async (flags: DrillFlags) => {
-    // Loaded when the command runs (docs/architecture.md, "Start-up").
-    const [drill, { SnapshotReader, listSnapshots }, { noLeaseWarning, tryAcquireReadLease }] =
-      await Promise.all([
-        import('../drill/index.js'),
-        import('../snapshot/index.js'),
-        import('../snapshot/lease.js'),
-      ]);
-    await runCommand<Printed>(
-      flags,
-      async ({ signal, progress, say }) => {
-        if (flags.force && !flags.cleanup)
-          throw new UsageError('BAD_FLAG', '--force goes with --cleanup');
-        if (flags.cleanup) {
-          if (flags.from) throw new UsageError('BAD_FLAG', '--cleanup runs no drill: drop --from');
-          const region = flags.region ?? process.env.AWS_REGION;
-          if (!region) throw new UsageError('BAD_FLAG', '--cleanup needs --region (or AWS_REGION)');
-          const gw = await makeGateway(flags, region, signal);
-          try {
-            const r = await drill.cleanupDrillPools(gw, { force: Boolean(flags.force) });
-            return { ...r, mode: 'cleanup', force: Boolean(flags.force) };
-          } finally {
-            gw.destroy();
-          }
-        }
-        if (!flags.from)
-          throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT|latest');
-        const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
-        if (!USERS_PATHS.includes(usersPath))
-          throw new UsageError(
-            'BAD_FLAG',
-            `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
-          );
-        if (
-          flags.importLogsRoleArn !== undefined &&
-          !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
-        )
-          throw new UsageError(
-            'BAD_FLAG',
-            `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
-          );
-        const storageRegion = flags.region ?? process.env.AWS_REGION;
-        let location = flags.from;
-        if (location === 'latest') {
-          if (!flags.root || !flags.userPoolId)
-            throw new UsageError('BAD_FLAG', '--from latest needs --root and --user-pool-id');
-          const root = await makeStorage(flags.root, flags, storageRegion, '--root');
-          const newest = (await listSnapshots(root, { userPoolId: flags.userPoolId }))
-            .filter((s) => s.complete)
-            .sort((a, b) => a.snapshotId.localeCompare(b.snapshotId))
-            .pop();
-          if (!newest)
-            throw new UsageError(
-              'NO_SNAPSHOT',
-              `no complete snapshot of ${flags.userPoolId} under ${flags.root}`,
-            );
-          location = `${flags.root.replace(/\/+$/, '')}/${newest.path}`;
-        } else {
-          parseLocationArg('--from')(location);
-        }
-        const keyring = await loadKeyring(flags.identity, progress);
-        const reader = await SnapshotReader.open(
-          await makeStorage(location, flags, storageRegion, '--from'),
-          keyring ? { keyring } : {},
-        );
-        reader.assertCanDecrypt();
-        const region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
+  cmd.action(drillAction);
+}
+
+/** The `drill` command's action. */
+async function drillAction(flags: DrillFlags): Promise<void> {
+  // Loaded when the command runs (docs/architecture.md, "Start-up").
+  const [drill, { SnapshotReader, listSnapshots }, { noLeaseWarning, tryAcquireReadLease }] =
+    await Promise.all([
+      import('../drill/index.js'),
+      import('../snapshot/index.js'),
+      import('../snapshot/lease.js'),
+    ]);
+  await runCommand<Printed>(
+    flags,
+    async ({ signal, progress, say }) => {
+      if (flags.force && !flags.cleanup)
+        throw new UsageError('BAD_FLAG', '--force goes with --cleanup');
+      if (flags.cleanup) {
+        if (flags.from) throw new UsageError('BAD_FLAG', '--cleanup runs no drill: drop --from');
+        const region = flags.region ?? process.env.AWS_REGION;
+        if (!region) throw new UsageError('BAD_FLAG', '--cleanup needs --region (or AWS_REGION)');
         const gw = await makeGateway(flags, region, signal);
-        const lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-          progress(noLeaseWarning(e)),
-        );
         try {
-          const importLogs = flags.importLogsRoleArn
-            ? (await import('../restore/index.js')).cloudWatchLogReader({
-                region,
-                ...(flags.profile ? { profile: flags.profile } : {}),
-                ...(process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl
-                  ? {
-                      endpointUrl:
-                        process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl,
-                    }
-                  : {}),
-              })
-            : undefined;
-          const result = await drill.runDrill(gw, reader, {
-            ...(flags.sample !== undefined ? { sample: flags.sample } : {}),
-            ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-            usersPath,
-            ...(flags.importLogsRoleArn ? { importLogsRoleArn: flags.importLogsRoleArn } : {}),
-            ...(importLogs ? { importLogs } : {}),
-            ...(flags.poolLimit !== undefined ? { poolLimit: flags.poolLimit } : {}),
-            signal,
-            // The cost line goes out before the drill writes anything (stderr with --json).
-            onProgress: (e) => {
-              if (e.type === 'phase' && e.phase === 'drill-cost') say(`cost: ${e.detail ?? ''}`);
-              else progress(e);
-            },
-          });
-          return { ...result, mode: 'drill' };
+          const r = await drill.cleanupDrillPools(gw, { force: Boolean(flags.force) });
+          return { ...r, mode: 'cleanup', force: Boolean(flags.force) };
         } finally {
           gw.destroy();
-          await lease?.release();
         }
-      },
-      render,
-      {
-        exitCode: (r) => (r.mode === 'cleanup' ? 0 : drill.drillExitCode(r)),
-        interrupted:
-          'drill interrupted; its scratch pool was deleted (if not, the next drill or `drill --cleanup` deletes it)',
-      },
-    );
-  });
+      }
+      if (!flags.from)
+        throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT|latest');
+      const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
+      if (!USERS_PATHS.includes(usersPath))
+        throw new UsageError(
+          'BAD_FLAG',
+          `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
+        );
+      if (
+        flags.importLogsRoleArn !== undefined &&
+        !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
+      )
+        throw new UsageError(
+          'BAD_FLAG',
+          `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
+        );
+      const storageRegion = flags.region ?? process.env.AWS_REGION;
+      let location = flags.from;
+      if (location === 'latest') {
+        if (!flags.root || !flags.userPoolId)
+          throw new UsageError('BAD_FLAG', '--from latest needs --root and --user-pool-id');
+        const root = await makeStorage(flags.root, flags, storageRegion, '--root');
+        const newest = (await listSnapshots(root, { userPoolId: flags.userPoolId }))
+          .filter((s) => s.complete)
+          .sort((a, b) => a.snapshotId.localeCompare(b.snapshotId))
+          .pop();
+        if (!newest)
+          throw new UsageError(
+            'NO_SNAPSHOT',
+            `no complete snapshot of ${flags.userPoolId} under ${flags.root}`,
+          );
+        location = `${flags.root.replace(/\/+$/, '')}/${newest.path}`;
+      } else {
+        parseLocationArg('--from')(location);
+      }
+      const keyring = await loadKeyring(flags.identity, progress);
+      const reader = await SnapshotReader.open(
+        await makeStorage(location, flags, storageRegion, '--from'),
+        keyring ? { keyring } : {},
+      );
+      reader.assertCanDecrypt();
+      const region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
+      const gw = await makeGateway(flags, region, signal);
+      const lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
+        progress(noLeaseWarning(e)),
+      );
+      try {
+        const importLogs = flags.importLogsRoleArn
+          ? (await import('../restore/index.js')).cloudWatchLogReader({
+              region,
+              ...(flags.profile ? { profile: flags.profile } : {}),
+              ...(process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl
+                ? {
+                    endpointUrl: process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl,
+                  }
+                : {}),
+            })
+          : undefined;
+        const result = await drill.runDrill(gw, reader, {
+          ...(flags.sample !== undefined ? { sample: flags.sample } : {}),
+          ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+          usersPath,
+          ...(flags.importLogsRoleArn ? { importLogsRoleArn: flags.importLogsRoleArn } : {}),
+          ...(importLogs ? { importLogs } : {}),
+          ...(flags.poolLimit !== undefined ? { poolLimit: flags.poolLimit } : {}),
+          signal,
+          // The cost line goes out before the drill writes anything (stderr with --json).
+          onProgress: (e) => {
+            if (e.type === 'phase' && e.phase === 'drill-cost') say(`cost: ${e.detail ?? ''}`);
+            else progress(e);
+          },
+        });
+        return { ...result, mode: 'drill' };
+      } finally {
+        gw.destroy();
+        await lease?.release();
+      }
+    },
+    render,
+    {
+      exitCode: (r) => (r.mode === 'cleanup' ? 0 : drill.drillExitCode(r)),
+      interrupted:
+        'drill interrupted; its scratch pool was deleted (if not, the next drill or `drill --cleanup` deletes it)',
+    },
+  );
 }

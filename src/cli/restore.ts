@@ -273,174 +273,211 @@ export function registerRestore(program: Command): void {
   addStorageOptions(cmd);
   addIdentityOption(cmd);
   cmd.addHelpText('after', RESTORE_HELP);
-  cmd.action(async (flags: RestoreFlags) => {
-    // A selection (--user, --group, …) restores into the live pool: its own engine.
-    if (selectionGiven(flags)) return runSelectiveRestore(flags);
-    // Loaded when the command runs (docs/architecture.md, "Start-up").
-    const [
-      { SnapshotReader },
-      { DOMAIN_PREFIX, restoreSnapshot },
-      { legacyAttributeName },
-      { cloudWatchLogReader },
-    ] = await Promise.all([
-      import('../snapshot/reader.js'),
-      import('../restore/engine.js'),
-      import('../restore/pool/target.js'),
-      import('../restore/users/import/jobs.js'),
-    ]);
-    await runCommand(
-      flags,
-      async ({ signal, progress }) => {
-        if (!flags.from) throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT');
-        assertSelectionOnlyFlags(flags);
-        if (!flags.createPool === !flags.toUserPoolId) {
-          throw new UsageError(
-            'BAD_FLAG',
-            'give exactly one of --create-pool NAME or --to-user-pool-id ID',
-          );
-        }
-        // Flag values checked before the snapshot is read.
-        if (flags.withoutTriggers && !flags.createPool) {
-          throw new UsageError(
-            'BAD_FLAG',
-            "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
-          );
-        }
-        if (flags.legacySubAttribute !== undefined) legacyAttributeName(flags.legacySubAttribute);
-        if (flags.domain !== undefined && !DOMAIN_PREFIX.test(flags.domain)) {
-          throw new UsageError(
-            'BAD_FLAG',
-            `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${flags.domain}"`,
-          );
-        }
-        if (flags.webauthnRpId !== undefined) {
-          if (!flags.createPool) {
-            throw new UsageError(
-              'BAD_FLAG',
-              "--webauthn-rp-id sets a new pool's WebAuthn relying party id; it needs --create-pool",
-            );
-          }
-          if (!/^[a-z0-9.-]{1,127}$/i.test(flags.webauthnRpId)) {
-            throw new UsageError(
-              'BAD_FLAG',
-              `--webauthn-rp-id expects a domain name (1 to 127 letters, digits, dots, hyphens), got "${flags.webauthnRpId}"`,
-            );
-          }
-        }
-        if (flags.toUserPoolId) {
-          const poolRegion = regionOfPoolId(flags.toUserPoolId);
-          if (flags.region && flags.region !== poolRegion) {
-            throw new UsageError(
-              'REGION_MISMATCH',
-              `user pool ${flags.toUserPoolId} is in ${poolRegion}, not in --region ${flags.region}`,
-            );
-          }
-        }
-        const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
-        if (!USERS_PATHS.includes(usersPath)) {
-          throw new UsageError(
-            'BAD_FLAG',
-            `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
-          );
-        }
-        if (
-          flags.importLogsRoleArn !== undefined &&
-          !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
-        ) {
-          throw new UsageError(
-            'BAD_FLAG',
-            `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
-          );
-        }
-        const idpSecrets = flags.idpSecrets
-          ? await (
-              await import('../restore/preflight/idp-secrets.js')
-            ).loadIdpSecrets(flags.idpSecrets)
-          : undefined;
-        const mapArns = flags.mapArns
-          ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
-          : undefined;
-        const target: RestoreTarget = flags.toUserPoolId
-          ? { userPoolId: flags.toUserPoolId }
-          : { createPool: flags.createPool ?? '' };
-        const storageRegion = flags.region ?? process.env.AWS_REGION;
-        const keyring = await loadKeyring(flags.identity, progress);
-        const { choose, openErasures } = await import('./snapshot-choice.js');
-        const from = await choose(flags, flags.toUserPoolId, progress);
-        // Users erased with `forget` are left out of every read of the snapshot (and counted).
-        const erasures = await openErasures(from, flags, storageRegion);
-        const reader = await SnapshotReader.open(
-          await makeStorage(from, flags, storageRegion, '--from'),
-          { ...(keyring ? { keyring } : {}), ...(erasures ? { erasures } : {}) },
-        );
-        // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, before
-        // any call to Cognito.
-        reader.assertCanDecrypt();
-        let region: string;
-        if (flags.toUserPoolId) {
-          region = regionOfPoolId(flags.toUserPoolId);
-          if (flags.region && flags.region !== region) {
-            throw new UsageError(
-              'REGION_MISMATCH',
-              `user pool ${flags.toUserPoolId} is in ${region}, not in --region ${flags.region}`,
-            );
-          }
-        } else {
-          region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
-        }
-        const gw = await makeGateway(flags, region, signal);
-        try {
-          // restoreSnapshot holds a read lease on the snapshot for the whole run.
-          const outcome = await restoreSnapshot(gw, reader, {
-            target,
-            dryRun: Boolean(flags.dryRun),
-            merge: Boolean(flags.merge),
-            ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
-            ...(flags.subMap ? { subMapFile: flags.subMap } : {}),
-            ...(flags.legacySubAttribute ? { legacySubAttribute: flags.legacySubAttribute } : {}),
-            ...(idpSecrets ? { idpSecrets } : {}),
-            ...(flags.domain ? { domain: flags.domain } : {}),
-            ...(flags.passwordState
-              ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
-              : {}),
-            usersPath,
-            ...(flags.acceptMauCost ? { acceptMauCost: true } : {}),
-            ...(flags.importLogsRoleArn
-              ? {
-                  importLogsRoleArn: flags.importLogsRoleArn,
-                  importLogs: cloudWatchLogReader({
-                    region,
-                    ...(flags.profile ? { profile: flags.profile } : {}),
-                    ...(process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl
-                      ? {
-                          endpointUrl:
-                            process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl,
-                        }
-                      : {}),
-                  }),
-                }
-              : {}),
-            ...(flags.webauthnRpId ? { webauthnRpId: flags.webauthnRpId } : {}),
-            ...(mapArns ? { mapArns, mapArnsSource: flags.mapArns } : {}),
-            ...(flags.allowForeignArns ? { allowForeignArns: true } : {}),
-            ...(flags.targetAccount ? { targetAccount: flags.targetAccount } : {}),
-            ...(flags.withoutTriggers ? { withoutTriggers: true } : {}),
-            ...(flags.federatedUsers
-              ? { federatedUsers: flags.federatedUsers as RestoreOptions['federatedUsers'] }
-              : {}),
-            signal,
-            onProgress: progress,
-          });
-          return printedRestore(outcome);
-        } finally {
-          gw.destroy();
-        }
-      },
-      render,
-      {
-        exitCode: exitCodeOf,
-        interrupted: 'interrupted; run the same command again to continue where it stopped',
-      },
+  cmd.action(restoreAction);
+}
+
+/**
+ * Step: every flag value checked before the snapshot is read (exit 2). Returns the users path.
+ */
+function checkRestoreFlags(
+  flags: RestoreFlags,
+  domainPrefix: RegExp,
+  legacyAttributeName: (name: string) => unknown,
+): UsersPath {
+  if (!flags.from) throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT');
+  assertSelectionOnlyFlags(flags);
+  if (!flags.createPool === !flags.toUserPoolId) {
+    throw new UsageError(
+      'BAD_FLAG',
+      'give exactly one of --create-pool NAME or --to-user-pool-id ID',
     );
-  });
+  }
+  // Flag values checked before the snapshot is read.
+  if (flags.withoutTriggers && !flags.createPool) {
+    throw new UsageError(
+      'BAD_FLAG',
+      "--without-triggers works with --create-pool only: an existing pool's triggers are its owner's (detach them yourself, or restore into a new pool)",
+    );
+  }
+  if (flags.legacySubAttribute !== undefined) legacyAttributeName(flags.legacySubAttribute);
+  if (flags.domain !== undefined && !domainPrefix.test(flags.domain)) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--domain expects a domain prefix (lowercase letters, digits, hyphens), got "${flags.domain}"`,
+    );
+  }
+  if (flags.webauthnRpId !== undefined) {
+    if (!flags.createPool) {
+      throw new UsageError(
+        'BAD_FLAG',
+        "--webauthn-rp-id sets a new pool's WebAuthn relying party id; it needs --create-pool",
+      );
+    }
+    if (!/^[a-z0-9.-]{1,127}$/i.test(flags.webauthnRpId)) {
+      throw new UsageError(
+        'BAD_FLAG',
+        `--webauthn-rp-id expects a domain name (1 to 127 letters, digits, dots, hyphens), got "${flags.webauthnRpId}"`,
+      );
+    }
+  }
+  if (flags.toUserPoolId) {
+    const poolRegion = regionOfPoolId(flags.toUserPoolId);
+    if (flags.region && flags.region !== poolRegion) {
+      throw new UsageError(
+        'REGION_MISMATCH',
+        `user pool ${flags.toUserPoolId} is in ${poolRegion}, not in --region ${flags.region}`,
+      );
+    }
+  }
+  const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
+  if (!USERS_PATHS.includes(usersPath)) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
+    );
+  }
+  if (
+    flags.importLogsRoleArn !== undefined &&
+    !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
+  ) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
+    );
+  }
+  return usersPath;
+}
+
+/** Step: the restore engine's options from the flags (signal and progress apart). */
+function restoreOptionsOf(
+  flags: RestoreFlags,
+  o: {
+    target: RestoreTarget;
+    usersPath: UsersPath;
+    idpSecrets: RestoreOptions['idpSecrets'];
+    mapArns: RestoreOptions['mapArns'];
+    importLogs: RestoreOptions['importLogs'];
+  },
+): RestoreOptions {
+  const { target, usersPath, idpSecrets, mapArns } = o;
+  return {
+    target,
+    dryRun: Boolean(flags.dryRun),
+    merge: Boolean(flags.merge),
+    ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+    ...(flags.subMap ? { subMapFile: flags.subMap } : {}),
+    ...(flags.legacySubAttribute ? { legacySubAttribute: flags.legacySubAttribute } : {}),
+    ...(idpSecrets ? { idpSecrets } : {}),
+    ...(flags.domain ? { domain: flags.domain } : {}),
+    ...(flags.passwordState
+      ? { passwordState: flags.passwordState as RestoreOptions['passwordState'] }
+      : {}),
+    usersPath,
+    ...(flags.acceptMauCost ? { acceptMauCost: true } : {}),
+    ...(flags.importLogsRoleArn && o.importLogs
+      ? { importLogsRoleArn: flags.importLogsRoleArn, importLogs: o.importLogs }
+      : {}),
+    ...(flags.webauthnRpId ? { webauthnRpId: flags.webauthnRpId } : {}),
+    ...(mapArns ? { mapArns, mapArnsSource: flags.mapArns } : {}),
+    ...(flags.allowForeignArns ? { allowForeignArns: true } : {}),
+    ...(flags.targetAccount ? { targetAccount: flags.targetAccount } : {}),
+    ...(flags.withoutTriggers ? { withoutTriggers: true } : {}),
+    ...(flags.federatedUsers
+      ? { federatedUsers: flags.federatedUsers as RestoreOptions['federatedUsers'] }
+      : {}),
+  };
+}
+
+/** The `restore` command's action: a selection goes to the selective engine, else a full restore. */
+async function restoreAction(flags: RestoreFlags): Promise<void> {
+  // A selection (--user, --group, …) restores into the live pool: its own engine.
+  if (selectionGiven(flags)) return runSelectiveRestore(flags);
+  // Loaded when the command runs (docs/architecture.md, "Start-up").
+  const [
+    { SnapshotReader },
+    { DOMAIN_PREFIX, restoreSnapshot },
+    { legacyAttributeName },
+    { cloudWatchLogReader },
+  ] = await Promise.all([
+    import('../snapshot/reader.js'),
+    import('../restore/engine.js'),
+    import('../restore/pool/target.js'),
+    import('../restore/users/import/jobs.js'),
+  ]);
+  await runCommand(
+    flags,
+    async ({ signal, progress }) => {
+      const usersPath = checkRestoreFlags(flags, DOMAIN_PREFIX, legacyAttributeName);
+      const idpSecrets = flags.idpSecrets
+        ? await (
+            await import('../restore/preflight/idp-secrets.js')
+          ).loadIdpSecrets(flags.idpSecrets)
+        : undefined;
+      const mapArns = flags.mapArns
+        ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
+        : undefined;
+      const target: RestoreTarget = flags.toUserPoolId
+        ? { userPoolId: flags.toUserPoolId }
+        : { createPool: flags.createPool ?? '' };
+      const storageRegion = flags.region ?? process.env.AWS_REGION;
+      const keyring = await loadKeyring(flags.identity, progress);
+      const { choose, openErasures } = await import('./snapshot-choice.js');
+      const from = await choose(flags, flags.toUserPoolId, progress);
+      // Users erased with `forget` are left out of every read of the snapshot (and counted).
+      const erasures = await openErasures(from, flags, storageRegion);
+      const reader = await SnapshotReader.open(
+        await makeStorage(from, flags, storageRegion, '--from'),
+        { ...(keyring ? { keyring } : {}), ...(erasures ? { erasures } : {}) },
+      );
+      // An encrypted snapshot without (or with a wrong) --identity: one line, exit 3, before
+      // any call to Cognito.
+      reader.assertCanDecrypt();
+      let region: string;
+      if (flags.toUserPoolId) {
+        region = regionOfPoolId(flags.toUserPoolId);
+        if (flags.region && flags.region !== region) {
+          throw new UsageError(
+            'REGION_MISMATCH',
+            `user pool ${flags.toUserPoolId} is in ${region}, not in --region ${flags.region}`,
+          );
+        }
+      } else {
+        region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
+      }
+      const gw = await makeGateway(flags, region, signal);
+      try {
+        // restoreSnapshot holds a read lease on the snapshot for the whole run.
+        const outcome = await restoreSnapshot(gw, reader, {
+          ...restoreOptionsOf(flags, {
+            target,
+            usersPath,
+            idpSecrets,
+            mapArns,
+            importLogs: flags.importLogsRoleArn
+              ? cloudWatchLogReader({
+                  region,
+                  ...(flags.profile ? { profile: flags.profile } : {}),
+                  ...(process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl
+                    ? {
+                        endpointUrl:
+                          process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS || flags.endpointUrl,
+                      }
+                    : {}),
+                })
+              : undefined,
+          }),
+          signal,
+          onProgress: progress,
+        });
+        return printedRestore(outcome);
+      } finally {
+        gw.destroy();
+      }
+    },
+    render,
+    {
+      exitCode: exitCodeOf,
+      interrupted: 'interrupted; run the same command again to continue where it stopped',
+    },
+  );
 }

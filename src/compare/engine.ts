@@ -666,31 +666,15 @@ export function partitionsFor(users: number): number {
   return Math.min(256, Math.max(1, Math.ceil(users / USERS_PER_PARTITION)));
 }
 
-/** Compares two sides; see the module comment. */
-export async function compareSides(
-  sideA: CompareSide,
-  sideB: CompareSide,
-  opts: CompareOptions = {},
-): Promise<PoolComparison> {
-  const settings = opts.poolSettings ?? true;
-  const la = sideA.label;
-  const lb = sideB.label;
-  const [a, b] = await Promise.all([sideA.resources(settings), sideB.resources(settings)]);
-  const d = new Differences(
-    opts.maxDifferences ?? 1000,
-    Boolean(opts.includeValues),
-    opts.onDifference,
-  );
-  const ignore = new Set(opts.ignoreAttributes ?? []);
-
-  const notCompared: string[] = [];
-  if (settings) comparePoolSettings(a, b, d, ignore, la, lb, notCompared);
-  // Per-user MFA: only when asked (it costs a billed read per user of a live pool) and both
-  // sides can give it.
-  const compareMfa = Boolean(opts.userMfa && a.userMfa && b.userMfa);
-  if (opts.userMfa && !compareMfa) notCompared.push('UserMFASettings');
-  const restoredMfa =
-    opts.userStatus !== undefined && opts.userStatus !== 'ignore' && opts.userStatus !== 'equal';
+/** Step: the pool's named resources (groups, resource servers, identity providers, clients). */
+function compareResources(
+  a: SideResources,
+  b: SideResources,
+  d: Differences,
+  opts: CompareOptions,
+  la: string,
+  lb: string,
+): void {
   compareNamed(
     'group',
     'group',
@@ -735,7 +719,264 @@ export async function compareSides(
     la,
     lb,
   );
+}
 
+/** What comparing one pair of users needs to know (fixed for the whole comparison). */
+interface UserCheck {
+  la: string;
+  lb: string;
+  d: Differences;
+  /** Attributes left out (never compared, and --ignore-attribute). */
+  skipAttrs: ReadonlySet<string>;
+  status: ReturnType<typeof statusCheck>;
+  compareMfa: boolean;
+  /** Side B is a restore of side A: MFA compared with what a restore brings back. */
+  restoredMfa: boolean;
+  /** Groups on both sides: only their memberships are compared. */
+  common: ReadonlySet<string>;
+  /** The sub map, when one is checked. */
+  sub: { map: Map<string, string>; entries: number } | undefined;
+}
+
+/** The users' counters, filled partition by partition. */
+interface UserTally {
+  changed: Record<UserChangeClass | 'total', number>;
+  matched: number;
+  onlyInA: number;
+  onlyInB: number;
+  membersA: number;
+  checked: number;
+  wrong: number;
+  usedOldSubs: Set<string>;
+}
+
+function newUserTally(): UserTally {
+  return {
+    changed: { attributes: 0, status: 0, enabled: 0, groups: 0, total: 0 },
+    matched: 0,
+    onlyInA: 0,
+    onlyInB: 0,
+    membersA: 0,
+    checked: 0,
+    wrong: 0,
+    usedOldSubs: new Set(),
+  };
+}
+
+const subOf = (u: SpilledUser): string | undefined => u.a.find(([x]) => x === 'sub')?.[1];
+
+function idsOf(u: SpilledUser): string {
+  return parseIdentities(u.a.find(([name]) => name === 'identities')?.[1])
+    .map((i) => `${i.providerName}:${i.userId}`)
+    .sort()
+    .join(',');
+}
+
+type ChangeFn = (
+  cls: UserChangeClass,
+  x: Omit<PoolDifference, 'kind' | 'key' | 'class'>,
+  va?: unknown,
+  vb?: unknown,
+) => void;
+
+/** Step: a matched user's attributes, linked identities and MFA. */
+function compareUserAttributes(
+  c: UserCheck,
+  k: string,
+  ua: SpilledUser,
+  ub: SpilledUser,
+  change: ChangeFn,
+): void {
+  const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
+    new Map(u.a.filter(([name]) => !c.skipAttrs.has(name)));
+  const aa = attrsOf(ua);
+  const ab = attrsOf(ub);
+  for (const [name, v] of aa) {
+    if (!ab.has(name))
+      change(
+        'attributes',
+        { field: name, message: `user ${k}: attribute ${name} is missing in ${c.lb}` },
+        v,
+      );
+    else if (ab.get(name) !== v)
+      change(
+        'attributes',
+        { field: name, message: `user ${k}: attribute ${name} differs` },
+        v,
+        ab.get(name),
+      );
+  }
+  for (const [name, v] of ab) {
+    if (!aa.has(name))
+      change(
+        'attributes',
+        { field: name, message: `user ${k}: attribute ${name} is only in ${c.lb}` },
+        undefined,
+        v,
+      );
+  }
+  const ia = idsOf(ua);
+  const ib = idsOf(ub);
+  if (ia !== ib)
+    change(
+      'attributes',
+      { field: 'identities', message: `user ${k}: linked identities differ` },
+      ia,
+      ib,
+    );
+  if (c.compareMfa && ua.m && ub.m) {
+    const want = c.restoredMfa ? mfaAfterRestore(ua.m) : ua.m;
+    if (canonical(want) !== canonical(ub.m))
+      change(
+        'attributes',
+        {
+          field: 'UserMFASettingList',
+          message: `user ${k}: MFA settings differ${c.restoredMfa ? ' from what a restore brings back (SMS and email, not TOTP)' : ''}`,
+        },
+        want,
+        ub.m,
+      );
+  }
+}
+
+/** Step: a matched user's old sub against the sub map. */
+function checkSubMap(
+  c: UserCheck,
+  t: UserTally,
+  k: string,
+  ua: SpilledUser,
+  ub: SpilledUser,
+): void {
+  if (!c.sub) return;
+  const old = subOf(ua);
+  if (old === undefined) return;
+  t.checked++;
+  const mapped = c.sub.map.get(old);
+  if (mapped === undefined) {
+    t.wrong++;
+    c.d.add({ kind: 'subMap', key: k, message: `sub map has no entry for user ${k}` });
+  } else if (mapped !== subOf(ub)) {
+    t.wrong++;
+    c.d.add({
+      kind: 'subMap',
+      key: k,
+      message: `sub map sends user ${k}'s old sub to another user's sub`,
+    });
+  }
+}
+
+/**
+ * Step: one matched pair of users (same key): attributes, identities, MFA, Enabled, status,
+ * memberships of common groups, the sub map; counted by change class.
+ */
+function compareUserPair(
+  c: UserCheck,
+  t: UserTally,
+  k: string,
+  ua: SpilledUser,
+  ub: SpilledUser,
+): void {
+  const { la, lb, d } = c;
+  const classes = new Set<UserChangeClass>();
+  const change: ChangeFn = (cls, x, va, vb) => {
+    classes.add(cls);
+    d.add({ kind: cls === 'groups' ? 'membership' : 'user', key: k, class: cls, ...x }, va, vb);
+  };
+  compareUserAttributes(c, k, ua, ub, change);
+  if ((ua.e ?? true) !== (ub.e ?? true))
+    change('enabled', {
+      field: 'Enabled',
+      message: `user ${k}: Enabled is ${String(ua.e)} in ${la}, ${String(ub.e)} in ${lb}`,
+    });
+  const expected = c.status?.(ua.s, ub.s);
+  if (expected)
+    change('status', {
+      field: 'UserStatus',
+      message: `user ${k}: status ${String(ub.s)} in ${lb}, expected ${expected.join(' or ')} (${String(ua.s)} in ${la})`,
+    });
+  const gb = new Set(ub.g);
+  const ga = new Set(ua.g);
+  for (const g of ua.g)
+    if (c.common.has(g) && !gb.has(g))
+      change('groups', { field: g, message: `user ${k} is in group ${g} in ${la} only` });
+  for (const g of ub.g)
+    if (c.common.has(g) && !ga.has(g))
+      change('groups', { field: g, message: `user ${k} is in group ${g} in ${lb} only` });
+  for (const cls of classes) t.changed[cls]++;
+  if (classes.size) t.changed.total++;
+  checkSubMap(c, t, k, ua, ub);
+}
+
+/** Step: one partition of both sides' spills: side A in memory, side B streamed against it. */
+async function comparePartition(
+  c: UserCheck,
+  t: UserTally,
+  spillA: SideSpill,
+  spillB: SideSpill,
+  i: number,
+): Promise<void> {
+  const { la, lb, d } = c;
+  const usersA = new Map<string, SpilledUser>();
+  for await (const u of spillA.byKey.read(i)) {
+    t.membersA += u.g.length;
+    if (usersA.has(u.k))
+      d.add({ kind: 'user', key: u.k, message: `user ${u.k} matches several users of ${la}` });
+    usersA.set(u.k, u);
+    if (c.sub) {
+      const old = subOf(u);
+      if (old !== undefined && c.sub.map.has(old)) t.usedOldSubs.add(old);
+    }
+  }
+  const seenB = new Set<string>();
+  for await (const ub of spillB.byKey.read(i)) {
+    const k = ub.k;
+    if (seenB.has(k)) {
+      d.add({ kind: 'user', key: k, message: `user ${k} matches several users of ${lb}` });
+      continue;
+    }
+    seenB.add(k);
+    const ua = usersA.get(k);
+    if (!ua) {
+      t.onlyInB++;
+      d.add({ kind: 'user', key: k, only: 'B', message: `user ${k} is only in ${lb}` });
+      continue;
+    }
+    usersA.delete(k);
+    t.matched++;
+    compareUserPair(c, t, k, ua, ub);
+  }
+  for (const k of usersA.keys()) {
+    t.onlyInA++;
+    d.add({ kind: 'user', key: k, only: 'A', message: `user ${k} is only in ${la}` });
+  }
+}
+
+/** Compares two sides; see the module comment. Steps: resources, settings, then users by partition. */
+export async function compareSides(
+  sideA: CompareSide,
+  sideB: CompareSide,
+  opts: CompareOptions = {},
+): Promise<PoolComparison> {
+  const settings = opts.poolSettings ?? true;
+  const la = sideA.label;
+  const lb = sideB.label;
+  const [a, b] = await Promise.all([sideA.resources(settings), sideB.resources(settings)]);
+  const d = new Differences(
+    opts.maxDifferences ?? 1000,
+    Boolean(opts.includeValues),
+    opts.onDifference,
+  );
+  const ignore = new Set(opts.ignoreAttributes ?? []);
+
+  const notCompared: string[] = [];
+  if (settings) comparePoolSettings(a, b, d, ignore, la, lb, notCompared);
+  // Per-user MFA: only when asked (it costs a billed read per user of a live pool) and both
+  // sides can give it.
+  const compareMfa = Boolean(opts.userMfa && a.userMfa && b.userMfa);
+  if (opts.userMfa && !compareMfa) notCompared.push('UserMFASettings');
+  const restoredMfa =
+    opts.userStatus !== undefined && opts.userStatus !== 'ignore' && opts.userStatus !== 'equal';
+  compareResources(a, b, d, opts, la, lb);
   if (settings) compareClientSettings(a, b, d, la, lb, notCompared);
 
   const groupsA = a.groups.map((g) => String(g.GroupName ?? ''));
@@ -747,20 +988,7 @@ export async function compareSides(
     opts.partitions ?? partitionsFor(Math.max(a.estimatedUsers ?? 0, b.estimatedUsers ?? 0));
   const sub = subMapOf(opts.subMap, d);
   const dir = await SpillDir.create(opts.tempDir);
-  const changed: Record<UserChangeClass | 'total', number> = {
-    attributes: 0,
-    status: 0,
-    enabled: 0,
-    groups: 0,
-    total: 0,
-  };
-  let matched = 0;
-  let onlyInA = 0;
-  let onlyInB = 0;
-  let membersA = 0;
-  let checked = 0;
-  let wrong = 0;
-  const usedOldSubs = new Set<string>();
+  const t = newUserTally();
   let spillA: SideSpill;
   let spillB: SideSpill;
   try {
@@ -790,159 +1018,27 @@ export async function compareSides(
           compareMfa,
         ),
     ])) as [SideSpill, SideSpill];
-    const skipAttrs = new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]);
-    const status = statusCheck(opts.userStatus, opts.passwordState, opts.restoredStatuses);
-    const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
-      new Map(u.a.filter(([name]) => !skipAttrs.has(name)));
-    const idsOf = (u: SpilledUser): string =>
-      parseIdentities(u.a.find(([name]) => name === 'identities')?.[1])
-        .map((i) => `${i.providerName}:${i.userId}`)
-        .sort()
-        .join(',');
-    const subOf = (u: SpilledUser): string | undefined => u.a.find(([x]) => x === 'sub')?.[1];
-
+    const check: UserCheck = {
+      la,
+      lb,
+      d,
+      skipAttrs: new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]),
+      status: statusCheck(opts.userStatus, opts.passwordState, opts.restoredStatuses),
+      compareMfa,
+      restoredMfa,
+      common,
+      sub: opts.subMap ? sub : undefined,
+    };
     for (let i = 0; i < n; i++) {
       throwIfAborted(opts.signal);
-      const usersA = new Map<string, SpilledUser>();
-      for await (const u of spillA.byKey.read(i)) {
-        membersA += u.g.length;
-        if (usersA.has(u.k))
-          d.add({ kind: 'user', key: u.k, message: `user ${u.k} matches several users of ${la}` });
-        usersA.set(u.k, u);
-        if (opts.subMap) {
-          const old = subOf(u);
-          if (old !== undefined && sub.map.has(old)) usedOldSubs.add(old);
-        }
-      }
-      const seenB = new Set<string>();
-      for await (const ub of spillB.byKey.read(i)) {
-        const k = ub.k;
-        if (seenB.has(k)) {
-          d.add({ kind: 'user', key: k, message: `user ${k} matches several users of ${lb}` });
-          continue;
-        }
-        seenB.add(k);
-        const ua = usersA.get(k);
-        if (!ua) {
-          onlyInB++;
-          d.add({ kind: 'user', key: k, only: 'B', message: `user ${k} is only in ${lb}` });
-          continue;
-        }
-        usersA.delete(k);
-        matched++;
-        const classes = new Set<UserChangeClass>();
-        const change = (
-          cls: UserChangeClass,
-          x: Omit<PoolDifference, 'kind' | 'key' | 'class'>,
-          va?: unknown,
-          vb?: unknown,
-        ): void => {
-          classes.add(cls);
-          d.add(
-            { kind: cls === 'groups' ? 'membership' : 'user', key: k, class: cls, ...x },
-            va,
-            vb,
-          );
-        };
-        const aa = attrsOf(ua);
-        const ab = attrsOf(ub);
-        for (const [name, v] of aa) {
-          if (!ab.has(name))
-            change(
-              'attributes',
-              { field: name, message: `user ${k}: attribute ${name} is missing in ${lb}` },
-              v,
-            );
-          else if (ab.get(name) !== v)
-            change(
-              'attributes',
-              { field: name, message: `user ${k}: attribute ${name} differs` },
-              v,
-              ab.get(name),
-            );
-        }
-        for (const [name, v] of ab) {
-          if (!aa.has(name))
-            change(
-              'attributes',
-              { field: name, message: `user ${k}: attribute ${name} is only in ${lb}` },
-              undefined,
-              v,
-            );
-        }
-        const ia = idsOf(ua);
-        const ib = idsOf(ub);
-        if (ia !== ib)
-          change(
-            'attributes',
-            { field: 'identities', message: `user ${k}: linked identities differ` },
-            ia,
-            ib,
-          );
-        if (compareMfa && ua.m && ub.m) {
-          const want = restoredMfa ? mfaAfterRestore(ua.m) : ua.m;
-          if (canonical(want) !== canonical(ub.m))
-            change(
-              'attributes',
-              {
-                field: 'UserMFASettingList',
-                message: `user ${k}: MFA settings differ${restoredMfa ? ' from what a restore brings back (SMS and email, not TOTP)' : ''}`,
-              },
-              want,
-              ub.m,
-            );
-        }
-        if ((ua.e ?? true) !== (ub.e ?? true))
-          change('enabled', {
-            field: 'Enabled',
-            message: `user ${k}: Enabled is ${String(ua.e)} in ${la}, ${String(ub.e)} in ${lb}`,
-          });
-        const expected = status?.(ua.s, ub.s);
-        if (expected)
-          change('status', {
-            field: 'UserStatus',
-            message: `user ${k}: status ${String(ub.s)} in ${lb}, expected ${expected.join(' or ')} (${String(ua.s)} in ${la})`,
-          });
-        const gb = new Set(ub.g);
-        const ga = new Set(ua.g);
-        for (const g of ua.g)
-          if (common.has(g) && !gb.has(g))
-            change('groups', { field: g, message: `user ${k} is in group ${g} in ${la} only` });
-        for (const g of ub.g)
-          if (common.has(g) && !ga.has(g))
-            change('groups', { field: g, message: `user ${k} is in group ${g} in ${lb} only` });
-        for (const c of classes) changed[c]++;
-        if (classes.size) changed.total++;
-        if (opts.subMap) {
-          const old = subOf(ua);
-          if (old !== undefined) {
-            checked++;
-            const mapped = sub.map.get(old);
-            if (mapped === undefined) {
-              wrong++;
-              d.add({ kind: 'subMap', key: k, message: `sub map has no entry for user ${k}` });
-            } else if (mapped !== subOf(ub)) {
-              wrong++;
-              d.add({
-                kind: 'subMap',
-                key: k,
-                message: `sub map sends user ${k}'s old sub to another user's sub`,
-              });
-            }
-          }
-        }
-      }
-      for (const k of usersA.keys()) {
-        onlyInA++;
-        d.add({ kind: 'user', key: k, only: 'A', message: `user ${k} is only in ${la}` });
-      }
+      await comparePartition(check, t, spillA, spillB, i);
     }
   } finally {
     await dir.dispose();
   }
   if (opts.subMap) {
     for (const o of sub.map.keys())
-      if (!usedOldSubs.has(o))
+      if (!t.usedOldSubs.has(o))
         d.add({
           kind: 'subMap',
           key: o,
@@ -958,18 +1054,20 @@ export async function compareSides(
       users: {
         a: spillA.users,
         b: spillB.users,
-        matched,
-        onlyInA,
-        onlyInB,
+        matched: t.matched,
+        onlyInA: t.onlyInA,
+        onlyInB: t.onlyInB,
         externalProviderInA: spillA.external,
-        changed,
+        changed: t.changed,
       },
       groups: { a: a.groups.length, b: b.groups.length },
-      memberships: { a: membersA, b: spillB.memberships },
+      memberships: { a: t.membersA, b: spillB.memberships },
       clients: { a: a.clients.length, b: b.clients.length },
       identityProviders: { a: a.identityProviders.length, b: b.identityProviders.length },
       resourceServers: { a: a.resourceServers.length, b: b.resourceServers.length },
-      ...(opts.subMap ? { subMap: { entries: sub.entries, checked, wrong } } : {}),
+      ...(opts.subMap
+        ? { subMap: { entries: sub.entries, checked: t.checked, wrong: t.wrong } }
+        : {}),
       ...(notCompared.length ? { settingsNotCompared: notCompared } : {}),
       partitions: n,
     },

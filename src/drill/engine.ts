@@ -39,6 +39,236 @@ export function drillExitCode(r: DrillResult): number {
   return ExitCode.Ok;
 }
 
+type Sample = Awaited<ReturnType<typeof drawSample>>;
+
+/** What the steps inside the scratch pool's guard share. */
+interface ScratchRun {
+  /** The gateway bound to the drill's abort signal. */
+  run: CognitoGateway;
+  view: SnapshotReader;
+  dir: string;
+  signal: AbortSignal;
+  options: DrillOptions;
+  usersPath: UsersPath;
+  idpSecrets: Record<string, Record<string, string>>;
+  sample: Sample;
+  memberships: { total: number; sampled: number };
+  /** When each restore phase began (performance.now()). */
+  phaseAt: Map<string, number>;
+  relay: (e: ProgressEvent) => void;
+  progress: (e: ProgressEvent) => void;
+  result: DrillResult;
+  checks: DrillCheck[];
+  warnings: string[];
+}
+
+/** The drill's result before anything ran (every count 0, passed false). */
+function newDrillResult(
+  reader: SnapshotReader,
+  o: {
+    drillId: string;
+    name: string;
+    options: DrillOptions;
+    seed: string;
+    sample: Sample;
+    usersPath: UsersPath;
+    checks: DrillCheck[];
+    plannedCost: DrillResult['plannedCost'];
+    stale: DrillResult['cleanup']['stale'];
+    warnings: string[];
+  },
+): DrillResult {
+  return {
+    drillId: o.drillId,
+    passed: false,
+    snapshot: reader.location,
+    snapshotId: reader.manifest.snapshotId,
+    sourceUserPoolId: reader.manifest.userPool.id,
+    scratchPoolName: o.name,
+    sample: {
+      size: o.options.sample,
+      seed: o.seed,
+      users: o.sample.sampled.users,
+      of: o.sample.counts.users,
+    },
+    usersPath: o.usersPath,
+    checks: o.checks,
+    counts: {
+      users: { restored: 0, created: 0, imported: 0, failed: 0, externalProvider: 0 },
+      groups: 0,
+      memberships: 0,
+      clients: 0,
+      identityProviders: 0,
+      resourceServers: 0,
+      resourceFailures: 0,
+    },
+    differences: { total: 0, listed: [] },
+    plannedCost: o.plannedCost,
+    cost: { usersWritten: 0, mauBilled: 0 },
+    cleanup: { scratchDeleted: false, stale: o.stale },
+    durationMs: 0,
+    warnings: o.warnings,
+  };
+}
+
+/** Step 4: the restore into the scratch pool (restore engine); its counts, cost and check. */
+async function restoreScratch(
+  s: ScratchRun,
+  name: string,
+  onPool: (id: string) => void,
+): Promise<RestoreResult> {
+  const { options, result, warnings } = s;
+  const outcome = await restoreSnapshot(s.run, s.view, {
+    target: { createPool: name },
+    stateDir: path.join(s.dir, 'restore'),
+    usersPath: s.usersPath,
+    idpSecrets: s.idpSecrets,
+    ...(options.importLogsRoleArn ? { importLogsRoleArn: options.importLogsRoleArn } : {}),
+    ...(options.importLogs ? { importLogs: options.importLogs } : {}),
+    ...options.restoreOverrides,
+    signal: s.signal,
+    onProgress: s.relay,
+  });
+  if (outcome.dryRun) throw new Error('the restore answered with a plan');
+  onPool(outcome.userPoolId);
+  result.scratchPoolId = outcome.userPoolId;
+  const u = outcome.users;
+  result.counts = {
+    users: {
+      restored: u.created + u.imported + (u.federatedPrecreated ?? 0),
+      created: u.created,
+      imported: u.imported,
+      failed: u.failed,
+      externalProvider: u.externalProvider,
+    },
+    groups: outcome.groups,
+    memberships: outcome.memberships,
+    clients: outcome.clients,
+    identityProviders: outcome.identityProviders,
+    resourceServers: outcome.resourceServers,
+    resourceFailures: outcome.resourceFailures.length,
+  };
+  s.memberships.sampled = outcome.memberships;
+  result.cost = { usersWritten: u.created + u.imported, mauBilled: u.created };
+  for (const w of outcome.warnings) warnings.push(w.message);
+  const restoreOk = outcome.failedUsers.length === 0 && outcome.resourceFailures.length === 0;
+  s.checks.push({
+    name: 'restore',
+    passed: restoreOk,
+    detail: restoreOk
+      ? `${result.counts.users.restored} users, ${outcome.groups} groups, ${outcome.clients} app clients restored`
+      : `${outcome.failedUsers.length} user operation(s) and ${outcome.resourceFailures.length} resource(s) failed`,
+  });
+  return outcome;
+}
+
+/** Step 5: the scratch pool against the snapshot (compare engine, the same lens on both sides). */
+async function compareScratch(s: ScratchRun, outcome: RestoreResult): Promise<void> {
+  s.progress({
+    type: 'phase',
+    phase: 'drill',
+    detail: 'comparing the scratch pool with the snapshot',
+  });
+  const users = s.sample.sampled.users;
+  const cmp = await compareSides(
+    scratchSide(snapshotSide(s.view, 'the snapshot'), users),
+    scratchSide(poolSide(s.run, outcome.userPoolId, 'the scratch pool'), users),
+    {
+      userStatus: 'restored',
+      restoredStatuses: ['RESET_REQUIRED'],
+      subMap: await readSubMapFile(outcome.subMap),
+      tempDir: s.dir,
+      signal: s.signal,
+    },
+  );
+  s.result.differences = {
+    total: cmp.differenceCount,
+    listed: cmp.differences.slice(0, 100).map((d): DrillDifference => ({
+      kind: d.kind,
+      ...(d.field ? { field: d.field } : {}),
+      ...(d.class ? { class: d.class } : {}),
+      ...(d.only ? { only: d.only } : {}),
+      // Usernames and emails are personal data: only configuration names are listed.
+      ...(d.kind !== 'user' && d.kind !== 'membership' && d.kind !== 'subMap'
+        ? { key: d.key }
+        : {}),
+    })),
+  };
+  s.checks.push({
+    name: 'compare',
+    passed: cmp.equal,
+    detail: cmp.equal
+      ? `equal: ${cmp.summary.users.matched} users, ${cmp.summary.groups.b} groups, ${cmp.summary.memberships.b} memberships`
+      : `${cmp.differenceCount} difference(s)`,
+  });
+}
+
+/** Step 6: every restored user's way back in. */
+async function recoveryScratch(s: ScratchRun, outcome: RestoreResult): Promise<void> {
+  s.progress({
+    type: 'phase',
+    phase: 'drill',
+    detail: 'checking that restored users can recover',
+  });
+  const recovery = await checkRecovery(s.run, outcome.userPoolId);
+  s.result.recovery = recovery;
+  s.checks.push({
+    name: 'recovery',
+    passed: recovery.passed,
+    detail: recovery.passed
+      ? `${recovery.canRecover} can reset their password, ${recovery.noVerifiedContact} need an administrator (no verified contact)`
+      : `${recovery.lockedOut} user(s) with a verified contact cannot recover`,
+  });
+}
+
+/** Step 7: the RTO estimate, from the restore's own phases and rates. */
+function rtoOfScratch(s: ScratchRun, outcome: RestoreResult, tRestore: number): DrillResult['rto'] {
+  const at = (k: string): number | undefined => s.phaseAt.get(k);
+  const usersStart =
+    at('users-written') ?? at('users') ?? at('import-files') ?? at('outputs') ?? performance.now();
+  const poolStart = at('pool') ?? usersStart;
+  const end = tRestore + outcome.durationMs;
+  const imported = outcome.importJobs.filter((j) => j.status === 'Succeeded');
+  return estimateRto({
+    preflightSeconds: (poolStart - tRestore) / 1000,
+    setupSeconds: Math.max(0, usersStart - poolStart) / 1000,
+    usersSeconds: Math.max(0, end - usersStart) / 1000,
+    counts: s.sample.counts,
+    sampled: s.sample.sampled,
+    memberships: s.memberships,
+    rates: outcome.rates,
+    created: outcome.users.created,
+    imported: outcome.users.imported,
+    ...(imported.length
+      ? {
+          importJobs: {
+            jobs: imported.length,
+            rows: imported.reduce((a, j) => a + j.rows, 0),
+            seconds: importSeconds(s.phaseAt, end),
+          },
+        }
+      : {}),
+    ceilings: ceilings(s.run),
+  });
+}
+
+/** Step 8: the cleanup check from the guard's answer. */
+function cleanupCheck(guarded: {
+  deleted: boolean;
+  poolId?: string;
+  deleteError?: string;
+}): DrillCheck {
+  return {
+    name: 'cleanup',
+    passed: guarded.deleted || !guarded.poolId,
+    detail: guarded.deleted
+      ? `scratch pool ${guarded.poolId} deleted`
+      : guarded.poolId
+        ? `scratch pool ${guarded.poolId} could not be deleted: ${guarded.deleteError ?? 'unknown'}`
+        : 'no scratch pool was created',
+  };
+}
+
 /**
  * A restore drill: the snapshot restored into a scratch pool of this account (drill-tagged,
  * triggers detached, no domain, deletion protection off; every resource and every user or a
@@ -46,8 +276,9 @@ export function drillExitCode(r: DrillResult): number {
  * the rates achieved turned into an RTO estimate — and the scratch pool deleted, whatever
  * happens (success, failure, interruption; after a kill -9 the next drill or cleanup does it).
  *
- * Steps: snapshot check → stale pools and pool room → sample → cost → restore (restore engine,
- * heartbeat running) → compare (compare engine) → recovery → RTO → delete.
+ * Steps: snapshot check → stale pools and pool room → sample → cost → restore (restoreScratch,
+ * heartbeat running) → compare (compareScratch) → recovery (recoveryScratch) → RTO
+ * (rtoOfScratch) → delete (cleanupCheck).
  */
 export async function runDrill(
   gw: CognitoGateway,
@@ -124,34 +355,20 @@ export async function runDrill(
     if (!options.workDir) work = dir;
     await chmod(dir, 0o700);
 
-    const result: DrillResult = {
+    const result = newDrillResult(reader, {
       drillId,
-      passed: false,
-      snapshot: reader.location,
-      snapshotId: reader.manifest.snapshotId,
-      sourceUserPoolId: reader.manifest.userPool.id,
-      scratchPoolName: name,
-      sample: { size: options.sample, seed, users: sample.sampled.users, of: sample.counts.users },
+      name,
+      options,
+      seed,
+      sample,
       usersPath,
       checks,
-      counts: {
-        users: { restored: 0, created: 0, imported: 0, failed: 0, externalProvider: 0 },
-        groups: 0,
-        memberships: 0,
-        clients: 0,
-        identityProviders: 0,
-        resourceServers: 0,
-        resourceFailures: 0,
-      },
-      differences: { total: 0, listed: [] },
       plannedCost,
-      cost: { usersWritten: 0, mauBilled: 0 },
-      cleanup: { scratchDeleted: false, stale },
-      durationMs: 0,
+      stale,
       warnings,
-    };
+    });
 
-    // 4–6. Restore, compare, recover: inside the guard that always deletes the scratch pool.
+    // 4–7. Restore, compare, recover: inside the guard that always deletes the scratch pool.
     const phaseAt = new Map<string, number>();
     const relay = (e: ProgressEvent): void => {
       const key = e.type === 'phase' ? e.phase : e.type === 'users' ? 'users-written' : undefined;
@@ -168,151 +385,34 @@ export async function runDrill(
       },
       onError: (msg) => warnings.push(msg),
     });
-    let restored: RestoreResult | undefined;
+    const scratch: ScratchRun = {
+      run,
+      view,
+      dir,
+      signal: controller.signal,
+      options,
+      usersPath,
+      idpSecrets: idps.secrets,
+      sample,
+      memberships,
+      phaseAt,
+      relay,
+      progress,
+      result,
+      checks,
+      warnings,
+    };
     const guarded = await runGuarded(gw, drillId, heartbeat, async () => {
       const tRestore = performance.now();
-      const outcome = await restoreSnapshot(run, view, {
-        target: { createPool: name },
-        stateDir: path.join(dir, 'restore'),
-        usersPath,
-        idpSecrets: idps.secrets,
-        ...(options.importLogsRoleArn ? { importLogsRoleArn: options.importLogsRoleArn } : {}),
-        ...(options.importLogs ? { importLogs: options.importLogs } : {}),
-        ...options.restoreOverrides,
-        signal: controller.signal,
-        onProgress: relay,
-      });
-      if (outcome.dryRun) throw new Error('the restore answered with a plan');
-      restored = outcome;
-      heartbeat.known(outcome.userPoolId);
-      result.scratchPoolId = outcome.userPoolId;
-      const u = outcome.users;
-      result.counts = {
-        users: {
-          restored: u.created + u.imported + (u.federatedPrecreated ?? 0),
-          created: u.created,
-          imported: u.imported,
-          failed: u.failed,
-          externalProvider: u.externalProvider,
-        },
-        groups: outcome.groups,
-        memberships: outcome.memberships,
-        clients: outcome.clients,
-        identityProviders: outcome.identityProviders,
-        resourceServers: outcome.resourceServers,
-        resourceFailures: outcome.resourceFailures.length,
-      };
-      memberships.sampled = outcome.memberships;
-      result.cost = { usersWritten: u.created + u.imported, mauBilled: u.created };
-      for (const w of outcome.warnings) warnings.push(w.message);
-      const restoreOk = outcome.failedUsers.length === 0 && outcome.resourceFailures.length === 0;
-      checks.push({
-        name: 'restore',
-        passed: restoreOk,
-        detail: restoreOk
-          ? `${result.counts.users.restored} users, ${outcome.groups} groups, ${outcome.clients} app clients restored`
-          : `${outcome.failedUsers.length} user operation(s) and ${outcome.resourceFailures.length} resource(s) failed`,
-      });
-
-      // The scratch pool against the snapshot (the same lens on both sides).
-      progress({
-        type: 'phase',
-        phase: 'drill',
-        detail: 'comparing the scratch pool with the snapshot',
-      });
-      const cmp = await compareSides(
-        scratchSide(snapshotSide(view, 'the snapshot'), sample.sampled.users),
-        scratchSide(poolSide(run, outcome.userPoolId, 'the scratch pool'), sample.sampled.users),
-        {
-          userStatus: 'restored',
-          restoredStatuses: ['RESET_REQUIRED'],
-          subMap: await readSubMapFile(outcome.subMap),
-          tempDir: dir,
-          signal: controller.signal,
-        },
-      );
-      result.differences = {
-        total: cmp.differenceCount,
-        listed: cmp.differences.slice(0, 100).map((d): DrillDifference => ({
-          kind: d.kind,
-          ...(d.field ? { field: d.field } : {}),
-          ...(d.class ? { class: d.class } : {}),
-          ...(d.only ? { only: d.only } : {}),
-          // Usernames and emails are personal data: only configuration names are listed.
-          ...(d.kind !== 'user' && d.kind !== 'membership' && d.kind !== 'subMap'
-            ? { key: d.key }
-            : {}),
-        })),
-      };
-      checks.push({
-        name: 'compare',
-        passed: cmp.equal,
-        detail: cmp.equal
-          ? `equal: ${cmp.summary.users.matched} users, ${cmp.summary.groups.b} groups, ${cmp.summary.memberships.b} memberships`
-          : `${cmp.differenceCount} difference(s)`,
-      });
-
-      progress({
-        type: 'phase',
-        phase: 'drill',
-        detail: 'checking that restored users can recover',
-      });
-      const recovery = await checkRecovery(run, outcome.userPoolId);
-      result.recovery = recovery;
-      checks.push({
-        name: 'recovery',
-        passed: recovery.passed,
-        detail: recovery.passed
-          ? `${recovery.canRecover} can reset their password, ${recovery.noVerifiedContact} need an administrator (no verified contact)`
-          : `${recovery.lockedOut} user(s) with a verified contact cannot recover`,
-      });
-
-      // RTO: from the restore's own phases and rates.
-      const at = (k: string): number | undefined => phaseAt.get(k);
-      const usersStart =
-        at('users-written') ??
-        at('users') ??
-        at('import-files') ??
-        at('outputs') ??
-        performance.now();
-      const poolStart = at('pool') ?? usersStart;
-      const end = tRestore + outcome.durationMs;
-      const imported = outcome.importJobs.filter((j) => j.status === 'Succeeded');
-      result.rto = estimateRto({
-        preflightSeconds: (poolStart - tRestore) / 1000,
-        setupSeconds: Math.max(0, usersStart - poolStart) / 1000,
-        usersSeconds: Math.max(0, end - usersStart) / 1000,
-        counts: sample.counts,
-        sampled: sample.sampled,
-        memberships,
-        rates: outcome.rates,
-        created: u.created,
-        imported: u.imported,
-        ...(imported.length
-          ? {
-              importJobs: {
-                jobs: imported.length,
-                rows: imported.reduce((a, j) => a + j.rows, 0),
-                seconds: importSeconds(phaseAt, end),
-              },
-            }
-          : {}),
-        ceilings: ceilings(run),
-      });
+      const outcome = await restoreScratch(scratch, name, (id) => heartbeat.known(id));
+      await compareScratch(scratch, outcome);
+      await recoveryScratch(scratch, outcome);
+      result.rto = rtoOfScratch(scratch, outcome, tRestore);
     });
     result.cleanup.scratchDeleted = guarded.deleted;
     if (guarded.poolId) result.scratchPoolId = guarded.poolId;
-    checks.push({
-      name: 'cleanup',
-      passed: guarded.deleted || !guarded.poolId,
-      detail: guarded.deleted
-        ? `scratch pool ${guarded.poolId} deleted`
-        : guarded.poolId
-          ? `scratch pool ${guarded.poolId} could not be deleted: ${guarded.deleteError ?? 'unknown'}`
-          : 'no scratch pool was created',
-    });
+    checks.push(cleanupCheck(guarded));
     if (guarded.error) throw guarded.error;
-    void restored;
     result.passed = checks.every((c) => c.passed);
     result.durationMs = Math.round(performance.now() - t0);
     return result;

@@ -44,7 +44,7 @@ import {
 } from '../resources/restore.js';
 import { signInContext } from '../users/sign-in.js';
 import type { FailedUser, ResourceFailure } from '../types.js';
-import { isFatal, restoreUsers } from '../users/admin-create.js';
+import { isFatal, restoreUsers, type UserPhaseResult } from '../users/admin-create.js';
 import { CLIENT_UPDATE_KEYS } from './compare.js';
 import { type SelectivePlan, type SelectiveRun, totalCalls } from './run-state.js';
 import { SelectiveJournal } from './journal.js';
@@ -63,17 +63,200 @@ const OPERATION: Record<ResourceKind, string> = {
 };
 
 /**
+ * Step: resources — missing ones created as a full restore creates them, then reverts of
+ * existing ones; writes the client map. Returns the identity providers skipped.
+ */
+async function applyResources(
+  run: SelectiveRun,
+  plan: SelectivePlan,
+  ctx: PhaseContext,
+  sj: SelectiveJournal,
+  clientMapFile: string,
+): Promise<ReadonlySet<string>> {
+  const { data } = plan;
+  const creating = (k: ResourceKind): Set<string> =>
+    new Set(plan.resources.filter((r) => r.kind === k && r.action === 'create').map((r) => r.name));
+  const groups = creating('group');
+  await restoreGroups(
+    ctx,
+    data.groups.filter((g) => groups.has(g.GroupName)),
+  );
+  const servers = creating('resourceServer');
+  await restoreResourceServers(
+    ctx,
+    data.resourceServers.filter((s) => servers.has(s.Identifier)),
+  );
+  const idps = creating('identityProvider');
+  const skippedIdps = await restoreIdentityProviders(
+    ctx,
+    data.identityProviders.filter((p) => idps.has(p.ProviderName)),
+    run.options.idpSecrets,
+  );
+  const clientNames = creating('client');
+  const clients = data.clients.filter((c) => clientNames.has(c.ClientName ?? c.ClientId));
+  const clientIds = await restoreClients(ctx, clients, skippedIdps);
+  writeClientMap(clientMapFile, clientIds);
+  await restoreManagedLoginBranding(
+    ctx,
+    data.managedLoginBranding.filter((b) => clients.some((c) => c.ClientId === b.ClientId)),
+    clients,
+    clientIds,
+  );
+  await restoreClientSettings(ctx, data.pool, clients, clientIds);
+  for (const r of plan.resources) {
+    if (r.action !== 'revert') continue;
+    await revertResource(run, plan, ctx, sj, r);
+  }
+  return skippedIdps;
+}
+
+/** Step: the missing users, created exactly as a full restore does (restoreUsers). */
+async function createMissingUsers(
+  run: SelectiveRun,
+  plan: SelectivePlan,
+  ctx: PhaseContext,
+  gate: Gate,
+  skippedIdps: ReadonlySet<string>,
+): Promise<UserPhaseResult> {
+  const { gw, options } = run;
+  const creates = plan.users.filter((w) => w.action === 'create' && w.record);
+  const index = new MembershipIndex();
+  for (const w of creates) for (const g of w.groups) index.add(w.username, g);
+  const rtt = (options.rttMs ?? 100) / 1000;
+  const legacy =
+    options.legacySubAttribute !== undefined
+      ? legacyAttributeName(options.legacySubAttribute)
+      : undefined;
+  return restoreUsers(ctx, {
+    reader: run.reader,
+    users: creates.map((w) => w.record).filter((r) => r !== undefined),
+    index,
+    usernameAttributes: plan.usernameAttributes,
+    legacySubAttribute: legacy,
+    resources: Promise.resolve(skippedIdps),
+    groups: gate,
+    signIn: signInContext(plan.targetPool, options.passwordState ?? 'sign-in-ready'),
+    recoveryConcurrency: clamp(
+      Math.ceil(2 * gw.rate.ceilingOf('UserAccountRecovery') * rtt),
+      2,
+      32,
+    ),
+    createConcurrency: clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 2, 32),
+    updateConcurrency: clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 2, 32),
+    queueLimit: 2000,
+    consecutiveFailureLimit: 100,
+    total: creates.length,
+    federatedUsers: 'skip',
+  });
+}
+
+/** Step: reverts of the existing users that differ (UserUpdate workers). */
+async function revertUsers(
+  run: SelectiveRun,
+  plan: SelectivePlan,
+  sj: SelectiveJournal,
+  failedUsers: FailedUser[],
+): Promise<void> {
+  const { gw, options, progress } = run;
+  const rtt = (options.rttMs ?? 100) / 1000;
+  const reverts = plan.users.filter((w) => w.action === 'revert');
+  if (reverts.length)
+    progress({ type: 'phase', phase: 'revert', detail: `${reverts.length} users` });
+  let done = 0;
+  await forEachConcurrent(
+    reverts,
+    clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 2, 16),
+    async (w) => {
+      await revertUser(run, plan, sj, w, failedUsers);
+      progress({ type: 'restore', phase: 'revert', done: ++done, total: reverts.length });
+    },
+    run.signal,
+  );
+}
+
+/** Step: the selected groups' membership changes not yet journaled. */
+async function applyMemberships(
+  run: SelectiveRun,
+  plan: SelectivePlan,
+  sj: SelectiveJournal,
+  failedUsers: FailedUser[],
+): Promise<void> {
+  const { gw, poolId } = run;
+  for (const c of plan.memberships) {
+    const key = `${c.group}\u0000${c.username}`;
+    if ((c.action === 'add' ? sj.state.addedMembers : sj.state.removedMembers).has(key)) continue;
+    const operation = c.action === 'add' ? 'AdminAddUserToGroup' : 'AdminRemoveUserFromGroup';
+    try {
+      const input = { UserPoolId: poolId, Username: c.username, GroupName: c.group };
+      await gw.send(
+        c.action === 'add'
+          ? new AdminAddUserToGroupCommand(input)
+          : new AdminRemoveUserFromGroupCommand(input),
+      );
+      sj.append({ t: c.action === 'add' ? 'ma' : 'mr', g: c.group, u: c.username });
+    } catch (e) {
+      if (isFatal(e, operation)) throw e;
+      failedUsers.push({ username: c.username, operation, error: describe(e) });
+    }
+  }
+}
+
+/** Step: the result from both journals (each user written counted once). */
+function selectiveResult(
+  run: SelectiveRun,
+  plan: SelectivePlan,
+  journal: RestoreJournal,
+  sj: SelectiveJournal,
+  o: { resumed: boolean; failedUsers: FailedUser[]; clientMapFile: string; reportFile: string },
+): SelectiveResult {
+  const { gw, poolId } = run;
+  const resourceFailures: ResourceFailure[] = [...journal.state.resourceFailures.values()];
+  const st = sj.state;
+  // Users written: created, reverted, or given/removed a membership (each counted once).
+  const memberUsers = new Set(
+    [...st.removedMembers, ...st.addedMembers].map((k) => k.split('\u0000')[1] ?? ''),
+  );
+  for (const u of st.revertedUsers) memberUsers.delete(u);
+  return {
+    dryRun: false,
+    selective: true,
+    snapshot: run.reader.location,
+    snapshotId: plan.snapshotId,
+    userPoolId: poolId,
+    existing: plan.existing,
+    planHash: st.planHash ?? plan.hash,
+    resumed: o.resumed,
+    counts: plan.builder.counts,
+    usersWritten: journal.state.created + st.revertedUsers.size + memberUsers.size,
+    created: journal.state.created,
+    reverted: st.revertedUsers.size,
+    failed: o.failedUsers.length,
+    subMap: plan.subMapFile,
+    clientMap: o.clientMapFile,
+    report: o.reportFile,
+    stateDir: plan.stateDir,
+    durationMs: Math.round(performance.now() - run.t0),
+    requests: totalCalls(gw) - run.callsBefore,
+    failedUsers: o.failedUsers,
+    resourceFailures,
+    warnings: [...run.warnings.values()],
+    rates: gw.rate.report(),
+  };
+}
+
+/**
  * Writes a reviewed plan: missing resources created as a full restore creates them (journaled
  * in journal.jsonl), reverts of existing resources, missing users created exactly as a full
  * restore does (restoreUsers: sign-in state, disabled flag, memberships, links, sub map), then
- * reverts of existing users and of selected groups' members.
+ * reverts of existing users and of selected groups' members. Steps: `applyResources`,
+ * `createMissingUsers`, `revertUsers`, `applyMemberships`, outputs (`selectiveResult`).
  */
 export async function applyPlan(
   run: SelectiveRun,
   plan: SelectivePlan,
   lock: StateDirLock,
 ): Promise<SelectiveResult> {
-  const { gw, options, progress, warn, poolId } = run;
+  const { gw, progress, warn, poolId } = run;
   const journal = await RestoreJournal.open(lock, {
     snapshotId: plan.snapshotId,
     sourcePoolId: plan.sourcePoolId,
@@ -95,148 +278,24 @@ export async function applyPlan(
       progress,
       signal: run.signal,
     };
-    const { data } = plan;
-    const creating = (k: ResourceKind): Set<string> =>
-      new Set(
-        plan.resources.filter((r) => r.kind === k && r.action === 'create').map((r) => r.name),
-      );
-
-    // ---- resources: create what is missing, then revert what differs -------------------------
-    const groups = creating('group');
     const gate = new Gate();
-    await restoreGroups(
-      ctx,
-      data.groups.filter((g) => groups.has(g.GroupName)),
-    );
-    const servers = creating('resourceServer');
-    await restoreResourceServers(
-      ctx,
-      data.resourceServers.filter((s) => servers.has(s.Identifier)),
-    );
-    const idps = creating('identityProvider');
-    const skippedIdps = await restoreIdentityProviders(
-      ctx,
-      data.identityProviders.filter((p) => idps.has(p.ProviderName)),
-      options.idpSecrets,
-    );
-    const clientNames = creating('client');
-    const clients = data.clients.filter((c) => clientNames.has(c.ClientName ?? c.ClientId));
-    const clientIds = await restoreClients(ctx, clients, skippedIdps);
     const clientMapFile = path.join(plan.stateDir, CLIENT_MAP_FILE);
-    writeClientMap(clientMapFile, clientIds);
-    await restoreManagedLoginBranding(
-      ctx,
-      data.managedLoginBranding.filter((b) => clients.some((c) => c.ClientId === b.ClientId)),
-      clients,
-      clientIds,
-    );
-    await restoreClientSettings(ctx, data.pool, clients, clientIds);
-    for (const r of plan.resources) {
-      if (r.action !== 'revert') continue;
-      await revertResource(run, plan, ctx, sj, r);
-    }
+    const skippedIdps = await applyResources(run, plan, ctx, sj, clientMapFile);
     gate.openAll();
-
-    // ---- users: create the missing ones as a full restore does -------------------------------
-    const creates = plan.users.filter((w) => w.action === 'create' && w.record);
-    const index = new MembershipIndex();
-    for (const w of creates) for (const g of w.groups) index.add(w.username, g);
-    const rtt = (options.rttMs ?? 100) / 1000;
-    const legacy =
-      options.legacySubAttribute !== undefined
-        ? legacyAttributeName(options.legacySubAttribute)
-        : undefined;
-    const usersPhase = await restoreUsers(ctx, {
-      reader: run.reader,
-      users: creates.map((w) => w.record).filter((r) => r !== undefined),
-      index,
-      usernameAttributes: plan.usernameAttributes,
-      legacySubAttribute: legacy,
-      resources: Promise.resolve(skippedIdps),
-      groups: gate,
-      signIn: signInContext(plan.targetPool, options.passwordState ?? 'sign-in-ready'),
-      recoveryConcurrency: clamp(
-        Math.ceil(2 * gw.rate.ceilingOf('UserAccountRecovery') * rtt),
-        2,
-        32,
-      ),
-      createConcurrency: clamp(Math.ceil(2 * gw.rate.ceilingOf('UserCreation') * rtt), 2, 32),
-      updateConcurrency: clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 2, 32),
-      queueLimit: 2000,
-      consecutiveFailureLimit: 100,
-      total: creates.length,
-      federatedUsers: 'skip',
-    });
-
-    // ---- users: revert the existing ones ----------------------------------------------------
+    const usersPhase = await createMissingUsers(run, plan, ctx, gate, skippedIdps);
     const failedUsers: FailedUser[] = [...usersPhase.failedUsers];
-    const reverts = plan.users.filter((w) => w.action === 'revert');
-    if (reverts.length)
-      progress({ type: 'phase', phase: 'revert', detail: `${reverts.length} users` });
-    let done = 0;
-    await forEachConcurrent(
-      reverts,
-      clamp(Math.ceil(2 * gw.rate.ceilingOf('UserUpdate') * rtt), 2, 16),
-      async (w) => {
-        await revertUser(run, plan, sj as SelectiveJournal, w, failedUsers);
-        progress({ type: 'restore', phase: 'revert', done: ++done, total: reverts.length });
-      },
-      run.signal,
-    );
-    // ---- memberships of selected groups ------------------------------------------------------
-    for (const c of plan.memberships) {
-      const key = `${c.group}\u0000${c.username}`;
-      if ((c.action === 'add' ? sj.state.addedMembers : sj.state.removedMembers).has(key)) continue;
-      const operation = c.action === 'add' ? 'AdminAddUserToGroup' : 'AdminRemoveUserFromGroup';
-      try {
-        const input = { UserPoolId: poolId, Username: c.username, GroupName: c.group };
-        await gw.send(
-          c.action === 'add'
-            ? new AdminAddUserToGroupCommand(input)
-            : new AdminRemoveUserFromGroupCommand(input),
-        );
-        sj.append({ t: c.action === 'add' ? 'ma' : 'mr', g: c.group, u: c.username });
-      } catch (e) {
-        if (isFatal(e, operation)) throw e;
-        failedUsers.push({ username: c.username, operation, error: describe(e) });
-      }
-    }
+    await revertUsers(run, plan, sj, failedUsers);
+    await applyMemberships(run, plan, sj, failedUsers);
 
     // ---- outputs ------------------------------------------------------------------------------
     await writeSubMap(journal, plan.subMapFile);
     const reportFile = path.join(plan.stateDir, REPORT_FILE);
-    const resourceFailures: ResourceFailure[] = [...journal.state.resourceFailures.values()];
-    const st = sj.state;
-    // Users written: created, reverted, or given/removed a membership (each counted once).
-    const memberUsers = new Set(
-      [...st.removedMembers, ...st.addedMembers].map((k) => k.split('\u0000')[1] ?? ''),
-    );
-    for (const u of st.revertedUsers) memberUsers.delete(u);
-    const result: SelectiveResult = {
-      dryRun: false,
-      selective: true,
-      snapshot: run.reader.location,
-      snapshotId: plan.snapshotId,
-      userPoolId: poolId,
-      existing: plan.existing,
-      planHash: st.planHash ?? plan.hash,
+    const result = selectiveResult(run, plan, journal, sj, {
       resumed,
-      counts: plan.builder.counts,
-      usersWritten: journal.state.created + st.revertedUsers.size + memberUsers.size,
-      created: journal.state.created,
-      reverted: st.revertedUsers.size,
-      failed: failedUsers.length,
-      subMap: plan.subMapFile,
-      clientMap: clientMapFile,
-      report: reportFile,
-      stateDir: plan.stateDir,
-      durationMs: Math.round(performance.now() - run.t0),
-      requests: totalCalls(gw) - run.callsBefore,
       failedUsers,
-      resourceFailures,
-      warnings: [...run.warnings.values()],
-      rates: gw.rate.report(),
-    };
+      clientMapFile,
+      reportFile,
+    });
     writeReport(reportFile, { ...result, externalProviderUsers: usersPhase.externalProviderUsers });
     journal.append({ t: 'end', at: run.now().toISOString() });
     return result;

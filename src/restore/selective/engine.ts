@@ -308,11 +308,32 @@ function rmEmptyDir(dir: string): void {
   }
 }
 
-/** Everything up to the plan and its hash: read-only (a real run also locks the state directory). */
-async function computePlan(
+type Prior = Awaited<ReturnType<typeof readJournal>>;
+type LiveUsers = Awaited<ReturnType<typeof lookupUsers>>;
+
+/** What the plan is computed from (step `planInputs`). */
+interface PlanInputs {
+  existing: ExistingMode;
+  legacy: string | undefined;
+  sel: ResolvedSelection;
+  snapshotId: string;
+  sourcePoolId: string;
+  stateDir: string;
+  subMapFile: string;
+  data: SnapshotData;
+  targetPool: UserPoolType;
+  prior: Prior;
+  priorPlanHash: string | undefined;
+}
+
+/**
+ * Step: options and selection checked, the state directory's files writable (a real run), the
+ * snapshot verified (ARNs too), the target pool read, the state directory locked, its journals read.
+ */
+async function planInputs(
   run: SelectiveRun,
   slot: { lock: StateDirLock | undefined; created: boolean },
-): Promise<SelectivePlan> {
+): Promise<PlanInputs> {
   const { gw, reader, options, progress, poolId } = run;
   const existing = validate(options);
   const legacy =
@@ -357,11 +378,46 @@ async function computePlan(
   const prior = await readJournal(stateDir);
   if (prior) assertJournalMatches(prior, stateDir, snapshotId, target);
   const priorSelective = await readSelectiveJournal(stateDir);
+  return {
+    existing,
+    legacy,
+    sel,
+    snapshotId,
+    sourcePoolId,
+    stateDir,
+    subMapFile,
+    data,
+    targetPool,
+    prior,
+    priorPlanHash: priorSelective?.planHash,
+  };
+}
 
-  // ---- which users: explicit names, members of selected groups, differences ----------------
+/** The selected users, read from the snapshot (step `selectUsers`). */
+interface SelectedUsers {
+  selected: UserRecord[];
+  /** Selected users in the erasure ledger: never re-created. */
+  erased: string[];
+  /** Candidates (from the differences) the snapshot does not have. */
+  notInSnapshot: number;
+  /** The snapshot's members of each selected group. */
+  members: Map<string, Set<string>>;
+  /** The snapshot's groups of each candidate user. */
+  userGroups: Map<string, string[]>;
+}
+
+/**
+ * Step: which users — explicit names, members of selected groups, differences — read from the
+ * snapshot, erased ones apart. A user selector that matches no one stops the run.
+ */
+async function selectUsers(
+  run: SelectiveRun,
+  sel: ResolvedSelection,
+  data: SnapshotData,
+): Promise<SelectedUsers> {
+  const { reader, options, progress } = run;
   const diff = sel.differences;
-  const selectedGroups = new Set(sel.groups);
-  const members = await snapshotMembers(reader, selectedGroups);
+  const members = await snapshotMembers(reader, new Set(sel.groups));
   let candidates = new Set<string>(sel.explicitUsers.keys());
   for (const m of members.values()) for (const u of m) candidates.add(u);
   if (diff) {
@@ -400,6 +456,138 @@ async function computePlan(
     }
   }
   const notInSnapshot = candidates.size - selected.length - erased.length;
+  return { selected, erased, notInSnapshot, members, userGroups };
+}
+
+/** What deciding one user's work needs (fixed for the whole plan). */
+interface UserWorkContext {
+  existing: ExistingMode;
+  legacy: string | undefined;
+  prior: Prior;
+  live: LiveUsers;
+  schema: Map<string, SchemaAttributeType>;
+  autoVerified: Set<string>;
+  /** Live memberships of existing selected users (revert only). */
+  liveGroups: Map<string, string[]>;
+  selectedGroups: ReadonlySet<string>;
+  userGroups: Map<string, string[]>;
+}
+
+/**
+ * Step: one selected user's work: external (listed), create (missing, or created by an earlier
+ * run of this restore: its follow-ups finish), or revert / skip / unchanged against its live state.
+ */
+function userWorkOf(c: UserWorkContext, u: UserRecord, groups: string[]): UserWork {
+  const lu = c.live.get(u.Username);
+  const ours =
+    c.prior !== undefined &&
+    ((c.prior.users.has(u.Username) && !c.prior.existingUsers.has(u.Username)) ||
+      c.prior.userIntents.has(u.Username));
+  if (isExternalProvider(u))
+    return { username: u.Username, action: 'external', addGroups: [], removeGroups: [], groups };
+  if (!lu || ours) {
+    return {
+      username: u.Username,
+      action: 'create',
+      record: u,
+      addGroups: [],
+      removeGroups: [],
+      groups,
+    };
+  }
+  const attrs = attributeRevert(u, lu, c.schema, c.autoVerified, c.legacy);
+  const enable = (u.Enabled !== false) !== (lu.Enabled !== false) ? u.Enabled !== false : undefined;
+  const current = c.liveGroups.get(u.Username);
+  // Selected groups' memberships are the group's (planGroupMemberships), not the user's.
+  const addGroups = current
+    ? groups.filter((g) => !current.includes(g) && !c.selectedGroups.has(g))
+    : [];
+  const snapGroups = new Set(c.userGroups.get(u.Username) ?? []);
+  const removeGroups = current
+    ? current.filter((g) => !snapGroups.has(g) && !c.selectedGroups.has(g))
+    : [];
+  const differs =
+    attrs.differing.length > 0 ||
+    enable !== undefined ||
+    addGroups.length > 0 ||
+    removeGroups.length > 0;
+  const action = !differs ? 'unchanged' : c.existing === 'revert' ? 'revert' : 'skip';
+  return {
+    username: u.Username,
+    action,
+    ...(action === 'revert' ? { record: u } : {}),
+    target: lu.Username ?? u.Username,
+    attrs,
+    ...(enable !== undefined ? { enable } : {}),
+    addGroups,
+    removeGroups,
+    groups,
+  };
+}
+
+/**
+ * Step: --group: the group's members as of the snapshot. Missing ones are added (the group is
+ * restored with its members); with revert, members the pool added since leave it.
+ */
+async function planGroupMemberships(
+  run: SelectiveRun,
+  sel: ResolvedSelection,
+  s: {
+    existing: ExistingMode;
+    groupsAvailable: ReadonlySet<string>;
+    liveRes: LiveResources;
+    members: Map<string, Set<string>>;
+    live: LiveUsers;
+    users: readonly UserWork[];
+  },
+  builder: PlanBuilder,
+): Promise<MembershipChange[]> {
+  const { gw, poolId } = run;
+  const memberships: MembershipChange[] = [];
+  for (const g of sel.groups) {
+    if (!s.groupsAvailable.has(g)) continue;
+    const liveMembers = new Set<string>();
+    if (s.liveRes.groups.has(g))
+      await membersOf(gw, poolId, g, (lu) => liveMembers.add(lu.Username ?? ''));
+    const snapLive = new Set<string>();
+    for (const m of s.members.get(g) ?? []) snapLive.add(s.live.get(m)?.Username ?? m);
+    for (const w of s.users) {
+      if (!w.target || !w.groups.includes(g)) continue;
+      if (w.action === 'create' || w.action === 'erased' || w.action === 'external') continue;
+      if (liveMembers.has(w.target)) continue;
+      const c: MembershipChange = { group: g, username: w.target, action: 'add' };
+      memberships.push(c);
+      builder.membership(c);
+    }
+    if (s.existing !== 'revert') continue;
+    for (const name of [...liveMembers].sort()) {
+      if (snapLive.has(name)) continue;
+      const c: MembershipChange = { group: g, username: name, action: 'remove' };
+      memberships.push(c);
+      builder.membership(c);
+    }
+  }
+  return memberships;
+}
+
+/**
+ * Everything up to the plan and its hash: read-only (a real run also locks the state directory).
+ * Steps: `planInputs`, `selectUsers`, the target's compatibility, the live side (users,
+ * resources, memberships), `planResources`, `userWorkOf` per user, `planGroupMemberships`.
+ */
+async function computePlan(
+  run: SelectiveRun,
+  slot: { lock: StateDirLock | undefined; created: boolean },
+): Promise<SelectivePlan> {
+  const { gw, options, progress, poolId } = run;
+  const inputs = await planInputs(run, slot);
+  const { existing, legacy, sel, snapshotId, data, targetPool, prior } = inputs;
+  const selectedGroups = new Set(sel.groups);
+  const { selected, erased, notInSnapshot, members, userGroups } = await selectUsers(
+    run,
+    sel,
+    data,
+  );
 
   // ---- the target must take them -------------------------------------------------------------
   const usernameAttributes = targetPool.UsernameAttributes ?? [];
@@ -446,10 +634,19 @@ async function computePlan(
     if (existing === 'revert' && existingUsers.length) {
       await readLiveMemberships(run, existingUsers, live, liveRes, liveGroups);
     }
-    const schema = new Map<string, SchemaAttributeType>(
-      (targetPool.SchemaAttributes ?? []).map((a) => [a.Name ?? '', a]),
-    );
-    const autoVerified = new Set<string>(targetPool.AutoVerifiedAttributes ?? []);
+    const context: UserWorkContext = {
+      existing,
+      legacy,
+      prior,
+      live,
+      schema: new Map<string, SchemaAttributeType>(
+        (targetPool.SchemaAttributes ?? []).map((a) => [a.Name ?? '', a]),
+      ),
+      autoVerified: new Set<string>(targetPool.AutoVerifiedAttributes ?? []),
+      liveGroups,
+      selectedGroups,
+      userGroups,
+    };
     const skippedGroups = new Map<string, number>();
     const users: UserWork[] = [];
     for (const u of selected) {
@@ -458,56 +655,8 @@ async function computePlan(
         skippedGroups.set(g, (skippedGroups.get(g) ?? 0) + 1);
         return false;
       });
-      const lu = live.get(u.Username);
-      const ours =
-        prior !== undefined &&
-        ((prior.users.has(u.Username) && !prior.existingUsers.has(u.Username)) ||
-          prior.userIntents.has(u.Username));
-      let w: UserWork;
-      if (isExternalProvider(u)) {
-        w = { username: u.Username, action: 'external', addGroups: [], removeGroups: [], groups };
-      } else if (!lu || ours) {
-        // Missing, or created by an earlier run of this restore (its follow-ups finish).
-        w = {
-          username: u.Username,
-          action: 'create',
-          record: u,
-          addGroups: [],
-          removeGroups: [],
-          groups,
-        };
-      } else {
-        const attrs = attributeRevert(u, lu, schema, autoVerified, legacy);
-        const enable =
-          (u.Enabled !== false) !== (lu.Enabled !== false) ? u.Enabled !== false : undefined;
-        const current = liveGroups.get(u.Username);
-        // Selected groups' memberships are the group's (below), not the user's.
-        const addGroups = current
-          ? groups.filter((g) => !current.includes(g) && !selectedGroups.has(g))
-          : [];
-        const snapGroups = new Set(userGroups.get(u.Username) ?? []);
-        const removeGroups = current
-          ? current.filter((g) => !snapGroups.has(g) && !selectedGroups.has(g))
-          : [];
-        const differs =
-          attrs.differing.length > 0 ||
-          enable !== undefined ||
-          addGroups.length > 0 ||
-          removeGroups.length > 0;
-        const action = !differs ? 'unchanged' : existing === 'revert' ? 'revert' : 'skip';
-        w = {
-          username: u.Username,
-          action,
-          ...(action === 'revert' ? { record: u } : {}),
-          target: lu.Username ?? u.Username,
-          attrs,
-          ...(enable !== undefined ? { enable } : {}),
-          addGroups,
-          removeGroups,
-          groups,
-        };
-      }
-      builder.user(w, lu);
+      const w = userWorkOf(context, u, groups);
+      builder.user(w, live.get(u.Username));
       users.push(
         w.action === 'create' || w.action === 'revert' ? w : { ...w, record: undefined as never },
       );
@@ -525,32 +674,12 @@ async function computePlan(
         message: `${n} membership(s) of group ${g} not restored: the group is not in the pool and not selected (add --group ${g} to restore it)`,
       });
     }
-    // --group: the group's members as of the snapshot. Missing ones are added (the group is
-    // restored with its members); with revert, members the pool added since leave it.
-    const memberships: MembershipChange[] = [];
-    for (const g of sel.groups) {
-      if (!groupsAvailable.has(g)) continue;
-      const liveMembers = new Set<string>();
-      if (liveRes.groups.has(g))
-        await membersOf(gw, poolId, g, (lu) => liveMembers.add(lu.Username ?? ''));
-      const snapLive = new Set<string>();
-      for (const m of members.get(g) ?? []) snapLive.add(live.get(m)?.Username ?? m);
-      for (const w of users) {
-        if (!w.target || !w.groups.includes(g)) continue;
-        if (w.action === 'create' || w.action === 'erased' || w.action === 'external') continue;
-        if (liveMembers.has(w.target)) continue;
-        const c: MembershipChange = { group: g, username: w.target, action: 'add' };
-        memberships.push(c);
-        builder.membership(c);
-      }
-      if (existing !== 'revert') continue;
-      for (const name of [...liveMembers].sort()) {
-        if (snapLive.has(name)) continue;
-        const c: MembershipChange = { group: g, username: name, action: 'remove' };
-        memberships.push(c);
-        builder.membership(c);
-      }
-    }
+    const memberships = await planGroupMemberships(
+      run,
+      sel,
+      { existing, groupsAvailable, liveRes, members, live, users },
+      builder,
+    );
     if (erased.length) {
       run.warn({
         code: 'ERASED_USERS',
@@ -559,10 +688,10 @@ async function computePlan(
     }
     return {
       snapshotId,
-      sourcePoolId,
+      sourcePoolId: inputs.sourcePoolId,
       poolId,
-      stateDir,
-      subMapFile,
+      stateDir: inputs.stateDir,
+      subMapFile: inputs.subMapFile,
       data,
       targetPool,
       usernameAttributes,
@@ -574,7 +703,7 @@ async function computePlan(
       builder,
       hash: builder.digest(),
       prior,
-      priorPlanHash: priorSelective?.planHash,
+      priorPlanHash: inputs.priorPlanHash,
     };
   } finally {
     await builder.close();

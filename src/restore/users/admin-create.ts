@@ -104,7 +104,7 @@ export interface UserPhaseResult {
   processed: number;
 }
 
-interface FollowUp {
+export interface FollowUp {
   /** Username in the snapshot (journal key). */
   old: string;
   /** Username in the target. */
@@ -116,7 +116,7 @@ interface FollowUp {
   mfa?: MfaPreference | undefined;
 }
 
-interface PasswordStep {
+export interface PasswordStep {
   old: string;
   user: string;
   status: string | undefined;
@@ -152,327 +152,458 @@ function alreadyLinked(e: unknown): boolean {
 }
 
 /**
- * The users phase, pipelined across quota categories: AdminCreateUser workers (UserCreation)
- * stream users from the snapshot, and as soon as one user exists its follow-ups — memberships,
- * identity links, disable (all UserUpdate) — go onto a second worker pool. The two categories
- * run at the same time, so the slower one sets the duration, not the sum. The follow-up queue is
- * bounded: when UserUpdate is the bottleneck, creation waits instead of buffering the pool.
+ * The users phase's run state: what its steps share (the counters, the per-user failures and
+ * the skipped follow-ups tallied for the closing warnings).
  */
-export async function restoreUsers(
-  ctx: PhaseContext,
-  opts: UserPhaseOptions,
-): Promise<UserPhaseResult> {
-  const { gw, poolId, journal } = ctx;
+export interface UsersRun {
+  readonly ctx: PhaseContext;
+  readonly opts: UserPhaseOptions;
+  readonly failedUsers: FailedUser[];
+  readonly externalProviderUsers: ExternalProviderUser[];
+  /** Identity links skipped per identity provider (the provider was skipped). */
+  readonly skippedLinks: Map<string, number>;
+  /** Memberships skipped per group (the group could not be created). */
+  readonly skippedMemberships: Map<string, number>;
+  /** Users processed in this run. */
+  processed: number;
+  /** AdminCreateUser failures in a row. */
+  consecutiveFailures: number;
+  /** AdminSetUserPassword failures in a row. */
+  passwordFailures: number;
+}
+
+/** The two worker pools that run beside creation. */
+export interface UsersQueues {
+  /** AdminSetUserPassword (UserAccountRecovery). */
+  passwords: WorkQueue<PasswordStep>;
+  /** Disable, memberships, links, MFA (UserUpdate). */
+  followUps: WorkQueue<FollowUp>;
+}
+
+export function newUsersRun(ctx: PhaseContext, opts: UserPhaseOptions): UsersRun {
+  return {
+    ctx,
+    opts,
+    failedUsers: [],
+    externalProviderUsers: [],
+    skippedLinks: new Map(),
+    skippedMemberships: new Map(),
+    processed: 0,
+    consecutiveFailures: 0,
+    passwordFailures: 0,
+  };
+}
+
+function failUser(run: UsersRun, username: string, operation: string, e: unknown): void {
+  run.failedUsers.push({ username, operation, error: describeError(e) });
+}
+
+function countSkip(m: Map<string, number>, key: string): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
+}
+
+/**
+ * Step: one user's follow-ups (UserUpdate): disable, memberships (each waits for its group),
+ * identity links (wait for the identity providers), MFA preference; journaled when all are done.
+ * A per-user error is recorded; a fatal one is thrown.
+ */
+export async function applyFollowUp(run: UsersRun, f: FollowUp): Promise<void> {
+  const { gw, poolId, journal } = run.ctx;
+  const { opts } = run;
   const state = journal.state;
-  const failedUsers: FailedUser[] = [];
-  const externalProviderUsers: ExternalProviderUser[] = [];
-  const skippedLinks = new Map<string, number>();
-  const skippedMemberships = new Map<string, number>();
-  let processed = 0;
-  let consecutiveFailures = 0;
-  let passwordFailures = 0;
-  let lastFailure = '';
-
-  const progress = (): void =>
-    ctx.progress({ type: 'restore', phase: 'users', done: processed, total: opts.total });
-
-  const fail = (username: string, operation: string, e: unknown): void => {
-    failedUsers.push({ username, operation, error: describeError(e) });
-  };
-
-  const followUps = new WorkQueue<FollowUp>(opts.updateConcurrency, opts.queueLimit, async (f) => {
-    let operation = 'AdminDisableUser';
-    try {
-      // Disabling needs nothing else to exist; memberships need their group; links need the
-      // identity providers (the resources phase).
-      if (f.disable)
-        await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: f.user }));
-      operation = 'AdminAddUserToGroup';
-      let added = 0;
-      for (const g of f.groups) {
-        await opts.groups.wait(g);
-        if (state.failed('group', g)) {
-          // The group could not be created (a resource failure): its memberships are skipped.
-          skippedMemberships.set(g, (skippedMemberships.get(g) ?? 0) + 1);
-          continue;
-        }
-        await gw.send(
-          new AdminAddUserToGroupCommand({ UserPoolId: poolId, Username: f.user, GroupName: g }),
-        );
-        added++;
+  let operation = 'AdminDisableUser';
+  try {
+    // Disabling needs nothing else to exist; memberships need their group; links need the
+    // identity providers (the resources phase).
+    if (f.disable)
+      await gw.send(new AdminDisableUserCommand({ UserPoolId: poolId, Username: f.user }));
+    operation = 'AdminAddUserToGroup';
+    let added = 0;
+    for (const g of f.groups) {
+      await opts.groups.wait(g);
+      if (state.failed('group', g)) {
+        // The group could not be created (a resource failure): its memberships are skipped.
+        countSkip(run.skippedMemberships, g);
+        continue;
       }
-      operation = 'AdminLinkProviderForUser';
-      const skippedIdps = f.links.length ? await opts.resources : new Set<string>();
-      for (const l of f.links) {
-        if (skippedIdps.has(l.providerName)) {
-          skippedLinks.set(l.providerName, (skippedLinks.get(l.providerName) ?? 0) + 1);
-          continue;
-        }
-        try {
-          await gw.send(
-            new AdminLinkProviderForUserCommand({
-              UserPoolId: poolId,
-              DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: f.user },
-              SourceUser: {
-                ProviderName: l.providerName,
-                ProviderAttributeName: 'Cognito_Subject',
-                ProviderAttributeValue: l.userId,
-              },
-            }),
-          );
-        } catch (e) {
-          if (!alreadyLinked(e)) throw e;
-        }
-        journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
-      }
-      if (f.mfa) {
-        operation = 'AdminSetUserMFAPreference';
-        await setUserMfaPreference(gw, poolId, f.user, f.mfa);
-      }
-      journal.append({
-        t: 'f',
-        u: f.old,
-        m: added,
-        d: f.disable ? 1 : 0,
-        ...(f.mfa ? { a: 1 as const } : {}),
-      });
-    } catch (e) {
-      if (isFatal(e, operation)) throw e;
-      fail(f.old, operation, e);
+      await gw.send(
+        new AdminAddUserToGroupCommand({ UserPoolId: poolId, Username: f.user, GroupName: g }),
+      );
+      added++;
     }
-  });
-
-  const signInDone = (
-    old: string,
-    user: string,
-    status: string | undefined,
-    plan: SignInPlan,
-  ): void => {
+    operation = 'AdminLinkProviderForUser';
+    const skippedIdps = f.links.length ? await opts.resources : new Set<string>();
+    for (const l of f.links) {
+      if (skippedIdps.has(l.providerName)) {
+        countSkip(run.skippedLinks, l.providerName);
+        continue;
+      }
+      try {
+        await gw.send(
+          new AdminLinkProviderForUserCommand({
+            UserPoolId: poolId,
+            DestinationUser: { ProviderName: 'Cognito', ProviderAttributeValue: f.user },
+            SourceUser: {
+              ProviderName: l.providerName,
+              ProviderAttributeName: 'Cognito_Subject',
+              ProviderAttributeValue: l.userId,
+            },
+          }),
+        );
+      } catch (e) {
+        if (!alreadyLinked(e)) throw e;
+      }
+      journal.append({ t: 'l', u: f.old, p: l.providerName, v: l.userId });
+    }
+    if (f.mfa) {
+      operation = 'AdminSetUserMFAPreference';
+      await setUserMfaPreference(gw, poolId, f.user, f.mfa);
+    }
     journal.append({
-      t: 'si',
-      u: old,
-      k: plan.kind,
-      ...(plan.needsAdmin
-        ? {
-            a: plan.needsAdmin,
-            ...(status ? { st: status } : {}),
-            ...(user !== old ? { n: user } : {}),
-          }
-        : {}),
+      t: 'f',
+      u: f.old,
+      m: added,
+      d: f.disable ? 1 : 0,
+      ...(f.mfa ? { a: 1 as const } : {}),
     });
-  };
+  } catch (e) {
+    if (isFatal(e, operation)) throw e;
+    failUser(run, f.old, operation, e);
+  }
+}
 
-  // AdminSetUserPassword (UserAccountRecovery, its own quota) runs alongside creation
-  // (UserCreation) and the follow-ups (UserUpdate); a disabled user's follow-ups start once its
-  // password is set, so it is disabled last.
+/** Step: journals a user's sign-in state as done (`si`). */
+export function journalSignIn(
+  journal: PhaseContext['journal'],
+  old: string,
+  user: string,
+  status: string | undefined,
+  plan: SignInPlan,
+): void {
+  journal.append({
+    t: 'si',
+    u: old,
+    k: plan.kind,
+    ...(plan.needsAdmin
+      ? {
+          a: plan.needsAdmin,
+          ...(status ? { st: status } : {}),
+          ...(user !== old ? { n: user } : {}),
+        }
+      : {}),
+  });
+}
+
+/**
+ * Step: AdminSetUserPassword for one user (permanent: CONFIRMED; sends no message). A per-user
+ * error is recorded; as many in a row as the consecutive-failure limit stop the run.
+ */
+export async function setUserPassword(run: UsersRun, p: PasswordStep): Promise<void> {
+  const { gw, poolId, journal } = run.ctx;
+  try {
+    // The password is never part of an error, a log line or the rate report.
+    await gw.send(
+      new AdminSetUserPasswordCommand({
+        UserPoolId: poolId,
+        Username: p.user,
+        Password: randomPassword(run.opts.signIn.policy),
+        Permanent: true,
+      }),
+    );
+    journalSignIn(journal, p.old, p.user, p.status, p.plan);
+    run.passwordFailures = 0;
+  } catch (e) {
+    if (isFatal(e, 'AdminSetUserPassword')) throw e;
+    failUser(run, p.old, 'AdminSetUserPassword', e);
+    // Every user refused in a row: a systematic cause (a policy, a trigger), not users.
+    if (++run.passwordFailures >= run.opts.consecutiveFailureLimit) {
+      // The exception name only: Cognito's message may quote the user (see createUser).
+      const awsCode = rootAwsName(e);
+      throw new PartialRestoreError(
+        `stopped after ${run.passwordFailures} AdminSetUserPassword calls failed in a row (last: ${awsCode}); fix the cause and run the same command again to resume`,
+        {
+          consecutiveFailures: run.passwordFailures,
+          operation: 'AdminSetUserPassword',
+          awsCode,
+        },
+        run.failedUsers,
+      );
+    }
+  }
+}
+
+/**
+ * The two worker pools. AdminSetUserPassword (UserAccountRecovery, its own quota) runs
+ * alongside creation (UserCreation) and the follow-ups (UserUpdate); a disabled user's
+ * follow-ups start once its password is set, so it is disabled last.
+ */
+export function newUsersQueues(run: UsersRun): UsersQueues {
+  const { opts } = run;
+  const followUps = new WorkQueue<FollowUp>(opts.updateConcurrency, opts.queueLimit, (f) =>
+    applyFollowUp(run, f),
+  );
   const passwords = new WorkQueue<PasswordStep>(
     opts.recoveryConcurrency,
     opts.queueLimit,
     async (p) => {
-      try {
-        // Permanent: CONFIRMED. Sends no message; the password is never part of an error, a
-        // log line or the rate report.
-        await gw.send(
-          new AdminSetUserPasswordCommand({
-            UserPoolId: poolId,
-            Username: p.user,
-            Password: randomPassword(opts.signIn.policy),
-            Permanent: true,
-          }),
-        );
-        signInDone(p.old, p.user, p.status, p.plan);
-        passwordFailures = 0;
-      } catch (e) {
-        if (isFatal(e, 'AdminSetUserPassword')) throw e;
-        fail(p.old, 'AdminSetUserPassword', e);
-        // Every user refused in a row: a systematic cause (a policy, a trigger), not users.
-        if (++passwordFailures >= opts.consecutiveFailureLimit) {
-          // The exception name only: Cognito's message may quote the user (see below).
-          const awsCode = rootAwsName(e);
-          throw new PartialRestoreError(
-            `stopped after ${passwordFailures} AdminSetUserPassword calls failed in a row (last: ${awsCode}); fix the cause and run the same command again to resume`,
-            { consecutiveFailures: passwordFailures, operation: 'AdminSetUserPassword', awsCode },
-            failedUsers,
-          );
-        }
-      }
+      await setUserPassword(run, p);
       if (p.next) await followUps.push(p.next);
     },
   );
+  return { passwords, followUps };
+}
 
-  /** Creates one user; returns its username in the target, or undefined when it failed. */
-  const create = async (
-    u: UserRecord,
-    plan: SignInPlan,
-  ): Promise<{ username: string; created: boolean } | undefined> => {
-    const login = loginOf(u, opts.usernameAttributes);
-    if (login === undefined) {
-      failedUsers.push({
-        username: u.Username,
-        operation: 'AdminCreateUser',
-        error: `NoUsableUsername: the pool signs in with ${opts.usernameAttributes.join(' or ')} and this user has no value for it`,
-      });
-      return undefined;
-    }
-    const interruptedBefore = state.userIntents.has(u.Username);
-    journal.append({ t: 'ui', u: u.Username });
-    const oldSub = attributeOf(u, 'sub');
-    let operation = 'AdminCreateUser';
-    try {
-      let newUsername: string;
-      let newSub: string | undefined;
-      let status: 'c' | 'e' = 'c';
-      try {
-        // MessageAction SUPPRESS is forced by the pacing plugin on every AdminCreateUser.
-        const { User: created } = await gw.send(
-          new AdminCreateUserCommand({
-            UserPoolId: poolId,
-            Username: login,
-            UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
-            ...(plan.temporaryPassword
-              ? { TemporaryPassword: randomPassword(opts.signIn.policy) }
-              : {}),
-          }),
-        );
-        newUsername = created?.Username ?? login;
-        newSub = created?.Attributes?.find((a) => a.Name === 'sub')?.Value;
-      } catch (e) {
-        if (!(e instanceof CognitoError && e.awsCode === 'UsernameExistsException')) throw e;
-        // Already there: created by a run that died before journaling it, or (--merge) a
-        // user the target had. Either way it is done, never created twice.
-        operation = 'AdminGetUser';
-        const got = await gw.send(new AdminGetUserCommand({ UserPoolId: poolId, Username: login }));
-        newUsername = got.Username ?? login;
-        newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
-        // Ours if an earlier run sent this AdminCreateUser, or if an earlier attempt of this
-        // call may have reached Cognito (a reset connection, a lost answer) before the retry.
-        const retried = Number(e.context.attempts ?? 1) > 1;
-        status = interruptedBefore || retried ? 'c' : 'e';
-      }
-      if (newSub === undefined) {
-        operation = 'AdminGetUser';
-        const got = await gw.send(
-          new AdminGetUserCommand({ UserPoolId: poolId, Username: newUsername }),
-        );
-        newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
-      }
-      journal.append({
-        t: 'u',
-        u: u.Username,
-        ...(newUsername !== u.Username ? { n: newUsername } : {}),
-        ...(oldSub ? { os: oldSub } : {}),
-        ...(newSub ? { ns: newSub } : {}),
-        s: status,
-        ...(isExternalProvider(u) ? { x: 1 as const } : {}),
-      });
-      consecutiveFailures = 0;
-      return { username: newUsername, created: status === 'c' };
-    } catch (e) {
-      if (isFatal(e, operation)) throw e;
-      fail(u.Username, operation, e);
-      // The exception name only: its message may quote the user's attributes (a Lambda
-      // trigger's text, "Invalid email address format: …").
-      lastFailure = rootAwsName(e);
-      if (++consecutiveFailures >= opts.consecutiveFailureLimit) {
-        throw new PartialRestoreError(
-          `stopped after ${consecutiveFailures} users failed in a row (last: ${operation} ${lastFailure}); fix the cause and run the same command again to resume`,
-          { consecutiveFailures, operation, awsCode: lastFailure },
-          failedUsers,
-        );
-      }
-      return undefined;
-    }
-  };
-
-  const perUser = async (u: UserRecord): Promise<void> => {
-    const groups = opts.index.take(u.Username);
-    const federated = isExternalProvider(u);
-    if (federated && opts.federatedUsers !== 'precreate') {
-      const oldSub = attributeOf(u, 'sub');
-      externalProviderUsers.push({ username: u.Username, ...(oldSub ? { oldSub } : {}), groups });
-      processed++;
-      return;
-    }
-    const links: LinkedIdentity[] = [];
-    for (const l of parseIdentities(attributeOf(u, 'identities'))) {
-      if (!state.linksDone.has(JournalState.linkKey(u.Username, l.providerName, l.userId))) {
-        links.push(l);
-      }
-    }
-    // A precreated federated user signs in through its IdP: no password, no sign-in step.
-    const plan = federated ? FEDERATED_PLAN : planSignIn(u, opts.signIn);
-    const mfa = mfaOf(u);
-    if (mfa?.totp) opts.totp?.add(u.Username);
-    let target = state.newUsername(u.Username);
-    // A user an earlier run (or this one) found already in the target, or that a CSV import
-    // job brought in (RESET_REQUIRED: the forgot-password flow works), keeps its password state.
-    let ours = target !== undefined && !state.existingUsers.has(u.Username);
-    if (target === undefined && opts.resolveExisting) {
-      const r = opts.resolveExisting(u);
-      if (r && 'error' in r) {
-        failedUsers.push({ username: u.Username, operation: r.operation, error: r.error });
-        processed++;
-        return;
-      }
-      if (r) {
-        const oldSub = attributeOf(u, 'sub');
-        journal.append({
-          t: 'u',
-          u: u.Username,
-          ...(r.username !== u.Username ? { n: r.username } : {}),
-          ...(oldSub ? { os: oldSub } : {}),
-          ...(r.sub ? { ns: r.sub } : {}),
-          s: r.s,
-        });
-        target = r.username;
-        ours = false;
-      }
-    }
-    if (target === undefined) {
-      const made = await create(u, plan);
-      target = made?.username;
-      ours = made?.created ?? false;
-    }
-    if (target !== undefined) {
-      let next: FollowUp | undefined;
-      const disable = u.Enabled === false;
-      if (
-        !state.followUpsDone.has(u.Username) &&
-        (groups.length || links.length || disable || mfa?.preference)
-      ) {
-        next = { old: u.Username, user: target, groups, links, disable, mfa: mfa?.preference };
-      }
-      if (ours && !federated && !state.signInDone.has(u.Username)) {
-        if (plan.setPassword) {
-          // A disabled user's follow-ups (the disable) wait for its password; the others' go
-          // to the UserUpdate workers at once.
-          const after = next?.disable ? next : undefined;
-          await passwords.push({
-            old: u.Username,
-            user: target,
-            status: u.UserStatus,
-            plan,
-            next: after,
-          });
-          if (after) next = undefined;
-        } else {
-          signInDone(u.Username, target, u.UserStatus, plan);
-        }
-      }
-      if (next) await followUps.push(next);
-    }
-    processed++;
-    if (processed % 50 === 0) progress();
-  };
-
-  ctx.progress({ type: 'phase', phase: 'users', detail: `${opts.total} users` });
+/**
+ * Step: creates one user (AdminCreateUser; an existing username is looked up, never created
+ * twice) and journals it with its old and new sub. Returns its username in the target, or
+ * undefined when it failed (recorded; as many failures in a row as the limit stop the run).
+ */
+export async function createUser(
+  run: UsersRun,
+  u: UserRecord,
+  plan: SignInPlan,
+): Promise<{ username: string; created: boolean } | undefined> {
+  const { gw, poolId, journal } = run.ctx;
+  const { opts } = run;
+  const state = journal.state;
+  const login = loginOf(u, opts.usernameAttributes);
+  if (login === undefined) {
+    run.failedUsers.push({
+      username: u.Username,
+      operation: 'AdminCreateUser',
+      error: `NoUsableUsername: the pool signs in with ${opts.usernameAttributes.join(' or ')} and this user has no value for it`,
+    });
+    return undefined;
+  }
+  const interruptedBefore = state.userIntents.has(u.Username);
+  journal.append({ t: 'ui', u: u.Username });
+  const oldSub = attributeOf(u, 'sub');
+  let operation = 'AdminCreateUser';
   try {
-    await forEachConcurrent(
-      opts.users ?? opts.reader.records('users', UserRecord),
-      opts.createConcurrency,
-      perUser,
-      ctx.signal,
-    );
+    let newUsername: string;
+    let newSub: string | undefined;
+    let status: 'c' | 'e' = 'c';
+    try {
+      // MessageAction SUPPRESS is forced by the pacing plugin on every AdminCreateUser.
+      const { User: created } = await gw.send(
+        new AdminCreateUserCommand({
+          UserPoolId: poolId,
+          Username: login,
+          UserAttributes: userAttributesFor(u, opts.legacySubAttribute),
+          ...(plan.temporaryPassword
+            ? { TemporaryPassword: randomPassword(opts.signIn.policy) }
+            : {}),
+        }),
+      );
+      newUsername = created?.Username ?? login;
+      newSub = created?.Attributes?.find((a) => a.Name === 'sub')?.Value;
+    } catch (e) {
+      if (!(e instanceof CognitoError && e.awsCode === 'UsernameExistsException')) throw e;
+      // Already there: created by a run that died before journaling it, or (--merge) a
+      // user the target had. Either way it is done, never created twice.
+      operation = 'AdminGetUser';
+      const got = await gw.send(new AdminGetUserCommand({ UserPoolId: poolId, Username: login }));
+      newUsername = got.Username ?? login;
+      newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
+      // Ours if an earlier run sent this AdminCreateUser, or if an earlier attempt of this
+      // call may have reached Cognito (a reset connection, a lost answer) before the retry.
+      const retried = Number(e.context.attempts ?? 1) > 1;
+      status = interruptedBefore || retried ? 'c' : 'e';
+    }
+    if (newSub === undefined) {
+      operation = 'AdminGetUser';
+      const got = await gw.send(
+        new AdminGetUserCommand({ UserPoolId: poolId, Username: newUsername }),
+      );
+      newSub = got.UserAttributes?.find((a) => a.Name === 'sub')?.Value;
+    }
+    journal.append({
+      t: 'u',
+      u: u.Username,
+      ...(newUsername !== u.Username ? { n: newUsername } : {}),
+      ...(oldSub ? { os: oldSub } : {}),
+      ...(newSub ? { ns: newSub } : {}),
+      s: status,
+      ...(isExternalProvider(u) ? { x: 1 as const } : {}),
+    });
+    run.consecutiveFailures = 0;
+    return { username: newUsername, created: status === 'c' };
+  } catch (e) {
+    if (isFatal(e, operation)) throw e;
+    failUser(run, u.Username, operation, e);
+    // The exception name only: its message may quote the user's attributes (a Lambda
+    // trigger's text, "Invalid email address format: …").
+    const lastFailure = rootAwsName(e);
+    if (++run.consecutiveFailures >= opts.consecutiveFailureLimit) {
+      throw new PartialRestoreError(
+        `stopped after ${run.consecutiveFailures} users failed in a row (last: ${operation} ${lastFailure}); fix the cause and run the same command again to resume`,
+        { consecutiveFailures: run.consecutiveFailures, operation, awsCode: lastFailure },
+        run.failedUsers,
+      );
+    }
+    return undefined;
+  }
+}
+
+/** The user's identity links not yet journaled as restored. */
+export function linksToRestore(state: JournalState, u: UserRecord): LinkedIdentity[] {
+  const links: LinkedIdentity[] = [];
+  for (const l of parseIdentities(attributeOf(u, 'identities'))) {
+    if (!state.linksDone.has(JournalState.linkKey(u.Username, l.providerName, l.userId))) {
+      links.push(l);
+    }
+  }
+  return links;
+}
+
+/**
+ * Step: where the user already is in the target. An earlier run (or this one) found it there,
+ * created it, or a CSV import job brought it in (RESET_REQUIRED: the forgot-password flow works;
+ * journaled here). `failed` when the import path reported an error for it (recorded).
+ * `ours`: created by this tool, so its password state is this tool's to set.
+ */
+export function existingTarget(
+  run: UsersRun,
+  u: UserRecord,
+): { target: string | undefined; ours: boolean } | 'failed' {
+  const { journal } = run.ctx;
+  const state = journal.state;
+  const target = state.newUsername(u.Username);
+  const ours = target !== undefined && !state.existingUsers.has(u.Username);
+  if (target !== undefined || !run.opts.resolveExisting) return { target, ours };
+  const r = run.opts.resolveExisting(u);
+  if (r && 'error' in r) {
+    run.failedUsers.push({ username: u.Username, operation: r.operation, error: r.error });
+    return 'failed';
+  }
+  if (!r) return { target: undefined, ours: false };
+  const oldSub = attributeOf(u, 'sub');
+  journal.append({
+    t: 'u',
+    u: u.Username,
+    ...(r.username !== u.Username ? { n: r.username } : {}),
+    ...(oldSub ? { os: oldSub } : {}),
+    ...(r.sub ? { ns: r.sub } : {}),
+    s: r.s,
+  });
+  return { target: r.username, ours: false };
+}
+
+/**
+ * Step: queues a user that exists in the target: its password (when this tool created it and
+ * the plan sets one) and its follow-ups; a disabled user's follow-ups (the disable) wait for its
+ * password, the others' go to the UserUpdate workers at once.
+ */
+export async function queueAfterCreate(
+  run: UsersRun,
+  queues: UsersQueues,
+  u: UserRecord,
+  s: {
+    target: string;
+    ours: boolean;
+    federated: boolean;
+    plan: SignInPlan;
+    groups: string[];
+    links: LinkedIdentity[];
+    mfa: MfaPreference | undefined;
+  },
+): Promise<void> {
+  const state = run.ctx.journal.state;
+  let next: FollowUp | undefined;
+  const disable = u.Enabled === false;
+  if (
+    !state.followUpsDone.has(u.Username) &&
+    (s.groups.length || s.links.length || disable || s.mfa)
+  ) {
+    next = {
+      old: u.Username,
+      user: s.target,
+      groups: s.groups,
+      links: s.links,
+      disable,
+      mfa: s.mfa,
+    };
+  }
+  if (s.ours && !s.federated && !state.signInDone.has(u.Username)) {
+    if (s.plan.setPassword) {
+      const after = next?.disable ? next : undefined;
+      await queues.passwords.push({
+        old: u.Username,
+        user: s.target,
+        status: u.UserStatus,
+        plan: s.plan,
+        next: after,
+      });
+      if (after) next = undefined;
+    } else {
+      journalSignIn(run.ctx.journal, u.Username, s.target, u.UserStatus, s.plan);
+    }
+  }
+  if (next) await queues.followUps.push(next);
+}
+
+/**
+ * Step: one user of the snapshot: listed (federated, not precreated), found in the target or
+ * created, then its password and follow-ups queued.
+ */
+export async function restoreOneUser(
+  run: UsersRun,
+  queues: UsersQueues,
+  u: UserRecord,
+): Promise<void> {
+  const { opts } = run;
+  const groups = opts.index.take(u.Username);
+  const federated = isExternalProvider(u);
+  if (federated && opts.federatedUsers !== 'precreate') {
+    const oldSub = attributeOf(u, 'sub');
+    run.externalProviderUsers.push({ username: u.Username, ...(oldSub ? { oldSub } : {}), groups });
+    run.processed++;
+    return;
+  }
+  const links = linksToRestore(run.ctx.journal.state, u);
+  // A precreated federated user signs in through its IdP: no password, no sign-in step.
+  const plan = federated ? FEDERATED_PLAN : planSignIn(u, opts.signIn);
+  const mfa = mfaOf(u);
+  if (mfa?.totp) opts.totp?.add(u.Username);
+  const found = existingTarget(run, u);
+  if (found === 'failed') {
+    run.processed++;
+    return;
+  }
+  let { target, ours } = found;
+  if (target === undefined) {
+    const made = await createUser(run, u, plan);
+    target = made?.username;
+    ours = made?.created ?? false;
+  }
+  if (target !== undefined) {
+    await queueAfterCreate(run, queues, u, {
+      target,
+      ours,
+      federated,
+      plan,
+      groups,
+      links,
+      mfa: mfa?.preference,
+    });
+  }
+  run.processed++;
+  if (run.processed % 50 === 0) progressUsers(run);
+}
+
+function progressUsers(run: UsersRun): void {
+  run.ctx.progress({ type: 'restore', phase: 'users', done: run.processed, total: run.opts.total });
+}
+
+/**
+ * Step: runs `create` (the creation workers), then waits for the password and follow-up
+ * workers to drain; on an error, the queues behind it are aborted and drained before it is
+ * rethrown.
+ */
+export async function runAndDrain(queues: UsersQueues, create: () => Promise<void>): Promise<void> {
+  const { passwords, followUps } = queues;
+  try {
+    await create();
   } catch (e) {
     passwords.abort(e);
     followUps.abort(e);
@@ -488,32 +619,69 @@ export async function restoreUsers(
     throw e;
   }
   await followUps.drained();
-  progress();
+}
 
-  for (const [group, n] of skippedMemberships) {
+/** Step: the phase's closing warnings (skipped memberships and links, orphans, federated users). */
+export function warnUsersPhase(run: UsersRun): void {
+  const { ctx } = run;
+  for (const [group, n] of run.skippedMemberships) {
     ctx.warn({
       code: 'MEMBERSHIPS_SKIPPED',
       message: `${n} membership(s) of group ${group} not restored: that group could not be created`,
     });
   }
-  for (const [provider, n] of skippedLinks) {
+  for (const [provider, n] of run.skippedLinks) {
     ctx.warn({
       code: 'LINKS_SKIPPED',
       message: `${n} identity link(s) to ${provider} not restored: that identity provider was skipped`,
     });
   }
-  const left = opts.index.remaining();
+  const left = run.opts.index.remaining();
   if (left.memberships > 0) {
     ctx.warn({
       code: 'MEMBERSHIPS_WITHOUT_USER',
       message: `${left.memberships} membership(s) name ${left.users} user(s) that are not in the snapshot's users (deleted during the backup?); skipped`,
     });
   }
-  if (externalProviderUsers.length) {
+  if (run.externalProviderUsers.length) {
     ctx.warn({
       code: 'EXTERNAL_PROVIDER_USERS',
-      message: `${externalProviderUsers.length} federated (EXTERNAL_PROVIDER) user(s) cannot be created by API; they come back at their next sign-in through their identity provider (listed in the report)`,
+      message: `${run.externalProviderUsers.length} federated (EXTERNAL_PROVIDER) user(s) cannot be created by API; they come back at their next sign-in through their identity provider (listed in the report)`,
     });
   }
-  return { failedUsers, externalProviderUsers, processed };
+}
+
+/**
+ * The users phase, pipelined across quota categories: AdminCreateUser workers (UserCreation)
+ * stream users from the snapshot, and as soon as one user exists its follow-ups — memberships,
+ * identity links, disable (all UserUpdate) — go onto a second worker pool. The two categories
+ * run at the same time, so the slower one sets the duration, not the sum. The follow-up queue is
+ * bounded: when UserUpdate is the bottleneck, creation waits instead of buffering the pool.
+ *
+ * Steps: `restoreOneUser` per user (`existingTarget`, `createUser`, `queueAfterCreate`) on the
+ * creation workers; `setUserPassword` and `applyFollowUp` on their own queues
+ * (`newUsersQueues`); `runAndDrain`; `warnUsersPhase`.
+ */
+export async function restoreUsers(
+  ctx: PhaseContext,
+  opts: UserPhaseOptions,
+): Promise<UserPhaseResult> {
+  const run = newUsersRun(ctx, opts);
+  const queues = newUsersQueues(run);
+  ctx.progress({ type: 'phase', phase: 'users', detail: `${opts.total} users` });
+  await runAndDrain(queues, () =>
+    forEachConcurrent(
+      opts.users ?? opts.reader.records('users', UserRecord),
+      opts.createConcurrency,
+      (u) => restoreOneUser(run, queues, u),
+      ctx.signal,
+    ),
+  );
+  progressUsers(run);
+  warnUsersPhase(run);
+  return {
+    failedUsers: run.failedUsers,
+    externalProviderUsers: run.externalProviderUsers,
+    processed: run.processed,
+  };
 }
