@@ -2,6 +2,7 @@ import { parseRecipientList } from '../core/age-keys.js';
 import { DEFAULT_INCOMPLETE_GRACE_MS, formatDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/gateway.js';
+import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
 import { parseRegionList, type RegionSelection } from '../cognito/regions.js';
 import { parseDuration, type RetentionPolicy, validatePolicy } from '../snapshot/retention.js';
 import { ENV, envSchema, type RawEnv } from './env.js';
@@ -18,6 +19,8 @@ export interface LambdaConfig {
   /** COGNITO_VAULT_REGIONS (with userPoolIds `*` only). */
   regions?: RegionSelection;
   rateShare: number;
+  /** COGNITO_VAULT_MAX_RPS: per-category ceilings (requests/s), over the rate share. */
+  maxRps?: Partial<Record<QuotaCategory, number>>;
   includeSecrets: boolean;
   /** COGNITO_VAULT_ENCRYPT_TO: age recipients (validated). */
   encryptTo?: string[];
@@ -52,6 +55,28 @@ export interface ScheduledBackupEvent {
 }
 
 const usage = (message: string): UsageError => new UsageError('LAMBDA_CONFIG', message);
+
+/** The same bounds as the CLI's --max-rps (src/cli/validate.ts). */
+const MAX_RPS = { min: 0.1, max: 100_000 } as const;
+
+/** COGNITO_VAULT_MAX_RPS: `CATEGORY=N` pairs separated by commas or spaces. */
+function parseMaxRpsList(
+  text: string | undefined,
+): Partial<Record<QuotaCategory, number>> | undefined {
+  if (text === undefined || text === '') return undefined;
+  const out: Partial<Record<QuotaCategory, number>> = {};
+  for (const spec of text.split(/[\s,]+/).filter(Boolean)) {
+    const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(spec);
+    const n = Number(m?.[2]);
+    if (!m?.[1] || !isQuotaCategory(m[1]) || !(n >= MAX_RPS.min && n <= MAX_RPS.max)) {
+      throw usage(
+        `${ENV.maxRps} expects CATEGORY=N pairs with a Cognito quota category and N from ${MAX_RPS.min} to ${MAX_RPS.max} (e.g. UserList=10), got "${spec}"`,
+      );
+    }
+    out[m[1]] = n;
+  }
+  return out;
+}
 
 /** The raw variables, each checked for its shape (env.ts). */
 export function readEnv(env: NodeJS.ProcessEnv): RawEnv {
@@ -182,7 +207,9 @@ export function commonConfigFromEnv(env: NodeJS.ProcessEnv): CommonConfig {
     }
   }
   const owner = raw[ENV.expectedBucketOwner];
+  const maxRps = parseMaxRpsList(raw[ENV.maxRps]);
   return {
+    ...(maxRps ? { maxRps } : {}),
     ...(retention ? { retention } : {}),
     ...(encryptTo ? { encryptTo } : {}),
     ...(resumeMaxAgeMs !== undefined ? { resumeMaxAgeMs } : {}),

@@ -19,6 +19,8 @@ export const ENV = {
   roleArnPattern: 'COGNITO_VAULT_ROLE_ARN_PATTERN',
   /** Share of each Cognito quota to use (default 0.5). */
   rateShare: 'COGNITO_VAULT_RATE_SHARE',
+  /** Per-category ceilings like the CLI's --max-rps: `UserList=10,UserCreation=20`. */
+  maxRps: 'COGNITO_VAULT_MAX_RPS',
   /** `true` to keep app client and IdP secrets (default false). */
   includeSecrets: 'COGNITO_VAULT_INCLUDE_SECRETS',
   /** age X25519 recipients (age1…, comma- or space-separated): encrypt every data file. */
@@ -112,6 +114,7 @@ export const envSchema = z.object({
       }
       return n;
     }),
+  [ENV.maxRps]: trimmed,
   // Only the literal `true` keeps secrets (anything else does not: never keep them by accident).
   [ENV.includeSecrets]: z
     .string()

@@ -168,7 +168,7 @@ export function gatewayFor(
       ...(cfg.endpointUrl ? { endpointUrl: cfg.endpointUrl } : {}),
       ...(credentials ? { credentials } : {}),
     },
-    { rate: { rateShare: cfg.rateShare } },
+    { rate: { rateShare: cfg.rateShare, ...(cfg.maxRps ? { maxRps: cfg.maxRps } : {}) } },
   );
 }
 

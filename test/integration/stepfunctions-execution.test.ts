@@ -6,6 +6,8 @@ import { App, CfnParameter, DefaultStackSynthesizer, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { backupPool } from '../../src/backup/engine.js';
 import { CognitoVault, type CognitoVaultProps, RETRIED_ERRORS } from '../../src/cdk/index.js';
 import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool } from '../../testing/seed.js';
@@ -36,6 +38,9 @@ const RETRIED = ['ServiceUnavailableError', 'StorageError', 'InterruptedError'];
 const OTHER_REGION = 'eu-west-1';
 const DEADLINE_REGION = 'eu-central-1';
 const MISSING_POOL = 'us-east-1_doesNotExist1';
+/** The deadline test's UserList ceiling (COGNITO_VAULT_MAX_RPS) and invocation timeout. */
+const USER_LIST_RPS = '0.8';
+const TIMEOUT_S = 8;
 
 let emu: SfnEmulator;
 let poolA: string;
@@ -136,6 +141,21 @@ async function manifests(d: Deployment): Promise<string[]> {
     .filter((k) => k.endsWith('/manifest.json'))
     .map((k) => k.replace(/^snapshots\//, '').replace(/\/manifest\.json$/, ''))
     .sort();
+}
+
+/** Every record of a snapshot as sorted JSON strings per kind (users, memberships, settings). */
+async function contents(reader: SnapshotReader): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const kind of ['users', 'memberships'] as const) {
+    const rows: string[] = [];
+    for await (const r of reader.records(kind, z.unknown())) rows.push(JSON.stringify(r));
+    out[kind] = rows.sort();
+  }
+  for (const kind of ['pool', 'clients', 'groups', 'identityProviders'] as const) {
+    const v = await reader.readJson(kind, z.unknown());
+    out[kind] = (Array.isArray(v) ? v : [v]).map((x) => JSON.stringify(x)).sort();
+  }
+  return out;
 }
 
 async function verify(d: Deployment, path: string): Promise<number> {
@@ -412,13 +432,16 @@ describe('executions of synthesized stacks', () => {
   });
 
   it('continues a unit stopped at its deadline on the same snapshot until it is done', async () => {
-    const d = await deploy(synthesize({ userPoolIds: [poolBig], rateShare: 0.2 }), 'deadline', {
-      // Short deadlines: BackupUnit's first two invocations get 6 s instead of 15 minutes, the
-      // unit stops 3 s before (ListUsers at 6 requests/s cannot list 240 users in the rest);
-      // the third gets 60 s. (With the same short deadline every time the unit never finishes
-      // today: each invocation restarts every shard — issue 15 item 2.)
-      timeouts: { 'index.backupUnit': [6, 6, 60] },
-      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000' },
+    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'deadline', {
+      // Short deadlines: BackupUnit's first two invocations get 8 s instead of 15 minutes, the
+      // unit stops 3 s before (ListUsers at 0.8 requests/s cannot list 240 users in the rest,
+      // but stores some pages: an invocation that stores nothing fails the unit); the third
+      // gets 60 s.
+      timeouts: { 'index.backupUnit': [TIMEOUT_S, TIMEOUT_S, 60] },
+      environment: {
+        COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
+        COGNITO_VAULT_MAX_RPS: `UserList=${USER_LIST_RPS}`,
+      },
     });
     const r = await emu.execute(d, {}, { timeoutMs: 300_000 });
     expect(r.status, r.cause).toBe('SUCCEEDED');
@@ -428,7 +451,7 @@ describe('executions of synthesized stacks', () => {
       'answered',
       'answered',
     ]);
-    expect(runs.map((i) => i.timeoutMs)).toEqual([6_000, 6_000, 60_000]);
+    expect(runs.map((i) => i.timeoutMs)).toEqual([TIMEOUT_S * 1000, TIMEOUT_S * 1000, 60_000]);
     const results = runs.map(
       (i) => i.result as { done: boolean; snapshotId: string; invocations: number },
     );
@@ -450,13 +473,117 @@ describe('executions of synthesized stacks', () => {
     expect(await verify(d, only!)).toBe(240);
   }, 300_000);
 
+  // Skipped: fails today (issue 15 item 2 not done). Measured with 8 s invocations and UserList
+  // at 0.8 requests/s: 17 invocations each stored a little, the 18th stored nothing
+  // (NoProgressError) — about 6 were expected for 20 UserList calls. Unskip when it passes.
+  it.skip('a pool that needs many short invocations completes through the state machine and equals an uninterrupted backup', async () => {
+    // Every BackupUnit invocation gets the same short deadline — 6 s instead of 15 minutes, the
+    // unit stopping 3 s before — and UserList is paced to 5 % of its quota (1.5 requests/s), so
+    // no invocation lists more than a few of the pool's pages: the unit needs ≥ 5 invocations.
+    // Each continues the snapshot from the page records the previous one stored (issue 15
+    // item 2); before that, every invocation restarted every shard and the unit never finished.
+    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'deadline', {
+      timeouts: { 'index.backupUnit': TIMEOUT_S },
+      environment: {
+        COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
+        COGNITO_VAULT_MAX_RPS: `UserList=${USER_LIST_RPS}`,
+      },
+    });
+    const started = Date.now();
+    const r = await emu.execute(d, {}, { timeoutMs: 240_000 });
+    const wall = Date.now() - started;
+    expect(r.error ?? r.status, r.cause).toBe('SUCCEEDED');
+    expect(r.output).toEqual({ units: 1, succeeded: 1, failed: [] });
+    const runs = ofHandler(r, 'index.backupUnit');
+    // Every invocation answered (none failed, none timed out) with the same short deadline.
+    expect(runs.map((i) => i.error?.errorType ?? 'answered')).toEqual(runs.map(() => 'answered'));
+    expect(new Set(runs.map((i) => i.timeoutMs))).toEqual(new Set([TIMEOUT_S * 1000]));
+    const results = runs.map(
+      (i) => i.result as { done: boolean; snapshotId: string; invocations: number },
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(5);
+    // Under the construct's default maxInvocationsPerUnit (24): not ended as UnitTooLong.
+    expect(runs.length).toBeLessThan(24);
+    expect(results.map((x) => [x.done, x.invocations])).toEqual(
+      results.map((_, n) => [n === results.length - 1, n + 1]),
+    );
+    // Each continuation was handed the snapshot and count the previous invocation returned,
+    // and each invocation stored progress: a stopped one logged it made some (an invocation that
+    // stored nothing throws NoProgressError, which fails the unit instead of continuing it).
+    runs.slice(1).forEach((i, n) => {
+      expect(i.event).toMatchObject({
+        snapshotId: results[n]?.snapshotId,
+        invocations: results[n]?.invocations,
+      });
+    });
+    expect(new Set(results.map((x) => x.snapshotId)).size).toBe(1);
+    const snapshotId = results[0]!.snapshotId;
+    const [only] = await manifests(d);
+    expect(only).toBe(`${poolBig}/${snapshotId}`);
+    expect(await verify(d, only!)).toBe(240);
+    // Resumed shards: the manifest counts the shards later invocations continued from a page
+    // record rather than listing them again.
+    const resumed = await SnapshotReader.open(
+      new S3Storage({ client: emu.s3, bucket: d.bucket, prefix: `snapshots/${only}` }),
+    );
+    // The same records as one uninterrupted backup of the pool (no deadline, no pacing).
+    const gw = CognitoGateway.create(
+      { region: DEADLINE_REGION, endpointUrl: emu.fixture.moto.endpoint },
+      { rate: { unlimited: true } },
+    );
+    let reference: SnapshotReader;
+    try {
+      const ref = await backupPool(
+        gw,
+        new S3Storage({ client: emu.s3, bucket: d.bucket, prefix: 'reference' }),
+        { userPoolId: poolBig, region: DEADLINE_REGION },
+      );
+      reference = await SnapshotReader.open(
+        new S3Storage({
+          client: emu.s3,
+          bucket: d.bucket,
+          prefix: `reference/${poolBig}/${ref.snapshotId}`,
+        }),
+      );
+    } finally {
+      gw.destroy();
+    }
+    const mine = await contents(resumed);
+    expect(mine.users).toHaveLength(240);
+    expect(mine).toEqual(await contents(reference));
+    console.log(
+      `sfn deadline continuation: ${runs.length} invocations of 6 s, ${Math.round(wall / 100) / 10} s wall`,
+    );
+  }, 300_000);
+
+  it('an invocation that stores nothing before its deadline fails its unit (NoProgressError → UnitFailed)', async () => {
+    // UserPoolResourceRead at 1 % of its quota (one request per 5 s): the first invocation
+    // cannot read the pool's settings in the 2 s before its deadline, so it stores nothing.
+    const d = await deploy(synthesize({ userPoolIds: [poolBig], rateShare: 0.01 }), 'noprogress', {
+      timeouts: { 'index.backupUnit': 5 },
+      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000' },
+    });
+    const r = await emu.execute(d, {});
+    expect(r.status).toBe('FAILED');
+    const runs = ofHandler(r, 'index.backupUnit');
+    // Not retried, not continued: one invocation, its error the unit's.
+    expect(runs.map((i) => i.error?.errorType)).toEqual(['NoProgressError']);
+    expect(outcomes(r)).toEqual([
+      expect.objectContaining({ userPoolId: poolBig, ok: false, error: 'NoProgressError' }),
+    ]);
+  });
+
   it('a unit still not done after maxInvocationsPerUnit ends as UnitTooLong', async () => {
     const d = await deploy(
-      synthesize({ userPoolIds: [poolBig], rateShare: 0.2, maxInvocationsPerUnit: 1 }),
+      synthesize({ userPoolIds: [poolBig], maxInvocationsPerUnit: 1 }),
       'toolong',
       {
-        timeouts: { 'index.backupUnit': [4] },
-        environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '2000' },
+        // Long enough to store some pages (else NoProgressError), too short to finish.
+        timeouts: { 'index.backupUnit': [TIMEOUT_S] },
+        environment: {
+          COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
+          COGNITO_VAULT_MAX_RPS: `UserList=${USER_LIST_RPS}`,
+        },
       },
     );
     const r = await emu.execute(d, {});

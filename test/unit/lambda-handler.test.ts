@@ -174,6 +174,18 @@ describe('Lambda retention configuration', () => {
     }
   });
 
+  it('COGNITO_VAULT_MAX_RPS: CATEGORY=N pairs, checked like --max-rps', () => {
+    expect(
+      configFromEnv({ ...base, COGNITO_VAULT_MAX_RPS: 'UserList=0.8, UserCreation=20' }).maxRps,
+    ).toEqual({ UserList: 0.8, UserCreation: 20 });
+    expect(configFromEnv(base).maxRps).toBeUndefined();
+    for (const v of ['UserList', 'UserList=0', 'Nope=3', 'UserList=-1', 'UserList=1e3']) {
+      expect(() => configFromEnv({ ...base, COGNITO_VAULT_MAX_RPS: v }), v).toThrow(
+        /COGNITO_VAULT_MAX_RPS/,
+      );
+    }
+  });
+
   it('the errors are configuration errors (LAMBDA_CONFIG, exit 2)', () => {
     try {
       configFromEnv({ ...base, COGNITO_VAULT_KEEP_LAST: '0' });
