@@ -39,7 +39,9 @@ export async function commitSnapshot(
       ...(estimated !== undefined ? { estimatedNumberOfUsers: estimated } : {}),
     },
     startedAt: plan.startedAt,
-    finishedAt: new Date().toISOString(),
+    // The same clock as startedAt (`opts.now`, else the system's): a caller's clock that runs
+    // ahead must not finish a snapshot before it started (verification refuses that).
+    finishedAt: (run.opts.now ?? (() => new Date()))().toISOString(),
     counts,
     options: {
       includeSecrets: plan.options.includeSecrets,

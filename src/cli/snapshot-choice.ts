@@ -105,7 +105,8 @@ export async function choose(
 
 /**
  * The erasure ledger of the pool a snapshot location belongs to (`<root>/<pool>/<snapshot>`),
- * or undefined when the location is not laid out like that (a copied snapshot has none).
+ * or undefined when the location is not laid out like that (a copied snapshot has none) or the
+ * pool has no ledger.
  */
 export async function openErasures(
   location: string,
@@ -117,5 +118,8 @@ export async function openErasures(
   const pool = poolDirOf(abs);
   if (!pool) return undefined;
   const dir = await makeStorage(pool.dir, flags, region, '--from');
-  return ErasureLedger.read(dir, pool.userPoolId);
+  const ledger = await ErasureLedger.read(dir, pool.userPoolId);
+  // No ledger (nobody was ever erased from this pool): nothing to filter, and no `erased`
+  // count in the result — it is reported only where a ledger applies.
+  return ledger.size > 0 ? ledger : undefined;
 }

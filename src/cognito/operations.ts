@@ -239,14 +239,17 @@ export const COMMAND_STORAGE = {
   // removes the records. It deletes nothing else it needs: parts a killed run left unrecorded
   // are removed on a resume if the credentials allow, else left (unlisted, ignored by readers).
   backup: ['put', 'exists', 'lease', 'get', 'list', 'progress'],
-  // restore and verify list the root with `--from latest` / `verify latest` (the catalog).
-  restore: ['get', 'lease', 'list'],
-  prune: ['get', 'list', 'delete', 'lease'],
-  verify: ['get', 'lease', 'list'],
+  // Every command that opens a snapshot reads its manifest (and leases, progress records)
+  // bounded: stat first (HeadObject: s3:GetObject), then get; and lists `locks/` and
+  // `progress/` to refuse a planted link there (SnapshotReader.open: list, s3:ListBucket).
+  // restore and verify also list the root with `--from latest` / `verify latest` (the catalog).
+  restore: ['get', 'exists', 'lease', 'list'],
+  prune: ['get', 'exists', 'list', 'delete', 'lease'],
+  verify: ['get', 'exists', 'lease', 'list'],
   // forget: the erasure ledger (get, put), the catalog (list), each snapshot's manifest and
   // parts (get), new parts and manifest (put, then exists: the writer stats them), old parts
   // deleted, a lease while rewriting.
   forget: ['get', 'put', 'list', 'exists', 'delete', 'lease'],
-  'export-csv': ['get', 'list', 'put', 'lease'],
-  drill: ['get', 'lease'],
+  'export-csv': ['get', 'exists', 'list', 'put', 'lease'],
+  drill: ['get', 'exists', 'list', 'lease'],
 } as const satisfies Record<CommandName, readonly StorageOperation[]>;

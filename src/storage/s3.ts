@@ -96,10 +96,20 @@ export function s3Error(e: unknown, op: string, location: string): VaultError {
       { cause: e },
     );
   }
-  if (name === 'AccessDenied' || name === 'Forbidden' || name === 'AllAccessDisabled') {
+  // A 403 is a refusal whatever the body says, and a HEAD answer (stat) has no body to say it:
+  // the SDK names it only by its status. S3 never answers a request signed for the wrong Region
+  // with 403 (that is 301 or 400), so a Region header on a 403 (HeadObject carries the bucket's
+  // own, ExpectedBucketOwner refusals included) is no redirect.
+  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (
+    name === 'AccessDenied' ||
+    name === 'Forbidden' ||
+    name === 'AllAccessDisabled' ||
+    status === 403
+  ) {
     return new StorageError(
       'UNWRITABLE',
-      `access denied to ${location} (${name})`,
+      `access denied to ${location} (${name === 'Unknown' || /^\d+$/.test(name) ? '403 Forbidden' : name})`,
       { location, op },
       { cause: e },
     );

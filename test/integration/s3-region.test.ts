@@ -28,6 +28,8 @@ const regions: Record<string, string> = {
   'vault-multipart': 'eu-central-1',
   'vault-moved': 'us-west-2',
   'vault-lambda': 'ap-southeast-2',
+  // Owned by moto's account; the conformance run's failing delete expects another owner.
+  'vault-foreign': 'us-west-2',
 };
 
 beforeAll(async () => {
@@ -37,7 +39,7 @@ beforeAll(async () => {
     bucketRegions: regions,
     mode: 'redirect',
     // The backup account owns the disaster-recovery bucket (moto's account id).
-    bucketOwners: { 'vault-west': '123456789012' },
+    bucketOwners: { 'vault-west': '123456789012', 'vault-foreign': '123456789012' },
   });
   // The buckets are created in their Regions directly on moto.
   for (const [Bucket, region] of Object.entries(regions)) {
@@ -82,6 +84,17 @@ storageConformance('S3Storage, bucket in another Region (301 PermanentRedirect)'
     bucket: 'vault-conformance',
     prefix: `run/${randomUUID()}`,
     expectedBucketOwner: '123456789012',
+  }),
+  // Found in its Region, then refused: the bucket belongs to another account than the one the
+  // storage expects (403 AccessDenied, the proxy's ExpectedBucketOwner rule).
+  failingDelete: async () => ({
+    storage: new S3Storage({
+      client: poolRegionClient(),
+      bucket: 'vault-foreign',
+      prefix: `run/${randomUUID()}`,
+      expectedBucketOwner: '111122223333',
+    }),
+    key: 'manifest.json',
   }),
 }));
 

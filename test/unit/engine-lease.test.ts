@@ -45,6 +45,23 @@ const runs = {
   export: (r: SnapshotReader) => exportCsv(r, new MemoryStorage()),
 };
 
+/** A sink that refuses every write (a full disk, a denied bucket): the export fails mid-run. */
+function refusingSink(): MemoryStorage {
+  const sink = new MemoryStorage();
+  sink.put = () => Promise.reject(new Error('sink refuses writes'));
+  return sink;
+}
+
+/**
+ * Runs that fail after verification: restore and diff at their first Cognito call (the gateway
+ * answers nothing); export — which needs no Cognito and succeeds on the tiny snapshot, a
+ * complete one — at its first write to the sink.
+ */
+const failingRuns = {
+  ...runs,
+  export: (r: SnapshotReader) => exportCsv(r, refusingSink()),
+};
+
 describe('the engines hold a read lease on the snapshot', () => {
   it.each(Object.keys(runs) as (keyof typeof runs)[])(
     '%s refuses a snapshot a prune is deleting (SNAPSHOT_BEING_PRUNED, exit 8), calling nothing',
@@ -71,15 +88,30 @@ describe('the engines hold a read lease on the snapshot', () => {
       const { storage, reader } = await snapshotIn();
       const seen: string[][] = [];
       // The first read of the snapshot's contents (verification) happens under the lease; the run
-      // then fails (the tiny snapshot has no pool document, the gateway answers nothing).
+      // then fails (failingRuns).
       const verify = reader.verify.bind(reader);
       reader.verify = async () => {
         seen.push(await liveKinds(storage));
         return verify();
       };
-      await expect(runs[name](reader)).rejects.toBeDefined();
+      await expect(failingRuns[name](reader)).rejects.toBeDefined();
       expect(seen[0]).toEqual([kind]);
       expect(await liveKinds(storage)).toEqual([]);
     },
   );
+
+  it('export that completes read under its lease and released it', async () => {
+    const { storage, reader } = await snapshotIn();
+    const seen: string[][] = [];
+    const verify = reader.verify.bind(reader);
+    reader.verify = async () => {
+      seen.push(await liveKinds(storage));
+      return verify();
+    };
+    const sink = new MemoryStorage();
+    const r = await exportCsv(reader, sink);
+    expect(r.eligible + r.ineligible.total).toBe(1);
+    expect(seen[0]).toEqual(['export']);
+    expect(await liveKinds(storage)).toEqual([]);
+  });
 });
