@@ -531,7 +531,7 @@ async function computePlan(
         message: `${n} membership(s) of group ${g} not restored: the group is not in the pool and not selected (add ${opt('selection.groups')} ${g} to restore it)`,
       });
     }
-    // `selection.groups`: the group's members as of the snapshot. Missing ones are added (the group is
+    // --group: the group's members as of the snapshot. Missing ones are added (the group is
     // restored with its members); with revert, members the pool added since leave it.
     const memberships: MembershipChange[] = [];
     for (const g of sel.groups) {
