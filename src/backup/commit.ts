@@ -39,9 +39,7 @@ export async function commitSnapshot(
       ...(estimated !== undefined ? { estimatedNumberOfUsers: estimated } : {}),
     },
     startedAt: plan.startedAt,
-    // The same clock as startedAt (`opts.now`, else the system's): a caller's clock that runs
-    // ahead must not finish a snapshot before it started (verification refuses that).
-    finishedAt: (run.opts.now ?? (() => new Date()))().toISOString(),
+    finishedAt: finishedAt(run, plan.startedAt),
     counts,
     options: {
       includeSecrets: plan.options.includeSecrets,
@@ -75,4 +73,13 @@ export async function commitSnapshot(
     rates: run.gw.rate.report(),
     manifest,
   };
+}
+
+/**
+ * Now on the run's clock (`opts.now`, as startedAt was), never before startedAt: a resumed run
+ * on a machine whose clock is behind the first run's must not write a manifest verify refuses.
+ */
+function finishedAt(run: BackupRun, startedAt: string): string {
+  const now = (run.opts.now ?? (() => new Date()))().getTime();
+  return new Date(Math.max(now, Date.parse(startedAt))).toISOString();
 }

@@ -25,6 +25,19 @@ export const OPTION_NAMES = [
   'federatedUsers',
   'withoutTriggers',
   'merge',
+  // selective restore: the selectors and their checks
+  'selection.users',
+  'selection.usersFrom',
+  'selection.groups',
+  'selection.clients',
+  'selection.identityProviders',
+  'selection.resourceServers',
+  'selection.differences',
+  'existing',
+  'planHash',
+  // forget: the user, by username or by sub
+  'username',
+  'sub',
   // diff
   'subMap',
   // readers of encrypted snapshots (verify, restore, export-csv, diff)

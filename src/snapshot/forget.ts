@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SnapshotInvalidError, UsageError } from '../core/errors.js';
+import { opt } from '../core/options.js';
 import type { ProgressListener } from '../core/progress.js';
 import type { Storage } from '../storage/storage.js';
 import { type AgeKeyring, AgeRecipients, AGE_SUFFIX } from './age.js';
@@ -73,7 +74,10 @@ export async function forgetUser(
   opts: ForgetOptions,
 ): Promise<ForgetResult> {
   if (!opts.username === !opts.sub)
-    throw new UsageError('BAD_FLAG', 'give exactly one of --user NAME or --sub SUB');
+    throw new UsageError(
+      'BAD_FLAG',
+      `give exactly one of ${opt('username')} (the user's username) or ${opt('sub')} (their sub)`,
+    );
   const now = opts.now ?? (() => new Date());
   const progress = opts.onProgress ?? (() => undefined);
   // A root without any snapshot of the pool (a typo, the wrong pool): nothing is written.
@@ -121,7 +125,7 @@ export async function forgetUser(
     if (reader.encrypted && !reader.keyring?.opens(reader.manifest.encryption?.recipients ?? [])) {
       result.pending.push({
         path: s.path,
-        reason: 'encrypted: pass --identity with a key of its recipients to rewrite it',
+        reason: `encrypted: pass ${opt('identity')} with a key of its recipients to rewrite it`,
       });
       continue;
     }

@@ -297,6 +297,19 @@ describe('sharded ListUsers', () => {
 });
 
 describe('what a backup captures (mocked pool)', () => {
+  it("dates startedAt and finishedAt on the caller's clock (opts.now): the snapshot verifies", async () => {
+    for (const skew of [5 * 60_000, -5 * 60_000]) {
+      const root = new MemoryStorage();
+      const now = () => new Date(Date.now() + skew);
+      const r = await backupPool(gw, root, { userPoolId: POOL, now });
+      const snap = await SnapshotReader.open(root.child(r.snapshot.replace('memory://', '')));
+      const { startedAt, finishedAt } = snap.manifest;
+      expect(Date.parse(finishedAt)).toBeGreaterThanOrEqual(Date.parse(startedAt));
+      expect(Math.abs(Date.parse(finishedAt) - (Date.now() + skew))).toBeLessThan(60_000);
+      expect((await snap.verify()).ok, `skew ${skew}`).toBe(true);
+    }
+  });
+
   it('redacts the SMS and analytics role ExternalIds by default, keeps them with includeSecrets', async () => {
     const sms = { SnsCallerArn: 'arn:aws:iam::123456789012:role/sms', ExternalId: 'ext-sms' };
     mock.on(DescribeUserPoolCommand).callsFake(async () => ({

@@ -11,6 +11,7 @@ import { registerBackup } from '../../src/cli/backup.js';
 import { oneLine } from '../../src/cli/common.js';
 import { registerDiff } from '../../src/cli/diff.js';
 import { registerExportCsv } from '../../src/cli/export-csv.js';
+import { registerForget } from '../../src/cli/forget.js';
 import { registerList } from '../../src/cli/list.js';
 import { OPTION_FLAGS, renderOptionNames } from '../../src/cli/option-flags.js';
 import { registerPrune } from '../../src/cli/prune.js';
@@ -19,7 +20,9 @@ import { registerVerify } from '../../src/cli/verify.js';
 import { resolveRegion } from '../../src/cognito/gateway.js';
 import { loadArnMap } from '../../src/restore/preflight/arns.js';
 import { legacyAttributeName } from '../../src/restore/pool/target.js';
+import { forgetUser } from '../../src/snapshot/forget.js';
 import { planRetention } from '../../src/snapshot/retention.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 
 /** The layers library callers use: their messages must not name CLI flags. */
 const ENGINE_DIRS = [
@@ -130,13 +133,20 @@ describe('engine messages name options, not CLI flags', () => {
     );
   });
 
-  it('the CLI prints the flag where the engine named the option', () => {
+  it('the CLI prints the flag where the engine named the option', async () => {
     const keep = thrown(() => planRetention([], { keepLast: 0 })) as UsageError;
     expect(oneLine(keep.message)).toBe(
       '--keep-last must be a whole number ≥ 1 (the newest snapshot is never pruned)',
     );
     expect(renderOptionNames(`use ${opt('target.userPoolId')} or ${opt('usersPath')} auto`)).toBe(
       'use --to-user-pool-id or --users auto',
+    );
+    const forget = await forgetUser(new MemoryStorage(), 'us-east-1_abc', {}).catch(
+      (e: unknown) => e,
+    );
+    expect(forget).toBeInstanceOf(UsageError);
+    expect(oneLine((forget as UsageError).message)).toBe(
+      "give exactly one of --user (the user's username) or --sub (their sub)",
     );
     // Other backquoted text is left alone.
     expect(renderOptionNames('run `cognito-vault policy import-role` or `notAnOption`')).toBe(
@@ -154,6 +164,7 @@ describe('engine messages name options, not CLI flags', () => {
       registerRestore,
       registerExportCsv,
       registerDiff,
+      registerForget,
     ])
       register(program);
     const flags = new Set(program.commands.flatMap((c) => c.options.map((o) => o.long)));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
+import { renderOptionNames } from '../../src/cli/option-flags.js';
 import { attributeRevert } from '../../src/restore/selective/compare.js';
 import { PlanBuilder, type UserWork } from '../../src/restore/selective/plan.js';
 import {
@@ -137,15 +138,19 @@ describe('selection', () => {
     await writeFile(f, 'alice\n{"kind": secret-value\n');
     const e = await readUsersFrom(f, 1).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(UsageError);
-    expect((e as UsageError).message).toBe('--users-from (2nd): line 2 is not JSON');
+    expect((e as UsageError).message).toBe('`selection.usersFrom` (2nd): line 2 is not JSON');
     const missing = await readUsersFrom(path.join(dir, 'nope'), 0).catch((x: unknown) => x);
     expect((missing as UsageError).code).toBe('BAD_USERS_FROM');
   });
 
-  it('selectors are named by flag and position', async () => {
-    expect(selectorName('users', 0)).toBe('--user (1st)');
-    expect(selectorName('groups', 10)).toBe('--group (11th)');
-    expect(selectorName('clients', 21)).toBe('--client (22nd)');
+  it('selectors are named by option and position (the CLI prints the flag)', async () => {
+    expect(selectorName('users', 0)).toBe('`selection.users` (1st)');
+    expect(renderOptionNames(selectorName('users', 0))).toBe('--user (1st)');
+    expect(renderOptionNames(selectorName('groups', 10))).toBe('--group (11th)');
+    expect(renderOptionNames(selectorName('clients', 21))).toBe('--client (22nd)');
+    expect(renderOptionNames(selectorName('identityProviders', 2))).toBe(
+      '--identity-provider (3rd)',
+    );
     const r = await resolveSelection({ users: ['a', 'b', 'a'], groups: ['g', 'g'] });
     expect([...r.explicitUsers.keys()]).toEqual(['a', 'b']);
     expect(r.groups).toEqual(['g']);

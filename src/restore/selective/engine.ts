@@ -14,6 +14,7 @@ import {
   UsageError,
   VaultError,
 } from '../../core/errors.js';
+import { opt } from '../../core/options.js';
 import { noProgress } from '../../core/progress.js';
 import type { CognitoGateway } from '../../cognito/gateway.js';
 import { MembershipRecord, UserRecord } from '../../snapshot/format.js';
@@ -28,7 +29,7 @@ import {
   RestoreJournal,
 } from '../state/journal.js';
 import type { StateDirLock } from '../state/lock.js';
-import { CLIENT_MAP_FILE, defaultStateDir, REPORT_FILE, SUB_MAP_FILE } from '../state/outputs.js';
+import { CLIENT_MAP_FILE, REPORT_FILE, selectiveStateDir, SUB_MAP_FILE } from '../state/outputs.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
@@ -63,6 +64,7 @@ import {
   type ResolvedSelection,
   resolveSelection,
   selectionDigest,
+  SELECTOR_OPTIONS,
   selectorName,
 } from './selection.js';
 import {
@@ -145,7 +147,7 @@ export async function restoreSelection(
   }
 }
 
-/** --plan-hash: the plan computed now must be the one reviewed (a resumed run: the first run's). */
+/** `planHash`: the plan computed now must be the one reviewed (a resumed run: the first run's). */
 function checkPlanHash(run: SelectiveRun, plan: SelectivePlan): void {
   const want = run.options.planHash;
   if (!want) return;
@@ -153,9 +155,9 @@ function checkPlanHash(run: SelectiveRun, plan: SelectivePlan): void {
   if (plan.priorPlanHash === want) return; // checked by the run that started this restore
   throw new VaultError(
     'PLAN_CHANGED',
-    `the plan computed now (${plan.hash.slice(0, 12)}…) is not the reviewed one (--plan-hash ${want.slice(0, 12)}…): the pool or the snapshot changed since the dry run; nothing was written. Run --dry-run again and review the new plan`,
+    `the plan computed now (${plan.hash.slice(0, 12)}…) is not the reviewed one (${opt('planHash')} ${want.slice(0, 12)}…): the pool or the snapshot changed since the dry run; nothing was written. Run ${opt('dryRun')} again and review the new plan`,
     ExitCode.Differs,
-    { planHash: plan.hash, expected: want },
+    { option: 'planHash', planHash: plan.hash, expected: want },
   );
 }
 
@@ -181,7 +183,7 @@ function validate(options: SelectiveOptions): ExistingMode {
   if (!EXISTING_MODES.includes(existing)) {
     throw new UsageError(
       'BAD_FLAG',
-      `--existing expects skip or revert, got "${String(existing)}"`,
+      `${opt('existing')} expects skip or revert, got "${String(existing)}"`,
       {
         option: 'existing',
       },
@@ -190,15 +192,19 @@ function validate(options: SelectiveOptions): ExistingMode {
   if (options.planHash !== undefined && !/^[0-9a-f]{64}$/.test(options.planHash)) {
     throw new UsageError(
       'BAD_FLAG',
-      '--plan-hash expects the 64 hexadecimal digits a --dry-run --json printed as planHash',
+      `${opt('planHash')} expects the 64 hexadecimal digits of the planHash a ${opt('dryRun')} reported`,
       { option: 'planHash' },
     );
   }
   const ps = options.passwordState ?? 'sign-in-ready';
   if (!PASSWORD_STATES.includes(ps)) {
-    throw new UsageError('BAD_FLAG', `--password-state expects ${PASSWORD_STATES.join(' or ')}`, {
-      option: 'passwordState',
-    });
+    throw new UsageError(
+      'BAD_FLAG',
+      `${opt('passwordState')} expects ${PASSWORD_STATES.join(' or ')}`,
+      {
+        option: 'passwordState',
+      },
+    );
   }
   return existing;
 }
@@ -219,7 +225,7 @@ function assertResourcesInSnapshot(sel: ResolvedSelection, data: SnapshotData): 
         throw new UsageError(
           'SELECTOR_NO_MATCH',
           `${selectorName(key, i)} matches nothing in the snapshot; nothing was written`,
-          { selector: selectorName(key), position: i + 1 },
+          { option: SELECTOR_OPTIONS[key], position: i + 1 },
         );
       }
     });
@@ -347,7 +353,7 @@ async function planInputs(
   const target = { userPoolId: poolId };
   const stateDir = path.resolve(
     options.stateDir ??
-      `${defaultStateDir(snapshotId, target)}--selective-${selectionDigest(options.selection, existing)}`,
+      selectiveStateDir(snapshotId, target, selectionDigest(options.selection, existing)),
   );
   const subMapFile = path.resolve(options.subMapFile ?? path.join(stateDir, SUB_MAP_FILE));
   if (!run.dryRun) {
@@ -451,7 +457,7 @@ async function selectUsers(
       throw new UsageError(
         'SELECTOR_NO_MATCH',
         `${selectorName(s.key, s.index)} matches no user in the snapshot; nothing was written`,
-        { selector: selectorName(s.key), position: s.index + 1 },
+        { option: SELECTOR_OPTIONS[s.key], position: s.index + 1 },
       );
     }
   }
@@ -671,7 +677,7 @@ async function computePlan(
     for (const [g, n] of skippedGroups) {
       run.warn({
         code: 'MEMBERSHIPS_SKIPPED',
-        message: `${n} membership(s) of group ${g} not restored: the group is not in the pool and not selected (add --group ${g} to restore it)`,
+        message: `${n} membership(s) of group ${g} not restored: the group is not in the pool and not selected (add ${opt('selection.groups')} ${g} to restore it)`,
       });
     }
     const memberships = await planGroupMemberships(

@@ -2,18 +2,22 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../../core/errors.js';
+import { opt, type OptionName } from '../../core/options.js';
 import type { DifferenceSet, ResourceKind, Selection } from './types.js';
 
-/** The flag of each selector, as the operator typed it (named in errors, never its value). */
-export const SELECTOR_FLAGS = {
-  users: '--user',
-  usersFrom: '--users-from',
-  groups: '--group',
-  clients: '--client',
-  identityProviders: '--identity-provider',
-  resourceServers: '--resource-server',
-  differences: '--differences',
-} as const;
+/**
+ * The option of each selector (named in errors, never its value; the CLI prints its flag,
+ * `--user`, `--group`…).
+ */
+export const SELECTOR_OPTIONS = {
+  users: 'selection.users',
+  usersFrom: 'selection.usersFrom',
+  groups: 'selection.groups',
+  clients: 'selection.clients',
+  identityProviders: 'selection.identityProviders',
+  resourceServers: 'selection.resourceServers',
+  differences: 'selection.differences',
+} as const satisfies Record<keyof Selection, OptionName>;
 
 export const KIND_SELECTOR: Record<ResourceKind, keyof Selection> = {
   group: 'groups',
@@ -36,9 +40,12 @@ export function isSelective(s: Selection | undefined): s is Selection {
   );
 }
 
-/** "--user (2nd)": the selector and its position, never its value (a username is PII). */
-export function selectorName(key: keyof typeof SELECTOR_FLAGS, index?: number): string {
-  const flag = SELECTOR_FLAGS[key];
+/**
+ * "`selection.users` (2nd)" (the CLI prints "--user (2nd)"): the selector and its position,
+ * never its value (a username is PII).
+ */
+export function selectorName(key: keyof typeof SELECTOR_OPTIONS, index?: number): string {
+  const flag = opt(SELECTOR_OPTIONS[key]);
   if (index === undefined) return flag;
   const n = index + 1;
   const suffix =
@@ -53,7 +60,7 @@ export function selectorName(key: keyof typeof SELECTOR_FLAGS, index?: number): 
 }
 
 /**
- * Usernames of a --users-from file: one username a line (blank lines and `#` comments
+ * Usernames of a `selection.usersFrom` file: one username a line (blank lines and `#` comments
  * skipped), or the JSON Lines of `diff --details` (users that differ or are only in the
  * snapshot; users only in the pool are never selected: a selective restore deletes nothing).
  */
@@ -73,7 +80,7 @@ export async function readUsersFrom(file: string, index: number): Promise<Set<st
           d = JSON.parse(text) as typeof d;
         } catch {
           throw new UsageError('BAD_USERS_FROM', `${what}: line ${line} is not JSON`, {
-            option: 'usersFrom',
+            option: SELECTOR_OPTIONS.usersFrom,
             line,
           });
         }
@@ -87,7 +94,7 @@ export async function readUsersFrom(file: string, index: number): Promise<Set<st
     throw new UsageError(
       'BAD_USERS_FROM',
       `${what} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      { option: 'usersFrom' },
+      { option: SELECTOR_OPTIONS.usersFrom },
     );
   }
   return names;
@@ -100,14 +107,14 @@ export async function readUsersFrom(file: string, index: number): Promise<Set<st
 export interface ResolvedSelection {
   /** Username → the selectors naming it (indexes into `userSelectors`). */
   explicitUsers: Map<string, number[]>;
-  /** One entry per --user value and per --users-from file. */
+  /** One entry per `selection.users` value and per `selection.usersFrom` file. */
   userSelectors: { key: 'users' | 'usersFrom'; index: number; matched: boolean }[];
   groups: string[];
   clients: string[];
   identityProviders: string[];
   resourceServers: string[];
   differences: DifferenceSet | undefined;
-  /** Whether --differences narrows the other selectors (true when any other is given). */
+  /** Whether `selection.differences` narrows the other selectors (true when any other is given). */
   narrowing: boolean;
 }
 
@@ -120,7 +127,11 @@ export async function resolveSelection(s: Selection): Promise<ResolvedSelection>
     else explicitUsers.set(name, [sel]);
   };
   (s.users ?? []).forEach((u, i) => {
-    if (!u) throw new UsageError('BAD_FLAG', `${selectorName('users', i)} is empty`);
+    if (!u)
+      throw new UsageError('BAD_FLAG', `${selectorName('users', i)} is empty`, {
+        option: SELECTOR_OPTIONS.users,
+        position: i + 1,
+      });
     userSelectors.push({ key: 'users', index: i, matched: false });
     add(u, userSelectors.length - 1);
   });

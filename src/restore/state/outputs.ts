@@ -20,8 +20,27 @@ function safe(s: string): string {
 
 /** ./cognito-vault-restore/<snapshotId>--<target> (target = pool id, or the new pool's name). */
 export function defaultStateDir(snapshotId: string, target: RestoreTarget): string {
+  return stateDirOf(snapshotId, target, []);
+}
+
+/**
+ * ./cognito-vault-restore/<snapshotId>--<pool>--selective-<digest>: a selective restore's own
+ * state directory (one per selection, so runs of different selections never share a journal).
+ */
+export function selectiveStateDir(
+  snapshotId: string,
+  target: RestoreTarget,
+  digest: string,
+): string {
+  return stateDirOf(snapshotId, target, [`selective-${digest}`]);
+}
+
+function stateDirOf(snapshotId: string, target: RestoreTarget, more: string[]): string {
   const t = 'userPoolId' in target ? target.userPoolId : target.createPool;
-  return path.resolve(DEFAULT_STATE_ROOT, `${safe(snapshotId)}--${safe(t)}`);
+  return path.resolve(
+    DEFAULT_STATE_ROOT,
+    [safe(snapshotId), safe(t), ...more.map(safe)].join('--'),
+  );
 }
 
 async function ensureDir(dir: string): Promise<void> {
