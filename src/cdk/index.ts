@@ -193,6 +193,130 @@ function statementsOf(
   );
 }
 
+/** A vault's props, checked, with their defaults filled in. */
+interface Settings {
+  prefix: string;
+  vaultName: string;
+  groups: number;
+  maxInvocations: number;
+  staleHours: number;
+  pools: CognitoVaultProps['userPoolIds'];
+  /** The pools by name, when they are known at synthesis. */
+  namedPools: string[] | undefined;
+  rateShare: number;
+  userMfa: boolean | string;
+  removalPolicy: RemovalPolicy;
+}
+
+/** Where the functions' policies point: the snapshot location and key, as placeholders. */
+interface PolicyTarget {
+  location: string;
+  keyArn: string | undefined;
+  policyKey: { kmsKeyArn?: string };
+}
+
+/** The props checked (they throw on a bad value) and completed with their defaults. */
+function settingsOf(id: string, props: CognitoVaultProps): Settings {
+  const prefix = (props.prefix ?? 'snapshots').replace(/^\/+|\/+$/g, '');
+  const vaultName = props.vaultName ?? id;
+  const groups = props.maxConcurrentGroups ?? 10;
+  const maxGroups = props.distributedMap ? 10_000 : MAX_INLINE_CONCURRENCY;
+  if (!(Number.isInteger(groups) && groups >= 1 && groups <= maxGroups)) {
+    throw new Error(`maxConcurrentGroups must be 1 to ${maxGroups}`);
+  }
+  const maxInvocations = props.maxInvocationsPerUnit ?? 24;
+  const staleHours = (props.staleAfter ?? Duration.hours(26)).toHours();
+  if (!(Number.isInteger(staleHours) && staleHours >= 1 && staleHours <= 168)) {
+    throw new Error('staleAfter must be whole hours, 1 to 168 (CloudWatch: 7 days)');
+  }
+  const pools = props.userPoolIds;
+  const poolsToken = typeof pools === 'string' && Token.isUnresolved(pools);
+  if (typeof pools === 'string' && pools !== '*' && !poolsToken) {
+    throw new Error("userPoolIds: a list of pool ids, '*', or a token (template parameter)");
+  }
+  /** The pools by name, when they are known at synthesis. */
+  const namedPools = Array.isArray(pools) ? pools : undefined;
+  if (props.regions?.length && namedPools) {
+    throw new Error("regions go with userPoolIds '*' only (pool ids name their Region)");
+  }
+  if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
+    throw new Error('accounts need roleArnPattern with {account}');
+  }
+  const rateShare = props.rateShare ?? 0.5;
+  if (!Token.isUnresolved(rateShare) && !(rateShare > 0 && rateShare <= 1)) {
+    throw new Error('rateShare must be a number in (0, 1]');
+  }
+  const userMfa = props.userMfa ?? false;
+  if (typeof userMfa === 'string' && !Token.isUnresolved(userMfa)) {
+    throw new Error('userMfa: true, false, or a token (template parameter) of "true"/"false"');
+  }
+  for (const r of props.encryptTo ?? []) {
+    // Tokens (template parameters) are checked by the functions when they start.
+    if (!Token.isUnresolved(r) && !/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+      throw new Error(`encryptTo: "${r}" is not an age X25519 recipient (age1…)`);
+    }
+  }
+  const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+  return {
+    prefix,
+    vaultName,
+    groups,
+    maxInvocations,
+    staleHours,
+    pools,
+    namedPools,
+    rateShare,
+    userMfa,
+    removalPolicy,
+  };
+}
+
+/** The functions' environment: the settings `plan`, `backupUnit`, `prune` and `report` read. */
+function environmentOf(
+  props: CognitoVaultProps,
+  s: Settings,
+  bucket: s3.IBucket,
+  keyArn: string | undefined,
+): Record<string, string> {
+  const { prefix, namedPools, pools, rateShare, userMfa, vaultName } = s;
+  const environment: Record<string, string> = {
+    [ENV.to]: `s3://${bucket.bucketName}/${prefix}`,
+    [ENV.userPoolIds]: namedPools ? namedPools.join(',') : (pools as string),
+    [ENV.rateShare]: numberText(rateShare),
+    [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
+    ...(props.encryptTo?.length ? { [ENV.encryptTo]: props.encryptTo.join(',') } : {}),
+    ...(userMfa === true ? { [ENV.userMfa]: 'true' } : {}),
+    ...(typeof userMfa === 'string' ? { [ENV.userMfa]: userMfa } : {}),
+    [ENV.vaultName]: vaultName,
+    ...(props.bucket
+      ? props.expectedBucketOwner
+        ? { [ENV.expectedBucketOwner]: props.expectedBucketOwner }
+        : {}
+      : { [ENV.expectedBucketOwner]: Aws.ACCOUNT_ID }),
+    ...(keyArn ? { [ENV.kmsKeyId]: keyArn } : {}),
+    ...(props.regions?.length ? { [ENV.regions]: props.regions.join(',') } : {}),
+    ...(props.accounts?.length ? { [ENV.accounts]: props.accounts.join(',') } : {}),
+    ...(props.roleArnPattern ? { [ENV.roleArnPattern]: props.roleArnPattern } : {}),
+    ...(props.retention
+      ? {
+          [ENV.keepLast]: numberText(props.retention.keepLast),
+          ...(props.retention.keepDaily !== undefined
+            ? { [ENV.keepDaily]: numberText(props.retention.keepDaily) }
+            : {}),
+          ...(props.retention.keepMonthly !== undefined
+            ? { [ENV.keepMonthly]: numberText(props.retention.keepMonthly) }
+            : {}),
+          ...(props.retention.incompleteGrace
+            ? {
+                [ENV.incompleteGrace]: `${props.retention.incompleteGrace.toHours()}h`,
+              }
+            : {}),
+        }
+      : {}),
+  };
+  return environment;
+}
+
 export class CognitoVault extends Construct {
   readonly bucket: s3.IBucket;
   readonly key?: kms.IKey;
@@ -216,126 +340,86 @@ export class CognitoVault extends Construct {
 
   constructor(scope: Construct, id: string, props: CognitoVaultProps) {
     super(scope, id);
-    const prefix = (props.prefix ?? 'snapshots').replace(/^\/+|\/+$/g, '');
-    const vaultName = props.vaultName ?? id;
-    const groups = props.maxConcurrentGroups ?? 10;
-    const maxGroups = props.distributedMap ? 10_000 : MAX_INLINE_CONCURRENCY;
-    if (!(Number.isInteger(groups) && groups >= 1 && groups <= maxGroups)) {
-      throw new Error(`maxConcurrentGroups must be 1 to ${maxGroups}`);
-    }
-    const maxInvocations = props.maxInvocationsPerUnit ?? 24;
-    const staleHours = (props.staleAfter ?? Duration.hours(26)).toHours();
-    if (!(Number.isInteger(staleHours) && staleHours >= 1 && staleHours <= 168)) {
-      throw new Error('staleAfter must be whole hours, 1 to 168 (CloudWatch: 7 days)');
-    }
-    const pools = props.userPoolIds;
-    const poolsToken = typeof pools === 'string' && Token.isUnresolved(pools);
-    if (typeof pools === 'string' && pools !== '*' && !poolsToken) {
-      throw new Error("userPoolIds: a list of pool ids, '*', or a token (template parameter)");
-    }
-    /** The pools by name, when they are known at synthesis. */
-    const namedPools = Array.isArray(pools) ? pools : undefined;
-    if (props.regions?.length && namedPools) {
-      throw new Error("regions go with userPoolIds '*' only (pool ids name their Region)");
-    }
-    if (props.accounts?.length && !props.roleArnPattern?.includes('{account}')) {
-      throw new Error('accounts need roleArnPattern with {account}');
-    }
-    const rateShare = props.rateShare ?? 0.5;
-    if (!Token.isUnresolved(rateShare) && !(rateShare > 0 && rateShare <= 1)) {
-      throw new Error('rateShare must be a number in (0, 1]');
-    }
-    const userMfa = props.userMfa ?? false;
-    if (typeof userMfa === 'string' && !Token.isUnresolved(userMfa)) {
-      throw new Error('userMfa: true, false, or a token (template parameter) of "true"/"false"');
-    }
-    for (const r of props.encryptTo ?? []) {
-      // Tokens (template parameters) are checked by the functions when they start.
-      if (!Token.isUnresolved(r) && !/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
-        throw new Error(`encryptTo: "${r}" is not an age X25519 recipient (age1…)`);
-      }
-    }
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-
-    // ── Storage ────────────────────────────────────────────────────────────────────────────
-    if (props.bucket) {
-      this.bucket = props.bucket;
-      if (props.encryptionKey) this.key = props.encryptionKey;
-    } else {
-      const key = new kms.Key(this, 'Key', {
-        description: `cognito-vault ${vaultName}: snapshot encryption`,
-        enableKeyRotation: true,
-        removalPolicy,
-      });
-      this.key = key;
-      const expiration =
-        props.lifecycleExpiration ??
-        (props.retention ? Duration.days(retentionDays(props.retention) + 30) : undefined);
-      this.bucket = new s3.Bucket(this, 'Bucket', {
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: key,
-        bucketKeyEnabled: true,
-        versioned: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removalPolicy,
-        lifecycleRules: [
-          {
-            id: 'abort-incomplete-uploads',
-            abortIncompleteMultipartUploadAfter: Duration.days(1),
-          },
-          {
-            id: 'noncurrent-versions',
-            noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
-            expiredObjectDeleteMarker: true,
-          },
-          ...(expiration ? [{ id: 'retention-backstop', prefix: `${prefix}/`, expiration }] : []),
-        ],
-      });
-    }
-    const location = `s3://${PLACEHOLDER_BUCKET}/${prefix}`;
+    const s = settingsOf(id, props);
+    const storage = this.addStorage(props, s);
+    this.bucket = storage.bucket;
+    if (storage.key) this.key = storage.key;
     const keyArn = this.key?.keyArn;
-    const policyKey = keyArn ? { kmsKeyArn: PLACEHOLDER_KEY } : {};
-
-    // ── Functions ──────────────────────────────────────────────────────────────────────────
-    const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
-    const environment: Record<string, string> = {
-      [ENV.to]: `s3://${this.bucket.bucketName}/${prefix}`,
-      [ENV.userPoolIds]: namedPools ? namedPools.join(',') : (pools as string),
-      [ENV.rateShare]: numberText(rateShare),
-      [ENV.includeSecrets]: props.includeSecrets ? 'true' : 'false',
-      ...(props.encryptTo?.length ? { [ENV.encryptTo]: props.encryptTo.join(',') } : {}),
-      ...(userMfa === true ? { [ENV.userMfa]: 'true' } : {}),
-      ...(typeof userMfa === 'string' ? { [ENV.userMfa]: userMfa } : {}),
-      [ENV.vaultName]: vaultName,
-      ...(props.bucket
-        ? props.expectedBucketOwner
-          ? { [ENV.expectedBucketOwner]: props.expectedBucketOwner }
-          : {}
-        : { [ENV.expectedBucketOwner]: Aws.ACCOUNT_ID }),
-      ...(keyArn ? { [ENV.kmsKeyId]: keyArn } : {}),
-      ...(props.regions?.length ? { [ENV.regions]: props.regions.join(',') } : {}),
-      ...(props.accounts?.length ? { [ENV.accounts]: props.accounts.join(',') } : {}),
-      ...(props.roleArnPattern ? { [ENV.roleArnPattern]: props.roleArnPattern } : {}),
-      ...(props.retention
-        ? {
-            [ENV.keepLast]: numberText(props.retention.keepLast),
-            ...(props.retention.keepDaily !== undefined
-              ? { [ENV.keepDaily]: numberText(props.retention.keepDaily) }
-              : {}),
-            ...(props.retention.keepMonthly !== undefined
-              ? { [ENV.keepMonthly]: numberText(props.retention.keepMonthly) }
-              : {}),
-            ...(props.retention.incompleteGrace
-              ? {
-                  [ENV.incompleteGrace]: `${props.retention.incompleteGrace.toHours()}h`,
-                }
-              : {}),
-          }
-        : {}),
+    const target: PolicyTarget = {
+      location: `s3://${PLACEHOLDER_BUCKET}/${s.prefix}`,
+      keyArn,
+      policyKey: keyArn ? { kmsKeyArn: PLACEHOLDER_KEY } : {},
     };
+    const code = props.code ?? lambda.Code.fromAsset(bundleDirectory());
+    const environment = environmentOf(props, s, this.bucket, keyArn);
+    const functions = this.addFunctions(code, environment);
+    this.planFunction = functions.plan;
+    this.backupFunction = functions.backup;
+    this.pruneFunction = functions.prune;
+    this.reportFunction = functions.report;
+    this.grantLeastPrivilege(props, s, target);
+    this.stateMachine = this.addStateMachine(props, s);
+    this.schedule = this.addSchedule(props);
+    const alarms = this.addAlarms(s);
+    this.failureAlarm = alarms.failureAlarm;
+    this.staleAlarm = alarms.staleAlarm;
+    const notify = this.addAlarmTopic(props, s.vaultName);
+    this.alarmTopic = notify.topic;
+    if (notify.subscription) this.alarmSubscription = notify.subscription;
+    this.notifyAlarmTopic();
+    this.dashboard = this.addDashboard(s.vaultName, alarms.failures);
+    this.addOutputs();
+    if (props.drill) this.drill = this.addDrillHook(props.drill, s, code, environment, target);
+  }
+
+  /** The given bucket (and key), or a new KMS-encrypted, versioned, private bucket and its key. */
+  private addStorage(
+    props: CognitoVaultProps,
+    s: Settings,
+  ): { bucket: s3.IBucket; key?: kms.IKey } {
+    const { vaultName, removalPolicy, prefix } = s;
+    if (props.bucket) {
+      return { bucket: props.bucket, ...(props.encryptionKey ? { key: props.encryptionKey } : {}) };
+    }
+    const key = new kms.Key(this, 'Key', {
+      description: `cognito-vault ${vaultName}: snapshot encryption`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    const expiration =
+      props.lifecycleExpiration ??
+      (props.retention ? Duration.days(retentionDays(props.retention) + 30) : undefined);
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: key,
+      bucketKeyEnabled: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+      lifecycleRules: [
+        {
+          id: 'abort-incomplete-uploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          id: 'noncurrent-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        },
+        ...(expiration ? [{ id: 'retention-backstop', prefix: `${prefix}/`, expiration }] : []),
+      ],
+    });
+    return { bucket, key };
+  }
+
+  /** The four functions of a run, each with its own log group. */
+  private addFunctions(
+    code: lambda.Code,
+    environment: Record<string, string>,
+  ): Record<'plan' | 'backup' | 'prune' | 'report', lambda.Function> {
     const fn = (name: string, handler: string, timeout: Duration, memorySize: number) =>
       new lambda.Function(this, name, {
         runtime: lambda.Runtime.NODEJS_22_X,
@@ -350,12 +434,18 @@ export class CognitoVault extends Construct {
           removalPolicy: RemovalPolicy.DESTROY,
         }),
       });
-    this.planFunction = fn('PlanFunction', 'plan', Duration.minutes(5), 256);
-    this.backupFunction = fn('BackupFunction', 'backupUnit', Duration.minutes(15), 1024);
-    this.pruneFunction = fn('PruneFunction', 'prune', Duration.minutes(15), 512);
-    this.reportFunction = fn('ReportFunction', 'report', Duration.seconds(30), 128);
+    return {
+      plan: fn('PlanFunction', 'plan', Duration.minutes(5), 256),
+      backup: fn('BackupFunction', 'backupUnit', Duration.minutes(15), 1024),
+      prune: fn('PruneFunction', 'prune', Duration.minutes(15), 512),
+      report: fn('ReportFunction', 'report', Duration.seconds(30), 128),
+    };
+  }
 
-    // ── Least privilege, from the same source as `cognito-vault policy` ───────────────────
+  /** Least privilege, from the same source as `cognito-vault policy`. */
+  private grantLeastPrivilege(props: CognitoVaultProps, s: Settings, target: PolicyTarget): void {
+    const { namedPools } = s;
+    const { location, keyArn, policyKey } = target;
     const poolArns =
       !namedPools || props.accounts?.length
         ? undefined
@@ -397,8 +487,11 @@ export class CognitoVault extends Construct {
         );
       }
     }
+  }
 
-    // ── State machine ──────────────────────────────────────────────────────────────────────
+  /** Plan, then each account/Region group's units one at a time, then the report. */
+  private addStateMachine(props: CognitoVaultProps, s: Settings): sfn.StateMachine {
+    const { groups, maxInvocations } = s;
     const lambdaRetry = (t: tasks.LambdaInvoke): tasks.LambdaInvoke => {
       t.addRetry({
         errors: [
@@ -520,15 +613,17 @@ export class CognitoVault extends Construct {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    return new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(planTask.next(groupsMap).next(reportTask)),
       // A run never overlaps the next daily one: two at once would share one quota.
       timeout: Duration.hours(23),
       logs: { destination: smLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
     });
+  }
 
-    // ── Schedule ───────────────────────────────────────────────────────────────────────────
-    this.schedule = new events.Rule(this, 'Schedule', {
+  /** The rule that starts a run (default: every day at 03:00 UTC). */
+  private addSchedule(props: CognitoVaultProps): events.Rule {
+    return new events.Rule(this, 'Schedule', {
       schedule: props.schedule ?? events.Schedule.cron({ minute: '0', hour: '3' }),
       // The plan reads its settings from the environment; an execution started by hand may
       // pass { userPoolIds, regions, accounts, roleArnPattern } instead of the scheduled event.
@@ -538,8 +633,15 @@ export class CognitoVault extends Construct {
         }),
       ],
     });
+  }
 
-    // ── Alarms ─────────────────────────────────────────────────────────────────────────────
+  /** The failure alarm and the stale alarms (the vault's, and each named pool's). */
+  private addAlarms(s: Settings): {
+    failures: cloudwatch.MathExpression;
+    failureAlarm: cloudwatch.Alarm;
+    staleAlarm: cloudwatch.Alarm;
+  } {
+    const { vaultName, staleHours, namedPools } = s;
     const failures = new cloudwatch.MathExpression({
       expression: 'failed + timedOut + aborted',
       usingMetrics: {
@@ -550,7 +652,7 @@ export class CognitoVault extends Construct {
       period: Duration.minutes(5),
       label: 'executions failed, timed out or aborted',
     });
-    this.failureAlarm = failures.createAlarm(this, 'FailureAlarm', {
+    const failureAlarm = failures.createAlarm(this, 'FailureAlarm', {
       alarmDescription: `cognito-vault ${vaultName}: a backup run failed (see the execution's Report step)`,
       threshold: 1,
       evaluationPeriods: 1,
@@ -575,7 +677,7 @@ export class CognitoVault extends Construct {
         // No data point is no snapshot: the alarm also fires when nothing runs at all.
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
-    this.staleAlarm = staleAlarm('StaleAlarm', { Vault: vaultName }, 'any pool');
+    const vaultStaleAlarm = staleAlarm('StaleAlarm', { Vault: vaultName }, 'any pool');
     if (namedPools) {
       namedPools.forEach((p, i) =>
         this.poolStaleAlarms.push(
@@ -583,27 +685,44 @@ export class CognitoVault extends Construct {
         ),
       );
     }
+    return { failures, failureAlarm, staleAlarm: vaultStaleAlarm };
+  }
+
+  /** The topic every alarm notifies (a given one, or a new one) and its e-mail subscription. */
+  private addAlarmTopic(
+    props: CognitoVaultProps,
+    vaultName: string,
+  ): { topic: sns.ITopic; subscription?: sns.Subscription } {
     // Every alarm notifies the topic: a given one, or a new one (an alarm that notifies nobody
     // is a dashboard nobody looks at).
-    this.alarmTopic =
+    const topic =
       props.alarmTopic ??
       new sns.Topic(this, 'AlarmTopic', {
         displayName: `cognito-vault ${vaultName} alarms`,
         enforceSSL: true,
       });
-    if (props.alarmEmail) {
-      this.alarmSubscription = new sns.Subscription(this, 'AlarmEmail', {
-        topic: this.alarmTopic,
-        protocol: sns.SubscriptionProtocol.EMAIL,
-        endpoint: props.alarmEmail,
-      });
-    }
+    if (!props.alarmEmail) return { topic };
+    const subscription = new sns.Subscription(this, 'AlarmEmail', {
+      topic,
+      protocol: sns.SubscriptionProtocol.EMAIL,
+      endpoint: props.alarmEmail,
+    });
+    return { topic, subscription };
+  }
+
+  /** Every alarm of the vault notifies the alarm topic. */
+  private notifyAlarmTopic(): void {
     const action = new cwActions.SnsAction(this.alarmTopic);
     for (const a of [this.failureAlarm, this.staleAlarm, ...this.poolStaleAlarms]) {
       a.addAlarmAction(action);
     }
+  }
 
-    // ── Dashboard ──────────────────────────────────────────────────────────────────────────
+  /** Snapshots, runs and alarms at a glance. */
+  private addDashboard(
+    vaultName: string,
+    failures: cloudwatch.MathExpression,
+  ): cloudwatch.Dashboard {
     const vaultMetric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({
         namespace: METRIC_NAMESPACE,
@@ -612,7 +731,7 @@ export class CognitoVault extends Construct {
         statistic,
         period: Duration.hours(1),
       });
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+    return new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(14),
       widgets: [
         [
@@ -656,7 +775,10 @@ export class CognitoVault extends Construct {
         ],
       ],
     });
+  }
 
+  /** The bucket, the state machine and the alarm topic, as stack outputs. */
+  private addOutputs(): void {
     new CfnOutput(this, 'BucketName', {
       description: 'Where the snapshots are',
       value: this.bucket.bucketName,
@@ -669,17 +791,27 @@ export class CognitoVault extends Construct {
       description: 'Every alarm notifies this topic: subscribe to it',
       value: this.alarmTopic.topicArn,
     });
+  }
 
-    if (props.drill)
-      this.drill = addDrill(this, {
-        drill: props.drill,
-        ...(namedPools ? { userPoolIds: namedPools } : {}),
-        code,
-        environment,
-        vaultName,
-        policyOptions: { s3Location: location, ...policyKey },
-        statements: (p) => statementsOf(p, this.bucket, keyArn),
-        alarmTopic: this.alarmTopic,
-      });
+  /** Scheduled restore drills (src/cdk/drill.ts) over this vault's snapshots. */
+  private addDrillHook(
+    drill: DrillProps,
+    s: Settings,
+    code: lambda.Code,
+    environment: Record<string, string>,
+    target: PolicyTarget,
+  ): DrillResources {
+    const { namedPools, vaultName } = s;
+    const { location, keyArn, policyKey } = target;
+    return addDrill(this, {
+      drill,
+      ...(namedPools ? { userPoolIds: namedPools } : {}),
+      code,
+      environment,
+      vaultName,
+      policyOptions: { s3Location: location, ...policyKey },
+      statements: (p) => statementsOf(p, this.bucket, keyArn),
+      alarmTopic: this.alarmTopic,
+    });
   }
 }

@@ -105,28 +105,30 @@ async function readSubMap(file: string): Promise<SubMapEntry[]> {
     .map((l) => JSON.parse(l) as SubMapEntry);
 }
 
-/**
- * The whole round trip on a local emulator: start moto on a free loopback port, seed a
- * realistic pool, back it up, restore it into a new pool, compare both pools by API, stop moto.
- */
-export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const progress = opts.onProgress ?? noProgress;
-  const t0 = performance.now();
-  const lap = (() => {
-    let last = performance.now();
-    return () => {
-      const now = performance.now();
-      const ms = Math.round(now - last);
-      last = now;
-      return ms;
-    };
-  })();
+type Testbed = Awaited<ReturnType<typeof loadTestbed>>;
+type Emulator = Awaited<ReturnType<Testbed['startEmulator']>>;
+type DemoBackup = Awaited<ReturnType<typeof backupPool>>;
 
-  progress({ type: 'phase', phase: 'emulator', detail: 'starting moto_server on loopback' });
-  const usersPath = opts.usersPath ?? 'auto';
+/** Milliseconds since the previous call (the first: since it was made). */
+function lapTimer(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = Math.round(now - last);
+    last = now;
+    return ms;
+  };
+}
+
+/**
+ * moto on a free loopback port, behind the CSV import-job double (moto has no import jobs) and
+ * optionally the request guard (every request checked against Cognito's API model).
+ */
+async function startDemoEmulator(
+  opts: DemoOptions,
+  usersPath: UsersPath,
+): Promise<{ testbed: Testbed; emulator: Emulator }> {
   const validate = opts.validateRequests ?? process.env.COGNITO_VAULT_VALIDATE_REQUESTS === '1';
-  // The CSV import-job double in front of moto (moto has no import jobs); optionally the
-  // request guard (every request checked against Cognito's API model) in front of both.
   const testbed = await loadTestbed();
   const emulator = await testbed
     .startEmulator({
@@ -137,6 +139,150 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     .catch((e: unknown) => {
       throw fromTestbedError(e, opts.signal);
     });
+  return { testbed, emulator };
+}
+
+/** The snapshot restored into a new pool (import jobs through the double, unless admin-create). */
+async function restoreDemo(
+  gw: CognitoGateway,
+  backup: DemoBackup,
+  opts: DemoOptions,
+  usersPath: UsersPath,
+  testbed: Testbed,
+  emulator: Emulator,
+): Promise<RestoreResult> {
+  const reader = await SnapshotReader.open(new LocalDirStorage(backup.snapshot));
+  const restored = await restoreSnapshot(gw, reader, {
+    target: { createPool: 'demo-restored' },
+    stateDir: path.join(opts.dir, 'restore', backup.manifest.snapshotId),
+    idpSecrets: DEMO_IDP_SECRETS,
+    usersPath,
+    ...(usersPath === 'admin-create'
+      ? {}
+      : {
+          importLogsRoleArn: DEMO_IMPORT_ROLE,
+          importLogs: cloudWatchLogReader({
+            region: 'us-east-1',
+            endpointUrl: emulator.motoEndpoint,
+            credentials: testbed.credentials,
+          }),
+          importPollMs: { min: 50, max: 500 },
+        }),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress: opts.onProgress ?? noProgress,
+  });
+  if (restored.dryRun) throw new InternalError('the demo restore returned a plan');
+  return restored;
+}
+
+/** UserStatus counts of a pool. */
+async function statusCounts(
+  gw: CognitoGateway,
+  userPoolId: string,
+): Promise<Record<string, number>> {
+  const statuses: Record<string, number> = {};
+  const users = gw.pages(paginateListUsers, { UserPoolId: userPoolId });
+  for await (const u of items(users, 'Users')) {
+    const st = u.UserStatus ?? 'UNKNOWN';
+    statuses[st] = (statuses[st] ?? 0) + 1;
+  }
+  return statuses;
+}
+
+/** Every imported user is RESET_REQUIRED, and the pools compare equal; else DEMO_MISMATCH. */
+function checkDemo(
+  statuses: Record<string, number>,
+  restored: RestoreResult,
+  comparison: PoolComparison,
+): void {
+  if ((statuses.RESET_REQUIRED ?? 0) < restored.users.imported) {
+    throw new VaultError(
+      'DEMO_MISMATCH',
+      `${restored.users.imported} users were imported but only ${statuses.RESET_REQUIRED ?? 0} are RESET_REQUIRED`,
+      ExitCode.Unexpected,
+    );
+  }
+  if (!comparison.equal) {
+    throw new VaultError(
+      'DEMO_MISMATCH',
+      `the restored pool differs from the source in ${comparison.differenceCount} places (first: ${comparison.differences[0]?.message ?? '?'})`,
+      ExitCode.Unexpected,
+      { differences: comparison.differenceCount },
+    );
+  }
+}
+
+/** The demo's result: what was seeded, backed up, restored and compared (no values). */
+function demoResult(
+  emulator: Emulator,
+  seeded: SeedResult,
+  backup: DemoBackup,
+  restored: RestoreResult,
+  usersPath: UsersPath,
+  statuses: Record<string, number>,
+  comparison: PoolComparison,
+  durationMs: DemoResult['durationMs'],
+): DemoResult {
+  return {
+    emulator: emulator.endpoint,
+    sourceUserPoolId: seeded.userPoolId,
+    restoredUserPoolId: restored.userPoolId,
+    seeded,
+    snapshot: backup.snapshot,
+    subMap: restored.subMap,
+    clientMap: restored.clientMap,
+    backup: backupSummary(backup),
+    restore: {
+      users: restored.users,
+      groups: restored.groups,
+      memberships: restored.memberships,
+      disabled: restored.disabled,
+      signIn: restored.signIn,
+      clients: restored.clients,
+      identityProviders: restored.identityProviders,
+      resourceServers: restored.resourceServers,
+      usersPath,
+      importJobs: restored.importJobs.map((j) => ({
+        jobId: j.jobId,
+        rows: j.rows,
+        imported: j.imported,
+        skipped: j.skipped,
+        failed: j.failed,
+      })),
+      statuses,
+      warnings: restored.warnings.map((w) => w.message),
+      rates: restored.rates,
+    },
+    comparison: {
+      equal: comparison.equal,
+      differenceCount: comparison.differenceCount,
+      summary: comparison.summary,
+      differences: comparison.differences.slice(0, 20).map((d) => d.message),
+    },
+    ...(emulator.requestCheck
+      ? {
+          requestValidation: {
+            checked: emulator.requestCheck.checked(),
+            violations: emulator.requestCheck.violationMessages(),
+          },
+        }
+      : {}),
+    durationMs,
+  };
+}
+
+/**
+ * The whole round trip on a local emulator: start moto on a free loopback port, seed a
+ * realistic pool, back it up, restore it into a new pool, compare both pools by API, stop moto.
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const progress = opts.onProgress ?? noProgress;
+  const t0 = performance.now();
+  const lap = lapTimer();
+
+  progress({ type: 'phase', phase: 'emulator', detail: 'starting moto_server on loopback' });
+  const usersPath = opts.usersPath ?? 'auto';
+  const { testbed, emulator } = await startDemoEmulator(opts, usersPath);
   const settings = {
     region: 'us-east-1',
     endpointUrl: emulator.endpoint,
@@ -172,33 +318,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     const backupMs = lap();
 
-    const reader = await SnapshotReader.open(new LocalDirStorage(backup.snapshot));
-    const restored = await restoreSnapshot(gw, reader, {
-      target: { createPool: 'demo-restored' },
-      stateDir: path.join(opts.dir, 'restore', backup.manifest.snapshotId),
-      idpSecrets: DEMO_IDP_SECRETS,
-      usersPath,
-      ...(usersPath === 'admin-create'
-        ? {}
-        : {
-            importLogsRoleArn: DEMO_IMPORT_ROLE,
-            importLogs: cloudWatchLogReader({
-              region: 'us-east-1',
-              endpointUrl: emulator.motoEndpoint,
-              credentials: testbed.credentials,
-            }),
-            importPollMs: { min: 50, max: 500 },
-          }),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: progress,
-    });
-    if (restored.dryRun) throw new InternalError('the demo restore returned a plan');
-    const statuses: Record<string, number> = {};
-    const users = seeder.pages(paginateListUsers, { UserPoolId: restored.userPoolId });
-    for await (const u of items(users, 'Users')) {
-      const st = u.UserStatus ?? 'UNKNOWN';
-      statuses[st] = (statuses[st] ?? 0) + 1;
-    }
+    const restored = await restoreDemo(gw, backup, opts, usersPath, testbed, emulator);
+    const statuses = await statusCounts(seeder, restored.userPoolId);
     const restoreMs = lap();
 
     progress({ type: 'phase', phase: 'compare', detail: 'reading both pools by API' });
@@ -208,73 +329,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       restoredStatuses: RESTORED_STATUSES,
     });
     const compareMs = lap();
-    if ((statuses.RESET_REQUIRED ?? 0) < restored.users.imported) {
-      throw new VaultError(
-        'DEMO_MISMATCH',
-        `${restored.users.imported} users were imported but only ${statuses.RESET_REQUIRED ?? 0} are RESET_REQUIRED`,
-        ExitCode.Unexpected,
-      );
-    }
-    if (!comparison.equal) {
-      throw new VaultError(
-        'DEMO_MISMATCH',
-        `the restored pool differs from the source in ${comparison.differenceCount} places (first: ${comparison.differences[0]?.message ?? '?'})`,
-        ExitCode.Unexpected,
-        { differences: comparison.differenceCount },
-      );
-    }
-    return {
-      emulator: emulator.endpoint,
-      sourceUserPoolId: seeded.userPoolId,
-      restoredUserPoolId: restored.userPoolId,
-      seeded,
-      snapshot: backup.snapshot,
-      subMap: restored.subMap,
-      clientMap: restored.clientMap,
-      backup: backupSummary(backup),
-      restore: {
-        users: restored.users,
-        groups: restored.groups,
-        memberships: restored.memberships,
-        disabled: restored.disabled,
-        signIn: restored.signIn,
-        clients: restored.clients,
-        identityProviders: restored.identityProviders,
-        resourceServers: restored.resourceServers,
-        usersPath,
-        importJobs: restored.importJobs.map((j) => ({
-          jobId: j.jobId,
-          rows: j.rows,
-          imported: j.imported,
-          skipped: j.skipped,
-          failed: j.failed,
-        })),
-        statuses,
-        warnings: restored.warnings.map((w) => w.message),
-        rates: restored.rates,
-      },
-      comparison: {
-        equal: comparison.equal,
-        differenceCount: comparison.differenceCount,
-        summary: comparison.summary,
-        differences: comparison.differences.slice(0, 20).map((d) => d.message),
-      },
-      ...(emulator.requestCheck
-        ? {
-            requestValidation: {
-              checked: emulator.requestCheck.checked(),
-              violations: emulator.requestCheck.violationMessages(),
-            },
-          }
-        : {}),
-      durationMs: {
-        seed: seedMs,
-        backup: backupMs,
-        restore: restoreMs,
-        compare: compareMs,
-        total: Math.round(performance.now() - t0),
-      },
-    };
+    checkDemo(statuses, restored, comparison);
+    return demoResult(emulator, seeded, backup, restored, usersPath, statuses, comparison, {
+      seed: seedMs,
+      backup: backupMs,
+      restore: restoreMs,
+      compare: compareMs,
+      total: Math.round(performance.now() - t0),
+    });
   } finally {
     seeder.destroy();
     gw.destroy();
