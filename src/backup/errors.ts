@@ -26,7 +26,10 @@ export function stoppedError(
 ): VaultError {
   const progressMade = tally.durableRecords > 0;
   const context = snapshotId ? { snapshotId, progressMade } : { progressMade };
-  if (opts.failWithoutProgress && !progressMade) {
+  // Before the snapshot has an id there is nothing to resume: the caller starts again (the state
+  // machine retries InterruptedError a bounded number of times), so only a stop that leaves a
+  // snapshot to continue with nothing stored in it is "no progress".
+  if (opts.failWithoutProgress && !progressMade && snapshotId) {
     return new NoProgressError(
       `${opts.userPoolId}: stopped before anything was stored${snapshotId ? ` in snapshot ${snapshotId}` : ''} (no page, unit or manifest); resuming it again would make no progress — give each run more time or raise the UserList rate`,
       { userPoolId: opts.userPoolId, ...context },
