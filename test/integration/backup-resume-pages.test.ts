@@ -247,20 +247,43 @@ describe('resume below the shard, through the quota proxy', () => {
       { rate: { maxRps: { UserList: USER_LIST_RPS } } },
     );
     try {
+      // Stopped the moment its snapshot exists (the plan written, no page stored yet): there is
+      // a snapshot to continue and continuing it would make no progress.
       const deadline = new AbortController();
-      const run = backupPool(gw, root, {
+      const e = await backupPool(gw, root, {
         userPoolId: poolId,
         signal: deadline.signal,
         failWithoutProgress: true,
-      });
-      setTimeout(() => deadline.abort(new InterruptedError('deadline')), 5);
-      const e = await run.then(
+        onProgress: (ev) => {
+          if (ev.type === 'phase' && ev.phase === 'snapshot') {
+            deadline.abort(new InterruptedError('deadline'));
+          }
+        },
+      }).then(
         () => undefined,
         (x: unknown) => x as VaultError,
       );
       expect(e).toBeInstanceOf(NoProgressError);
       expect(e?.code).toBe('BACKUP_NO_PROGRESS');
       expect(e?.context.progressMade).toBe(false);
+      expect(typeof e?.context.snapshotId).toBe('string');
+
+      // Stopped before the snapshot has an id: nothing to continue, so a plain InterruptedError
+      // without a snapshot id (the state machine's bounded retry starts a new run).
+      const early = new AbortController();
+      const run = backupPool(gw, root, {
+        userPoolId: poolId,
+        signal: early.signal,
+        failWithoutProgress: true,
+      });
+      early.abort(new InterruptedError('deadline'));
+      const e2 = await run.then(
+        () => undefined,
+        (x: unknown) => x as VaultError,
+      );
+      expect(e2).toBeInstanceOf(InterruptedError);
+      expect(e2?.context.progressMade).toBe(false);
+      expect(e2?.context.snapshotId).toBeUndefined();
     } finally {
       gw.destroy();
     }
