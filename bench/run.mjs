@@ -7,13 +7,15 @@
 //   npm run bench:large    users-only backup of 10,000 then 100,000 users (RSS flat?)
 //   npm run bench:regions  backup --regions: two Regions, each behind its own quota proxy, backed
 //                          up in parallel, against one Region alone (--users=N per Region)
+//   --only=a-cli           scenario a as the CLI, timed from spawn to exit (whole process)
 //   --only=resume          the users-only backup killed (kill -9) at --kill-at of its full time
 //                          (default 0.55), then `backup --resume`: the resumed run's ListUsers
 //                          calls against a full backup's (issue 15.2)
 //
-// Options: --only=a,b,c,d,local,local-age,regions,resume   --delay=MS (default 100)
+// Options: --only=a,a-cli,b,c,d,local,local-age,regions,resume   --delay=MS (default 100)
 //          --users=N (scenarios a and regions, default 12000)
 // BENCH_MEMBERSHIP_WORKERS=2,8,16 repeats scenario b with those membershipWorkers.
+// BENCH_TRACE=<preload.mjs …> runs scenario a-cli's CLI with NODE_OPTIONS=--import=<value> (timing traces).
 // Results: a Markdown table on stdout and bench/results/<time>.json.
 
 import { spawn } from 'node:child_process';
@@ -43,7 +45,7 @@ const opt = (name, dflt) => {
 const LARGE = argv.includes('--large');
 const DELAY_MS = Number(opt('delay', '100'));
 const USERS_A = Number(opt('users', '12000'));
-const ONLY = opt('only', LARGE ? 'large' : 'a,d,resume,b,c,local,local-age').split(',');
+const ONLY = opt('only', LARGE ? 'large' : 'a,a-cli,d,resume,b,c,local,local-age').split(',');
 const KILL_AT = Number(opt('kill-at', '0.55'));
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -250,6 +252,83 @@ async function regionsScenario(moto, proxyUs) {
   }
 }
 
+const wholeSummary = [];
+
+/**
+ * Issue 19 item 6: the same users-only backup as scenario a, as an operator runs it — the CLI in
+ * its own process, timed from spawn to exit (start-up, pool reads, listing, manifest). The
+ * ceiling is the pool's pages at UserList's quota (⌈users / 60⌉ ListUsers calls at 30/s); the
+ * whole-process share is that time over the wall time. Also: spawn → first ListUsers, and the
+ * ListUsers calls beyond one per page (shards ending on a partial page).
+ */
+async function wholeProcessScenario(proxy, poolId) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cv-bench-cli-'));
+  try {
+    await sleep(1100);
+    proxy.resetStats();
+    log('scenario a-cli: users-only backup, the CLI process timed from spawn to exit …');
+    const t0 = performance.now();
+    const code = await new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(HERE, '..', 'dist', 'cli', 'main.js'),
+          'backup',
+          '--user-pool-id',
+          poolId,
+          '--endpoint-url',
+          proxy.endpoint,
+          '--to',
+          dir,
+          '--quiet',
+        ],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: {
+            ...process.env,
+            AWS_REGION: REGION,
+            ...(process.env.BENCH_TRACE
+              ? { NODE_OPTIONS: `--import=${process.env.BENCH_TRACE}` }
+              : {}),
+          },
+        },
+      );
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+    });
+    const wallMs = performance.now() - t0;
+    if (code !== 0) throw new Error(`the CLI backup exited ${code}`);
+    const stats = proxy.stats();
+    const list = stats.categories.UserList;
+    const pages = Math.ceil(USERS_A / 60);
+    const quota = list?.quotaRps ?? 30;
+    const ceilingMs = (pages / quota) * 1000;
+    const firstListMs = list?.firstAllowedAt !== undefined ? list.firstAllowedAt - t0 : undefined;
+    const lastListMs = list?.lastAllowedAt !== undefined ? list.lastAllowedAt - t0 : undefined;
+    const share = Math.round((ceilingMs / wallMs) * 1000) / 1000;
+    results.scenarios['a-cli'] = {
+      label: 'users-only backup, whole process (CLI spawn to exit)',
+      users: USERS_A,
+      wallMs,
+      ceilingMs,
+      wholeProcessShare: share,
+      firstListUsersMs: firstListMs,
+      lastListUsersMs: lastListMs,
+      listUsersCalls: list?.allowed ?? 0,
+      pages,
+      proxy: stats,
+    };
+    wholeSummary.push(
+      `Whole process (CLI, ${USERS_A.toLocaleString('en-US')} users): ${secs(wallMs)} s spawn to exit against ${secs(ceilingMs)} s of ` +
+        `${pages} pages at UserList's ${quota}/s = ${share.toFixed(3)} of the ceiling; first ListUsers at ${Math.round(firstListMs ?? NaN)} ms, ` +
+        `last at ${Math.round(lastListMs ?? NaN)} ms; ${list?.allowed ?? 0} ListUsers calls for ${pages} pages, ${list?.throttled ?? 0} throttled.`,
+    );
+    log(`scenario a-cli: ${secs(wallMs)} s, share ${share}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const regionsSummary = [];
 const resumeSummary = [];
 
@@ -365,7 +444,7 @@ async function main() {
   try {
     log(`moto ${moto.endpoint}, quota proxy ${proxy.endpoint} (+${DELAY_MS} ms round trip)`);
 
-    if (ONLY.includes('a') || ONLY.includes('d') || ONLY.includes('resume')) {
+    if (['a', 'a-cli', 'd', 'resume'].some((x) => ONLY.includes(x))) {
       const poolA = await seedTimed(`${USERS_A} users, no groups`, async () => {
         const id = await createPlainPool(client, 'bench-users-only');
         await addUsers(client, id, 0, USERS_A, {
@@ -382,6 +461,7 @@ async function main() {
           poolId: poolA,
         });
       }
+      if (ONLY.includes('a-cli')) await wholeProcessScenario(proxy, poolA);
       if (ONLY.includes('resume')) await resumeScenario(proxy, poolA);
       if (ONLY.includes('d')) {
         await installPeer();
@@ -513,7 +593,7 @@ async function main() {
       `cognito-vault vs cognito-backup-restore (users-only backup): ${(d.wallMs / a.wallMs).toFixed(2)}× faster (wall time).`,
     );
   }
-  summary.push(...regionsSummary, ...resumeSummary);
+  summary.push(...wholeSummary, ...regionsSummary, ...resumeSummary);
   results.totalSeconds = secs(performance.now() - t0);
   results.loadAverage = {
     atStart: loadAtStart,
