@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { forTerminal, jsonForTerminal } from '../../src/core/terminal.js';
 import { mauCostGate, estimateMauCost } from '../../src/restore/preflight/mau-cost.js';
@@ -69,12 +69,36 @@ describe('gzip: trailing bytes and inflate bound', () => {
   });
 
   it('inflating beyond the bound fails as soon as it is passed', async () => {
-    const bomb = gzipSync(Buffer.alloc(64 << 20, 0x0a));
-    const t0 = performance.now();
-    await expect(collect(gunzipBounded(Readable.from([bomb]), 1 << 20))).rejects.toThrow(
-      /inflates beyond 1048576/,
+    // A gzip member that inflates to 1 GiB of newlines from ~1 MiB: one sync-flushed deflate
+    // segment (1 MiB of newlines) repeated 1,024 times, then an empty final block and a trailer
+    // (its CRC is never reached). "As soon as" is counted, not timed: the compressed bytes pulled
+    // from the source before the failure. 64 KiB of output needs about 1 KiB of it (the rest is
+    // the streams' buffers, ~200 KiB); inflating everything and failing at the end pulls it all.
+    const segment = deflateRawSync(Buffer.alloc(1 << 20, 0x0a), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    });
+    const bomb = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]),
+      ...Array<Buffer>(1024).fill(segment),
+      deflateRawSync(Buffer.alloc(0)),
+      Buffer.alloc(8),
+    ]);
+    let pulled = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < bomb.length; i += 1024) {
+          const c = bomb.subarray(i, i + 1024);
+          pulled += c.length;
+          yield c;
+        }
+      })(),
+      { objectMode: false, highWaterMark: 1024 },
     );
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    await expect(collect(gunzipBounded(source, 64 << 10))).rejects.toThrow(/inflates beyond 65536/);
+    expect(pulled).toBeGreaterThan(0);
+    expect(pulled, `pulled ${pulled} of ${bomb.length} compressed bytes`).toBeLessThan(
+      bomb.length / 4,
+    );
   });
 
   it('blank lines are refused in JSON Lines', async () => {
