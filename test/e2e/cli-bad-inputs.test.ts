@@ -17,6 +17,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { CLI, cliEnv, outputLines, type Run, startCli } from '../support/cli.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
+import { requireOrSkip } from '../support/env.js';
 
 /**
  * The built CLI as a process, over a table of bad inputs for every command: each ends with its
@@ -610,8 +611,9 @@ describe('bad inputs: documented exit code, ≤ 3 lines, nothing written, in sec
       expect(commands).toContain(c);
   });
 
-  it.each(CASES)('$name → exit $exit', async (c) => {
-    if (c.args.some((a) => a.includes('/proc/')) && !existsSync('/proc/self')) return;
+  it.for(CASES)('$name → exit $exit', async (c, ctx) => {
+    if (c.args.some((a) => a.includes('/proc/')))
+      requireOrSkip(ctx, existsSync('/proc/self'), 'a /proc file system');
     const cwd = await mkdtemp(path.join(work, 'cwd-'));
     const before = await poolState();
     const workBefore = (await readdir(work)).filter((n) => !n.startsWith('cwd-')).sort();
