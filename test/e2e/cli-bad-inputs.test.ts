@@ -17,6 +17,7 @@ import { CognitoGateway } from '../../src/cognito/gateway.js';
 import { seedPool, type SeedResult } from '../../testing/seed.js';
 import { CLI, cliEnv, outputLines, type Run, startCli } from '../support/cli.js';
 import { MOTO_ENV, startMoto, type MotoServer } from '../support/moto.js';
+import { requireOrSkip } from '../support/env.js';
 
 /**
  * The built CLI as a process, over a table of bad inputs for every command: each ends with its
@@ -610,8 +611,9 @@ describe('bad inputs: documented exit code, ≤ 3 lines, nothing written, in sec
       expect(commands).toContain(c);
   });
 
-  it.each(CASES)('$name → exit $exit', async (c) => {
-    if (c.args.some((a) => a.includes('/proc/')) && !existsSync('/proc/self')) return;
+  it.for(CASES)('$name → exit $exit', async (c, ctx) => {
+    if (c.args.some((a) => a.includes('/proc/')))
+      requireOrSkip(ctx, existsSync('/proc/self'), 'a /proc file system');
     const cwd = await mkdtemp(path.join(work, 'cwd-'));
     const before = await poolState();
     const workBefore = (await readdir(work)).filter((n) => !n.startsWith('cwd-')).sort();
@@ -670,21 +672,25 @@ function alive(pid: number): boolean {
   }
 }
 
-/** SIGTERM exits 130 within this (the CLI's own deadline is 3 s; a loaded machine). */
-const STOP_MS = 10_000;
+/**
+ * The CLI's shutdown failsafe (exit 130 anyway SHUTDOWN_GRACE_MS after the signal) is pushed out
+ * of reach in these runs: an exit 130 then comes from the command winding down on the abort
+ * (retry sleeps, rate waits, sockets, streams), not from a timer, and a command that hangs is
+ * killed by the harness (SIGKILL, code null) and fails. No wall-clock window is asserted.
+ */
+const sigEnv = (endpoint: string | undefined, graceMs = 600_000): NodeJS.ProcessEnv =>
+  cliEnv(home, endpoint, { COGNITO_VAULT_SHUTDOWN_GRACE_MS: String(graceMs) });
 
-describe('SIGTERM stops every command within seconds, exit 130, state consistent', () => {
-  async function terminate(run: ReturnType<typeof startCli>): Promise<Run & { stopMs: number }> {
-    const t0 = performance.now();
+describe('SIGTERM stops every command on the abort alone, exit 130, state consistent', () => {
+  async function terminate(run: ReturnType<typeof startCli>): Promise<Run> {
     run.child.kill('SIGTERM');
-    const r = await run.done;
-    return { ...r, stopMs: performance.now() - t0 };
+    return run.done;
   }
 
-  function expectInterrupted(r: Run & { stopMs: number }): void {
+  function expectInterrupted(r: Run): void {
     const detail = `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+    expect(r.signal, detail).toBeNull();
     expect(r.code, detail).toBe(130);
-    expect(r.stopMs, detail).toBeLessThan(STOP_MS);
     expect(r.stderr, detail).toMatch(/cognito-vault: error: interrupted/);
     expect(r.stderr, detail).not.toMatch(/\n\s+at /);
   }
@@ -702,7 +708,7 @@ describe('SIGTERM stops every command within seconds, exit 130, state consistent
         '--max-rps',
         'UserList=2',
       ],
-      { env: cliEnv(home, moto.endpoint) },
+      { env: sigEnv(moto.endpoint) },
     );
     await run.waitFor(/"type":"users"/);
     const r = await terminate(run);
@@ -726,7 +732,7 @@ describe('SIGTERM stops every command within seconds, exit 130, state consistent
         '--max-rps',
         'UserCreation=3',
       ],
-      { env: cliEnv(home, moto.endpoint) },
+      { env: sigEnv(moto.endpoint) },
     );
     await run.waitFor(/"phase":"users"/);
     const r = await terminate(run);
@@ -745,7 +751,10 @@ describe('SIGTERM stops every command within seconds, exit 130, state consistent
   ] as const) {
     it(`${name}: waiting on a hung S3 endpoint → 130`, async () => {
       const run = startCli([...args.map(expand), '--endpoint-url', blackHoleUrl], {
-        env: cliEnv(home, blackHoleUrl),
+        // A connection that never answers is what the failsafe is for (src/cli/signals.ts: "a
+        // hung connection"): the abort does not end a read waiting on it. Here the failsafe is
+        // short and must be what ends the run, with exit 130.
+        env: sigEnv(blackHoleUrl, 500),
       });
       // Connected and waiting for an answer that never comes.
       const t0 = Date.now();
@@ -759,7 +768,7 @@ describe('SIGTERM stops every command within seconds, exit 130, state consistent
   }
 
   it('policy: SIGTERM right at start → it ends at once', async () => {
-    const run = startCli(['policy', 'backup'], { env: cliEnv(home, undefined) });
+    const run = startCli(['policy', 'backup'], { env: sigEnv(undefined) });
     await new Promise<void>((res) => run.child.once('spawn', () => res()));
     await new Promise((res) => setTimeout(res, 250));
     const r = await terminate(run);
@@ -767,13 +776,12 @@ describe('SIGTERM stops every command within seconds, exit 130, state consistent
     // after, the CLI's handler exits 130; a policy already printed exits 0.
     if (r.signal === null) expect([0, 130]).toContain(r.code);
     else expect(r.signal).toBe('SIGTERM');
-    expect(r.stopMs).toBeLessThan(STOP_MS);
   });
 
   it('demo: mid-seeding → 130, and its moto server is gone too', async () => {
     const dir = w('sig-demo');
     const run = startCli(['demo', '--users', '5000', '--dir', dir, '--json'], {
-      env: cliEnv(home, undefined),
+      env: sigEnv(undefined),
       timeoutMs: 120_000,
     });
     await run.waitFor(/"phase":"seed"/, 60_000);

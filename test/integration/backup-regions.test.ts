@@ -138,7 +138,7 @@ describe('cognito-vault backup --all-pools --regions (CLI)', () => {
     expect(JSON.stringify(out)).not.toMatch(/@example|"Attributes"/);
   }, 120_000);
 
-  it('SIGTERM stops every Region: exit 130 within seconds, no manifest written', async () => {
+  it('SIGTERM stops every Region: exit 130 on the abort alone (no failsafe timer), no manifest written', async () => {
     const to = path.join(work, 'cli-sigterm');
     const run = startCli(
       [
@@ -152,14 +152,19 @@ describe('cognito-vault backup --all-pools --regions (CLI)', () => {
         '--max-rps',
         'UserList=2',
       ],
-      { env: cliEnv(work, moto.endpoint), timeoutMs: 100_000 },
+      // The shutdown failsafe (exit 130 anyway after 3 s) is pushed out of reach: the exit
+      // below comes from every Region's work winding down on the abort, not from a timer. A
+      // hang is the harness's SIGKILL (code null), never a pass; no wall-clock window.
+      {
+        env: cliEnv(work, moto.endpoint, { COGNITO_VAULT_SHUTDOWN_GRACE_MS: '600000' }),
+        timeoutMs: 100_000,
+      },
     );
     await run.waitFor(/"type":"users"/, 60_000);
-    const t0 = performance.now();
     run.child.kill('SIGTERM');
     const r = await run.done;
+    expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(130);
-    expect(performance.now() - t0).toBeLessThan(10_000);
     expect(r.stderr).toMatch(/cognito-vault: error: interrupted/);
     const files = existsSync(to) ? await readdir(to, { recursive: true }) : [];
     expect(files.filter((f) => path.basename(f) === 'manifest.json')).toEqual([]);

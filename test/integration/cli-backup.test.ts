@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -112,6 +112,28 @@ function start(
 
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   return start(args, opts).done;
+}
+
+/**
+ * Environment that preloads test/support/block-network.cjs into the CLI: connections to
+ * 127.0.0.1 go through and are recorded in `log`, any other connection or DNS lookup is refused
+ * and recorded.
+ */
+function networkLog(log: string): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--require ${path.resolve('test/support/block-network.cjs')}`,
+    BLOCK_NETWORK_LOG: log,
+    BLOCK_NETWORK_ALLOW_LOOPBACK: '1',
+  };
+}
+
+/** What the CLI tried, in order (the pid column dropped); [] when it tried nothing. */
+function networkAttempts(log: string): string[] {
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\d+ /, ''));
 }
 
 /** Every manifest.json below `dir` (none if `dir` does not exist). */
@@ -319,8 +341,9 @@ describe('errors a user will hit: one clear line, the documented exit code, no m
     expect(r.stderr).toMatch(/unknown option '--no-such-flag'/);
   });
 
-  it('no credentials anywhere → exit 5, quickly (no instance-metadata lookups)', async () => {
+  it('no credentials anywhere → exit 5, no instance-metadata lookup (no connection at all)', async () => {
     const to = dir('e-creds');
+    const log = path.join(home, 'e-creds-network.log');
     const r = await cli(backupArgs(to), {
       env: env({
         AWS_ACCESS_KEY_ID: undefined,
@@ -328,11 +351,13 @@ describe('errors a user will hit: one clear line, the documented exit code, no m
         AWS_SESSION_TOKEN: undefined,
         AWS_PROFILE: undefined,
         AWS_EC2_METADATA_DISABLED: 'true',
+        ...networkLog(log),
       }),
     });
     expect(r.code).toBe(5);
     expectOneErrorLine(r, /no AWS credentials found/);
-    expect(r.ms).toBeLessThan(15_000);
+    // Counted, not timed: no connection (IMDS, the endpoint) and no DNS lookup was attempted.
+    expect(networkAttempts(log)).toEqual([]);
     expect(await manifests(to)).toEqual([]);
   });
 
@@ -366,15 +391,27 @@ describe('errors a user will hit: one clear line, the documented exit code, no m
   });
 
   it('an unreachable endpoint (closed loopback port) → exit 7, fast', async () => {
-    const closed = `http://127.0.0.1:${await freePort()}`;
+    const port = await freePort();
+    const closed = `http://127.0.0.1:${port}`;
     const to = dir('e-unreachable');
-    const r = await cli(backupArgs(to, seed.userPoolId, closed));
-    expect(r.code).toBe(7);
+    const log = path.join(home, 'e-unreachable-network.log');
+    const r = await cli(backupArgs(to, seed.userPoolId, closed), {
+      env: env(networkLog(log)),
+    });
+    expect(r.code, r.stderr).toBe(7);
     expectOneErrorLine(
       r,
       /cannot reach the Cognito endpoint \(ECONNREFUSED\) for DescribeUserPool/,
     );
-    expect(r.ms).toBeLessThan(5_000);
+    // "Fast" is counted, not timed: every connection attempt goes to that port, and while the
+    // endpoint has never answered each call gets the pacing plugin's unreachableAttempts (3), not
+    // the transient budget (8, with backoff: ~8 s). The calls are DescribeUserPool and the 16
+    // users shards the backup starts beside it (observed: 3 + 6–7 shard starts before the
+    // failure stops the run), so at most 3 × 17 attempts; with the transient budget, ~136.
+    const attempts = networkAttempts(log);
+    expect(new Set(attempts)).toEqual(new Set([`connect 127.0.0.1:${port}`]));
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(attempts.length).toBeLessThanOrEqual(3 * (1 + 16));
     expect(await manifests(to)).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
+import { describe, expect, it, vi } from 'vitest';
 import { forTerminal, jsonForTerminal } from '../../src/core/terminal.js';
 import { mauCostGate, estimateMauCost } from '../../src/restore/preflight/mau-cost.js';
 import { listSnapshots } from '../../src/snapshot/catalog.js';
@@ -13,6 +13,7 @@ import {
   lines,
   MAX_MANIFEST_BYTES,
   readSmallObject,
+  RecordTooLongError,
 } from '../../src/snapshot/codec.js';
 import { DuplicateNames } from '../../src/snapshot/duplicates.js';
 import { Manifest, structuralProblems, UserRecord } from '../../src/snapshot/format.js';
@@ -69,12 +70,62 @@ describe('gzip: trailing bytes and inflate bound', () => {
   });
 
   it('inflating beyond the bound fails as soon as it is passed', async () => {
-    const bomb = gzipSync(Buffer.alloc(64 << 20, 0x0a));
-    const t0 = performance.now();
-    await expect(collect(gunzipBounded(Readable.from([bomb]), 1 << 20))).rejects.toThrow(
-      /inflates beyond 1048576/,
+    // A gzip member that inflates to 1 GiB of newlines from ~1 MiB: one sync-flushed deflate
+    // segment (1 MiB of newlines) repeated 1,024 times, then an empty final block and a trailer
+    // (its CRC is never reached). "As soon as" is counted, not timed: the compressed bytes pulled
+    // from the source before the failure. 64 KiB of output needs about 1 KiB of it (the rest is
+    // the streams' buffers, ~200 KiB); inflating everything and failing at the end pulls it all.
+    const segment = deflateRawSync(Buffer.alloc(1 << 20, 0x0a), {
+      finishFlush: zlibConstants.Z_SYNC_FLUSH,
+    });
+    const bomb = Buffer.concat([
+      Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]),
+      ...Array<Buffer>(1024).fill(segment),
+      deflateRawSync(Buffer.alloc(0)),
+      Buffer.alloc(8),
+    ]);
+    let pulled = 0;
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < bomb.length; i += 1024) {
+          const c = bomb.subarray(i, i + 1024);
+          pulled += c.length;
+          yield c;
+        }
+      })(),
+      { objectMode: false, highWaterMark: 1024 },
     );
-    expect(performance.now() - t0).toBeLessThan(5_000);
+    await expect(collect(gunzipBounded(source, 64 << 10))).rejects.toThrow(/inflates beyond 65536/);
+    expect(pulled).toBeGreaterThan(0);
+    expect(pulled, `pulled ${pulled} of ${bomb.length} compressed bytes`).toBeLessThan(
+      bomb.length / 4,
+    );
+  });
+
+  it('the inflate bound is exact: its size passes, one byte more fails', async () => {
+    const body = Buffer.alloc(100_000, 0x61);
+    const gz = gzipSync(body);
+    expect((await collect(gunzipBounded(Readable.from([gz]), body.length))).length).toBe(
+      body.length,
+    );
+    await expect(collect(gunzipBounded(Readable.from([gz]), body.length - 1))).rejects.toThrow(
+      /inflates beyond 99999/,
+    );
+  });
+
+  it('the record bound is exact, within a chunk and across chunks', async () => {
+    const read = async (chunks: string[]): Promise<string[]> => {
+      const got: string[] = [];
+      for await (const l of lines(Readable.from(chunks.map((c) => Buffer.from(c))), 10))
+        got.push(l);
+      return got;
+    };
+    expect(await read(['0123456789\n'])).toEqual(['0123456789']);
+    expect(await read(['01234', '56789\n'])).toEqual(['0123456789']);
+    expect(await read(['01234', '56789'])).toEqual(['0123456789']);
+    for (const chunks of [['0123456789A\n'], ['01234', '56789A\n'], ['01234', '56789A']]) {
+      await expect(read(chunks), chunks.join('|')).rejects.toBeInstanceOf(RecordTooLongError);
+    }
   });
 
   it('blank lines are refused in JSON Lines', async () => {
@@ -128,6 +179,22 @@ describe('reader', () => {
     await vouch(s, snap, part, gzipSync(two), { inflatedBytes: two.length });
     const reader = await SnapshotReader.open(s.child(snap));
     expect((await reader.verify()).problems.join()).toMatch(/more than the manifest's 1 records/);
+  });
+
+  it('a part inflating past its recorded inflatedBytes fails, even by one byte', async () => {
+    const s = new MemoryStorage();
+    const snap = await tinySnapshot(s, 'us-east-1_H', '2026-11-01T00:00:00Z');
+    const part = 'users/part-00000.jsonl.gz';
+    const one = Buffer.from('{"Username":"a","Attributes":[]}\n');
+    // The legacy cap (64 MiB) would let it through: the recorded size is the bound.
+    await vouch(s, snap, part, gzipSync(one), { inflatedBytes: one.length - 1 });
+    const reader = await SnapshotReader.open(s.child(snap));
+    expect((await reader.verify()).problems.join()).toMatch(/inflates beyond/);
+    await expect(
+      (async () => {
+        for await (const _ of reader.records('users', UserRecord)) void _;
+      })(),
+    ).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/inflates beyond/) });
   });
 
   it('duplicate usernames across parts fail verify', async () => {
@@ -222,6 +289,39 @@ describe('local storage never follows a link below its root', () => {
     });
   });
 
+  it('a link swapped in after the check is still not followed (O_NOFOLLOW)', async () => {
+    await withDir(async (dir) => {
+      await writeFile(path.join(dir, 'private'), 'secret');
+      const root = path.join(dir, 'root');
+      const s = new LocalDirStorage(root);
+      await s.put('snap/part', 'inside');
+      const target = path.join(root, 'snap', 'part');
+      // The race: the lstat checks pass on the regular file, then it becomes a link.
+      const proto = LocalDirStorage.prototype as unknown as {
+        assertNoLinks: (full: string, op: string, lastToo?: boolean) => Promise<void>;
+      };
+      const check = proto.assertNoLinks;
+      const swap = vi.spyOn(proto, 'assertNoLinks').mockImplementation(async function (
+        this: unknown,
+        full,
+        op,
+        lastToo,
+      ) {
+        await check.call(this, full, op, lastToo);
+        if (op === 'read' && full === target) {
+          await rm(target);
+          await symlink(path.join(dir, 'private'), target);
+        }
+      });
+      try {
+        await expect(s.get('snap/part')).rejects.toMatchObject({ code: 'SYMLINK_REFUSED' });
+        expect(swap).toHaveBeenCalled();
+      } finally {
+        swap.mockRestore();
+      }
+    });
+  });
+
   it('a manifest that is a symbolic link is refused (exit 3), never read through', async () => {
     await withDir(async (dir) => {
       const s = new MemoryStorage();
@@ -278,6 +378,33 @@ describe('retention counts only structurally complete snapshots', () => {
       }).join(),
     ).toMatch(/pool: document missing/);
     void a;
+  });
+});
+
+describe('a snapshot whose files are not as recorded is damaged, never counted', () => {
+  it('a part stored shorter than the manifest says: damaged, kept, not counted for keepLast', async () => {
+    const s = new MemoryStorage();
+    const pool = 'us-east-1_H';
+    const a = await tinySnapshot(s, pool, '2026-11-01T00:00:00Z');
+    const b = await tinySnapshot(s, pool, '2026-11-02T00:00:00Z');
+    const part = `${b}/users/part-00000.jsonl.gz`;
+    const stored = s.bytes(part) as Buffer;
+    await s.put(part, stored.subarray(0, stored.length - 3)); // cut short, manifest untouched
+    const now = new Date('2026-11-03T00:00:00Z');
+    const listed = await listSnapshots(s, { now });
+    expect(listed.map((l) => [l.path, l.status])).toEqual([
+      [a, 'complete'],
+      [b, 'damaged'],
+    ]);
+    expect(listed[1]?.problem).toMatch(
+      /users\/part-00000.jsonl.gz: \d+ bytes stored, manifest says \d+/,
+    );
+    // keepLast 1 keeps the newest COMPLETE snapshot (a), and the damaged one is kept too.
+    const plan = planRetention(listed, { keepLast: 1 }, { now });
+    expect(plan.map((d) => [d.path, d.keep, d.reasons])).toEqual([
+      [b, true, ['damaged']],
+      [a, true, ['last']],
+    ]);
   });
 });
 

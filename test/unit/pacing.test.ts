@@ -154,34 +154,69 @@ describe('abort signals are per call', () => {
     expect([...signals].every((s) => s === a.signal || s === b.signal)).toBe(true);
   });
 
-  it("a call's signal ends its rate wait promptly", async () => {
-    const gw = new CognitoGateway(client, { rate: { maxRps: { UserPoolRead: 0.5 } } });
-    mock.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL } });
-    await gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL })); // takes the free slot
-    const ac = new AbortController();
-    const t0 = performance.now();
-    // Sent on the client directly, with its own signal: the next slot is 2 s away.
-    const p = client.send(new DescribeUserPoolCommand({ UserPoolId: POOL }), {
-      abortSignal: ac.signal,
-    });
-    setTimeout(() => ac.abort(), 50);
-    await expect(p).rejects.toBeInstanceOf(InterruptedError);
-    expect(performance.now() - t0).toBeLessThan(1_500);
-    expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(1);
+  /**
+   * Virtual time: `p` must settle on the abort alone. The clock is advanced `beforeAbortMs`,
+   * the signal aborted, and then no time at all passes: a wait that ignored its signal would
+   * still be pending (its timer seconds away), where a wall-clock bound would only be a guess.
+   */
+  async function settlesOnAbort(
+    p: Promise<unknown>,
+    ac: AbortController,
+    beforeAbortMs: number,
+  ): Promise<unknown> {
+    let settled = false;
+    const outcome = p.then(
+      () => {
+        settled = true;
+        return new Error('expected a rejection');
+      },
+      (e: unknown) => {
+        settled = true;
+        return e;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(beforeAbortMs);
+    expect(settled).toBe(false); // it was waiting
+    ac.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(settled).toBe(true);
+    return outcome;
+  }
+
+  it("a call's signal ends its rate wait at once", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      const gw = new CognitoGateway(client, { rate: { maxRps: { UserPoolRead: 0.5 } } });
+      mock.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL } });
+      await gw.send(new DescribeUserPoolCommand({ UserPoolId: POOL })); // takes the free slot
+      const ac = new AbortController();
+      // Sent on the client directly, with its own signal: the next slot is 2 s away.
+      const p = client.send(new DescribeUserPoolCommand({ UserPoolId: POOL }), {
+        abortSignal: ac.signal,
+      });
+      expect(await settlesOnAbort(p, ac, 50)).toBeInstanceOf(InterruptedError);
+      expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it("a call's signal ends its retry backoff promptly", async () => {
-    const gw = new CognitoGateway(client, {
-      rate: { unlimited: true },
-      retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 },
-    });
-    mock.on(DescribeUserPoolCommand).rejects(serverError());
-    const ac = new AbortController();
-    const t0 = performance.now();
-    const p = gw.withSignal(ac.signal).send(new DescribeUserPoolCommand({ UserPoolId: POOL }));
-    setTimeout(() => ac.abort(), 50);
-    await expect(p).rejects.toBeInstanceOf(InterruptedError);
-    expect(performance.now() - t0).toBeLessThan(2_000);
+  it("a call's signal ends its retry backoff at once", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    try {
+      const gw = new CognitoGateway(client, {
+        rate: { unlimited: true },
+        retry: { baseDelayMs: 10_000, maxDelayMs: 10_000 },
+      });
+      mock.on(DescribeUserPoolCommand).rejects(serverError());
+      const ac = new AbortController();
+      const p = gw.withSignal(ac.signal).send(new DescribeUserPoolCommand({ UserPoolId: POOL }));
+      // 50 ms in, the first attempt has failed and its backoff (5–10 s) is under way.
+      expect(await settlesOnAbort(p, ac, 50)).toBeInstanceOf(InterruptedError);
+      expect(mock.commandCalls(DescribeUserPoolCommand)).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
