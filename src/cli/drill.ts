@@ -150,12 +150,10 @@ export function registerDrill(program: Command): void {
 /** The `drill` command's action. */
 async function drillAction(flags: DrillFlags): Promise<void> {
   // Loaded when the command runs (docs/architecture.md, "Start-up").
-  const [drill, { SnapshotReader, listSnapshots }, { noLeaseWarning, tryAcquireReadLease }] =
-    await Promise.all([
-      import('../drill/index.js'),
-      import('../snapshot/index.js'),
-      import('../snapshot/lease.js'),
-    ]);
+  const [drill, { SnapshotReader, listSnapshots }] = await Promise.all([
+    import('../drill/index.js'),
+    import('../snapshot/index.js'),
+  ]);
   await runCommand<Printed>(
     flags,
     async ({ signal, progress, say }) => {
@@ -216,9 +214,7 @@ async function drillAction(flags: DrillFlags): Promise<void> {
       reader.assertCanDecrypt();
       const region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
       const gw = await makeGateway(flags, region, signal);
-      const lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-        progress(noLeaseWarning(e)),
-      );
+      // runDrill holds a read lease on the snapshot for the whole drill.
       try {
         const importLogs = flags.importLogsRoleArn
           ? (await import('../restore/index.js')).cloudWatchLogReader({
@@ -248,7 +244,6 @@ async function drillAction(flags: DrillFlags): Promise<void> {
         return { ...result, mode: 'drill' };
       } finally {
         gw.destroy();
-        await lease?.release();
       }
     },
     render,

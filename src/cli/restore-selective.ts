@@ -2,7 +2,6 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
-import type { HeldLease } from '../snapshot/lease.js';
 import type {
   ActionCounts,
   SelectiveOutcome,
@@ -196,13 +195,7 @@ function exitCodeOf(r: PrintedSelective): number {
 
 /** `restore --to-user-pool-id ID` with selectors: plan (and --dry-run), or apply. */
 export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise<void> {
-  const [
-    { noLeaseWarning, tryAcquireReadLease },
-    { SnapshotReader },
-    { restoreSelection },
-    { differenceSelection },
-  ] = await Promise.all([
-    import('../snapshot/lease.js'),
+  const [{ SnapshotReader }, { restoreSelection }, { differenceSelection }] = await Promise.all([
     import('../snapshot/reader.js'),
     import('../restore/selective/engine.js'),
     import('../compare/index.js'),
@@ -263,12 +256,7 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
       const reader = await SnapshotReader.open(storage, keyring ? { keyring } : {});
       reader.assertCanDecrypt();
       const gw = await makeGateway(flags, region, signal);
-      let lease: HeldLease | undefined;
       try {
-        lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-          progress(noLeaseWarning(e)),
-        );
-        await SnapshotReader.open(reader.storage);
         const selection: Selection = {
           ...(flags.user ? { users: flags.user } : {}),
           ...(flags.usersFrom ? { usersFrom: flags.usersFrom.map((f) => path.resolve(f)) } : {}),
@@ -277,26 +265,26 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
           ...(flags.identityProvider ? { identityProviders: flags.identityProvider } : {}),
           ...(flags.resourceServer ? { resourceServers: flags.resourceServer } : {}),
         };
-        if (flags.differences) {
-          progress({
-            type: 'phase',
-            phase: 'preflight',
-            detail: 'comparing the snapshot with the pool (--differences)',
-          });
-          selection.differences = await differenceSelection(reader, gw, poolId, { signal });
-        }
         const planFile = flags.dryRun
           ? path.resolve(
               flags.planFile ??
                 `cognito-vault-plan-${poolId}-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
             )
           : undefined;
+        // restoreSelection holds a read lease on the snapshot for the whole run (the comparison
+        // of --differences included).
         const outcome = await restoreSelection(
           gw,
           reader,
           { userPoolId: poolId },
           {
             selection,
+            ...(flags.differences
+              ? {
+                  findDifferences: (s: AbortSignal) =>
+                    differenceSelection(reader, gw, poolId, { signal: s }),
+                }
+              : {}),
             dryRun: Boolean(flags.dryRun),
             ...(flags.existing ? { existing: flags.existing as 'skip' | 'revert' } : {}),
             ...(flags.planHash ? { planHash: flags.planHash } : {}),
@@ -317,7 +305,6 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
         return printed(outcome);
       } finally {
         gw.destroy();
-        await lease?.release();
       }
     },
     render,

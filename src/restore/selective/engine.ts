@@ -9,6 +9,7 @@ import type {
 import { forEachConcurrent } from '../../core/concurrency.js';
 import {
   ExitCode,
+  InternalError,
   InterruptedError,
   TargetIncompatibleError,
   UsageError,
@@ -18,6 +19,7 @@ import { opt } from '../../core/options.js';
 import { noProgress } from '../../core/progress.js';
 import type { CognitoGateway } from '../../cognito/gateway.js';
 import { MembershipRecord, UserRecord } from '../../snapshot/format.js';
+import { underReadLease } from '../../snapshot/read-lease.js';
 import type { SnapshotReader } from '../../snapshot/reader.js';
 import { assertWritableDir, assertWritableFile } from '../../storage/local.js';
 import { arnPreflight } from '../preflight/arns.js';
@@ -89,7 +91,9 @@ export const DEFAULT_LOOKUP_LIMIT = 100;
  *
  * Plan first (read-only: the snapshot once, the pool by ListUsers filters for small selections),
  * then — unless dry run, or a `planHash` that no longer matches (exit 9) — apply, journaled in
- * the state directory like a full restore: a killed run is resumed by the same command.
+ * the state directory like a full restore: a killed run is resumed by the same command. The
+ * whole run holds a read lease on the snapshot (as restoreSnapshot does), so a library caller is
+ * protected from a concurrent prune as the CLI is.
  */
 export async function restoreSelection(
   gw: CognitoGateway,
@@ -127,13 +131,17 @@ export async function restoreSelection(
     created: false,
   };
   try {
-    const plan = await computePlan(run, slot);
-    if (run.dryRun) return planResult(run, plan);
-    checkPlanHash(run, plan);
-    const lock = slot.lock;
-    if (!lock) throw new Error('state directory not locked');
-    slot.lock = undefined; // the journal owns it now
-    return await applyPlan(run, plan, lock);
+    // The whole run — the differences, the plan, the writes — under a read lease on the snapshot
+    // (a concurrent prune leaves it alone; snapshot/read-lease.ts).
+    return await underReadLease(reader, 'restore', progress, async () => {
+      const plan = await computePlan(await withDifferences(run), slot);
+      if (run.dryRun) return planResult(run, plan);
+      checkPlanHash(run, plan);
+      const lock = slot.lock;
+      if (!lock) throw new InternalError('state directory not locked');
+      slot.lock = undefined; // the journal owns it now
+      return await applyPlan(run, plan, lock);
+    });
   } catch (e) {
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
@@ -145,6 +153,22 @@ export async function restoreSelection(
     }
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** `findDifferences` (when given) called under the lease: its result is the selection's differences. */
+async function withDifferences(run: SelectiveRun): Promise<SelectiveRun> {
+  const find = run.options.findDifferences;
+  if (!find) return run;
+  run.progress({
+    type: 'phase',
+    phase: 'preflight',
+    detail: `comparing the snapshot with the pool (${opt('selection.differences')})`,
+  });
+  const differences = await find(run.signal);
+  return {
+    ...run,
+    options: { ...run.options, selection: { ...run.options.selection, differences } },
+  };
 }
 
 /** `planHash`: the plan computed now must be the one reviewed (a resumed run: the first run's). */
