@@ -36,10 +36,9 @@ import {
   compatibilityDifferences,
   describeTargetPool,
   legacyAttributeName,
-  type UserScan,
 } from '../pool/target.js';
-import { loadSnapshot, type SnapshotData } from '../preflight/snapshot.js';
-import { attributeOf, isExternalProvider, loginOf } from '../../snapshot/user-record.js';
+import { loadSnapshot, newUserScan, scanUser, type SnapshotData } from '../preflight/snapshot.js';
+import { attributeOf, isExternalProvider, requiredAttributes } from '../../snapshot/user-record.js';
 import { PASSWORD_STATES } from '../users/sign-in.js';
 import type { RestoreWarning } from '../types.js';
 import { applyPlan } from './apply.js';
@@ -284,50 +283,6 @@ async function groupsOfCandidates(
     } else out.set(m.username, [m.group]);
   }
   return out;
-}
-
-function scanOf(
-  users: readonly UserRecord[],
-  required: string[],
-  usernameAttributes: string[],
-): UserScan {
-  const scan: UserScan = {
-    total: users.length,
-    externalProvider: 0,
-    disabled: 0,
-    withLinks: 0,
-    links: 0,
-    customAttributes: new Set(),
-    missingRequired: new Map(required.map((r) => [r, 0])),
-    noLogin: 0,
-    signIn: { c: 0, p: 0, f: 0, needsAdmin: 0 },
-  };
-  for (const u of users) {
-    if (isExternalProvider(u)) {
-      scan.externalProvider++;
-      continue;
-    }
-    const names = new Set<string>();
-    for (const a of u.Attributes) {
-      if (a.Value === undefined) continue;
-      names.add(a.Name);
-      if (a.Name.startsWith('custom:') || a.Name.startsWith('dev:'))
-        scan.customAttributes.add(a.Name);
-    }
-    for (const r of required)
-      if (!names.has(r)) scan.missingRequired.set(r, (scan.missingRequired.get(r) ?? 0) + 1);
-    if (loginOf(u, usernameAttributes) === undefined) scan.noLogin++;
-  }
-  return scan;
-}
-
-/** The standard attributes Cognito manages itself (never "required" of a user). */
-const MANAGED = new Set(['sub', 'identities', 'updated_at']);
-
-function requiredOf(pool: UserPoolType): string[] {
-  return (pool.SchemaAttributes ?? [])
-    .filter((a) => a.Required && a.Name && !MANAGED.has(a.Name))
-    .map((a) => a.Name ?? '');
 }
 
 function rmEmptyDir(dir: string): void {
@@ -621,7 +576,9 @@ async function computePlan(
 
   // ---- the target must take them -------------------------------------------------------------
   const usernameAttributes = targetPool.UsernameAttributes ?? [];
-  const scan = scanOf(selected, requiredOf(targetPool), usernameAttributes);
+  const required = requiredAttributes(targetPool.SchemaAttributes);
+  const scan = newUserScan(required);
+  for (const u of selected) scanUser(scan, u, { required, usernameAttributes });
   const diffs = compatibilityDifferences(data.pool.userPool, targetPool, scan, legacy);
   if (diffs.length) {
     throw new TargetIncompatibleError(

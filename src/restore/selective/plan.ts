@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { StorageError } from '../../core/errors.js';
 import type { UserRecord } from '../../snapshot/format.js';
-import { type AttributeRevert, stable } from './compare.js';
+import { canonical } from '../../cognito/fields.js';
+import type { AttributeRevert } from './compare.js';
 import type { ActionCounts, ExistingMode, ResourceKind, SelectiveCounts } from './types.js';
 
 /**
@@ -77,7 +78,7 @@ function digest(v: string): string {
 export function liveDigest(live: UserType | undefined, names: readonly string[]): string {
   if (!live) return '';
   const m = new Map((live.Attributes ?? []).map((a) => [a.Name ?? '', a.Value]));
-  return digest(stable(names.map((n) => [n, m.get(n) ?? null])));
+  return digest(canonical(names.map((n) => [n, m.get(n) ?? null])));
 }
 
 /**
@@ -120,7 +121,7 @@ export class PlanBuilder {
   }
 
   private line(o: Record<string, unknown>): void {
-    const text = stable(o);
+    const text = canonical(o);
     this.hash.update(`${text}\n`);
   }
 
