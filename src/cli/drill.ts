@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { CleanupResult, DrillResult } from '../drill/index.js';
-import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users/path.js';
+import { DEFAULT_USERS_PATH } from '../restore/users/path.js';
 import {
   addAwsOptions,
   addIdentityOption,
@@ -14,7 +14,7 @@ import {
   makeStorage,
   runCommand,
 } from './common.js';
-import { parseInteger, parseLocationArg, parsePoolId } from './validate.js';
+import { checkUsersPathFlags, parseInteger, parseLocationArg, parsePoolId } from './validate.js';
 
 interface DrillFlags extends CommonFlags {
   from?: string;
@@ -173,20 +173,7 @@ async function drillAction(flags: DrillFlags): Promise<void> {
       }
       if (!flags.from)
         throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT|latest');
-      const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
-      if (!USERS_PATHS.includes(usersPath))
-        throw new UsageError(
-          'BAD_FLAG',
-          `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
-        );
-      if (
-        flags.importLogsRoleArn !== undefined &&
-        !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
-      )
-        throw new UsageError(
-          'BAD_FLAG',
-          `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
-        );
+      const usersPath = checkUsersPathFlags(flags);
       const storageRegion = flags.region ?? process.env.AWS_REGION;
       let location = flags.from;
       if (location === 'latest') {

@@ -9,6 +9,7 @@ import type {
   Selection,
 } from '../restore/selective/types.js';
 import { type CommonFlags, loadKeyring, makeGateway, makeStorage, runCommand } from './common.js';
+import type { ChoiceFlags } from './snapshot-choice.js';
 import { parseLocalFile } from './validate.js';
 
 /** The selectors of `restore --to-user-pool-id ID` (any of them makes the restore selective). */
@@ -102,7 +103,8 @@ export function assertSelectionOnlyFlags(f: SelectionFlags): void {
   }
 }
 
-export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags {
+/** The flags of `restore` a selective restore reads (the others it refuses). */
+export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags, ChoiceFlags {
   from?: string;
   createPool?: string;
   toUserPoolId?: string;
@@ -120,9 +122,21 @@ export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags {
   webauthnRpId?: string;
   federatedUsers?: string;
   importLogsRoleArn?: string;
-  root?: string;
-  before?: string;
-  sourcePoolId?: string;
+}
+
+/** The JSON files `--idp-secrets` and `--map-arns` name, read when given (exit 2 when bad). */
+export async function loadOptionFiles(flags: { idpSecrets?: string; mapArns?: string }): Promise<{
+  idpSecrets: Record<string, Record<string, string>> | undefined;
+  mapArns: Record<string, string> | undefined;
+}> {
+  return {
+    idpSecrets: flags.idpSecrets
+      ? await (await import('../restore/preflight/idp-secrets.js')).loadIdpSecrets(flags.idpSecrets)
+      : undefined,
+    mapArns: flags.mapArns
+      ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
+      : undefined,
+  };
 }
 
 function counts(c: ActionCounts): string {
@@ -239,14 +253,7 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
           `user pool ${poolId} is in ${region}, not in --region ${flags.region}`,
         );
       }
-      const idpSecrets = flags.idpSecrets
-        ? await (
-            await import('../restore/preflight/idp-secrets.js')
-          ).loadIdpSecrets(flags.idpSecrets)
-        : undefined;
-      const mapArns = flags.mapArns
-        ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
-        : undefined;
+      const { idpSecrets, mapArns } = await loadOptionFiles(flags);
       const keyring = await loadKeyring(flags.identity, progress);
       const { choose, openErasures } = await import('./snapshot-choice.js');
       const from = await choose(flags, poolId, progress);

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type {
   SchemaAttributeType,
@@ -9,7 +9,6 @@ import type {
 import { forEachConcurrent } from '../../core/concurrency.js';
 import {
   ExitCode,
-  InternalError,
   InterruptedError,
   TargetIncompatibleError,
   UsageError,
@@ -30,7 +29,7 @@ import {
   readJournal,
   RestoreJournal,
 } from '../state/journal.js';
-import type { StateDirLock } from '../state/lock.js';
+import { type LockSlot, releaseUntaken, takeLock } from '../state/lock.js';
 import { CLIENT_MAP_FILE, REPORT_FILE, selectiveStateDir, SUB_MAP_FILE } from '../state/outputs.js';
 import {
   compatibilityDifferences,
@@ -125,9 +124,9 @@ export async function restoreSelection(
     callsBefore: totalCalls(gw),
     dryRun: Boolean(options.dryRun),
   };
-  const slot: { lock: StateDirLock | undefined; created: boolean } = {
+  const slot: LockSlot = {
     lock: undefined,
-    created: false,
+    createdStateDir: false,
   };
   try {
     // The whole run — the differences, the plan, the writes — under a read lease on the snapshot
@@ -136,20 +135,14 @@ export async function restoreSelection(
       const plan = await computePlan(await withDifferences(run), slot);
       if (run.dryRun) return planResult(run, plan);
       checkPlanHash(run, plan);
-      const lock = slot.lock;
-      if (!lock) throw new InternalError('state directory not locked');
-      slot.lock = undefined; // the journal owns it now
-      return await applyPlan(run, plan, lock);
+      return await applyPlan(run, plan, takeLock(slot)); // the journal owns the lock now
     });
   } catch (e) {
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
-    if (slot.lock) {
-      // Stopped before the journal took over (exit 2, 4, 9…): no state directory left behind.
-      slot.lock.release();
-      if (slot.created) rmEmptyDir(slot.lock.dir);
-    }
+    // Stopped before the journal took over (exit 2, 4, 9…): no state directory left behind.
+    releaseUntaken(slot);
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
 }
@@ -285,14 +278,6 @@ async function groupsOfCandidates(
   return out;
 }
 
-function rmEmptyDir(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // not empty, or gone
-  }
-}
-
 type Prior = Awaited<ReturnType<typeof readJournal>>;
 type LiveUsers = Awaited<ReturnType<typeof lookupUsers>>;
 
@@ -315,10 +300,7 @@ interface PlanInputs {
  * Step: options and selection checked, the state directory's files writable (a real run), the
  * snapshot verified (ARNs too), the target pool read, the state directory locked, its journals read.
  */
-async function planInputs(
-  run: SelectiveRun,
-  slot: { lock: StateDirLock | undefined; created: boolean },
-): Promise<PlanInputs> {
+async function planInputs(run: SelectiveRun, slot: LockSlot): Promise<PlanInputs> {
   const { gw, reader, options, progress, poolId } = run;
   const existing = validate(options);
   const legacy =
@@ -357,7 +339,7 @@ async function planInputs(
   assertResourcesInSnapshot(sel, data);
   const targetPool = await describeTargetPool(gw, poolId);
   if (!run.dryRun) {
-    slot.created = !existsSync(stateDir);
+    slot.createdStateDir = !existsSync(stateDir);
     slot.lock = await RestoreJournal.lockDir(stateDir);
   }
   const prior = await readJournal(stateDir);
@@ -560,10 +542,7 @@ async function planGroupMemberships(
  * Steps: `planInputs`, `selectUsers`, the target's compatibility, the live side (users,
  * resources, memberships), `planResources`, `userWorkOf` per user, `planGroupMemberships`.
  */
-async function computePlan(
-  run: SelectiveRun,
-  slot: { lock: StateDirLock | undefined; created: boolean },
-): Promise<SelectivePlan> {
+async function computePlan(run: SelectiveRun, slot: LockSlot): Promise<SelectivePlan> {
   const { gw, options, progress, poolId } = run;
   const inputs = await planInputs(run, slot);
   const { existing, legacy, sel, snapshotId, data, targetPool, prior } = inputs;
