@@ -115,17 +115,7 @@ export function addDrill(scope: Construct, ctx: DrillContext): DrillResources {
     retryOnServiceExceptions: false,
     payload: sfn.TaskInput.fromObject({ 'userPoolId.$': '$.userPoolId' }),
   });
-  invoke.addRetry({
-    errors: [
-      'Lambda.TooManyRequestsException',
-      'Lambda.ServiceException',
-      'Lambda.AWSLambdaException',
-      'Lambda.SdkClientException',
-    ],
-    interval: Duration.seconds(2),
-    maxAttempts: 6,
-    backoffRate: 2,
-  });
+  lambdaRetry(invoke);
   // One pool's failed drill (logged as DrillPassed 0) does not stop the others.
   const failed = new sfn.Pass(scope, 'DrillFailed', {
     parameters: { 'userPoolId.$': '$.userPoolId', passed: false, 'error.$': '$.failure.Error' },
@@ -203,3 +193,22 @@ export const DRILL_METRICS = {
   durationSeconds: DRILL_DURATION_METRIC,
   estimatedRestoreSeconds: ESTIMATED_RESTORE_METRIC,
 } as const;
+
+/**
+ * The retry of every Lambda task of the construct's state machines (backup and drill): Lambda's
+ * own service errors, 6 attempts from 2 s. The handlers' own errors are caught by each machine.
+ */
+export function lambdaRetry(t: tasks.LambdaInvoke): tasks.LambdaInvoke {
+  t.addRetry({
+    errors: [
+      'Lambda.TooManyRequestsException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+    ],
+    interval: Duration.seconds(2),
+    maxAttempts: 6,
+    backoffRate: 2,
+  });
+  return t;
+}

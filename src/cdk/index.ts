@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { iamPolicy, type IamPolicy } from '../policy/iam.js';
 import { ENV } from '../lambda/env.js';
 import { COMPLETED_METRIC, METRIC_NAMESPACE } from '../lambda/metrics.js';
-import { addDrill, type DrillProps, type DrillResources } from './drill.js';
+import { addDrill, type DrillProps, type DrillResources, lambdaRetry } from './drill.js';
 
 export { DRILL_METRICS, type DrillProps, type DrillResources } from './drill.js';
 
@@ -492,20 +492,6 @@ export class CognitoVault extends Construct {
   /** Plan, then each account/Region group's units one at a time, then the report. */
   private addStateMachine(props: CognitoVaultProps, s: Settings): sfn.StateMachine {
     const { groups, maxInvocations } = s;
-    const lambdaRetry = (t: tasks.LambdaInvoke): tasks.LambdaInvoke => {
-      t.addRetry({
-        errors: [
-          'Lambda.TooManyRequestsException',
-          'Lambda.ServiceException',
-          'Lambda.AWSLambdaException',
-          'Lambda.SdkClientException',
-        ],
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-      });
-      return t;
-    };
     const planTask = lambdaRetry(
       new tasks.LambdaInvoke(this, 'PlanUnits', {
         lambdaFunction: this.planFunction,

@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
@@ -74,20 +73,8 @@ function render(r: DiffOutput, say: (line: string) => void): void {
 async function openDetails(
   file: string,
 ): Promise<{ write: (d: PoolDifference) => void; close: () => Promise<void> }> {
-  const out: WriteStream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-  try {
-    // `once` rejects with the stream's error (EEXIST: the file is there; never overwritten).
-    await once(out, 'open');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new StorageError(
-      err.code === 'EEXIST' ? 'EXISTS' : 'UNWRITABLE',
-      err.code === 'EEXIST'
-        ? `--details ${file} already exists; give another file`
-        : `cannot write --details ${file} (${err.code ?? 'error'})`,
-      { path: file },
-    );
-  }
+  const { createNewPrivateFile } = await import('../storage/local.js');
+  const out = await createNewPrivateFile(file, '--details');
   let failed: Error | undefined;
   let closing: Promise<void> | undefined;
   out.on('error', (e) => (failed = e));

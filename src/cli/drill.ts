@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { CleanupResult, DrillResult } from '../drill/index.js';
-import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users/path.js';
+import { DEFAULT_USERS_PATH } from '../restore/users/path.js';
 import {
   addAwsOptions,
   addIdentityOption,
@@ -14,7 +14,7 @@ import {
   makeStorage,
   runCommand,
 } from './common.js';
-import { parseInteger, parseLocationArg, parsePoolId } from './validate.js';
+import { checkUsersPathFlags, parseInteger, parseLocationArg, parsePoolId } from './validate.js';
 
 interface DrillFlags extends CommonFlags {
   from?: string;
@@ -150,12 +150,10 @@ export function registerDrill(program: Command): void {
 /** The `drill` command's action. */
 async function drillAction(flags: DrillFlags): Promise<void> {
   // Loaded when the command runs (docs/architecture.md, "Start-up").
-  const [drill, { SnapshotReader, listSnapshots }, { noLeaseWarning, tryAcquireReadLease }] =
-    await Promise.all([
-      import('../drill/index.js'),
-      import('../snapshot/index.js'),
-      import('../snapshot/lease.js'),
-    ]);
+  const [drill, { SnapshotReader, listSnapshots }] = await Promise.all([
+    import('../drill/index.js'),
+    import('../snapshot/index.js'),
+  ]);
   await runCommand<Printed>(
     flags,
     async ({ signal, progress, say }) => {
@@ -175,20 +173,7 @@ async function drillAction(flags: DrillFlags): Promise<void> {
       }
       if (!flags.from)
         throw new UsageError('BAD_FLAG', 'give the snapshot with --from SNAPSHOT|latest');
-      const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
-      if (!USERS_PATHS.includes(usersPath))
-        throw new UsageError(
-          'BAD_FLAG',
-          `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
-        );
-      if (
-        flags.importLogsRoleArn !== undefined &&
-        !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
-      )
-        throw new UsageError(
-          'BAD_FLAG',
-          `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
-        );
+      const usersPath = checkUsersPathFlags(flags);
       const storageRegion = flags.region ?? process.env.AWS_REGION;
       let location = flags.from;
       if (location === 'latest') {
@@ -216,9 +201,7 @@ async function drillAction(flags: DrillFlags): Promise<void> {
       reader.assertCanDecrypt();
       const region = flags.region ?? process.env.AWS_REGION ?? reader.manifest.userPool.region;
       const gw = await makeGateway(flags, region, signal);
-      const lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-        progress(noLeaseWarning(e)),
-      );
+      // runDrill holds a read lease on the snapshot for the whole drill.
       try {
         const importLogs = flags.importLogsRoleArn
           ? (await import('../restore/index.js')).cloudWatchLogReader({
@@ -248,7 +231,6 @@ async function drillAction(flags: DrillFlags): Promise<void> {
         return { ...result, mode: 'drill' };
       } finally {
         gw.destroy();
-        await lease?.release();
       }
     },
     render,

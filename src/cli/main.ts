@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// First: SIGINT/SIGTERM are handled (exit 130) from here on, while the commands load.
+// First: SIGINT/SIGTERM are handled (exit 130), and a closed stdout (`| head`) is no crash,
+// from here on, while the commands load.
 import './install-signals.js';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, isVaultError } from '../core/errors.js';

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
-import type { HeldLease } from '../snapshot/lease.js';
 import type {
   ActionCounts,
   SelectiveOutcome,
@@ -10,6 +9,7 @@ import type {
   Selection,
 } from '../restore/selective/types.js';
 import { type CommonFlags, loadKeyring, makeGateway, makeStorage, runCommand } from './common.js';
+import type { ChoiceFlags } from './snapshot-choice.js';
 import { parseLocalFile } from './validate.js';
 
 /** The selectors of `restore --to-user-pool-id ID` (any of them makes the restore selective). */
@@ -103,7 +103,8 @@ export function assertSelectionOnlyFlags(f: SelectionFlags): void {
   }
 }
 
-export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags {
+/** The flags of `restore` a selective restore reads (the others it refuses). */
+export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags, ChoiceFlags {
   from?: string;
   createPool?: string;
   toUserPoolId?: string;
@@ -121,9 +122,21 @@ export interface SelectiveRestoreFlags extends CommonFlags, SelectionFlags {
   webauthnRpId?: string;
   federatedUsers?: string;
   importLogsRoleArn?: string;
-  root?: string;
-  before?: string;
-  sourcePoolId?: string;
+}
+
+/** The JSON files `--idp-secrets` and `--map-arns` name, read when given (exit 2 when bad). */
+export async function loadOptionFiles(flags: { idpSecrets?: string; mapArns?: string }): Promise<{
+  idpSecrets: Record<string, Record<string, string>> | undefined;
+  mapArns: Record<string, string> | undefined;
+}> {
+  return {
+    idpSecrets: flags.idpSecrets
+      ? await (await import('../restore/preflight/idp-secrets.js')).loadIdpSecrets(flags.idpSecrets)
+      : undefined,
+    mapArns: flags.mapArns
+      ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
+      : undefined,
+  };
 }
 
 function counts(c: ActionCounts): string {
@@ -196,13 +209,7 @@ function exitCodeOf(r: PrintedSelective): number {
 
 /** `restore --to-user-pool-id ID` with selectors: plan (and --dry-run), or apply. */
 export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise<void> {
-  const [
-    { noLeaseWarning, tryAcquireReadLease },
-    { SnapshotReader },
-    { restoreSelection },
-    { differenceSelection },
-  ] = await Promise.all([
-    import('../snapshot/lease.js'),
+  const [{ SnapshotReader }, { restoreSelection }, { differenceSelection }] = await Promise.all([
     import('../snapshot/reader.js'),
     import('../restore/selective/engine.js'),
     import('../compare/index.js'),
@@ -246,14 +253,7 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
           `user pool ${poolId} is in ${region}, not in --region ${flags.region}`,
         );
       }
-      const idpSecrets = flags.idpSecrets
-        ? await (
-            await import('../restore/preflight/idp-secrets.js')
-          ).loadIdpSecrets(flags.idpSecrets)
-        : undefined;
-      const mapArns = flags.mapArns
-        ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
-        : undefined;
+      const { idpSecrets, mapArns } = await loadOptionFiles(flags);
       const keyring = await loadKeyring(flags.identity, progress);
       const { choose, openErasures } = await import('./snapshot-choice.js');
       const from = await choose(flags, poolId, progress);
@@ -263,12 +263,7 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
       const reader = await SnapshotReader.open(storage, keyring ? { keyring } : {});
       reader.assertCanDecrypt();
       const gw = await makeGateway(flags, region, signal);
-      let lease: HeldLease | undefined;
       try {
-        lease = await tryAcquireReadLease(reader.storage, 'restore', (e) =>
-          progress(noLeaseWarning(e)),
-        );
-        await SnapshotReader.open(reader.storage);
         const selection: Selection = {
           ...(flags.user ? { users: flags.user } : {}),
           ...(flags.usersFrom ? { usersFrom: flags.usersFrom.map((f) => path.resolve(f)) } : {}),
@@ -277,26 +272,26 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
           ...(flags.identityProvider ? { identityProviders: flags.identityProvider } : {}),
           ...(flags.resourceServer ? { resourceServers: flags.resourceServer } : {}),
         };
-        if (flags.differences) {
-          progress({
-            type: 'phase',
-            phase: 'preflight',
-            detail: 'comparing the snapshot with the pool (--differences)',
-          });
-          selection.differences = await differenceSelection(reader, gw, poolId, { signal });
-        }
         const planFile = flags.dryRun
           ? path.resolve(
               flags.planFile ??
                 `cognito-vault-plan-${poolId}-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
             )
           : undefined;
+        // restoreSelection holds a read lease on the snapshot for the whole run (the comparison
+        // of --differences included).
         const outcome = await restoreSelection(
           gw,
           reader,
           { userPoolId: poolId },
           {
             selection,
+            ...(flags.differences
+              ? {
+                  findDifferences: (s: AbortSignal) =>
+                    differenceSelection(reader, gw, poolId, { signal: s }),
+                }
+              : {}),
             dryRun: Boolean(flags.dryRun),
             ...(flags.existing ? { existing: flags.existing as 'skip' | 'revert' } : {}),
             ...(flags.planHash ? { planHash: flags.planHash } : {}),
@@ -317,7 +312,6 @@ export async function runSelectiveRestore(flags: SelectiveRestoreFlags): Promise
         return printed(outcome);
       } finally {
         gw.destroy();
-        await lease?.release();
       }
     },
     render,

@@ -9,13 +9,12 @@ import type {
   RestoreResult,
   RestoreTarget,
 } from '../restore/types.js';
-import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users/path.js';
+import { DEFAULT_USERS_PATH, type UsersPath } from '../restore/users/path.js';
 import {
   addAwsOptions,
   addOutputOptions,
   addStorageOptions,
   addRateOptions,
-  type CommonFlags,
   addIdentityOption,
   loadKeyring,
   makeGateway,
@@ -23,6 +22,7 @@ import {
   runCommand,
 } from './common.js';
 import {
+  checkUsersPathFlags,
   parseAccountId,
   parseLocalDir,
   parseLocalFile,
@@ -33,33 +33,18 @@ import {
 import {
   addSelectionOptions,
   assertSelectionOnlyFlags,
+  loadOptionFiles,
   runSelectiveRestore,
-  type SelectionFlags,
+  type SelectiveRestoreFlags,
   selectionGiven,
 } from './restore-selective.js';
-import { addChoiceOptions, type ChoiceFlags } from './snapshot-choice.js';
+import { addChoiceOptions } from './snapshot-choice.js';
 
-interface RestoreFlags extends CommonFlags, SelectionFlags, ChoiceFlags {
-  from?: string;
-  createPool?: string;
-  toUserPoolId?: string;
-  dryRun?: boolean;
-  merge?: boolean;
-  subMap?: string;
-  stateDir?: string;
-  legacySubAttribute?: string;
-  idpSecrets?: string;
-  domain?: string;
-  passwordState?: string;
-  users?: string;
-  importLogsRoleArn?: string;
+/** Every flag of `restore`: the selective restore's (which it refuses or ignores) and these. */
+interface RestoreFlags extends SelectiveRestoreFlags {
   acceptMauCost?: boolean;
-  webauthnRpId?: string;
-  mapArns?: string;
   allowForeignArns?: boolean;
   targetAccount?: string;
-  withoutTriggers?: boolean;
-  federatedUsers?: string;
 }
 
 const RESTORE_HELP = `
@@ -329,23 +314,7 @@ function checkRestoreFlags(
       );
     }
   }
-  const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
-  if (!USERS_PATHS.includes(usersPath)) {
-    throw new UsageError(
-      'BAD_FLAG',
-      `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
-    );
-  }
-  if (
-    flags.importLogsRoleArn !== undefined &&
-    !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
-  ) {
-    throw new UsageError(
-      'BAD_FLAG',
-      `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
-    );
-  }
-  return usersPath;
+  return checkUsersPathFlags(flags);
 }
 
 /** Step: the restore engine's options from the flags (signal and progress apart). */
@@ -408,14 +377,7 @@ async function restoreAction(flags: RestoreFlags): Promise<void> {
     flags,
     async ({ signal, progress }) => {
       const usersPath = checkRestoreFlags(flags, DOMAIN_PREFIX, legacyAttributeName);
-      const idpSecrets = flags.idpSecrets
-        ? await (
-            await import('../restore/preflight/idp-secrets.js')
-          ).loadIdpSecrets(flags.idpSecrets)
-        : undefined;
-      const mapArns = flags.mapArns
-        ? await (await import('../restore/preflight/arns.js')).loadArnMap(flags.mapArns)
-        : undefined;
+      const { idpSecrets, mapArns } = await loadOptionFiles(flags);
       const target: RestoreTarget = flags.toUserPoolId
         ? { userPoolId: flags.toUserPoolId }
         : { createPool: flags.createPool ?? '' };

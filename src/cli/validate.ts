@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { regionOfPoolId } from '../cognito/pool-id.js';
 import { isQuotaCategory, type QuotaCategory } from '../cognito/quotas.js';
+import { DEFAULT_USERS_PATH, USERS_PATHS, type UsersPath } from '../restore/users/path.js';
 import { parseLocation } from '../storage/location.js';
 import { renderOptionNames } from './option-flags.js';
 
@@ -185,4 +186,31 @@ export function parseKmsKeyArn(v: string): string {
       'expected arn:aws:kms:<region>:<account id>:key/<key id> (or :alias/<name>)',
     );
   return v;
+}
+
+/**
+ * `--users` and `--import-logs-role-arn`, as restore and drill take them (exit 2). Returns the
+ * users path.
+ */
+export function checkUsersPathFlags(flags: {
+  users?: string;
+  importLogsRoleArn?: string;
+}): UsersPath {
+  const usersPath = (flags.users ?? DEFAULT_USERS_PATH) as UsersPath;
+  if (!USERS_PATHS.includes(usersPath)) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--users expects ${USERS_PATHS.join(', ')}, got "${flags.users ?? ''}"`,
+    );
+  }
+  if (
+    flags.importLogsRoleArn !== undefined &&
+    !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(flags.importLogsRoleArn)
+  ) {
+    throw new UsageError(
+      'BAD_FLAG',
+      `--import-logs-role-arn expects an IAM role ARN (arn:aws:iam::<account>:role/<name>), got "${flags.importLogsRoleArn}"`,
+    );
+  }
+  return usersPath;
 }

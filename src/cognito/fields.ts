@@ -471,12 +471,6 @@ export const COMPARED_STANDARD_SCHEMA_KEYS = ['Required', 'Mutable'] as const;
 /** IdP ProviderDetails keys that are not configuration (output only, rotated by Cognito). */
 export const IDP_DETAILS_NOT_COMPARED: ReadonlySet<string> = new Set(IDP_DETAILS_OUTPUT_ONLY);
 
-/** IdP ProviderDetails keys holding secrets (client_secret, private keys). */
-export const SECRET_DETAIL_KEY = /secret|private_?key|password/i;
-
-/** User attributes Cognito manages itself: never compared as attributes (sub, identities). */
-export const USER_ATTRIBUTES_NOT_COMPARED = new Set(['sub', 'identities']);
-
 /** Array-valued fields whose order carries no meaning. */
 export const SET_FIELDS = new Set([
   'AutoVerifiedAttributes',
@@ -492,6 +486,27 @@ export const SET_FIELDS = new Set([
   'AllowedOAuthScopes',
   'IdpIdentifiers',
 ]);
+
+/**
+ * JSON with sorted object keys (and sorted SET_FIELDS arrays): equal values give equal text. The
+ * comparison layer's equality and the selective restore's field checks and plan hash.
+ */
+export function canonical(v: unknown, field?: string): string {
+  if (Array.isArray(v)) {
+    const items = v.map((x) => canonical(x));
+    if (field && SET_FIELDS.has(field)) items.sort();
+    return `[${items.join(',')}]`;
+  }
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v)
+      .filter(([, x]) => x !== undefined && x !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x, k)}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
 
 // ---- users ---------------------------------------------------------------------------------
 

@@ -14,13 +14,13 @@ import {
   COMPARED_POOL_KEYS,
   COMPARED_RESOURCE_SERVER_KEYS,
   COMPARED_STANDARD_SCHEMA_KEYS,
+  canonical,
   IDP_DETAILS_NOT_COMPARED,
   parseIdentities,
-  SECRET_DETAIL_KEY,
-  SET_FIELDS,
-  USER_ATTRIBUTES_NOT_COMPARED,
 } from '../cognito/fields.js';
 import { throwIfAborted } from '../core/errors.js';
+import { SECRET_KEYS } from '../snapshot/redaction.js';
+import { isCognitoOwnedAttribute } from '../snapshot/user-record.js';
 import { RESTORE_TOKEN_TAG } from '../restore/create-once.js';
 import { expectedRestoredStatus, type PasswordState } from '../restore/users/sign-in.js';
 import type { ComparedForm, CompareSide, SideResources, UserLike } from './sides.js';
@@ -170,24 +170,6 @@ export interface PoolComparison {
 }
 
 export const USERS_PER_PARTITION = 10_000;
-
-/** JSON with sorted object keys (and sorted set-like arrays), for equality. */
-export function canonical(v: unknown, field?: string): string {
-  if (Array.isArray(v)) {
-    const items = v.map((x) => canonical(x));
-    if (field && SET_FIELDS.has(field)) items.sort();
-    return `[${items.join(',')}]`;
-  }
-  if (v instanceof Date) return JSON.stringify(v.toISOString());
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v)
-      .filter(([, x]) => x !== undefined && x !== null)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x, k)}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
 
 function attr(u: UserLike, name: string): string | undefined {
   return u.Attributes?.find((a) => a.Name === name)?.Value;
@@ -422,7 +404,7 @@ function idpFields(p: IdentityProviderType, secrets: boolean): ComparedForm {
   const details: ComparedForm = {};
   for (const [k, v] of Object.entries(p.ProviderDetails ?? {})) {
     if (IDP_DETAILS_NOT_COMPARED.has(k)) continue;
-    details[k] = SECRET_DETAIL_KEY.test(k) && !secrets ? '(secret)' : v;
+    details[k] = SECRET_KEYS.test(k) && !secrets ? '(secret)' : v;
   }
   return { ...pick(p, COMPARED_IDP_KEYS), ProviderDetails: details };
 }
@@ -726,8 +708,8 @@ interface UserCheck {
   la: string;
   lb: string;
   d: Differences;
-  /** Attributes left out (never compared, and --ignore-attribute). */
-  skipAttrs: ReadonlySet<string>;
+  /** Attributes left out: Cognito's own (sub, identities, cognito:*) and --ignore-attribute. */
+  skipAttr: (name: string) => boolean;
   status: ReturnType<typeof statusCheck>;
   compareMfa: boolean;
   /** Side B is a restore of side A: MFA compared with what a restore brings back. */
@@ -788,7 +770,7 @@ function compareUserAttributes(
   change: ChangeFn,
 ): void {
   const attrsOf = (u: SpilledUser): Map<string, string | undefined> =>
-    new Map(u.a.filter(([name]) => !c.skipAttrs.has(name)));
+    new Map(u.a.filter(([name]) => !c.skipAttr(name)));
   const aa = attrsOf(ua);
   const ab = attrsOf(ub);
   for (const [name, v] of aa) {
@@ -1022,7 +1004,7 @@ export async function compareSides(
       la,
       lb,
       d,
-      skipAttrs: new Set([...USER_ATTRIBUTES_NOT_COMPARED, ...ignore]),
+      skipAttr: (name) => isCognitoOwnedAttribute(name) || ignore.has(name),
       status: statusCheck(opts.userStatus, opts.passwordState, opts.restoredStatuses),
       compareMfa,
       restoredMfa,

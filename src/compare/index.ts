@@ -1,5 +1,5 @@
+export { canonical } from '../cognito/fields.js';
 export {
-  canonical,
   compareSides,
   partitionsFor,
   RESTORED_STATUS,

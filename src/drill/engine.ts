@@ -9,7 +9,7 @@ import type { CognitoGateway } from '../cognito/gateway.js';
 import { QUOTA_CATEGORIES, type QuotaCategory } from '../cognito/quotas.js';
 import { compareSides, poolSide, readSubMapFile, snapshotSide } from '../compare/index.js';
 import { restoreSnapshot, type RestoreResult } from '../restore/index.js';
-import { readDocuments, type SnapshotReader } from '../snapshot/index.js';
+import { readDocuments, type SnapshotReader, underReadLease } from '../snapshot/index.js';
 import { runGuarded, startHeartbeat } from './lifecycle.js';
 import {
   assertPoolRoom,
@@ -276,6 +276,8 @@ function cleanupCheck(guarded: {
  * the rates achieved turned into an RTO estimate — and the scratch pool deleted, whatever
  * happens (success, failure, interruption; after a kill -9 the next drill or cleanup does it).
  *
+ * The snapshot is read under a lease (snapshot/read-lease.ts) from start to end.
+ *
  * Steps: snapshot check → stale pools and pool room → sample → cost → restore (restoreScratch,
  * heartbeat running) → compare (compareScratch) → recovery (recoveryScratch) → RTO
  * (rtoOfScratch) → delete (cleanupCheck).
@@ -284,6 +286,18 @@ export async function runDrill(
   gw: CognitoGateway,
   reader: SnapshotReader,
   options: DrillOptions = {},
+): Promise<DrillResult> {
+  // The whole drill under a read lease on the snapshot (a concurrent prune leaves it alone while
+  // it is verified, sampled, restored and compared; the CLI and the Lambda take none of their own).
+  return underReadLease(reader, 'restore', options.onProgress ?? noProgress, () =>
+    drillUnderLease(gw, reader, options),
+  );
+}
+
+async function drillUnderLease(
+  gw: CognitoGateway,
+  reader: SnapshotReader,
+  options: DrillOptions,
 ): Promise<DrillResult> {
   const t0 = performance.now();
   const now = options.now ?? (() => new Date());

@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { rmdirSync } from 'node:fs';
-import { ExitCode, InternalError, InterruptedError } from '../core/errors.js';
+import { ExitCode, InterruptedError } from '../core/errors.js';
 import { noProgress } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import { underReadLease } from '../snapshot/read-lease.js';
@@ -9,6 +8,7 @@ import { planOnly } from './preflight/dry-run.js';
 import { ensureDomain } from './pool/domain.js';
 import { ensurePool } from './pool/ensure.js';
 import { RestoreJournal } from './state/journal.js';
+import { releaseUntaken, takeLock } from './state/lock.js';
 import { runPreflight } from './preflight/run.js';
 import { warnAfterUsers, writeOutputs } from './state/report.js';
 import { attachDeferredTriggers, runPhases } from './run-phases.js';
@@ -72,11 +72,8 @@ export async function restoreSnapshot(
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
-    if (slot.lock) {
-      // Preflight failed: release, and leave no empty state directory behind.
-      slot.lock.release();
-      if (slot.createdStateDir) rmEmptyDir(slot.lock.dir);
-    }
+    // Preflight failed: release, and leave no empty state directory behind.
+    releaseUntaken(slot);
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
 }
@@ -110,9 +107,7 @@ function newRun(
 
 /** The restore proper, once preflight passed: the journal owns the state directory lock. */
 async function restore(run: RestoreRun, pre: Preflight, slot: LockSlot): Promise<RestoreResult> {
-  const held = slot.lock;
-  if (!held) throw new InternalError('state directory not locked');
-  slot.lock = undefined; // the journal owns it now
+  const held = takeLock(slot); // the journal owns it now
   const journal = await RestoreJournal.open(held, {
     snapshotId: pre.snapshotId,
     sourcePoolId: pre.sourcePoolId,
@@ -156,12 +151,4 @@ function dryRun(run: RestoreRun, pre: Preflight): Promise<RestorePlan> {
         (!pre.poolId && snapshotTriggers(pre.data.pool.userPool) !== undefined)),
     warnings: [...run.warnings.values()],
   });
-}
-
-function rmEmptyDir(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // not empty, or gone
-  }
 }

@@ -5,7 +5,6 @@ import type { SnapshotReader } from '../snapshot/reader.js';
 import type { ArnPreflightResult } from './preflight/arns.js';
 import type { ImportPhaseResult, UsersPathPlan } from './users/import/phase.js';
 import type { JournalState, RestoreJournal } from './state/journal.js';
-import type { StateDirLock } from './state/lock.js';
 import type { MembershipIndex } from './users/memberships.js';
 import type { PoolCreatePlan, UserScan } from './pool/target.js';
 import type { SnapshotData } from './preflight/snapshot.js';
@@ -38,13 +37,9 @@ export interface RestoreRun {
 /**
  * The state directory lock preflight takes before reading the journal. It stays here while
  * preflight runs (restoreSnapshot releases it, and removes the directory it created, when
- * preflight fails); the journal takes it over once the restore starts.
+ * preflight fails: releaseUntaken); the journal takes it over once the restore starts (takeLock).
  */
-export interface LockSlot {
-  lock: StateDirLock | undefined;
-  /** Whether preflight created the state directory (removed again if left empty). */
-  createdStateDir: boolean;
-}
+export type { LockSlot } from './state/lock.js';
 
 /** What preflight established: nothing in Cognito has been written when it returns. */
 export interface Preflight {

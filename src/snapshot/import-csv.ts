@@ -4,7 +4,7 @@ import { InterruptedError, TargetIncompatibleError } from '../core/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { DigestStream } from './codec.js';
 import type { PoolDocument } from './format.js';
-import { isCognitoOwnedAttribute, loginOf } from './user-record.js';
+import { isCognitoOwnedAttribute, loginOf, requiredAttributes } from './user-record.js';
 
 export { isCognitoOwnedAttribute } from './user-record.js';
 
@@ -240,9 +240,7 @@ export class ImportRowEncoder {
     this.header = [...header];
     this.columns = seen;
     this.usernameAttributes = pool.userPool.UsernameAttributes ?? [];
-    this.required = (pool.userPool.SchemaAttributes ?? []).flatMap((a) =>
-      a.Required && a.Name && !isCognitoOwnedAttribute(a.Name) ? [a.Name] : [],
-    );
+    this.required = requiredAttributes(pool.userPool.SchemaAttributes);
     const mfa = pool.mfaConfig?.MfaConfiguration ?? pool.userPool.MfaConfiguration ?? 'OFF';
     this.mfa = mfa === 'ON' || mfa === 'OPTIONAL' ? mfa : 'OFF';
   }

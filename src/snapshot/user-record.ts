@@ -21,6 +21,19 @@ export function isCognitoOwnedAttribute(name: string): boolean {
   return name === 'sub' || name === 'identities' || name.startsWith('cognito:');
 }
 
+/**
+ * The attributes a pool requires of every user: its schema's Required ones, Cognito's own apart
+ * (a user never supplies `sub` or `identities`). One rule for restore's preflight, the selective
+ * restore and the import CSV encoder.
+ */
+export function requiredAttributes(
+  schema: ReadonlyArray<{ Name?: string | undefined; Required?: boolean | undefined }> | undefined,
+): string[] {
+  return (schema ?? []).flatMap((a) =>
+    a.Required && a.Name && !isCognitoOwnedAttribute(a.Name) ? [a.Name] : [],
+  );
+}
+
 export function attributeOf(u: UserLike, name: string): string | undefined {
   return u.Attributes?.find((a) => a.Name === name)?.Value;
 }

@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
@@ -200,6 +201,29 @@ export async function assertWritableFile(file: string, what = 'file'): Promise<v
     );
   }
   await assertWritableDir(path.dirname(full), `the directory of ${what}`);
+}
+
+/**
+ * Opens a new file (0600) for writing, never overwriting one: EXISTS (exit 8) when `file` is
+ * there, UNWRITABLE when it cannot be created. `what` names it in the message ("--details",
+ * "the plan file").
+ */
+export async function createNewPrivateFile(file: string, what: string): Promise<WriteStream> {
+  const out = createWriteStream(file, { flags: 'wx', mode: FILE_MODE });
+  try {
+    // `once` rejects with the stream's error (EEXIST: the file is there; never overwritten).
+    await once(out, 'open');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new StorageError(
+      err.code === 'EEXIST' ? 'EXISTS' : 'UNWRITABLE',
+      err.code === 'EEXIST'
+        ? `${what} ${file} already exists; give another file`
+        : `cannot write ${what} ${file} (${err.code ?? 'error'})`,
+      { path: file },
+    );
+  }
+  return out;
 }
 
 /** Passes a stream's bytes through, turning its errors into `map(error)`. */

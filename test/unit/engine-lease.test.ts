@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { CognitoGateway } from '../../src/cognito/gateway.js';
 import { diffSnapshot } from '../../src/compare/diff.js';
+import { runDrill } from '../../src/drill/engine.js';
 import { restoreSnapshot } from '../../src/restore/engine.js';
+import { restoreSelection } from '../../src/restore/selective/engine.js';
 import { exportCsv } from '../../src/snapshot/export-csv.js';
 import { acquireLease, readLeases } from '../../src/snapshot/lease.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
+import { prune } from '../../src/snapshot/retention.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { tinySnapshot } from '../support/tiny-snapshot.js';
 
 /**
  * Issue 19 item 5: the engines take the snapshot's read lease themselves, so a library caller
- * (not only the CLI) is protected from a concurrent prune.
+ * (not only the CLI) is protected from a concurrent prune: restoreSnapshot, restoreSelection
+ * (selective restore), diffSnapshot, exportCsv and runDrill.
  */
 const POOL = 'us-east-1_Lease';
 
@@ -23,12 +27,16 @@ const noCalls = {
     throw new Error('no Cognito call expected');
   },
   destroy: () => undefined,
+  // The selective restore counts the gateway's calls before it starts.
+  rate: { report: () => [] },
 } as unknown as CognitoGateway;
 
-async function snapshotIn(): Promise<{ storage: Storage; reader: SnapshotReader }> {
-  const root = new MemoryStorage();
-  const storage = root.child(await tinySnapshot(root, POOL, '2026-11-01T00:00:00Z'));
-  return { storage, reader: await SnapshotReader.open(storage) };
+async function snapshotIn(
+  root = new MemoryStorage(),
+): Promise<{ storage: Storage; reader: SnapshotReader; path: string }> {
+  const path = await tinySnapshot(root, POOL, '2026-11-01T00:00:00Z');
+  const storage = root.child(path);
+  return { storage, reader: await SnapshotReader.open(storage), path };
 }
 
 async function liveKinds(storage: Storage): Promise<string[]> {
@@ -41,8 +49,16 @@ async function liveKinds(storage: Storage): Promise<string[]> {
 const runs = {
   restore: (r: SnapshotReader) =>
     restoreSnapshot(noCalls, r, { target: { createPool: 'x' }, stateDir: '/nonexistent/x' }),
+  selective: (r: SnapshotReader) =>
+    restoreSelection(
+      noCalls,
+      r,
+      { userPoolId: POOL },
+      { selection: { users: ['u'] }, dryRun: true },
+    ),
   diff: (r: SnapshotReader) => diffSnapshot(r, noCalls, POOL),
   export: (r: SnapshotReader) => exportCsv(r, new MemoryStorage()),
+  drill: (r: SnapshotReader) => runDrill(noCalls, r, { workDir: '/nonexistent/drill' }),
 };
 
 /** A sink that refuses every write (a full disk, a denied bucket): the export fails mid-run. */
@@ -80,8 +96,10 @@ describe('the engines hold a read lease on the snapshot', () => {
 
   it.each([
     ['restore', 'restore'],
+    ['selective', 'restore'],
     ['diff', 'diff'],
     ['export', 'export'],
+    ['drill', 'restore'],
   ] as const)(
     '%s reads under a live %s lease and releases it however it ends',
     async (name, kind) => {
@@ -114,4 +132,32 @@ describe('the engines hold a read lease on the snapshot', () => {
     expect(seen[0]).toEqual(['export']);
     expect(await liveKinds(storage)).toEqual([]);
   });
+
+  /**
+   * The race itself: a prune that runs while a library call reads the snapshot (paused at its
+   * verification) keeps it (`in-use`); the same prune with no call running deletes it.
+   */
+  it.each(Object.keys(failingRuns) as (keyof typeof failingRuns)[])(
+    'a prune while %s runs keeps the snapshot (in-use); without the run it deletes it',
+    async (name) => {
+      const root = new MemoryStorage();
+      const { storage, reader, path } = await snapshotIn(root);
+      // A newer snapshot: keepLast 1 makes the one under test expired.
+      await tinySnapshot(root, POOL, '2026-11-02T00:00:00Z');
+      let during: Awaited<ReturnType<typeof prune>> | undefined;
+      const verify = reader.verify.bind(reader);
+      reader.verify = async () => {
+        during ??= await prune(root, { keepLast: 1 });
+        return verify();
+      };
+      await expect(failingRuns[name](reader)).rejects.toBeDefined();
+      const kept = during?.decisions.find((d) => d.path === path);
+      expect(kept).toMatchObject({ keep: true, reasons: ['in-use'] });
+      expect(await storage.exists('manifest.json')).toBe(true);
+      // Control: nothing reads it now, so the same prune deletes it.
+      const after = await prune(root, { keepLast: 1 });
+      expect(after.decisions.find((d) => d.path === path)).toMatchObject({ keep: false });
+      expect(await storage.exists('manifest.json')).toBe(false);
+    },
+  );
 });

@@ -13,14 +13,12 @@ import { type CognitoGateway, items } from '../../cognito/gateway.js';
 import { CREATE_POOL_KEYS, pickPresent } from '../../cognito/fields.js';
 import type { PoolDocument } from '../../snapshot/format.js';
 import { dropRedacted, redactedPaths, SECRET_PATHS } from '../../snapshot/redaction.js';
+import { isCognitoOwnedAttribute } from '../../snapshot/user-record.js';
 import type { RestoreWarning } from '../types.js';
 import { opt } from '../../core/options.js';
 
 /** The CreateUserPool fields copied by name (see src/cognito/fields.ts for the full table). */
 export { CREATE_POOL_KEYS };
-
-/** Standard attributes Cognito manages itself: never part of a CreateUserPool schema. */
-const MANAGED_STANDARD = new Set(['sub', 'identities']);
 
 /** Custom attribute name limits: 1–20 characters after the prefix. */
 export function legacyAttributeName(flag: string): string {
@@ -59,7 +57,8 @@ export function schemaForCreate(
   const out: SchemaAttributeType[] = [];
   for (const a of attrs) {
     const name = a.Name ?? '';
-    if (!name || MANAGED_STANDARD.has(name)) continue;
+    // Cognito's own attributes (sub, identities) are never part of a CreateUserPool schema.
+    if (!name || isCognitoOwnedAttribute(name)) continue;
     const constraints = {
       ...(a.StringAttributeConstraints
         ? { StringAttributeConstraints: a.StringAttributeConstraints }
@@ -429,11 +428,4 @@ export function compatibilityDifferences(
     }
   }
   return diffs;
-}
-
-/** The attributes a pool requires (standard ones marked Required). */
-export function requiredAttributes(pool: UserPoolType): string[] {
-  return (pool.SchemaAttributes ?? [])
-    .filter((a) => a.Required && a.Name && !MANAGED_STANDARD.has(a.Name))
-    .map((a) => a.Name ?? '');
 }

@@ -28,7 +28,6 @@ import {
   notRestoredWarnings,
   planPoolCreation,
   poolHasUsers,
-  requiredAttributes,
   type UserScan,
 } from '../pool/target.js';
 import { buildMembershipIndex, loadSnapshot, scanUsers } from './snapshot.js';
@@ -36,6 +35,7 @@ import type { LockSlot, Preflight, RestoreRun } from '../run-state.js';
 import { PASSWORD_STATES, type PasswordState, signInContext } from '../users/sign-in.js';
 import type { RestoreOptions } from '../types.js';
 import { opt } from '../../core/options.js';
+import { requiredAttributes } from '../../snapshot/user-record.js';
 
 /** Cognito-hosted domain prefixes: lowercase letters, digits and hyphens, 1–63 characters. */
 export const DOMAIN_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -218,7 +218,7 @@ export async function runPreflight(run: RestoreRun, slot: LockSlot): Promise<Pre
     passwordState,
   );
   const scan = await scanUsers(reader, {
-    required: existingTarget && targetPool ? requiredAttributes(targetPool) : [],
+    required: existingTarget && targetPool ? requiredAttributes(targetPool.SchemaAttributes) : [],
     usernameAttributes,
     signIn: signInPreview,
     includeExternal: options.federatedUsers === 'precreate',

@@ -46,58 +46,66 @@ export async function loadSnapshot(reader: SnapshotReader): Promise<SnapshotData
 
 export { parseIdentities, type LinkedIdentity } from '../../cognito/fields.js';
 
-/** One streaming pass over the snapshot's users: counts and what the target must support. */
-export async function scanUsers(
-  reader: SnapshotReader,
-  opts: {
-    required: string[];
-    usernameAttributes: readonly string[];
-    signIn?: SignInContext;
-    /** --federated-users precreate: federated users are created too, so they are checked. */
-    includeExternal?: boolean;
-  },
-): Promise<UserScan> {
-  const scan: UserScan = {
+/** What a user scan checks users against. */
+export interface ScanOptions {
+  /** The attributes the target requires (requiredAttributes of its schema). */
+  required: readonly string[];
+  usernameAttributes: readonly string[];
+  signIn?: SignInContext;
+  /** --federated-users precreate: federated users are created too, so they are checked. */
+  includeExternal?: boolean;
+}
+
+export function newUserScan(required: readonly string[]): UserScan {
+  return {
     total: 0,
     externalProvider: 0,
     disabled: 0,
     withLinks: 0,
     links: 0,
     customAttributes: new Set(),
-    missingRequired: new Map(opts.required.map((r) => [r, 0])),
+    missingRequired: new Map(required.map((r) => [r, 0])),
     noLogin: 0,
     signIn: { c: 0, p: 0, f: 0, needsAdmin: 0 },
   };
-  for await (const u of reader.records('users', UserRecord)) {
-    scan.total++;
-    const external = isExternalProvider(u);
-    if (external) {
-      scan.externalProvider++;
-      if (!opts.includeExternal) continue;
-    }
-    if (u.Enabled === false) scan.disabled++;
-    const names = new Set<string>();
-    for (const a of u.Attributes) {
-      if (a.Value === undefined) continue;
-      names.add(a.Name);
-      if (a.Name.startsWith('custom:') || a.Name.startsWith('dev:'))
-        scan.customAttributes.add(a.Name);
-    }
-    for (const r of opts.required) {
-      if (!names.has(r)) scan.missingRequired.set(r, (scan.missingRequired.get(r) ?? 0) + 1);
-    }
-    const links = parseIdentities(attributeOf(u, 'identities'));
-    if (links.length) {
-      scan.withLinks++;
-      scan.links += links.length;
-    }
-    if (loginOf(u, opts.usernameAttributes) === undefined) scan.noLogin++;
-    if (opts.signIn && !external) {
-      const plan = planSignIn(u, opts.signIn);
-      scan.signIn[plan.kind]++;
-      if (plan.needsAdmin) scan.signIn.needsAdmin++;
-    }
+}
+
+/** One user into the scan: the step of the full restore's pass and of the selective restore. */
+export function scanUser(scan: UserScan, u: UserRecord, opts: ScanOptions): void {
+  scan.total++;
+  const external = isExternalProvider(u);
+  if (external) {
+    scan.externalProvider++;
+    if (!opts.includeExternal) return;
   }
+  if (u.Enabled === false) scan.disabled++;
+  const names = new Set<string>();
+  for (const a of u.Attributes) {
+    if (a.Value === undefined) continue;
+    names.add(a.Name);
+    if (a.Name.startsWith('custom:') || a.Name.startsWith('dev:'))
+      scan.customAttributes.add(a.Name);
+  }
+  for (const r of opts.required) {
+    if (!names.has(r)) scan.missingRequired.set(r, (scan.missingRequired.get(r) ?? 0) + 1);
+  }
+  const links = parseIdentities(attributeOf(u, 'identities'));
+  if (links.length) {
+    scan.withLinks++;
+    scan.links += links.length;
+  }
+  if (loginOf(u, opts.usernameAttributes) === undefined) scan.noLogin++;
+  if (opts.signIn && !external) {
+    const plan = planSignIn(u, opts.signIn);
+    scan.signIn[plan.kind]++;
+    if (plan.needsAdmin) scan.signIn.needsAdmin++;
+  }
+}
+
+/** One streaming pass over the snapshot's users: counts and what the target must support. */
+export async function scanUsers(reader: SnapshotReader, opts: ScanOptions): Promise<UserScan> {
+  const scan = newUserScan(opts.required);
+  for await (const u of reader.records('users', UserRecord)) scanUser(scan, u, opts);
   return scan;
 }
 

@@ -8,11 +8,11 @@ import type {
   UserType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import {
+  canonical,
   COMPARED_GROUP_KEYS,
   COMPARED_IDP_KEYS,
   CREATE_CLIENT_KEYS,
   IDP_DETAILS_NOT_COMPARED,
-  SET_FIELDS,
 } from '../../cognito/fields.js';
 import {
   type ClientRecord,
@@ -29,24 +29,6 @@ import { isWritableAttribute } from '../users/admin-create.js';
  * fields the comparison layer compares (src/cognito/fields.ts, shared by both): the restore side
  * of `diff`, for the handful of things a selection names.
  */
-
-/** JSON with sorted keys (and sorted set-like arrays): equal values give equal text. */
-export function stable(v: unknown, field?: string): string {
-  if (Array.isArray(v)) {
-    const items = v.map((x) => stable(x));
-    if (field && SET_FIELDS.has(field)) items.sort();
-    return `[${items.join(',')}]`;
-  }
-  if (v instanceof Date) return JSON.stringify(v.toISOString());
-  if (v && typeof v === 'object') {
-    const entries = Object.entries(v)
-      .filter(([, x]) => x !== undefined && x !== null)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, x]) => `${JSON.stringify(k)}:${stable(x, k)}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
 
 const VERIFIED: Record<string, string> = {
   email: 'email_verified',
@@ -148,8 +130,8 @@ export function attributeRevert(
 export function groupFields(snap: GroupRecord, live: GroupType): string[] {
   return COMPARED_GROUP_KEYS.filter(
     (k) =>
-      stable((snap as unknown as Record<string, unknown>)[k]) !==
-      stable((live as unknown as Record<string, unknown>)[k]),
+      canonical((snap as unknown as Record<string, unknown>)[k]) !==
+      canonical((live as unknown as Record<string, unknown>)[k]),
   );
 }
 
@@ -160,7 +142,7 @@ export function resourceServerFields(
   const out: string[] = [];
   if ((snap.Name ?? '') !== (live.Name ?? '')) out.push('Name');
   const scopes = (v: ResourceServerType['Scopes']): string =>
-    stable([...(v ?? [])].sort((a, b) => (a.ScopeName ?? '').localeCompare(b.ScopeName ?? '')));
+    canonical([...(v ?? [])].sort((a, b) => (a.ScopeName ?? '').localeCompare(b.ScopeName ?? '')));
   if (scopes(snap.Scopes) !== scopes(live.Scopes)) out.push('Scopes');
   return out;
 }
@@ -173,8 +155,8 @@ export function identityProviderFields(
 ): string[] {
   const out: string[] = COMPARED_IDP_KEYS.filter(
     (k) =>
-      stable((snap as unknown as Record<string, unknown>)[k], k) !==
-      stable((live as unknown as Record<string, unknown>)[k], k),
+      canonical((snap as unknown as Record<string, unknown>)[k], k) !==
+      canonical((live as unknown as Record<string, unknown>)[k], k),
   );
   const sd = snap.ProviderDetails ?? {};
   const ld = live.ProviderDetails ?? {};
@@ -194,7 +176,7 @@ export const CLIENT_UPDATE_KEYS = CREATE_CLIENT_KEYS.filter((k) => k !== 'Client
 export function clientFields(snap: ClientRecord, live: UserPoolClientType): string[] {
   return CLIENT_UPDATE_KEYS.filter(
     (k) =>
-      stable((snap as unknown as Record<string, unknown>)[k], k) !==
-      stable((live as unknown as Record<string, unknown>)[k], k),
+      canonical((snap as unknown as Record<string, unknown>)[k], k) !==
+      canonical((live as unknown as Record<string, unknown>)[k], k),
   );
 }

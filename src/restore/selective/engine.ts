@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type {
   SchemaAttributeType,
@@ -18,6 +18,7 @@ import { opt } from '../../core/options.js';
 import { noProgress } from '../../core/progress.js';
 import type { CognitoGateway } from '../../cognito/gateway.js';
 import { MembershipRecord, UserRecord } from '../../snapshot/format.js';
+import { underReadLease } from '../../snapshot/read-lease.js';
 import type { SnapshotReader } from '../../snapshot/reader.js';
 import { assertWritableDir, assertWritableFile } from '../../storage/local.js';
 import { arnPreflight } from '../preflight/arns.js';
@@ -28,16 +29,15 @@ import {
   readJournal,
   RestoreJournal,
 } from '../state/journal.js';
-import type { StateDirLock } from '../state/lock.js';
+import { type LockSlot, releaseUntaken, takeLock } from '../state/lock.js';
 import { CLIENT_MAP_FILE, REPORT_FILE, selectiveStateDir, SUB_MAP_FILE } from '../state/outputs.js';
 import {
   compatibilityDifferences,
   describeTargetPool,
   legacyAttributeName,
-  type UserScan,
 } from '../pool/target.js';
-import { loadSnapshot, type SnapshotData } from '../preflight/snapshot.js';
-import { attributeOf, isExternalProvider, loginOf } from '../../snapshot/user-record.js';
+import { loadSnapshot, newUserScan, scanUser, type SnapshotData } from '../preflight/snapshot.js';
+import { attributeOf, isExternalProvider, requiredAttributes } from '../../snapshot/user-record.js';
 import { PASSWORD_STATES } from '../users/sign-in.js';
 import type { RestoreWarning } from '../types.js';
 import { applyPlan } from './apply.js';
@@ -89,7 +89,9 @@ export const DEFAULT_LOOKUP_LIMIT = 100;
  *
  * Plan first (read-only: the snapshot once, the pool by ListUsers filters for small selections),
  * then — unless dry run, or a `planHash` that no longer matches (exit 9) — apply, journaled in
- * the state directory like a full restore: a killed run is resumed by the same command.
+ * the state directory like a full restore: a killed run is resumed by the same command. The
+ * whole run holds a read lease on the snapshot (as restoreSnapshot does), so a library caller is
+ * protected from a concurrent prune as the CLI is.
  */
 export async function restoreSelection(
   gw: CognitoGateway,
@@ -122,29 +124,43 @@ export async function restoreSelection(
     callsBefore: totalCalls(gw),
     dryRun: Boolean(options.dryRun),
   };
-  const slot: { lock: StateDirLock | undefined; created: boolean } = {
+  const slot: LockSlot = {
     lock: undefined,
-    created: false,
+    createdStateDir: false,
   };
   try {
-    const plan = await computePlan(run, slot);
-    if (run.dryRun) return planResult(run, plan);
-    checkPlanHash(run, plan);
-    const lock = slot.lock;
-    if (!lock) throw new Error('state directory not locked');
-    slot.lock = undefined; // the journal owns it now
-    return await applyPlan(run, plan, lock);
+    // The whole run — the differences, the plan, the writes — under a read lease on the snapshot
+    // (a concurrent prune leaves it alone; snapshot/read-lease.ts).
+    return await underReadLease(reader, 'restore', progress, async () => {
+      const plan = await computePlan(await withDifferences(run), slot);
+      if (run.dryRun) return planResult(run, plan);
+      checkPlanHash(run, plan);
+      return await applyPlan(run, plan, takeLock(slot)); // the journal owns the lock now
+    });
   } catch (e) {
     if (options.signal?.aborted) throw new InterruptedError();
     throw e;
   } finally {
-    if (slot.lock) {
-      // Stopped before the journal took over (exit 2, 4, 9…): no state directory left behind.
-      slot.lock.release();
-      if (slot.created) rmEmptyDir(slot.lock.dir);
-    }
+    // Stopped before the journal took over (exit 2, 4, 9…): no state directory left behind.
+    releaseUntaken(slot);
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** `findDifferences` (when given) called under the lease: its result is the selection's differences. */
+async function withDifferences(run: SelectiveRun): Promise<SelectiveRun> {
+  const find = run.options.findDifferences;
+  if (!find) return run;
+  run.progress({
+    type: 'phase',
+    phase: 'preflight',
+    detail: `comparing the snapshot with the pool (${opt('selection.differences')})`,
+  });
+  const differences = await find(run.signal);
+  return {
+    ...run,
+    options: { ...run.options, selection: { ...run.options.selection, differences } },
+  };
 }
 
 /** `planHash`: the plan computed now must be the one reviewed (a resumed run: the first run's). */
@@ -262,58 +278,6 @@ async function groupsOfCandidates(
   return out;
 }
 
-function scanOf(
-  users: readonly UserRecord[],
-  required: string[],
-  usernameAttributes: string[],
-): UserScan {
-  const scan: UserScan = {
-    total: users.length,
-    externalProvider: 0,
-    disabled: 0,
-    withLinks: 0,
-    links: 0,
-    customAttributes: new Set(),
-    missingRequired: new Map(required.map((r) => [r, 0])),
-    noLogin: 0,
-    signIn: { c: 0, p: 0, f: 0, needsAdmin: 0 },
-  };
-  for (const u of users) {
-    if (isExternalProvider(u)) {
-      scan.externalProvider++;
-      continue;
-    }
-    const names = new Set<string>();
-    for (const a of u.Attributes) {
-      if (a.Value === undefined) continue;
-      names.add(a.Name);
-      if (a.Name.startsWith('custom:') || a.Name.startsWith('dev:'))
-        scan.customAttributes.add(a.Name);
-    }
-    for (const r of required)
-      if (!names.has(r)) scan.missingRequired.set(r, (scan.missingRequired.get(r) ?? 0) + 1);
-    if (loginOf(u, usernameAttributes) === undefined) scan.noLogin++;
-  }
-  return scan;
-}
-
-/** The standard attributes Cognito manages itself (never "required" of a user). */
-const MANAGED = new Set(['sub', 'identities', 'updated_at']);
-
-function requiredOf(pool: UserPoolType): string[] {
-  return (pool.SchemaAttributes ?? [])
-    .filter((a) => a.Required && a.Name && !MANAGED.has(a.Name))
-    .map((a) => a.Name ?? '');
-}
-
-function rmEmptyDir(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch {
-    // not empty, or gone
-  }
-}
-
 type Prior = Awaited<ReturnType<typeof readJournal>>;
 type LiveUsers = Awaited<ReturnType<typeof lookupUsers>>;
 
@@ -336,10 +300,7 @@ interface PlanInputs {
  * Step: options and selection checked, the state directory's files writable (a real run), the
  * snapshot verified (ARNs too), the target pool read, the state directory locked, its journals read.
  */
-async function planInputs(
-  run: SelectiveRun,
-  slot: { lock: StateDirLock | undefined; created: boolean },
-): Promise<PlanInputs> {
+async function planInputs(run: SelectiveRun, slot: LockSlot): Promise<PlanInputs> {
   const { gw, reader, options, progress, poolId } = run;
   const existing = validate(options);
   const legacy =
@@ -378,7 +339,7 @@ async function planInputs(
   assertResourcesInSnapshot(sel, data);
   const targetPool = await describeTargetPool(gw, poolId);
   if (!run.dryRun) {
-    slot.created = !existsSync(stateDir);
+    slot.createdStateDir = !existsSync(stateDir);
     slot.lock = await RestoreJournal.lockDir(stateDir);
   }
   const prior = await readJournal(stateDir);
@@ -581,10 +542,7 @@ async function planGroupMemberships(
  * Steps: `planInputs`, `selectUsers`, the target's compatibility, the live side (users,
  * resources, memberships), `planResources`, `userWorkOf` per user, `planGroupMemberships`.
  */
-async function computePlan(
-  run: SelectiveRun,
-  slot: { lock: StateDirLock | undefined; created: boolean },
-): Promise<SelectivePlan> {
+async function computePlan(run: SelectiveRun, slot: LockSlot): Promise<SelectivePlan> {
   const { gw, options, progress, poolId } = run;
   const inputs = await planInputs(run, slot);
   const { existing, legacy, sel, snapshotId, data, targetPool, prior } = inputs;
@@ -597,7 +555,9 @@ async function computePlan(
 
   // ---- the target must take them -------------------------------------------------------------
   const usernameAttributes = targetPool.UsernameAttributes ?? [];
-  const scan = scanOf(selected, requiredOf(targetPool), usernameAttributes);
+  const required = requiredAttributes(targetPool.SchemaAttributes);
+  const scan = newUserScan(required);
+  for (const u of selected) scanUser(scan, u, { required, usernameAttributes });
   const diffs = compatibilityDifferences(data.pool.userPool, targetPool, scan, legacy);
   if (diffs.length) {
     throw new TargetIncompatibleError(

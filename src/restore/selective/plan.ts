@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { UserType } from '@aws-sdk/client-cognito-identity-provider';
 import { StorageError } from '../../core/errors.js';
 import type { UserRecord } from '../../snapshot/format.js';
-import { type AttributeRevert, stable } from './compare.js';
+import { canonical } from '../../cognito/fields.js';
+import { createNewPrivateFile } from '../../storage/local.js';
+import type { AttributeRevert } from './compare.js';
 import type { ActionCounts, ExistingMode, ResourceKind, SelectiveCounts } from './types.js';
 
 /**
@@ -77,7 +79,7 @@ function digest(v: string): string {
 export function liveDigest(live: UserType | undefined, names: readonly string[]): string {
   if (!live) return '';
   const m = new Map((live.Attributes ?? []).map((a) => [a.Name ?? '', a.Value]));
-  return digest(stable(names.map((n) => [n, m.get(n) ?? null])));
+  return digest(canonical(names.map((n) => [n, m.get(n) ?? null])));
 }
 
 /**
@@ -102,25 +104,13 @@ export class PlanBuilder {
   }
 
   async openFile(file: string): Promise<void> {
-    const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-    try {
-      await once(out, 'open');
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new StorageError(
-        err.code === 'EEXIST' ? 'EXISTS' : 'UNWRITABLE',
-        err.code === 'EEXIST'
-          ? `the plan file ${file} already exists; give another file`
-          : `cannot write the plan file ${file} (${err.code ?? 'error'})`,
-        { path: file },
-      );
-    }
+    const out = await createNewPrivateFile(file, 'the plan file');
     out.on('error', (e) => (this.failed = e));
     this.out = out;
   }
 
   private line(o: Record<string, unknown>): void {
-    const text = stable(o);
+    const text = canonical(o);
     this.hash.update(`${text}\n`);
   }
 

@@ -61,6 +61,12 @@ export interface Selection {
 
 export interface SelectiveOptions {
   selection: Selection;
+  /**
+   * Computes `selection.differences` (`--differences`: the CLI passes the comparison layer's
+   * differenceSelection): called under the engine's read lease, before the plan, so the snapshot
+   * compared is the one restored from. Overrides `selection.differences`.
+   */
+  findDifferences?: (signal: AbortSignal) => Promise<DifferenceSet>;
   /** What happens to selected users and resources that exist (default skip: counted, untouched). */
   existing?: ExistingMode;
   /** --plan-hash: refuse (exit 9, nothing written) unless the plan computed now has this hash. */

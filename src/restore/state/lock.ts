@@ -6,13 +6,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   unlinkSync,
   writeSync,
   fsyncSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../../core/errors.js';
+import { InternalError, UsageError } from '../../core/errors.js';
 
 /**
  * The exclusive lock on a restore's state directory.
@@ -215,4 +216,39 @@ function lockedError(dir: string, info: LockInfo): UsageError {
         : ` (if that run is gone, remove ${path.join(dir, 'lock.*')})`),
     { stateDir: dir, pid: info.pid },
   );
+}
+
+/**
+ * The state directory's lock while a restore (full or selective) plans: held from its preflight
+ * until the journal takes it over (`takeLock`), or released by `releaseUntaken`.
+ */
+export interface LockSlot {
+  lock: StateDirLock | undefined;
+  /** Whether preflight created the state directory (removed again if left empty). */
+  createdStateDir: boolean;
+}
+
+/** The lock, handed over to the journal (the slot no longer holds it). */
+export function takeLock(slot: LockSlot): StateDirLock {
+  const lock = slot.lock;
+  if (!lock) throw new InternalError('state directory not locked');
+  slot.lock = undefined;
+  return lock;
+}
+
+/**
+ * A lock the journal never took (preflight failed, a dry run, exit 2, 4, 9…): released, and the
+ * state directory removed when this run created it and left it empty.
+ */
+export function releaseUntaken(slot: LockSlot): void {
+  const lock = slot.lock;
+  if (!lock) return;
+  slot.lock = undefined;
+  lock.release();
+  if (!slot.createdStateDir) return;
+  try {
+    rmdirSync(lock.dir);
+  } catch {
+    // not empty, or gone
+  }
 }

@@ -58,36 +58,27 @@ async function ensureDir(dir: string): Promise<void> {
  * generated one). Written to a temporary file and renamed, mode 0600.
  */
 export async function writeSubMap(journal: RestoreJournal, file: string): Promise<number> {
-  await ensureDir(path.dirname(file));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const out = createWriteStream(tmp, { mode: 0o600 });
-  let n = 0;
-  try {
-    for await (const e of journal.users()) {
-      const line = JSON.stringify({
-        username: e.u,
-        oldSub: e.os ?? null,
-        newSub: e.ns ?? null,
-        ...(e.n ? { newUsername: e.n } : {}),
-      });
-      n++;
-      if (!out.write(`${line}\n`)) await once(out, 'drain');
-    }
-    out.end();
-    await finished(out);
-    renameSync(tmp, file);
-    chmodSync(file, 0o600);
-  } catch (e) {
-    out.destroy();
-    const err = storageErrorFromFs(e, 'write', file);
-    throw new StorageError(
-      err.code,
-      `cannot write the sub map ${file} (${String(err.context.errno ?? err.code)})`,
-      { path: file },
-      { cause: e },
-    );
-  }
-  return n;
+  return writePrivateLines(
+    file,
+    (async function* () {
+      for await (const e of journal.users())
+        yield {
+          username: e.u,
+          oldSub: e.os ?? null,
+          newSub: e.ns ?? null,
+          ...(e.n ? { newUsername: e.n } : {}),
+        };
+    })(),
+    (e) => {
+      const err = storageErrorFromFs(e, 'write', file);
+      return new StorageError(
+        err.code,
+        `cannot write the sub map ${file} (${String(err.context.errno ?? err.code)})`,
+        { path: file },
+        { cause: e },
+      );
+    },
+  );
 }
 
 /**
@@ -96,23 +87,42 @@ export async function writeSubMap(journal: RestoreJournal, file: string): Promis
  * (in the snapshot), "restoredAs", "reason"}`. Never a password. Returns the number of lines.
  */
 export async function writeNeedsAdmin(journal: RestoreJournal, file: string): Promise<number> {
+  const restoredAs = { c: 'CONFIRMED', p: 'CONFIRMED (passwordless)', f: 'FORCE_CHANGE_PASSWORD' };
+  return writePrivateLines(
+    file,
+    (async function* () {
+      for await (const e of journal.signIns()) {
+        if (!e.a) continue;
+        yield {
+          username: e.u,
+          ...(e.n ? { newUsername: e.n } : {}),
+          ...(e.st ? { status: e.st } : {}),
+          restoredAs: restoredAs[e.k],
+          reason: e.a,
+        };
+      }
+    })(),
+    (e) => new StorageError('UNWRITABLE', `cannot write ${file}`, { path: file }, { cause: e }),
+  );
+}
+
+/**
+ * Writes `lines` as JSON Lines to a temporary file (0600) renamed over `file` once complete;
+ * returns the number of lines. A failure is thrown as `failed` makes it.
+ */
+async function writePrivateLines(
+  file: string,
+  lines: AsyncIterable<object>,
+  failed: (e: unknown) => Error,
+): Promise<number> {
   await ensureDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}`;
   const out = createWriteStream(tmp, { mode: 0o600 });
-  const restoredAs = { c: 'CONFIRMED', p: 'CONFIRMED (passwordless)', f: 'FORCE_CHANGE_PASSWORD' };
   let n = 0;
   try {
-    for await (const e of journal.signIns()) {
-      if (!e.a) continue;
-      const line = JSON.stringify({
-        username: e.u,
-        ...(e.n ? { newUsername: e.n } : {}),
-        ...(e.st ? { status: e.st } : {}),
-        restoredAs: restoredAs[e.k],
-        reason: e.a,
-      });
+    for await (const line of lines) {
       n++;
-      if (!out.write(`${line}\n`)) await once(out, 'drain');
+      if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
     }
     out.end();
     await finished(out);
@@ -120,7 +130,7 @@ export async function writeNeedsAdmin(journal: RestoreJournal, file: string): Pr
     chmodSync(file, 0o600);
   } catch (e) {
     out.destroy();
-    throw new StorageError('UNWRITABLE', `cannot write ${file}`, { path: file }, { cause: e });
+    throw failed(e);
   }
   return n;
 }
