@@ -211,8 +211,8 @@ async function decideSharding(
 }
 
 /**
- * Awaits the first page of shard "0" (asked for early, or now) to learn whether Cognito takes the
- * `sub ^=` filter; falls back to a single ListUsers chain (and says so) when it does not. The
+ * Awaits the first answer to a first page of the shards asked for early (else shard "0", asked
+ * for now) to learn whether Cognito takes the `sub ^=` filter; falls back to a single ListUsers chain (and says so) when it does not. The
  * pages asked for are kept for their shards.
  */
 async function probeSharding(
@@ -224,7 +224,10 @@ async function probeSharding(
   const prefix = shards === 16 ? '0' : '00';
   const started = early ?? new Map([[prefix, startShard(run, prefix, shards)]]);
   try {
-    await started.get(prefix)?.first;
+    // Whichever first page answers first: Cognito takes or refuses the filter for every
+    // prefix alike, and the pages of the shards that answered are stored at once instead of
+    // waiting for shard "0" (paced, its call may come last of the sixteen).
+    await Promise.race([...started.values()].map((s) => s.first));
     return { shards, started };
   } catch (e) {
     if (

@@ -473,15 +473,15 @@ describe('executions of synthesized stacks', () => {
     expect(await verify(d, only!)).toBe(240);
   }, 300_000);
 
-  // Skipped: fails today (issue 15 item 2 not done). Measured with 8 s invocations and UserList
-  // at 0.8 requests/s: 17 invocations each stored a little, the 18th stored nothing
-  // (NoProgressError) — about 6 were expected for 20 UserList calls. Unskip when it passes.
-  it.skip('a pool that needs many short invocations completes through the state machine and equals an uninterrupted backup', async () => {
-    // Every BackupUnit invocation gets the same short deadline — 6 s instead of 15 minutes, the
-    // unit stopping 3 s before — and UserList is paced to 5 % of its quota (1.5 requests/s), so
-    // no invocation lists more than a few of the pool's pages: the unit needs ≥ 5 invocations.
-    // Each continues the snapshot from the page records the previous one stored (issue 15
-    // item 2); before that, every invocation restarted every shard and the unit never finished.
+  it('a pool that needs many short invocations completes through the state machine and equals an uninterrupted backup', async () => {
+    // Every BackupUnit invocation gets the same short deadline — 8 s instead of 15 minutes, the
+    // unit stopping 3 s before — and UserList is paced to 0.8 requests/s, so no invocation makes
+    // more than about four UserList calls: the pool's 16 ListUsers shards and 3 groups of two
+    // ListUsersInGroup pages each (22 calls) need ≥ 5 invocations. Each continues the snapshot
+    // from what the previous one stored: page records of the users shards, the resources unit,
+    // a memberships segment per group listed (issue 15 item 2). Measured: 7 invocations; before
+    // the memberships segments, 17 invocations each stored a little and the 18th stored nothing
+    // (the groups' pages interleaved, none ended inside one invocation).
     const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'deadline', {
       timeouts: { 'index.backupUnit': TIMEOUT_S },
       environment: {
@@ -552,7 +552,7 @@ describe('executions of synthesized stacks', () => {
     expect(mine.users).toHaveLength(240);
     expect(mine).toEqual(await contents(reference));
     console.log(
-      `sfn deadline continuation: ${runs.length} invocations of 6 s, ${Math.round(wall / 100) / 10} s wall`,
+      `sfn deadline continuation: ${runs.length} invocations of ${TIMEOUT_S} s, ${Math.round(wall / 100) / 10} s wall`,
     );
   }, 300_000);
 
