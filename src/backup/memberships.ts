@@ -1,7 +1,6 @@
 import { paginateListUsersInGroup } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
 import { InterruptedError, SnapshotInvalidError } from '../core/errors.js';
-import { items } from '../cognito/gateway.js';
 import {
   type FileEntry,
   FILES,
@@ -20,7 +19,7 @@ import {
 } from '../snapshot/progress.js';
 import type { Storage } from '../storage/storage.js';
 import type { BackupPlan, BackupRun, Tally } from './run-state.js';
-import { allOrAbort } from './tasks.js';
+import { allOrAbort, untilAborted } from './tasks.js';
 import { CHECKPOINT_EVERY_MS } from './users.js';
 
 /**
@@ -175,27 +174,30 @@ async function* segmentMembers(
 ): AsyncGenerator<MembershipRecord> {
   const { run, tally } = ctx;
   const opened = performance.now();
-  for (let i: number | undefined = first; i !== undefined; ) {
+  for (let i: number | undefined = first; i !== undefined;) {
     const group = ctx.groupNames[i] ?? '';
     let held: MembershipRecord[] = [];
     let streamed = 0;
+    // One chain per group (the SDK's paginator); `untilAborted`: a call that does not end on a
+    // stop (a hung connection) does not hold the segment open.
+    const pages = run.gw
+      .pages(
+        paginateListUsersInGroup,
+        { UserPoolId: run.poolId, GroupName: group },
+        // One chain goes first, the others take what UserList has left: at a low rate the
+        // groups end one after another (each a checkpoint) rather than all at the end.
+        { background: worker > 0 },
+      )
+      [Symbol.asyncIterator]();
     try {
-      for await (const u of items(
-        run.gw.pages(
-          paginateListUsersInGroup,
-          { UserPoolId: run.poolId, GroupName: group },
-          // One chain goes first, the others take what UserList has left: at a low rate the
-          // groups end one after another (each a checkpoint) rather than all at the end.
-          { background: worker > 0 },
-        ),
-        'Users',
-      )) {
-        held.push({ group, username: u.Username ?? '' });
+      for (let n = await untilAborted(pages.next(), run.signal); !n.done;) {
+        for (const u of n.value.Users ?? []) held.push({ group, username: u.Username ?? '' });
         if (held.length >= MEMBERS_HELD) {
           streamed += held.length;
           yield* held;
           held = [];
         }
+        n = await untilAborted(pages.next(), run.signal);
       }
     } catch (e) {
       // Stopped while listing the group: the segment ends with the whole groups it holds.

@@ -14,6 +14,7 @@ import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { REGION } from '../support/fixture.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/moto.js';
 import {
   type CfnTemplate,
@@ -482,7 +483,7 @@ describe('executions of synthesized stacks', () => {
     // a memberships segment per group listed (issue 15 item 2). Measured: 7 invocations; before
     // the memberships segments, 17 invocations each stored a little and the 18th stored nothing
     // (the groups' pages interleaved, none ended inside one invocation).
-    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'deadline', {
+    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'many', {
       timeouts: { 'index.backupUnit': TIMEOUT_S },
       environment: {
         COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
@@ -557,20 +558,39 @@ describe('executions of synthesized stacks', () => {
   }, 300_000);
 
   it('an invocation that stores nothing before its deadline fails its unit (NoProgressError → UnitFailed)', async () => {
-    // UserPoolResourceRead at 1 % of its quota (one request per 5 s): the first invocation
-    // cannot read the pool's settings in the 2 s before its deadline, so it stores nothing.
-    const d = await deploy(synthesize({ userPoolIds: [poolBig], rateShare: 0.01 }), 'noprogress', {
-      timeouts: { 'index.backupUnit': 5 },
-      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000' },
+    // Cognito does not answer ListUsers or ListUsersInGroup (a proxy holds them) and
+    // UserPoolResourceRead runs at 1 % of its quota (one request per 5 s): the first invocation
+    // has its snapshot (DescribeUserPool answers) but cannot list a page or read the pool's
+    // settings in the 2 s before its deadline, so it stores nothing.
+    const proxy = await startFaultProxy({
+      target: emu.fixture.moto.endpoint,
+      dropResponses: {},
+      hold: ['ListUsers', 'ListUsersInGroup'],
     });
-    const r = await emu.execute(d, {});
-    expect(r.status).toBe('FAILED');
-    const runs = ofHandler(r, 'index.backupUnit');
-    // Not retried, not continued: one invocation, its error the unit's.
-    expect(runs.map((i) => i.error?.errorType)).toEqual(['NoProgressError']);
-    expect(outcomes(r)).toEqual([
-      expect.objectContaining({ userPoolId: poolBig, ok: false, error: 'NoProgressError' }),
-    ]);
+    try {
+      const d = await deploy(
+        synthesize({ userPoolIds: [poolBig], rateShare: 0.01 }),
+        'noprogress',
+        {
+          timeouts: { 'index.backupUnit': 5 },
+          environment: {
+            COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
+            COGNITO_VAULT_ENDPOINT_URL: proxy.endpoint,
+          },
+        },
+      );
+      const r = await emu.execute(d, {});
+      expect(r.status).toBe('FAILED');
+      const runs = ofHandler(r, 'index.backupUnit');
+      // Not retried, not continued: one invocation, its error the unit's.
+      expect(runs.map((i) => i.error?.errorType)).toEqual(['NoProgressError']);
+      expect(outcomes(r)).toEqual([
+        expect.objectContaining({ userPoolId: poolBig, ok: false, error: 'NoProgressError' }),
+      ]);
+      expect(proxy.calls.has('ListUsers')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a unit still not done after maxInvocationsPerUnit ends as UnitTooLong', async () => {
