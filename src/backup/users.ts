@@ -212,8 +212,8 @@ async function decideSharding(
 
 /**
  * Awaits the first answer to a first page of the shards asked for early (else shard "0", asked
- * for now) to learn whether Cognito takes the `sub ^=` filter; falls back to a single ListUsers chain (and says so) when it does not. The
- * pages asked for are kept for their shards.
+ * for now) to learn whether Cognito takes the `sub ^=` filter; falls back to a single ListUsers
+ * chain (and says so) when it does not. The pages asked for are kept for their shards.
  */
 async function probeSharding(
   run: BackupRun,
@@ -370,9 +370,10 @@ async function writeChain(
           ...(chain.token ? { startingToken: chain.token } : {}),
         });
   while (!chain.ended) {
-    // Stopped: no new segment, except the first of a chain whose first page was asked for
-    // early (it may have answered: stored, not dropped).
-    if (run.stopping() && !(started && chain.seq === 0)) throw new InterruptedError();
+    // Stopped: no new segment, except the first of a chain whose first page, asked for early,
+    // has answered (stored, not dropped).
+    if (run.stopping() && !(chain.seq === 0 && started && (await settledAlready(started.first))))
+      throw new InterruptedError();
     const segment: Segment = { users: 0, pages: 0, token: chain.token, ended: false };
     const file = await writer.writeJsonLines(
       segmentPath(shard.index, planned.partSuffix, chain.seq),
