@@ -75,6 +75,7 @@ export async function openPlan(
     plan,
     kept: resumed?.kept ?? new Map(),
     chains: resumed?.chains ?? new Map(),
+    segments: resumed?.segments ?? [],
     lease,
     writer: segmentWriter(),
     snap,

@@ -259,73 +259,84 @@ async function bestEffort<T>(
 
 /**
  * The pool document: DescribeUserPool's answer, the MFA configuration, and best effort the
- * domain, tags, UI customization (with its logo), log delivery and risk configuration.
+ * domain, tags, UI customization (with its logo), log delivery and risk configuration. The
+ * best-effort reads run side by side (a refused one costs its retries, which then overlap
+ * instead of adding up); their warnings are given in this fixed order.
  */
 async function capturePoolDocument(
   ctx: ResourceContext,
   pool: UserPoolType,
 ): Promise<PoolDocument> {
-  const { gw, signal, fetchImage } = ctx;
+  const { gw } = ctx;
   const poolId = pool.Id ?? '';
   const mfa = await gw.send(new GetUserPoolMfaConfigCommand({ UserPoolId: poolId }));
   const { $metadata: _m, ...mfaConfig } = mfa;
   const doc: PoolDocument = { userPool: { ...pool, Id: poolId }, mfaConfig };
   const quick: CallOptions = { transientAttempts: 2 };
   const domainName = pool.CustomDomain ?? pool.Domain;
-  if (domainName) {
-    const d = await bestEffort('DescribeUserPoolDomain', ctx, () =>
+  const arn = pool.Arn;
+  const warned: Warning[][] = [[], [], [], [], []];
+  const as = (i: number): ResourceContext => ({ ...ctx, warn: (w) => warned[i]?.push(w) });
+  const [domain, tags, ui, logs, risk] = await Promise.all([
+    domainName
+      ? bestEffort('DescribeUserPoolDomain', as(0), () =>
+          gw
+            .send(new DescribeUserPoolDomainCommand({ Domain: domainName }), quick)
+            .then((r) => r.DomainDescription),
+        )
+      : undefined,
+    arn
+      ? bestEffort('ListTagsForResource', as(1), () =>
+          gw
+            .send(new ListTagsForResourceCommand({ ResourceArn: arn }), quick)
+            .then((r) => r.Tags ?? {}),
+        )
+      : undefined,
+    bestEffort('GetUICustomization', as(2), () =>
       gw
-        .send(new DescribeUserPoolDomainCommand({ Domain: domainName }), quick)
-        .then((r) => r.DomainDescription),
-    );
-    if (d) doc.domain = d;
-  }
-  if (pool.Arn) {
-    const arn = pool.Arn;
-    const tags = await bestEffort('ListTagsForResource', ctx, () =>
+        .send(new GetUICustomizationCommand({ UserPoolId: poolId }), quick)
+        .then((r) => r.UICustomization),
+    ).then((u) => (u ? withLogo(as(2), u) : undefined)),
+    bestEffort('GetLogDeliveryConfiguration', as(3), () =>
       gw
-        .send(new ListTagsForResourceCommand({ ResourceArn: arn }), quick)
-        .then((r) => r.Tags ?? {}),
-    );
-    if (tags) doc.tags = tags;
-  }
-  const ui = await bestEffort('GetUICustomization', ctx, () =>
-    gw
-      .send(new GetUICustomizationCommand({ UserPoolId: poolId }), quick)
-      .then((r) => r.UICustomization),
-  );
-  if (ui) {
-    const uiCustomization: UICustomizationRecord = { ...ui };
-    doc.uiCustomization = uiCustomization;
-    // GetUICustomization gives a URL, SetUICustomization wants the bytes: keep the logo itself.
-    if (ui.ImageUrl) {
-      const url = ui.ImageUrl;
-      try {
-        const bytes = await (fetchImage ?? downloadUiImage)(url, signal);
-        uiCustomization.ImageFile = Buffer.from(bytes).toString('base64');
-      } catch (e) {
-        if (signal.aborted) throw new InterruptedError();
-        ctx.warn({
-          code: 'NOT_CAPTURED',
-          operation: 'GetUICustomization',
-          message: `the hosted UI logo could not be downloaded (${(e as Error).message}); a restore sets the CSS only`,
-        });
-      }
-    }
-  }
-  const logs = await bestEffort('GetLogDeliveryConfiguration', ctx, () =>
-    gw
-      .send(new GetLogDeliveryConfigurationCommand({ UserPoolId: poolId }), quick)
-      .then((r) => r.LogDeliveryConfiguration),
-  );
+        .send(new GetLogDeliveryConfigurationCommand({ UserPoolId: poolId }), quick)
+        .then((r) => r.LogDeliveryConfiguration),
+    ),
+    bestEffort('DescribeRiskConfiguration', as(4), () =>
+      gw
+        .send(new DescribeRiskConfigurationCommand({ UserPoolId: poolId }), quick)
+        .then((r) => r.RiskConfiguration),
+    ),
+  ]);
+  // In a fixed order, whichever answered first: the document's keys, the warnings.
+  if (domain) doc.domain = domain;
+  if (tags) doc.tags = tags;
+  if (ui) doc.uiCustomization = ui;
   if (logs) doc.logDeliveryConfiguration = logs;
-  const risk = await bestEffort('DescribeRiskConfiguration', ctx, () =>
-    gw
-      .send(new DescribeRiskConfigurationCommand({ UserPoolId: poolId }), quick)
-      .then((r) => r.RiskConfiguration),
-  );
   if (risk) doc.riskConfiguration = risk;
+  for (const w of warned.flat()) ctx.warn(w);
   return doc;
+}
+
+/** The pool's UI customization with its logo (GetUICustomization gives a URL, Set wants bytes). */
+async function withLogo(
+  ctx: ResourceContext,
+  ui: UICustomizationRecord,
+): Promise<UICustomizationRecord> {
+  const uiCustomization: UICustomizationRecord = { ...ui };
+  if (!ui.ImageUrl) return uiCustomization;
+  try {
+    const bytes = await (ctx.fetchImage ?? downloadUiImage)(ui.ImageUrl, ctx.signal);
+    uiCustomization.ImageFile = Buffer.from(bytes).toString('base64');
+  } catch (e) {
+    if (ctx.signal.aborted) throw new InterruptedError();
+    ctx.warn({
+      code: 'NOT_CAPTURED',
+      operation: 'GetUICustomization',
+      message: `the hosted UI logo could not be downloaded (${(e as Error).message}); a restore sets the CSS only`,
+    });
+  }
+  return uiCustomization;
 }
 
 /**

@@ -16,9 +16,11 @@ import {
 } from '../snapshot/lease.js';
 import {
   latestChains,
+  type MembershipSegment,
   MEMBERSHIPS_UNIT,
   type PageRecord,
   type ProgressPlan,
+  readMembershipSegments,
   readPageRecords,
   readPlan,
   readUnitRecords,
@@ -39,6 +41,11 @@ export interface ResumeState {
    * clean part, when Cognito no longer takes it).
    */
   chains: Map<string, PageRecord[]>;
+  /**
+   * The memberships unit not finished: its stored segments (files intact), each holding whole
+   * groups. The unit lists only the groups they do not hold (when its group names match).
+   */
+  segments: MembershipSegment[];
   /** Records found but not kept (their units run again). */
   redone: number;
   lease: HeldLease;
@@ -145,8 +152,10 @@ export async function openForResume(
     // Required like stale unit records: only the chains continued keep their page records.
     for (const [key, r] of pages.records) if (!chained.has(r.file.path)) await snap.delete(key);
     for (const key of pages.invalid) await snap.delete(key);
+    const segments = await keptSegments(snap, !kept.has(MEMBERSHIPS_UNIT));
+    for (const s of segments) chained.add(s.file.path);
     await removeUnkept(snap, records, kept, chained);
-    return { plan, kept, chains, redone, lease };
+    return { plan, kept, chains, segments, redone, lease };
   } catch (e) {
     await lease.release();
     throw e;
@@ -248,6 +257,23 @@ async function checkResumable(
     );
   }
   return plan;
+}
+
+/**
+ * The memberships segments a resume continues from (when the unit is not finished): valid
+ * records whose file is intact. The others' records are deleted (their files go with the
+ * unlisted parts); with the unit finished, its record lists the files and these are left alone.
+ */
+async function keptSegments(snap: Storage, wanted: boolean): Promise<MembershipSegment[]> {
+  if (!wanted) return [];
+  const { records, invalid } = await readMembershipSegments(snap);
+  const out: MembershipSegment[] = [];
+  for (const [key, r] of records) {
+    if (await filesIntact(snap, { files: [r.file] })) out.push(r);
+    else await snap.delete(key);
+  }
+  for (const key of invalid) await snap.delete(key);
+  return out;
 }
 
 async function filesIntact(snap: Storage, record: Pick<UnitRecord, 'files'>): Promise<boolean> {

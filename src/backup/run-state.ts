@@ -3,7 +3,12 @@ import type { ProgressListener } from '../core/progress.js';
 import type { CognitoGateway } from '../cognito/gateway.js';
 import type { FileEntry, Warning } from '../snapshot/format.js';
 import type { HeldLease } from '../snapshot/lease.js';
-import type { PageRecord, ProgressPlan, UnitRecord } from '../snapshot/progress.js';
+import type {
+  MembershipSegment,
+  PageRecord,
+  ProgressPlan,
+  UnitRecord,
+} from '../snapshot/progress.js';
 import type { SnapshotWriter } from '../snapshot/writer.js';
 import type { Storage } from '../storage/storage.js';
 import type { BackupOptions } from './types.js';
@@ -48,6 +53,8 @@ export interface BackupPlan {
   readonly kept: ReadonlyMap<string, UnitRecord>;
   /** Users units earlier runs left with stored segments: their linked page records. */
   readonly chains: ReadonlyMap<string, readonly PageRecord[]>;
+  /** Memberships segments earlier runs stored (the unit not finished): whole groups each. */
+  readonly segments: readonly MembershipSegment[];
   readonly lease: HeldLease;
   /** The snapshot's manifest writer (files of kept units adopted into it). */
   readonly writer: SnapshotWriter;

@@ -7,7 +7,8 @@ import type { BackupPlan, BackupRun, Tally } from './run-state.js';
 
 /**
  * The resources unit, then the memberships unit (listed for the groups in groups.json), each
- * taken from an earlier run's record when one was kept.
+ * taken from an earlier run's record when one was kept; an unfinished memberships unit
+ * continues from the segments earlier runs stored (memberships.ts).
  */
 export async function captureSettings(
   run: BackupRun,
@@ -55,6 +56,7 @@ export async function captureSettings(
     return;
   }
   const files = await captureMemberships(run, planned, tally, groupNames);
+  for (const f of files) planned.writer.adopt(f);
   const memberships = files.reduce((n, f) => n + f.records, 0);
   await recordUnit(planned, tally, {
     unit: MEMBERSHIPS_UNIT,

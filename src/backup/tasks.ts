@@ -33,3 +33,28 @@ export async function allOrAbort(
     throw reason !== undefined && !(reason instanceof InterruptedError) ? reason : first;
   }
 }
+
+/**
+ * `p`, or the signal's reason once it aborts, whichever comes first: a call that does not end on
+ * the abort (a hung connection) does not hold the segment open.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * What `p` gave if it has settled by the next turn of the event loop (a page that answered just
+ * as the run was stopped), else undefined; a failure is undefined too.
+ */
+export function settledAlready<T>(p: Promise<T>): Promise<T | undefined> {
+  const tick = new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)));
+  return Promise.race([p.catch(() => undefined), tick]);
+}

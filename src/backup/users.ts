@@ -27,7 +27,7 @@ import {
 import type { SnapshotWriter } from '../snapshot/writer.js';
 import { adoptUnit, recordUnit } from './records.js';
 import type { BackupPlan, BackupRun, Tally } from './run-state.js';
-import { allOrAbort } from './tasks.js';
+import { allOrAbort, settledAlready, untilAborted } from './tasks.js';
 import { UserMfaReader, type UserMfaSettings } from './user-mfa.js';
 
 /**
@@ -211,9 +211,9 @@ async function decideSharding(
 }
 
 /**
- * Awaits the first page of shard "0" (asked for early, or now) to learn whether Cognito takes the
- * `sub ^=` filter; falls back to a single ListUsers chain (and says so) when it does not. The
- * pages asked for are kept for their shards.
+ * Awaits the first answer to a first page of the shards asked for early (else shard "0", asked
+ * for now) to learn whether Cognito takes the `sub ^=` filter; falls back to a single ListUsers
+ * chain (and says so) when it does not. The pages asked for are kept for their shards.
  */
 async function probeSharding(
   run: BackupRun,
@@ -224,7 +224,10 @@ async function probeSharding(
   const prefix = shards === 16 ? '0' : '00';
   const started = early ?? new Map([[prefix, startShard(run, prefix, shards)]]);
   try {
-    await started.get(prefix)?.first;
+    // Whichever first page answers first: Cognito takes or refuses the filter for every
+    // prefix alike, and the pages of the shards that answered are stored at once instead of
+    // waiting for shard "0" (paced, its call may come last of the sixteen).
+    await Promise.race([...started.values()].map((s) => s.first));
     return { shards, started };
   } catch (e) {
     if (
@@ -367,7 +370,10 @@ async function writeChain(
           ...(chain.token ? { startingToken: chain.token } : {}),
         });
   while (!chain.ended) {
-    if (run.stopping()) throw new InterruptedError();
+    // Stopped: no new segment, except the first of a chain whose first page, asked for early,
+    // has answered (stored, not dropped).
+    if (run.stopping() && !(chain.seq === 0 && started && (await settledAlready(started.first))))
+      throw new InterruptedError();
     const segment: Segment = { users: 0, pages: 0, token: chain.token, ended: false };
     const file = await writer.writeJsonLines(
       segmentPath(shard.index, planned.partSuffix, chain.seq),
@@ -428,13 +434,17 @@ async function* segmentRecords(
   const estimated = ctx.planned.pool.EstimatedNumberOfUsers;
   for (;;) {
     let next: IteratorResult<ListUsersCommandOutput>;
+    const pending = pages.next();
     try {
-      next = await untilAborted(pages.next(), ctx.run.signal);
+      next = await untilAborted(pending, ctx.run.signal);
     } catch (e) {
+      if (!ctx.run.stopping()) throw e;
       // Stopped by the caller (the call in flight was aborted): the segment ends with the pages
-      // it holds, and is stored, so that the run's listing is not lost.
-      if (ctx.run.stopping()) return;
-      throw e;
+      // it holds — and the one that had answered already, if any — and is stored, so that the
+      // run's listing is not lost.
+      const answered = await settledAlready(pending);
+      if (!answered) return;
+      next = answered;
     }
     if (next.done) {
       segment.ended = true;
@@ -459,22 +469,6 @@ async function* segmentRecords(
     }
     if (performance.now() - opened >= ctx.everyMs) return;
   }
-}
-
-/**
- * `p`, or the signal's reason once it aborts, whichever comes first: a call that does not end on
- * the abort (a hung connection) does not hold the segment open.
- */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /**

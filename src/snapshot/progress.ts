@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { SnapshotInvalidError, StorageError } from '../core/errors.js';
 import { readSmallObject } from './codec.js';
@@ -19,6 +20,12 @@ import { FileEntry, ResumeEntry, Warning } from './format.js';
  * each segment once it is durable: its file, the users so far and the pagination token to
  * continue from. Each is a new small object (S3 objects cannot be appended to); a record names
  * the previous segment's sha256, so a chain is read back only as far as it links up.
+ *
+ * Below the memberships unit, each worker writes its groups' members as segments too: a part
+ * file closed at a group boundary, and once it is durable `progress/memberships/<segment>.json`
+ * names the groups it holds whole (by their index in groups.json, with a digest of the group
+ * names so that a resume whose groups differ does not take it). A resume lists only the groups no
+ * such record covers. Older versions ignore these records (they list every group again).
  */
 export const PROGRESS_VERSION = 1;
 export const PROGRESS_DIR = 'progress';
@@ -44,6 +51,15 @@ export function chainId(run: number, restart: number): string {
 }
 export function pageRecordPath(unit: string, chain: string, seq: number): string {
   return `${PAGES_DIR}/${unit}/${chain}/${String(seq).padStart(6, '0')}.json`;
+}
+
+export const MEMBERSHIP_SEGMENTS_DIR = `${PROGRESS_DIR}/memberships`;
+/** A memberships segment's id: the run (as in chainId), the worker, the worker's segment seq. */
+export function membershipSegmentId(run: number, worker: number, seq: number): string {
+  return `${String(run).padStart(4, '0')}-${String(worker).padStart(2, '0')}-${String(seq).padStart(6, '0')}`;
+}
+export function membershipSegmentPath(segment: string): string {
+  return `${MEMBERSHIP_SEGMENTS_DIR}/${segment}.json`;
 }
 
 const Sharding = z.object({
@@ -110,6 +126,62 @@ export const PageRecord = z.object({
   warnings: z.array(Warning),
 });
 export type PageRecord = z.infer<typeof PageRecord>;
+
+/** One durable memberships segment: the whole groups whose members its part file holds. */
+export const MembershipSegment = z.object({
+  progressVersion: z.literal(PROGRESS_VERSION),
+  unit: z.literal(MEMBERSHIPS_UNIT),
+  segment: z.string().regex(/^\d{4}-\d{2}-\d{6}$/),
+  /** The segment's part file, exactly as the manifest will list it. */
+  file: FileEntry,
+  /** The groups it holds, complete: indexes into the group names the run listed. */
+  groups: z.array(z.number().int().nonnegative()).min(1),
+  /** groupNamesDigest of those group names: the indexes hold only for the same names. */
+  groupNames: z.string().regex(/^[0-9a-f]{64}$/),
+  writtenAt: z.iso.datetime(),
+});
+export type MembershipSegment = z.infer<typeof MembershipSegment>;
+
+/** sha256 of the group names in order (what a memberships segment's indexes refer to). */
+export function groupNamesDigest(names: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(names), 'utf8').digest('hex');
+}
+
+export async function writeMembershipSegment(
+  snapshot: Storage,
+  record: MembershipSegment,
+): Promise<void> {
+  await snapshot.put(
+    membershipSegmentPath(record.segment),
+    `${JSON.stringify(MembershipSegment.parse(record))}\n`,
+  );
+}
+
+/** Every memberships segment record of the snapshot (valid ones by key; invalid keys apart). */
+export async function readMembershipSegments(
+  snapshot: Storage,
+): Promise<{ records: Map<string, MembershipSegment>; invalid: string[] }> {
+  const records = new Map<string, MembershipSegment>();
+  const invalid: string[] = [];
+  const keys: string[] = [];
+  for await (const e of snapshot.list(MEMBERSHIP_SEGMENTS_DIR)) keys.push(e.key);
+  for (const key of keys.sort()) {
+    const m = /^progress\/memberships\/(\d{4}-\d{2}-\d{6})\.json$/.exec(key);
+    if (!m) continue;
+    const text = await readText(snapshot, key);
+    if (text === undefined) continue;
+    let parsed: ReturnType<typeof MembershipSegment.safeParse> | undefined;
+    try {
+      parsed = text === null ? undefined : MembershipSegment.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    const r = parsed?.success ? parsed.data : undefined;
+    if (!r || r.segment !== m[1]) invalid.push(key);
+    else records.set(key, r);
+  }
+  return { records, invalid };
+}
 
 export async function writePageRecord(snapshot: Storage, record: PageRecord): Promise<void> {
   await snapshot.put(

@@ -10,6 +10,7 @@ import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/index.js';
 import { LocalDirStorage } from '../../src/storage/local.js';
 import { cliEnv, startCli } from '../support/cli.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { type MotoFixture, REGION, startMotoFixture } from '../support/fixture.js';
 import { type QuotaProxy, startQuotaProxy } from '../support/quota-proxy.js';
 
@@ -242,12 +243,19 @@ describe('resume below the shard, through the quota proxy', () => {
 
   it('an invocation that stores nothing fails with NoProgressError (BACKUP_NO_PROGRESS), never "continue"', async () => {
     const root = new LocalDirStorage(path.join(fx.work, 'no-progress'));
+    // ListUsers unanswered (held by a proxy): a stop stores the pages that answered, and here
+    // none does.
+    const holding = await startFaultProxy({
+      target: proxy.endpoint,
+      dropResponses: {},
+      hold: ['ListUsers'],
+    });
     const gw = CognitoGateway.create(
-      { region: REGION, endpointUrl: proxy.endpoint },
+      { region: REGION, endpointUrl: holding.endpoint },
       { rate: { maxRps: { UserList: USER_LIST_RPS } } },
     );
     try {
-      // Stopped the moment its snapshot exists (the plan written, no page stored yet): there is
+      // Stopped the moment its snapshot exists (the plan written, no page answered): there is
       // a snapshot to continue and continuing it would make no progress.
       const deadline = new AbortController();
       const e = await backupPool(gw, root, {
@@ -284,8 +292,10 @@ describe('resume below the shard, through the quota proxy', () => {
       expect(e2).toBeInstanceOf(InterruptedError);
       expect(e2?.context.progressMade).toBe(false);
       expect(e2?.context.snapshotId).toBeUndefined();
+      expect(holding.calls.has('ListUsers')).toBe(true);
     } finally {
       gw.destroy();
+      await holding.close();
     }
   }, 120_000);
 });

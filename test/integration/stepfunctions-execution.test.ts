@@ -14,6 +14,7 @@ import { seedPool } from '../../testing/seed.js';
 import { SnapshotReader } from '../../src/snapshot/reader.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { REGION } from '../support/fixture.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/moto.js';
 import {
   type CfnTemplate,
@@ -473,16 +474,16 @@ describe('executions of synthesized stacks', () => {
     expect(await verify(d, only!)).toBe(240);
   }, 300_000);
 
-  // Skipped: fails today (issue 15 item 2 not done). Measured with 8 s invocations and UserList
-  // at 0.8 requests/s: 17 invocations each stored a little, the 18th stored nothing
-  // (NoProgressError) — about 6 were expected for 20 UserList calls. Unskip when it passes.
-  it.skip('a pool that needs many short invocations completes through the state machine and equals an uninterrupted backup', async () => {
-    // Every BackupUnit invocation gets the same short deadline — 6 s instead of 15 minutes, the
-    // unit stopping 3 s before — and UserList is paced to 5 % of its quota (1.5 requests/s), so
-    // no invocation lists more than a few of the pool's pages: the unit needs ≥ 5 invocations.
-    // Each continues the snapshot from the page records the previous one stored (issue 15
-    // item 2); before that, every invocation restarted every shard and the unit never finished.
-    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'deadline', {
+  it('a pool that needs many short invocations completes through the state machine and equals an uninterrupted backup', async () => {
+    // Every BackupUnit invocation gets the same short deadline — 8 s instead of 15 minutes, the
+    // unit stopping 3 s before — and UserList is paced to 0.8 requests/s, so no invocation makes
+    // more than about four UserList calls: the pool's 16 ListUsers shards and 3 groups of two
+    // ListUsersInGroup pages each (22 calls) need ≥ 5 invocations. Each continues the snapshot
+    // from what the previous one stored: page records of the users shards, the resources unit,
+    // a memberships segment per group listed (issue 15 item 2). Measured: 7 invocations; before
+    // the memberships segments, 17 invocations each stored a little and the 18th stored nothing
+    // (the groups' pages interleaved, none ended inside one invocation).
+    const d = await deploy(synthesize({ userPoolIds: [poolBig] }), 'many', {
       timeouts: { 'index.backupUnit': TIMEOUT_S },
       environment: {
         COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
@@ -552,25 +553,44 @@ describe('executions of synthesized stacks', () => {
     expect(mine.users).toHaveLength(240);
     expect(mine).toEqual(await contents(reference));
     console.log(
-      `sfn deadline continuation: ${runs.length} invocations of 6 s, ${Math.round(wall / 100) / 10} s wall`,
+      `sfn deadline continuation: ${runs.length} invocations of ${TIMEOUT_S} s, ${Math.round(wall / 100) / 10} s wall`,
     );
   }, 300_000);
 
   it('an invocation that stores nothing before its deadline fails its unit (NoProgressError → UnitFailed)', async () => {
-    // UserPoolResourceRead at 1 % of its quota (one request per 5 s): the first invocation
-    // cannot read the pool's settings in the 2 s before its deadline, so it stores nothing.
-    const d = await deploy(synthesize({ userPoolIds: [poolBig], rateShare: 0.01 }), 'noprogress', {
-      timeouts: { 'index.backupUnit': 5 },
-      environment: { COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000' },
+    // Cognito does not answer ListUsers or ListUsersInGroup (a proxy holds them) and
+    // UserPoolResourceRead runs at 1 % of its quota (one request per 5 s): the first invocation
+    // has its snapshot (DescribeUserPool answers) but cannot list a page or read the pool's
+    // settings in the 2 s before its deadline, so it stores nothing.
+    const proxy = await startFaultProxy({
+      target: emu.fixture.moto.endpoint,
+      dropResponses: {},
+      hold: ['ListUsers', 'ListUsersInGroup'],
     });
-    const r = await emu.execute(d, {});
-    expect(r.status).toBe('FAILED');
-    const runs = ofHandler(r, 'index.backupUnit');
-    // Not retried, not continued: one invocation, its error the unit's.
-    expect(runs.map((i) => i.error?.errorType)).toEqual(['NoProgressError']);
-    expect(outcomes(r)).toEqual([
-      expect.objectContaining({ userPoolId: poolBig, ok: false, error: 'NoProgressError' }),
-    ]);
+    try {
+      const d = await deploy(
+        synthesize({ userPoolIds: [poolBig], rateShare: 0.01 }),
+        'noprogress',
+        {
+          timeouts: { 'index.backupUnit': 5 },
+          environment: {
+            COGNITO_VAULT_DEADLINE_MARGIN_MS: '3000',
+            COGNITO_VAULT_ENDPOINT_URL: proxy.endpoint,
+          },
+        },
+      );
+      const r = await emu.execute(d, {});
+      expect(r.status).toBe('FAILED');
+      const runs = ofHandler(r, 'index.backupUnit');
+      // Not retried, not continued: one invocation, its error the unit's.
+      expect(runs.map((i) => i.error?.errorType)).toEqual(['NoProgressError']);
+      expect(outcomes(r)).toEqual([
+        expect.objectContaining({ userPoolId: poolBig, ok: false, error: 'NoProgressError' }),
+      ]);
+      expect(proxy.calls.has('ListUsers')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a unit still not done after maxInvocationsPerUnit ends as UnitTooLong', async () => {

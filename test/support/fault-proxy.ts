@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * forwards the request (which takes effect), waits for moto's answer, and then cuts the
  * connection instead of answering — "succeeded, but the response was lost". It can also make
  * the List operations lag: what a lost-answer create made stays out of ListUserPools /
- * ListUserPoolClients for `listLagMs` (Cognito's lists are eventually consistent).
+ * ListUserPoolClients for `listLagMs` (Cognito's lists are eventually consistent), and hold
+ * the requests of some operations unanswered (`hold`).
  */
 export interface FaultProxyOptions {
   target: string;
@@ -15,6 +16,11 @@ export interface FaultProxyOptions {
   listLagMs?: number;
   /** Runs after a request took effect and before its answer is dropped. */
   onDrop?: (operation: string, responseBody: unknown) => Promise<void>;
+  /**
+   * Operations never forwarded nor answered: each request is held until the client gives up or
+   * the proxy closes (a Cognito that does not answer them before a deadline).
+   */
+  hold?: readonly string[];
 }
 
 /**
@@ -75,6 +81,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
       const body = Buffer.concat(chunks);
       const op = operationOf(req);
       calls.add(op);
+      if (opts.hold?.includes(op)) return;
       const headers = { ...req.headers, host: target.host };
       const up = http.request(
         {
