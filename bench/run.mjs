@@ -272,7 +272,7 @@ async function wholeProcessScenario(proxy, poolId) {
       const child = spawn(
         process.execPath,
         [
-          path.join(HERE, '..', 'dist', 'cli', 'main.js'),
+          process.env.BENCH_CLI ?? path.join(HERE, '..', 'dist', 'cli', 'main.js'),
           'backup',
           '--user-pool-id',
           poolId,

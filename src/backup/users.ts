@@ -281,6 +281,9 @@ async function listShard(ctx: UsersContext, shard: Shard): Promise<void> {
         warnings,
         prefix: shard.prefix,
       });
+      // The unit record supersedes the shard's page records (a resume ignores them): removed
+      // now, while other shards list, rather than all at the commit.
+      await forgetPageRecords(planned, shard.unit, chain);
       return;
     } catch (e) {
       tally.users -= chain.listed;
@@ -469,6 +472,12 @@ async function* segmentRecords(
     }
     if (performance.now() - opened >= ctx.everyMs) return;
   }
+}
+
+/** Deletes a finished chain's page records, side by side (best effort: commit removes the rest). */
+async function forgetPageRecords(planned: BackupPlan, unit: string, chain: Chain): Promise<void> {
+  const keys = Array.from({ length: chain.seq }, (_, seq) => pageRecordPath(unit, chain.id, seq));
+  await Promise.all(keys.map((k) => planned.snap.delete(k).catch(() => undefined)));
 }
 
 /**

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
 import {
   CognitoIdentityProviderClient,
   type CognitoIdentityProviderClientResolvedConfig,
@@ -43,6 +41,12 @@ export interface ClientSettings {
 export { regionOfPoolId, USER_POOL_ID_PATTERN } from './pool-id.js';
 import { regionOfPoolId } from './pool-id.js';
 import { opt } from '../core/options.js';
+
+// node:http and node:https by process.getBuiltinModule, not `import`: an ESM import of either
+// builds its module facade, which evaluates every lazy export (undici's fetch, WebSocket …) —
+// 15–30 ms of every command's start-up for nothing (bench/run.mjs --only=a-cli).
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 /**
  * Region for a pool: the pool id names it. An explicit `--region` that disagrees is refused,

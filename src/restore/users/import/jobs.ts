@@ -1,6 +1,4 @@
 import { createReadStream, statSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { createInterface } from 'node:readline';
 import {
   CreateUserImportJobCommand,
@@ -27,6 +25,11 @@ import type { ImportJobProgress, RestoreJournal } from '../../state/journal.js';
 import type { ImportJobReport, ImportLogReader, Uploader } from '../../types.js';
 
 export type { ImportJobReport, ImportLogReader, Uploader } from '../../types.js';
+
+// By process.getBuiltinModule, not `import` (see src/cognito/gateway.ts: the ESM facade of
+// node:http loads undici).
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 /** One CSV file to import (written by writeImportFiles, journaled in the `if` entry). */
 export interface ImportFileRef {
