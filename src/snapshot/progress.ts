@@ -161,24 +161,45 @@ export async function writeMembershipSegment(
 export async function readMembershipSegments(
   snapshot: Storage,
 ): Promise<{ records: Map<string, MembershipSegment>; invalid: string[] }> {
-  const records = new Map<string, MembershipSegment>();
+  return readRecords(
+    snapshot,
+    MEMBERSHIP_SEGMENTS_DIR,
+    /^progress\/memberships\/(\d{4}-\d{2}-\d{6})\.json$/,
+    MembershipSegment,
+    (r, m) => r.segment === m[1],
+  );
+}
+
+/**
+ * The records under `dir` whose keys match `pattern` (others are not ours: skipped), parsed
+ * with `schema` and checked against their key (`matches`): valid ones by key, the keys of
+ * unreadable, malformed or misplaced ones apart (a resume deletes them). Read in key order.
+ */
+async function readRecords<S extends z.ZodType>(
+  snapshot: Storage,
+  dir: string,
+  pattern: RegExp,
+  schema: S,
+  matches: (record: z.infer<S>, key: RegExpExecArray) => boolean,
+): Promise<{ records: Map<string, z.infer<S>>; invalid: string[] }> {
+  const records = new Map<string, z.infer<S>>();
   const invalid: string[] = [];
   const keys: string[] = [];
-  for await (const e of snapshot.list(MEMBERSHIP_SEGMENTS_DIR)) keys.push(e.key);
+  for await (const e of snapshot.list(dir)) keys.push(e.key);
   for (const key of keys.sort()) {
-    const m = /^progress\/memberships\/(\d{4}-\d{2}-\d{6})\.json$/.exec(key);
+    const m = pattern.exec(key);
     if (!m) continue;
     const text = await readText(snapshot, key);
     if (text === undefined) continue;
-    let parsed: ReturnType<typeof MembershipSegment.safeParse> | undefined;
+    let record: z.infer<S> | undefined;
     try {
-      parsed = text === null ? undefined : MembershipSegment.safeParse(JSON.parse(text));
+      const r = text === null ? undefined : schema.safeParse(JSON.parse(text));
+      record = r?.success ? (r.data as z.infer<S>) : undefined;
     } catch {
-      parsed = undefined;
+      record = undefined;
     }
-    const r = parsed?.success ? parsed.data : undefined;
-    if (!r || r.segment !== m[1]) invalid.push(key);
-    else records.set(key, r);
+    if (record !== undefined && matches(record, m)) records.set(key, record);
+    else invalid.push(key);
   }
   return { records, invalid };
 }
@@ -194,30 +215,13 @@ export async function writePageRecord(snapshot: Storage, record: PageRecord): Pr
 export async function readPageRecords(
   snapshot: Storage,
 ): Promise<{ records: Map<string, PageRecord>; invalid: string[] }> {
-  const records = new Map<string, PageRecord>();
-  const invalid: string[] = [];
-  const keys: string[] = [];
-  for await (const e of snapshot.list(PAGES_DIR)) keys.push(e.key);
-  for (const key of keys.sort()) {
-    const m = /^progress\/pages\/(users-\d{5})\/(\d{4}-\d{2})\/(\d{6})\.json$/.exec(key);
-    if (!m) continue;
-    const text = await readText(snapshot, key);
-    if (text === undefined) continue;
-    if (text === null) {
-      invalid.push(key);
-      continue;
-    }
-    let parsed: ReturnType<typeof PageRecord.safeParse> | undefined;
-    try {
-      parsed = PageRecord.safeParse(JSON.parse(text));
-    } catch {
-      parsed = undefined;
-    }
-    const r = parsed?.success ? parsed.data : undefined;
-    if (!r || r.unit !== m[1] || r.chain !== m[2] || r.seq !== Number(m[3])) invalid.push(key);
-    else records.set(key, r);
-  }
-  return { records, invalid };
+  return readRecords(
+    snapshot,
+    PAGES_DIR,
+    /^progress\/pages\/(users-\d{5})\/(\d{4}-\d{2})\/(\d{6})\.json$/,
+    PageRecord,
+    (r, m) => r.unit === m[1] && r.chain === m[2] && r.seq === Number(m[3]),
+  );
 }
 
 /**
