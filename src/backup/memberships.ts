@@ -1,13 +1,7 @@
 import { paginateListUsersInGroup } from '@aws-sdk/client-cognito-identity-provider';
 import { z } from 'zod';
 import { InterruptedError, SnapshotInvalidError } from '../core/errors.js';
-import {
-  type FileEntry,
-  FILES,
-  type MembershipRecord,
-  PART_DIRS,
-  partPath,
-} from '../snapshot/format.js';
+import { type FileEntry, FILES, type MembershipRecord, PART_DIRS } from '../snapshot/format.js';
 import {
   groupNamesDigest,
   type MembershipSegment,
@@ -20,7 +14,7 @@ import {
 import type { Storage } from '../storage/storage.js';
 import type { BackupPlan, BackupRun, Tally } from './run-state.js';
 import { allOrAbort, untilAborted } from './tasks.js';
-import { CHECKPOINT_EVERY_MS } from './users.js';
+import { CHECKPOINT_EVERY_MS, segmentPath } from './users.js';
 
 /**
  * The memberships step: every member of every group in groups.json (ListUsersInGroup, one
@@ -138,9 +132,8 @@ async function membershipWorker(ctx: MembershipsContext, worker: number): Promis
     if (first === undefined) return;
     ctx.next++;
     const segment: Segment = { groups: [] };
-    const seqSuffix = seq > 0 ? `-s${String(seq).padStart(6, '0')}` : '';
     const file = await writer.writeJsonLines(
-      partPath(PART_DIRS.memberships, worker, `${planned.partSuffix}${seqSuffix}`),
+      segmentPath(PART_DIRS.memberships, worker, planned.partSuffix, seq),
       'memberships',
       segmentMembers(ctx, segment, first, worker),
     );

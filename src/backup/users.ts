@@ -53,6 +53,17 @@ export const MAX_CHAIN_RESTARTS = 2;
 /** Default `checkpointEveryMs`: a segment spans the pages of about one second. */
 export const CHECKPOINT_EVERY_MS = 1_000;
 
+/**
+ * A segment's part file (users shards and memberships workers alike): `<dir>/part-NNNNN<run
+ * suffix>.jsonl.gz` for a chain's first segment (one listed in one segment has the name it always
+ * had), `…-sNNNNNN` after. The run suffix keeps a resumed run's segments apart from an earlier
+ * run's unrecorded ones; a chain restarted in the same run overwrites the discarded chain's names.
+ */
+export function segmentPath(dir: string, index: number, runSuffix: string, seq: number): string {
+  const seqSuffix = seq > 0 ? `-s${String(seq).padStart(6, '0')}` : '';
+  return partPath(dir, index, `${runSuffix}${seqSuffix}`);
+}
+
 /** What the users step works with (the run, its plan, the tally it adds to). */
 interface UsersContext {
   readonly run: BackupRun;
@@ -379,7 +390,7 @@ async function writeChain(
       throw new InterruptedError();
     const segment: Segment = { users: 0, pages: 0, token: chain.token, ended: false };
     const file = await writer.writeJsonLines(
-      segmentPath(shard.index, planned.partSuffix, chain.seq),
+      segmentPath(PART_DIRS.users, shard.index, planned.partSuffix, chain.seq),
       'users',
       segmentRecords(ctx, pages, segment, chain),
     );
@@ -409,17 +420,6 @@ async function writeChain(
     chain.previous = file.sha256;
     chain.seq++;
   }
-}
-
-/**
- * A segment's part file: `users/part-NNNNN<run suffix>.jsonl.gz` for a chain's first segment (a
- * shard listed in one segment has the name it always had), `…-sNNNNNN` after. The run suffix
- * keeps a resumed run's segments apart from an earlier run's unrecorded ones; a chain restarted
- * in the same run overwrites the discarded chain's names.
- */
-function segmentPath(index: number, runSuffix: string, seq: number): string {
-  const seqSuffix = seq > 0 ? `-s${String(seq).padStart(6, '0')}` : '';
-  return partPath(PART_DIRS.users, index, `${runSuffix}${seqSuffix}`);
 }
 
 /**
