@@ -206,8 +206,10 @@ describe('cognito-vault drill (moto)', () => {
     expect(await poolIds()).toEqual(before);
   }, 180_000);
 
-  it('kill -9 mid-drill: cleanup leaves a live pool alone, deletes it once stale; the pool list is as before', async () => {
-    const before = await poolIds();
+  /** A drill creating users at 2/s, once its scratch pool exists (and a little after). */
+  async function slowDrillUnderWay(
+    before: string[],
+  ): Promise<{ child: ReturnType<typeof startCli>; scratch: string | undefined }> {
     const child = startCli(
       [
         'drill',
@@ -231,6 +233,12 @@ describe('cognito-vault drill (moto)', () => {
     }
     expect(scratch).toBeDefined();
     await new Promise((r) => setTimeout(r, 500));
+    return { child, scratch };
+  }
+
+  it('kill -9 mid-drill: cleanup leaves a live pool alone, deletes it once stale; the pool list is as before', async () => {
+    const before = await poolIds();
+    const { child, scratch } = await slowDrillUnderWay(before);
     child.child.kill('SIGKILL');
     await child.done;
     const id = scratch as string;
@@ -291,29 +299,7 @@ describe('cognito-vault drill (moto)', () => {
 
   it('SIGTERM mid-drill: exit 130 and the scratch pool deleted', async () => {
     const before = await poolIds();
-    const child = startCli(
-      [
-        'drill',
-        '--endpoint-url',
-        guard.endpoint,
-        '--region',
-        REGION,
-        '--from',
-        snapshot,
-        '--users',
-        'admin-create',
-        '--max-rps',
-        'UserCreation=2',
-      ],
-      { env: env(), timeoutMs: 120_000 },
-    );
-    let scratch: string | undefined;
-    for (let i = 0; i < 200 && !scratch; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      scratch = (await poolIds()).find((id) => !before.includes(id));
-    }
-    expect(scratch).toBeDefined();
-    await new Promise((r) => setTimeout(r, 500));
+    const { child } = await slowDrillUnderWay(before);
     child.child.kill('SIGTERM');
     const r = await child.done;
     expect(r.code, r.stderr).toBe(130);
